@@ -1,0 +1,170 @@
+"""The composition root: settings → storage → services → the PTB Application."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import BotCommand
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.request import BaseRequest
+
+from bot.errors import make_error_handler
+from bot.geocoding import GeopyGeocoder, geocoder_from
+from bot.guards import UpdateGuards
+from bot.i18n import translator
+from bot.intake import IntakeConversation
+from bot.menu import Menu
+from bot.persistence import DatabasePersistence
+from bot.services import Services
+from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
+from storage.conversation_store import ConversationStore
+from storage.engine import is_sqlite, make_engine, session_factory
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.unit_of_work import SqlUnitOfWorkFactory
+from verify.clock import SystemClock
+from verify.intake import IntakePolicy, IntakeService
+from verify.places import Gazetteer, PlaceResolver
+from verify.ports import Clock
+from verify.pseudonyms import Pseudonymizer
+
+log = logging.getLogger("sereno")
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a running bot owns, closed by :func:`open_runtime`."""
+
+    application: Application  # type: ignore[type-arg]
+    engine: AsyncEngine
+    services: Services
+    geocoder: GeopyGeocoder | None
+
+
+async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
+    """Migrate a SQLite database; require an up-to-date PostgreSQL one (`sereno migrate`)."""
+    if is_sqlite(settings.database_url):
+        await upgrade(engine)
+        return
+    if await current_revision(engine) != head_revision():
+        raise MissingSetting("the database schema is not up to date: run `sereno migrate` first.")
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+) -> Runtime:
+    """Open the database, load the neighborhoods and build the Application (not started)."""
+    token = settings.require_token()
+    key = settings.require_hmac_key()
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    try:
+        await prepare_database(settings, engine)
+        uow = SqlUnitOfWorkFactory(session_factory(engine))
+        async with uow() as tx:
+            neighborhoods = await tx.neighborhoods.all()
+    except BaseException:
+        await engine.dispose()
+        raise
+    if not neighborhoods:
+        log.warning("no neighborhoods loaded: import them with `sereno admin import-neighborhoods FILE`")
+    geocoder = geocoder_from(settings)
+    services = Services(
+        settings=settings,
+        clock=clock,
+        intake=IntakeService(
+            uow,
+            clock,
+            Pseudonymizer(key),
+            IntakePolicy(settings.reports_per_window, settings.report_window, settings.contact_ttl),
+        ),
+        places=PlaceResolver(Gazetteer(neighborhoods), geocoder),
+    )
+    persistence = DatabasePersistence(ConversationStore(engine, key, clock), settings.persistence_interval_seconds)
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.bot_base_url)
+        .base_file_url(settings.bot_base_file_url)
+        .persistence(persistence)
+    )
+    if settings.reply_rate_per_second > 0:
+        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.reply_rate_per_second))
+    if request is not None:
+        builder = builder.request(request)
+    if updates_request is not None:
+        builder = builder.get_updates_request(updates_request)
+    application = builder.build()
+    register_handlers(application, services)
+    return Runtime(application, engine, services, geocoder)
+
+
+def register_handlers(application: Application, services: Services) -> None:  # type: ignore[type-arg]
+    """Every feature's handlers, guards first."""
+    settings = services.settings
+    guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
+    application.add_handler(guards.handler(), group=-1)
+    menu = Menu(services)
+    application.add_handler(IntakeConversation(services).handler(menu.help, menu.language))
+    application.add_handlers(menu.handlers())
+    application.add_error_handler(make_error_handler(settings.default_language))
+
+
+async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """The command menu in every supported language."""
+    for language in SUPPORTED_LANGUAGES:
+        t = translator(language)
+        commands = [
+            BotCommand("report", t("Report enforcement activity")),
+            BotCommand("lawyer", t("Legal hotline")),
+            BotCommand("language", t("Change language")),
+            BotCommand("help", t("Help")),
+            BotCommand("cancel", t("Stop the current report")),
+        ]
+        await application.bot.set_my_commands(commands, language_code=None if language == "en" else language)
+
+
+async def close_runtime(runtime: Runtime) -> None:
+    """Release the geocoder session and the database pool."""
+    if runtime.geocoder is not None:
+        await runtime.geocoder.close()
+    await runtime.engine.dispose()
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_timeout: int = 10) -> AsyncIterator[Runtime]:
+    """A started bot, polling for updates, stopped (state flushed) on exit."""
+    runtime = await build_runtime(settings, clock=clock)
+    app = runtime.application
+    try:
+        await app.initialize()
+        try:
+            await publish_commands(app)
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, drop_pending_updates=False)
+            yield runtime
+        finally:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+    finally:
+        await close_runtime(runtime)
+
+
+async def serve_polling(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set."""
+    async with running_bot(settings) as runtime:
+        me = runtime.application.bot
+        log.info("Sereno is running as @%s (polling)", me.username)
+        await stop.wait()

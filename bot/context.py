@@ -1,0 +1,22 @@
+"""Small helpers every handler uses: the person's language and the reply target."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.i18n import Translator, pick_language, translator
+
+LANG_KEY = "lang"
+
+
+def language_of(update: Update, context: ContextTypes.DEFAULT_TYPE, default: str) -> str:
+    """The language chosen by this person, else their app's, else the deployment's."""
+    stored = context.user_data.get(LANG_KEY) if context.user_data is not None else None
+    user = update.effective_user
+    return pick_language(stored, user.language_code if user else None, default)
+
+
+def translator_for(update: Update, context: ContextTypes.DEFAULT_TYPE, default: str) -> Translator:
+    """The translator for this person."""
+    return translator(language_of(update, context, default))

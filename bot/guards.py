@@ -1,0 +1,73 @@
+"""Checks every update passes before any feature sees it: duplicates and floods."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, TypeHandler
+
+from bot.context import translator_for
+
+
+class UpdateGuards:
+    """Drops an update seen before (Telegram delivers at least once), edits and channel
+    posts, and throttles a person who sends too many updates too fast: they get one polite
+    notice per flood, and everyone else is unaffected."""
+
+    def __init__(self, max_updates: int, window_seconds: float, default_language: str, remember: int = 50_000) -> None:
+        self._max = max_updates
+        self._window = window_seconds
+        self._default_language = default_language
+        self._remember = remember
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._recent: dict[int, deque[float]] = {}
+        self._warned: set[int] = set()
+
+    def seen_before(self, update_id: int) -> bool:
+        """Whether this update id was already processed; remembers it if not."""
+        if update_id in self._seen:
+            return True
+        self._seen[update_id] = None
+        if len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        return False
+
+    def over_limit(self, user_id: int, now: float) -> bool:
+        """Whether this person exceeds the allowed updates in the sliding window."""
+        recent = self._recent.setdefault(user_id, deque())
+        while recent and now - recent[0] > self._window:
+            recent.popleft()
+        if not recent:
+            self._warned.discard(user_id)
+        if len(recent) >= self._max:
+            return True
+        recent.append(now)
+        if len(self._recent) > self._remember:
+            self._recent = {u: d for u, d in self._recent.items() if d and now - d[-1] <= self._window}
+        return False
+
+    async def check(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.seen_before(update.update_id):
+            raise ApplicationHandlerStop
+        if update.edited_message or update.channel_post or update.edited_channel_post:
+            raise ApplicationHandlerStop
+        user = update.effective_user
+        if user is None:
+            return
+        if self.over_limit(user.id, time.monotonic()):
+            if user.id not in self._warned:
+                self._warned.add(user.id)
+                t = translator_for(update, context, self._default_language)
+                if update.callback_query:
+                    await update.callback_query.answer()
+                if update.effective_chat is not None:
+                    await update.effective_chat.send_message(
+                        t("You are sending messages very fast, so I am pausing for a few seconds. "
+                          "Please wait a moment, then continue.")
+                    )
+            raise ApplicationHandlerStop
+
+    def handler(self) -> BaseHandler:  # type: ignore[type-arg]
+        return TypeHandler(Update, self.check)

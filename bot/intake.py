@@ -1,0 +1,499 @@
+"""The reporter's conversation: what, where, when, how many, markings, details, photo,
+then a summary to submit, edit or cancel. Every step can be skipped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import render
+from bot.context import language_of, translator_for
+from bot.i18n import N_, Translator
+from bot.services import Services
+from storage.images import NotAnImage, strip_metadata
+from verify.intake import RateLimited
+from verify.model import Activity, AgentCount, GeoPoint, ReportDraft, TimeSeen, Uniform, VehicleCount
+from verify.places import PlaceKind, PlaceMatch
+from verify.text import MAX_DETAILS_CHARS, MAX_PLACE_CHARS, CleanText, clean_text
+
+log = logging.getLogger(__name__)
+
+DRAFT_KEY, STEP_KEY, EDITING_KEY = "draft", "step", "editing"
+#: Largest photo accepted for download.
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
+class Step(StrEnum):
+    """Conversation states, in the order they are asked."""
+
+    ACTIVITY = "activity"
+    WHERE = "where"
+    WHEN = "when"
+    AGENTS = "agents"
+    VEHICLES = "vehicles"
+    UNIFORM = "uniform"
+    DETAILS = "details"
+    PHOTO = "photo"
+    SUMMARY = "summary"
+    EDIT = "edit"
+
+
+ORDER = (Step.ACTIVITY, Step.WHERE, Step.WHEN, Step.AGENTS, Step.VEHICLES, Step.UNIFORM, Step.DETAILS, Step.PHOTO)
+
+#: Button steps: the enum of their answer, its labels and the draft attribute it fills.
+CHOICES: dict[Step, tuple[type[StrEnum], dict[Any, str], str]] = {
+    Step.ACTIVITY: (Activity, render.ACTIVITY_LABELS, "activity"),
+    Step.WHEN: (TimeSeen, render.TIME_LABELS, "time_seen"),
+    Step.AGENTS: (AgentCount, render.AGENT_LABELS, "agents"),
+    Step.VEHICLES: (VehicleCount, render.VEHICLE_LABELS, "vehicles"),
+    Step.UNIFORM: (Uniform, render.UNIFORM_LABELS, "uniform"),
+}
+
+PROMPTS = {
+    Step.ACTIVITY: N_("What is happening?"),
+    Step.WHERE: N_(
+        "Where is it happening? Share your location with the button below, or type cross "
+        "streets, a landmark or a ZIP code."
+    ),
+    Step.WHEN: N_("When did you see it?"),
+    Step.AGENTS: N_("How many agents did you see?"),
+    Step.VEHICLES: N_("How many vehicles?"),
+    Step.UNIFORM: N_("What markings did you see on uniforms, vests or vehicles?"),
+    Step.DETAILS: N_(
+        "Anything else verifiers should know, such as vehicle types or what people were told? "
+        "Please leave out names, faces and license plates."
+    ),
+    Step.PHOTO: N_(
+        "If it is safe, you can send a photo. Location data and other hidden details are removed "
+        "from it. Please avoid showing faces."
+    ),
+}
+
+
+class IntakeConversation:
+    """Builds the ConversationHandler and holds its callbacks."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.default_language = services.settings.default_language
+
+    # ── helpers ───────────────────────────────────────────────────────────────────
+    def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
+        return translator_for(update, context, self.default_language)
+
+    @staticmethod
+    def draft(context: ContextTypes.DEFAULT_TYPE) -> ReportDraft | None:
+        raw = context.user_data.get(DRAFT_KEY) if context.user_data is not None else None
+        return ReportDraft.from_dict(raw) if isinstance(raw, dict) else None
+
+    @staticmethod
+    def keep(context: ContextTypes.DEFAULT_TYPE, draft: ReportDraft) -> None:
+        context.user_data[DRAFT_KEY] = draft.to_dict()  # type: ignore[index]
+
+    @staticmethod
+    def forget(context: ContextTypes.DEFAULT_TYPE) -> None:
+        for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY):
+            context.user_data.pop(key, None)  # type: ignore[union-attr]
+
+    @staticmethod
+    def current_step(context: ContextTypes.DEFAULT_TYPE) -> Step:
+        try:
+            return Step(context.user_data.get(STEP_KEY))  # type: ignore[union-attr]
+        except ValueError:
+            return Step.SUMMARY
+
+    async def prompt(self, update: Update, context: ContextTypes.DEFAULT_TYPE, step: Step, prefix: str = "") -> Step:
+        """Ask for `step` (with its buttons) and remember it as the current step."""
+        t = self.t(update, context)
+        draft = self.draft(context)
+        assert draft is not None
+        token = draft.draft_id[:8]
+        context.user_data[STEP_KEY] = step.value  # type: ignore[index]
+        markup: Any
+        if step in CHOICES:
+            _, labels, _ = CHOICES[step]
+            markup = render.choice_keyboard(t, token, step.value, labels, width=1 if step is Step.ACTIVITY else 2)
+            if step is Step.ACTIVITY:
+                markup = InlineKeyboardMarkup(
+                    [*markup.inline_keyboard,
+                     [InlineKeyboardButton(t("⚖️ Someone needs a lawyer now"), callback_data=f"{token}:lawyer:now")]]
+                )
+            text = t(PROMPTS[step])
+        elif step is Step.WHERE:
+            text, markup = t(PROMPTS[step]), render.where_keyboard(t)
+        elif step is Step.DETAILS:
+            text = t(PROMPTS[step])
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(t("Skip"), callback_data=f"{token}:skip:details")]])
+        elif step is Step.PHOTO:
+            text = t(PROMPTS[step])
+            label = t("Continue") if draft.photos else t("Skip")
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=f"{token}:skip:photo")]])
+        elif step is Step.EDIT:
+            text, markup = t("Which answer do you want to change?"), render.edit_keyboard(t, token)
+        else:
+            text = render.summary(t, draft, self.s.places.gazetteer)
+            markup = render.summary_keyboard(t, token)
+        await self.reply(update, f"{prefix}\n\n{text}" if prefix else text, markup)
+        return step
+
+    @staticmethod
+    async def reply(update: Update, text: str, markup: Any = None) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        await chat.send_message(text, reply_markup=markup)
+
+    async def advance(self, update: Update, context: ContextTypes.DEFAULT_TYPE, done: Step, prefix: str = "") -> Step:
+        """Go to the step after `done` (or back to the summary when editing)."""
+        if context.user_data.get(EDITING_KEY) or done is Step.PHOTO:  # type: ignore[union-attr]
+            context.user_data.pop(EDITING_KEY, None)  # type: ignore[union-attr]
+            return await self.prompt(update, context, Step.SUMMARY, prefix)
+        return await self.prompt(update, context, ORDER[ORDER.index(done) + 1], prefix)
+
+    # ── entry, exit ───────────────────────────────────────────────────────────────
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+        """/report or the menu button: checks the rate limit, then asks the first question."""
+        t = self.t(update, context)
+        if update.callback_query:
+            await update.callback_query.answer()
+        chat = update.effective_chat
+        assert chat is not None and update.effective_user is not None
+        if chat.type != ChatType.PRIVATE:
+            await self.reply(update, t("To keep you safe, I only take reports in a private chat. Message me directly."))
+            return ConversationHandler.END
+        wait = await self.s.intake.wait_before_reporting(update.effective_user.id)
+        if wait is not None:
+            await self.reply(update, _limited(t, wait, self.s))
+            return ConversationHandler.END
+        self.forget(context)
+        self.keep(context, ReportDraft(draft_id=uuid.uuid4().hex))
+        intro = t("Let's record what you see. You can skip any question, and send /cancel to stop at any time.")
+        return await self.prompt(update, context, Step.ACTIVITY, intro)
+
+    async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        """/cancel or the Cancel button: drop the draft, nothing is sent."""
+        t = self.t(update, context)
+        if update.callback_query:
+            await update.callback_query.answer()
+        self.forget(context)
+        await self.reply(update, t("Report cancelled. Nothing was sent."), ReplyKeyboardRemove())
+        await self.reply(update, t("What would you like to do?"), render.main_menu(t))
+        return ConversationHandler.END
+
+    async def timed_out(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The conversation sat idle too long: close it politely."""
+        t = self.t(update, context)
+        self.forget(context)
+        minutes = self.s.settings.conversation_timeout_minutes
+        await self.reply(
+            update,
+            t("Your unfinished report was closed after {minutes} minutes without an answer. Nothing was sent. "
+              "Send /report to start again.", minutes=minutes),
+            ReplyKeyboardRemove(),
+        )
+
+    async def remind(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Anything the current step cannot use: say so and ask again."""
+        t = self.t(update, context)
+        msg = update.effective_message
+        if msg is not None and msg.text and msg.text.startswith("/"):
+            note = t("I don't know that command. Your report is still open.")
+        elif update.callback_query:
+            await update.callback_query.answer(t("That button is from an earlier message."))
+            note = t("That button is from an earlier message. Here is where we are:")
+        else:
+            note = t("I couldn't use that here. Please answer below, or send /cancel to stop.")
+        await self.prompt(update, context, self.current_step(context), note)
+
+    async def lawyer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Hotline at once, without leaving the report."""
+        t = self.t(update, context)
+        if update.callback_query:
+            await update.callback_query.answer()
+        settings = self.s.settings
+        await self.reply(update, render.lawyer_now(t, settings.hotline, settings.hotline_name))
+
+    # ── buttons ───────────────────────────────────────────────────────────────────
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int | None:
+        """A press on a report button: checked against the current draft and step."""
+        query = update.callback_query
+        assert query is not None
+        t = self.t(update, context)
+        draft = self.draft(context)
+        step = self.current_step(context)
+        token, field, value = (query.data or "::").split(":", 2)
+        if draft is None or token != draft.draft_id[:8]:
+            return await self.remind(update, context)
+        if field == "lawyer":
+            return await self.lawyer(update, context)
+        if field in CHOICES.keys() and field == step:
+            enum, labels, attr = CHOICES[step]
+            try:
+                choice = enum(value)
+            except ValueError:
+                return await self.remind(update, context)
+            setattr(draft, attr, choice)
+            self.keep(context, draft)
+            await _acknowledge(query, t(labels[choice]))
+            return await self.advance(update, context, step)
+        if field == "skip" and value == step:
+            await _acknowledge(query, t("Skipped") if not (step is Step.PHOTO and draft.photos) else t("Done"))
+            if step is Step.WHERE:
+                await self.reply(update, t("No place given. That's OK."), ReplyKeyboardRemove())
+            return await self.advance(update, context, step)
+        if field == "nb" and step is Step.WHERE:
+            nb = self.s.places.gazetteer.get(value)
+            if nb is None:
+                return await self.remind(update, context)
+            draft.neighborhood_id, draft.outside_region = nb.id, False
+            self.keep(context, draft)
+            await _acknowledge(query, nb.name)
+            await self.reply(update, t("Neighborhood: {name}", name=nb.name), ReplyKeyboardRemove())
+            return await self.advance(update, context, step)
+        if field == "do" and step in (Step.SUMMARY, Step.EDIT):
+            if value == "submit" and step is Step.SUMMARY:
+                return await self.submit(update, context, draft)
+            if value == "cancel":
+                return await self.cancel(update, context)
+            if value == "edit":
+                await query.answer()
+                return await self.prompt(update, context, Step.EDIT)
+            if value == "summary":
+                await query.answer()
+                return await self.prompt(update, context, Step.SUMMARY)
+        if field == "edit" and step is Step.EDIT and value in ORDER:
+            await query.answer()
+            context.user_data[EDITING_KEY] = True  # type: ignore[index]
+            return await self.prompt(update, context, Step(value))
+        return await self.remind(update, context)
+
+    async def submit(self, update: Update, context: ContextTypes.DEFAULT_TYPE, draft: ReportDraft) -> str | int:
+        """Store the report and tell the reporter what happens next."""
+        query = update.callback_query
+        assert query is not None and update.effective_user is not None and update.effective_chat is not None
+        t = self.t(update, context)
+        lang = language_of(update, context, self.default_language)
+        try:
+            result = await self.s.intake.submit(draft, update.effective_user.id, update.effective_chat.id, lang)
+        except RateLimited as limited:
+            await query.answer()
+            await self.reply(update, _limited(t, limited.retry_in, self.s) + "\n\n" + t(
+                "Your report is kept here: press Submit again later."))
+            return Step.SUMMARY
+        await _acknowledge(query, t("Submitted"))
+        self.forget(context)
+        settings = self.s.settings
+        await self.reply(
+            update,
+            "\n".join(
+                [
+                    t("✅ Report received. Your reference code is {code}.", code=result.report.ref_code),
+                    "",
+                    t("Trained verifiers are checking it now. You will be told the outcome in this chat."),
+                    "",
+                    t(render.KNOW_YOUR_RIGHTS_LINE),
+                    render.hotline_text(t, settings.hotline, settings.hotline_name),
+                ]
+            ),
+            render.main_menu(t),
+        )
+        return ConversationHandler.END
+
+    # ── typed answers ─────────────────────────────────────────────────────────────
+    async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+        """A shared pin: resolved to a neighborhood, or accepted as outside the area."""
+        msg = update.effective_message
+        assert msg is not None and msg.location is not None
+        draft = self.draft(context)
+        assert draft is not None
+        loc = msg.location
+        match = self.s.places.resolve_point(GeoPoint(loc.latitude, loc.longitude, loc.horizontal_accuracy))
+        draft.place_text = None
+        return await self.placed(update, context, draft, match)
+
+    async def placed(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, draft: ReportDraft, match: PlaceMatch, note: str = ""
+    ) -> str | None:
+        """Record a resolved place and move on, or ask the reporter to pick."""
+        t = self.t(update, context)
+        prefix = f"{note}\n\n" if note else ""
+        if match.kind is PlaceKind.FOUND:
+            assert match.neighborhood is not None
+            draft.point, draft.neighborhood_id, draft.outside_region = match.point, match.neighborhood.id, False
+            self.keep(context, draft)
+            await self.reply(update, prefix + t("Got it: {name}.", name=match.neighborhood.name), ReplyKeyboardRemove())
+            return await self.advance(update, context, Step.WHERE)
+        if match.kind is PlaceKind.OUTSIDE:
+            draft.point, draft.neighborhood_id, draft.outside_region = match.point, None, True
+            self.keep(context, draft)
+            region = self.s.settings.region_name
+            text = (t("That place is outside the area this network covers ({region}).", region=region)
+                    if region else t("That place is outside the area this network covers."))
+            await self.reply(update, prefix + text + " " + t("We will still take your report."), ReplyKeyboardRemove())
+            return await self.advance(update, context, Step.WHERE)
+        self.keep(context, draft)
+        token = draft.draft_id[:8]
+        if match.kind is PlaceKind.AMBIGUOUS:
+            text, options = t("That could be more than one neighborhood. Which one?"), list(match.candidates)
+        else:
+            text = t("I couldn't find that place. Type it another way, or pick a neighborhood from the list.")
+            options = list(self.s.places.gazetteer.neighborhoods)
+        await self.reply(update, prefix + text, render.neighborhood_keyboard(t, token, options))
+        return None
+
+    async def on_place_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+        """A typed place, or one of the reply-keyboard words (pick from list, skip)."""
+        t = self.t(update, context)
+        msg = update.effective_message
+        assert msg is not None
+        draft = self.draft(context)
+        assert draft is not None
+        raw = msg.text or ""
+        if raw.strip() == t("Skip"):
+            await self.reply(update, t("No place given. That's OK."), ReplyKeyboardRemove())
+            return await self.advance(update, context, Step.WHERE)
+        if raw.strip() == t("Pick a neighborhood"):
+            neighborhoods = list(self.s.places.gazetteer.neighborhoods)
+            await self.reply(update, t("Which neighborhood?"), render.neighborhood_keyboard(t, draft.draft_id[:8], neighborhoods))
+            return None
+        cleaned = clean_text(raw, MAX_PLACE_CHARS)
+        if not isinstance(cleaned, CleanText):
+            await self.reply(update, t("I couldn't read a place in that. Type cross streets, a landmark or a ZIP code, or use the buttons."))
+            return None
+        draft.place_text = cleaned.text
+        match = await self.s.places.resolve_text(cleaned.text)
+        note = t("That was long, so I kept the first {limit} characters.", limit=MAX_PLACE_CHARS) if cleaned.truncated else ""
+        return await self.placed(update, context, draft, match, note)
+
+    async def on_details(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+        """Free-text details: cleaned, bounded, and words required."""
+        t = self.t(update, context)
+        msg = update.effective_message
+        assert msg is not None
+        cleaned = clean_text(msg.text, MAX_DETAILS_CHARS)
+        if not isinstance(cleaned, CleanText):
+            await self.reply(update, t("Please describe it in words (emoji alone can't be checked), or press Skip."))
+            return None
+        draft = self.draft(context)
+        assert draft is not None
+        draft.details = cleaned.text
+        self.keep(context, draft)
+        note = (t("That was long, so I kept the first {limit} characters.", limit=f"{MAX_DETAILS_CHARS:,}")
+                if cleaned.truncated else t("Noted."))
+        return await self.advance(update, context, Step.DETAILS, note)
+
+    async def on_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+        """A photo: downloaded, stripped of all metadata, then kept for the draft."""
+        t = self.t(update, context)
+        msg = update.effective_message
+        assert msg is not None
+        draft = self.draft(context)
+        assert draft is not None
+        attachment = msg.photo[-1] if msg.photo else msg.document
+        if attachment is None or (attachment.file_size or 0) > MAX_PHOTO_BYTES:
+            await self.reply(update, t("That file is too large. Please send a smaller photo, or press Skip."))
+            return None
+        try:
+            file = await attachment.get_file()
+            data = bytes(await file.download_as_bytearray())
+            clean = await asyncio.to_thread(strip_metadata, data)
+        except NotAnImage:
+            await self.reply(update, t("I couldn't open that picture. Try another one, or press Skip."))
+            return None
+        except TelegramError:
+            log.warning("photo download failed", exc_info=True)
+            await self.reply(update, t("I couldn't download that photo. Please try again, or press Skip."))
+            return None
+        await self.s.intake.keep_photo(draft.draft_id, clean.content, clean.mime_type, (clean.width, clean.height))
+        draft.photos += 1
+        self.keep(context, draft)
+        note = t("Photo received. Location data and other hidden details were removed. Send another, or press Continue.")
+        await self.reply(update, note, InlineKeyboardMarkup(
+            [[InlineKeyboardButton(t("Continue"), callback_data=f"{draft.draft_id[:8]}:skip:photo")]]))
+        return None
+
+    async def not_a_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Video, audio or other files at the photo step."""
+        t = self.t(update, context)
+        await self.reply(update, t("I can only take photos, not videos or other files. Send a photo, or press Skip."))
+
+    async def in_progress(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start or /report while a report is open."""
+        t = self.t(update, context)
+        await self.prompt(update, context, self.current_step(context),
+                          t("You have a report in progress. Continue below, or send /cancel to stop it."))
+
+    # ── wiring ────────────────────────────────────────────────────────────────────
+    def handler(self, help_command: Any, language_command: Any) -> ConversationHandler:  # type: ignore[type-arg]
+        """The persistent ConversationHandler named 'intake'."""
+        button = CallbackQueryHandler(self.on_button, pattern=r"^[0-9a-f]{8}:")
+        text = filters.TEXT & ~filters.COMMAND
+        private = filters.ChatType.PRIVATE
+        states: dict[object, list[Any]] = {step.value: [button] for step in Step}
+        states[Step.WHERE.value] += [
+            MessageHandler(filters.LOCATION, self.on_location),
+            MessageHandler(text, self.on_place_text),
+        ]
+        states[Step.DETAILS.value].append(MessageHandler(text, self.on_details))
+        states[Step.PHOTO.value] += [
+            MessageHandler(filters.PHOTO | filters.Document.IMAGE, self.on_photo),
+            MessageHandler(filters.VIDEO | filters.Document.ALL | filters.AUDIO | filters.VOICE, self.not_a_photo),
+        ]
+        states[ConversationHandler.TIMEOUT] = [TypeHandler(Update, self.timed_out)]
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler("report", self.start),
+                CallbackQueryHandler(self.start, pattern=r"^m:report$"),
+            ],
+            states=states,
+            fallbacks=[
+                CommandHandler("cancel", self.cancel),
+                CommandHandler(["lawyer", "hotline"], self.lawyer),
+                CommandHandler("help", help_command),
+                CommandHandler("language", language_command),
+                CommandHandler(["start", "report"], self.in_progress),
+                CallbackQueryHandler(self.lawyer, pattern=r"^m:lawyer$"),
+                MessageHandler(private, self.remind),
+                CallbackQueryHandler(self.remind, pattern=r"^[0-9a-f]{8}:"),
+            ],
+            name="intake",
+            persistent=True,
+            conversation_timeout=self.s.settings.conversation_timeout_minutes * 60,
+            allow_reentry=False,
+        )
+
+
+async def _acknowledge(query: Any, choice: str) -> None:
+    """Answer the press and turn the question into a record of the answer (buttons gone)."""
+    await query.answer()
+    text = query.message.text if query.message and query.message.text else ""
+    try:
+        await query.edit_message_text(f"{text}\n→ {choice}" if text else f"→ {choice}")
+    except TelegramError:
+        log.debug("could not edit the answered question", exc_info=True)
+
+
+def _limited(t: Translator, wait: Any, services: Services) -> str:
+    policy = services.intake.policy
+    return t(
+        "You have sent {count} reports in the last {minutes} minutes. To keep the queue clear for "
+        "everyone, please wait {wait} before sending another.",
+        count=policy.max_reports,
+        minutes=int(policy.window.total_seconds() // 60),
+        wait=render.wait_text(t, wait),
+    )

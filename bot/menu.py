@@ -1,0 +1,146 @@
+"""Outside a report: /start, language, help, the lawyer button, and polite answers to
+anything unexpected (unknown commands, buttons from old messages, stray messages)."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot import render
+from bot.context import LANG_KEY, translator_for
+from bot.i18n import Translator, translator
+from bot.services import Services
+from sereno.settings import SUPPORTED_LANGUAGES
+
+
+class Menu:
+    """Callbacks of the menu; `handlers()` lists them in the order they must be tried."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
+        return translator_for(update, context, self.s.settings.default_language)
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Welcome: choose a language first."""
+        chat = update.effective_chat
+        assert chat is not None
+        t = self.t(update, context)
+        await chat.send_message(
+            t("Welcome to Sereno. Please choose your language.") + "\n" + "Bienvenido a Sereno. Elija su idioma.",
+            reply_markup=render.language_keyboard(),
+        )
+
+    async def choose_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Store the chosen language, then the privacy notice and the menu."""
+        query = update.callback_query
+        assert query is not None and update.effective_chat is not None
+        code = (query.data or "").removeprefix("lang:")
+        if code not in SUPPORTED_LANGUAGES:
+            await query.answer()
+            return
+        context.user_data[LANG_KEY] = code  # type: ignore[index]
+        t = translator(code)
+        await query.answer()
+        await update.effective_chat.send_message(self.privacy_notice(t), reply_markup=render.main_menu(t))
+
+    def privacy_notice(self, t: Translator) -> str:
+        """What Sereno does and keeps, in plain words."""
+        days = 30
+        return "\n\n".join(
+            [
+                t("Sereno helps our community check reports of immigration enforcement before anyone "
+                  "raises an alarm. Trained volunteers verify each report; only verified alerts are shared."),
+                t("Your privacy: reports are not stored with your name, username or phone number. We keep "
+                  "a scrambled code instead, and a way to message you only until we tell you the outcome. "
+                  "Reports are deleted after {days} days.", days=days),
+                t("Please do not send names, faces or license plates."),
+            ]
+        )
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Commands, and the hotline."""
+        t = self.t(update, context)
+        chat = update.effective_chat
+        assert chat is not None
+        if update.callback_query:
+            await update.callback_query.answer()
+        settings = self.s.settings
+        await chat.send_message(
+            "\n".join(
+                [
+                    t("What I can do:"),
+                    t("/report – report immigration enforcement activity you see"),
+                    t("/lawyer – the legal hotline, if someone needs a lawyer now"),
+                    t("/language – change the language"),
+                    t("/cancel – stop a report you are writing"),
+                    "",
+                    render.hotline_text(t, settings.hotline, settings.hotline_name),
+                    t(render.KNOW_YOUR_RIGHTS_LINE),
+                ]
+            ),
+            reply_markup=render.main_menu(t),
+        )
+
+    async def language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Offer the languages again."""
+        t = self.t(update, context)
+        chat = update.effective_chat
+        assert chat is not None
+        if update.callback_query:
+            await update.callback_query.answer()
+        await chat.send_message(t("Choose your language:"), reply_markup=render.language_keyboard())
+
+    async def lawyer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The hotline at once."""
+        t = self.t(update, context)
+        chat = update.effective_chat
+        assert chat is not None
+        if update.callback_query:
+            await update.callback_query.answer()
+        settings = self.s.settings
+        await chat.send_message(render.lawyer_now(t, settings.hotline, settings.hotline_name))
+
+    async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command we do not have."""
+        t = self.t(update, context)
+        assert update.effective_chat is not None
+        await update.effective_chat.send_message(
+            t("I don't know that command. Try /report, /lawyer or /help."), reply_markup=render.main_menu(t)
+        )
+
+    async def stale_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press on a button whose conversation is over."""
+        t = self.t(update, context)
+        query = update.callback_query
+        assert query is not None
+        await query.answer(t("This button is no longer active."))
+        if query.message is not None:
+            await query.message.chat.send_message(
+                t("That button is from an earlier message and no longer does anything."),
+                reply_markup=render.main_menu(t),
+            )
+
+    async def anything_else(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A message outside any conversation: show the menu."""
+        t = self.t(update, context)
+        assert update.effective_chat is not None
+        await update.effective_chat.send_message(t("What would you like to do?"), reply_markup=render.main_menu(t))
+
+    def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
+        """Handlers to add after the intake conversation, in order."""
+        private = filters.ChatType.PRIVATE
+        return [
+            CommandHandler("start", self.start, filters=private),
+            CommandHandler("help", self.help),
+            CommandHandler("language", self.language, filters=private),
+            CommandHandler(["lawyer", "hotline"], self.lawyer),
+            CallbackQueryHandler(self.choose_language, pattern=r"^lang:"),
+            CallbackQueryHandler(self.help, pattern=r"^m:help$"),
+            CallbackQueryHandler(self.language, pattern=r"^m:language$"),
+            CallbackQueryHandler(self.lawyer, pattern=r"^m:lawyer$"),
+            CallbackQueryHandler(self.stale_button),
+            MessageHandler(filters.COMMAND & private, self.unknown_command),
+            MessageHandler(private & ~filters.StatusUpdate.ALL, self.anything_else),
+        ]

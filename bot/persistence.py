@@ -1,0 +1,122 @@
+"""PTB persistence backed by the database: conversations and per-person data survive a
+restart, and another replica started on the same database continues them.
+
+Writes are batched: PTB hands over what changed every `update_interval` seconds and on
+shutdown, and each batch is one transaction. Per-person data is loaded lazily the first
+time this process sees that person, so start-up does not read every user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram.ext import BasePersistence, PersistenceInput
+from telegram.ext._utils.types import ConversationDict, ConversationKey, CDCData
+
+from storage.conversation_store import ConversationStore
+
+log = logging.getLogger(__name__)
+
+UserData = dict[str, Any]
+
+
+class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, Any]]):
+    """Stores user data and conversation states only (no chat/bot/callback data)."""
+
+    def __init__(self, store: ConversationStore, update_interval: float = 1.0) -> None:
+        super().__init__(
+            store_data=PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False),
+            update_interval=update_interval,
+        )
+        self._store = store
+        self._loaded: set[int] = set()
+        self._users: dict[int, UserData | None] = {}
+        self._conversations: dict[tuple[str, ConversationKey], object | None] = {}
+        self._writer: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    # ── what PTB reads ────────────────────────────────────────────────────────────
+    async def get_user_data(self) -> dict[int, UserData]:
+        return {}
+
+    async def refresh_user_data(self, user_id: int, user_data: UserData) -> None:
+        if user_id in self._loaded:
+            return
+        stored = await self._store.load_user(user_id)
+        self._loaded.add(user_id)
+        if stored and not user_data:
+            user_data.update(stored)
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        return await self._store.load_conversations(name)  # type: ignore[return-value]
+
+    async def get_chat_data(self) -> dict[int, dict[str, Any]]:
+        return {}
+
+    async def get_bot_data(self) -> dict[str, Any]:
+        return {}
+
+    async def get_callback_data(self) -> CDCData | None:
+        return None
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: dict[str, Any]) -> None:
+        return None
+
+    async def refresh_bot_data(self, bot_data: dict[str, Any]) -> None:
+        return None
+
+    # ── what PTB writes ───────────────────────────────────────────────────────────
+    async def update_user_data(self, user_id: int, data: UserData) -> None:
+        self._loaded.add(user_id)
+        self._users[user_id] = data
+        self._schedule()
+
+    async def drop_user_data(self, user_id: int) -> None:
+        self._users[user_id] = None
+        self._schedule()
+
+    async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
+        self._conversations[(name, key)] = new_state
+        self._schedule()
+
+    async def update_chat_data(self, chat_id: int, data: dict[str, Any]) -> None:
+        return None
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        return None
+
+    async def update_bot_data(self, data: dict[str, Any]) -> None:
+        return None
+
+    async def update_callback_data(self, data: CDCData) -> None:
+        return None
+
+    async def flush(self) -> None:
+        """Write whatever is pending now (PTB calls this on shutdown)."""
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+        await self._write()
+
+    # ── batching ──────────────────────────────────────────────────────────────────
+    def _schedule(self) -> None:
+        # PTB calls the update_* coroutines together; one writer task, started after them
+        # in the event loop's order, takes the whole batch.
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        async with self._lock:
+            users, self._users = self._users, {}
+            conversations, self._conversations = self._conversations, {}
+            if not users and not conversations:
+                return
+            try:
+                await self._store.save(conversations, users)
+            except Exception:
+                log.exception("saving conversation state failed; will retry with the next batch")
+                for key, value in users.items():
+                    self._users.setdefault(key, value)
+                for ckey, state in conversations.items():
+                    self._conversations.setdefault(ckey, state)

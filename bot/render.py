@@ -1,0 +1,202 @@
+"""What the bot says: labels, prompts and keyboards, in the reader's language."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+
+from bot.i18n import LANGUAGE_NAMES, N_, Translator
+from verify.model import Activity, AgentCount, ReportDraft, TimeSeen, Uniform, VehicleCount
+from verify.places import Gazetteer, Neighborhood
+
+ACTIVITY_LABELS = {
+    Activity.ARREST: N_("Arrest or detention happening"),
+    Activity.HOME_VISIT: N_("Agents at a home / knocking"),
+    Activity.WORKPLACE: N_("Workplace operation"),
+    Activity.CHECKPOINT: N_("Checkpoint or vehicle stop"),
+    Activity.COURTHOUSE: N_("Arrest at a courthouse"),
+    Activity.PRESENCE: N_("Agents present or gathering"),
+    Activity.SURVEILLANCE: N_("Watching / surveillance"),
+    Activity.OTHER: N_("Something else"),
+}
+TIME_LABELS = {
+    TimeSeen.NOW: N_("Happening now"),
+    TimeSeen.RECENT: N_("Less than 30 minutes ago"),
+    TimeSeen.EARLIER_TODAY: N_("Earlier today"),
+}
+AGENT_LABELS = {
+    AgentCount.NONE_SEEN: N_("None seen"),
+    AgentCount.ONE_TWO: N_("1–2"),
+    AgentCount.FEW: N_("3–5"),
+    AgentCount.MANY: N_("6 or more"),
+    AgentCount.UNSURE: N_("Not sure"),
+}
+VEHICLE_LABELS = {
+    VehicleCount.NONE_SEEN: N_("None seen"),
+    VehicleCount.ONE: N_("1"),
+    VehicleCount.FEW: N_("2–3"),
+    VehicleCount.MANY: N_("4 or more"),
+    VehicleCount.UNSURE: N_("Not sure"),
+}
+UNIFORM_LABELS = {
+    Uniform.ICE: N_("ICE"),
+    Uniform.POLICE: N_("POLICE"),
+    Uniform.HSI: N_("HSI"),
+    Uniform.CBP: N_("CBP / Border Patrol"),
+    Uniform.PLAIN_CLOTHES: N_("Plain clothes"),
+    Uniform.UNKNOWN: N_("No markings seen / not sure"),
+}
+FIELD_LABELS = {
+    "activity": N_("What"),
+    "where": N_("Where"),
+    "when": N_("When"),
+    "agents": N_("Agents"),
+    "vehicles": N_("Vehicles"),
+    "uniform": N_("Markings"),
+    "details": N_("Details"),
+    "photo": N_("Photos"),
+}
+KNOW_YOUR_RIGHTS_LINE = N_(
+    "Know your rights: you have the right to remain silent, and you do not have to open "
+    "the door unless agents show a warrant signed by a judge."
+)
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | None
+
+
+def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+
+
+def choice_keyboard(
+    t: Translator, token: str, field: str, labels: dict, width: int = 2, skip: bool = True  # type: ignore[type-arg]
+) -> InlineKeyboardMarkup:
+    """Buttons for one field's choices, plus Skip; callback data is `token:field:value`."""
+    buttons = [InlineKeyboardButton(t(label), callback_data=f"{token}:{field}:{value}") for value, label in labels.items()]
+    rows = _rows(buttons, width)
+    if skip:
+        rows.append([InlineKeyboardButton(t("Skip"), callback_data=f"{token}:skip:{field}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def main_menu(t: Translator) -> InlineKeyboardMarkup:
+    """The home menu every conversation ends on."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t("📝 Report activity"), callback_data="m:report")],
+            [InlineKeyboardButton(t("⚖️ Someone needs a lawyer now"), callback_data="m:lawyer")],
+            [
+                InlineKeyboardButton(t("Help"), callback_data="m:help"),
+                InlineKeyboardButton(t("Language"), callback_data="m:language"),
+            ],
+        ]
+    )
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    """One button per supported language, each in its own language."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(name, callback_data=f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]]
+    )
+
+
+def hotline_text(t: Translator, hotline: str, hotline_name: str) -> str:
+    """The hotline line, or an honest note that none is configured."""
+    if not hotline:
+        return t("No legal hotline is configured for this network yet. Contact a local immigrant legal aid organization.")
+    if hotline_name:
+        return t("Legal hotline ({name}): {number}", name=hotline_name, number=hotline)
+    return t("Legal hotline: {number}", number=hotline)
+
+
+def lawyer_now(t: Translator, hotline: str, hotline_name: str) -> str:
+    """Shown at once when someone needs a lawyer."""
+    return "\n".join(
+        [
+            t("If someone is being detained right now, call the legal hotline now."),
+            hotline_text(t, hotline, hotline_name),
+            t("Tell them: the person's full name and date of birth, where it is happening, and which agency."),
+            t(KNOW_YOUR_RIGHTS_LINE),
+        ]
+    )
+
+
+def where_keyboard(t: Translator) -> ReplyKeyboardMarkup:
+    """A reply keyboard: share location, pick from the list, or skip."""
+    return ReplyKeyboardMarkup(
+        [
+            [KeyboardButton(t("📍 Share my location"), request_location=True)],
+            [KeyboardButton(t("Pick a neighborhood")), KeyboardButton(t("Skip"))],
+        ],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def neighborhood_keyboard(t: Translator, token: str, neighborhoods: list[Neighborhood]) -> InlineKeyboardMarkup:
+    """Pick a neighborhood from a list, or say it is none of them."""
+    buttons = [InlineKeyboardButton(nb.name, callback_data=f"{token}:nb:{nb.id}") for nb in neighborhoods]
+    rows = _rows(buttons, 2)
+    rows.append([InlineKeyboardButton(t("Not in this list / not sure"), callback_data=f"{token}:skip:where")])
+    return InlineKeyboardMarkup(rows)
+
+
+def summary(t: Translator, draft: ReportDraft, gazetteer: Gazetteer) -> str:
+    """The report as the reporter will confirm it; skipped answers show as a dash."""
+    dash = "—"
+
+    def label(table: dict, value: object) -> str:  # type: ignore[type-arg]
+        return t(table[value]) if value is not None else dash
+
+    nb = gazetteer.get(draft.neighborhood_id)
+    if nb is not None:
+        where = nb.name + (t(" (shared location)") if draft.point else "")
+    elif draft.point is not None:
+        where = t("Shared location, outside the covered area") if draft.outside_region else t("Shared location")
+    else:
+        where = draft.place_text or dash
+    if nb is not None and draft.place_text:
+        where = f"{draft.place_text} → {where}"
+    lines = [
+        t("Please check your report:"),
+        f"• {t(FIELD_LABELS['activity'])}: {label(ACTIVITY_LABELS, draft.activity)}",
+        f"• {t(FIELD_LABELS['where'])}: {where}",
+        f"• {t(FIELD_LABELS['when'])}: {label(TIME_LABELS, draft.time_seen)}",
+        f"• {t(FIELD_LABELS['agents'])}: {label(AGENT_LABELS, draft.agents)}"
+        f" · {t(FIELD_LABELS['vehicles'])}: {label(VEHICLE_LABELS, draft.vehicles)}",
+        f"• {t(FIELD_LABELS['uniform'])}: {label(UNIFORM_LABELS, draft.uniform)}",
+        f"• {t(FIELD_LABELS['details'])}: {draft.details or dash}",
+        f"• {t(FIELD_LABELS['photo'])}: "
+        + (t("{count} attached (location data removed)", count=draft.photos) if draft.photos else dash),
+        "",
+        t("Send it to the verifiers?"),
+    ]
+    return "\n".join(lines)
+
+
+def summary_keyboard(t: Translator, token: str) -> InlineKeyboardMarkup:
+    """Submit / Edit / Cancel."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(t("✅ Submit"), callback_data=f"{token}:do:submit")],
+            [
+                InlineKeyboardButton(t("✏️ Edit"), callback_data=f"{token}:do:edit"),
+                InlineKeyboardButton(t("✖️ Cancel"), callback_data=f"{token}:do:cancel"),
+            ],
+        ]
+    )
+
+
+def edit_keyboard(t: Translator, token: str) -> InlineKeyboardMarkup:
+    """Which answer to change."""
+    buttons = [InlineKeyboardButton(t(label), callback_data=f"{token}:edit:{step}") for step, label in FIELD_LABELS.items()]
+    rows = _rows(buttons, 2)
+    rows.append([InlineKeyboardButton(t("Back to summary"), callback_data=f"{token}:do:summary")])
+    return InlineKeyboardMarkup(rows)
+
+
+def wait_text(t: Translator, wait: timedelta) -> str:
+    """How long to wait, rounded up to whole minutes."""
+    minutes = max(1, -(-int(wait.total_seconds()) // 60))
+    return t("about {minutes} min", minutes=minutes)

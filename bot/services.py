@@ -1,0 +1,20 @@
+"""What handlers may call: the domain services and read-only deployment facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sereno.settings import Settings
+from verify.intake import IntakeService
+from verify.places import PlaceResolver
+from verify.ports import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Built once by the composition root (`bot.app`) and handed to each feature module."""
+
+    settings: Settings
+    clock: Clock
+    intake: IntakeService
+    places: PlaceResolver

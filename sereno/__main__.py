@@ -1,0 +1,3 @@
+from sereno.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""The `sereno` command: run, demo, migrate, admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from sereno.settings import MissingSetting, Settings
+
+EXIT_USAGE = 2
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "SERENO_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise MissingSetting(f"{name} is invalid: {first['msg']}") from None
+
+
+async def _run(args: argparse.Namespace) -> None:
+    settings = _settings()
+    settings.require_token()
+    settings.require_hmac_key()
+    from bot.app import serve_polling
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_polling(settings, stop)
+
+
+async def _migrate(args: argparse.Namespace) -> None:
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("Database is up to date.")
+
+
+async def _import_neighborhoods(args: argparse.Namespace) -> None:
+    from storage.engine import make_engine, session_factory
+    from storage.migrate import upgrade
+    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from verify.places import PlaceDataError, parse_geojson
+
+    path = Path(args.file)
+    try:
+        neighborhoods = parse_geojson(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise MissingSetting(f"cannot read {path}: {exc.strerror}") from None
+    except PlaceDataError as exc:
+        raise MissingSetting(f"{path}: {exc}") from None
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        uow = SqlUnitOfWorkFactory(session_factory(engine))()
+        async with uow:
+            await uow.neighborhoods.replace_all(neighborhoods)
+            await uow.commit()
+    finally:
+        await engine.dispose()
+    print(f"Imported {len(neighborhoods)} neighborhoods: {', '.join(n.name for n in neighborhoods)}.")
+    print("Restart the bot to use them.")
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    from sereno.demo import run_demo
+
+    await run_demo(sys.stdout)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    top = argparse.ArgumentParser(prog="sereno", description="Verify-then-broadcast bot for rapid-response networks.")
+    top.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot (long polling); settings come from SERENO_* variables").set_defaults(
+        func=_run
+    )
+    sub.add_parser("demo", help="play scripted reporters against a local Bot API double").set_defaults(func=_demo)
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=_migrate)
+    admin = sub.add_parser("admin", help="administration").add_subparsers(dest="admin_command", required=True)
+    imp = admin.add_parser("import-neighborhoods", help="replace the neighborhoods with those of a GeoJSON file")
+    imp.add_argument("file", help="a GeoJSON FeatureCollection (properties: name, aliases, zips)")
+    imp.set_defaults(func=_import_neighborhoods)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "apscheduler", "aiosqlite", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        asyncio.run(args.func(args))
+    except MissingSetting as exc:
+        print(f"sereno: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

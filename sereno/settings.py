@@ -1,0 +1,105 @@
+"""Deployment settings, read from `SERENO_*` environment variables (and a `.env` file)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("en", "es")
+OFFICIAL_BOT_API = "https://api.telegram.org"
+
+
+class MissingSetting(Exception):
+    """A setting a command needs is not set; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Everything a deployment configures. Secrets are `SecretStr`: never printed."""
+
+    model_config = SettingsConfigDict(env_prefix="SERENO_", env_file=".env", extra="ignore")
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = OFFICIAL_BOT_API
+    database_url: str = "sqlite+aiosqlite:///./var/sereno.db"
+    hmac_key: SecretStr | None = None
+    default_language: str = "en"
+    timezone: str = "America/Los_Angeles"
+    hotline: str = ""
+    hotline_name: str = ""
+    region_name: str = ""
+    neighborhoods_file: Path | None = None
+
+    reports_per_window: int = Field(default=5, ge=1)
+    report_window_minutes: int = Field(default=10, ge=1)
+    contact_ttl_hours: int = Field(default=72, ge=1)
+    conversation_timeout_minutes: int = Field(default=30, ge=1)
+    persistence_interval_seconds: float = Field(default=1.0, gt=0)
+    flood_max_updates: int = Field(default=20, ge=1)
+    flood_window_seconds: float = Field(default=10.0, gt=0)
+    reply_rate_per_second: float = Field(default=30.0, ge=0)
+
+    geocoder: str = ""
+    geocoder_domain: str = ""
+    geocoder_scheme: str = "https"
+    geocoder_user_agent: str = "sereno"
+    geocoder_timeout_seconds: float = 5.0
+
+    @field_validator("default_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def bot_base_url(self) -> str:
+        """PTB's `base_url` (the token is appended by PTB)."""
+        return f"{self.telegram_api_url.rstrip('/')}/bot"
+
+    @property
+    def bot_base_file_url(self) -> str:
+        """PTB's `base_file_url`."""
+        return f"{self.telegram_api_url.rstrip('/')}/file/bot"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def report_window(self) -> timedelta:
+        return timedelta(minutes=self.report_window_minutes)
+
+    @property
+    def contact_ttl(self) -> timedelta:
+        return timedelta(hours=self.contact_ttl_hours)
+
+    def require_token(self) -> str:
+        """The bot token, or :class:`MissingSetting` naming SERENO_TELEGRAM_TOKEN."""
+        if self.telegram_token is None or not self.telegram_token.get_secret_value().strip():
+            raise MissingSetting("SERENO_TELEGRAM_TOKEN is not set: put the token from @BotFather in it.")
+        return self.telegram_token.get_secret_value().strip()
+
+    def require_hmac_key(self) -> bytes:
+        """The pseudonym key, or :class:`MissingSetting` naming SERENO_HMAC_KEY."""
+        value = self.hmac_key.get_secret_value().strip() if self.hmac_key else ""
+        if not value:
+            raise MissingSetting(
+                "SERENO_HMAC_KEY is not set: generate one with "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
+        if len(value) < 32:
+            raise MissingSetting("SERENO_HMAC_KEY is too short: use at least 32 characters.")
+        return value.encode()

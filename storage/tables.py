@@ -1,0 +1,104 @@
+"""SQLModel tables. Report rows carry a keyed pseudonym, never a Telegram id; the chat id
+needed to answer a reporter lives in `report_contact`, apart and short-lived."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, LargeBinary, String
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+class NeighborhoodRow(SQLModel, table=True):
+    """A neighborhood with its GeoJSON geometry, aliases and ZIP codes."""
+
+    __tablename__ = "neighborhood"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    zips: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    geometry: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+
+
+class ReportRow(SQLModel, table=True):
+    """A submitted report (raw; purged after the retention window)."""
+
+    __tablename__ = "report"
+    __table_args__ = (Index("ix_report_reporter_created", "reporter", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    ref_code: str = Field(max_length=16, unique=True)
+    draft_id: str = Field(max_length=36, unique=True)
+    reporter: str = Field(max_length=64)
+    language: str = Field(max_length=8)
+    tier: str = Field(max_length=16)
+    status: str = Field(default="new", max_length=16)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    activity: str | None = Field(default=None, max_length=32)
+    time_seen: str | None = Field(default=None, max_length=32)
+    agents: str | None = Field(default=None, max_length=16)
+    vehicles: str | None = Field(default=None, max_length=16)
+    uniform: str | None = Field(default=None, max_length=32)
+    details: str | None = Field(default=None, max_length=1000)
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    place_text: str | None = Field(default=None, max_length=200)
+    neighborhood_id: str | None = Field(default=None, max_length=64)
+
+
+class ReportContactRow(SQLModel, table=True):
+    """How to answer the reporter of one report; deleted after use or at expiry."""
+
+    __tablename__ = "report_contact"
+
+    report_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("report.id", ondelete="CASCADE"), primary_key=True)
+    )
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    language: str = Field(max_length=8)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class MediaRow(SQLModel, table=True):
+    """A photo re-encoded without metadata, held for a draft, then for its report."""
+
+    __tablename__ = "media"
+
+    id: str = Field(primary_key=True, max_length=36)
+    draft_id: str = Field(max_length=36, index=True)
+    report_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(36), ForeignKey("report.id", ondelete="CASCADE"), nullable=True, index=True),
+    )
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    mime_type: str = Field(max_length=32)
+    width: int
+    height: int
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ConversationRow(SQLModel, table=True):
+    """Where a conversation stands. The (chat, user) key is sealed with a key derived from
+    the HMAC key, and addressed by a keyed digest, so the table names nobody."""
+
+    __tablename__ = "conversation_state"
+
+    name: str = Field(primary_key=True, max_length=64)
+    key_digest: str = Field(primary_key=True, max_length=64)
+    sealed_key: str = Field(sa_column=Column(String(512), nullable=False))
+    state: str = Field(max_length=64)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class UserStateRow(SQLModel, table=True):
+    """A person's bot settings and draft, under their pseudonym."""
+
+    __tablename__ = "user_state"
+
+    pseudonym: str = Field(primary_key=True, max_length=64)
+    data: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

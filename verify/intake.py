@@ -1,0 +1,136 @@
+"""The intake service: turns a finished draft into a stored report, safely and once."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from verify.model import Media, Report, ReportContact, ReportDraft
+from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from verify.pseudonyms import Pseudonymizer
+from verify.refcodes import new_ref_code
+from verify.triage import tier_for
+
+_REF_CODE_ATTEMPTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class IntakePolicy:
+    """Limits of the intake; every figure is configurable per deployment."""
+
+    max_reports: int = 5
+    window: timedelta = timedelta(minutes=10)
+    contact_ttl: timedelta = timedelta(days=3)
+
+
+class RateLimited(Exception):
+    """The reporter sent the most reports allowed in the window; `retry_in` says for how long."""
+
+    def __init__(self, retry_in: timedelta) -> None:
+        super().__init__(f"rate limited for {retry_in}")
+        self.retry_in = retry_in
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A stored report; `duplicate` is true when this draft had been submitted before."""
+
+    report: Report
+    duplicate: bool
+
+
+class IntakeService:
+    """Stores reports under pseudonyms, with the contact kept apart, one per draft."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        pseudonymize: Pseudonymizer,
+        policy: IntakePolicy | None = None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._pseudonymize = pseudonymize
+        self.policy = policy or IntakePolicy()
+
+    async def wait_before_reporting(self, user_id: int) -> timedelta | None:
+        """How long this person must wait before another report, or None if they may go on."""
+        async with self._uow() as uow:
+            return await self._wait(uow, self._pseudonymize(user_id), self._clock.now())
+
+    async def _wait(self, uow: UnitOfWork, reporter: str, now: datetime) -> timedelta | None:
+        since = now - self.policy.window
+        if await uow.reports.count_since(reporter, since) < self.policy.max_reports:
+            return None
+        oldest = await uow.reports.oldest_since(reporter, since)
+        return max((oldest or now) + self.policy.window - now, timedelta(seconds=1))
+
+    async def submit(self, draft: ReportDraft, user_id: int, chat_id: int, language: str) -> Submitted:
+        """Store the draft as a report (pseudonymous reporter, triage tier, unique reference
+        code), keep the chat id apart in a contact row that expires, and attach the draft's
+        photos — all in one transaction.
+
+        Submitting the same draft again returns the first report (`duplicate=True`) and
+        stores nothing. Raises :class:`RateLimited` when the reporter is over the limit.
+        """
+        reporter = self._pseudonymize(user_id)
+        now = self._clock.now()
+        async with self._uow() as uow:
+            existing = await uow.reports.by_draft(draft.draft_id)
+            if existing is not None:
+                return Submitted(existing, duplicate=True)
+            wait = await self._wait(uow, reporter, now)
+            if wait is not None:
+                raise RateLimited(wait)
+            report_id = str(uuid.uuid4())
+            report = Report(
+                id=report_id,
+                ref_code=await self._fresh_ref_code(uow),
+                draft_id=draft.draft_id,
+                reporter=reporter,
+                language=language,
+                tier=tier_for(draft),
+                created_at=now,
+                activity=draft.activity,
+                time_seen=draft.time_seen,
+                agents=draft.agents,
+                vehicles=draft.vehicles,
+                uniform=draft.uniform,
+                details=draft.details,
+                point=draft.point,
+                place_text=draft.place_text,
+                neighborhood_id=draft.neighborhood_id,
+            )
+            await uow.reports.add(report)
+            if draft.photos:
+                report = replace(report, media_ids=await uow.media.attach(draft.draft_id, report_id))
+            await uow.contacts.add(
+                ReportContact(report_id, chat_id, language, expires_at=now + self.policy.contact_ttl)
+            )
+            await uow.commit()
+        return Submitted(report, duplicate=False)
+
+    async def _fresh_ref_code(self, uow: UnitOfWork) -> str:
+        for _ in range(_REF_CODE_ATTEMPTS):
+            code = new_ref_code()
+            if not await uow.reports.ref_code_taken(code):
+                return code
+        raise RuntimeError("no free reference code; widen refcodes.LENGTH")
+
+    async def keep_photo(self, draft_id: str, content: bytes, mime_type: str, size: tuple[int, int]) -> Media:
+        """Store a photo (already stripped of metadata) for a draft; returns its record."""
+        media = Media(
+            id=str(uuid.uuid4()),
+            draft_id=draft_id,
+            content=content,
+            mime_type=mime_type,
+            width=size[0],
+            height=size[1],
+            created_at=self._clock.now(),
+        )
+        async with self._uow() as uow:
+            await uow.media.add(media)
+            await uow.commit()
+        return media
