@@ -69,13 +69,13 @@ class SqlReportRepository:
 
     async def count_since(self, reporter: str, since: datetime) -> int:
         query = select(func.count()).select_from(ReportRow).where(
-            ReportRow.reporter == reporter, col(ReportRow.created_at) >= since
+            ReportRow.reporter == reporter, col(ReportRow.created_at) > since
         )
         return int((await self._s.exec(query)).one())
 
     async def oldest_since(self, reporter: str, since: datetime) -> datetime | None:
         query = select(func.min(ReportRow.created_at)).where(
-            ReportRow.reporter == reporter, col(ReportRow.created_at) >= since
+            ReportRow.reporter == reporter, col(ReportRow.created_at) > since
         )
         return (await self._s.exec(query)).one()
 

@@ -28,11 +28,11 @@ class ReportRepository(Protocol):
     async def ref_code_taken(self, ref_code: str) -> bool: ...
 
     async def count_since(self, reporter: str, since: datetime) -> int:
-        """How many reports this pseudonym submitted at or after `since`."""
+        """How many reports this pseudonym submitted after `since`."""
         ...
 
     async def oldest_since(self, reporter: str, since: datetime) -> datetime | None:
-        """When the oldest report of this pseudonym at or after `since` was made."""
+        """When the oldest report of this pseudonym after `since` was made."""
         ...
 
 

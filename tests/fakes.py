@@ -1,0 +1,114 @@
+"""In-memory implementations of the `verify.ports` protocols, for domain tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from verify.model import Media, Report, ReportContact
+from verify.places import Neighborhood
+
+
+@dataclass
+class MemoryStore:
+    """What a database would hold."""
+
+    reports: dict[str, Report] = field(default_factory=dict)
+    contacts: dict[str, ReportContact] = field(default_factory=dict)
+    media: dict[str, Media] = field(default_factory=dict)
+    neighborhoods: list[Neighborhood] = field(default_factory=list)
+    commits: int = 0
+
+
+class _Reports:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, report: Report) -> None:
+        assert report.ref_code not in {r.ref_code for r in self._s.reports.values()}
+        self._s.reports[report.id] = report
+
+    async def by_draft(self, draft_id: str) -> Report | None:
+        return next((r for r in self._s.reports.values() if r.draft_id == draft_id), None)
+
+    async def ref_code_taken(self, ref_code: str) -> bool:
+        return any(r.ref_code == ref_code for r in self._s.reports.values())
+
+    async def count_since(self, reporter: str, since: datetime) -> int:
+        return sum(1 for r in self._s.reports.values() if r.reporter == reporter and r.created_at > since)
+
+    async def oldest_since(self, reporter: str, since: datetime) -> datetime | None:
+        times = [r.created_at for r in self._s.reports.values() if r.reporter == reporter and r.created_at > since]
+        return min(times, default=None)
+
+
+class _Contacts:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, contact: ReportContact) -> None:
+        self._s.contacts[contact.report_id] = contact
+
+
+class _Media:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, media: Media) -> None:
+        self._s.media[media.id] = media
+
+    async def attach(self, draft_id: str, report_id: str) -> tuple[str, ...]:
+        ids = tuple(m.id for m in self._s.media.values() if m.draft_id == draft_id)
+        for i in ids:
+            self._s.media[i] = replace(self._s.media[i], report_id=report_id)
+        return ids
+
+
+class _Neighborhoods:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def replace_all(self, neighborhoods: list[Neighborhood]) -> None:
+        self._s.neighborhoods = list(neighborhoods)
+
+    async def all(self) -> list[Neighborhood]:
+        return list(self._s.neighborhoods)
+
+
+class MemoryUnitOfWork:
+    """Works on a copy of the store; `commit()` publishes it, leaving without commit drops it."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def __aenter__(self) -> Self:
+        s = self._store
+        self._staged = MemoryStore(dict(s.reports), dict(s.contacts), dict(s.media), list(s.neighborhoods))
+        self.reports = _Reports(self._staged)
+        self.contacts = _Contacts(self._staged)
+        self.media = _Media(self._staged)
+        self.neighborhoods = _Neighborhoods(self._staged)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def commit(self) -> None:
+        s = self._store
+        s.reports, s.contacts, s.media = self._staged.reports, self._staged.contacts, self._staged.media
+        s.neighborhoods = self._staged.neighborhoods
+        s.commits += 1
+
+
+class MemoryUnitOfWorkFactory:
+    """Implements `UnitOfWorkFactory` over one :class:`MemoryStore`."""
+
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store or MemoryStore()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.store)

@@ -1,0 +1,125 @@
+"""Storage on SQLite and on the running PostgreSQL (each test gets its own database)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+
+from storage.conversation_store import ConversationStore
+from storage.engine import session_factory
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.unit_of_work import SqlUnitOfWorkFactory
+from tests.conftest import DEMO_REGION
+from verify.clock import ManualClock
+from verify.intake import IntakePolicy, IntakeService, RateLimited
+from verify.model import Activity, AgentCount, GeoPoint, ReportDraft, Tier, TimeSeen, Uniform, VehicleCount
+from verify.places import parse_geojson
+from verify.pseudonyms import Pseudonymizer
+
+KEY = b"integration-key-0123456789abcdef"
+USER_ID = 7_123_456_789
+
+
+def service(engine: AsyncEngine, clock: ManualClock, policy: IntakePolicy | None = None) -> IntakeService:
+    return IntakeService(SqlUnitOfWorkFactory(session_factory(engine)), clock, Pseudonymizer(KEY), policy)
+
+
+def full_draft(n: int = 1) -> ReportDraft:
+    return ReportDraft(
+        draft_id=f"{n:032x}", activity=Activity.CHECKPOINT, time_seen=TimeSeen.RECENT, agents=AgentCount.FEW,
+        vehicles=VehicleCount.FEW, uniform=Uniform.ICE, details="two unmarked SUVs", place_text="5th & Main",
+        point=GeoPoint(34.0565, -118.2577, 15.0), neighborhood_id="las-palmas",
+    )
+
+
+async def test_migrations_create_exactly_the_models_schema(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata)
+        )
+    assert diff == []
+    assert await current_revision(engine) == head_revision()
+    await upgrade(engine)  # idempotent
+
+
+async def test_report_round_trips_with_utc_times_and_no_raw_id(engine: AsyncEngine) -> None:
+    clock = ManualClock(datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
+    result = await service(engine, clock).submit(full_draft(), USER_ID, USER_ID, "es")
+    async with SqlUnitOfWorkFactory(session_factory(engine))() as uow:
+        stored = await uow.reports.by_draft(full_draft().draft_id)
+    assert stored == result.report
+    assert stored.created_at == clock.now() and stored.created_at.tzinfo is not None
+    assert stored.tier is Tier.HIGH
+    async with engine.connect() as conn:
+        row = (await conn.execute(text("SELECT * FROM report"))).mappings().one()
+        contact = (await conn.execute(text("SELECT * FROM report_contact"))).mappings().one()
+    assert str(USER_ID) not in " ".join(str(v) for v in row.values())
+    assert contact["chat_id"] == USER_ID and contact["report_id"] == row["id"]
+
+
+async def test_same_draft_submitted_twice_is_one_row(engine: AsyncEngine) -> None:
+    svc = service(engine, ManualClock())
+    first = await svc.submit(full_draft(), USER_ID, USER_ID, "en")
+    again = await svc.submit(full_draft(), USER_ID, USER_ID, "en")
+    assert again.duplicate and again.report.ref_code == first.report.ref_code
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM report"))).scalar_one() == 1
+
+
+async def test_rate_limit_counts_in_the_database(engine: AsyncEngine) -> None:
+    clock = ManualClock()
+    svc = service(engine, clock, IntakePolicy(max_reports=2, window=timedelta(minutes=10)))
+    await svc.submit(full_draft(1), USER_ID, USER_ID, "en")
+    clock.advance(timedelta(minutes=3))
+    await svc.submit(full_draft(2), USER_ID, USER_ID, "en")
+    with pytest.raises(RateLimited) as refused:
+        await svc.submit(full_draft(3), USER_ID, USER_ID, "en")
+    assert refused.value.retry_in == timedelta(minutes=7)
+    await svc.submit(full_draft(4), USER_ID + 1, USER_ID + 1, "en")
+
+
+async def test_photos_attach_to_the_report_in_the_same_transaction(engine: AsyncEngine) -> None:
+    svc = service(engine, ManualClock())
+    draft = full_draft()
+    one = await svc.keep_photo(draft.draft_id, b"\xff\xd8one", "image/jpeg", (4, 3))
+    two = await svc.keep_photo(draft.draft_id, b"\xff\xd8two", "image/jpeg", (4, 3))
+    draft.photos = 2
+    report = (await svc.submit(draft, USER_ID, USER_ID, "en")).report
+    assert set(report.media_ids) == {one.id, two.id}
+
+
+async def test_neighborhoods_round_trip(engine: AsyncEngine) -> None:
+    neighborhoods = parse_geojson(DEMO_REGION.read_text())
+    factory = SqlUnitOfWorkFactory(session_factory(engine))
+    async with factory() as uow:
+        await uow.neighborhoods.replace_all(neighborhoods)
+        await uow.commit()
+    async with factory() as uow:
+        await uow.neighborhoods.replace_all(neighborhoods[:2])  # rolled back: no commit
+    async with factory() as uow:
+        loaded = await uow.neighborhoods.all()
+    assert sorted(loaded, key=lambda n: n.id) == sorted(neighborhoods, key=lambda n: n.id)
+
+
+async def test_conversation_store_seals_keys_and_batches_writes(engine: AsyncEngine) -> None:
+    store = ConversationStore(engine, KEY, ManualClock())
+    await store.save({("intake", (USER_ID, USER_ID)): "where", ("intake", (5, 5)): "when"},
+                     {USER_ID: {"lang": "es", "draft": {"draft_id": "abc"}}})
+    assert await store.load_conversations("intake") == {(USER_ID, USER_ID): "where", (5, 5): "when"}
+    assert await store.load_user(USER_ID) == {"lang": "es", "draft": {"draft_id": "abc"}}
+    assert await store.load_user(999) is None
+    async with engine.connect() as conn:
+        dump = str((await conn.execute(text("SELECT * FROM conversation_state"))).all())
+        dump += str((await conn.execute(text("SELECT * FROM user_state"))).all())
+    assert str(USER_ID) not in dump
+    await store.save({("intake", (5, 5)): None, ("intake", (USER_ID, USER_ID)): "summary"}, {USER_ID: None})
+    assert await store.load_conversations("intake") == {(USER_ID, USER_ID): "summary"}
+    assert await store.load_user(USER_ID) is None
+    other_key = ConversationStore(engine, KEY + b"rotated", ManualClock())
+    assert await other_key.load_conversations("intake") == {}

@@ -1,0 +1,102 @@
+from datetime import timedelta
+
+import pytest
+
+from tests.fakes import MemoryUnitOfWorkFactory
+from verify.clock import ManualClock
+from verify.intake import IntakePolicy, IntakeService, RateLimited
+from verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
+from verify.pseudonyms import Pseudonymizer
+from verify.refcodes import ALPHABET
+
+KEY = b"unit-test-key-0123456789abcdef"
+
+
+def make_service(policy: IntakePolicy | None = None) -> tuple[IntakeService, MemoryUnitOfWorkFactory, ManualClock]:
+    uow, clock = MemoryUnitOfWorkFactory(), ManualClock()
+    return IntakeService(uow, clock, Pseudonymizer(KEY), policy), uow, clock
+
+
+def a_draft(n: int = 0) -> ReportDraft:
+    return ReportDraft(f"draft-{n}", activity=Activity.ARREST, time_seen=TimeSeen.NOW,
+                       point=GeoPoint(34.05, -118.25, 20.0), neighborhood_id="las-palmas")
+
+
+async def test_submit_stores_a_pseudonymous_report_and_a_separate_contact() -> None:
+    service, uow, clock = make_service()
+    result = await service.submit(a_draft(), user_id=987654321, chat_id=987654321, language="es")
+    report = result.report
+    assert not result.duplicate
+    assert report.reporter == Pseudonymizer(KEY)(987654321) and "987654321" not in report.reporter
+    assert report.tier is Tier.URGENT and report.language == "es"
+    assert report.ref_code.startswith("SR-") and set(report.ref_code[3:]) <= set(ALPHABET)
+    contact = uow.store.contacts[report.id]
+    assert contact.chat_id == 987654321
+    assert contact.expires_at == clock.now() + service.policy.contact_ttl
+
+
+async def test_submitting_the_same_draft_twice_stores_one_report() -> None:
+    service, uow, _ = make_service()
+    first = await service.submit(a_draft(), 1, 1, "en")
+    second = await service.submit(a_draft(), 1, 1, "en")
+    assert second.duplicate and second.report.ref_code == first.report.ref_code
+    assert len(uow.store.reports) == 1
+
+
+async def test_sixth_report_in_ten_minutes_is_refused_politely_with_the_wait() -> None:
+    service, uow, clock = make_service()
+    for n in range(5):
+        await service.submit(a_draft(n), 1, 1, "en")
+        clock.advance(timedelta(minutes=1))
+    with pytest.raises(RateLimited) as refused:
+        await service.submit(a_draft(99), 1, 1, "en")
+    assert refused.value.retry_in == timedelta(minutes=5)
+    assert await service.wait_before_reporting(1) == timedelta(minutes=5)
+    assert len(uow.store.reports) == 5
+    # someone else is unaffected
+    await service.submit(a_draft(100), 2, 2, "en")
+    clock.advance(timedelta(minutes=5))
+    assert await service.wait_before_reporting(1) is None
+    await service.submit(a_draft(99), 1, 1, "en")
+
+
+async def test_rate_limit_is_configurable() -> None:
+    service, _, _ = make_service(IntakePolicy(max_reports=1, window=timedelta(minutes=1)))
+    await service.submit(a_draft(1), 1, 1, "en")
+    with pytest.raises(RateLimited):
+        await service.submit(a_draft(2), 1, 1, "en")
+
+
+async def test_photos_kept_for_a_draft_are_attached_to_its_report() -> None:
+    service, uow, _ = make_service()
+    draft = a_draft()
+    media = await service.keep_photo(draft.draft_id, b"jpeg", "image/jpeg", (10, 10))
+    draft.photos = 1
+    report = (await service.submit(draft, 1, 1, "en")).report
+    assert report.media_ids == (media.id,)
+    assert uow.store.media[media.id].report_id == report.id
+
+
+async def test_reference_codes_are_unique() -> None:
+    service, uow, _ = make_service(IntakePolicy(max_reports=10_000))
+    for n in range(500):
+        await service.submit(a_draft(n), n, n, "en")
+    codes = [r.ref_code for r in uow.store.reports.values()]
+    assert len(set(codes)) == 500
+
+
+def test_draft_survives_a_round_trip_through_json_types() -> None:
+    draft = a_draft()
+    draft.details, draft.photos = "two vans", 2
+    assert ReportDraft.from_dict(draft.to_dict()) == draft
+
+
+def test_draft_from_tampered_data_drops_unknown_values() -> None:
+    restored = ReportDraft.from_dict({"draft_id": "x", "activity": "parade", "time_seen": "now"})
+    assert restored.activity is None and restored.time_seen is TimeSeen.NOW
+
+
+def test_pseudonyms_depend_on_the_key_and_hide_the_id() -> None:
+    a, b = Pseudonymizer(KEY), Pseudonymizer(KEY + b"x")
+    assert a(42) == a(42) != b(42)
+    assert "42" not in repr(a) and len(a(42)) == 32
