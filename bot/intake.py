@@ -9,7 +9,7 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -34,7 +34,7 @@ from verify.text import MAX_DETAILS_CHARS, MAX_PLACE_CHARS, CleanText, clean_tex
 
 log = logging.getLogger(__name__)
 
-DRAFT_KEY, STEP_KEY, EDITING_KEY = "draft", "step", "editing"
+DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY = "draft", "step", "editing", "prompt"
 #: Largest photo accepted for download.
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 
@@ -108,7 +108,7 @@ class IntakeConversation:
 
     @staticmethod
     def forget(context: ContextTypes.DEFAULT_TYPE) -> None:
-        for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY):
+        for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY):
             context.user_data.pop(key, None)  # type: ignore[union-attr]
 
     @staticmethod
@@ -118,39 +118,44 @@ class IntakeConversation:
         except ValueError:
             return Step.SUMMARY
 
+    def question(self, t: Translator, step: Step, draft: ReportDraft) -> tuple[str, Any]:
+        """The text and buttons that ask for `step`."""
+        if step in CHOICES:
+            return t(PROMPTS[step]), render.choice_keyboard(t, step.value)
+        if step is Step.WHERE:
+            return t(PROMPTS[step]), render.where_keyboard(t)
+        if step is Step.DETAILS:
+            return t(PROMPTS[step]), render.single_button(t, "Skip", f"{render.REPORT}:skip:details")
+        if step is Step.PHOTO:
+            label = N_("Continue") if draft.photos else N_("Skip")
+            return t(PROMPTS[step]), render.single_button(t, label, f"{render.REPORT}:skip:photo")
+        if step is Step.EDIT:
+            return t("Which answer do you want to change?"), render.edit_keyboard(t)
+        return render.summary(t, draft, self.s.places.gazetteer), render.summary_keyboard(t)
+
     async def prompt(self, update: Update, context: ContextTypes.DEFAULT_TYPE, step: Step, prefix: str = "") -> Step:
-        """Ask for `step` (with its buttons) and remember it as the current step."""
+        """Ask for `step` and remember it as the current step. After a button press the
+        question replaces the pressed message (one message per report, no stale keyboards);
+        otherwise it is a new message."""
         t = self.t(update, context)
         draft = self.draft(context)
         assert draft is not None
-        token = draft.draft_id[:8]
         context.user_data[STEP_KEY] = step.value  # type: ignore[index]
-        markup: Any
-        if step in CHOICES:
-            _, labels, _ = CHOICES[step]
-            markup = render.choice_keyboard(t, token, step.value, labels, width=1 if step is Step.ACTIVITY else 2)
-            if step is Step.ACTIVITY:
-                markup = InlineKeyboardMarkup(
-                    [*markup.inline_keyboard,
-                     [InlineKeyboardButton(t("⚖️ Someone needs a lawyer now"), callback_data=f"{token}:lawyer:now")]]
-                )
-            text = t(PROMPTS[step])
-        elif step is Step.WHERE:
-            text, markup = t(PROMPTS[step]), render.where_keyboard(t)
-        elif step is Step.DETAILS:
-            text = t(PROMPTS[step])
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton(t("Skip"), callback_data=f"{token}:skip:details")]])
-        elif step is Step.PHOTO:
-            text = t(PROMPTS[step])
-            label = t("Continue") if draft.photos else t("Skip")
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=f"{token}:skip:photo")]])
-        elif step is Step.EDIT:
-            text, markup = t("Which answer do you want to change?"), render.edit_keyboard(t, token)
+        text, markup = self.question(t, step, draft)
+        text = f"{prefix}\n\n{text}" if prefix else text
+        query = update.callback_query
+        if query is not None and isinstance(markup, InlineKeyboardMarkup) and _is_prompt(query, context):
+            await query.edit_message_text(text, reply_markup=markup)
         else:
-            text = render.summary(t, draft, self.s.places.gazetteer)
-            markup = render.summary_keyboard(t, token)
-        await self.reply(update, f"{prefix}\n\n{text}" if prefix else text, markup)
+            await self.ask(update, context, text, markup)
         return step
+
+    async def ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, markup: Any) -> None:
+        """Send a message whose buttons belong to the current draft."""
+        chat = update.effective_chat
+        assert chat is not None
+        sent = await chat.send_message(text, reply_markup=markup)
+        context.user_data[PROMPT_KEY] = sent.message_id  # type: ignore[index]
 
     @staticmethod
     async def reply(update: Update, text: str, markup: Any = None) -> None:
@@ -163,7 +168,13 @@ class IntakeConversation:
         if context.user_data.get(EDITING_KEY) or done is Step.PHOTO:  # type: ignore[union-attr]
             context.user_data.pop(EDITING_KEY, None)  # type: ignore[union-attr]
             return await self.prompt(update, context, Step.SUMMARY, prefix)
-        return await self.prompt(update, context, ORDER[ORDER.index(done) + 1], prefix)
+        following = ORDER[ORDER.index(done) + 1]
+        query = update.callback_query
+        if query is not None and following is Step.WHERE and prefix:
+            # the next question needs a reply keyboard: keep the answer on the old message
+            await query.edit_message_text(f"{query.message.text}\n\n{prefix}" if query.message else prefix)  # type: ignore[union-attr]
+            prefix = ""
+        return await self.prompt(update, context, following, prefix)
 
     # ── entry, exit ───────────────────────────────────────────────────────────────
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
@@ -176,12 +187,13 @@ class IntakeConversation:
         if chat.type != ChatType.PRIVATE:
             await self.reply(update, t("To keep you safe, I only take reports in a private chat. Message me directly."))
             return ConversationHandler.END
-        wait = await self.s.intake.wait_before_reporting(update.effective_user.id)
+        wait = self.s.intake.wait_before_reporting(update.effective_user.id)
         if wait is not None:
             await self.reply(update, _limited(t, wait, self.s))
             return ConversationHandler.END
         self.forget(context)
         self.keep(context, ReportDraft(draft_id=uuid.uuid4().hex))
+        context.user_data.pop(PROMPT_KEY, None)  # type: ignore[union-attr]
         intro = t("Let's record what you see. You can skip any question, and send /cancel to stop at any time.")
         return await self.prompt(update, context, Step.ACTIVITY, intro)
 
@@ -230,18 +242,19 @@ class IntakeConversation:
 
     # ── buttons ───────────────────────────────────────────────────────────────────
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int | None:
-        """A press on a report button: checked against the current draft and step."""
+        """A press on a report button: valid only on the current question of the current
+        draft, for the field that question asks; anything else is treated as stale."""
         query = update.callback_query
         assert query is not None
         t = self.t(update, context)
         draft = self.draft(context)
         step = self.current_step(context)
-        token, field, value = (query.data or "::").split(":", 2)
-        if draft is None or token != draft.draft_id[:8]:
+        _, field, value = (query.data or "::").split(":", 2) if (query.data or "").count(":") >= 2 else ("", "", "")
+        if draft is None or not _is_prompt(query, context):
             return await self.remind(update, context)
         if field == "lawyer":
             return await self.lawyer(update, context)
-        if field in CHOICES.keys() and field == step:
+        if field == step and step in CHOICES:
             enum, labels, attr = CHOICES[step]
             try:
                 choice = enum(value)
@@ -249,20 +262,20 @@ class IntakeConversation:
                 return await self.remind(update, context)
             setattr(draft, attr, choice)
             self.keep(context, draft)
-            await _acknowledge(query, t(labels[choice]))
-            return await self.advance(update, context, step)
+            await query.answer()
+            return await self.advance(update, context, step, f"✓ {t(labels[choice])}")
         if field == "skip" and value == step:
-            await _acknowledge(query, t("Skipped") if not (step is Step.PHOTO and draft.photos) else t("Done"))
+            await query.answer()
             if step is Step.WHERE:
                 await self.reply(update, t("No place given. That's OK."), ReplyKeyboardRemove())
-            return await self.advance(update, context, step)
+            return await self.advance(update, context, step, f"✓ {t('Skipped')}" if not draft.photos else "")
         if field == "nb" and step is Step.WHERE:
             nb = self.s.places.gazetteer.get(value)
             if nb is None:
                 return await self.remind(update, context)
             draft.neighborhood_id, draft.outside_region = nb.id, False
             self.keep(context, draft)
-            await _acknowledge(query, nb.name)
+            await query.answer()
             await self.reply(update, t("Neighborhood: {name}", name=nb.name), ReplyKeyboardRemove())
             return await self.advance(update, context, step)
         if field == "do" and step in (Step.SUMMARY, Step.EDIT):
@@ -270,12 +283,9 @@ class IntakeConversation:
                 return await self.submit(update, context, draft)
             if value == "cancel":
                 return await self.cancel(update, context)
-            if value == "edit":
+            if value in ("edit", "summary"):
                 await query.answer()
-                return await self.prompt(update, context, Step.EDIT)
-            if value == "summary":
-                await query.answer()
-                return await self.prompt(update, context, Step.SUMMARY)
+                return await self.prompt(update, context, Step.EDIT if value == "edit" else Step.SUMMARY)
         if field == "edit" and step is Step.EDIT and value in ORDER:
             await query.answer()
             context.user_data[EDITING_KEY] = True  # type: ignore[index]
@@ -295,11 +305,10 @@ class IntakeConversation:
             await self.reply(update, _limited(t, limited.retry_in, self.s) + "\n\n" + t(
                 "Your report is kept here: press Submit again later."))
             return Step.SUMMARY
-        await _acknowledge(query, t("Submitted"))
+        await query.answer()
         self.forget(context)
         settings = self.s.settings
-        await self.reply(
-            update,
+        await query.edit_message_text(
             "\n".join(
                 [
                     t("✅ Report received. Your reference code is {code}.", code=result.report.ref_code),
@@ -310,7 +319,7 @@ class IntakeConversation:
                     render.hotline_text(t, settings.hotline, settings.hotline_name),
                 ]
             ),
-            render.main_menu(t),
+            reply_markup=render.main_menu(t),
         )
         return ConversationHandler.END
 
@@ -347,13 +356,12 @@ class IntakeConversation:
             await self.reply(update, prefix + text + " " + t("We will still take your report."), ReplyKeyboardRemove())
             return await self.advance(update, context, Step.WHERE)
         self.keep(context, draft)
-        token = draft.draft_id[:8]
         if match.kind is PlaceKind.AMBIGUOUS:
             text, options = t("That could be more than one neighborhood. Which one?"), list(match.candidates)
         else:
             text = t("I couldn't find that place. Type it another way, or pick a neighborhood from the list.")
             options = list(self.s.places.gazetteer.neighborhoods)
-        await self.reply(update, prefix + text, render.neighborhood_keyboard(t, token, options))
+        await self.ask(update, context, prefix + text, render.neighborhood_keyboard(t, options))
         return None
 
     async def on_place_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
@@ -369,7 +377,7 @@ class IntakeConversation:
             return await self.advance(update, context, Step.WHERE)
         if raw.strip() == t("Pick a neighborhood"):
             neighborhoods = list(self.s.places.gazetteer.neighborhoods)
-            await self.reply(update, t("Which neighborhood?"), render.neighborhood_keyboard(t, draft.draft_id[:8], neighborhoods))
+            await self.ask(update, context, t("Which neighborhood?"), render.neighborhood_keyboard(t, neighborhoods))
             return None
         cleaned = clean_text(raw, MAX_PLACE_CHARS)
         if not isinstance(cleaned, CleanText):
@@ -423,8 +431,7 @@ class IntakeConversation:
         draft.photos += 1
         self.keep(context, draft)
         note = t("Photo received. Location data and other hidden details were removed. Send another, or press Continue.")
-        await self.reply(update, note, InlineKeyboardMarkup(
-            [[InlineKeyboardButton(t("Continue"), callback_data=f"{draft.draft_id[:8]}:skip:photo")]]))
+        await self.ask(update, context, note, render.single_button(t, "Continue", f"{render.REPORT}:skip:photo"))
         return None
 
     async def not_a_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -441,7 +448,7 @@ class IntakeConversation:
     # ── wiring ────────────────────────────────────────────────────────────────────
     def handler(self, help_command: Any, language_command: Any) -> ConversationHandler:  # type: ignore[type-arg]
         """The persistent ConversationHandler named 'intake'."""
-        button = CallbackQueryHandler(self.on_button, pattern=r"^[0-9a-f]{8}:")
+        button = CallbackQueryHandler(self.on_button, pattern=rf"^{render.REPORT}:")
         text = filters.TEXT & ~filters.COMMAND
         private = filters.ChatType.PRIVATE
         states: dict[object, list[Any]] = {step.value: [button] for step in Step}
@@ -469,7 +476,7 @@ class IntakeConversation:
                 CommandHandler(["start", "report"], self.in_progress),
                 CallbackQueryHandler(self.lawyer, pattern=r"^m:lawyer$"),
                 MessageHandler(private, self.remind),
-                CallbackQueryHandler(self.remind, pattern=r"^[0-9a-f]{8}:"),
+
             ],
             name="intake",
             persistent=True,
@@ -478,14 +485,9 @@ class IntakeConversation:
         )
 
 
-async def _acknowledge(query: Any, choice: str) -> None:
-    """Answer the press and turn the question into a record of the answer (buttons gone)."""
-    await query.answer()
-    text = query.message.text if query.message and query.message.text else ""
-    try:
-        await query.edit_message_text(f"{text}\n→ {choice}" if text else f"→ {choice}")
-    except TelegramError:
-        log.debug("could not edit the answered question", exc_info=True)
+def _is_prompt(query: Any, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether the pressed message is the draft's current question."""
+    return query.message is not None and query.message.message_id == context.user_data.get(PROMPT_KEY)
 
 
 def _limited(t: Translator, wait: Any, services: Services) -> str:

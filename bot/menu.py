@@ -43,7 +43,7 @@ class Menu:
         context.user_data[LANG_KEY] = code  # type: ignore[index]
         t = translator(code)
         await query.answer()
-        await update.effective_chat.send_message(self.privacy_notice(t), reply_markup=render.main_menu(t))
+        await query.edit_message_text(self.privacy_notice(t), reply_markup=render.main_menu(t))
 
     def privacy_notice(self, t: Translator) -> str:
         """What Sereno does and keeps, in plain words."""

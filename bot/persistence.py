@@ -1,9 +1,9 @@
 """PTB persistence backed by the database: conversations and per-person data survive a
 restart, and another replica started on the same database continues them.
 
-Writes are batched: PTB hands over what changed every `update_interval` seconds and on
-shutdown, and each batch is one transaction. Per-person data is loaded lazily the first
-time this process sees that person, so start-up does not read every user.
+Everything is read once at start-up (as PTB expects) and kept in memory; writes are
+batched: PTB hands over what changed every `update_interval` seconds and on shutdown, and
+each batch is one transaction. So a conversation step costs no database round trip.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey, CDCData
 
-from storage.conversation_store import ConversationStore
+from storage.conversation_store import USER_SCOPE, ConversationStore, StateKey, conversation_scope
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +31,20 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
             update_interval=update_interval,
         )
         self._store = store
-        self._loaded: set[int] = set()
-        self._users: dict[int, UserData | None] = {}
-        self._conversations: dict[tuple[str, ConversationKey], object | None] = {}
+        self._pending: dict[tuple[str, StateKey], Any] = {}
         self._writer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     # ── what PTB reads ────────────────────────────────────────────────────────────
     async def get_user_data(self) -> dict[int, UserData]:
-        return {}
+        stored = await self._store.load(USER_SCOPE)
+        return {int(key[0]): value for key, value in stored.items()}
 
     async def refresh_user_data(self, user_id: int, user_data: UserData) -> None:
-        if user_id in self._loaded:
-            return
-        stored = await self._store.load_user(user_id)
-        self._loaded.add(user_id)
-        if stored and not user_data:
-            user_data.update(stored)
+        return None
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        return await self._store.load_conversations(name)  # type: ignore[return-value]
+        return await self._store.load(conversation_scope(name))  # type: ignore[return-value]
 
     async def get_chat_data(self) -> dict[int, dict[str, Any]]:
         return {}
@@ -69,17 +63,13 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
 
     # ── what PTB writes ───────────────────────────────────────────────────────────
     async def update_user_data(self, user_id: int, data: UserData) -> None:
-        self._loaded.add(user_id)
-        self._users[user_id] = data
-        self._schedule()
+        self._stage(USER_SCOPE, (user_id,), data or None)
 
     async def drop_user_data(self, user_id: int) -> None:
-        self._users[user_id] = None
-        self._schedule()
+        self._stage(USER_SCOPE, (user_id,), None)
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
-        self._conversations[(name, key)] = new_state
-        self._schedule()
+        self._stage(conversation_scope(name), key, new_state)
 
     async def update_chat_data(self, chat_id: int, data: dict[str, Any]) -> None:
         return None
@@ -100,7 +90,8 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
         await self._write()
 
     # ── batching ──────────────────────────────────────────────────────────────────
-    def _schedule(self) -> None:
+    def _stage(self, scope: str, key: StateKey, value: Any) -> None:
+        self._pending[(scope, key)] = value
         # PTB calls the update_* coroutines together; one writer task, started after them
         # in the event loop's order, takes the whole batch.
         if self._writer is None or self._writer.done():
@@ -108,15 +99,12 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
 
     async def _write(self) -> None:
         async with self._lock:
-            users, self._users = self._users, {}
-            conversations, self._conversations = self._conversations, {}
-            if not users and not conversations:
+            batch, self._pending = self._pending, {}
+            if not batch:
                 return
             try:
-                await self._store.save(conversations, users)
+                await self._store.save(batch)
             except Exception:
                 log.exception("saving conversation state failed; will retry with the next batch")
-                for key, value in users.items():
-                    self._users.setdefault(key, value)
-                for ckey, state in conversations.items():
-                    self._conversations.setdefault(ckey, state)
+                for key, value in batch.items():
+                    self._pending.setdefault(key, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
@@ -69,17 +70,39 @@ def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKe
     return [buttons[i : i + width] for i in range(0, len(buttons), width)]
 
 
-def choice_keyboard(
-    t: Translator, token: str, field: str, labels: dict, width: int = 2, skip: bool = True  # type: ignore[type-arg]
-) -> InlineKeyboardMarkup:
-    """Buttons for one field's choices, plus Skip; callback data is `token:field:value`."""
-    buttons = [InlineKeyboardButton(t(label), callback_data=f"{token}:{field}:{value}") for value, label in labels.items()]
-    rows = _rows(buttons, width)
-    if skip:
-        rows.append([InlineKeyboardButton(t("Skip"), callback_data=f"{token}:skip:{field}")])
+#: Prefix of every report-conversation button's callback data: `r:field:value`.
+REPORT = "r"
+
+#: Button steps and their labels, by the field name used in callback data.
+CHOICE_LABELS: dict[str, dict] = {  # type: ignore[type-arg]
+    "activity": ACTIVITY_LABELS,
+    "when": TIME_LABELS,
+    "agents": AGENT_LABELS,
+    "vehicles": VEHICLE_LABELS,
+    "uniform": UNIFORM_LABELS,
+}
+
+
+@cache
+def choice_keyboard(t: Translator, field: str) -> InlineKeyboardMarkup:
+    """Buttons for one field's choices, plus Skip (and, for the first question, the
+    lawyer button). Built once per language."""
+    labels = CHOICE_LABELS[field]
+    buttons = [InlineKeyboardButton(t(label), callback_data=f"{REPORT}:{field}:{value}") for value, label in labels.items()]
+    rows = _rows(buttons, 1 if field == "activity" else 2)
+    rows.append([InlineKeyboardButton(t("Skip"), callback_data=f"{REPORT}:skip:{field}")])
+    if field == "activity":
+        rows.append([InlineKeyboardButton(t("⚖️ Someone needs a lawyer now"), callback_data=f"{REPORT}:lawyer:now")])
     return InlineKeyboardMarkup(rows)
 
 
+@cache
+def single_button(t: Translator, label: str, data: str) -> InlineKeyboardMarkup:
+    """A keyboard of one button (Skip, Continue…)."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t(label), callback_data=data)]])
+
+
+@cache
 def main_menu(t: Translator) -> InlineKeyboardMarkup:
     """The home menu every conversation ends on."""
     return InlineKeyboardMarkup(
@@ -94,6 +117,7 @@ def main_menu(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
+@cache
 def language_keyboard() -> InlineKeyboardMarkup:
     """One button per supported language, each in its own language."""
     return InlineKeyboardMarkup(
@@ -122,6 +146,7 @@ def lawyer_now(t: Translator, hotline: str, hotline_name: str) -> str:
     )
 
 
+@cache
 def where_keyboard(t: Translator) -> ReplyKeyboardMarkup:
     """A reply keyboard: share location, pick from the list, or skip."""
     return ReplyKeyboardMarkup(
@@ -134,11 +159,11 @@ def where_keyboard(t: Translator) -> ReplyKeyboardMarkup:
     )
 
 
-def neighborhood_keyboard(t: Translator, token: str, neighborhoods: list[Neighborhood]) -> InlineKeyboardMarkup:
+def neighborhood_keyboard(t: Translator, neighborhoods: list[Neighborhood]) -> InlineKeyboardMarkup:
     """Pick a neighborhood from a list, or say it is none of them."""
-    buttons = [InlineKeyboardButton(nb.name, callback_data=f"{token}:nb:{nb.id}") for nb in neighborhoods]
+    buttons = [InlineKeyboardButton(nb.name, callback_data=f"{REPORT}:nb:{nb.id}") for nb in neighborhoods]
     rows = _rows(buttons, 2)
-    rows.append([InlineKeyboardButton(t("Not in this list / not sure"), callback_data=f"{token}:skip:where")])
+    rows.append([InlineKeyboardButton(t("Not in this list / not sure"), callback_data=f"{REPORT}:skip:where")])
     return InlineKeyboardMarkup(rows)
 
 
@@ -175,24 +200,26 @@ def summary(t: Translator, draft: ReportDraft, gazetteer: Gazetteer) -> str:
     return "\n".join(lines)
 
 
-def summary_keyboard(t: Translator, token: str) -> InlineKeyboardMarkup:
+@cache
+def summary_keyboard(t: Translator) -> InlineKeyboardMarkup:
     """Submit / Edit / Cancel."""
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(t("✅ Submit"), callback_data=f"{token}:do:submit")],
+            [InlineKeyboardButton(t("✅ Submit"), callback_data=f"{REPORT}:do:submit")],
             [
-                InlineKeyboardButton(t("✏️ Edit"), callback_data=f"{token}:do:edit"),
-                InlineKeyboardButton(t("✖️ Cancel"), callback_data=f"{token}:do:cancel"),
+                InlineKeyboardButton(t("✏️ Edit"), callback_data=f"{REPORT}:do:edit"),
+                InlineKeyboardButton(t("✖️ Cancel"), callback_data=f"{REPORT}:do:cancel"),
             ],
         ]
     )
 
 
-def edit_keyboard(t: Translator, token: str) -> InlineKeyboardMarkup:
+@cache
+def edit_keyboard(t: Translator) -> InlineKeyboardMarkup:
     """Which answer to change."""
-    buttons = [InlineKeyboardButton(t(label), callback_data=f"{token}:edit:{step}") for step, label in FIELD_LABELS.items()]
+    buttons = [InlineKeyboardButton(t(label), callback_data=f"{REPORT}:edit:{step}") for step, label in FIELD_LABELS.items()]
     rows = _rows(buttons, 2)
-    rows.append([InlineKeyboardButton(t("Back to summary"), callback_data=f"{token}:do:summary")])
+    rows.append([InlineKeyboardButton(t("Back to summary"), callback_data=f"{REPORT}:do:summary")])
     return InlineKeyboardMarkup(rows)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.tables import MediaRow, NeighborhoodRow, ReportContactRow, ReportRow
+from verify.errors import Conflict
 from verify.model import (
     Activity,
     AgentCount,
@@ -54,7 +56,10 @@ class SqlReportRepository:
                 neighborhood_id=report.neighborhood_id,
             )
         )
-        await self._s.flush()
+        try:
+            await self._s.flush()  # the row must exist before rows that point at it
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from None
 
     async def by_draft(self, draft_id: str) -> Report | None:
         row = (await self._s.exec(select(ReportRow).where(ReportRow.draft_id == draft_id))).first()
@@ -62,10 +67,6 @@ class SqlReportRepository:
             return None
         media = await self._s.exec(select(MediaRow.id).where(MediaRow.report_id == row.id))
         return _report(row, tuple(media.all()))
-
-    async def ref_code_taken(self, ref_code: str) -> bool:
-        found = await self._s.exec(select(ReportRow.id).where(ReportRow.ref_code == ref_code))
-        return found.first() is not None
 
     async def count_since(self, reporter: str, since: datetime) -> int:
         query = select(func.count()).select_from(ReportRow).where(
@@ -120,7 +121,6 @@ class SqlContactRepository:
                 expires_at=contact.expires_at,
             )
         )
-        await self._s.flush()
 
 
 class SqlMediaRepository:

@@ -81,24 +81,18 @@ class MediaRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class ConversationRow(SQLModel, table=True):
-    """Where a conversation stands. The (chat, user) key is sealed with a key derived from
-    the HMAC key, and addressed by a keyed digest, so the table names nobody."""
+class BotStateRow(SQLModel, table=True):
+    """Conversation states and per-person bot data (language, unfinished draft).
 
-    __tablename__ = "conversation_state"
+    The Telegram key (user id, or (chat id, user id) for a conversation) is sealed with a
+    key derived from the HMAC key and addressed by a keyed digest, so the table names nobody.
+    `scope` is "user" or "conversation:<name>".
+    """
 
-    name: str = Field(primary_key=True, max_length=64)
+    __tablename__ = "bot_state"
+
+    scope: str = Field(primary_key=True, max_length=64)
     key_digest: str = Field(primary_key=True, max_length=64)
     sealed_key: str = Field(sa_column=Column(String(512), nullable=False))
-    state: str = Field(max_length=64)
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-
-
-class UserStateRow(SQLModel, table=True):
-    """A person's bot settings and draft, under their pseudonym."""
-
-    __tablename__ = "user_state"
-
-    pseudonym: str = Field(primary_key=True, max_length=64)
-    data: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    value: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +15,7 @@ from storage.repositories import (
     SqlNeighborhoodRepository,
     SqlReportRepository,
 )
+from verify.errors import Conflict
 
 
 class SqlUnitOfWork:
@@ -51,7 +53,10 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         assert self._session is not None
-        await self._session.commit()
+        try:
+            await self._session.commit()
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from None
 
 
 class SqlUnitOfWorkFactory:

@@ -7,6 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from verify.errors import Conflict
 from verify.model import Media, Report, ReportContact
 from verify.places import Neighborhood
 
@@ -27,14 +28,10 @@ class _Reports:
         self._s = staged
 
     async def add(self, report: Report) -> None:
-        assert report.ref_code not in {r.ref_code for r in self._s.reports.values()}
         self._s.reports[report.id] = report
 
     async def by_draft(self, draft_id: str) -> Report | None:
         return next((r for r in self._s.reports.values() if r.draft_id == draft_id), None)
-
-    async def ref_code_taken(self, ref_code: str) -> bool:
-        return any(r.ref_code == ref_code for r in self._s.reports.values())
 
     async def count_since(self, reporter: str, since: datetime) -> int:
         return sum(1 for r in self._s.reports.values() if r.reporter == reporter and r.created_at > since)
@@ -98,6 +95,10 @@ class MemoryUnitOfWork:
         return None
 
     async def commit(self) -> None:
+        for unique in ("draft_id", "ref_code"):
+            values = [getattr(r, unique) for r in self._staged.reports.values()]
+            if len(values) != len(set(values)):
+                raise Conflict(f"duplicate {unique}")
         s = self._store
         s.reports, s.contacts, s.media = self._staged.reports, self._staged.contacts, self._staged.media
         s.neighborhoods = self._staged.neighborhoods

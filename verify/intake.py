@@ -7,12 +7,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from verify.model import Media, Report, ReportContact, ReportDraft
-from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from verify.errors import Conflict
+from verify.ports import Clock, UnitOfWorkFactory
 from verify.pseudonyms import Pseudonymizer
 from verify.refcodes import new_ref_code
 from verify.triage import tier_for
 
-_REF_CODE_ATTEMPTS = 20
+_REF_CODE_ATTEMPTS = 20  # a collision is rare (codes are random); each retry draws anew
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +55,20 @@ class IntakeService:
         self._clock = clock
         self._pseudonymize = pseudonymize
         self.policy = policy or IntakePolicy()
+        self._limited_until: dict[str, datetime] = {}
 
-    async def wait_before_reporting(self, user_id: int) -> timedelta | None:
-        """How long this person must wait before another report, or None if they may go on."""
-        async with self._uow() as uow:
-            return await self._wait(uow, self._pseudonymize(user_id), self._clock.now())
-
-    async def _wait(self, uow: UnitOfWork, reporter: str, now: datetime) -> timedelta | None:
-        since = now - self.policy.window
-        if await uow.reports.count_since(reporter, since) < self.policy.max_reports:
+    def wait_before_reporting(self, user_id: int) -> timedelta | None:
+        """How long this person must still wait, as far as this process knows (no I/O): set
+        when a submission was refused for the rate limit. `submit` always checks for real."""
+        reporter = self._pseudonymize(user_id)
+        until = self._limited_until.get(reporter)
+        if until is None:
             return None
-        oldest = await uow.reports.oldest_since(reporter, since)
-        return max((oldest or now) + self.policy.window - now, timedelta(seconds=1))
+        now = self._clock.now()
+        if until <= now:
+            del self._limited_until[reporter]
+            return None
+        return until - now
 
     async def submit(self, draft: ReportDraft, user_id: int, chat_id: int, language: str) -> Submitted:
         """Store the draft as a report (pseudonymous reporter, triage tier, unique reference
@@ -76,18 +79,29 @@ class IntakeService:
         stores nothing. Raises :class:`RateLimited` when the reporter is over the limit.
         """
         reporter = self._pseudonymize(user_id)
+        for _ in range(_REF_CODE_ATTEMPTS):
+            try:
+                return Submitted(await self._store(draft, reporter, chat_id, language), duplicate=False)
+            except Conflict:
+                async with self._uow() as uow:
+                    existing = await uow.reports.by_draft(draft.draft_id)
+                if existing is not None:
+                    return Submitted(existing, duplicate=True)
+                # else the reference code was taken meanwhile: draw another one
+        raise RuntimeError("no free reference code; widen refcodes.LENGTH")
+
+    async def _store(self, draft: ReportDraft, reporter: str, chat_id: int, language: str) -> Report:
         now = self._clock.now()
         async with self._uow() as uow:
-            existing = await uow.reports.by_draft(draft.draft_id)
-            if existing is not None:
-                return Submitted(existing, duplicate=True)
-            wait = await self._wait(uow, reporter, now)
-            if wait is not None:
-                raise RateLimited(wait)
+            since = now - self.policy.window
+            if await uow.reports.count_since(reporter, since) >= self.policy.max_reports:
+                oldest = await uow.reports.oldest_since(reporter, since) or now
+                self._limited_until[reporter] = oldest + self.policy.window
+                raise RateLimited(max(oldest + self.policy.window - now, timedelta(seconds=1)))
             report_id = str(uuid.uuid4())
             report = Report(
                 id=report_id,
-                ref_code=await self._fresh_ref_code(uow),
+                ref_code=new_ref_code(),
                 draft_id=draft.draft_id,
                 reporter=reporter,
                 language=language,
@@ -104,20 +118,13 @@ class IntakeService:
                 neighborhood_id=draft.neighborhood_id,
             )
             await uow.reports.add(report)
-            if draft.photos:
-                report = replace(report, media_ids=await uow.media.attach(draft.draft_id, report_id))
             await uow.contacts.add(
                 ReportContact(report_id, chat_id, language, expires_at=now + self.policy.contact_ttl)
             )
+            if draft.photos:
+                report = replace(report, media_ids=await uow.media.attach(draft.draft_id, report_id))
             await uow.commit()
-        return Submitted(report, duplicate=False)
-
-    async def _fresh_ref_code(self, uow: UnitOfWork) -> str:
-        for _ in range(_REF_CODE_ATTEMPTS):
-            code = new_ref_code()
-            if not await uow.reports.ref_code_taken(code):
-                return code
-        raise RuntimeError("no free reference code; widen refcodes.LENGTH")
+        return report
 
     async def keep_photo(self, draft_id: str, content: bytes, mime_type: str, size: tuple[int, int]) -> Media:
         """Store a photo (already stripped of metadata) for a draft; returns its record."""

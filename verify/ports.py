@@ -19,13 +19,13 @@ class Clock(Protocol):
 class ReportRepository(Protocol):
     """Submitted reports."""
 
-    async def add(self, report: Report) -> None: ...
+    async def add(self, report: Report) -> None:
+        """Stage a new report (a duplicate draft or reference code fails at commit)."""
+        ...
 
     async def by_draft(self, draft_id: str) -> Report | None:
         """The report already submitted from this draft, if any (makes submit idempotent)."""
         ...
-
-    async def ref_code_taken(self, ref_code: str) -> bool: ...
 
     async def count_since(self, reporter: str, since: datetime) -> int:
         """How many reports this pseudonym submitted after `since`."""
@@ -77,7 +77,9 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    async def commit(self) -> None: ...
+    async def commit(self) -> None:
+        """Make the work durable; raises `verify.errors.Conflict` on a uniqueness clash."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

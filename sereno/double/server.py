@@ -181,7 +181,7 @@ def _bad_request(detail: str) -> ApiError:
 class UploadedFile:
     """A file part of a ``multipart/form-data`` request, as recorded in :attr:`Call.params`."""
 
-    field: str
+    name: str
     filename: str | None
     content_type: str | None
     data: bytes = field(repr=False)
@@ -466,7 +466,9 @@ _HTML_TAGS: Final = {
     "tg-emoji": "custom_emoji",
 }
 _HTML_TAG = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)(.*?)/?\s*$", re.S)
-_HTML_ATTR = re.compile(r"""([A-Za-z_:][-A-Za-z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
+_HTML_ATTR = re.compile(
+    r"""([A-Za-z_:][-A-Za-z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?"""
+)
 _HTML_CHAR_REF = re.compile(r"&(#[xX][0-9a-fA-F]+|#[0-9]+|[A-Za-z]+);")
 _HTML_NAMED: Final = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
@@ -506,13 +508,13 @@ def _parse_html(src: str) -> tuple[str, list[JSONDict]]:
                     raise _EntityParseError(
                         f"Unexpected end tag at byte offset {_byte_offset(src, i)}"
                     )
-                tag, start, attrs = stack.pop()
+                tag, start, open_attrs = stack.pop()
                 if name and name != tag:
                     raise _EntityParseError(
                         f"Unmatched end tag at byte offset {_byte_offset(src, i)}, "
                         f'expected "</{tag}>", found "</{name}>"'
                     )
-                entity = _html_entity(tag, attrs, start, pos, stack)
+                entity = _html_entity(tag, open_attrs, start, pos, stack)
                 if entity is not None:
                     entities.append(entity)
             else:
@@ -551,9 +553,7 @@ def _parse_html(src: str) -> tuple[str, list[JSONDict]]:
             pos += _u16(piece)
             i = j
     if stack:
-        raise _EntityParseError(
-            f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"'
-        )
+        raise _EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
     return "".join(out), entities
 
 
@@ -864,7 +864,7 @@ def _parse_formatted(text: str, parse_mode: str) -> tuple[str, list[JSONDict]]:
 def _image_size(data: bytes) -> tuple[int, int] | None:
     """Width and height of an image, or ``None`` when Pillow cannot identify it."""
     try:
-        from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - optional, heavy
+        from PIL import Image, UnidentifiedImageError  # imported lazily: only photos need it
     except ImportError:  # pragma: no cover - Pillow is a project dependency
         return None
     try:
@@ -953,7 +953,11 @@ class BotApiDouble:
         self.token: str = token
         self.strict_chats: bool = strict_chats
         self.bot_user: JSONDict = {
-            "id": bot_user_id if bot_user_id is not None else int(prefix) if prefix.isdigit() else 123456,
+            "id": bot_user_id
+            if bot_user_id is not None
+            else int(prefix)
+            if prefix.isdigit()
+            else 123456,
             "is_bot": True,
             "first_name": bot_first_name,
             "username": bot_username,
@@ -988,6 +992,7 @@ class BotApiDouble:
         self._confirmed_offset = 0
         self._allowed_updates: list[str] | None = None
         self._poll_generation = 0
+        self._active_polls = 0
 
         self._files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
@@ -1034,7 +1039,7 @@ class BotApiDouble:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Bind and serve on ``host:port`` (``port=0`` picks a free port); return :attr:`api_url`."""
+        """Serve on ``host:port`` (``port=0`` picks a free port); return :attr:`api_url`."""
         if self._runner is not None:
             return self.api_url
         app = web.Application(client_max_size=_MAX_BODY)
@@ -1130,7 +1135,7 @@ class BotApiDouble:
         self,
         chat_id: int,
         *,
-        type: str | None = None,  # noqa: A002 - mirrors Telegram's field name
+        type: str | None = None,
         title: str | None = None,
         username: str | None = None,
         first_name: str | None = None,
@@ -1258,6 +1263,11 @@ class BotApiDouble:
         """Updates pushed but not yet confirmed by a ``getUpdates`` offset."""
         return len(self._pending) + len(self._redeliver)
 
+    @property
+    def active_polls(self) -> int:
+        """``getUpdates`` requests currently being served (long polls waiting for updates)."""
+        return self._active_polls
+
     async def wait_confirmed(self, update_id: int, timeout: float = 5.0) -> None:
         """Wait until the bot confirmed ``update_id`` (polled with an offset past it)."""
         await self.wait_until(
@@ -1292,7 +1302,9 @@ class BotApiDouble:
         """``answerCallbackQuery`` parameters by callback query id."""
         return dict(self._callback_answers)
 
-    def commands(self, scope: Mapping[str, Any] | None = None, language_code: str = "") -> list[JSONDict]:
+    def commands(
+        self, scope: Mapping[str, Any] | None = None, language_code: str = ""
+    ) -> list[JSONDict]:
         """Commands set with ``setMyCommands`` for ``scope`` (default scope if ``None``)."""
         return copy.deepcopy(self._commands.get(self._scope_key(scope, language_code), []))
 
@@ -1305,7 +1317,7 @@ class BotApiDouble:
 
     async def wait_until(
         self,
-        condition: Callable[[], T],
+        condition: Callable[[], T | None],
         timeout: float = 5.0,
         *,
         description: str = "condition",
@@ -1374,7 +1386,7 @@ class BotApiDouble:
             description=f"answerCallbackQuery for {callback_query_id}",
         )
 
-    # ------------------------------------------------------------------ internals shared with FakeUser
+    # ------------------------------------------------------------------ internals (FakeUser too)
 
     def _touch(self) -> int:
         """Advance the change sequence and wake every waiter; return the new sequence."""
@@ -1449,9 +1461,13 @@ class BotApiDouble:
         except asyncio.CancelledError:
             self._record(Call(name, params, started, None, 499))
             raise
-        except Exception as exc:  # noqa: BLE001 - any other failure is a 500 for the bot
+        except Exception as exc:  # any other failure is a 500 for the bot
             status = 500
-            body = {"ok": False, "error_code": 500, "description": f"Internal Server Error: {exc!r}"}
+            body = {
+                "ok": False,
+                "error_code": 500,
+                "description": f"Internal Server Error: {exc!r}",
+            }
         if status == 429:
             self.count_429 += 1
         self._record(Call(name, params, started, body, status))
@@ -1473,9 +1489,8 @@ class BotApiDouble:
                 raise _bad_request("can't parse JSON encoded request parameters") from exc
             if isinstance(payload, dict):
                 for key, value in payload.items():
-                    if isinstance(value, str) and value[:1] in ("{", "["):
-                        value = _decode_value(key, value)
-                    params[key] = value
+                    looks_json = isinstance(value, str) and value[:1] in ("{", "[")
+                    params[key] = _decode_value(key, value) if looks_json else value
             return params
         form = await request.post()
         uploads: dict[str, UploadedFile] = {}
@@ -1529,9 +1544,9 @@ class BotApiDouble:
             raise _bad_request(f"{key} is empty")
         if isinstance(raw, str) and raw.startswith("@"):
             wanted = raw[1:].lower()
-            for chat in self._chats.values():
-                if str(chat.get("username", "")).lower() == wanted:
-                    return chat
+            for known in self._chats.values():
+                if str(known.get("username", "")).lower() == wanted:
+                    return known
             raise _bad_request("chat not found")
         chat_id = _as_int(raw, key)
         chat = self._chats.get(chat_id)
@@ -1666,14 +1681,21 @@ class BotApiDouble:
         if "inline_keyboard" in markup:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-                raise _bad_request("field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays")
+                raise _bad_request(
+                    'field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of '
+                    "Arrays"
+                )
             for row in rows:
                 for button in row:
                     if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                        raise _bad_request("can't parse inline keyboard button: Field \"text\" must be of type String")
+                        raise _bad_request(
+                            "can't parse inline keyboard button: "
+                            'Field "text" must be of type String'
+                        )
                     if not any(key in button for key in _INLINE_BUTTON_ACTIONS):
                         raise _bad_request(
-                            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+                            "can't parse inline keyboard button: "
+                            "Text buttons are unallowed in the inline keyboard"
                         )
                     data = button.get("callback_data")
                     if data is not None and (
@@ -1682,13 +1704,17 @@ class BotApiDouble:
                         or len(data.encode("utf-8")) > CALLBACK_DATA_LIMIT
                     ):
                         raise _bad_request("BUTTON_DATA_INVALID")
+            if not any(rows):
+                return None  # an empty inline keyboard means "no keyboard"
             return copy.deepcopy(markup)
         if inline_only:
             raise _bad_request("inline keyboard expected")
         if "keyboard" in markup:
             rows = markup["keyboard"]
             if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-                raise _bad_request("field \"keyboard\" of the ReplyKeyboardMarkup should be an Array of Arrays")
+                raise _bad_request(
+                    'field "keyboard" of the ReplyKeyboardMarkup should be an Array of Arrays'
+                )
             return copy.deepcopy(markup)
         if "remove_keyboard" in markup or "force_reply" in markup:
             return copy.deepcopy(markup)
@@ -1783,7 +1809,11 @@ class BotApiDouble:
             new_markup = None
         else:
             new_markup = message.reply_markup
-        if text == message.text and entities == message.entities and new_markup == message.reply_markup:
+        if (
+            text == message.text
+            and entities == message.entities
+            and new_markup == message.reply_markup
+        ):
             raise _bad_request(
                 "message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message"
@@ -1827,7 +1857,9 @@ class BotApiDouble:
         self._register_file(stored)
         return stored
 
-    def _store_photo(self, data: bytes | None, *, strict: bool, source_url: str | None = None) -> StoredFile:
+    def _store_photo(
+        self, data: bytes | None, *, strict: bool, source_url: str | None = None
+    ) -> StoredFile:
         size = _image_size(data) if data is not None else None
         if size is None:
             if strict and data is not None:
@@ -1952,9 +1984,6 @@ class BotApiDouble:
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
-        self._poll_generation += 1
-        generation = self._poll_generation
-        self._touch()
         offset = _as_int(params.get("offset", 0) or 0, "offset")
         limit = min(100, max(1, _as_int(params.get("limit", 100) or 100, "limit")))
         timeout = max(0.0, _as_float(params.get("timeout", 0) or 0, "timeout"))
@@ -1967,22 +1996,29 @@ class BotApiDouble:
         self._redelivered_out.clear()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            event = self._changed
-            if self._closing:
-                return []
-            if generation != self._poll_generation:
-                raise ApiError(
-                    409,
-                    "Conflict: terminated by other getUpdates request; make sure that only "
-                    "one bot instance is running",
-                )
-            batch = self._collect(limit)
-            remaining = deadline - loop.time()
-            if batch or remaining <= 0:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), remaining)
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._active_polls += 1
+        self._touch()  # wakes (and so terminates) an older poll, and wait_until() callers
+        try:
+            while True:
+                event = self._changed
+                if self._closing:
+                    return []
+                if generation != self._poll_generation:
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; make sure that only "
+                        "one bot instance is running",
+                    )
+                batch = self._collect(limit)
+                remaining = deadline - loop.time()
+                if batch or remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+        finally:
+            self._active_polls -= 1
         for update_id in batch:
             if update_id in self._redeliver:
                 self._redelivered_out.add(update_id)
@@ -2038,7 +2074,9 @@ class BotApiDouble:
     async def _m_set_my_commands(self, params: JSONDict) -> bool:
         commands = params.get("commands")
         if not isinstance(commands, list):
-            raise _bad_request("commands is empty" if commands is None else "can't parse commands JSON object")
+            raise _bad_request(
+                "commands is empty" if commands is None else "can't parse commands JSON object"
+            )
         if len(commands) > 100:
             raise _bad_request("too many commands specified")
         cleaned: list[JSONDict] = []
@@ -2050,7 +2088,11 @@ class BotApiDouble:
             if not _BOT_COMMAND.match(name):
                 raise _bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(description) <= 256:
-                raise _bad_request("command description is empty" if not description else "BOT_COMMAND_DESCRIPTION_INVALID")
+                raise _bad_request(
+                    "command description is empty"
+                    if not description
+                    else "BOT_COMMAND_DESCRIPTION_INVALID"
+                )
             cleaned.append({"command": name, "description": description})
         key = self._scope_key(params.get("scope"), params.get("language_code"))
         if cleaned:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from storage.conversation_store import ConversationStore
+from storage.conversation_store import USER_SCOPE, ConversationStore, conversation_scope
 from storage.engine import session_factory
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
@@ -107,19 +107,21 @@ async def test_neighborhoods_round_trip(engine: AsyncEngine) -> None:
     assert sorted(loaded, key=lambda n: n.id) == sorted(neighborhoods, key=lambda n: n.id)
 
 
-async def test_conversation_store_seals_keys_and_batches_writes(engine: AsyncEngine) -> None:
+async def test_bot_state_is_sealed_batched_and_deletable(engine: AsyncEngine) -> None:
     store = ConversationStore(engine, KEY, ManualClock())
-    await store.save({("intake", (USER_ID, USER_ID)): "where", ("intake", (5, 5)): "when"},
-                     {USER_ID: {"lang": "es", "draft": {"draft_id": "abc"}}})
-    assert await store.load_conversations("intake") == {(USER_ID, USER_ID): "where", (5, 5): "when"}
-    assert await store.load_user(USER_ID) == {"lang": "es", "draft": {"draft_id": "abc"}}
-    assert await store.load_user(999) is None
+    intake = conversation_scope("intake")
+    await store.save({
+        (intake, (USER_ID, USER_ID)): "where",
+        (intake, (5, 5)): "when",
+        (USER_SCOPE, (USER_ID,)): {"lang": "es", "draft": {"draft_id": "abc"}},
+    })
+    assert await store.load(intake) == {(USER_ID, USER_ID): "where", (5, 5): "when"}
+    assert await store.load(USER_SCOPE) == {(USER_ID,): {"lang": "es", "draft": {"draft_id": "abc"}}}
     async with engine.connect() as conn:
-        dump = str((await conn.execute(text("SELECT * FROM conversation_state"))).all())
-        dump += str((await conn.execute(text("SELECT * FROM user_state"))).all())
+        dump = str((await conn.execute(text("SELECT * FROM bot_state"))).all())
     assert str(USER_ID) not in dump
-    await store.save({("intake", (5, 5)): None, ("intake", (USER_ID, USER_ID)): "summary"}, {USER_ID: None})
-    assert await store.load_conversations("intake") == {(USER_ID, USER_ID): "summary"}
-    assert await store.load_user(USER_ID) is None
-    other_key = ConversationStore(engine, KEY + b"rotated", ManualClock())
-    assert await other_key.load_conversations("intake") == {}
+    await store.save({(intake, (5, 5)): None, (intake, (USER_ID, USER_ID)): "summary", (USER_SCOPE, (USER_ID,)): None})
+    assert await store.load(intake) == {(USER_ID, USER_ID): "summary"}
+    assert await store.load(USER_SCOPE) == {}
+    rotated = ConversationStore(engine, KEY + b"rotated", ManualClock())
+    assert await rotated.load(intake) == {}

@@ -51,12 +51,12 @@ async def test_sixth_report_in_ten_minutes_is_refused_politely_with_the_wait() -
     with pytest.raises(RateLimited) as refused:
         await service.submit(a_draft(99), 1, 1, "en")
     assert refused.value.retry_in == timedelta(minutes=5)
-    assert await service.wait_before_reporting(1) == timedelta(minutes=5)
+    assert service.wait_before_reporting(1) == timedelta(minutes=5)
     assert len(uow.store.reports) == 5
     # someone else is unaffected
     await service.submit(a_draft(100), 2, 2, "en")
     clock.advance(timedelta(minutes=5))
-    assert await service.wait_before_reporting(1) is None
+    assert service.wait_before_reporting(1) is None
     await service.submit(a_draft(99), 1, 1, "en")
 
 

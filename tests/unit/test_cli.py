@@ -1,0 +1,56 @@
+"""The console script: clear one-line errors, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sereno.cli import main
+from tests.conftest import DEMO_REGION, TEST_HMAC_KEY
+
+
+def test_run_without_token_names_the_variable(clean_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "sereno: SERENO_TELEGRAM_TOKEN is not set: put the token from @BotFather in it."
+
+
+def test_run_without_hmac_key_names_the_variable(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SERENO_TELEGRAM_TOKEN", "1:secret-token")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "SERENO_HMAC_KEY is not set" in err and "secret-token" not in err and err.count("\n") == 1
+
+
+def test_invalid_setting_is_one_line(clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SERENO_TIMEZONE", "Mars/Olympus")
+    assert main(["run"]) == 2
+    assert capsys.readouterr().err.startswith("sereno: SERENO_TIMEZONE is invalid")
+
+
+def test_console_script_exits_2_without_traceback(clean_env: None) -> None:
+    done = subprocess.run([sys.executable, "-m", "sereno", "run"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "SERENO_TELEGRAM_TOKEN" in done.stderr
+
+
+def test_import_neighborhoods_then_migrate(clean_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SERENO_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("SERENO_HMAC_KEY", TEST_HMAC_KEY)
+    assert main(["admin", "import-neighborhoods", str(DEMO_REGION)]) == 0
+    assert "Imported 8 neighborhoods" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+
+
+def test_import_of_a_broken_file_is_refused_clearly(clean_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"properties": {}}]}')
+    assert main(["admin", "import-neighborhoods", str(bad)]) == 2
+    assert "feature 1: properties.name is missing" in capsys.readouterr().err
+    assert main(["admin", "import-neighborhoods", str(tmp_path / "missing.geojson")]) == 2
