@@ -18,6 +18,7 @@ from bot.geocoding import GeopyGeocoder, geocoder_from
 from bot.guards import UpdateGuards
 from bot.i18n import translator
 from bot.intake import IntakeConversation
+from bot.jobs import schedule_jobs
 from bot.menu import Menu
 from bot.persistence import DatabasePersistence
 from bot.services import Services
@@ -113,9 +114,11 @@ def register_handlers(application: Application, services: Services) -> None:  # 
     guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
     application.add_handler(guards.handler(), group=-1)
     menu = Menu(services)
-    application.add_handler(IntakeConversation(services).handler(menu.help, menu.language))
+    intake = IntakeConversation(services)
+    application.add_handler(intake.handler(menu.help, menu.language))
     application.add_handlers(menu.handlers())
     application.add_error_handler(make_error_handler(settings.default_language))
+    schedule_jobs(application, intake)
 
 
 async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]

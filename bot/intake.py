@@ -18,13 +18,12 @@ from telegram.ext import (
     ContextTypes,
     ConversationHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
 from bot import render
-from bot.context import language_of, translator_for
-from bot.i18n import N_, Translator
+from bot.context import LANG_KEY, language_of, translator_for
+from bot.i18n import N_, Translator, pick_language, translator
 from bot.services import Services
 from storage.images import NotAnImage, strip_metadata
 from verify.intake import RateLimited
@@ -34,7 +33,7 @@ from verify.text import MAX_DETAILS_CHARS, MAX_PLACE_CHARS, CleanText, clean_tex
 
 log = logging.getLogger(__name__)
 
-DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY = "draft", "step", "editing", "prompt"
+DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY, TOUCHED_KEY = "draft", "step", "editing", "prompt", "touched"
 #: Largest photo accepted for download.
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 
@@ -102,13 +101,13 @@ class IntakeConversation:
         raw = context.user_data.get(DRAFT_KEY) if context.user_data is not None else None
         return ReportDraft.from_dict(raw) if isinstance(raw, dict) else None
 
-    @staticmethod
-    def keep(context: ContextTypes.DEFAULT_TYPE, draft: ReportDraft) -> None:
+    def keep(self, context: ContextTypes.DEFAULT_TYPE, draft: ReportDraft) -> None:
         context.user_data[DRAFT_KEY] = draft.to_dict()  # type: ignore[index]
+        context.user_data[TOUCHED_KEY] = self.s.clock.now().timestamp()  # type: ignore[index]
 
     @staticmethod
     def forget(context: ContextTypes.DEFAULT_TYPE) -> None:
-        for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY):
+        for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY, TOUCHED_KEY):
             context.user_data.pop(key, None)  # type: ignore[union-attr]
 
     @staticmethod
@@ -207,17 +206,46 @@ class IntakeConversation:
         await self.reply(update, t("What would you like to do?"), render.main_menu(t))
         return ConversationHandler.END
 
-    async def timed_out(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The conversation sat idle too long: close it politely."""
+    async def close_idle(self, application: Any) -> int:
+        """Close every draft left untouched for the conversation timeout, telling its author
+        that nothing was sent. Returns how many were closed. (Run by a repeating job; the
+        conversation itself ends at the person's next update, see :meth:`expired`.)"""
+        limit = self.s.clock.now().timestamp() - self.s.settings.conversation_timeout_minutes * 60
+        closed = 0
+        for user_id, data in list(application.user_data.items()):
+            touched = data.get(TOUCHED_KEY)
+            if DRAFT_KEY not in data or not isinstance(touched, (int, float)) or touched > limit:
+                continue
+            for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY, TOUCHED_KEY):
+                data.pop(key, None)
+            application.mark_data_for_update_persistence(user_ids=user_id)
+            t = translator(pick_language(data.get(LANG_KEY), None, self.default_language))
+            minutes = self.s.settings.conversation_timeout_minutes
+            try:
+                await application.bot.send_message(
+                    user_id,
+                    t("Your unfinished report was closed after {minutes} minutes without an answer. "
+                      "Nothing was sent. Send /report to start again.", minutes=minutes),
+                    reply_markup=ReplyKeyboardRemove(),
+                )
+            except TelegramError:
+                log.info("could not tell a reporter their draft was closed", exc_info=True)
+            closed += 1
+        return closed
+
+    async def expired(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int:
+        """An update for a conversation whose draft was closed: end it, or start afresh
+        when the person asks for a new report."""
+        msg = update.effective_message
+        wants_report = (update.callback_query is not None and update.callback_query.data == "m:report") or (
+            msg is not None and msg.text is not None and msg.text.split("@")[0].strip() in ("/report", "/start"))
+        if wants_report:
+            return await self.start(update, context)
         t = self.t(update, context)
-        self.forget(context)
-        minutes = self.s.settings.conversation_timeout_minutes
-        await self.reply(
-            update,
-            t("Your unfinished report was closed after {minutes} minutes without an answer. Nothing was sent. "
-              "Send /report to start again.", minutes=minutes),
-            ReplyKeyboardRemove(),
-        )
+        if update.callback_query:
+            await update.callback_query.answer(t("This button is no longer active."))
+        await self.reply(update, t("What would you like to do?"), render.main_menu(t))
+        return ConversationHandler.END
 
     async def remind(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Anything the current step cannot use: say so and ask again."""
@@ -440,28 +468,42 @@ class IntakeConversation:
         await self.reply(update, t("I can only take photos, not videos or other files. Send a photo, or press Skip."))
 
     async def in_progress(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/start or /report while a report is open."""
+        """/start, /report or the Report button while a report is open."""
         t = self.t(update, context)
+        if update.callback_query:
+            await update.callback_query.answer()
         await self.prompt(update, context, self.current_step(context),
                           t("You have a report in progress. Continue below, or send /cancel to stop it."))
 
     # ── wiring ────────────────────────────────────────────────────────────────────
+    def _with_draft(self, callback: Any) -> Any:
+        """Run `callback` only while the draft exists (a closed draft ends the conversation)."""
+
+        async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
+            if self.draft(context) is None:
+                return await self.expired(update, context)
+            return await callback(update, context)
+
+        return guarded
+
     def handler(self, help_command: Any, language_command: Any) -> ConversationHandler:  # type: ignore[type-arg]
-        """The persistent ConversationHandler named 'intake'."""
-        button = CallbackQueryHandler(self.on_button, pattern=rf"^{render.REPORT}:")
+        """The persistent ConversationHandler named 'intake'. Idle drafts are closed by
+        :meth:`close_idle` (a repeating job), not by PTB's per-update timeout jobs, which
+        cost a scheduler round trip on every step and do not survive a restart."""
+        d = self._with_draft
+        button = CallbackQueryHandler(d(self.on_button), pattern=rf"^{render.REPORT}:")
         text = filters.TEXT & ~filters.COMMAND
         private = filters.ChatType.PRIVATE
         states: dict[object, list[Any]] = {step.value: [button] for step in Step}
         states[Step.WHERE.value] += [
-            MessageHandler(filters.LOCATION, self.on_location),
-            MessageHandler(text, self.on_place_text),
+            MessageHandler(filters.LOCATION, d(self.on_location)),
+            MessageHandler(text, d(self.on_place_text)),
         ]
-        states[Step.DETAILS.value].append(MessageHandler(text, self.on_details))
+        states[Step.DETAILS.value].append(MessageHandler(text, d(self.on_details)))
         states[Step.PHOTO.value] += [
-            MessageHandler(filters.PHOTO | filters.Document.IMAGE, self.on_photo),
-            MessageHandler(filters.VIDEO | filters.Document.ALL | filters.AUDIO | filters.VOICE, self.not_a_photo),
+            MessageHandler(filters.PHOTO | filters.Document.IMAGE, d(self.on_photo)),
+            MessageHandler(filters.VIDEO | filters.Document.ALL | filters.AUDIO | filters.VOICE, d(self.not_a_photo)),
         ]
-        states[ConversationHandler.TIMEOUT] = [TypeHandler(Update, self.timed_out)]
         return ConversationHandler(
             entry_points=[
                 CommandHandler("report", self.start),
@@ -473,14 +515,14 @@ class IntakeConversation:
                 CommandHandler(["lawyer", "hotline"], self.lawyer),
                 CommandHandler("help", help_command),
                 CommandHandler("language", language_command),
-                CommandHandler(["start", "report"], self.in_progress),
+                CommandHandler(["start", "report"], d(self.in_progress)),
                 CallbackQueryHandler(self.lawyer, pattern=r"^m:lawyer$"),
-                MessageHandler(private, self.remind),
+                CallbackQueryHandler(d(self.in_progress), pattern=r"^m:report$"),
+                MessageHandler(private, d(self.remind)),
 
             ],
             name="intake",
             persistent=True,
-            conversation_timeout=self.s.settings.conversation_timeout_minutes * 60,
             allow_reentry=False,
         )
 
