@@ -1,0 +1,208 @@
+"""Bad input gets a clear answer in the person's language, and nothing stored is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.app import running_bot
+from sereno.double import BotApiDouble, FakeUser
+from tests.bot.conftest import Harness, seed_region, settings_for
+from tests.bot.test_intake_conversation import answer, start_in
+from verify.clock import ManualClock
+
+USER = 6_660_001
+
+
+async def to_details(user: FakeUser) -> None:
+    """From the menu to the details question, skipping everything before it."""
+    await user.press("📝 Report activity")
+    for question in ("What is happening?", "Where is it happening?"):
+        await user.wait_text(question)
+        if question.startswith("Where"):
+            await user.send_text("Skip")
+        else:
+            await user.press("Skip")
+    for question in ("When did you", "How many agents", "How many vehicles", "What markings"):
+        await answer(user, question, "Skip")
+    await user.wait_text("Anything else")
+
+
+async def finish(user: FakeUser) -> str:
+    """From the photo question to a submitted report; returns the confirmation text."""
+    await answer(user, "send a photo", "Skip")
+    await answer(user, "Please check your report", "✅ Submit")
+    return (await user.wait_text("Report received")).text
+
+
+async def test_overlong_details_are_bounded_and_the_reporter_is_told(bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_details(ana)
+    await ana.send_text("x" * 5000)
+    await ana.wait_text("I kept the first 1,000 characters")
+    await finish(ana)
+    [row] = await bot.rows("SELECT details FROM report")
+    assert len(str(row["details"])) == 1000
+
+
+async def test_emoji_only_or_blank_details_are_refused_and_the_step_repeats(bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_details(ana)
+    await ana.send_text("🚨🚨🚨")
+    await ana.wait_text("Please describe it in words")
+    await ana.send_text("\u200b\u200b")
+    await ana.wait_text("Please describe it in words")
+    await ana.send_sticker()
+    await ana.wait_text("I couldn't use that here")
+    await ana.send_text("van\x00 with\x07 tinted windows\u202e")
+    await ana.wait_text("Noted.")
+    await finish(ana)
+    [row] = await bot.rows("SELECT details FROM report")
+    assert row["details"] == "van with tinted windows"
+
+
+async def test_place_text_is_cleaned_and_a_place_with_no_words_is_asked_again(bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await ana.press("📝 Report activity")
+    await answer(ana, "What is happening?", "Skip")
+    await ana.wait_text("Where is it happening?")
+    await ana.send_text("📍📍")
+    await ana.wait_text("I couldn't read a place in that")
+    await ana.send_text("Somewhere\u200b unknown\x01")
+    await ana.wait_text("I couldn't find that place")
+    await ana.press("Harbor View")
+    await ana.wait_text("Neighborhood: Harbor View")
+    for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else"):
+        await answer(ana, question, "Skip")
+    await finish(ana)
+    [row] = await bot.rows("SELECT place_text, neighborhood_id FROM report")
+    assert row == {"place_text": "Somewhere unknown", "neighborhood_id": "harbor-view"}
+
+
+async def test_a_pin_outside_the_region_is_said_and_still_accepted(bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await ana.press("📝 Report activity")
+    await answer(ana, "What is happening?", "Workplace operation")
+    await ana.wait_text("Where is it happening?")
+    await ana.share_location(40.7128, -74.0060)
+    await ana.wait_text("outside the area this network covers (Puerto Sereno). We will still take your report.")
+    for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else"):
+        await answer(ana, question, "Skip")
+    await finish(ana)
+    [row] = await bot.rows("SELECT neighborhood_id, lat, lon FROM report")
+    assert row == {"neighborhood_id": None, "lat": 40.7128, "lon": -74.006}
+
+
+async def test_unknown_commands_are_answered_inside_and_outside_a_report(bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await ana.send_command("/frobnicate")
+    await ana.wait_text("I don't know that command. Try /report")
+    await ana.press("📝 Report activity")
+    await ana.wait_text("What is happening?")
+    await ana.send_command("/frobnicate")
+    reminder = await ana.wait_text("I don't know that command. Your report is still open.")
+    assert "What is happening?" in reminder.text
+
+
+async def test_buttons_from_old_messages_and_forged_data_change_nothing(bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await ana.press("📝 Report activity")
+    first_question = await ana.wait_text("What is happening?")
+    await ana.press("Checkpoint or vehicle stop")
+    await ana.wait_text("Where is it happening?")
+    # the first question's message was edited: press its old button by its data anyway
+    await ana.press_data("r:activity:arrest", first_question)
+    await ana.wait_text("That button is from an earlier message")
+    await ana.press_data("r:activity:parade", ana.last_message())  # type: ignore[arg-type]
+    await ana.wait_text("That button is from an earlier message")
+    await ana.press_data("x" * 64, ana.last_message())  # type: ignore[arg-type]
+    await ana.wait_text("no longer")
+    await ana.send_command("/cancel")
+    await ana.wait_text("Report cancelled")
+    await ana.press_data("r:do:submit", first_question)
+    await ana.wait_text("no longer")
+    assert await bot.rows("SELECT * FROM report") == []
+
+
+async def test_an_update_delivered_twice_makes_one_report(bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_details(ana)
+    details = await ana.send_text("one van")
+    await ana.wait_text("Noted.")
+    double.redeliver(details)
+    await answer(ana, "send a photo", "Skip")
+    await ana.wait_text("Please check your report")
+    submit = await ana.press("✅ Submit")
+    await ana.wait_text("Report received")
+    double.redeliver(submit)
+    await double.wait_confirmed(submit)
+    await ana.send_command("/help")
+    await ana.wait_text("What I can do")
+    assert len(await bot.rows("SELECT * FROM report")) == 1
+    assert sum("Noted." in str(call.params.get("text")) for call in double.calls_to("sendMessage")) == 1
+
+
+async def test_a_flood_is_throttled_with_one_notice_and_others_are_unaffected(bot: Harness, double: BotApiDouble) -> None:
+    flooder, ana = double.user(USER + 9, "F"), double.user(USER, "Ana")
+    await start_in(ana, "en")
+    for n in range(200):
+        await flooder.send_text(f"spam {n}")
+    await to_details(ana)
+    await ana.send_text("calm report")
+    await ana.wait_text("Noted.")
+    await finish(ana)
+    await flooder.wait_text("You are sending messages very fast", since_last_action=False)
+    notices = [m for m in flooder.messages() if "very fast" in m.text]
+    assert len(notices) == 1
+    assert len(flooder.messages()) <= bot.settings.flood_max_updates + 1
+
+
+async def test_an_idle_report_is_closed_politely(bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await ana.press("📝 Report activity")
+    await answer(ana, "What is happening?", "Checkpoint or vehicle stop")
+    await ana.wait_text("Where is it happening?")
+    bot.clock.advance(timedelta(minutes=bot.settings.conversation_timeout_minutes + 1))
+    [job] = bot.runtime.application.job_queue.get_jobs_by_name("close-idle-drafts")  # type: ignore[union-attr]
+    await job.run(bot.runtime.application)
+    await ana.wait_text("Your unfinished report was closed after 30 minutes without an answer. Nothing was sent.")
+    await ana.share_location(34.0565, -118.2577)
+    await ana.wait_text("What would you like to do?")
+    await ana.send_command("/report")
+    await ana.wait_text("What is happening?")
+
+
+async def test_a_report_in_progress_survives_a_restart(double: BotApiDouble, database_url: str) -> None:
+    await seed_region(database_url)
+    settings = settings_for(double, database_url)
+    ana = double.user(USER, "Ana", "es")
+    async with running_bot(settings, clock=ManualClock(), poll_timeout=1):
+        await start_in(ana, "es")
+        await ana.press("📝 Reportar actividad")
+        await answer(ana, "¿Qué está pasando?", "Operativo en un lugar de trabajo")
+        await ana.wait_text("¿Dónde está pasando?")
+        await ana.send_text("Las Palmas")
+        await ana.wait_text("¿Cuándo lo vio?")
+    await asyncio.sleep(0)
+    async with running_bot(settings, clock=ManualClock(), poll_timeout=1) as second:
+        await ana.press("Está pasando ahora")
+        await ana.wait_text("¿Cuántos agentes")
+        for question in ("¿Cuántos agentes", "¿Cuántos vehículos?", "¿Qué letreros", "algo más", "foto"):
+            await answer(ana, question, "Omitir")
+        summary = await ana.wait_text("revise su reporte")
+        assert "Las Palmas" in summary.text and "Operativo en un lugar de trabajo" in summary.text
+        await ana.press("✅ Enviar")
+        await ana.wait_text("Reporte recibido")
+        async with second.engine.connect() as conn:
+            from sqlalchemy import text
+
+            rows = (await conn.execute(text("SELECT activity, neighborhood_id, language FROM report"))).all()
+        assert rows == [("workplace", "las-palmas", "es")]
