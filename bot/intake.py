@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import warnings
 from enum import StrEnum
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
+from telegram.warnings import PTBUserWarning
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -504,27 +506,30 @@ class IntakeConversation:
             MessageHandler(filters.PHOTO | filters.Document.IMAGE, d(self.on_photo)),
             MessageHandler(filters.VIDEO | filters.Document.ALL | filters.AUDIO | filters.VOICE, d(self.not_a_photo)),
         ]
-        return ConversationHandler(
-            entry_points=[
-                CommandHandler("report", self.start),
-                CallbackQueryHandler(self.start, pattern=r"^m:report$"),
-            ],
-            states=states,
-            fallbacks=[
-                CommandHandler("cancel", self.cancel),
-                CommandHandler(["lawyer", "hotline"], self.lawyer),
-                CommandHandler("help", help_command),
-                CommandHandler("language", language_command),
-                CommandHandler(["start", "report"], d(self.in_progress)),
-                CallbackQueryHandler(self.lawyer, pattern=r"^m:lawyer$"),
-                CallbackQueryHandler(d(self.in_progress), pattern=r"^m:report$"),
-                MessageHandler(private, d(self.remind)),
-
-            ],
-            name="intake",
-            persistent=True,
-            allow_reentry=False,
-        )
+        with warnings.catch_warnings():
+            # per_message=False is intended: a report is one conversation per person, and
+            # button presses are checked against the current question (see on_button).
+            warnings.filterwarnings("ignore", message=".*per_message=False", category=PTBUserWarning)
+            return ConversationHandler(
+                entry_points=[
+                    CommandHandler("report", self.start),
+                    CallbackQueryHandler(self.start, pattern=r"^m:report$"),
+                ],
+                states=states,
+                fallbacks=[
+                    CommandHandler("cancel", self.cancel),
+                    CommandHandler(["lawyer", "hotline"], self.lawyer),
+                    CommandHandler("help", help_command),
+                    CommandHandler("language", language_command),
+                    CommandHandler(["start", "report"], d(self.in_progress)),
+                    CallbackQueryHandler(self.lawyer, pattern=r"^m:lawyer$"),
+                    CallbackQueryHandler(d(self.in_progress), pattern=r"^m:report$"),
+                    MessageHandler(private, d(self.remind)),
+                ],
+                name="intake",
+                persistent=True,
+                allow_reentry=False,
+            )
 
 
 def _is_prompt(query: Any, context: ContextTypes.DEFAULT_TYPE) -> bool:

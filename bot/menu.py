@@ -23,14 +23,11 @@ class Menu:
         return translator_for(update, context, self.s.settings.default_language)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Welcome: choose a language first."""
+        """Welcome, in every language: choose a language first."""
         chat = update.effective_chat
         assert chat is not None
-        t = self.t(update, context)
-        await chat.send_message(
-            t("Welcome to Sereno. Please choose your language.") + "\n" + "Bienvenido a Sereno. Elija su idioma.",
-            reply_markup=render.language_keyboard(),
-        )
+        welcome = [translator(code)("Welcome to Sereno. Please choose your language.") for code in SUPPORTED_LANGUAGES]
+        await chat.send_message("\n".join(welcome), reply_markup=render.language_keyboard())
 
     async def choose_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Store the chosen language, then the privacy notice and the menu."""

@@ -118,6 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug or an outage: one line, details with -v
+        logging.getLogger("sereno").debug("unexpected error", exc_info=True)
+        print(f"sereno: {args.command} failed: {type(exc).__name__}: {exc}"
+              + ("" if args.verbose else " (run with -v for details)"), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -20,7 +20,7 @@ async def answer(user: FakeUser, question: str, button: str) -> None:
 
 async def start_in(user: FakeUser, language: str) -> None:
     await user.send_command("/start")
-    await user.wait_text("Bienvenido")
+    await user.wait_text("choose your language")
     await user.press("English" if language == "en" else "Español")
     await user.wait_text("Your privacy" if language == "en" else "Su privacidad")
 
