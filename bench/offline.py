@@ -42,12 +42,12 @@ class OfflineRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         self.calls += 1
-        api = url.rsplit("/", 1)[-1]
+        api = url.rsplit("/", 1)[-1].lower()  # Bot API method names are case-insensitive
         params = request_data.parameters if request_data else {}
         result: Any = True
-        if api == "getMe":
+        if api == "getme":
             result = BOT_USER
-        elif api in ("sendMessage", "editMessageText", "sendPhoto"):
+        elif api in ("sendmessage", "editmessagetext", "sendphoto"):
             chat_id = int(params.get("chat_id", 0))
             self._message_id += 1
             result = {
@@ -63,6 +63,6 @@ class OfflineRequest(BaseRequest):
                 if "inline_keyboard" in markup:
                     result["reply_markup"] = markup
                     self.last_keyboard[chat_id] = result
-        elif api == "getUpdates":
+        elif api == "getupdates":
             result = []
         return 200, json.dumps({"ok": True, "result": result}).encode()

@@ -24,7 +24,7 @@ from bot.persistence import DatabasePersistence
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 from storage.conversation_store import ConversationStore
-from storage.engine import is_sqlite, make_engine, session_factory
+from storage.engine import is_sqlite, make_engine
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from verify.clock import SystemClock
@@ -69,7 +69,7 @@ async def build_runtime(
     engine = make_engine(settings.database_url)
     try:
         await prepare_database(settings, engine)
-        uow = SqlUnitOfWorkFactory(session_factory(engine))
+        uow = SqlUnitOfWorkFactory(engine)
         async with uow() as tx:
             neighborhoods = await tx.neighborhoods.all()
     except BaseException:

@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot import messaging
 from bot.i18n import pick_language, translator
 
 log = logging.getLogger("sereno.errors")
@@ -30,7 +31,9 @@ def make_error_handler(default_language: str):  # type: ignore[no-untyped-def]
         try:
             if update.callback_query:
                 await update.callback_query.answer()
-            await update.effective_chat.send_message(
+            await messaging.send(
+                        context.bot,
+                        update.effective_chat.id,
                 t("Sorry, something went wrong on our side. Nothing you already sent is lost. "
                   "Please try again in a moment.")
             )

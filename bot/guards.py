@@ -8,6 +8,7 @@ from collections import OrderedDict, deque
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, TypeHandler
 
+from bot import messaging
 from bot.context import translator_for
 
 
@@ -63,7 +64,9 @@ class UpdateGuards:
                 if update.callback_query:
                     await update.callback_query.answer()
                 if update.effective_chat is not None:
-                    await update.effective_chat.send_message(
+                    await messaging.send(
+                        context.bot,
+                        update.effective_chat.id,
                         t("You are sending messages very fast, so I am pausing for a few seconds. "
                           "Please wait a moment, then continue.")
                     )

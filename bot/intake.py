@@ -10,7 +10,7 @@ import warnings
 from enum import StrEnum
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.warnings import PTBUserWarning
@@ -23,7 +23,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot import render
+from bot import messaging, render
+from bot.messaging import REMOVE_KEYBOARD, Markup
 from bot.context import LANG_KEY, language_of, translator_for
 from bot.i18n import N_, Translator, pick_language, translator
 from bot.services import Services
@@ -119,7 +120,7 @@ class IntakeConversation:
         except ValueError:
             return Step.SUMMARY
 
-    def question(self, t: Translator, step: Step, draft: ReportDraft) -> tuple[str, Any]:
+    def question(self, t: Translator, step: Step, draft: ReportDraft) -> tuple[str, Markup]:
         """The text and buttons that ask for `step`."""
         if step in CHOICES:
             return t(PROMPTS[step]), render.choice_keyboard(t, step.value)
@@ -145,24 +146,23 @@ class IntakeConversation:
         text, markup = self.question(t, step, draft)
         text = f"{prefix}\n\n{text}" if prefix else text
         query = update.callback_query
-        if query is not None and isinstance(markup, InlineKeyboardMarkup) and _is_prompt(query, context):
-            await query.edit_message_text(text, reply_markup=markup)
+        if query is not None and render.is_inline(markup) and _is_prompt(query, context):
+            await messaging.edit(context.bot, query.message.chat.id, query.message.message_id, text, markup)
         else:
             await self.ask(update, context, text, markup)
         return step
 
-    async def ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, markup: Any) -> None:
+    async def ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, markup: Markup) -> None:
         """Send a message whose buttons belong to the current draft."""
         chat = update.effective_chat
         assert chat is not None
-        sent = await chat.send_message(text, reply_markup=markup)
-        context.user_data[PROMPT_KEY] = sent.message_id  # type: ignore[index]
+        context.user_data[PROMPT_KEY] = await messaging.send(context.bot, chat.id, text, markup)  # type: ignore[index]
 
     @staticmethod
-    async def reply(update: Update, text: str, markup: Any = None) -> None:
+    async def reply(update: Update, text: str, markup: Markup | None = None) -> None:
         chat = update.effective_chat
         assert chat is not None
-        await chat.send_message(text, reply_markup=markup)
+        await messaging.send(chat.get_bot(), chat.id, text, markup)
 
     async def advance(self, update: Update, context: ContextTypes.DEFAULT_TYPE, done: Step, prefix: str = "") -> Step:
         """Go to the step after `done` (or back to the summary when editing)."""
@@ -173,7 +173,9 @@ class IntakeConversation:
         query = update.callback_query
         if query is not None and following is Step.WHERE and prefix:
             # the next question needs a reply keyboard: keep the answer on the old message
-            await query.edit_message_text(f"{query.message.text}\n\n{prefix}" if query.message else prefix)  # type: ignore[union-attr]
+            shown = query.message
+            assert shown is not None
+            await messaging.edit(context.bot, shown.chat.id, shown.message_id, f"{shown.text}\n\n{prefix}")
             prefix = ""
         return await self.prompt(update, context, following, prefix)
 
@@ -204,7 +206,7 @@ class IntakeConversation:
         if update.callback_query:
             await update.callback_query.answer()
         self.forget(context)
-        await self.reply(update, t("Report cancelled. Nothing was sent."), ReplyKeyboardRemove())
+        await self.reply(update, t("Report cancelled. Nothing was sent."), REMOVE_KEYBOARD)
         await self.reply(update, t("What would you like to do?"), render.main_menu(t))
         return ConversationHandler.END
 
@@ -224,11 +226,12 @@ class IntakeConversation:
             t = translator(pick_language(data.get(LANG_KEY), None, self.default_language))
             minutes = self.s.settings.conversation_timeout_minutes
             try:
-                await application.bot.send_message(
+                await messaging.send(
+                    application.bot,
                     user_id,
                     t("Your unfinished report was closed after {minutes} minutes without an answer. "
                       "Nothing was sent. Send /report to start again.", minutes=minutes),
-                    reply_markup=ReplyKeyboardRemove(),
+                    REMOVE_KEYBOARD,
                 )
             except TelegramError:
                 log.info("could not tell a reporter their draft was closed", exc_info=True)
@@ -297,7 +300,7 @@ class IntakeConversation:
         if field == "skip" and value == step:
             await query.answer()
             if step is Step.WHERE:
-                await self.reply(update, t("No place given. That's OK."), ReplyKeyboardRemove())
+                await self.reply(update, t("No place given. That's OK."), REMOVE_KEYBOARD)
             return await self.advance(update, context, step, f"✓ {t('Skipped')}" if not draft.photos else "")
         if field == "nb" and step is Step.WHERE:
             nb = self.s.places.gazetteer.get(value)
@@ -306,7 +309,7 @@ class IntakeConversation:
             draft.neighborhood_id, draft.outside_region = nb.id, False
             self.keep(context, draft)
             await query.answer()
-            await self.reply(update, t("Neighborhood: {name}", name=nb.name), ReplyKeyboardRemove())
+            await self.reply(update, t("Neighborhood: {name}", name=nb.name), REMOVE_KEYBOARD)
             return await self.advance(update, context, step)
         if field == "do" and step in (Step.SUMMARY, Step.EDIT):
             if value == "submit" and step is Step.SUMMARY:
@@ -338,7 +341,12 @@ class IntakeConversation:
         await query.answer()
         self.forget(context)
         settings = self.s.settings
-        await query.edit_message_text(
+        shown = query.message
+        assert shown is not None
+        await messaging.edit(
+            context.bot,
+            shown.chat.id,
+            shown.message_id,
             "\n".join(
                 [
                     t("✅ Report received. Your reference code is {code}.", code=result.report.ref_code),
@@ -349,7 +357,7 @@ class IntakeConversation:
                     render.hotline_text(t, settings.hotline, settings.hotline_name),
                 ]
             ),
-            reply_markup=render.main_menu(t),
+            render.main_menu(t),
         )
         return ConversationHandler.END
 
@@ -375,7 +383,7 @@ class IntakeConversation:
             assert match.neighborhood is not None
             draft.point, draft.neighborhood_id, draft.outside_region = match.point, match.neighborhood.id, False
             self.keep(context, draft)
-            await self.reply(update, prefix + t("Got it: {name}.", name=match.neighborhood.name), ReplyKeyboardRemove())
+            await self.reply(update, prefix + t("Got it: {name}.", name=match.neighborhood.name), REMOVE_KEYBOARD)
             return await self.advance(update, context, Step.WHERE)
         if match.kind is PlaceKind.OUTSIDE:
             draft.point, draft.neighborhood_id, draft.outside_region = match.point, None, True
@@ -383,7 +391,7 @@ class IntakeConversation:
             region = self.s.settings.region_name
             text = (t("That place is outside the area this network covers ({region}).", region=region)
                     if region else t("That place is outside the area this network covers."))
-            await self.reply(update, prefix + text + " " + t("We will still take your report."), ReplyKeyboardRemove())
+            await self.reply(update, prefix + text + " " + t("We will still take your report."), REMOVE_KEYBOARD)
             return await self.advance(update, context, Step.WHERE)
         self.keep(context, draft)
         if match.kind is PlaceKind.AMBIGUOUS:
@@ -403,7 +411,7 @@ class IntakeConversation:
         assert draft is not None
         raw = msg.text or ""
         if raw.strip() == t("Skip"):
-            await self.reply(update, t("No place given. That's OK."), ReplyKeyboardRemove())
+            await self.reply(update, t("No place given. That's OK."), REMOVE_KEYBOARD)
             return await self.advance(update, context, Step.WHERE)
         if raw.strip() == t("Pick a neighborhood"):
             neighborhoods = list(self.s.places.gazetteer.neighborhoods)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot import render
+from bot import messaging, render
 from bot.context import LANG_KEY, translator_for
 from bot.i18n import Translator, translator
 from bot.services import Services
@@ -27,7 +27,7 @@ class Menu:
         chat = update.effective_chat
         assert chat is not None
         welcome = [translator(code)("Welcome to Sereno. Please choose your language.") for code in SUPPORTED_LANGUAGES]
-        await chat.send_message("\n".join(welcome), reply_markup=render.language_keyboard())
+        await messaging.send(context.bot, chat.id, "\n".join(welcome), render.language_keyboard())
 
     async def choose_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Store the chosen language, then the privacy notice and the menu."""
@@ -40,7 +40,9 @@ class Menu:
         context.user_data[LANG_KEY] = code  # type: ignore[index]
         t = translator(code)
         await query.answer()
-        await query.edit_message_text(self.privacy_notice(t), reply_markup=render.main_menu(t))
+        assert query.message is not None
+        await messaging.edit(context.bot, query.message.chat.id, query.message.message_id, self.privacy_notice(t),
+                             render.main_menu(t))
 
     def privacy_notice(self, t: Translator) -> str:
         """What Sereno does and keeps, in plain words."""
@@ -64,7 +66,9 @@ class Menu:
         if update.callback_query:
             await update.callback_query.answer()
         settings = self.s.settings
-        await chat.send_message(
+        await messaging.send(
+            context.bot,
+            chat.id,
             "\n".join(
                 [
                     t("What I can do:"),
@@ -77,7 +81,7 @@ class Menu:
                     t(render.KNOW_YOUR_RIGHTS_LINE),
                 ]
             ),
-            reply_markup=render.main_menu(t),
+            render.main_menu(t),
         )
 
     async def language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -87,7 +91,7 @@ class Menu:
         assert chat is not None
         if update.callback_query:
             await update.callback_query.answer()
-        await chat.send_message(t("Choose your language:"), reply_markup=render.language_keyboard())
+        await messaging.send(context.bot, chat.id, t("Choose your language:"), render.language_keyboard())
 
     async def lawyer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The hotline at once."""
@@ -97,15 +101,14 @@ class Menu:
         if update.callback_query:
             await update.callback_query.answer()
         settings = self.s.settings
-        await chat.send_message(render.lawyer_now(t, settings.hotline, settings.hotline_name))
+        await messaging.send(context.bot, chat.id, render.lawyer_now(t, settings.hotline, settings.hotline_name))
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command we do not have."""
         t = self.t(update, context)
         assert update.effective_chat is not None
-        await update.effective_chat.send_message(
-            t("I don't know that command. Try /report, /lawyer or /help."), reply_markup=render.main_menu(t)
-        )
+        await messaging.send(context.bot, update.effective_chat.id,
+                             t("I don't know that command. Try /report, /lawyer or /help."), render.main_menu(t))
 
     async def stale_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A press on a button whose conversation is over."""
@@ -114,16 +117,15 @@ class Menu:
         assert query is not None
         await query.answer(t("This button is no longer active."))
         if query.message is not None:
-            await query.message.chat.send_message(
-                t("That button is from an earlier message and no longer does anything."),
-                reply_markup=render.main_menu(t),
-            )
+            await messaging.send(context.bot, query.message.chat.id,
+                                 t("That button is from an earlier message and no longer does anything."),
+                                 render.main_menu(t))
 
     async def anything_else(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A message outside any conversation: show the menu."""
         t = self.t(update, context)
         assert update.effective_chat is not None
-        await update.effective_chat.send_message(t("What would you like to do?"), reply_markup=render.main_menu(t))
+        await messaging.send(context.bot, update.effective_chat.id, t("What would you like to do?"), render.main_menu(t))
 
     def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
         """Handlers to add after the intake conversation, in order."""

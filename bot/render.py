@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cache
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
-
 from bot.i18n import LANGUAGE_NAMES, N_, Translator
+from bot.messaging import Markup
 from verify.model import Activity, AgentCount, ReportDraft, TimeSeen, Uniform, VehicleCount
 from verify.places import Gazetteer, Neighborhood
 
@@ -63,11 +62,21 @@ KNOW_YOUR_RIGHTS_LINE = N_(
     "the door unless agents show a warrant signed by a judge."
 )
 
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | None
+Button = dict[str, object]
 
 
-def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
-    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+def _button(text: str, data: str) -> Button:
+    return {"text": text, "callback_data": data}
+
+
+def _inline(buttons: list[Button], width: int, *extra_rows: list[Button]) -> Markup:
+    rows = [buttons[i : i + width] for i in range(0, len(buttons), width)]
+    return {"inline_keyboard": [*rows, *extra_rows]}
+
+
+def is_inline(markup: Markup | None) -> bool:
+    """Whether `markup` is an inline keyboard (which can replace another one in place)."""
+    return markup is not None and "inline_keyboard" in markup
 
 
 #: Prefix of every report-conversation button's callback data: `r:field:value`.
@@ -84,45 +93,37 @@ CHOICE_LABELS: dict[str, dict] = {  # type: ignore[type-arg]
 
 
 @cache
-def choice_keyboard(t: Translator, field: str) -> InlineKeyboardMarkup:
+def choice_keyboard(t: Translator, field: str) -> Markup:
     """Buttons for one field's choices, plus Skip (and, for the first question, the
     lawyer button). Built once per language."""
     labels = CHOICE_LABELS[field]
-    buttons = [InlineKeyboardButton(t(label), callback_data=f"{REPORT}:{field}:{value}") for value, label in labels.items()]
-    rows = _rows(buttons, 1 if field == "activity" else 2)
-    rows.append([InlineKeyboardButton(t("Skip"), callback_data=f"{REPORT}:skip:{field}")])
+    buttons = [_button(t(label), f"{REPORT}:{field}:{value}") for value, label in labels.items()]
+    extra = [[_button(t("Skip"), f"{REPORT}:skip:{field}")]]
     if field == "activity":
-        rows.append([InlineKeyboardButton(t("⚖️ Someone needs a lawyer now"), callback_data=f"{REPORT}:lawyer:now")])
-    return InlineKeyboardMarkup(rows)
+        extra.append([_button(t("⚖️ Someone needs a lawyer now"), f"{REPORT}:lawyer:now")])
+    return _inline(buttons, 1 if field == "activity" else 2, *extra)
 
 
 @cache
-def single_button(t: Translator, label: str, data: str) -> InlineKeyboardMarkup:
+def single_button(t: Translator, label: str, data: str) -> Markup:
     """A keyboard of one button (Skip, Continue…)."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(t(label), callback_data=data)]])
+    return _inline([_button(t(label), data)], 1)
 
 
 @cache
-def main_menu(t: Translator) -> InlineKeyboardMarkup:
+def main_menu(t: Translator) -> Markup:
     """The home menu every conversation ends on."""
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(t("📝 Report activity"), callback_data="m:report")],
-            [InlineKeyboardButton(t("⚖️ Someone needs a lawyer now"), callback_data="m:lawyer")],
-            [
-                InlineKeyboardButton(t("Help"), callback_data="m:help"),
-                InlineKeyboardButton(t("Language"), callback_data="m:language"),
-            ],
-        ]
+    return _inline(
+        [_button(t("📝 Report activity"), "m:report"), _button(t("⚖️ Someone needs a lawyer now"), "m:lawyer")],
+        1,
+        [_button(t("Help"), "m:help"), _button(t("Language"), "m:language")],
     )
 
 
 @cache
-def language_keyboard() -> InlineKeyboardMarkup:
+def language_keyboard() -> Markup:
     """One button per supported language, each in its own language."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(name, callback_data=f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]]
-    )
+    return _inline([_button(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()], 3)
 
 
 def hotline_text(t: Translator, hotline: str, hotline_name: str) -> str:
@@ -147,24 +148,22 @@ def lawyer_now(t: Translator, hotline: str, hotline_name: str) -> str:
 
 
 @cache
-def where_keyboard(t: Translator) -> ReplyKeyboardMarkup:
+def where_keyboard(t: Translator) -> Markup:
     """A reply keyboard: share location, pick from the list, or skip."""
-    return ReplyKeyboardMarkup(
-        [
-            [KeyboardButton(t("📍 Share my location"), request_location=True)],
-            [KeyboardButton(t("Pick a neighborhood")), KeyboardButton(t("Skip"))],
+    return {
+        "keyboard": [
+            [{"text": t("📍 Share my location"), "request_location": True}],
+            [{"text": t("Pick a neighborhood")}, {"text": t("Skip")}],
         ],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
+        "resize_keyboard": True,
+        "one_time_keyboard": True,
+    }
 
 
-def neighborhood_keyboard(t: Translator, neighborhoods: list[Neighborhood]) -> InlineKeyboardMarkup:
+def neighborhood_keyboard(t: Translator, neighborhoods: list[Neighborhood]) -> Markup:
     """Pick a neighborhood from a list, or say it is none of them."""
-    buttons = [InlineKeyboardButton(nb.name, callback_data=f"{REPORT}:nb:{nb.id}") for nb in neighborhoods]
-    rows = _rows(buttons, 2)
-    rows.append([InlineKeyboardButton(t("Not in this list / not sure"), callback_data=f"{REPORT}:skip:where")])
-    return InlineKeyboardMarkup(rows)
+    buttons = [_button(nb.name, f"{REPORT}:nb:{nb.id}") for nb in neighborhoods]
+    return _inline(buttons, 2, [_button(t("Not in this list / not sure"), f"{REPORT}:skip:where")])
 
 
 def summary(t: Translator, draft: ReportDraft, gazetteer: Gazetteer) -> str:
@@ -201,26 +200,20 @@ def summary(t: Translator, draft: ReportDraft, gazetteer: Gazetteer) -> str:
 
 
 @cache
-def summary_keyboard(t: Translator) -> InlineKeyboardMarkup:
+def summary_keyboard(t: Translator) -> Markup:
     """Submit / Edit / Cancel."""
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(t("✅ Submit"), callback_data=f"{REPORT}:do:submit")],
-            [
-                InlineKeyboardButton(t("✏️ Edit"), callback_data=f"{REPORT}:do:edit"),
-                InlineKeyboardButton(t("✖️ Cancel"), callback_data=f"{REPORT}:do:cancel"),
-            ],
-        ]
+    return _inline(
+        [_button(t("✅ Submit"), f"{REPORT}:do:submit")],
+        1,
+        [_button(t("✏️ Edit"), f"{REPORT}:do:edit"), _button(t("✖️ Cancel"), f"{REPORT}:do:cancel")],
     )
 
 
 @cache
-def edit_keyboard(t: Translator) -> InlineKeyboardMarkup:
+def edit_keyboard(t: Translator) -> Markup:
     """Which answer to change."""
-    buttons = [InlineKeyboardButton(t(label), callback_data=f"{REPORT}:edit:{step}") for step, label in FIELD_LABELS.items()]
-    rows = _rows(buttons, 2)
-    rows.append([InlineKeyboardButton(t("Back to summary"), callback_data=f"{REPORT}:do:summary")])
-    return InlineKeyboardMarkup(rows)
+    buttons = [_button(t(label), f"{REPORT}:edit:{step}") for step, label in FIELD_LABELS.items()]
+    return _inline(buttons, 2, [_button(t("Back to summary"), f"{REPORT}:do:summary")])
 
 
 def wait_text(t: Translator, wait: timedelta) -> str:

@@ -53,7 +53,7 @@ async def _migrate(args: argparse.Namespace) -> None:
 
 
 async def _import_neighborhoods(args: argparse.Namespace) -> None:
-    from storage.engine import make_engine, session_factory
+    from storage.engine import make_engine
     from storage.migrate import upgrade
     from storage.unit_of_work import SqlUnitOfWorkFactory
     from verify.places import PlaceDataError, parse_geojson
@@ -69,7 +69,7 @@ async def _import_neighborhoods(args: argparse.Namespace) -> None:
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
-        uow = SqlUnitOfWorkFactory(session_factory(engine))()
+        uow = SqlUnitOfWorkFactory(engine)()
         async with uow:
             await uow.neighborhoods.replace_all(neighborhoods)
             await uow.commit()

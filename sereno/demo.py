@@ -14,7 +14,7 @@ from sqlalchemy import text
 from bot.app import running_bot
 from sereno.double import BotApiDouble, FakeUser
 from sereno.settings import Settings
-from storage.engine import make_engine, session_factory
+from storage.engine import make_engine
 from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from verify.places import parse_geojson
@@ -119,7 +119,7 @@ async def run_demo(out: TextIO) -> list[str]:
         url = f"sqlite+aiosqlite:///{tmp}/demo.db"
         engine = make_engine(url)
         await upgrade(engine)
-        async with SqlUnitOfWorkFactory(session_factory(engine))() as uow:
+        async with SqlUnitOfWorkFactory(engine)() as uow:
             await uow.neighborhoods.replace_all(parse_geojson(DEMO_REGION.read_text(encoding="utf-8")))
             await uow.commit()
         await engine.dispose()

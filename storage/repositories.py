@@ -1,13 +1,15 @@
-"""Repositories implementing the `verify.ports` protocols on one SQLModel session."""
+"""Repositories implementing the `verify.ports` protocols, with SQLAlchemy Core statements on
+the unit of work's connection (the SQLModel tables give the schema; no ORM session is needed,
+which keeps a submission to a handful of statements)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.tables import MediaRow, NeighborhoodRow, ReportContactRow, ReportRow
 from verify.errors import Conflict
@@ -25,83 +27,80 @@ from verify.model import (
 )
 from verify.places import Neighborhood, parse_polygons
 
+REPORT = ReportRow.__table__
+CONTACT = ReportContactRow.__table__
+MEDIA = MediaRow.__table__
+NEIGHBORHOOD = NeighborhoodRow.__table__
+
+# Statements on the submission path are built once; executing them only binds parameters.
+_INSERT_REPORT = insert(REPORT)
+_INSERT_CONTACT = insert(CONTACT)
+_RECENT = (REPORT.c.reporter == bindparam("reporter"), REPORT.c.created_at > bindparam("since"))
+_COUNT_RECENT = select(func.count()).where(*_RECENT)
+_OLDEST_RECENT = select(func.min(REPORT.c.created_at)).where(*_RECENT)
+
 
 class SqlReportRepository:
     """Reports in the `report` table."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
 
     async def add(self, report: Report) -> None:
         point = report.point
-        self._s.add(
-            ReportRow(
-                id=report.id,
-                ref_code=report.ref_code,
-                draft_id=report.draft_id,
-                reporter=report.reporter,
-                language=report.language,
-                tier=report.tier,
-                created_at=report.created_at,
-                activity=report.activity,
-                time_seen=report.time_seen,
-                agents=report.agents,
-                vehicles=report.vehicles,
-                uniform=report.uniform,
-                details=report.details,
-                lat=point.lat if point else None,
-                lon=point.lon if point else None,
-                accuracy_m=point.accuracy_m if point else None,
-                place_text=report.place_text,
-                neighborhood_id=report.neighborhood_id,
-            )
-        )
+        values = {
+            "id": report.id, "ref_code": report.ref_code, "draft_id": report.draft_id,
+            "reporter": report.reporter, "language": report.language, "tier": report.tier.value,
+            "status": "new", "created_at": report.created_at,
+            "activity": _value(report.activity), "time_seen": _value(report.time_seen),
+            "agents": _value(report.agents), "vehicles": _value(report.vehicles),
+            "uniform": _value(report.uniform), "details": report.details,
+            "lat": point.lat if point else None, "lon": point.lon if point else None,
+            "accuracy_m": point.accuracy_m if point else None,
+            "place_text": report.place_text, "neighborhood_id": report.neighborhood_id,
+        }
         try:
-            await self._s.flush()  # the row must exist before rows that point at it
+            await self._c.execute(_INSERT_REPORT, values)
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from None
 
     async def by_draft(self, draft_id: str) -> Report | None:
-        row = (await self._s.exec(select(ReportRow).where(ReportRow.draft_id == draft_id))).first()
+        row = (await self._c.execute(select(REPORT).where(REPORT.c.draft_id == draft_id))).mappings().first()
         if row is None:
             return None
-        media = await self._s.exec(select(MediaRow.id).where(MediaRow.report_id == row.id))
-        return _report(row, tuple(media.all()))
+        media = await self._c.execute(select(MEDIA.c.id).where(MEDIA.c.report_id == row["id"]))
+        return _report(row, tuple(media.scalars()))
 
     async def count_since(self, reporter: str, since: datetime) -> int:
-        query = select(func.count()).select_from(ReportRow).where(
-            ReportRow.reporter == reporter, col(ReportRow.created_at) > since
-        )
-        return int((await self._s.exec(query)).one())
+        return int((await self._c.execute(_COUNT_RECENT, {"reporter": reporter, "since": since})).scalar_one())
 
     async def oldest_since(self, reporter: str, since: datetime) -> datetime | None:
-        query = select(func.min(ReportRow.created_at)).where(
-            ReportRow.reporter == reporter, col(ReportRow.created_at) > since
-        )
-        return (await self._s.exec(query)).one()
+        return (await self._c.execute(_OLDEST_RECENT, {"reporter": reporter, "since": since})).scalar_one()
 
 
-def _report(row: ReportRow, media_ids: tuple[str, ...]) -> Report:
-    point = None
-    if row.lat is not None and row.lon is not None:
-        point = GeoPoint(row.lat, row.lon, row.accuracy_m)
+def _value(member: Any) -> str | None:
+    return None if member is None else str(member.value)
+
+
+def _report(row: Any, media_ids: tuple[str, ...]) -> Report:
+    point = GeoPoint(row["lat"], row["lon"], row["accuracy_m"]) if row["lat"] is not None else None
     return Report(
-        id=row.id,
-        ref_code=row.ref_code,
-        draft_id=row.draft_id,
-        reporter=row.reporter,
-        language=row.language,
-        tier=Tier(row.tier),
-        created_at=row.created_at,
-        activity=Activity(row.activity) if row.activity else None,
-        time_seen=TimeSeen(row.time_seen) if row.time_seen else None,
-        agents=AgentCount(row.agents) if row.agents else None,
-        vehicles=VehicleCount(row.vehicles) if row.vehicles else None,
-        uniform=Uniform(row.uniform) if row.uniform else None,
-        details=row.details,
+        id=row["id"],
+        ref_code=row["ref_code"],
+        draft_id=row["draft_id"],
+        reporter=row["reporter"],
+        language=row["language"],
+        tier=Tier(row["tier"]),
+        created_at=row["created_at"],
+        activity=Activity(row["activity"]) if row["activity"] else None,
+        time_seen=TimeSeen(row["time_seen"]) if row["time_seen"] else None,
+        agents=AgentCount(row["agents"]) if row["agents"] else None,
+        vehicles=VehicleCount(row["vehicles"]) if row["vehicles"] else None,
+        uniform=Uniform(row["uniform"]) if row["uniform"] else None,
+        details=row["details"],
         point=point,
-        place_text=row.place_text,
-        neighborhood_id=row.neighborhood_id,
+        place_text=row["place_text"],
+        neighborhood_id=row["neighborhood_id"],
         media_ids=media_ids,
     )
 
@@ -109,81 +108,65 @@ def _report(row: ReportRow, media_ids: tuple[str, ...]) -> Report:
 class SqlContactRepository:
     """Reporter contacts in `report_contact`."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
 
     async def add(self, contact: ReportContact) -> None:
-        self._s.add(
-            ReportContactRow(
-                report_id=contact.report_id,
-                chat_id=contact.chat_id,
-                language=contact.language,
-                expires_at=contact.expires_at,
-            )
+        await self._c.execute(
+            _INSERT_CONTACT,
+            {"report_id": contact.report_id, "chat_id": contact.chat_id, "language": contact.language,
+             "expires_at": contact.expires_at},
         )
 
 
 class SqlMediaRepository:
     """Photos in `media`."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
 
     async def add(self, media: Media) -> None:
-        self._s.add(
-            MediaRow(
-                id=media.id,
-                draft_id=media.draft_id,
-                report_id=media.report_id,
-                content=media.content,
-                mime_type=media.mime_type,
-                width=media.width,
-                height=media.height,
-                created_at=media.created_at,
+        await self._c.execute(
+            insert(MEDIA).values(
+                id=media.id, draft_id=media.draft_id, report_id=media.report_id, content=media.content,
+                mime_type=media.mime_type, width=media.width, height=media.height, created_at=media.created_at,
             )
         )
-        await self._s.flush()
 
     async def attach(self, draft_id: str, report_id: str) -> tuple[str, ...]:
-        ids = tuple(
-            (await self._s.exec(select(MediaRow.id).where(MediaRow.draft_id == draft_id))).all()
-        )
+        ids = tuple((await self._c.execute(select(MEDIA.c.id).where(MEDIA.c.draft_id == draft_id))).scalars())
         if ids:
-            await self._s.exec(
-                update(MediaRow).where(col(MediaRow.id).in_(ids)).values(report_id=report_id)
-            )
+            await self._c.execute(update(MEDIA).where(MEDIA.c.id.in_(ids)).values(report_id=report_id))
         return ids
 
 
 class SqlNeighborhoodRepository:
     """Neighborhoods in `neighborhood`."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._s = session
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
 
     async def replace_all(self, neighborhoods: list[Neighborhood]) -> None:
-        await self._s.exec(delete(NeighborhoodRow))
-        for nb in neighborhoods:
-            self._s.add(
-                NeighborhoodRow(
-                    id=nb.id,
-                    name=nb.name,
-                    aliases=list(nb.aliases),
-                    zips=list(nb.zips),
-                    geometry=nb.to_geojson_geometry(),
-                )
+        await self._c.execute(delete(NEIGHBORHOOD))
+        if neighborhoods:
+            await self._c.execute(
+                insert(NEIGHBORHOOD),
+                [
+                    {"id": nb.id, "name": nb.name, "aliases": list(nb.aliases), "zips": list(nb.zips),
+                     "geometry": nb.to_geojson_geometry()}
+                    for nb in neighborhoods
+                ],
             )
-        await self._s.flush()
 
     async def all(self) -> list[Neighborhood]:
-        rows = (await self._s.exec(select(NeighborhoodRow).order_by(NeighborhoodRow.name))).all()
+        rows = (await self._c.execute(select(NEIGHBORHOOD).order_by(NEIGHBORHOOD.c.name))).mappings()
         return [
             Neighborhood(
-                id=r.id,
-                name=r.name,
-                aliases=tuple(r.aliases),
-                zips=tuple(r.zips),
-                polygons=parse_polygons(r.geometry),
+                id=r["id"],
+                name=r["name"],
+                aliases=tuple(r["aliases"]),
+                zips=tuple(r["zips"]),
+                polygons=parse_polygons(r["geometry"]),
             )
             for r in rows
         ]

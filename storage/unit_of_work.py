@@ -1,4 +1,4 @@
-"""A unit of work: one session, one transaction, every repository on it."""
+"""A unit of work: one connection, one transaction, every repository on it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from storage.repositories import (
     SqlContactRepository,
@@ -26,16 +25,18 @@ class SqlUnitOfWork:
     media: SqlMediaRepository
     neighborhoods: SqlNeighborhoodRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
-        self._session: AsyncSession | None = None
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
 
     async def __aenter__(self) -> Self:
-        self._session = session = self._sessions()
-        self.reports = SqlReportRepository(session)
-        self.contacts = SqlContactRepository(session)
-        self.media = SqlMediaRepository(session)
-        self.neighborhoods = SqlNeighborhoodRepository(session)
+        self._conn = conn = await self._engine.connect()
+        self._tx = await conn.begin()
+        self.reports = SqlReportRepository(conn)
+        self.contacts = SqlContactRepository(conn)
+        self.media = SqlMediaRepository(conn)
+        self.neighborhoods = SqlNeighborhoodRepository(conn)
         return self
 
     async def __aexit__(
@@ -44,17 +45,18 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._session is not None
+        assert self._conn is not None and self._tx is not None
         try:
-            await self._session.rollback()
+            if self._tx.is_active:
+                await self._tx.rollback()
         finally:
-            await self._session.close()
-            self._session = None
+            await self._conn.close()
+            self._conn = self._tx = None
 
     async def commit(self) -> None:
-        assert self._session is not None
+        assert self._tx is not None
         try:
-            await self._session.commit()
+            await self._tx.commit()
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from None
 
@@ -62,8 +64,8 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     """Makes a :class:`SqlUnitOfWork` per use case (implements `UnitOfWorkFactory`)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions)
+        return SqlUnitOfWork(self._engine)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from bot.app import Runtime, running_bot
 from sereno.double import BotApiDouble
 from sereno.settings import Settings
-from storage.engine import make_engine, session_factory
+from storage.engine import make_engine
 from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
@@ -52,7 +52,7 @@ async def seed_region(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         await upgrade(engine)
-        async with SqlUnitOfWorkFactory(session_factory(engine))() as uow:
+        async with SqlUnitOfWorkFactory(engine)() as uow:
             await uow.neighborhoods.replace_all(parse_geojson(DEMO_REGION.read_text()))
             await uow.commit()
     finally:

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from storage.conversation_store import USER_SCOPE, ConversationStore, conversation_scope
-from storage.engine import session_factory
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import DEMO_REGION
@@ -27,7 +26,7 @@ USER_ID = 7_123_456_789
 
 
 def service(engine: AsyncEngine, clock: ManualClock, policy: IntakePolicy | None = None) -> IntakeService:
-    return IntakeService(SqlUnitOfWorkFactory(session_factory(engine)), clock, Pseudonymizer(KEY), policy)
+    return IntakeService(SqlUnitOfWorkFactory(engine), clock, Pseudonymizer(KEY), policy)
 
 
 def full_draft(n: int = 1) -> ReportDraft:
@@ -51,7 +50,7 @@ async def test_migrations_create_exactly_the_models_schema(engine: AsyncEngine) 
 async def test_report_round_trips_with_utc_times_and_no_raw_id(engine: AsyncEngine) -> None:
     clock = ManualClock(datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
     result = await service(engine, clock).submit(full_draft(), USER_ID, USER_ID, "es")
-    async with SqlUnitOfWorkFactory(session_factory(engine))() as uow:
+    async with SqlUnitOfWorkFactory(engine)() as uow:
         stored = await uow.reports.by_draft(full_draft().draft_id)
     assert stored == result.report
     assert stored.created_at == clock.now() and stored.created_at.tzinfo is not None
@@ -96,7 +95,7 @@ async def test_photos_attach_to_the_report_in_the_same_transaction(engine: Async
 
 async def test_neighborhoods_round_trip(engine: AsyncEngine) -> None:
     neighborhoods = parse_geojson(DEMO_REGION.read_text())
-    factory = SqlUnitOfWorkFactory(session_factory(engine))
+    factory = SqlUnitOfWorkFactory(engine)
     async with factory() as uow:
         await uow.neighborhoods.replace_all(neighborhoods)
         await uow.commit()
