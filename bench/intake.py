@@ -18,24 +18,22 @@ import os
 import pstats
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import asyncpg  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters  # noqa: E402
 
 from bench.offline import OfflineRequest  # noqa: E402
 from bot.app import build_runtime, close_runtime  # noqa: E402
 from sereno.settings import Settings  # noqa: E402
-from storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
+from storage.admin import replace_neighborhoods  # noqa: E402
+from storage.scratch import scratch_database  # noqa: E402
 from verify.places import parse_geojson  # noqa: E402
 
 DEMO_REGION = Path(__file__).resolve().parents[1] / "sereno" / "data" / "demo_region.geojson"
@@ -89,41 +87,14 @@ async def sereno_conversation(app: Application, request: OfflineRequest, user: i
     await send(press(ids(), user, request, ":do:submit"))
 
 
-@asynccontextmanager
-async def database(kind: str) -> AsyncIterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite+aiosqlite:///{tmp}/bench.db"
-        return
-    name = f"sereno_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_URL)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def bench_sereno(kind: str, conversations: int) -> float:
     """Updates per second of Sereno on database `kind`."""
-    async with database(kind) as url:
+    async with scratch_database(kind, PG_ADMIN_URL) as url:
         settings = Settings(
             _env_file=None, telegram_token="1:bench", hmac_key="bench-key-" + "x" * 32, database_url=url,
             reply_rate_per_second=0, reports_per_window=1000, flood_max_updates=10_000,
         )
-        from storage.engine import make_engine
-        from storage.migrate import upgrade
-
-        engine = make_engine(url)
-        await upgrade(engine)
-        async with SqlUnitOfWorkFactory(engine)() as uow:
-            await uow.neighborhoods.replace_all(parse_geojson(DEMO_REGION.read_text()))
-            await uow.commit()
-        await engine.dispose()
+        await replace_neighborhoods(url, parse_geojson(DEMO_REGION.read_text()))
         request = OfflineRequest()
         runtime = await build_runtime(settings, request=request, updates_request=OfflineRequest())
         app = runtime.application
@@ -139,8 +110,6 @@ async def bench_sereno(kind: str, conversations: int) -> float:
             await app.persistence.flush()  # type: ignore[union-attr]
             elapsed = time.perf_counter() - started
             async with runtime.engine.connect() as conn:
-                from sqlalchemy import text
-
                 stored = (await conn.execute(text("SELECT count(*) FROM report"))).scalar_one()
             assert stored == conversations, f"{stored} reports stored, expected {conversations}"
         finally:

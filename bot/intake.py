@@ -27,6 +27,7 @@ from bot import messaging, render
 from bot.messaging import REMOVE_KEYBOARD, Markup
 from bot.context import LANG_KEY, language_of, translator_for
 from bot.i18n import N_, Translator, pick_language, translator
+from bot.menu import Menu
 from bot.services import Services
 from storage.images import NotAnImage, strip_metadata
 from verify.intake import RateLimited
@@ -91,8 +92,9 @@ PROMPTS = {
 class IntakeConversation:
     """Builds the ConversationHandler and holds its callbacks."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, menu: Menu) -> None:
         self.s = services
+        self.menu = menu
         self.default_language = services.settings.default_language
 
     # ── helpers ───────────────────────────────────────────────────────────────────
@@ -265,14 +267,6 @@ class IntakeConversation:
             note = t("I couldn't use that here. Please answer below, or send /cancel to stop.")
         await self.prompt(update, context, self.current_step(context), note)
 
-    async def lawyer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Hotline at once, without leaving the report."""
-        t = self.t(update, context)
-        if update.callback_query:
-            await update.callback_query.answer()
-        settings = self.s.settings
-        await self.reply(update, render.lawyer_now(t, settings.hotline, settings.hotline_name))
-
     # ── buttons ───────────────────────────────────────────────────────────────────
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int | None:
         """A press on a report button: valid only on the current question of the current
@@ -286,7 +280,7 @@ class IntakeConversation:
         if draft is None or not _is_prompt(query, context):
             return await self.remind(update, context)
         if field == "lawyer":
-            return await self.lawyer(update, context)
+            return await self.menu.lawyer(update, context)
         if field == step and step in CHOICES:
             enum, labels, attr = CHOICES[step]
             try:
@@ -496,7 +490,7 @@ class IntakeConversation:
 
         return guarded
 
-    def handler(self, help_command: Any, language_command: Any) -> ConversationHandler:  # type: ignore[type-arg]
+    def handler(self) -> ConversationHandler:  # type: ignore[type-arg]
         """The persistent ConversationHandler named 'intake'. Idle drafts are closed by
         :meth:`close_idle` (a repeating job), not by PTB's per-update timeout jobs, which
         cost a scheduler round trip on every step and do not survive a restart."""
@@ -526,11 +520,11 @@ class IntakeConversation:
                 states=states,
                 fallbacks=[
                     CommandHandler("cancel", self.cancel),
-                    CommandHandler(["lawyer", "hotline"], self.lawyer),
-                    CommandHandler("help", help_command),
-                    CommandHandler("language", language_command),
+                    CommandHandler(["lawyer", "hotline"], self.menu.lawyer),
+                    CommandHandler("help", self.menu.help),
+                    CommandHandler("language", self.menu.language),
                     CommandHandler(["start", "report"], d(self.in_progress)),
-                    CallbackQueryHandler(self.lawyer, pattern=r"^m:lawyer$"),
+                    CallbackQueryHandler(self.menu.lawyer, pattern=r"^m:lawyer$"),
                     CallbackQueryHandler(d(self.in_progress), pattern=r"^m:report$"),
                     MessageHandler(private, d(self.remind)),
                 ],

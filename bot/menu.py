@@ -22,6 +22,14 @@ class Menu:
     def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
         return translator_for(update, context, self.s.settings.default_language)
 
+    @staticmethod
+    async def _chat_id(update: Update) -> int:
+        """Answer a pressed button (if any) and return the chat to reply in."""
+        if update.callback_query:
+            await update.callback_query.answer()
+        assert update.effective_chat is not None
+        return update.effective_chat.id
+
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Welcome, in every language: choose a language first."""
         chat = update.effective_chat
@@ -61,14 +69,10 @@ class Menu:
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Commands, and the hotline."""
         t = self.t(update, context)
-        chat = update.effective_chat
-        assert chat is not None
-        if update.callback_query:
-            await update.callback_query.answer()
         settings = self.s.settings
         await messaging.send(
             context.bot,
-            chat.id,
+            await self._chat_id(update),
             "\n".join(
                 [
                     t("What I can do:"),
@@ -87,21 +91,14 @@ class Menu:
     async def language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Offer the languages again."""
         t = self.t(update, context)
-        chat = update.effective_chat
-        assert chat is not None
-        if update.callback_query:
-            await update.callback_query.answer()
-        await messaging.send(context.bot, chat.id, t("Choose your language:"), render.language_keyboard())
+        await messaging.send(context.bot, await self._chat_id(update), t("Choose your language:"), render.language_keyboard())
 
     async def lawyer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The hotline at once."""
+        """The hotline at once (inside a report too: the report stays open)."""
         t = self.t(update, context)
-        chat = update.effective_chat
-        assert chat is not None
-        if update.callback_query:
-            await update.callback_query.answer()
         settings = self.s.settings
-        await messaging.send(context.bot, chat.id, render.lawyer_now(t, settings.hotline, settings.hotline_name))
+        text = render.lawyer_now(t, settings.hotline, settings.hotline_name)
+        await messaging.send(context.bot, await self._chat_id(update), text)
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command we do not have."""

@@ -40,22 +40,14 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 async def _migrate(args: argparse.Namespace) -> None:
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
+    from storage.admin import migrate
 
-    settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+    await migrate(_settings().database_url)
     print("Database is up to date.")
 
 
 async def _import_neighborhoods(args: argparse.Namespace) -> None:
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
-    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from storage.admin import replace_neighborhoods
     from verify.places import PlaceDataError, parse_geojson
 
     path = Path(args.file)
@@ -65,16 +57,7 @@ async def _import_neighborhoods(args: argparse.Namespace) -> None:
         raise MissingSetting(f"cannot read {path}: {exc.strerror}") from None
     except PlaceDataError as exc:
         raise MissingSetting(f"{path}: {exc}") from None
-    settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-        uow = SqlUnitOfWorkFactory(engine)()
-        async with uow:
-            await uow.neighborhoods.replace_all(neighborhoods)
-            await uow.commit()
-    finally:
-        await engine.dispose()
+    await replace_neighborhoods(_settings().database_url, neighborhoods)
     print(f"Imported {len(neighborhoods)} neighborhoods: {', '.join(n.name for n in neighborhoods)}.")
     print("Restart the bot to use them.")
 

@@ -4,7 +4,6 @@ with two scripted reporters (English and Spanish); prints both conversations."""
 from __future__ import annotations
 
 import logging
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any, TextIO
@@ -14,9 +13,8 @@ from sqlalchemy import text
 from bot.app import running_bot
 from sereno.double import BotApiDouble, FakeUser
 from sereno.settings import Settings
-from storage.engine import make_engine
-from storage.migrate import upgrade
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from storage.admin import replace_neighborhoods
+from storage.scratch import scratch_database
 from verify.places import parse_geojson
 
 DEMO_REGION = Path(__file__).with_name("data") / "demo_region.geojson"
@@ -115,14 +113,8 @@ async def run_demo(out: TextIO) -> list[str]:
     """Play both reporters; returns their reference codes in order."""
     logging.getLogger("telegram").setLevel(logging.WARNING)
     codes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="sereno-demo-") as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/demo.db"
-        engine = make_engine(url)
-        await upgrade(engine)
-        async with SqlUnitOfWorkFactory(engine)() as uow:
-            await uow.neighborhoods.replace_all(parse_geojson(DEMO_REGION.read_text(encoding="utf-8")))
-            await uow.commit()
-        await engine.dispose()
+    async with scratch_database("sqlite") as url:
+        await replace_neighborhoods(url, parse_geojson(DEMO_REGION.read_text(encoding="utf-8")))
         async with BotApiDouble(DEMO_TOKEN) as double:
             settings = Settings(
                 _env_file=None, telegram_token=DEMO_TOKEN, telegram_api_url=double.api_url, database_url=url,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import make_engine
 from storage.migrate import upgrade
+from storage.scratch import scratch_database
 
 #: The server CI and every developer machine run; override to point elsewhere.
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -22,29 +22,13 @@ TEST_TOKEN = "123456:TEST-TOKEN-not-real"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """An empty database on SQLite (a file) or PostgreSQL (a new database, dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'sereno.db'}"
-        return
-    name = f"sereno_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = await asyncpg.connect(PG_ADMIN_URL)
+        async with scratch_database(request.param, PG_ADMIN_URL) as url:
+            yield url
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.fail(f"PostgreSQL is required at {PG_ADMIN_URL} (set SERENO_TEST_PG_URL): {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @pytest.fixture

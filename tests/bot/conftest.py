@@ -13,9 +13,7 @@ from sqlalchemy import text
 from bot.app import Runtime, running_bot
 from sereno.double import BotApiDouble
 from sereno.settings import Settings
-from storage.engine import make_engine
-from storage.migrate import upgrade
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from storage.admin import replace_neighborhoods
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
 from verify.clock import ManualClock
 from verify.places import parse_geojson
@@ -49,14 +47,7 @@ def settings_for(double: BotApiDouble, database_url: str, **overrides: object) -
 
 
 async def seed_region(database_url: str) -> None:
-    engine = make_engine(database_url)
-    try:
-        await upgrade(engine)
-        async with SqlUnitOfWorkFactory(engine)() as uow:
-            await uow.neighborhoods.replace_all(parse_geojson(DEMO_REGION.read_text()))
-            await uow.commit()
-    finally:
-        await engine.dispose()
+    await replace_neighborhoods(database_url, parse_geojson(DEMO_REGION.read_text()))
 
 
 @pytest.fixture

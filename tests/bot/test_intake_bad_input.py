@@ -14,18 +14,22 @@ from verify.clock import ManualClock
 USER = 6_660_001
 
 
-async def to_details(user: FakeUser) -> None:
-    """From the menu to the details question, skipping everything before it."""
-    await user.press("📝 Report activity")
-    for question in ("What is happening?", "Where is it happening?"):
-        await user.wait_text(question)
-        if question.startswith("Where"):
-            await user.send_text("Skip")
-        else:
-            await user.press("Skip")
+async def skip_after_place(user: FakeUser, *, details: bool = True) -> None:
+    """Skip the questions between the place and the photo (the details one too, unless told)."""
     for question in ("When did you", "How many agents", "How many vehicles", "What markings"):
         await answer(user, question, "Skip")
     await user.wait_text("Anything else")
+    if details:
+        await user.press("Skip")
+
+
+async def to_details(user: FakeUser) -> None:
+    """From the menu to the details question, skipping everything before it."""
+    await user.press("📝 Report activity")
+    await answer(user, "What is happening?", "Skip")
+    await user.wait_text("Where is it happening?")
+    await user.send_text("Skip")
+    await skip_after_place(user, details=False)
 
 
 async def finish(user: FakeUser) -> str:
@@ -75,8 +79,7 @@ async def test_place_text_is_cleaned_and_a_place_with_no_words_is_asked_again(bo
     await ana.wait_text("I couldn't find that place")
     await ana.press("Harbor View")
     await ana.wait_text("Neighborhood: Harbor View")
-    for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else"):
-        await answer(ana, question, "Skip")
+    await skip_after_place(ana)
     await finish(ana)
     [row] = await bot.rows("SELECT place_text, neighborhood_id FROM report")
     assert row == {"place_text": "Somewhere unknown", "neighborhood_id": "harbor-view"}
@@ -90,8 +93,7 @@ async def test_a_pin_outside_the_region_is_said_and_still_accepted(bot: Harness,
     await ana.wait_text("Where is it happening?")
     await ana.share_location(40.7128, -74.0060)
     await ana.wait_text("outside the area this network covers (Puerto Sereno). We will still take your report.")
-    for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else"):
-        await answer(ana, question, "Skip")
+    await skip_after_place(ana)
     await finish(ana)
     [row] = await bot.rows("SELECT neighborhood_id, lat, lon FROM report")
     assert row == {"neighborhood_id": None, "lat": 40.7128, "lon": -74.006}

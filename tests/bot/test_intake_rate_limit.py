@@ -6,7 +6,7 @@ import pytest
 
 from sereno.double import BotApiDouble
 from tests.bot.conftest import Harness
-from tests.bot.test_intake_bad_input import USER, finish, to_details
+from tests.bot.test_intake_bad_input import USER, finish, skip_after_place, to_details
 from tests.bot.test_intake_conversation import answer, start_in
 
 
@@ -25,9 +25,8 @@ async def test_the_rate_limit_refuses_politely_and_keeps_the_draft(bot: Harness,
     await answer(ana, "What is happening?", "Skip")
     await ana.wait_text("Where is it happening?")
     await ana.send_text("Skip")
-    for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else",
-                     "send a photo"):
-        await answer(ana, question, "Skip")
+    await skip_after_place(ana)
+    await answer(ana, "send a photo", "Skip")
     await answer(ana, "Please check your report", "✅ Submit")
     refusal = await ana.wait_text("You have sent 1 reports in the last 10 minutes")
     assert "Your report is kept here" in refusal.text
