@@ -13,7 +13,6 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.warnings import PTBUserWarning
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -22,12 +21,13 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot import messaging, render
-from bot.messaging import REMOVE_KEYBOARD, Markup
 from bot.context import LANG_KEY, language_of, translator_for
 from bot.i18n import N_, Translator, pick_language, translator
 from bot.menu import Menu
+from bot.messaging import REMOVE_KEYBOARD, Markup
 from bot.services import Services
 from storage.images import NotAnImage, strip_metadata
 from verify.intake import RateLimited
@@ -103,22 +103,22 @@ class IntakeConversation:
 
     @staticmethod
     def draft(context: ContextTypes.DEFAULT_TYPE) -> ReportDraft | None:
-        raw = context.user_data.get(DRAFT_KEY) if context.user_data is not None else None
+        raw = _ud(context).get(DRAFT_KEY)
         return ReportDraft.from_dict(raw) if isinstance(raw, dict) else None
 
     def keep(self, context: ContextTypes.DEFAULT_TYPE, draft: ReportDraft) -> None:
-        context.user_data[DRAFT_KEY] = draft.to_dict()  # type: ignore[index]
-        context.user_data[TOUCHED_KEY] = self.s.clock.now().timestamp()  # type: ignore[index]
+        _ud(context)[DRAFT_KEY] = draft.to_dict()
+        _ud(context)[TOUCHED_KEY] = self.s.clock.now().timestamp()
 
     @staticmethod
     def forget(context: ContextTypes.DEFAULT_TYPE) -> None:
         for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY, TOUCHED_KEY):
-            context.user_data.pop(key, None)  # type: ignore[union-attr]
+            _ud(context).pop(key, None)
 
     @staticmethod
     def current_step(context: ContextTypes.DEFAULT_TYPE) -> Step:
         try:
-            return Step(context.user_data.get(STEP_KEY))  # type: ignore[union-attr]
+            return Step(str(_ud(context).get(STEP_KEY)))
         except ValueError:
             return Step.SUMMARY
 
@@ -144,7 +144,7 @@ class IntakeConversation:
         t = self.t(update, context)
         draft = self.draft(context)
         assert draft is not None
-        context.user_data[STEP_KEY] = step.value  # type: ignore[index]
+        _ud(context)[STEP_KEY] = step.value
         text, markup = self.question(t, step, draft)
         text = f"{prefix}\n\n{text}" if prefix else text
         query = update.callback_query
@@ -158,7 +158,7 @@ class IntakeConversation:
         """Send a message whose buttons belong to the current draft."""
         chat = update.effective_chat
         assert chat is not None
-        context.user_data[PROMPT_KEY] = await messaging.send(context.bot, chat.id, text, markup)  # type: ignore[index]
+        _ud(context)[PROMPT_KEY] = await messaging.send(context.bot, chat.id, text, markup)
 
     @staticmethod
     async def reply(update: Update, text: str, markup: Markup | None = None) -> None:
@@ -168,8 +168,8 @@ class IntakeConversation:
 
     async def advance(self, update: Update, context: ContextTypes.DEFAULT_TYPE, done: Step, prefix: str = "") -> Step:
         """Go to the step after `done` (or back to the summary when editing)."""
-        if context.user_data.get(EDITING_KEY) or done is Step.PHOTO:  # type: ignore[union-attr]
-            context.user_data.pop(EDITING_KEY, None)  # type: ignore[union-attr]
+        if _ud(context).get(EDITING_KEY) or done is Step.PHOTO:
+            _ud(context).pop(EDITING_KEY, None)
             return await self.prompt(update, context, Step.SUMMARY, prefix)
         following = ORDER[ORDER.index(done) + 1]
         query = update.callback_query
@@ -177,7 +177,8 @@ class IntakeConversation:
             # the next question needs a reply keyboard: keep the answer on the old message
             shown = query.message
             assert shown is not None
-            await messaging.edit(context.bot, shown.chat.id, shown.message_id, f"{shown.text}\n\n{prefix}")
+            question = getattr(shown, "text", None) or ""  # a message over 48 h old comes without it
+            await messaging.edit(context.bot, shown.chat.id, shown.message_id, f"{question}\n\n{prefix}".strip())
             prefix = ""
         return await self.prompt(update, context, following, prefix)
 
@@ -198,7 +199,7 @@ class IntakeConversation:
             return ConversationHandler.END
         self.forget(context)
         self.keep(context, ReportDraft(draft_id=uuid.uuid4().hex))
-        context.user_data.pop(PROMPT_KEY, None)  # type: ignore[union-attr]
+        _ud(context).pop(PROMPT_KEY, None)
         intro = t("Let's record what you see. You can skip any question, and send /cancel to stop at any time.")
         return await self.prompt(update, context, Step.ACTIVITY, intro)
 
@@ -278,15 +279,18 @@ class IntakeConversation:
         step = self.current_step(context)
         _, field, value = (query.data or "::").split(":", 2) if (query.data or "").count(":") >= 2 else ("", "", "")
         if draft is None or not _is_prompt(query, context):
-            return await self.remind(update, context)
+            await self.remind(update, context)
+            return None
         if field == "lawyer":
-            return await self.menu.lawyer(update, context)
+            await self.menu.lawyer(update, context)
+            return None
         if field == step and step in CHOICES:
             enum, labels, attr = CHOICES[step]
             try:
                 choice = enum(value)
             except ValueError:
-                return await self.remind(update, context)
+                await self.remind(update, context)
+                return None
             setattr(draft, attr, choice)
             self.keep(context, draft)
             await query.answer()
@@ -299,7 +303,8 @@ class IntakeConversation:
         if field == "nb" and step is Step.WHERE:
             nb = self.s.places.gazetteer.get(value)
             if nb is None:
-                return await self.remind(update, context)
+                await self.remind(update, context)
+                return None
             draft.neighborhood_id, draft.outside_region = nb.id, False
             self.keep(context, draft)
             await query.answer()
@@ -315,9 +320,10 @@ class IntakeConversation:
                 return await self.prompt(update, context, Step.EDIT if value == "edit" else Step.SUMMARY)
         if field == "edit" and step is Step.EDIT and value in ORDER:
             await query.answer()
-            context.user_data[EDITING_KEY] = True  # type: ignore[index]
+            _ud(context)[EDITING_KEY] = True
             return await self.prompt(update, context, Step(value))
-        return await self.remind(update, context)
+        await self.remind(update, context)
+        return None
 
     async def submit(self, update: Update, context: ContextTypes.DEFAULT_TYPE, draft: ReportDraft) -> str | int:
         """Store the report and tell the reporter what happens next."""
@@ -534,9 +540,15 @@ class IntakeConversation:
             )
 
 
+def _ud(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
+    """The person's data (every update handled here comes from a person)."""
+    assert context.user_data is not None
+    return context.user_data
+
+
 def _is_prompt(query: Any, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether the pressed message is the draft's current question."""
-    return query.message is not None and query.message.message_id == context.user_data.get(PROMPT_KEY)
+    return query.message is not None and query.message.message_id == _ud(context).get(PROMPT_KEY)
 
 
 def _limited(t: Translator, wait: Any, services: Services) -> str:

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
-from telegram.ext._utils.types import ConversationDict, ConversationKey, CDCData
+from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from storage.conversation_store import USER_SCOPE, ConversationStore, StateKey, conversation_scope
 

@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from verify.model import Media, Report, ReportContact, ReportDraft
 from verify.errors import Conflict
+from verify.model import Media, Report, ReportContact, ReportDraft
 from verify.ports import Clock, UnitOfWorkFactory
 from verify.pseudonyms import Pseudonymizer
 from verify.refcodes import new_ref_code

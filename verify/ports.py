@@ -63,10 +63,17 @@ class NeighborhoodRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over every repository; leaving without `commit()` rolls back."""
 
-    reports: ReportRepository
-    contacts: ContactRepository
-    media: MediaRepository
-    neighborhoods: NeighborhoodRepository
+    @property
+    def reports(self) -> ReportRepository: ...
+
+    @property
+    def contacts(self) -> ContactRepository: ...
+
+    @property
+    def media(self) -> MediaRepository: ...
+
+    @property
+    def neighborhoods(self) -> NeighborhoodRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
