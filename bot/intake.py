@@ -299,7 +299,8 @@ class IntakeConversation:
             await query.answer()
             if step is Step.WHERE:
                 await self.reply(update, t("No place given. That's OK."), REMOVE_KEYBOARD)
-            return await self.advance(update, context, step, f"✓ {t('Skipped')}" if not draft.photos else "")
+            skipped = t("Skipped")
+            return await self.advance(update, context, step, "" if draft.photos else f"✓ {skipped}")
         if field == "nb" and step is Step.WHERE:
             nb = self.s.places.gazetteer.get(value)
             if nb is None:

@@ -8,9 +8,12 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Cont
 
 from bot import messaging, render
 from bot.context import LANG_KEY, translator_for
-from bot.i18n import Translator, translator
+from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
+
+
+WELCOME = N_("Welcome to Sereno. Please choose your language.")
 
 
 class Menu:
@@ -34,7 +37,7 @@ class Menu:
         """Welcome, in every language: choose a language first."""
         chat = update.effective_chat
         assert chat is not None
-        welcome = [translator(code)("Welcome to Sereno. Please choose your language.") for code in SUPPORTED_LANGUAGES]
+        welcome = [translator(code)(WELCOME) for code in SUPPORTED_LANGUAGES]
         await messaging.send(context.bot, chat.id, "\n".join(welcome), render.language_keyboard())
 
     async def choose_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
