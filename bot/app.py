@@ -32,6 +32,7 @@ from verify.intake import IntakePolicy, IntakeService
 from verify.places import Gazetteer, PlaceResolver
 from verify.ports import Clock
 from verify.pseudonyms import Pseudonymizer
+from verify.retention import RetentionService
 
 log = logging.getLogger("sereno")
 
@@ -88,6 +89,7 @@ async def build_runtime(
             IntakePolicy(settings.reports_per_window, settings.report_window, settings.contact_ttl),
         ),
         places=PlaceResolver(Gazetteer(neighborhoods), geocoder),
+        retention=RetentionService(uow, clock, settings.retention),
     )
     persistence = DatabasePersistence(ConversationStore(engine, key, clock), settings.persistence_interval_seconds)
     builder = (
@@ -118,7 +120,7 @@ def register_handlers(application: Application, services: Services) -> None:  # 
     application.add_handler(intake.handler())
     application.add_handlers(menu.handlers())
     application.add_error_handler(make_error_handler(settings.default_language))
-    schedule_jobs(application, intake)
+    schedule_jobs(application, intake, services.retention)
 
 
 async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]

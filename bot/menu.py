@@ -57,7 +57,7 @@ class Menu:
 
     def privacy_notice(self, t: Translator) -> str:
         """What Sereno does and keeps, in plain words."""
-        days = 30
+        days = self.s.settings.retention_days
         return "\n\n".join(
             [
                 t("Sereno helps our community check reports of immigration enforcement before anyone "

@@ -8,6 +8,7 @@ from sereno.settings import Settings
 from verify.intake import IntakeService
 from verify.places import PlaceResolver
 from verify.ports import Clock
+from verify.retention import RetentionService
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +19,4 @@ class Services:
     clock: Clock
     intake: IntakeService
     places: PlaceResolver
+    retention: RetentionService

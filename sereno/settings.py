@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     reports_per_window: int = Field(default=5, ge=1)
     report_window_minutes: int = Field(default=10, ge=1)
     contact_ttl_hours: int = Field(default=72, ge=1)
+    retention_days: int = Field(default=30, ge=1)
     conversation_timeout_minutes: int = Field(default=30, ge=1)
     persistence_interval_seconds: float = Field(default=1.0, gt=0)
     flood_max_updates: int = Field(default=20, ge=1)
@@ -81,6 +82,10 @@ class Settings(BaseSettings):
     @property
     def report_window(self) -> timedelta:
         return timedelta(minutes=self.report_window_minutes)
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.retention_days)
 
     @property
     def contact_ttl(self) -> timedelta:

@@ -77,6 +77,12 @@ class SqlReportRepository:
     async def oldest_since(self, reporter: str, since: datetime) -> datetime | None:
         return (await self._c.execute(_OLDEST_RECENT, {"reporter": reporter, "since": since})).scalar_one()
 
+    async def delete_before(self, cutoff: datetime) -> int:
+        old = select(REPORT.c.id).where(REPORT.c.created_at < cutoff).scalar_subquery()
+        await self._c.execute(delete(CONTACT).where(CONTACT.c.report_id.in_(old)))
+        await self._c.execute(delete(MEDIA).where(MEDIA.c.report_id.in_(old)))
+        return int((await self._c.execute(delete(REPORT).where(REPORT.c.created_at < cutoff))).rowcount)
+
 
 def _value(member: Any) -> str | None:
     return None if member is None else str(member.value)
@@ -118,6 +124,9 @@ class SqlContactRepository:
              "expires_at": contact.expires_at},
         )
 
+    async def delete_expired(self, now: datetime) -> int:
+        return int((await self._c.execute(delete(CONTACT).where(CONTACT.c.expires_at <= now))).rowcount)
+
 
 class SqlMediaRepository:
     """Photos in `media`."""
@@ -138,6 +147,10 @@ class SqlMediaRepository:
         if ids:
             await self._c.execute(update(MEDIA).where(MEDIA.c.id.in_(ids)).values(report_id=report_id))
         return ids
+
+    async def delete_unsubmitted_before(self, cutoff: datetime) -> int:
+        query = delete(MEDIA).where(MEDIA.c.report_id.is_(None), MEDIA.c.created_at < cutoff)
+        return int((await self._c.execute(query)).rowcount)
 
 
 class SqlNeighborhoodRepository:

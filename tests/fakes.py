@@ -40,6 +40,13 @@ class _Reports:
         times = [r.created_at for r in self._s.reports.values() if r.reporter == reporter and r.created_at > since]
         return min(times, default=None)
 
+    async def delete_before(self, cutoff: datetime) -> int:
+        old = {i for i, r in self._s.reports.items() if r.created_at < cutoff}
+        self._s.contacts = {k: c for k, c in self._s.contacts.items() if k not in old}
+        self._s.media = {k: m for k, m in self._s.media.items() if m.report_id not in old}
+        self._s.reports = {k: r for k, r in self._s.reports.items() if k not in old}
+        return len(old)
+
 
 class _Contacts:
     def __init__(self, staged: MemoryStore) -> None:
@@ -47,6 +54,12 @@ class _Contacts:
 
     async def add(self, contact: ReportContact) -> None:
         self._s.contacts[contact.report_id] = contact
+
+    async def delete_expired(self, now: datetime) -> int:
+        gone = [k for k, c in self._s.contacts.items() if c.expires_at <= now]
+        for k in gone:
+            del self._s.contacts[k]
+        return len(gone)
 
 
 class _Media:
@@ -61,6 +74,12 @@ class _Media:
         for i in ids:
             self._s.media[i] = replace(self._s.media[i], report_id=report_id)
         return ids
+
+    async def delete_unsubmitted_before(self, cutoff: datetime) -> int:
+        gone = [k for k, m in self._s.media.items() if m.report_id is None and m.created_at < cutoff]
+        for k in gone:
+            del self._s.media[k]
+        return len(gone)
 
 
 class _Neighborhoods:

@@ -35,11 +35,19 @@ class ReportRepository(Protocol):
         """When the oldest report of this pseudonym after `since` was made."""
         ...
 
+    async def delete_before(self, cutoff: datetime) -> int:
+        """Delete reports made before `cutoff`, with their contacts and photos; returns how many."""
+        ...
+
 
 class ContactRepository(Protocol):
     """Short-lived ways to answer reporters, kept apart from reports."""
 
     async def add(self, contact: ReportContact) -> None: ...
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Delete contacts whose expiry has passed; returns how many."""
+        ...
 
 
 class MediaRepository(Protocol):
@@ -49,6 +57,10 @@ class MediaRepository(Protocol):
 
     async def attach(self, draft_id: str, report_id: str) -> tuple[str, ...]:
         """Link the draft's photos to the report; returns their ids."""
+        ...
+
+    async def delete_unsubmitted_before(self, cutoff: datetime) -> int:
+        """Delete photos of drafts never submitted, kept since before `cutoff`."""
         ...
 
 

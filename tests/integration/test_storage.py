@@ -20,6 +20,7 @@ from verify.intake import IntakePolicy, IntakeService, RateLimited
 from verify.model import Activity, AgentCount, GeoPoint, ReportDraft, Tier, TimeSeen, Uniform, VehicleCount
 from verify.places import parse_geojson
 from verify.pseudonyms import Pseudonymizer
+from verify.retention import Purged, RetentionService
 
 KEY = b"integration-key-0123456789abcdef"
 USER_ID = 7_123_456_789
@@ -124,3 +125,21 @@ async def test_bot_state_is_sealed_batched_and_deletable(engine: AsyncEngine) ->
     assert await store.load(USER_SCOPE) == {}
     rotated = ConversationStore(engine, KEY + b"rotated", ManualClock())
     assert await rotated.load(intake) == {}
+
+
+async def test_retention_purge_deletes_in_the_database(engine: AsyncEngine) -> None:
+    clock = ManualClock()
+    svc = service(engine, clock)
+    draft = full_draft(1)
+    await svc.keep_photo(draft.draft_id, b"\xff\xd8", "image/jpeg", (1, 1))
+    draft.photos = 1
+    await svc.submit(draft, USER_ID, USER_ID, "en")
+    await svc.keep_photo("never-submitted", b"\xff\xd8", "image/jpeg", (1, 1))
+    clock.advance(timedelta(days=31))
+    await svc.submit(full_draft(2), USER_ID, USER_ID, "en")
+    purged = await RetentionService(SqlUnitOfWorkFactory(engine), clock, timedelta(days=30)).purge()
+    assert purged == Purged(reports=1, contacts=1, photos=1)
+    async with engine.connect() as conn:
+        counts = [(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one()
+                  for t in ("report", "report_contact", "media")]
+    assert counts == [1, 1, 0]
