@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.tables import MediaRow, NeighborhoodRow, ReportContactRow, ReportRow
+from storage.tables import IncidentRow, MediaRow, MergeSuggestionRow, NeighborhoodRow, ReportContactRow, ReportRow
+from verify.clustering import Candidate
 from verify.errors import Conflict
+from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
 from verify.model import (
     Activity,
     AgentCount,
@@ -31,6 +33,8 @@ REPORT = ReportRow.__table__
 CONTACT = ReportContactRow.__table__
 MEDIA = MediaRow.__table__
 NEIGHBORHOOD = NeighborhoodRow.__table__
+INCIDENT = IncidentRow.__table__
+MERGE = MergeSuggestionRow.__table__
 
 # Statements on the submission path are built once; executing them only binds parameters.
 _INSERT_REPORT = insert(REPORT)
@@ -58,6 +62,7 @@ class SqlReportRepository:
             "lat": point.lat if point else None, "lon": point.lon if point else None,
             "accuracy_m": point.accuracy_m if point else None,
             "place_text": report.place_text, "neighborhood_id": report.neighborhood_id,
+            "incident_id": report.incident_id,
         }
         try:
             await self._c.execute(_INSERT_REPORT, values)
@@ -107,8 +112,116 @@ def _report(row: Any, media_ids: tuple[str, ...]) -> Report:
         point=point,
         place_text=row["place_text"],
         neighborhood_id=row["neighborhood_id"],
+        incident_id=row["incident_id"],
         media_ids=media_ids,
     )
+
+
+_CANDIDATE_COLUMNS = (INCIDENT.c.id, INCIDENT.c.lat, INCIDENT.c.lon, INCIDENT.c.neighborhood_id, INCIDENT.c.activity,
+                      INCIDENT.c.last_seen_at, INCIDENT.c.tier)
+_OPEN_IN_CELLS = select(*_CANDIDATE_COLUMNS).where(
+    INCIDENT.c.status == IncidentStatus.OPEN.value,
+    INCIDENT.c.cell.in_(bindparam("cells", expanding=True)),
+    INCIDENT.c.last_seen_at >= bindparam("since"),
+)
+_OPEN_IN_AREA = select(*_CANDIDATE_COLUMNS).where(
+    INCIDENT.c.status == IncidentStatus.OPEN.value,
+    INCIDENT.c.neighborhood_id == bindparam("neighborhood_id"),
+    INCIDENT.c.last_seen_at >= bindparam("since"),
+)
+_INSERT_INCIDENT = insert(INCIDENT)
+_SELECT_INCIDENT = select(INCIDENT).where(INCIDENT.c.id == bindparam("id"))
+
+
+class SqlIncidentRepository:
+    """Incidents in the `incident` table; candidates come from the (status, cell) index."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add(self, incident: Incident) -> None:
+        point = incident.point
+        await self._c.execute(
+            _INSERT_INCIDENT,
+            {
+                "id": incident.id, "status": incident.status.value, "tier": incident.tier.value,
+                "activity": _value(incident.activity), "neighborhood_id": incident.neighborhood_id,
+                "lat": point.lat if point else None, "lon": point.lon if point else None, "cell": incident.cell,
+                "first_seen_at": incident.first_seen_at, "last_seen_at": incident.last_seen_at,
+                "report_count": incident.report_count, "claimed_by": incident.claimed_by,
+                "lease_until": incident.lease_until, "verdict": _value(incident.verdict),
+                "decided_at": incident.decided_at,
+            },
+        )
+
+    async def get(self, incident_id: str) -> Incident | None:
+        row = (await self._c.execute(_SELECT_INCIDENT, {"id": incident_id})).mappings().first()
+        return _incident(row) if row is not None else None
+
+    async def open_in_cells(self, cells: list[str], since: datetime) -> list[Candidate]:
+        rows = await self._c.execute(_OPEN_IN_CELLS, {"cells": cells, "since": since})
+        return [_candidate(r) for r in rows]
+
+    async def open_in_neighborhood(self, neighborhood_id: str, since: datetime) -> list[Candidate]:
+        rows = await self._c.execute(_OPEN_IN_AREA, {"neighborhood_id": neighborhood_id, "since": since})
+        return [_candidate(r) for r in rows]
+
+    async def add_report(self, incident_id: str, tier: Tier, activity: Activity | None, seen_at: datetime) -> Incident:
+        rank = {t.value: i for i, t in enumerate(TIER_ORDER)}
+        tier_rank = case(rank, value=INCIDENT.c.tier)
+        await self._c.execute(
+            update(INCIDENT)
+            .where(INCIDENT.c.id == incident_id)
+            .values(
+                report_count=INCIDENT.c.report_count + 1,
+                last_seen_at=case((INCIDENT.c.last_seen_at < seen_at, seen_at), else_=INCIDENT.c.last_seen_at),
+                tier=case((tier_rank > rank[tier.value], tier.value), else_=INCIDENT.c.tier),
+                activity=func.coalesce(INCIDENT.c.activity, _value(activity)),
+            )
+        )
+        incident = await self.get(incident_id)
+        assert incident is not None
+        return incident
+
+
+def _candidate(row: Any) -> Candidate:
+    point = GeoPoint(row.lat, row.lon) if row.lat is not None else None
+    return Candidate(row.id, point, row.neighborhood_id, Activity(row.activity) if row.activity else None,
+                     row.last_seen_at, Tier(row.tier))
+
+
+def _incident(row: Any) -> Incident:
+    return Incident(
+        id=row["id"],
+        status=IncidentStatus(row["status"]),
+        tier=Tier(row["tier"]),
+        activity=Activity(row["activity"]) if row["activity"] else None,
+        neighborhood_id=row["neighborhood_id"],
+        point=GeoPoint(row["lat"], row["lon"]) if row["lat"] is not None else None,
+        cell=row["cell"],
+        first_seen_at=row["first_seen_at"],
+        last_seen_at=row["last_seen_at"],
+        report_count=row["report_count"],
+        claimed_by=row["claimed_by"],
+        lease_until=row["lease_until"],
+        verdict=Verdict(row["verdict"]) if row["verdict"] else None,
+        decided_at=row["decided_at"],
+    )
+
+
+class SqlMergeRepository:
+    """Merge suggestions in `merge_suggestion`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def suggest(self, suggestion: MergeSuggestion) -> None:
+        await self._c.execute(
+            insert(MERGE).values(
+                incident_id=suggestion.incident_id, other_incident_id=suggestion.other_incident_id,
+                distance_m=suggestion.distance_m, status="open",
+            )
+        )
 
 
 class SqlContactRepository:

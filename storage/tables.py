@@ -23,6 +23,47 @@ class NeighborhoodRow(SQLModel, table=True):
     geometry: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
 
 
+class IncidentRow(SQLModel, table=True):
+    """An event on the verification desk; reports of one event point to it."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        Index("ix_incident_open_cell", "status", "cell", "last_seen_at"),
+        Index("ix_incident_open_area", "status", "neighborhood_id", "last_seen_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    status: str = Field(max_length=16)
+    tier: str = Field(max_length=16)
+    activity: str | None = Field(default=None, max_length=32)
+    neighborhood_id: str | None = Field(default=None, max_length=64)
+    lat: float | None = None
+    lon: float | None = None
+    cell: str | None = Field(default=None, max_length=16)
+    first_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    report_count: int = 1
+    claimed_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    verdict: str | None = Field(default=None, max_length=16)
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class MergeSuggestionRow(SQLModel, table=True):
+    """A possible duplicate shown to verifiers with Merge / Keep separate buttons."""
+
+    __tablename__ = "merge_suggestion"
+
+    incident_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
+    )
+    other_incident_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
+    )
+    distance_m: float | None = None
+    status: str = Field(default="open", max_length=16)
+
+
 class ReportRow(SQLModel, table=True):
     """A submitted report (raw; purged after the retention window)."""
 
@@ -48,6 +89,10 @@ class ReportRow(SQLModel, table=True):
     accuracy_m: float | None = None
     place_text: str | None = Field(default=None, max_length=200)
     neighborhood_id: str | None = Field(default=None, max_length=64)
+    incident_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(36), ForeignKey("incident.id", name="fk_report_incident_id"), nullable=True, index=True),
+    )
 
 
 class ReportContactRow(SQLModel, table=True):

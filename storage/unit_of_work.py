@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from storage.repositories import (
     SqlContactRepository,
+    SqlIncidentRepository,
     SqlMediaRepository,
+    SqlMergeRepository,
     SqlNeighborhoodRepository,
     SqlReportRepository,
 )
@@ -24,6 +26,8 @@ class SqlUnitOfWork:
     contacts: SqlContactRepository
     media: SqlMediaRepository
     neighborhoods: SqlNeighborhoodRepository
+    incidents: SqlIncidentRepository
+    merges: SqlMergeRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -37,6 +41,8 @@ class SqlUnitOfWork:
         self.contacts = SqlContactRepository(conn)
         self.media = SqlMediaRepository(conn)
         self.neighborhoods = SqlNeighborhoodRepository(conn)
+        self.incidents = SqlIncidentRepository(conn)
+        self.merges = SqlMergeRepository(conn)
         return self
 
     async def __aexit__(

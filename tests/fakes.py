@@ -7,8 +7,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from verify.clustering import Candidate
 from verify.errors import Conflict
-from verify.model import Media, Report, ReportContact
+from verify.incidents import Incident, IncidentStatus, MergeSuggestion, more_urgent
+from verify.model import Activity, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 
 
@@ -20,7 +22,13 @@ class MemoryStore:
     contacts: dict[str, ReportContact] = field(default_factory=dict)
     media: dict[str, Media] = field(default_factory=dict)
     neighborhoods: list[Neighborhood] = field(default_factory=list)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    merges: list[MergeSuggestion] = field(default_factory=list)
     commits: int = 0
+
+    def copy(self) -> MemoryStore:
+        return MemoryStore(dict(self.reports), dict(self.contacts), dict(self.media), list(self.neighborhoods),
+                           dict(self.incidents), list(self.merges), self.commits)
 
 
 class _Reports:
@@ -82,6 +90,46 @@ class _Media:
         return len(gone)
 
 
+class _Incidents:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, incident: Incident) -> None:
+        self._s.incidents[incident.id] = incident
+
+    async def get(self, incident_id: str) -> Incident | None:
+        return self._s.incidents.get(incident_id)
+
+    def _candidates(self, keep: object, since: datetime) -> list[Candidate]:
+        return [
+            Candidate(i.id, i.point, i.neighborhood_id, i.activity, i.last_seen_at, i.tier)
+            for i in self._s.incidents.values()
+            if i.status is IncidentStatus.OPEN and i.last_seen_at >= since and keep(i)  # type: ignore[operator]
+        ]
+
+    async def open_in_cells(self, cells: list[str], since: datetime) -> list[Candidate]:
+        wanted = set(cells)
+        return self._candidates(lambda i: i.cell in wanted, since)
+
+    async def open_in_neighborhood(self, neighborhood_id: str, since: datetime) -> list[Candidate]:
+        return self._candidates(lambda i: i.neighborhood_id == neighborhood_id, since)
+
+    async def add_report(self, incident_id: str, tier: Tier, activity: Activity | None, seen_at: datetime) -> Incident:
+        old = self._s.incidents[incident_id]
+        new = replace(old, report_count=old.report_count + 1, last_seen_at=max(old.last_seen_at, seen_at),
+                      tier=more_urgent(old.tier, tier), activity=old.activity or activity)
+        self._s.incidents[incident_id] = new
+        return new
+
+
+class _Merges:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def suggest(self, suggestion: MergeSuggestion) -> None:
+        self._s.merges.append(suggestion)
+
+
 class _Neighborhoods:
     def __init__(self, staged: MemoryStore) -> None:
         self._s = staged
@@ -100,12 +148,13 @@ class MemoryUnitOfWork:
         self._store = store
 
     async def __aenter__(self) -> Self:
-        s = self._store
-        self._staged = MemoryStore(dict(s.reports), dict(s.contacts), dict(s.media), list(s.neighborhoods))
+        self._staged = self._store.copy()
         self.reports = _Reports(self._staged)
         self.contacts = _Contacts(self._staged)
         self.media = _Media(self._staged)
         self.neighborhoods = _Neighborhoods(self._staged)
+        self.incidents = _Incidents(self._staged)
+        self.merges = _Merges(self._staged)
         return self
 
     async def __aexit__(
@@ -118,10 +167,9 @@ class MemoryUnitOfWork:
             values = [getattr(r, unique) for r in self._staged.reports.values()]
             if len(values) != len(set(values)):
                 raise Conflict(f"duplicate {unique}")
-        s = self._store
-        s.reports, s.contacts, s.media = self._staged.reports, self._staged.contacts, self._staged.media
-        s.neighborhoods = self._staged.neighborhoods
-        s.commits += 1
+        commits = self._store.commits + 1
+        self._store.__dict__.update(self._staged.__dict__)
+        self._store.commits = commits
 
 
 class MemoryUnitOfWorkFactory:

@@ -6,9 +6,11 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from verify.clustering import ClusterPolicy, Decision, Placement, candidate_cells, cell_of, place
 from verify.errors import Conflict
-from verify.model import Media, Report, ReportContact, ReportDraft
-from verify.ports import Clock, UnitOfWorkFactory
+from verify.incidents import Incident, IncidentStatus, MergeSuggestion
+from verify.model import Media, Report, ReportContact, ReportDraft, Tier
+from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from verify.pseudonyms import Pseudonymizer
 from verify.refcodes import new_ref_code
 from verify.triage import tier_for
@@ -35,10 +37,16 @@ class RateLimited(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    """A stored report; `duplicate` is true when this draft had been submitted before."""
+    """A stored report and the incident it now belongs to. `duplicate` is true when this
+    draft had been submitted before (nothing was stored then); `placement` says whether the
+    report opened the incident, joined it, or opened it with a merge suggested; `escalated`
+    that joining made the incident more urgent."""
 
     report: Report
     duplicate: bool
+    incident: Incident | None = None
+    placement: Placement | None = None
+    escalated: bool = False
 
 
 class IntakeService:
@@ -50,11 +58,13 @@ class IntakeService:
         clock: Clock,
         pseudonymize: Pseudonymizer,
         policy: IntakePolicy | None = None,
+        clustering: ClusterPolicy | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._pseudonymize = pseudonymize
         self.policy = policy or IntakePolicy()
+        self.clustering = clustering or ClusterPolicy()
         self._limited_until: dict[str, datetime] = {}
 
     def wait_before_reporting(self, user_id: int) -> timedelta | None:
@@ -72,8 +82,9 @@ class IntakeService:
 
     async def submit(self, draft: ReportDraft, user_id: int, chat_id: int, language: str) -> Submitted:
         """Store the draft as a report (pseudonymous reporter, triage tier, unique reference
-        code), keep the chat id apart in a contact row that expires, and attach the draft's
-        photos — all in one transaction.
+        code) in the incident it belongs to (joined, or opened — with a merge suggested when
+        it is near another one), keep the chat id apart in a contact row that expires, and
+        attach the draft's photos — all in one transaction.
 
         Submitting the same draft again returns the first report (`duplicate=True`) and
         stores nothing. Raises :class:`RateLimited` when the reporter is over the limit.
@@ -81,7 +92,7 @@ class IntakeService:
         reporter = self._pseudonymize(user_id)
         for _ in range(_REF_CODE_ATTEMPTS):
             try:
-                return Submitted(await self._store(draft, reporter, chat_id, language), duplicate=False)
+                return await self._store(draft, reporter, chat_id, language)
             except Conflict:
                 async with self._uow() as uow:
                     existing = await uow.reports.by_draft(draft.draft_id)
@@ -90,7 +101,7 @@ class IntakeService:
                 # else the reference code was taken meanwhile: draw another one
         raise RuntimeError("no free reference code; widen refcodes.LENGTH")
 
-    async def _store(self, draft: ReportDraft, reporter: str, chat_id: int, language: str) -> Report:
+    async def _store(self, draft: ReportDraft, reporter: str, chat_id: int, language: str) -> Submitted:
         now = self._clock.now()
         async with self._uow() as uow:
             since = now - self.policy.window
@@ -99,13 +110,15 @@ class IntakeService:
                 self._limited_until[reporter] = oldest + self.policy.window
                 raise RateLimited(max(oldest + self.policy.window - now, timedelta(seconds=1)))
             report_id = str(uuid.uuid4())
+            tier = tier_for(draft)
+            incident, decision, escalated = await self._cluster(uow, draft, tier, now)
             report = Report(
                 id=report_id,
                 ref_code=new_ref_code(),
                 draft_id=draft.draft_id,
                 reporter=reporter,
                 language=language,
-                tier=tier_for(draft),
+                tier=tier,
                 created_at=now,
                 activity=draft.activity,
                 time_seen=draft.time_seen,
@@ -116,6 +129,7 @@ class IntakeService:
                 point=draft.point,
                 place_text=draft.place_text,
                 neighborhood_id=draft.neighborhood_id,
+                incident_id=incident.id,
             )
             await uow.reports.add(report)
             await uow.contacts.add(
@@ -124,7 +138,40 @@ class IntakeService:
             if draft.photos:
                 report = replace(report, media_ids=await uow.media.attach(draft.draft_id, report_id))
             await uow.commit()
-        return report
+        return Submitted(report, False, incident, decision.placement, escalated)
+
+    async def _cluster(
+        self, uow: UnitOfWork, draft: ReportDraft, tier: Tier, now: datetime
+    ) -> tuple[Incident, Decision, bool]:
+        """Join the report's incident, or open one (suggesting a merge when near another)."""
+        since = now - self.clustering.window
+        if draft.point is not None:
+            candidates = await uow.incidents.open_in_cells(candidate_cells(draft.point, self.clustering), since)
+        elif draft.neighborhood_id is not None:
+            candidates = await uow.incidents.open_in_neighborhood(draft.neighborhood_id, since)
+        else:
+            candidates = []
+        decision = place(draft.point, draft.neighborhood_id, draft.activity, now, candidates, self.clustering)
+        if decision.placement is Placement.JOIN:
+            assert decision.target is not None
+            joined = await uow.incidents.add_report(decision.target.incident_id, tier, draft.activity, now)
+            return joined, decision, joined.tier != decision.target.tier
+        incident = Incident(
+            id=str(uuid.uuid4()),
+            status=IncidentStatus.OPEN,
+            tier=tier,
+            activity=draft.activity,
+            neighborhood_id=draft.neighborhood_id,
+            point=draft.point,
+            cell=cell_of(draft.point) if draft.point else None,
+            first_seen_at=now,
+            last_seen_at=now,
+            report_count=1,
+        )
+        await uow.incidents.add(incident)
+        if decision.target is not None:  # a suggestion
+            await uow.merges.suggest(MergeSuggestion(incident.id, decision.target.incident_id, decision.distance_m))
+        return incident, decision, False
 
     async def keep_photo(self, draft_id: str, content: bytes, mime_type: str, size: tuple[int, int]) -> Media:
         """Store a photo (already stripped of metadata) for a draft; returns its record."""

@@ -168,6 +168,7 @@ class Report:
     point: GeoPoint | None = None
     place_text: str | None = None
     neighborhood_id: str | None = None
+    incident_id: str | None = None
     media_ids: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -6,7 +6,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from verify.model import Media, Report, ReportContact
+from verify.clustering import Candidate
+from verify.incidents import Incident, MergeSuggestion
+from verify.model import Activity, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 
 
@@ -64,6 +66,34 @@ class MediaRepository(Protocol):
         ...
 
 
+class IncidentRepository(Protocol):
+    """Incidents on the desk."""
+
+    async def add(self, incident: Incident) -> None: ...
+
+    async def get(self, incident_id: str) -> Incident | None: ...
+
+    async def open_in_cells(self, cells: list[str], since: datetime) -> list[Candidate]:
+        """Open incidents in these h3 cells with a report at or after `since` (an index
+        lookup, never a scan of every open incident)."""
+        ...
+
+    async def open_in_neighborhood(self, neighborhood_id: str, since: datetime) -> list[Candidate]:
+        """Open incidents of this neighborhood with a report at or after `since`."""
+        ...
+
+    async def add_report(self, incident_id: str, tier: Tier, activity: Activity | None, seen_at: datetime) -> Incident:
+        """Count one more report: the tier can only become more urgent, a missing activity is
+        filled in, and the last-seen time moves forward. Returns the incident as updated."""
+        ...
+
+
+class MergeRepository(Protocol):
+    """Merge suggestions shown to verifiers."""
+
+    async def suggest(self, suggestion: MergeSuggestion) -> None: ...
+
+
 class NeighborhoodRepository(Protocol):
     """The deployment's neighborhoods."""
 
@@ -86,6 +116,12 @@ class UnitOfWork(Protocol):
 
     @property
     def neighborhoods(self) -> NeighborhoodRepository: ...
+
+    @property
+    def incidents(self) -> IncidentRepository: ...
+
+    @property
+    def merges(self) -> MergeRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -143,3 +143,23 @@ async def test_retention_purge_deletes_in_the_database(engine: AsyncEngine) -> N
         counts = [(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one()
                   for t in ("report", "report_contact", "media")]
     assert counts == [1, 1, 0]
+
+
+async def test_clustering_joins_suggests_and_escalates_in_the_database(engine: AsyncEngine) -> None:
+    clock = ManualClock()
+    svc = service(engine, clock, IntakePolicy(max_reports=100))
+    routine = ReportDraft("a" * 32, activity=Activity.SURVEILLANCE, point=GeoPoint(34.052, -118.254))
+    first = await svc.submit(routine, 1, 1, "en")
+    clock.advance(timedelta(minutes=30))
+    joined = await svc.submit(full_draft(2), 2, 2, "en")  # a checkpoint 600 m away: joins and escalates
+    fringe = await svc.submit(ReportDraft("b" * 32, point=GeoPoint(34.0635, -118.25)), 3, 3, "en")
+    clock.advance(timedelta(hours=4))
+    later = await svc.submit(ReportDraft("c" * 32, point=GeoPoint(34.05, -118.25)), 4, 4, "en")
+    assert joined.report.incident_id == first.report.incident_id and joined.escalated
+    assert joined.incident is not None and joined.incident.report_count == 2 and joined.incident.tier is Tier.HIGH
+    assert joined.incident.activity is Activity.SURVEILLANCE
+    assert fringe.report.incident_id != first.report.incident_id
+    assert later.report.incident_id not in (first.report.incident_id, fringe.report.incident_id)
+    async with engine.connect() as conn:
+        merges = (await conn.execute(text("SELECT incident_id, other_incident_id FROM merge_suggestion"))).all()
+    assert merges == [(fringe.report.incident_id, first.report.incident_id)]

@@ -5,6 +5,7 @@ import pytest
 from tests.fakes import MemoryUnitOfWorkFactory
 from verify.clock import ManualClock
 from verify.intake import IntakePolicy, IntakeService, RateLimited
+from verify.clustering import Placement
 from verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
 from verify.pseudonyms import Pseudonymizer
 from verify.refcodes import ALPHABET
@@ -100,3 +101,38 @@ def test_pseudonyms_depend_on_the_key_and_hide_the_id() -> None:
     a, b = Pseudonymizer(KEY), Pseudonymizer(KEY + b"x")
     assert a(42) == a(42) != b(42)
     assert "42" not in repr(a) and len(a(42)) == 32
+
+
+async def test_reports_of_one_event_cluster_into_one_incident() -> None:
+    service, uow, clock = make_service(IntakePolicy(max_reports=100))
+    first = await service.submit(a_draft(1), 1, 1, "en")
+    clock.advance(timedelta(minutes=20))
+    near = ReportDraft("near", activity=Activity.CHECKPOINT, time_seen=TimeSeen.RECENT,
+                       point=GeoPoint(34.054, -118.25), neighborhood_id="las-palmas")
+    second = await service.submit(near, 2, 2, "en")
+    assert first.placement is Placement.NEW and second.placement is Placement.JOIN
+    assert second.report.incident_id == first.report.incident_id
+    incident = uow.store.incidents[first.report.incident_id]  # type: ignore[index]
+    assert incident.report_count == 2 and incident.tier is Tier.URGENT
+
+
+async def test_a_report_in_the_fringe_opens_an_incident_with_a_merge_suggestion() -> None:
+    service, uow, _ = make_service()
+    first = await service.submit(a_draft(1), 1, 1, "en")
+    fringe = ReportDraft("fringe", point=GeoPoint(34.0635, -118.25))  # about 1.5 km north
+    second = await service.submit(fringe, 2, 2, "en")
+    assert second.placement is Placement.SUGGEST and second.incident is not None
+    assert second.report.incident_id != first.report.incident_id
+    [suggestion] = uow.store.merges
+    assert (suggestion.incident_id, suggestion.other_incident_id) == (second.incident.id, first.report.incident_id)
+    assert 1400 < (suggestion.distance_m or 0) < 1600
+
+
+async def test_a_more_urgent_report_escalates_the_incident_it_joins() -> None:
+    service, uow, _ = make_service()
+    routine = ReportDraft("r", activity=Activity.SURVEILLANCE, point=GeoPoint(34.05, -118.25))
+    first = await service.submit(routine, 1, 1, "en")
+    assert first.incident is not None and first.incident.tier is Tier.ROUTINE
+    urgent = await service.submit(a_draft(2), 2, 2, "en")
+    assert urgent.placement is Placement.JOIN and urgent.escalated
+    assert urgent.incident is not None and urgent.incident.tier is Tier.URGENT
