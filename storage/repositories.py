@@ -11,7 +11,18 @@ from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.tables import IncidentRow, MediaRow, MergeSuggestionRow, NeighborhoodRow, ReportContactRow, ReportRow
+from storage.tables import (
+    AuditEventRow,
+    IncidentRow,
+    InviteRow,
+    MediaRow,
+    MergeSuggestionRow,
+    NeighborhoodRow,
+    ReportContactRow,
+    ReportRow,
+    VerifierRow,
+)
+from verify.audit import AuditEvent
 from verify.clustering import Candidate
 from verify.errors import Conflict
 from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
@@ -28,6 +39,7 @@ from verify.model import (
     VehicleCount,
 )
 from verify.places import Neighborhood, parse_polygons
+from verify.roster import Invite, Role, Verifier
 
 REPORT = ReportRow.__table__
 CONTACT = ReportContactRow.__table__
@@ -35,6 +47,9 @@ MEDIA = MediaRow.__table__
 NEIGHBORHOOD = NeighborhoodRow.__table__
 INCIDENT = IncidentRow.__table__
 MERGE = MergeSuggestionRow.__table__
+VERIFIER = VerifierRow.__table__
+INVITE = InviteRow.__table__
+AUDIT = AuditEventRow.__table__
 
 # Statements on the submission path are built once; executing them only binds parameters.
 _INSERT_REPORT = insert(REPORT)
@@ -296,3 +311,77 @@ class SqlNeighborhoodRepository:
             )
             for r in rows
         ]
+
+
+class SqlVerifierRepository:
+    """The roster in `verifier`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def get(self, user_id: int) -> Verifier | None:
+        row = (await self._c.execute(select(VERIFIER).where(VERIFIER.c.user_id == user_id))).mappings().first()
+        return _verifier(row) if row is not None else None
+
+    async def save(self, verifier: Verifier) -> None:
+        values = {
+            "role": int(verifier.role), "name": verifier.name, "pseudonym": verifier.pseudonym,
+            "joined_at": verifier.joined_at, "languages": list(verifier.languages),
+            "neighborhoods": list(verifier.neighborhoods), "on_duty": verifier.on_duty,
+        }
+        updated = await self._c.execute(update(VERIFIER).where(VERIFIER.c.user_id == verifier.user_id).values(values))
+        if updated.rowcount == 0:
+            await self._c.execute(insert(VERIFIER).values(user_id=verifier.user_id, **values))
+
+    async def all(self) -> list[Verifier]:
+        rows = (await self._c.execute(select(VERIFIER).order_by(VERIFIER.c.role.desc(), VERIFIER.c.name))).mappings()
+        return [_verifier(r) for r in rows]
+
+
+def _verifier(row: Any) -> Verifier:
+    return Verifier(
+        user_id=row["user_id"], role=Role(row["role"]), name=row["name"], pseudonym=row["pseudonym"],
+        joined_at=row["joined_at"], languages=tuple(row["languages"]), neighborhoods=tuple(row["neighborhoods"]),
+        on_duty=bool(row["on_duty"]),
+    )
+
+
+class SqlInviteRepository:
+    """Invite codes in `invite`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add(self, invite: Invite) -> None:
+        await self._c.execute(
+            insert(INVITE).values(
+                code=invite.code, role=int(invite.role), created_by=invite.created_by, created_at=invite.created_at,
+                expires_at=invite.expires_at, used_by=invite.used_by, used_at=invite.used_at,
+            )
+        )
+
+    async def get(self, code: str) -> Invite | None:
+        row = (await self._c.execute(select(INVITE).where(INVITE.c.code == code))).mappings().first()
+        if row is None:
+            return None
+        return Invite(row["code"], Role(row["role"]), row["created_by"], row["created_at"], row["expires_at"],
+                      row["used_by"], row["used_at"])
+
+    async def use(self, code: str, user_id: int, at: datetime) -> bool:
+        result = await self._c.execute(
+            update(INVITE).where(INVITE.c.code == code, INVITE.c.used_by.is_(None)).values(used_by=user_id, used_at=at)
+        )
+        return result.rowcount == 1
+
+
+class SqlAuditRepository:
+    """The trail in `audit_event`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add(self, event: AuditEvent) -> None:
+        await self._c.execute(
+            insert(AUDIT).values(at=event.at, actor=event.actor, action=event.action, subject=event.subject,
+                                 detail=event.detail)
+        )

@@ -141,3 +141,46 @@ class BotStateRow(SQLModel, table=True):
     sealed_key: str = Field(sa_column=Column(String(512), nullable=False))
     value: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class VerifierRow(SQLModel, table=True):
+    """A desk member. Verifiers consent to being known to coordinators, so the Telegram id
+    is kept here (never in report tables); `pseudonym` matches their reports' pseudonym."""
+
+    __tablename__ = "verifier"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    role: int
+    name: str = Field(max_length=64)
+    pseudonym: str = Field(max_length=64, index=True)
+    joined_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    neighborhoods: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    on_duty: bool = False
+
+
+class InviteRow(SQLModel, table=True):
+    """A one-time invite code."""
+
+    __tablename__ = "invite"
+
+    code: str = Field(primary_key=True, max_length=16)
+    role: int
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class AuditEventRow(SQLModel, table=True):
+    """One entry of the append-only audit trail."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    actor: str = Field(max_length=80)
+    action: str = Field(max_length=64)
+    subject: str = Field(max_length=80)
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]

@@ -9,12 +9,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from storage.repositories import (
+    SqlAuditRepository,
     SqlContactRepository,
     SqlIncidentRepository,
+    SqlInviteRepository,
     SqlMediaRepository,
     SqlMergeRepository,
     SqlNeighborhoodRepository,
     SqlReportRepository,
+    SqlVerifierRepository,
 )
 from verify.errors import Conflict
 
@@ -28,6 +31,9 @@ class SqlUnitOfWork:
     neighborhoods: SqlNeighborhoodRepository
     incidents: SqlIncidentRepository
     merges: SqlMergeRepository
+    verifiers: SqlVerifierRepository
+    invites: SqlInviteRepository
+    audit: SqlAuditRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -43,6 +49,9 @@ class SqlUnitOfWork:
         self.neighborhoods = SqlNeighborhoodRepository(conn)
         self.incidents = SqlIncidentRepository(conn)
         self.merges = SqlMergeRepository(conn)
+        self.verifiers = SqlVerifierRepository(conn)
+        self.invites = SqlInviteRepository(conn)
+        self.audit = SqlAuditRepository(conn)
         return self
 
     async def __aexit__(
@@ -65,6 +74,11 @@ class SqlUnitOfWork:
             await self._tx.commit()
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from None
+
+    async def rollback(self) -> None:
+        assert self._conn is not None and self._tx is not None
+        await self._tx.rollback()
+        self._tx = await self._conn.begin()
 
 
 class SqlUnitOfWorkFactory:

@@ -7,11 +7,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from verify.audit import AuditEvent
 from verify.clustering import Candidate
 from verify.errors import Conflict
 from verify.incidents import Incident, IncidentStatus, MergeSuggestion, more_urgent
 from verify.model import Activity, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
+from verify.roster import Invite, Verifier
 
 
 @dataclass
@@ -24,11 +26,15 @@ class MemoryStore:
     neighborhoods: list[Neighborhood] = field(default_factory=list)
     incidents: dict[str, Incident] = field(default_factory=dict)
     merges: list[MergeSuggestion] = field(default_factory=list)
+    verifiers: dict[int, Verifier] = field(default_factory=dict)
+    invites: dict[str, Invite] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
     commits: int = 0
 
     def copy(self) -> MemoryStore:
         return MemoryStore(dict(self.reports), dict(self.contacts), dict(self.media), list(self.neighborhoods),
-                           dict(self.incidents), list(self.merges), self.commits)
+                           dict(self.incidents), list(self.merges), dict(self.verifiers), dict(self.invites),
+                           list(self.audit), self.commits)
 
 
 class _Reports:
@@ -130,6 +136,46 @@ class _Merges:
         self._s.merges.append(suggestion)
 
 
+class _Verifiers:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def get(self, user_id: int) -> Verifier | None:
+        return self._s.verifiers.get(user_id)
+
+    async def save(self, verifier: Verifier) -> None:
+        self._s.verifiers[verifier.user_id] = verifier
+
+    async def all(self) -> list[Verifier]:
+        return sorted(self._s.verifiers.values(), key=lambda v: (-v.role, v.name))
+
+
+class _Invites:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, invite: Invite) -> None:
+        self._s.invites[invite.code] = invite
+
+    async def get(self, code: str) -> Invite | None:
+        return self._s.invites.get(code)
+
+    async def use(self, code: str, user_id: int, at: datetime) -> bool:
+        invite = self._s.invites.get(code)
+        if invite is None or invite.used_by is not None:
+            return False
+        self._s.invites[code] = replace(invite, used_by=user_id, used_at=at)
+        return True
+
+
+class _Audit:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, event: AuditEvent) -> None:
+        self._s.audit.append(event)
+
+
 class _Neighborhoods:
     def __init__(self, staged: MemoryStore) -> None:
         self._s = staged
@@ -148,14 +194,20 @@ class MemoryUnitOfWork:
         self._store = store
 
     async def __aenter__(self) -> Self:
-        self._staged = self._store.copy()
+        self._open(self._store.copy())
+        return self
+
+    def _open(self, staged: MemoryStore) -> None:
+        self._staged = staged
         self.reports = _Reports(self._staged)
         self.contacts = _Contacts(self._staged)
         self.media = _Media(self._staged)
         self.neighborhoods = _Neighborhoods(self._staged)
         self.incidents = _Incidents(self._staged)
         self.merges = _Merges(self._staged)
-        return self
+        self.verifiers = _Verifiers(self._staged)
+        self.invites = _Invites(self._staged)
+        self.audit = _Audit(self._staged)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -170,6 +222,10 @@ class MemoryUnitOfWork:
         commits = self._store.commits + 1
         self._store.__dict__.update(self._staged.__dict__)
         self._store.commits = commits
+        self._open(self._store.copy())
+
+    async def rollback(self) -> None:
+        self._open(self._store.copy())
 
 
 class MemoryUnitOfWorkFactory:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
+from verify.audit import AuditEvent
 from verify.clustering import Candidate
 from verify.incidents import Incident, MergeSuggestion
 from verify.model import Activity, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
+
+if TYPE_CHECKING:
+    from verify.roster import Invite, Verifier
 
 
 class Clock(Protocol):
@@ -94,6 +98,36 @@ class MergeRepository(Protocol):
     async def suggest(self, suggestion: MergeSuggestion) -> None: ...
 
 
+class VerifierRepository(Protocol):
+    """The roster."""
+
+    async def get(self, user_id: int) -> Verifier | None: ...
+
+    async def save(self, verifier: Verifier) -> None:
+        """Insert or replace the entry."""
+        ...
+
+    async def all(self) -> list[Verifier]: ...
+
+
+class InviteRepository(Protocol):
+    """One-time invite codes."""
+
+    async def add(self, invite: Invite) -> None: ...
+
+    async def get(self, code: str) -> Invite | None: ...
+
+    async def use(self, code: str, user_id: int, at: datetime) -> bool:
+        """Mark the code used by `user_id`, only if nobody used it yet (one winner in a race)."""
+        ...
+
+
+class AuditRepository(Protocol):
+    """The append-only audit trail."""
+
+    async def add(self, event: AuditEvent) -> None: ...
+
+
 class NeighborhoodRepository(Protocol):
     """The deployment's neighborhoods."""
 
@@ -123,6 +157,15 @@ class UnitOfWork(Protocol):
     @property
     def merges(self) -> MergeRepository: ...
 
+    @property
+    def verifiers(self) -> VerifierRepository: ...
+
+    @property
+    def invites(self) -> InviteRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -134,6 +177,10 @@ class UnitOfWork(Protocol):
 
     async def commit(self) -> None:
         """Make the work durable; raises `verify.errors.Conflict` on a uniqueness clash."""
+        ...
+
+    async def rollback(self) -> None:
+        """Drop what this unit did so far and carry on in a fresh transaction."""
         ...
 
 

@@ -1,0 +1,86 @@
+from datetime import timedelta
+
+import pytest
+
+from tests.fakes import MemoryUnitOfWorkFactory
+from verify.clock import ManualClock
+from verify.pseudonyms import Pseudonymizer
+from verify.roster import Refusal, Refused, Role, RosterService, normalise_invite_code
+
+KEY = b"unit-test-key-0123456789abcdef"
+ADMIN, COORD, ANA, BEN = 1, 2, 3, 4
+
+
+async def roster() -> tuple[RosterService, MemoryUnitOfWorkFactory, ManualClock]:
+    uow, clock = MemoryUnitOfWorkFactory(), ManualClock()
+    service = RosterService(uow, clock, Pseudonymizer(KEY))
+    await service.add_admin(ADMIN, "Admin")
+    code = (await service.invite(ADMIN, Role.COORDINATOR)).code
+    await service.redeem(code, COORD, "Coordinator")
+    return service, uow, clock
+
+
+async def test_an_invite_is_redeemed_once_for_its_role() -> None:
+    service, uow, _ = await roster()
+    invite = await service.invite(COORD, Role.VERIFIER)
+    person = await service.redeem(invite.code.lower().replace("-", " "), ANA, "Ana")
+    assert person.role is Role.VERIFIER and person.pseudonym == Pseudonymizer(KEY)(ANA)
+    with pytest.raises(Refused) as again:
+        await service.redeem(invite.code, BEN, "Ben")
+    assert again.value.reason is Refusal.USED_INVITE
+    assert (await service.get(BEN)) is None
+    assert uow.store.audit[-1].action == "refused.invite.redeem"
+
+
+async def test_invites_expire_after_72_hours_and_unknown_codes_are_refused() -> None:
+    service, _, clock = await roster()
+    invite = await service.invite(COORD, Role.TRAINEE)
+    clock.advance(timedelta(hours=72))
+    with pytest.raises(Refused) as late:
+        await service.redeem(invite.code, ANA, "Ana")
+    assert late.value.reason is Refusal.EXPIRED_INVITE
+    with pytest.raises(Refused) as unknown:
+        await service.redeem("ZZZZ-ZZZZ", ANA, "Ana")
+    assert unknown.value.reason is Refusal.UNKNOWN_INVITE
+
+
+async def test_coordinators_invite_verifiers_but_not_coordinators_and_verifiers_invite_nobody() -> None:
+    service, uow, _ = await roster()
+    await service.redeem((await service.invite(COORD, Role.VERIFIER)).code, ANA, "Ana")
+    with pytest.raises(Refused):
+        await service.invite(COORD, Role.COORDINATOR)
+    with pytest.raises(Refused):
+        await service.invite(ANA, Role.TRAINEE)
+    refused = [e for e in uow.store.audit if e.action == "refused.invite"]
+    assert [e.actor for e in refused] == [f"verifier:{COORD}", f"verifier:{ANA}"]
+
+
+async def test_role_changes_follow_authority() -> None:
+    service, _, _ = await roster()
+    await service.redeem((await service.invite(COORD, Role.TRAINEE)).code, ANA, "Ana")
+    assert (await service.set_role(COORD, ANA, Role.VERIFIER)).role is Role.VERIFIER
+    with pytest.raises(Refused):
+        await service.set_role(COORD, ANA, Role.COORDINATOR)  # only an admin grants that
+    with pytest.raises(Refused):
+        await service.set_role(COORD, ADMIN, Role.REVOKED)  # nobody below acts on an admin
+    with pytest.raises(Refused) as own:
+        await service.set_role(ADMIN, ADMIN, Role.TRAINEE)
+    assert own.value.reason is Refusal.SELF
+    revoked = await service.set_role(ADMIN, ANA, Role.REVOKED)
+    assert not revoked.can(Role.TRAINEE)
+    with pytest.raises(Refused):
+        await service.require(ANA, Role.TRAINEE, "queue")
+
+
+async def test_duty_languages_and_areas_are_ones_own() -> None:
+    service, uow, _ = await roster()
+    await service.redeem((await service.invite(COORD, Role.VERIFIER)).code, ANA, "Ana")
+    person = await service.update(ANA, on_duty=True, languages=("en", "es"), neighborhoods=("las-palmas",))
+    assert person.on_duty and person.languages == ("en", "es") and person.neighborhoods == ("las-palmas",)
+    assert uow.store.audit[-1].action == "duty.on"
+    with pytest.raises(Refused):
+        await service.update(BEN, on_duty=True)
+
+
+def test_typed_invite_codes_are_normalised() -> None:
+    assert normalise_invite_code(" k7m2 qx9p ") == "K7M2-QX9P"
