@@ -181,7 +181,11 @@ async def query_plan(conn: AsyncConnection, cells: list[str], since: datetime) -
         return [row[-1] for row in (await conn.exec_driver_sql(sql)).all()]
     sql = (f"EXPLAIN SELECT id, lat, lon FROM incident WHERE status = 'open' "
            f"AND cell IN ({in_list}) AND last_seen_at >= '{since.isoformat()}'")
-    return [row[0].strip() for row in (await conn.exec_driver_sql(sql)).all()]
+    return [_shorten(row[0].strip()) for row in (await conn.exec_driver_sql(sql)).all()]
+
+
+def _shorten(line: str, width: int = 110) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 async def indexed(repo: SqlIncidentRepository, q: Query, now: datetime, policy: ClusterPolicy) -> tuple[Decision, int]:

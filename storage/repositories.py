@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,9 +20,11 @@ from storage.tables import (
     NeighborhoodRow,
     ReportContactRow,
     ReportRow,
+    VerdictRow,
     VerifierRow,
 )
 from verify.audit import AuditEvent
+from verify.desk import VerdictRecord
 from verify.clustering import Candidate
 from verify.errors import Conflict
 from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
@@ -50,6 +52,7 @@ MERGE = MergeSuggestionRow.__table__
 VERIFIER = VerifierRow.__table__
 INVITE = InviteRow.__table__
 AUDIT = AuditEventRow.__table__
+VERDICT = VerdictRow.__table__
 
 # Statements on the submission path are built once; executing them only binds parameters.
 _INSERT_REPORT = insert(REPORT)
@@ -96,6 +99,10 @@ class SqlReportRepository:
 
     async def oldest_since(self, reporter: str, since: datetime) -> datetime | None:
         return (await self._c.execute(_OLDEST_RECENT, {"reporter": reporter, "since": since})).scalar_one()
+
+    async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
+        query = select(REPORT.c.id).where(REPORT.c.incident_id == incident_id, REPORT.c.reporter == reporter).limit(1)
+        return (await self._c.execute(query)).first() is not None
 
     async def delete_before(self, cutoff: datetime) -> int:
         old = select(REPORT.c.id).where(REPORT.c.created_at < cutoff).scalar_subquery()
@@ -165,7 +172,7 @@ class SqlIncidentRepository:
                 "first_seen_at": incident.first_seen_at, "last_seen_at": incident.last_seen_at,
                 "report_count": incident.report_count, "claimed_by": incident.claimed_by,
                 "lease_until": incident.lease_until, "verdict": _value(incident.verdict),
-                "decided_at": incident.decided_at,
+                "decided_at": incident.decided_at, "escalated": incident.escalated,
             },
         )
 
@@ -198,6 +205,46 @@ class SqlIncidentRepository:
         assert incident is not None
         return incident
 
+    async def open_queue(self) -> list[Incident]:
+        rows = (await self._c.execute(select(INCIDENT).where(INCIDENT.c.status == IncidentStatus.OPEN.value))).mappings()
+        return [_incident(r) for r in rows]
+
+    async def take_lease(self, incident_id: str, user_id: int, now: datetime, until: datetime) -> bool:
+        free = or_(INCIDENT.c.claimed_by.is_(None), INCIDENT.c.lease_until <= now, INCIDENT.c.claimed_by == user_id)
+        result = await self._c.execute(
+            update(INCIDENT)
+            .where(INCIDENT.c.id == incident_id, INCIDENT.c.status == IncidentStatus.OPEN.value, free)
+            .values(claimed_by=user_id, lease_until=until)
+        )
+        return result.rowcount == 1
+
+    async def drop_lease(self, incident_id: str, holder: int, expired_before: datetime | None = None) -> bool:
+        query = update(INCIDENT).where(INCIDENT.c.id == incident_id, INCIDENT.c.claimed_by == holder)
+        if expired_before is not None:
+            query = query.where(INCIDENT.c.lease_until <= expired_before)
+        result = await self._c.execute(query.values(claimed_by=None, lease_until=None))
+        return result.rowcount == 1
+
+    async def expired_leases(self, now: datetime) -> list[tuple[str, int]]:
+        rows = await self._c.execute(
+            select(INCIDENT.c.id, INCIDENT.c.claimed_by).where(
+                INCIDENT.c.status == IncidentStatus.OPEN.value, INCIDENT.c.claimed_by.is_not(None),
+                INCIDENT.c.lease_until <= now,
+            )
+        )
+        return [(r.id, r.claimed_by) for r in rows]
+
+    async def decide(self, incident_id: str, verdict: Verdict, at: datetime) -> None:
+        await self._c.execute(
+            update(INCIDENT).where(INCIDENT.c.id == incident_id).values(
+                status=IncidentStatus.DECIDED.value, verdict=verdict.value, decided_at=at, claimed_by=None,
+                lease_until=None,
+            )
+        )
+
+    async def escalate(self, incident_id: str) -> None:
+        await self._c.execute(update(INCIDENT).where(INCIDENT.c.id == incident_id).values(escalated=True))
+
 
 def _candidate(row: Any) -> Candidate:
     point = GeoPoint(row.lat, row.lon) if row.lat is not None else None
@@ -221,6 +268,7 @@ def _incident(row: Any) -> Incident:
         lease_until=row["lease_until"],
         verdict=Verdict(row["verdict"]) if row["verdict"] else None,
         decided_at=row["decided_at"],
+        escalated=bool(row["escalated"]),
     )
 
 
@@ -384,4 +432,26 @@ class SqlAuditRepository:
         await self._c.execute(
             insert(AUDIT).values(at=event.at, actor=event.actor, action=event.action, subject=event.subject,
                                  detail=event.detail)
+        )
+
+
+class SqlVerdictRepository:
+    """Verdicts in `verdict`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add(self, record: VerdictRecord) -> None:
+        await self._c.execute(
+            insert(VERDICT).values(
+                incident_id=record.incident_id, verifier_id=record.verifier_id, verdict=record.verdict.value,
+                reason=record.reason, at=record.at, counts=record.counts,
+            )
+        )
+
+    async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
+        rows = await self._c.execute(select(VERDICT).where(VERDICT.c.incident_id == incident_id).order_by(VERDICT.c.id))
+        return tuple(
+            VerdictRecord(r.incident_id, r.verifier_id, Verdict(r.verdict), r.reason, r.at, bool(r.counts))
+            for r in rows
         )

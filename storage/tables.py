@@ -47,6 +47,7 @@ class IncidentRow(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     verdict: str | None = Field(default=None, max_length=16)
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    escalated: bool = False
 
 
 class MergeSuggestionRow(SQLModel, table=True):
@@ -184,3 +185,19 @@ class AuditEventRow(SQLModel, table=True):
     action: str = Field(max_length=64)
     subject: str = Field(max_length=80)
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+
+
+class VerdictRow(SQLModel, table=True):
+    """One person's verdict on an incident (trainees' are kept but do not count)."""
+
+    __tablename__ = "verdict"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    verifier_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    verdict: str = Field(max_length=16)
+    reason: str = Field(max_length=500)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    counts: bool

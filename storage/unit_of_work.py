@@ -17,6 +17,7 @@ from storage.repositories import (
     SqlMergeRepository,
     SqlNeighborhoodRepository,
     SqlReportRepository,
+    SqlVerdictRepository,
     SqlVerifierRepository,
 )
 from verify.errors import Conflict
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
     verifiers: SqlVerifierRepository
     invites: SqlInviteRepository
     audit: SqlAuditRepository
+    verdicts: SqlVerdictRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -52,6 +54,7 @@ class SqlUnitOfWork:
         self.verifiers = SqlVerifierRepository(conn)
         self.invites = SqlInviteRepository(conn)
         self.audit = SqlAuditRepository(conn)
+        self.verdicts = SqlVerdictRepository(conn)
         return self
 
     async def __aexit__(

@@ -9,8 +9,9 @@ from typing import Self
 
 from verify.audit import AuditEvent
 from verify.clustering import Candidate
+from verify.desk import VerdictRecord
 from verify.errors import Conflict
-from verify.incidents import Incident, IncidentStatus, MergeSuggestion, more_urgent
+from verify.incidents import Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
 from verify.model import Activity, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 from verify.roster import Invite, Verifier
@@ -29,12 +30,13 @@ class MemoryStore:
     verifiers: dict[int, Verifier] = field(default_factory=dict)
     invites: dict[str, Invite] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
+    verdicts: list[VerdictRecord] = field(default_factory=list)
     commits: int = 0
 
     def copy(self) -> MemoryStore:
         return MemoryStore(dict(self.reports), dict(self.contacts), dict(self.media), list(self.neighborhoods),
                            dict(self.incidents), list(self.merges), dict(self.verifiers), dict(self.invites),
-                           list(self.audit), self.commits)
+                           list(self.audit), list(self.verdicts), self.commits)
 
 
 class _Reports:
@@ -53,6 +55,9 @@ class _Reports:
     async def oldest_since(self, reporter: str, since: datetime) -> datetime | None:
         times = [r.created_at for r in self._s.reports.values() if r.reporter == reporter and r.created_at > since]
         return min(times, default=None)
+
+    async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
+        return any(r.incident_id == incident_id and r.reporter == reporter for r in self._s.reports.values())
 
     async def delete_before(self, cutoff: datetime) -> int:
         old = {i for i, r in self._s.reports.items() if r.created_at < cutoff}
@@ -126,6 +131,51 @@ class _Incidents:
                       tier=more_urgent(old.tier, tier), activity=old.activity or activity)
         self._s.incidents[incident_id] = new
         return new
+
+    async def open_queue(self) -> list[Incident]:
+        return [i for i in self._s.incidents.values() if i.status is IncidentStatus.OPEN]
+
+    async def take_lease(self, incident_id: str, user_id: int, now: datetime, until: datetime) -> bool:
+        i = self._s.incidents.get(incident_id)
+        if i is None or i.status is not IncidentStatus.OPEN:
+            return False
+        if i.claimed_by not in (None, user_id) and i.lease_until is not None and i.lease_until > now:
+            return False
+        self._s.incidents[incident_id] = replace(i, claimed_by=user_id, lease_until=until)
+        return True
+
+    async def drop_lease(self, incident_id: str, holder: int, expired_before: datetime | None = None) -> bool:
+        i = self._s.incidents.get(incident_id)
+        if i is None or i.claimed_by != holder:
+            return False
+        if expired_before is not None and (i.lease_until is None or i.lease_until > expired_before):
+            return False
+        self._s.incidents[incident_id] = replace(i, claimed_by=None, lease_until=None)
+        return True
+
+    async def expired_leases(self, now: datetime) -> list[tuple[str, int]]:
+        return [(i.id, i.claimed_by) for i in self._s.incidents.values()
+                if i.status is IncidentStatus.OPEN and i.claimed_by is not None
+                and i.lease_until is not None and i.lease_until <= now]
+
+    async def decide(self, incident_id: str, verdict: Verdict, at: datetime) -> None:
+        i = self._s.incidents[incident_id]
+        self._s.incidents[incident_id] = replace(i, status=IncidentStatus.DECIDED, verdict=verdict, decided_at=at,
+                                                 claimed_by=None, lease_until=None)
+
+    async def escalate(self, incident_id: str) -> None:
+        self._s.incidents[incident_id] = replace(self._s.incidents[incident_id], escalated=True)
+
+
+class _Verdicts:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, record: VerdictRecord) -> None:
+        self._s.verdicts.append(record)
+
+    async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
+        return tuple(v for v in self._s.verdicts if v.incident_id == incident_id)
 
 
 class _Merges:
@@ -208,6 +258,7 @@ class MemoryUnitOfWork:
         self.verifiers = _Verifiers(self._staged)
         self.invites = _Invites(self._staged)
         self.audit = _Audit(self._staged)
+        self.verdicts = _Verdicts(self._staged)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -52,6 +52,7 @@ class Incident:
     lease_until: datetime | None = None
     verdict: Verdict | None = None
     decided_at: datetime | None = None
+    escalated: bool = False  # verifiers disagreed: a coordinator decides
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from verify.audit import AuditEvent
 from verify.clustering import Candidate
-from verify.incidents import Incident, MergeSuggestion
+from verify.incidents import Incident, MergeSuggestion, Verdict
 from verify.model import Activity, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 
 if TYPE_CHECKING:
+    from verify.desk import VerdictRecord
     from verify.roster import Invite, Verifier
 
 
@@ -43,6 +44,10 @@ class ReportRepository(Protocol):
 
     async def delete_before(self, cutoff: datetime) -> int:
         """Delete reports made before `cutoff`, with their contacts and photos; returns how many."""
+        ...
+
+    async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
+        """Whether the incident holds a report by this pseudonym."""
         ...
 
 
@@ -89,6 +94,41 @@ class IncidentRepository(Protocol):
     async def add_report(self, incident_id: str, tier: Tier, activity: Activity | None, seen_at: datetime) -> Incident:
         """Count one more report: the tier can only become more urgent, a missing activity is
         filled in, and the last-seen time moves forward. Returns the incident as updated."""
+        ...
+
+    async def open_queue(self) -> list[Incident]:
+        """Every open incident."""
+        ...
+
+    async def take_lease(self, incident_id: str, user_id: int, now: datetime, until: datetime) -> bool:
+        """Give the lease to `user_id` in one conditional update: only if the incident is
+        open and unclaimed, its lease has run out, or `user_id` already holds it."""
+        ...
+
+    async def drop_lease(self, incident_id: str, holder: int, expired_before: datetime | None = None) -> bool:
+        """Clear the lease if `holder` holds it (and, when given, it ran out before then)."""
+        ...
+
+    async def expired_leases(self, now: datetime) -> list[tuple[str, int]]:
+        """(incident id, holder) of open incidents whose lease ran out."""
+        ...
+
+    async def decide(self, incident_id: str, verdict: Verdict, at: datetime) -> None:
+        """Close the incident with its final verdict (the lease goes with it)."""
+        ...
+
+    async def escalate(self, incident_id: str) -> None:
+        """Mark that verifiers disagree: coordinators decide."""
+        ...
+
+
+class VerdictRepository(Protocol):
+    """Everyone's verdicts, kept (trainees' too)."""
+
+    async def add(self, record: VerdictRecord) -> None: ...
+
+    async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
+        """The verdicts on an incident, oldest first."""
         ...
 
 
@@ -165,6 +205,9 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditRepository: ...
+
+    @property
+    def verdicts(self) -> VerdictRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,0 +1,70 @@
+"""Claims, leases and verdicts in the database (SQLite and PostgreSQL), including real races."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.unit_of_work import SqlUnitOfWorkFactory
+from verify.clock import ManualClock
+from verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
+from verify.incidents import IncidentStatus, Verdict
+from verify.intake import IntakePolicy, IntakeService
+from verify.model import Activity, GeoPoint, ReportDraft
+from verify.pseudonyms import Pseudonymizer
+from verify.roster import Role, RosterService
+
+KEY = b"integration-key-0123456789abcdef"
+ANA, BEN, REPORTER = 10, 11, 12
+
+
+async def setup(engine: AsyncEngine) -> tuple[IntakeService, DeskService, ManualClock]:
+    uow, clock, pseudonymize = SqlUnitOfWorkFactory(engine), ManualClock(), Pseudonymizer(KEY)
+    roster = RosterService(uow, clock, pseudonymize)
+    for user in (ANA, BEN):
+        await roster.redeem((await roster.invite(None, Role.VERIFIER)).code, user, str(user))
+    return IntakeService(uow, clock, pseudonymize, IntakePolicy(max_reports=10_000)), DeskService(uow, clock), clock
+
+
+async def open_incident(intake: IntakeService, n: int) -> str:
+    draft = ReportDraft(f"{n:032x}", activity=Activity.PRESENCE, point=GeoPoint(30 + n * 0.1, -100))
+    submitted = await intake.submit(draft, REPORTER, REPORTER, "en")
+    assert submitted.incident is not None
+    return submitted.incident.id
+
+
+async def test_two_claims_at_the_same_moment_have_exactly_one_winner_100_times(engine: AsyncEngine) -> None:
+    intake, desk, _ = await setup(engine)
+    for n in range(100):
+        incident = await open_incident(intake, n)
+        results = await asyncio.gather(desk.claim(ANA, incident), desk.claim(BEN, incident), return_exceptions=True)
+        winners = [r for r in results if not isinstance(r, BaseException)]
+        losers = [r for r in results if isinstance(r, BaseException)]
+        assert len(winners) == 1, results
+        assert [type(r) for r in losers] == [DeskRefused] and losers[0].reason is DeskRefusal.TAKEN  # type: ignore[attr-defined]
+    async with engine.connect() as conn:
+        refused = (await conn.execute(text("SELECT count(*) FROM audit_event WHERE action = 'refused.claim'"))).scalar()
+    assert refused == 100
+
+
+async def test_expired_leases_return_to_the_queue_and_verdicts_reach_a_decision(engine: AsyncEngine) -> None:
+    intake, desk, clock = await setup(engine)
+    incident = await open_incident(intake, 1)
+    await desk.claim(ANA, incident)
+    clock.advance(timedelta(minutes=11))
+    assert await desk.expire_leases() == [(incident, ANA)]
+    await desk.claim(BEN, incident)
+    first = await desk.decide(BEN, incident, Verdict.DEBUNKED, "utility crew, not agents")
+    assert first.outcome is Outcome.RECORDED
+    await desk.claim(ANA, incident)
+    second = await desk.decide(ANA, incident, Verdict.DEBUNKED, "confirmed with the shop owner")
+    assert second.outcome is Outcome.DECIDED
+    assert second.incident.status is IncidentStatus.DECIDED and second.incident.verdict is Verdict.DEBUNKED
+    assert [v.verifier_id for v in second.verdicts] == [BEN, ANA]
+    async with engine.connect() as conn:
+        actions = (await conn.execute(text(
+            "SELECT action FROM audit_event WHERE subject = :s ORDER BY id"), {"s": incident})).scalars().all()
+    assert actions == ["claim", "lease.expired", "claim", "verdict.debunked", "claim", "verdict.debunked"]

@@ -1,0 +1,157 @@
+from datetime import timedelta
+
+import pytest
+
+from tests.fakes import MemoryUnitOfWorkFactory
+from verify.clock import ManualClock
+from verify.desk import DeskPolicy, DeskRefusal, DeskRefused, DeskService, Outcome
+from verify.incidents import IncidentStatus, Verdict
+from verify.intake import IntakePolicy, IntakeService
+from verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
+from verify.pseudonyms import Pseudonymizer
+from verify.roster import Role, RosterService
+
+KEY = b"unit-test-key-0123456789abcdef"
+ADMIN, COORD, ANA, BEN, TIM = 1, 2, 3, 4, 5
+REPORTER = 99
+
+
+class Desk:
+    def __init__(self) -> None:
+        self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock()
+        self.pseudonymize = Pseudonymizer(KEY)
+        self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
+        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100))
+        self.desk = DeskService(self.uow, self.clock)
+
+    async def staff(self) -> None:
+        await self.roster.add_admin(ADMIN, "Admin")
+        for user, role in ((COORD, Role.COORDINATOR), (ANA, Role.VERIFIER), (BEN, Role.VERIFIER), (TIM, Role.TRAINEE)):
+            await self.roster.redeem((await self.roster.invite(None, role)).code, user, str(user))
+
+    async def incident(self, activity: Activity = Activity.PRESENCE, by: int = REPORTER, n: int = 1) -> str:
+        draft = ReportDraft(f"d{by}-{n}", activity=activity, time_seen=TimeSeen.NOW, point=GeoPoint(34.05 + n, -118.25))
+        submitted = await self.intake.submit(draft, by, by, "en")
+        assert submitted.incident is not None
+        return submitted.incident.id
+
+    async def verdict(self, user: int, incident: str, verdict: Verdict) -> Outcome:
+        await self.desk.claim(user, incident)
+        return (await self.desk.decide(user, incident, verdict, "seen on site")).outcome
+
+
+@pytest.fixture
+async def d() -> Desk:
+    desk = Desk()
+    await desk.staff()
+    return desk
+
+
+async def test_two_verifiers_confirm_and_the_incident_is_decided(d: Desk) -> None:
+    incident = await d.incident()
+    assert await d.verdict(ANA, incident, Verdict.CONFIRMED) is Outcome.RECORDED
+    assert d.uow.store.incidents[incident].claimed_by is None  # back in the queue for a second person
+    with pytest.raises(DeskRefused) as again:
+        await d.verdict(ANA, incident, Verdict.CONFIRMED)
+    assert again.value.reason is DeskRefusal.ALREADY_VOTED
+    assert await d.verdict(BEN, incident, Verdict.CONFIRMED) is Outcome.DECIDED
+    decided = d.uow.store.incidents[incident]
+    assert decided.status is IncidentStatus.DECIDED and decided.verdict is Verdict.CONFIRMED
+
+
+async def test_trainee_verdicts_are_recorded_but_never_count(d: Desk) -> None:
+    incident = await d.incident()
+    assert await d.verdict(TIM, incident, Verdict.CONFIRMED) is Outcome.RECORDED
+    assert await d.verdict(ANA, incident, Verdict.CONFIRMED) is Outcome.RECORDED
+    assert [v.counts for v in d.uow.store.verdicts] == [False, True]
+
+
+async def test_disagreement_escalates_and_a_coordinator_settles_it(d: Desk) -> None:
+    incident = await d.incident()
+    await d.verdict(ANA, incident, Verdict.CONFIRMED)
+    assert await d.verdict(BEN, incident, Verdict.DEBUNKED) is Outcome.ESCALATED
+    assert d.uow.store.incidents[incident].escalated
+    assert await d.verdict(COORD, incident, Verdict.DEBUNKED) is Outcome.DECIDED
+    assert d.uow.store.incidents[incident].verdict is Verdict.DEBUNKED
+
+
+async def test_a_coordinator_may_publish_an_urgent_incident_alone_and_it_is_audited(d: Desk) -> None:
+    urgent = await d.incident(Activity.ARREST)
+    assert d.uow.store.incidents[urgent].tier is Tier.URGENT
+    assert await d.verdict(COORD, urgent, Verdict.CONFIRMED) is Outcome.DECIDED
+    routine = await d.incident(Activity.SURVEILLANCE, n=2)
+    assert await d.verdict(COORD, routine, Verdict.CONFIRMED) is Outcome.RECORDED
+    assert any(e.action == "verdict.confirmed" and e.subject == urgent and e.detail["outcome"] == "decided"
+               for e in d.uow.store.audit)
+
+
+async def test_one_person_may_call_an_incident_unverifiable(d: Desk) -> None:
+    incident = await d.incident()
+    assert await d.verdict(ANA, incident, Verdict.UNVERIFIABLE) is Outcome.DECIDED
+
+
+async def test_needs_more_info_returns_the_incident_to_the_queue(d: Desk) -> None:
+    incident = await d.incident()
+    assert await d.verdict(ANA, incident, Verdict.NEEDS_INFO) is Outcome.NEEDS_INFO
+    assert d.uow.store.incidents[incident].status is IncidentStatus.OPEN
+    assert d.uow.store.incidents[incident].claimed_by is None
+
+
+async def test_nobody_claims_or_decides_an_incident_holding_their_own_report(d: Desk) -> None:
+    incident = await d.incident(by=ANA)
+    with pytest.raises(DeskRefused) as own:
+        await d.desk.claim(ANA, incident)
+    assert own.value.reason is DeskRefusal.OWN_REPORT
+    assert d.uow.store.audit[-1].action == "refused.claim"
+
+
+async def test_a_claim_is_exclusive_until_its_lease_runs_out(d: Desk) -> None:
+    incident = await d.incident()
+    await d.desk.claim(ANA, incident)
+    with pytest.raises(DeskRefused) as taken:
+        await d.desk.claim(BEN, incident)
+    assert taken.value.reason is DeskRefusal.TAKEN
+    with pytest.raises(DeskRefused) as not_holder:
+        await d.desk.decide(BEN, incident, Verdict.CONFIRMED, "forged")
+    assert not_holder.value.reason is DeskRefusal.NOT_HOLDER
+    d.clock.advance(DeskPolicy().lease + timedelta(seconds=1))
+    with pytest.raises(DeskRefused) as expired:
+        await d.desk.decide(ANA, incident, Verdict.CONFIRMED, "too late")
+    assert expired.value.reason is DeskRefusal.LEASE_EXPIRED
+    assert await d.desk.expire_leases() == [(incident, ANA)]
+    assert (await d.desk.claim(BEN, incident)).claimed_by == BEN
+
+
+async def test_urgent_leases_are_shorter(d: Desk) -> None:
+    urgent = await d.incident(Activity.ARREST)
+    claimed = await d.desk.claim(ANA, urgent)
+    assert claimed.lease_until == d.clock.now() + timedelta(minutes=5)
+
+
+async def test_people_off_the_roster_or_revoked_can_do_nothing(d: Desk) -> None:
+    incident = await d.incident()
+    with pytest.raises(DeskRefused):
+        await d.desk.claim(12345, incident)
+    await d.roster.set_role(ADMIN, BEN, Role.REVOKED)
+    with pytest.raises(DeskRefused):
+        await d.desk.queue(BEN)
+    with pytest.raises(DeskRefused) as unknown:
+        await d.desk.claim(ANA, "no-such-incident")
+    assert unknown.value.reason is DeskRefusal.UNKNOWN
+
+
+async def test_decided_incidents_cannot_be_claimed_again(d: Desk) -> None:
+    incident = await d.incident()
+    await d.verdict(ANA, incident, Verdict.UNVERIFIABLE)
+    with pytest.raises(DeskRefused) as decided:
+        await d.desk.claim(BEN, incident)
+    assert decided.value.reason is DeskRefusal.DECIDED
+
+
+async def test_the_queue_lists_urgent_first_then_oldest(d: Desk) -> None:
+    routine = await d.incident(Activity.SURVEILLANCE, n=1)
+    d.clock.advance(timedelta(minutes=1))
+    high = await d.incident(Activity.PRESENCE, n=2)
+    d.clock.advance(timedelta(minutes=1))
+    urgent = await d.incident(Activity.ARREST, n=3)
+    assert [i.id for i in await d.desk.queue(ANA)] == [urgent, high, routine]

@@ -1,0 +1,227 @@
+"""The verification desk: a shared queue, claims with leases, and verdicts under a
+two-person rule.
+
+A claim is a lease held by one person, taken by a conditional update in the database, so
+two people pressing Claim at the same moment cannot both hold it. Confirmed and debunked
+need two distinct verifiers by default (configurable per tier); trainees' verdicts are
+recorded but never count; disagreement goes to coordinators; nobody decides an incident
+that holds a report of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from verify.audit import AuditEvent, verifier_actor
+from verify.incidents import TIER_ORDER, Incident, IncidentStatus, Verdict
+from verify.model import Tier
+from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from verify.roster import Role, Verifier
+
+FINAL = frozenset({Verdict.CONFIRMED, Verdict.DEBUNKED})
+
+
+@dataclass(frozen=True, slots=True)
+class DeskPolicy:
+    """Leases and quorum, configurable per deployment."""
+
+    lease: timedelta = timedelta(minutes=10)
+    urgent_lease: timedelta = timedelta(minutes=5)
+    quorum: Mapping[Tier, int] = field(default_factory=lambda: {Tier.URGENT: 2, Tier.HIGH: 2, Tier.ROUTINE: 2})
+    coordinator_alone: frozenset[Tier] = frozenset({Tier.URGENT})
+
+    def lease_for(self, tier: Tier) -> timedelta:
+        return self.urgent_lease if tier is Tier.URGENT else self.lease
+
+
+class DeskRefusal(StrEnum):
+    """Why the desk refused an action (each has its own message)."""
+
+    NOT_ALLOWED = "not_allowed"
+    UNKNOWN = "unknown_incident"
+    TAKEN = "taken"
+    NOT_HOLDER = "not_holder"
+    LEASE_EXPIRED = "lease_expired"
+    DECIDED = "already_decided"
+    OWN_REPORT = "own_report"
+    ALREADY_VOTED = "already_voted"
+
+
+class DeskRefused(Exception):
+    """An action the desk will not do; it has been audited and nothing changed."""
+
+    def __init__(self, reason: DeskRefusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRecord:
+    """One person's verdict on an incident; `counts` is false for trainees."""
+
+    incident_id: str
+    verifier_id: int
+    verdict: Verdict
+    reason: str
+    at: datetime
+    counts: bool
+
+
+class Outcome(StrEnum):
+    """What a verdict did to the incident."""
+
+    RECORDED = "recorded"  # waits for a second verifier
+    DECIDED = "decided"  # final: confirmed, debunked or unverifiable
+    ESCALATED = "escalated"  # verifiers disagree: coordinators decide
+    NEEDS_INFO = "needs_info"  # the reporters are asked a follow-up question
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictResult:
+    """The incident after a verdict, and what happened."""
+
+    incident: Incident
+    outcome: Outcome
+    verdicts: tuple[VerdictRecord, ...]
+
+
+class DeskService:
+    """Queue, claims and verdicts; every action and refusal is audited."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None) -> None:
+        self._uow = uow
+        self._clock = clock
+        self.policy = policy or DeskPolicy()
+
+    async def queue(self, user_id: int) -> list[Incident]:
+        """Open incidents, most urgent tier first, then oldest first."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.TRAINEE, "queue", "queue")
+            open_ = await uow.incidents.open_queue()
+        return sorted(open_, key=lambda i: (TIER_ORDER.index(i.tier), i.first_seen_at))
+
+    async def claim(self, user_id: int, incident_id: str) -> Incident:
+        """Take the incident's lease (5 min when urgent, else 10). Exactly one of several
+        simultaneous claims wins; the others are refused with TAKEN. Someone whose verdict
+        already counts cannot claim it again (the second look must be another person's),
+        except a coordinator settling a disagreement."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            person = await self._member(uow, user_id, Role.TRAINEE, "claim", incident_id)
+            incident = await self._open_incident(uow, user_id, incident_id, "claim")
+            if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
+                await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.OWN_REPORT)
+            voted = any(v.verifier_id == user_id and v.counts for v in await uow.verdicts.for_incident(incident_id))
+            if voted and not (incident.escalated and person.can(Role.COORDINATOR)):
+                await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.ALREADY_VOTED)
+            until = now + self.policy.lease_for(incident.tier)
+            if not await uow.incidents.take_lease(incident_id, user_id, now, until):
+                await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.TAKEN)
+            await self._audit(uow, user_id, "claim", incident_id, {"until": until.isoformat()})
+            claimed = await uow.incidents.get(incident_id)
+            await uow.commit()
+        assert claimed is not None
+        return claimed
+
+    async def release(self, user_id: int, incident_id: str) -> None:
+        """Give the lease back (only its holder can)."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.TRAINEE, "release", incident_id)
+            if not await uow.incidents.drop_lease(incident_id, holder=user_id):
+                await self._refuse(uow, user_id, "release", incident_id, DeskRefusal.NOT_HOLDER)
+            await self._audit(uow, user_id, "release", incident_id, {})
+            await uow.commit()
+
+    async def expire_leases(self) -> list[tuple[str, int]]:
+        """Return expired leases to the queue; `(incident id, former holder)` for each."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            expired = await uow.incidents.expired_leases(now)
+            returned = []
+            for incident_id, holder in expired:
+                if await uow.incidents.drop_lease(incident_id, holder=holder, expired_before=now):
+                    await uow.audit.add(AuditEvent(now, verifier_actor(holder), "lease.expired", incident_id))
+                    returned.append((incident_id, holder))
+            await uow.commit()
+        return returned
+
+    async def decide(self, user_id: int, incident_id: str, verdict: Verdict, reason: str) -> VerdictResult:
+        """Record a verdict by the lease holder and apply the quorum rules."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            person = await self._member(uow, user_id, Role.TRAINEE, "verdict", incident_id)
+            incident = await self._open_incident(uow, user_id, incident_id, "verdict")
+            if incident.claimed_by != user_id:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.NOT_HOLDER)
+            if incident.lease_until is None or incident.lease_until <= now:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.LEASE_EXPIRED)
+            if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.OWN_REPORT)
+            earlier = await uow.verdicts.for_incident(incident_id)
+            counts = person.can(Role.VERIFIER)
+            record = VerdictRecord(incident_id, user_id, verdict, reason.strip()[:500], now, counts)
+            await uow.verdicts.add(record)
+            verdicts = (*earlier, record)
+            outcome, final = self._judge(incident, person, verdicts)
+            if outcome is Outcome.DECIDED:
+                assert final is not None
+                await uow.incidents.decide(incident_id, final, now)
+            else:
+                await uow.incidents.drop_lease(incident_id, holder=user_id)
+                if outcome is Outcome.ESCALATED:
+                    await uow.incidents.escalate(incident_id)
+            await self._audit(uow, user_id, f"verdict.{verdict.value}", incident_id,
+                              {"counts": counts, "outcome": outcome.value})
+            updated = await uow.incidents.get(incident_id)
+            await uow.commit()
+        assert updated is not None
+        return VerdictResult(updated, outcome, verdicts)
+
+    def _judge(self, incident: Incident, person: Verifier,
+               verdicts: tuple[VerdictRecord, ...]) -> tuple[Outcome, Verdict | None]:
+        latest = verdicts[-1]
+        if latest.verdict is Verdict.NEEDS_INFO:
+            return Outcome.NEEDS_INFO, None
+        if not latest.counts:
+            return Outcome.RECORDED, None
+        counting = [v for v in verdicts if v.counts and v.verdict in FINAL]
+        if latest.verdict is Verdict.UNVERIFIABLE:
+            return (Outcome.ESCALATED, None) if counting else (Outcome.DECIDED, Verdict.UNVERIFIABLE)
+        if len({v.verdict for v in counting}) > 1:
+            if person.can(Role.COORDINATOR) and incident.escalated:
+                return Outcome.DECIDED, latest.verdict  # a coordinator settles the disagreement
+            return Outcome.ESCALATED, None
+        if person.can(Role.COORDINATOR) and incident.tier in self.policy.coordinator_alone:
+            return Outcome.DECIDED, latest.verdict
+        voters = {v.verifier_id for v in counting if v.verdict is latest.verdict}
+        if len(voters) >= self.policy.quorum.get(incident.tier, 2):
+            return Outcome.DECIDED, latest.verdict
+        return Outcome.RECORDED, None
+
+    async def _member(self, uow: UnitOfWork, user_id: int, minimum: Role, action: str, subject: str) -> Verifier:
+        person = await uow.verifiers.get(user_id)
+        if person is None or not person.can(minimum):
+            await self._refuse(uow, user_id, action, subject, DeskRefusal.NOT_ALLOWED)
+        assert person is not None
+        return person
+
+    async def _open_incident(self, uow: UnitOfWork, user_id: int, incident_id: str, action: str) -> Incident:
+        incident = await uow.incidents.get(incident_id)
+        if incident is None:
+            await self._refuse(uow, user_id, action, incident_id[:36], DeskRefusal.UNKNOWN)
+        assert incident is not None
+        if incident.status is not IncidentStatus.OPEN:
+            await self._refuse(uow, user_id, action, incident_id, DeskRefusal.DECIDED)
+        return incident
+
+    async def _audit(self, uow: UnitOfWork, user_id: int, action: str, subject: str, detail: dict[str, object]) -> None:
+        await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(user_id), action, subject, dict(detail)))
+
+    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: DeskRefusal) -> None:
+        await uow.rollback()
+        await self._audit(uow, user_id, f"refused.{action}", subject, {"reason": reason.value})
+        await uow.commit()
+        raise DeskRefused(reason)
