@@ -19,12 +19,13 @@ from storage.tables import (
     MergeSuggestionRow,
     NeighborhoodRow,
     ReportContactRow,
+    FollowUpRow,
     ReportRow,
     VerdictRow,
     VerifierRow,
 )
 from verify.audit import AuditEvent
-from verify.desk import VerdictRecord
+from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.clustering import Candidate
 from verify.errors import Conflict
 from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
@@ -53,6 +54,7 @@ VERIFIER = VerifierRow.__table__
 INVITE = InviteRow.__table__
 AUDIT = AuditEventRow.__table__
 VERDICT = VerdictRow.__table__
+FOLLOW_UP = FollowUpRow.__table__
 
 # Statements on the submission path are built once; executing them only binds parameters.
 _INSERT_REPORT = insert(REPORT)
@@ -100,6 +102,10 @@ class SqlReportRepository:
     async def oldest_since(self, reporter: str, since: datetime) -> datetime | None:
         return (await self._c.execute(_OLDEST_RECENT, {"reporter": reporter, "since": since})).scalar_one()
 
+    async def get(self, report_id: str) -> Report | None:
+        row = (await self._c.execute(select(REPORT).where(REPORT.c.id == report_id))).mappings().first()
+        return _report(row, ()) if row is not None else None
+
     async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
         query = select(REPORT.c.id).where(REPORT.c.incident_id == incident_id, REPORT.c.reporter == reporter).limit(1)
         return (await self._c.execute(query)).first() is not None
@@ -108,6 +114,7 @@ class SqlReportRepository:
         old = select(REPORT.c.id).where(REPORT.c.created_at < cutoff).scalar_subquery()
         await self._c.execute(delete(CONTACT).where(CONTACT.c.report_id.in_(old)))
         await self._c.execute(delete(MEDIA).where(MEDIA.c.report_id.in_(old)))
+        await self._c.execute(delete(FOLLOW_UP).where(FOLLOW_UP.c.report_id.in_(old)))
         return int((await self._c.execute(delete(REPORT).where(REPORT.c.created_at < cutoff))).rowcount)
 
 
@@ -303,6 +310,19 @@ class SqlContactRepository:
     async def delete_expired(self, now: datetime) -> int:
         return int((await self._c.execute(delete(CONTACT).where(CONTACT.c.expires_at <= now))).rowcount)
 
+    async def for_incident(self, incident_id: str) -> list[ReporterToTell]:
+        rows = await self._c.execute(
+            select(CONTACT.c.report_id, REPORT.c.ref_code, CONTACT.c.chat_id, CONTACT.c.language)
+            .join(REPORT, REPORT.c.id == CONTACT.c.report_id)
+            .where(REPORT.c.incident_id == incident_id)
+            .order_by(REPORT.c.created_at)
+        )
+        return [ReporterToTell(r.report_id, r.ref_code, r.chat_id, r.language) for r in rows]
+
+    async def delete(self, report_ids: list[str]) -> None:
+        if report_ids:
+            await self._c.execute(delete(CONTACT).where(CONTACT.c.report_id.in_(report_ids)))
+
 
 class SqlMediaRepository:
     """Photos in `media`."""
@@ -455,3 +475,41 @@ class SqlVerdictRepository:
             VerdictRecord(r.incident_id, r.verifier_id, Verdict(r.verdict), r.reason, r.at, bool(r.counts))
             for r in rows
         )
+
+
+class SqlFollowUpRepository:
+    """Follow-up questions in `follow_up`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add(self, follow_up: FollowUp) -> None:
+        await self._c.execute(
+            insert(FOLLOW_UP).values(
+                id=follow_up.id, report_id=follow_up.report_id, question=follow_up.question,
+                asked_by=follow_up.asked_by, asked_at=follow_up.asked_at, answer=follow_up.answer,
+                answered_at=follow_up.answered_at,
+            )
+        )
+
+    async def get(self, follow_up_id: str) -> FollowUp | None:
+        row = (await self._c.execute(select(FOLLOW_UP).where(FOLLOW_UP.c.id == follow_up_id))).first()
+        return _follow_up(row) if row is not None else None
+
+    async def answer(self, follow_up_id: str, answer: str, at: datetime) -> bool:
+        result = await self._c.execute(
+            update(FOLLOW_UP).where(FOLLOW_UP.c.id == follow_up_id, FOLLOW_UP.c.answer.is_(None))
+            .values(answer=answer, answered_at=at)
+        )
+        return result.rowcount == 1
+
+    async def for_incident(self, incident_id: str) -> list[FollowUp]:
+        rows = await self._c.execute(
+            select(FOLLOW_UP).join(REPORT, REPORT.c.id == FOLLOW_UP.c.report_id)
+            .where(REPORT.c.incident_id == incident_id).order_by(FOLLOW_UP.c.asked_at)
+        )
+        return [_follow_up(r) for r in rows]
+
+
+def _follow_up(row: Any) -> FollowUp:
+    return FollowUp(row.id, row.report_id, row.question, row.asked_by, row.asked_at, row.answer, row.answered_at)

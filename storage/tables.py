@@ -201,3 +201,19 @@ class VerdictRow(SQLModel, table=True):
     reason: str = Field(max_length=500)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     counts: bool
+
+
+class FollowUpRow(SQLModel, table=True):
+    """A verifier's question to a reporter and the answer (raw; purged with the report)."""
+
+    __tablename__ = "follow_up"
+
+    id: str = Field(primary_key=True, max_length=36)
+    report_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("report.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    question: str = Field(max_length=500)
+    asked_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    asked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    answer: str | None = Field(default=None, max_length=1000)
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 from storage.repositories import (
     SqlAuditRepository,
     SqlContactRepository,
+    SqlFollowUpRepository,
     SqlIncidentRepository,
     SqlInviteRepository,
     SqlMediaRepository,
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
     invites: SqlInviteRepository
     audit: SqlAuditRepository
     verdicts: SqlVerdictRepository
+    follow_ups: SqlFollowUpRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -55,6 +57,7 @@ class SqlUnitOfWork:
         self.invites = SqlInviteRepository(conn)
         self.audit = SqlAuditRepository(conn)
         self.verdicts = SqlVerdictRepository(conn)
+        self.follow_ups = SqlFollowUpRepository(conn)
         return self
 
     async def __aexit__(

@@ -9,7 +9,7 @@ from typing import Self
 
 from verify.audit import AuditEvent
 from verify.clustering import Candidate
-from verify.desk import VerdictRecord
+from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.errors import Conflict
 from verify.incidents import Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
 from verify.model import Activity, Media, Report, ReportContact, Tier
@@ -31,12 +31,13 @@ class MemoryStore:
     invites: dict[str, Invite] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
     verdicts: list[VerdictRecord] = field(default_factory=list)
+    follow_ups: dict[str, FollowUp] = field(default_factory=dict)
     commits: int = 0
 
     def copy(self) -> MemoryStore:
         return MemoryStore(dict(self.reports), dict(self.contacts), dict(self.media), list(self.neighborhoods),
                            dict(self.incidents), list(self.merges), dict(self.verifiers), dict(self.invites),
-                           list(self.audit), list(self.verdicts), self.commits)
+                           list(self.audit), list(self.verdicts), dict(self.follow_ups), self.commits)
 
 
 class _Reports:
@@ -56,6 +57,9 @@ class _Reports:
         times = [r.created_at for r in self._s.reports.values() if r.reporter == reporter and r.created_at > since]
         return min(times, default=None)
 
+    async def get(self, report_id: str) -> Report | None:
+        return self._s.reports.get(report_id)
+
     async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
         return any(r.incident_id == incident_id and r.reporter == reporter for r in self._s.reports.values())
 
@@ -73,6 +77,16 @@ class _Contacts:
 
     async def add(self, contact: ReportContact) -> None:
         self._s.contacts[contact.report_id] = contact
+
+    async def for_incident(self, incident_id: str) -> list[ReporterToTell]:
+        reports = sorted((r for r in self._s.reports.values() if r.incident_id == incident_id),
+                         key=lambda r: r.created_at)
+        return [ReporterToTell(r.id, r.ref_code, c.chat_id, c.language)
+                for r in reports if (c := self._s.contacts.get(r.id)) is not None]
+
+    async def delete(self, report_ids: list[str]) -> None:
+        for report_id in report_ids:
+            self._s.contacts.pop(report_id, None)
 
     async def delete_expired(self, now: datetime) -> int:
         gone = [k for k, c in self._s.contacts.items() if c.expires_at <= now]
@@ -218,6 +232,28 @@ class _Invites:
         return True
 
 
+class _FollowUps:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, follow_up: FollowUp) -> None:
+        self._s.follow_ups[follow_up.id] = follow_up
+
+    async def get(self, follow_up_id: str) -> FollowUp | None:
+        return self._s.follow_ups.get(follow_up_id)
+
+    async def answer(self, follow_up_id: str, answer: str, at: datetime) -> bool:
+        current = self._s.follow_ups.get(follow_up_id)
+        if current is None or current.answer is not None:
+            return False
+        self._s.follow_ups[follow_up_id] = replace(current, answer=answer, answered_at=at)
+        return True
+
+    async def for_incident(self, incident_id: str) -> list[FollowUp]:
+        return [f for f in self._s.follow_ups.values()
+                if (r := self._s.reports.get(f.report_id)) is not None and r.incident_id == incident_id]
+
+
 class _Audit:
     def __init__(self, staged: MemoryStore) -> None:
         self._s = staged
@@ -259,6 +295,7 @@ class MemoryUnitOfWork:
         self.invites = _Invites(self._staged)
         self.audit = _Audit(self._staged)
         self.verdicts = _Verdicts(self._staged)
+        self.follow_ups = _FollowUps(self._staged)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

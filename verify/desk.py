@@ -10,8 +10,9 @@ that holds a report of their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -80,12 +81,39 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ReporterToTell:
+    """A reporter to message about an incident: its outcome, or a follow-up question
+    (`follow_up_id` set). The chat id comes from the short-lived contact table."""
+
+    report_id: str
+    ref_code: str
+    chat_id: int
+    language: str
+    follow_up_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A verifier's question to a reporter, and the answer once given."""
+
+    id: str
+    report_id: str
+    question: str
+    asked_by: int
+    asked_at: datetime
+    answer: str | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VerdictResult:
-    """The incident after a verdict, and what happened."""
+    """The incident after a verdict, what happened, and whom to tell: every reporter of a
+    decided incident (then `DeskService.told`), or the reporters a follow-up question is for."""
 
     incident: Incident
     outcome: Outcome
     verdicts: tuple[VerdictRecord, ...]
+    tell: tuple[ReporterToTell, ...] = ()
 
 
 class DeskService:
@@ -166,9 +194,14 @@ class DeskService:
             await uow.verdicts.add(record)
             verdicts = (*earlier, record)
             outcome, final = self._judge(incident, person, verdicts)
+            tell: tuple[ReporterToTell, ...] = ()
             if outcome is Outcome.DECIDED:
                 assert final is not None
                 await uow.incidents.decide(incident_id, final, now)
+                tell = tuple(await uow.contacts.for_incident(incident_id))
+            elif outcome is Outcome.NEEDS_INFO:
+                await uow.incidents.drop_lease(incident_id, holder=user_id)
+                tell = tuple(await self._ask(uow, user_id, incident_id, record.reason, now))
             else:
                 await uow.incidents.drop_lease(incident_id, holder=user_id)
                 if outcome is Outcome.ESCALATED:
@@ -178,7 +211,41 @@ class DeskService:
             updated = await uow.incidents.get(incident_id)
             await uow.commit()
         assert updated is not None
-        return VerdictResult(updated, outcome, verdicts)
+        return VerdictResult(updated, outcome, verdicts, tell)
+
+    async def _ask(self, uow: UnitOfWork, user_id: int, incident_id: str, question: str,
+                   now: datetime) -> list[ReporterToTell]:
+        asked = []
+        for reporter in await uow.contacts.for_incident(incident_id):
+            follow_up = FollowUp(str(uuid.uuid4()), reporter.report_id, question, user_id, now)
+            await uow.follow_ups.add(follow_up)
+            asked.append(replace(reporter, follow_up_id=follow_up.id))
+        return asked
+
+    async def told(self, report_ids: list[str]) -> None:
+        """The reporters were told the outcome: forget how to reach them."""
+        async with self._uow() as uow:
+            await uow.contacts.delete(report_ids)
+            await uow.commit()
+
+    async def follow_ups(self, user_id: int, incident_id: str) -> list[FollowUp]:
+        """The questions asked about an incident and the answers (for the desk)."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.TRAINEE, "follow_ups", incident_id)
+            return await uow.follow_ups.for_incident(incident_id)
+
+    async def on_duty_for(self, incident: Incident, language: str,
+                          distance: Callable[[Verifier], float] | None = None) -> list[Verifier]:
+        """On-duty verifiers (and up) covering the incident's neighborhood (or everywhere) and
+        reading `language`, nearest first when `distance` is given."""
+        async with self._uow() as uow:
+            everyone = await uow.verifiers.all()
+        covering = [
+            v for v in everyone
+            if v.on_duty and v.can(Role.VERIFIER) and language in v.languages
+            and (not v.neighborhoods or incident.neighborhood_id in v.neighborhoods)
+        ]
+        return sorted(covering, key=distance) if distance else covering
 
     def _judge(self, incident: Incident, person: Verifier,
                verdicts: tuple[VerdictRecord, ...]) -> tuple[Outcome, Verdict | None]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from verify.clustering import ClusterPolicy, Decision, Placement, candidate_cells, cell_of, place
+from verify.desk import FollowUp
 from verify.errors import Conflict
 from verify.incidents import Incident, IncidentStatus, MergeSuggestion
 from verify.model import Media, Report, ReportContact, ReportDraft, Tier
@@ -172,6 +173,20 @@ class IntakeService:
         if decision.target is not None:  # a suggestion
             await uow.merges.suggest(MergeSuggestion(incident.id, decision.target.incident_id, decision.distance_m))
         return incident, decision, False
+
+    async def answer_follow_up(self, follow_up_id: str, user_id: int, text: str) -> FollowUp | None:
+        """Attach a reporter's answer to the question about their report. Only the person who
+        made the report can answer, once; anything else returns None and changes nothing."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            follow_up = await uow.follow_ups.get(follow_up_id)
+            report = await uow.reports.get(follow_up.report_id) if follow_up else None
+            if follow_up is None or report is None or report.reporter != self._pseudonymize(user_id):
+                return None
+            if not await uow.follow_ups.answer(follow_up_id, text, now):
+                return None
+            await uow.commit()
+        return replace(follow_up, answer=text, answered_at=now)
 
     async def keep_photo(self, draft_id: str, content: bytes, mime_type: str, size: tuple[int, int]) -> Media:
         """Store a photo (already stripped of metadata) for a draft; returns its record."""

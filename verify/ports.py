@@ -13,7 +13,7 @@ from verify.model import Activity, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 
 if TYPE_CHECKING:
-    from verify.desk import VerdictRecord
+    from verify.desk import FollowUp, ReporterToTell, VerdictRecord
     from verify.roster import Invite, Verifier
 
 
@@ -50,11 +50,21 @@ class ReportRepository(Protocol):
         """Whether the incident holds a report by this pseudonym."""
         ...
 
+    async def get(self, report_id: str) -> Report | None: ...
+
 
 class ContactRepository(Protocol):
     """Short-lived ways to answer reporters, kept apart from reports."""
 
     async def add(self, contact: ReportContact) -> None: ...
+
+    async def for_incident(self, incident_id: str) -> list[ReporterToTell]:
+        """How to reach every reporter of the incident who can still be reached."""
+        ...
+
+    async def delete(self, report_ids: list[str]) -> None:
+        """Forget these reports' contacts."""
+        ...
 
     async def delete_expired(self, now: datetime) -> int:
         """Delete contacts whose expiry has passed; returns how many."""
@@ -162,6 +172,20 @@ class InviteRepository(Protocol):
         ...
 
 
+class FollowUpRepository(Protocol):
+    """Questions to reporters and their answers."""
+
+    async def add(self, follow_up: FollowUp) -> None: ...
+
+    async def get(self, follow_up_id: str) -> FollowUp | None: ...
+
+    async def answer(self, follow_up_id: str, answer: str, at: datetime) -> bool:
+        """Store the answer, only if none was given yet."""
+        ...
+
+    async def for_incident(self, incident_id: str) -> list[FollowUp]: ...
+
+
 class AuditRepository(Protocol):
     """The append-only audit trail."""
 
@@ -208,6 +232,9 @@ class UnitOfWork(Protocol):
 
     @property
     def verdicts(self) -> VerdictRepository: ...
+
+    @property
+    def follow_ups(self) -> FollowUpRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -30,7 +30,8 @@ class Desk:
             await self.roster.redeem((await self.roster.invite(None, role)).code, user, str(user))
 
     async def incident(self, activity: Activity = Activity.PRESENCE, by: int = REPORTER, n: int = 1) -> str:
-        draft = ReportDraft(f"d{by}-{n}", activity=activity, time_seen=TimeSeen.NOW, point=GeoPoint(34.05 + n, -118.25))
+        draft = ReportDraft(f"d{by}-{n}", activity=activity, time_seen=TimeSeen.NOW, point=GeoPoint(34.05 + n, -118.25),
+                            neighborhood_id="las-palmas")
         submitted = await self.intake.submit(draft, by, by, "en")
         assert submitted.incident is not None
         return submitted.incident.id
@@ -155,3 +156,40 @@ async def test_the_queue_lists_urgent_first_then_oldest(d: Desk) -> None:
     d.clock.advance(timedelta(minutes=1))
     urgent = await d.incident(Activity.ARREST, n=3)
     assert [i.id for i in await d.desk.queue(ANA)] == [urgent, high, routine]
+
+
+async def test_a_decision_names_every_reporter_to_tell_and_then_forgets_them(d: Desk) -> None:
+    incident = await d.incident()
+    draft = ReportDraft("second", point=GeoPoint(35.0505, -118.25))  # joins the same incident
+    await d.intake.submit(draft, REPORTER + 1, REPORTER + 1, "es")
+    await d.verdict(ANA, incident, Verdict.CONFIRMED)
+    await d.desk.claim(BEN, incident)
+    result = await d.desk.decide(BEN, incident, Verdict.CONFIRMED, "seen")
+    assert [(t.chat_id, t.language) for t in result.tell] == [(REPORTER, "en"), (REPORTER + 1, "es")]
+    await d.desk.told([t.report_id for t in result.tell])
+    assert d.uow.store.contacts == {}
+
+
+async def test_needs_more_info_asks_the_reporter_and_only_they_can_answer(d: Desk) -> None:
+    incident = await d.incident()
+    await d.desk.claim(ANA, incident)
+    result = await d.desk.decide(ANA, incident, Verdict.NEEDS_INFO, "Were the vests marked ICE or POLICE?")
+    [ask] = result.tell
+    assert ask.chat_id == REPORTER and ask.follow_up_id is not None
+    assert await d.intake.answer_follow_up(ask.follow_up_id, ANA, "forged") is None
+    answered = await d.intake.answer_follow_up(ask.follow_up_id, REPORTER, "POLICE, and a tow truck")
+    assert answered is not None and answered.answer == "POLICE, and a tow truck"
+    assert await d.intake.answer_follow_up(ask.follow_up_id, REPORTER, "again") is None
+    [shown] = await d.desk.follow_ups(BEN, incident)
+    assert (shown.question, shown.answer) == ("Were the vests marked ICE or POLICE?", "POLICE, and a tow truck")
+
+
+async def test_on_duty_verifiers_covering_the_area_and_language_are_notified(d: Desk) -> None:
+    incident_id = await d.incident()
+    incident = d.uow.store.incidents[incident_id]
+    await d.roster.update(ANA, on_duty=True, languages=("en",), neighborhoods=())
+    await d.roster.update(BEN, on_duty=True, languages=("es",))
+    await d.roster.update(COORD, on_duty=True, languages=("en", "es"), neighborhoods=("old-mill",))
+    await d.roster.update(TIM, on_duty=True)
+    assert [v.user_id for v in await d.desk.on_duty_for(incident, "en")] == [ANA]
+    assert [v.user_id for v in await d.desk.on_duty_for(incident, "es")] == [BEN]
