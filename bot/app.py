@@ -13,6 +13,7 @@ from telegram import BotCommand
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
+from bot.desk import DeskHandlers
 from bot.errors import make_error_handler
 from bot.geocoding import GeopyGeocoder, geocoder_from
 from bot.guards import UpdateGuards
@@ -28,11 +29,13 @@ from storage.engine import is_sqlite, make_engine
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from verify.clock import SystemClock
+from verify.desk import DeskService
 from verify.intake import IntakePolicy, IntakeService
 from verify.places import Gazetteer, PlaceResolver
 from verify.ports import Clock
 from verify.pseudonyms import Pseudonymizer
 from verify.retention import RetentionService
+from verify.roster import Role, RosterService
 
 log = logging.getLogger("sereno")
 
@@ -79,18 +82,25 @@ async def build_runtime(
     if not neighborhoods:
         log.warning("no neighborhoods loaded: import them with `sereno admin import-neighborhoods FILE`")
     geocoder = geocoder_from(settings)
+    pseudonymize = Pseudonymizer(key)
     services = Services(
         settings=settings,
         clock=clock,
         intake=IntakeService(
             uow,
             clock,
-            Pseudonymizer(key),
+            pseudonymize,
             IntakePolicy(settings.reports_per_window, settings.report_window, settings.contact_ttl),
         ),
         places=PlaceResolver(Gazetteer(neighborhoods), geocoder),
         retention=RetentionService(uow, clock, settings.retention),
+        roster=RosterService(uow, clock, pseudonymize),
+        desk=DeskService(uow, clock),
     )
+    for admin in settings.admins:
+        existing = await services.roster.get(admin)
+        if existing is None or existing.role is not Role.ADMIN:
+            await services.roster.add_admin(admin, "admin")
     persistence = DatabasePersistence(ConversationStore(engine, key, clock), settings.persistence_interval_seconds)
     builder = (
         ApplicationBuilder()
@@ -116,11 +126,13 @@ def register_handlers(application: Application, services: Services) -> None:  # 
     guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
     application.add_handler(guards.handler(), group=-1)
     menu = Menu(services)
-    intake = IntakeConversation(services, menu)
+    desk = DeskHandlers(services)
+    intake = IntakeConversation(services, menu, desk.announce)
     application.add_handler(intake.handler())
+    application.add_handlers(desk.handlers(application))
     application.add_handlers(menu.handlers())
     application.add_error_handler(make_error_handler(settings.default_language))
-    schedule_jobs(application, intake, services.retention)
+    schedule_jobs(application, intake, services)
 
 
 async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]

@@ -7,10 +7,11 @@ import asyncio
 import logging
 import uuid
 import warnings
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -30,7 +31,7 @@ from bot.menu import Menu
 from bot.messaging import REMOVE_KEYBOARD, Markup
 from bot.services import Services
 from storage.images import NotAnImage, strip_metadata
-from verify.intake import RateLimited
+from verify.intake import RateLimited, Submitted
 from verify.model import Activity, AgentCount, GeoPoint, ReportDraft, TimeSeen, Uniform, VehicleCount
 from verify.places import PlaceKind, PlaceMatch
 from verify.text import MAX_DETAILS_CHARS, MAX_PLACE_CHARS, CleanText, clean_text
@@ -92,9 +93,11 @@ PROMPTS = {
 class IntakeConversation:
     """Builds the ConversationHandler and holds its callbacks."""
 
-    def __init__(self, services: Services, menu: Menu) -> None:
+    def __init__(self, services: Services, menu: Menu,
+                 announce: Callable[[Bot, Submitted], Awaitable[object]]) -> None:
         self.s = services
         self.menu = menu
+        self._announce = announce
         self.default_language = services.settings.default_language
 
     # ── helpers ───────────────────────────────────────────────────────────────────
@@ -341,6 +344,7 @@ class IntakeConversation:
             return Step.SUMMARY
         await query.answer()
         self.forget(context)
+        context.application.create_task(self._announce(context.bot, result), update=update)
         settings = self.s.settings
         shown = query.message
         assert shown is not None

@@ -6,8 +6,12 @@ import logging
 
 from telegram.ext import Application, ContextTypes
 
+from telegram.error import TelegramError
+
+from bot import messaging
+from bot.i18n import translator
 from bot.intake import IntakeConversation
-from verify.retention import RetentionService
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -15,20 +19,33 @@ log = logging.getLogger(__name__)
 IDLE_SWEEP_SECONDS = 60
 #: How often expired reports, contacts and photos are purged, in seconds.
 PURGE_SECONDS = 3600
+#: How often claims whose lease ran out are returned to the queue, in seconds.
+LEASE_SWEEP_SECONDS = 15
 
 
-def schedule_jobs(application: Application, intake: IntakeConversation, retention: RetentionService) -> None:  # type: ignore[type-arg]
+def schedule_jobs(application: Application, intake: IntakeConversation, services: Services) -> None:  # type: ignore[type-arg]
     """Register the repeating jobs."""
 
     async def close_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
         await intake.close_idle(context.application)
 
     async def purge_expired(context: ContextTypes.DEFAULT_TYPE) -> None:
-        purged = await retention.purge()
+        purged = await services.retention.purge()
         log.info("retention purge: %d reports, %d contacts, %d unsubmitted photos",
                  purged.reports, purged.contacts, purged.photos)
+
+    async def expire_leases(context: ContextTypes.DEFAULT_TYPE) -> None:
+        for incident_id, holder in await services.desk.expire_leases():
+            person = await services.roster.get(holder)
+            t = translator(person.languages[0] if person and person.languages else "en")
+            try:
+                await messaging.send(context.bot, holder, t(
+                    "Your claim on an incident ran out, so it went back to the queue. Send /queue to see it."))
+            except TelegramError:
+                log.info("could not tell a verifier their lease ran out", exc_info=True)
 
     queue = application.job_queue
     assert queue is not None
     queue.run_repeating(close_idle_drafts, interval=IDLE_SWEEP_SECONDS, first=IDLE_SWEEP_SECONDS, name="close-idle-drafts")
     queue.run_repeating(purge_expired, interval=PURGE_SECONDS, first=10, name="purge-expired")
+    queue.run_repeating(expire_leases, interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS, name="expire-leases")

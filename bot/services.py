@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sereno.settings import Settings
+from verify.desk import DeskService
 from verify.intake import IntakeService
 from verify.places import PlaceResolver
 from verify.ports import Clock
 from verify.retention import RetentionService
+from verify.roster import RosterService
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +22,5 @@ class Services:
     intake: IntakeService
     places: PlaceResolver
     retention: RetentionService
+    roster: RosterService
+    desk: DeskService

@@ -7,12 +7,17 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from sereno.settings import MissingSetting, Settings
+
+if TYPE_CHECKING:
+    from verify.roster import RosterService  # imported late: the CLI starts fast
 
 EXIT_USAGE = 2
 
@@ -62,6 +67,43 @@ async def _import_neighborhoods(args: argparse.Namespace) -> None:
     print("Restart the bot to use them.")
 
 
+async def _add_admin(args: argparse.Namespace) -> None:
+    settings = _settings()
+    async with _roster(settings) as roster:
+        await roster.add_admin(args.telegram_id, args.name)
+    print(f"{args.telegram_id} is an admin.")
+
+
+async def _invite(args: argparse.Namespace) -> None:
+    from verify.roster import Role
+
+    role = Role.parse(args.role)
+    if role is None or role is Role.REVOKED:
+        raise MissingSetting(f"unknown role {args.role!r}: use trainee, verifier, coordinator or admin")
+    settings = _settings()
+    async with _roster(settings) as roster:
+        invite = await roster.invite(None, role)
+    print(f"Invite code for a {role.label}: {invite.code} (single use, expires {invite.expires_at:%Y-%m-%d %H:%M} UTC).")
+    print(f"The person sends /join {invite.code} to the bot in a private chat.")
+
+
+@asynccontextmanager
+async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from verify.clock import SystemClock
+    from verify.pseudonyms import Pseudonymizer
+    from verify.roster import RosterService
+
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        yield RosterService(SqlUnitOfWorkFactory(engine), SystemClock(), Pseudonymizer(settings.require_hmac_key()))
+    finally:
+        await engine.dispose()
+
+
 async def _demo(args: argparse.Namespace) -> None:
     from sereno.demo import run_demo
 
@@ -82,6 +124,13 @@ def parser() -> argparse.ArgumentParser:
     imp = admin.add_parser("import-neighborhoods", help="replace the neighborhoods with those of a GeoJSON file")
     imp.add_argument("file", help="a GeoJSON FeatureCollection (properties: name, aliases, zips)")
     imp.set_defaults(func=_import_neighborhoods)
+    add = admin.add_parser("add-admin", help="make a Telegram user an admin of the desk")
+    add.add_argument("telegram_id", type=int)
+    add.add_argument("--name", default="admin")
+    add.set_defaults(func=_add_admin)
+    inv = admin.add_parser("invite", help="create a one-time invite code (expires after 72 h)")
+    inv.add_argument("--role", default="verifier", help="trainee, verifier, coordinator or admin")
+    inv.set_defaults(func=_invite)
     return top
 
 

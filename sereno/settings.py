@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -31,7 +30,7 @@ class Settings(BaseSettings):
     hotline: str = ""
     hotline_name: str = ""
     region_name: str = ""
-    neighborhoods_file: Path | None = None
+    admin_ids: str = ""
 
     reports_per_window: int = Field(default=5, ge=1)
     report_window_minutes: int = Field(default=10, ge=1)
@@ -48,6 +47,19 @@ class Settings(BaseSettings):
     geocoder_scheme: str = "https"
     geocoder_user_agent: str = "sereno"
     geocoder_timeout_seconds: float = 5.0
+
+    @field_validator("admin_ids")
+    @classmethod
+    def _ids(cls, value: str) -> str:
+        for part in value.replace(",", " ").split():
+            if not part.lstrip("-").isdigit():
+                raise ValueError(f"{part!r} is not a Telegram user id (use numbers separated by commas)")
+        return value
+
+    @property
+    def admins(self) -> list[int]:
+        """The first admins' Telegram ids (SERENO_ADMIN_IDS, comma-separated)."""
+        return [int(part) for part in self.admin_ids.replace(",", " ").split()]
 
     @field_validator("default_language")
     @classmethod

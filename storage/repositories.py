@@ -106,6 +106,12 @@ class SqlReportRepository:
         row = (await self._c.execute(select(REPORT).where(REPORT.c.id == report_id))).mappings().first()
         return _report(row, ()) if row is not None else None
 
+    async def for_incident(self, incident_id: str) -> list[Report]:
+        rows = await self._c.execute(
+            select(REPORT).where(REPORT.c.incident_id == incident_id).order_by(REPORT.c.created_at)
+        )
+        return [_report(r, ()) for r in rows.mappings()]
+
     async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
         query = select(REPORT.c.id).where(REPORT.c.incident_id == incident_id, REPORT.c.reporter == reporter).limit(1)
         return (await self._c.execute(query)).first() is not None

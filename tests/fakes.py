@@ -60,6 +60,9 @@ class _Reports:
     async def get(self, report_id: str) -> Report | None:
         return self._s.reports.get(report_id)
 
+    async def for_incident(self, incident_id: str) -> list[Report]:
+        return sorted((r for r in self._s.reports.values() if r.incident_id == incident_id), key=lambda r: r.created_at)
+
     async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
         return any(r.incident_id == incident_id and r.reporter == reporter for r in self._s.reports.values())
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from verify.audit import AuditEvent, verifier_actor
 from verify.incidents import TIER_ORDER, Incident, IncidentStatus, Verdict
-from verify.model import Tier
+from verify.model import Report, Tier
 from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from verify.roster import Role, Verifier
 
@@ -106,6 +106,16 @@ class FollowUp:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentView:
+    """Everything a verifier sees on a card."""
+
+    incident: Incident
+    reports: list[Report]
+    verdicts: tuple[VerdictRecord, ...]
+    follow_ups: list[FollowUp]
+
+
+@dataclass(frozen=True, slots=True)
 class VerdictResult:
     """The incident after a verdict, what happened, and whom to tell: every reporter of a
     decided incident (then `DeskService.told`), or the reporters a follow-up question is for."""
@@ -153,6 +163,19 @@ class DeskService:
             await uow.commit()
         assert claimed is not None
         return claimed
+
+    async def require_holder(self, user_id: int, incident_id: str) -> Incident:
+        """The incident, if `user_id` holds its lease now (before asking them for a reason);
+        otherwise the refusal is audited."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.TRAINEE, "verdict", incident_id)
+            incident = await self._open_incident(uow, user_id, incident_id, "verdict")
+            if incident.claimed_by != user_id:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.NOT_HOLDER)
+            if incident.lease_until is None or incident.lease_until <= now:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.LEASE_EXPIRED)
+            return incident
 
     async def release(self, user_id: int, incident_id: str) -> None:
         """Give the lease back (only its holder can)."""
@@ -230,9 +253,19 @@ class DeskService:
 
     async def follow_ups(self, user_id: int, incident_id: str) -> list[FollowUp]:
         """The questions asked about an incident and the answers (for the desk)."""
+        return (await self.view(user_id, incident_id)).follow_ups
+
+    async def view(self, user_id: int, incident_id: str) -> IncidentView:
+        """The incident with its reports, verdicts and follow-ups, for a desk member."""
         async with self._uow() as uow:
-            await self._member(uow, user_id, Role.TRAINEE, "follow_ups", incident_id)
-            return await uow.follow_ups.for_incident(incident_id)
+            await self._member(uow, user_id, Role.TRAINEE, "view", incident_id)
+            incident = await uow.incidents.get(incident_id)
+            if incident is None:
+                await self._refuse(uow, user_id, "view", incident_id[:36], DeskRefusal.UNKNOWN)
+            assert incident is not None
+            return IncidentView(incident, await uow.reports.for_incident(incident_id),
+                                await uow.verdicts.for_incident(incident_id),
+                                await uow.follow_ups.for_incident(incident_id))
 
     async def on_duty_for(self, incident: Incident, language: str,
                           distance: Callable[[Verifier], float] | None = None) -> list[Verifier]:

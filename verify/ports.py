@@ -52,6 +52,10 @@ class ReportRepository(Protocol):
 
     async def get(self, report_id: str) -> Report | None: ...
 
+    async def for_incident(self, incident_id: str) -> list[Report]:
+        """The incident's reports, oldest first."""
+        ...
+
 
 class ContactRepository(Protocol):
     """Short-lived ways to answer reporters, kept apart from reports."""

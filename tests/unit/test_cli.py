@@ -54,3 +54,15 @@ def test_import_of_a_broken_file_is_refused_clearly(clean_env: None, tmp_path: P
     assert main(["admin", "import-neighborhoods", str(bad)]) == 2
     assert "feature 1: properties.name is missing" in capsys.readouterr().err
     assert main(["admin", "import-neighborhoods", str(tmp_path / "missing.geojson")]) == 2
+
+
+def test_admins_and_invites_from_the_command_line(clean_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SERENO_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("SERENO_HMAC_KEY", TEST_HMAC_KEY)
+    assert main(["admin", "add-admin", "4242"]) == 0
+    assert main(["admin", "invite", "--role", "coordinator"]) == 0
+    out = capsys.readouterr().out
+    assert "4242 is an admin." in out and "Invite code for a coordinator:" in out
+    assert main(["admin", "invite", "--role", "emperor"]) == 2
+    assert "unknown role 'emperor'" in capsys.readouterr().err

@@ -1,0 +1,392 @@
+"""The verification desk in Telegram: joining, duty, the queue, claims, verdicts, the
+roster, and telling reporters the outcome. Every command and button is checked by the
+roster and desk services on the server (callback data is only a hint of intent)."""
+
+from __future__ import annotations
+
+import logging
+from telegram import Bot, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import desk_render, messaging
+from bot.context import translator_for
+from bot.i18n import N_, Translator, translator
+from bot.services import Services
+from sereno.settings import SUPPORTED_LANGUAGES
+from verify.desk import DeskRefusal, DeskRefused, Outcome, VerdictResult
+from verify.incidents import Verdict
+from verify.intake import Submitted
+from verify.roster import Refusal, Refused, Role
+from verify.text import CleanText, clean_text
+
+log = logging.getLogger(__name__)
+
+PENDING_VERDICT = "desk_verdict"  # [incident id, verdict] waiting for the reason
+ANSWERING = "answering"  # follow-up id whose answer the reporter is typing
+
+REFUSALS = {
+    Refusal.NOT_ALLOWED: N_("You are not allowed to do that. If you think you should be, ask a coordinator."),
+    Refusal.UNKNOWN_INVITE: N_("That invite code is not valid. Check it, or ask a coordinator for a new one."),
+    Refusal.EXPIRED_INVITE: N_("That invite code has expired (codes last 72 hours). Ask a coordinator for a new one."),
+    Refusal.USED_INVITE: N_("That invite code was already used. Ask a coordinator for a new one."),
+    Refusal.ALREADY_MEMBER: N_("You are already on the desk."),
+    Refusal.UNKNOWN_PERSON: N_("That person is not on the roster."),
+    Refusal.SELF: N_("You cannot change your own role."),
+    DeskRefusal.NOT_ALLOWED: N_("You are not allowed to do that. If you think you should be, ask a coordinator."),
+    DeskRefusal.UNKNOWN: N_("That incident does not exist."),
+    DeskRefusal.TAKEN: N_("Someone else has just claimed this incident."),
+    DeskRefusal.NOT_HOLDER: N_("You do not hold this incident. Claim it first."),
+    DeskRefusal.LEASE_EXPIRED: N_("Your claim on this incident expired. Claim it again if it is still open."),
+    DeskRefusal.DECIDED: N_("This incident has already been decided."),
+    DeskRefusal.OWN_REPORT: N_("You cannot verify an incident that includes your own report."),
+    DeskRefusal.ALREADY_VOTED: N_("You already gave a verdict here; a second verifier must look at it."),
+}
+
+
+class DeskHandlers:
+    """Callbacks of the desk; `handlers(application)` lists them."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
+        return translator_for(update, context, self.s.settings.default_language)
+
+    async def say(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
+                  markup: messaging.Markup | None = None) -> None:
+        if update.callback_query:
+            await update.callback_query.answer()
+        assert update.effective_chat is not None
+        await messaging.send(context.bot, update.effective_chat.id, text, markup)
+
+    async def refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE, reason: Refusal | DeskRefusal) -> None:
+        t = self.t(update, context)
+        if update.callback_query:
+            await update.callback_query.answer(t(REFUSALS[reason])[:190], show_alert=True)
+        else:
+            await self.say(update, context, t(REFUSALS[reason]))
+
+    # ── joining and one's own settings ────────────────────────────────────────────
+    async def join(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/join CODE"""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        if not context.args:
+            await self.say(update, context, t("Send /join followed by your invite code, for example /join K7M2-QX9P."))
+            return
+        try:
+            person = await self.s.roster.redeem(" ".join(context.args), user.id, user.first_name)
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await self.say(update, context, t(
+            "Welcome to the desk as {role}. Set the languages you read with /languages (for example "
+            "/languages en es), your areas with /areas, then go on duty with /duty on.",
+            role=t(desk_render.ROLE_LABELS[person.role])))
+
+    async def duty(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/duty on|off"""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        arg = (context.args or [""])[0].lower()
+        if arg not in ("on", "off"):
+            await self.say(update, context, t("Send /duty on or /duty off."))
+            return
+        try:
+            person = await self.s.roster.update(user.id, on_duty=arg == "on")
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await self.say(update, context, t("You are on duty: new incidents in your areas will reach you here.")
+                       if person.on_duty else t("You are off duty."))
+
+    async def languages(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/languages en es"""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        chosen = tuple(dict.fromkeys(a.lower() for a in context.args or [] if a.lower() in SUPPORTED_LANGUAGES))
+        if not chosen:
+            await self.say(update, context, t("Send /languages with the languages you read, from: {codes}.",
+                                              codes=" ".join(SUPPORTED_LANGUAGES)))
+            return
+        try:
+            await self.s.roster.update(user.id, languages=chosen)
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await self.say(update, context, t("Languages: {codes}.", codes=" ".join(chosen)))
+
+    async def areas(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/areas ID… (no argument: list the neighborhoods; `all` covers everywhere)."""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        gazetteer = self.s.places.gazetteer
+        wanted = [a.lower() for a in context.args or []]
+        known = [a for a in wanted if gazetteer.get(a) is not None]
+        if not wanted or (wanted != ["all"] and len(known) != len(wanted)):
+            listing = "\n".join(f"{nb.id} — {nb.name}" for nb in gazetteer.neighborhoods)
+            await self.say(update, context, t("Send /areas with neighborhood ids, or /areas all:") + "\n" + listing)
+            return
+        try:
+            await self.s.roster.update(user.id, neighborhoods=() if wanted == ["all"] else tuple(known))
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await self.say(update, context, t("Areas: {areas}.", areas=", ".join(known) if known else t("all")))
+
+    # ── coordinators ──────────────────────────────────────────────────────────────
+    async def invite(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/invite [trainee|verifier|coordinator|admin]"""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        role = Role.parse((context.args or ["verifier"])[0]) or Role.REVOKED
+        try:
+            invite = await self.s.roster.invite(user.id, role)
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        local = invite.expires_at.astimezone(self.s.settings.tz).strftime("%Y-%m-%d %H:%M")
+        await self.say(update, context, t(
+            "Invite code for a {role}: {code}\nIt works once, until {until}. The person sends me /join {code} "
+            "in a private chat.", role=t(desk_render.ROLE_LABELS[role]), code=invite.code, until=local))
+
+    async def roster(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/roster: members with role buttons (coordinators and admins)."""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        try:
+            await self.s.roster.require(user.id, Role.COORDINATOR, "roster")
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        for person in await self.s.roster.members():
+            if person.user_id != user.id:
+                await self.say(update, context, desk_render.roster_line(t, person),
+                               desk_render.roster_keyboard(t, person))
+
+    async def on_role(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A role button: `r:<user id>:<role>`."""
+        query = update.callback_query
+        assert query is not None and update.effective_user is not None
+        t = self.t(update, context)
+        parts = (query.data or "").split(":")
+        role = Role.parse(parts[2]) if len(parts) == 3 else None
+        if role is None or not parts[1].isdigit():
+            await query.answer(t("This button is no longer active."))
+            return
+        try:
+            person = await self.s.roster.set_role(update.effective_user.id, int(parts[1]), role)
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await query.answer()
+        assert query.message is not None
+        await messaging.edit(context.bot, query.message.chat.id, query.message.message_id,
+                             desk_render.roster_line(t, person), desk_render.roster_keyboard(t, person))
+
+    # ── queue, claims, verdicts ───────────────────────────────────────────────────
+    async def queue(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/queue: open incidents, most urgent first, each with Claim."""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        try:
+            incidents = await self.s.desk.queue(user.id)
+        except DeskRefused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        if not incidents:
+            await self.say(update, context, t("The queue is empty."))
+            return
+        await self.say(update, context, t("Open incidents: {count}", count=len(incidents)))
+        for incident in incidents[:10]:
+            await self.say(update, context, await self.card_text(t, user.id, incident.id),
+                           desk_render.claim_keyboard(t, incident.id))
+
+    async def card_text(self, t: Translator, user_id: int, incident_id: str) -> str:
+        view = await self.s.desk.view(user_id, incident_id)
+        return desk_render.card(t, view.incident, view.reports, view.verdicts, view.follow_ups,
+                                self.s.places.gazetteer, self.s.clock.now(), self.s.settings.tz)
+
+    async def on_desk_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`d:claim:<id>`, `d:release:<id>`, `d:v:<id>:<verdict>` — checked by the desk."""
+        query = update.callback_query
+        assert query is not None and update.effective_user is not None and query.message is not None
+        t = self.t(update, context)
+        user_id = update.effective_user.id
+        _, action, rest = ((query.data or "") + "::").split(":", 2)
+        incident_id, _, value = rest.rstrip(":").partition(":")
+        try:
+            if action == "claim":
+                await self.s.desk.claim(user_id, incident_id)
+                await query.answer(t("You hold this incident now."))
+                await messaging.edit(context.bot, query.message.chat.id, query.message.message_id,
+                                     await self.card_text(t, user_id, incident_id),
+                                     desk_render.verdict_keyboard(t, incident_id))
+            elif action == "release":
+                await self.s.desk.release(user_id, incident_id)
+                await query.answer(t("Released: it is back in the queue."))
+                await messaging.edit(context.bot, query.message.chat.id, query.message.message_id,
+                                     await self.card_text(t, user_id, incident_id),
+                                     desk_render.claim_keyboard(t, incident_id))
+            elif action == "v" and value in Verdict.__members__.values():
+                await self.s.desk.require_holder(user_id, incident_id)
+                context.user_data[PENDING_VERDICT] = [incident_id, value]  # type: ignore[index]
+                await query.answer()
+                prompt = (t("Type the question for the reporter(s). It is sent as you write it, so keep it short "
+                            "and never ask for names.") if value == Verdict.NEEDS_INFO.value
+                          else t("Send a short reason for “{verdict}”.",
+                                 verdict=t(desk_render.VERDICT_LABELS[Verdict(value)])))
+                await messaging.send(context.bot, query.message.chat.id, prompt)
+            else:
+                await query.answer(t("This button is no longer active."))
+        except DeskRefused as refusal:
+            await self.refused(update, context, refusal.reason)
+
+    async def on_reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The reason (or question) for the verdict chosen by button."""
+        t = self.t(update, context)
+        user = update.effective_user
+        msg = update.effective_message
+        assert user is not None and msg is not None
+        incident_id, value = context.user_data.pop(PENDING_VERDICT)  # type: ignore[union-attr]
+        cleaned = clean_text(msg.text, 500)
+        if not isinstance(cleaned, CleanText):
+            context.user_data[PENDING_VERDICT] = [incident_id, value]  # type: ignore[index]
+            await self.say(update, context, t("Please write the reason in words."))
+            return
+        try:
+            result = await self.s.desk.decide(user.id, incident_id, Verdict(value), cleaned.text)
+        except DeskRefused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await self.say(update, context, self.verdict_summary(t, result))
+        await self.tell_reporters(context.bot, result)
+
+    def verdict_summary(self, t: Translator, result: VerdictResult) -> str:
+        if result.outcome is Outcome.DECIDED:
+            assert result.incident.verdict is not None
+            return t("Decided: {verdict}. The reporters are being told.",
+                     verdict=t(desk_render.VERDICT_LABELS[result.incident.verdict]))
+        if result.outcome is Outcome.ESCALATED:
+            return t("Verifiers disagree: the incident goes to the coordinators.")
+        if result.outcome is Outcome.NEEDS_INFO:
+            return t("Question sent to {count} reporter(s). The incident is back in the queue.",
+                     count=len(result.tell))
+        return t("Recorded. A second verifier must agree before anything is published.")
+
+    async def tell_reporters(self, bot: Bot, result: VerdictResult) -> None:
+        """Outcomes (then the contacts are forgotten) or follow-up questions, each in the
+        reporter's language."""
+        told = []
+        for reporter in result.tell:
+            t = translator(reporter.language)
+            try:
+                if reporter.follow_up_id is not None:
+                    text = t("A verifier has a question about your report {code}:", code=reporter.ref_code)
+                    question = result.verdicts[-1].reason
+                    markup = {"inline_keyboard": [[{"text": t("Answer"), "callback_data": f"f:{reporter.follow_up_id}"}]]}
+                    await messaging.send(bot, reporter.chat_id, f"{text}\n\n{question}", markup)
+                else:
+                    assert result.incident.verdict is not None
+                    await messaging.send(bot, reporter.chat_id, t(
+                        desk_render.OUTCOME_FOR_REPORTER[result.incident.verdict], code=reporter.ref_code))
+                    told.append(reporter.report_id)
+            except TelegramError:
+                log.info("could not reach a reporter", exc_info=True)
+        if told:
+            await self.s.desk.told(told)
+
+    # ── reporters answering follow-ups ────────────────────────────────────────────
+    async def on_answer_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`f:<follow-up id>`: the next text is the answer (checked against the reporter)."""
+        query = update.callback_query
+        assert query is not None
+        t = self.t(update, context)
+        context.user_data[ANSWERING] = (query.data or "")[2:]  # type: ignore[index]
+        await query.answer()
+        assert query.message is not None
+        await messaging.send(context.bot, query.message.chat.id,
+                             t("Type your answer. Please leave out names, faces and license plates."))
+
+    async def on_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        t = self.t(update, context)
+        user = update.effective_user
+        msg = update.effective_message
+        assert user is not None and msg is not None
+        follow_up_id = context.user_data.pop(ANSWERING)  # type: ignore[union-attr]
+        cleaned = clean_text(msg.text, 1000)
+        if not isinstance(cleaned, CleanText):
+            context.user_data[ANSWERING] = follow_up_id  # type: ignore[index]
+            await self.say(update, context, t("Please answer in words."))
+            return
+        answered = await self.s.intake.answer_follow_up(follow_up_id, user.id, cleaned.text)
+        await self.say(update, context, t("Thank you. Your answer was passed on to the verifiers.") if answered
+                       else t("That question is closed or was already answered."))
+
+    # ── notifications ─────────────────────────────────────────────────────────────
+    async def announce(self, bot: Bot, submitted: Submitted) -> int:
+        """Send the card of a new (or newly more urgent) incident to the on-duty verifiers
+        covering it; returns how many were reached."""
+        incident = submitted.incident
+        if incident is None or submitted.duplicate or not (
+                submitted.escalated or submitted.report.incident_id == incident.id and incident.report_count == 1):
+            return 0
+        reached = 0
+        for person in await self.s.desk.on_duty_for(incident, submitted.report.language):
+            t = translator(person.languages[0] if person.languages else "en")
+            try:
+                text = await self.card_text(t, person.user_id, incident.id)
+                await messaging.send(bot, person.user_id, text, desk_render.claim_keyboard(t, incident.id))
+                reached += 1
+            except (TelegramError, DeskRefused):
+                log.info("could not notify a verifier", exc_info=True)
+        return reached
+
+    def handlers(self, application: Application) -> list[BaseHandler]:  # type: ignore[type-arg]
+        """Handlers to add before the menu's catch-alls."""
+        private = filters.ChatType.PRIVATE
+        return [
+            CommandHandler("join", self.join, filters=private),
+            CommandHandler("duty", self.duty, filters=private),
+            CommandHandler("languages", self.languages, filters=private),
+            CommandHandler("areas", self.areas, filters=private),
+            CommandHandler("invite", self.invite, filters=private),
+            CommandHandler("roster", self.roster, filters=private),
+            CommandHandler("queue", self.queue, filters=private),
+            CallbackQueryHandler(self.on_desk_button, pattern=rf"^{desk_render.DESK}:"),
+            CallbackQueryHandler(self.on_role, pattern=r"^r:\d+:"),
+            CallbackQueryHandler(self.on_answer_button, pattern=r"^f:"),
+            MessageHandler(filters.TEXT & ~filters.COMMAND & Awaiting(application, PENDING_VERDICT), self.on_reason),
+            MessageHandler(filters.TEXT & ~filters.COMMAND & Awaiting(application, ANSWERING), self.on_answer),
+        ]
+
+
+class Awaiting(filters.MessageFilter):
+    """Matches messages from a person for whom `key` is set in their bot data (a typed
+    answer the bot asked for)."""
+
+    def __init__(self, application: Application, key: str) -> None:  # type: ignore[type-arg]
+        super().__init__(name=f"Awaiting({key})")
+        self._application = application
+        self._key = key
+
+    def filter(self, message: Message) -> bool:
+        user = message.from_user
+        return user is not None and self._key in self._application.user_data.get(user.id, {})
+

@@ -1,0 +1,137 @@
+"""What the desk shows: incident cards, verdict buttons, roster lines, reporter outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.i18n import N_, Translator
+from bot.messaging import Markup
+from bot.render import ACTIVITY_LABELS, AGENT_LABELS, UNIFORM_LABELS, VEHICLE_LABELS
+from verify.desk import FollowUp, VerdictRecord
+from verify.incidents import Incident, Verdict
+from verify.model import Report, Tier
+from verify.places import Gazetteer
+from verify.roster import Role, Verifier
+
+#: Prefix of desk buttons: `d:<action>:<incident id>[:<value>]`; never trusted, always checked.
+DESK = "d"
+
+TIER_LABELS = {
+    Tier.URGENT: N_("🔴 URGENT"),
+    Tier.HIGH: N_("🟠 HIGH"),
+    Tier.ROUTINE: N_("🟡 ROUTINE"),
+}
+VERDICT_LABELS = {
+    Verdict.CONFIRMED: N_("Confirmed"),
+    Verdict.DEBUNKED: N_("Debunked"),
+    Verdict.UNVERIFIABLE: N_("Unable to verify"),
+    Verdict.NEEDS_INFO: N_("Needs more info"),
+}
+ROLE_LABELS = {
+    Role.REVOKED: N_("revoked"),
+    Role.TRAINEE: N_("trainee"),
+    Role.VERIFIER: N_("verifier"),
+    Role.COORDINATOR: N_("coordinator"),
+    Role.ADMIN: N_("admin"),
+}
+OUTCOME_FOR_REPORTER = {
+    Verdict.CONFIRMED: N_(
+        "Update on your report {code}: trained verifiers confirmed it. Thank you — your report helps "
+        "keep the community informed."
+    ),
+    Verdict.DEBUNKED: N_(
+        "Update on your report {code}: trained verifiers checked it and found it was not immigration "
+        "enforcement. Thank you for reporting; checking first stops false alarms."
+    ),
+    Verdict.UNVERIFIABLE: N_(
+        "Update on your report {code}: trained verifiers could not confirm it either way. Thank you for "
+        "reporting; please report again if you see more."
+    ),
+}
+
+
+def _ago(t: Translator, then: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - then).total_seconds() // 60))
+    return t("{minutes} min ago", minutes=minutes) if minutes < 120 else t("{hours} h ago", hours=minutes // 60)
+
+
+def card(t: Translator, incident: Incident, reports: list[Report], verdicts: tuple[VerdictRecord, ...],
+         follow_ups: list[FollowUp], gazetteer: Gazetteer, now: datetime, tz: ZoneInfo) -> str:
+    """An incident as verifiers see it: tier, what, where, when, counts, every report in its
+    own language (marked), verdicts so far and follow-up answers."""
+    nb = gazetteer.get(incident.neighborhood_id)
+    what = t(ACTIVITY_LABELS[incident.activity]) if incident.activity else t("Unclear activity")
+    lines = [
+        f"{t(TIER_LABELS[incident.tier])} · {what}",
+        t("Where: {place}", place=nb.name if nb else t("outside the covered area / not given")),
+        t("First reported {ago}, last {last}", ago=_ago(t, incident.first_seen_at, now),
+          last=_ago(t, incident.last_seen_at, now)),
+        t("Reports: {count}", count=incident.report_count),
+    ]
+    if incident.point is not None:
+        lines.append(t("Pin: {lat:.5f}, {lon:.5f}", lat=incident.point.lat, lon=incident.point.lon))
+    for report in reports[:5]:
+        facts = [
+            t(AGENT_LABELS[report.agents]) + " " + t("agents") if report.agents else "",
+            t(VEHICLE_LABELS[report.vehicles]) + " " + t("vehicles") if report.vehicles else "",
+            t(UNIFORM_LABELS[report.uniform]) if report.uniform else "",
+        ]
+        text = " · ".join(f for f in facts if f)
+        detail = f" “{report.details}”" if report.details else ""
+        local = report.created_at.astimezone(tz).strftime("%H:%M")
+        lines.append(f"— {report.ref_code} [{report.language}] {local}: {text}{detail}".rstrip())
+    for follow_up in follow_ups:
+        answer = follow_up.answer or t("(no answer yet)")
+        lines.append(t("Asked: {question} → {answer}", question=follow_up.question, answer=answer))
+    for verdict in verdicts:
+        marker = "" if verdict.counts else " " + t("(trainee, does not count)")
+        lines.append(t("Verdict: {verdict} — {reason}", verdict=t(VERDICT_LABELS[verdict.verdict]),
+                       reason=verdict.reason) + marker)
+    if incident.escalated:
+        lines.append(t("⚠️ Verifiers disagree: a coordinator decides."))
+    if incident.claimed_by is not None and incident.lease_until is not None:
+        until = incident.lease_until.astimezone(tz).strftime("%H:%M")
+        lines.append(t("Claimed until {time}", time=until))
+    return "\n".join(lines)
+
+
+def _button(text: str, data: str) -> dict[str, object]:
+    return {"text": text, "callback_data": data}
+
+
+def claim_keyboard(t: Translator, incident_id: str) -> Markup:
+    """The Claim button of a card."""
+    return {"inline_keyboard": [[_button(t("Claim"), f"{DESK}:claim:{incident_id}")]]}
+
+
+def verdict_keyboard(t: Translator, incident_id: str) -> Markup:
+    """Verdicts and Release, for the lease holder."""
+    rows = [
+        [_button("✅ " + t(VERDICT_LABELS[Verdict.CONFIRMED]), f"{DESK}:v:{incident_id}:confirmed"),
+         _button("❌ " + t(VERDICT_LABELS[Verdict.DEBUNKED]), f"{DESK}:v:{incident_id}:debunked")],
+        [_button("❔ " + t(VERDICT_LABELS[Verdict.UNVERIFIABLE]), f"{DESK}:v:{incident_id}:unverifiable"),
+         _button("💬 " + t(VERDICT_LABELS[Verdict.NEEDS_INFO]), f"{DESK}:v:{incident_id}:needs_info")],
+        [_button(t("Release"), f"{DESK}:release:{incident_id}")],
+    ]
+    return {"inline_keyboard": rows}
+
+
+def roster_line(t: Translator, person: Verifier) -> str:
+    """One member, for /roster."""
+    duty = t("on duty") if person.on_duty else t("off duty")
+    return f"{person.name} · {t(ROLE_LABELS[person.role])} · {duty} · {', '.join(person.languages)}"
+
+
+def roster_keyboard(t: Translator, person: Verifier) -> Markup:
+    """Role buttons for one member: promote one step, demote one step, revoke."""
+    buttons = []
+    if person.role < Role.COORDINATOR:
+        higher = Role(max(Role.TRAINEE, person.role) + 1)
+        buttons.append(_button(t("Make {role}", role=t(ROLE_LABELS[higher])), f"r:{person.user_id}:{higher.label}"))
+    if person.role > Role.TRAINEE:
+        lower = Role(person.role - 1)
+        buttons.append(_button(t("Make {role}", role=t(ROLE_LABELS[lower])), f"r:{person.user_id}:{lower.label}"))
+    if person.role is not Role.REVOKED:
+        buttons.append(_button(t("Revoke"), f"r:{person.user_id}:revoked"))
+    return {"inline_keyboard": [buttons]} if buttons else {"inline_keyboard": []}

@@ -1,0 +1,132 @@
+"""The verification desk through the Bot API double, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from sereno.double import BotApiDouble, FakeUser
+from tests.bot.conftest import Harness
+from tests.bot.test_intake_bad_input import finish, to_details
+from tests.bot.test_intake_conversation import start_in
+
+ADMIN, ANA, BEN, ROSA = 8_000_001, 8_000_002, 8_000_003, 8_000_004
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"admin_ids": str(ADMIN)}
+
+
+async def join_desk(double: BotApiDouble, admin: FakeUser, user_id: int, name: str) -> FakeUser:
+    await admin.send_command("/invite verifier")
+    invite = await admin.wait_text("Invite code for a verifier")
+    code = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", invite.text)
+    assert code is not None
+    person = double.user(user_id, name, "en")
+    await person.send_command(f"/join {code.group()}")
+    await person.wait_text("Welcome to the desk as verifier")
+    await person.send_command("/languages en es")
+    await person.wait_text("Languages: en es")
+    await person.send_command("/duty on")
+    await person.wait_text("You are on duty")
+    return person
+
+
+async def report(user: FakeUser) -> str:
+    await start_in(user, "en")
+    await to_details(user)
+    await user.send_text("Two vans, agents in vests")
+    await user.wait_text("Noted.")
+    return await finish(user)
+
+
+async def verdict(person: FakeUser, card_text: str, button: str, reason: str, expect: str) -> None:
+    card = await person.wait_text(card_text, since_last_action=False)
+    await person.press("Claim", message=card)
+    await person.wait_text("Claimed until")
+    await person.press(button)
+    await person.wait_text("Send a short reason")
+    await person.send_text(reason)
+    await person.wait_text(expect)
+
+
+async def test_two_verifiers_confirm_and_the_reporter_is_told(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana, ben = await join_desk(double, admin, ANA, "Ana"), await join_desk(double, admin, BEN, "Ben")
+    rosa = double.user(ROSA, "Rosa", "es")
+    confirmation = await report(rosa)
+    code = re.search(r"SR-[2-9A-Z]{4}", confirmation)
+    assert code is not None
+    ana_card = await ana.wait_text("Reports: 1")
+    ben_card = await ben.wait_text("Reports: 1")
+    assert code.group() in ana_card.text and "Two vans" in ana_card.text
+    await ana.press("Claim", message=ana_card)
+    await ana.wait_text("Claimed until")
+    await ben.press("Claim", message=ben_card)
+    answer = await ben.wait_callback_answer()
+    assert "Someone else has just claimed" in str(answer.get("text"))
+    await ana.press("✅ Confirmed")
+    await ana.wait_text("Send a short reason")
+    await ana.send_text("Seen from the corner, two ICE vests")
+    await ana.wait_text("A second verifier must agree")
+    await ben.send_command("/queue")
+    await verdict(ben, "Seen from the corner", "✅ Confirmed", "Called the shop owner, confirmed", "Decided: Confirmed")
+    told = await rosa.wait_text("Update on your report", since_last_action=False)
+    assert code.group() in told.text and "trained verifiers confirmed it" in told.text
+    for _ in range(50):  # the contact is forgotten right after the message went out
+        if not await bot.rows("SELECT * FROM report_contact"):
+            break
+        await asyncio.sleep(0.05)
+    assert await bot.rows("SELECT * FROM report_contact") == []
+    [incident] = await bot.rows("SELECT status, verdict FROM incident")
+    assert incident == {"status": "decided", "verdict": "confirmed"}
+
+
+async def test_forged_and_unauthorised_presses_are_refused_and_audited(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana = await join_desk(double, admin, ANA, "Ana")
+    rosa = double.user(ROSA, "Rosa", "en")
+    await report(rosa)
+    card = await ana.wait_text("Reports: 1")
+    [incident] = await bot.rows("SELECT id FROM incident")
+    # the reporter forges a claim with the incident id she cannot know, then a verdict
+    await rosa.press_data(f"d:claim:{incident['id']}", rosa.last_message())  # type: ignore[arg-type]
+    assert "not allowed" in str((await rosa.wait_callback_answer()).get("text"))
+    await ana.press_data(f"d:v:{incident['id']}:confirmed", card)
+    assert "do not hold" in str((await ana.wait_callback_answer()).get("text"))
+    await ana.press_data("d:claim:no-such-incident", card)
+    assert "does not exist" in str((await ana.wait_callback_answer()).get("text"))
+    await rosa.press_data(f"r:{ANA}:admin", rosa.last_message())  # type: ignore[arg-type]
+    assert "not allowed" in str((await rosa.wait_callback_answer()).get("text"))
+    refused = await bot.rows("SELECT action FROM audit_event WHERE action LIKE 'refused.%' ORDER BY id")
+    assert [r["action"] for r in refused] == ["refused.claim", "refused.verdict", "refused.claim", "refused.role.change"]
+    [state] = await bot.rows("SELECT status, claimed_by FROM incident")
+    assert state == {"status": "open", "claimed_by": None}
+
+
+async def test_a_verifier_cannot_verify_their_own_report(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana = await join_desk(double, admin, ANA, "Ana")
+    await report(ana)
+    card = await ana.wait_text("Reports: 1", since_last_action=False)
+    await ana.press("Claim", message=card)
+    assert "your own report" in str((await ana.wait_callback_answer()).get("text"))
+
+
+async def test_joining_needs_a_valid_unused_code(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana = await join_desk(double, admin, ANA, "Ana")
+    used = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", (await admin.wait_text("Invite code", since_last_action=False)).text)
+    assert used is not None
+    ben = double.user(BEN, "Ben", "en")
+    await ben.send_command(f"/join {used.group()}")
+    await ben.wait_text("already used")
+    await ben.send_command("/join NOPE-NOPE")
+    await ben.wait_text("not valid")
+    await ben.send_command("/queue")
+    await ben.wait_text("not allowed")
+    await ana.send_command("/invite coordinator")
+    await ana.wait_text("not allowed")
