@@ -22,7 +22,7 @@ from bot.context import translator_for
 from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
-from verify.desk import DeskRefusal, DeskRefused, Outcome, VerdictResult
+from verify.desk import DeskRefusal, DeskRefused, IncidentView, Outcome, VerdictResult
 from verify.incidents import Verdict
 from verify.intake import Submitted
 from verify.roster import Refusal, Refused, Role
@@ -215,13 +215,14 @@ class DeskHandlers:
             return
         await self.say(update, context, t("Open incidents: {count}", count=len(incidents)))
         for incident in incidents[:10]:
-            await self.say(update, context, await self.card_text(t, user.id, incident.id),
-                           desk_render.claim_keyboard(t, incident.id))
+            text, view = await self.card(t, user.id, incident.id)
+            await self.say(update, context, text, desk_render.claim_keyboard(t, view))
 
-    async def card_text(self, t: Translator, user_id: int, incident_id: str) -> str:
+    async def card(self, t: Translator, user_id: int, incident_id: str) -> tuple[str, IncidentView]:
+        """The card text of an incident, as `user_id` may see it, with its view."""
         view = await self.s.desk.view(user_id, incident_id)
-        return desk_render.card(t, view.incident, view.reports, view.verdicts, view.follow_ups,
-                                self.s.places.gazetteer, self.s.clock.now(), self.s.settings.tz)
+        text = desk_render.card(t, view, self.s.places.gazetteer, self.s.clock.now(), self.s.settings.tz)
+        return text, view
 
     async def on_desk_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`d:claim:<id>`, `d:release:<id>`, `d:v:<id>:<verdict>` — checked by the desk."""
@@ -232,18 +233,28 @@ class DeskHandlers:
         _, action, rest = ((query.data or "") + "::").split(":", 2)
         incident_id, _, value = rest.rstrip(":").partition(":")
         try:
+            chat_id, message_id = query.message.chat.id, query.message.message_id
             if action == "claim":
                 await self.s.desk.claim(user_id, incident_id)
                 await query.answer(t("You hold this incident now."))
-                await messaging.edit(context.bot, query.message.chat.id, query.message.message_id,
-                                     await self.card_text(t, user_id, incident_id),
+                text, _ = await self.card(t, user_id, incident_id)
+                await messaging.edit(context.bot, chat_id, message_id, text,
                                      desk_render.verdict_keyboard(t, incident_id))
             elif action == "release":
                 await self.s.desk.release(user_id, incident_id)
                 await query.answer(t("Released: it is back in the queue."))
-                await messaging.edit(context.bot, query.message.chat.id, query.message.message_id,
-                                     await self.card_text(t, user_id, incident_id),
-                                     desk_render.claim_keyboard(t, incident_id))
+                text, view = await self.card(t, user_id, incident_id)
+                await messaging.edit(context.bot, chat_id, message_id, text, desk_render.claim_keyboard(t, view))
+            elif action == "merge":
+                target = await self.s.desk.merge(user_id, incident_id)
+                await query.answer(t("Merged."))
+                text, view = await self.card(t, user_id, target.id)
+                await messaging.edit(context.bot, chat_id, message_id, text, desk_render.claim_keyboard(t, view))
+            elif action == "separate":
+                await self.s.desk.keep_separate(user_id, incident_id)
+                await query.answer(t("Kept separate."))
+                text, view = await self.card(t, user_id, incident_id)
+                await messaging.edit(context.bot, chat_id, message_id, text, desk_render.claim_keyboard(t, view))
             elif action == "v" and value in Verdict.__members__.values():
                 await self.s.desk.require_holder(user_id, incident_id)
                 context.user_data[PENDING_VERDICT] = [incident_id, value]  # type: ignore[index]
@@ -351,8 +362,8 @@ class DeskHandlers:
         for person in await self.s.desk.on_duty_for(incident, submitted.report.language):
             t = translator(person.languages[0] if person.languages else "en")
             try:
-                text = await self.card_text(t, person.user_id, incident.id)
-                await messaging.send(bot, person.user_id, text, desk_render.claim_keyboard(t, incident.id))
+                text, view = await self.card(t, person.user_id, incident.id)
+                await messaging.send(bot, person.user_id, text, desk_render.claim_keyboard(t, view))
                 reached += 1
             except (TelegramError, DeskRefused):
                 log.info("could not notify a verifier", exc_info=True)

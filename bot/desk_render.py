@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from bot.i18n import N_, Translator
 from bot.messaging import Markup
 from bot.render import ACTIVITY_LABELS, AGENT_LABELS, UNIFORM_LABELS, VEHICLE_LABELS
-from verify.desk import FollowUp, VerdictRecord
-from verify.incidents import Incident, Verdict
-from verify.model import Report, Tier
+from verify.desk import IncidentView
+from verify.incidents import Verdict
+from verify.model import Tier
 from verify.places import Gazetteer
 from verify.roster import Role, Verifier
 
@@ -56,10 +56,10 @@ def _ago(t: Translator, then: datetime, now: datetime) -> str:
     return t("{minutes} min ago", minutes=minutes) if minutes < 120 else t("{hours} h ago", hours=minutes // 60)
 
 
-def card(t: Translator, incident: Incident, reports: list[Report], verdicts: tuple[VerdictRecord, ...],
-         follow_ups: list[FollowUp], gazetteer: Gazetteer, now: datetime, tz: ZoneInfo) -> str:
+def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime, tz: ZoneInfo) -> str:
     """An incident as verifiers see it: tier, what, where, when, counts, every report in its
-    own language (marked), verdicts so far and follow-up answers."""
+    own language (marked), verdicts so far, follow-up answers and a suggested merge."""
+    incident, reports, verdicts, follow_ups = view.incident, view.reports, view.verdicts, view.follow_ups
     nb = gazetteer.get(incident.neighborhood_id)
     what = t(ACTIVITY_LABELS[incident.activity]) if incident.activity else t("Unclear activity")
     lines = [
@@ -90,6 +90,12 @@ def card(t: Translator, incident: Incident, reports: list[Report], verdicts: tup
                        reason=verdict.reason) + marker)
     if incident.escalated:
         lines.append(t("⚠️ Verifiers disagree: a coordinator decides."))
+    if view.suggestion is not None:
+        if view.suggestion.distance_m is None:
+            lines.append(t("Possibly the same event as another open incident in this neighborhood."))
+        else:
+            lines.append(t("Possibly the same event as another open incident {distance} m away.",
+                           distance=int(round(view.suggestion.distance_m, -1))))
     if incident.claimed_by is not None and incident.lease_until is not None:
         until = incident.lease_until.astimezone(tz).strftime("%H:%M")
         lines.append(t("Claimed until {time}", time=until))
@@ -100,9 +106,14 @@ def _button(text: str, data: str) -> dict[str, object]:
     return {"text": text, "callback_data": data}
 
 
-def claim_keyboard(t: Translator, incident_id: str) -> Markup:
-    """The Claim button of a card."""
-    return {"inline_keyboard": [[_button(t("Claim"), f"{DESK}:claim:{incident_id}")]]}
+def claim_keyboard(t: Translator, view: IncidentView) -> Markup:
+    """The Claim button of a card, and Merge / Keep separate when a merge is suggested."""
+    incident_id = view.incident.id
+    rows = [[_button(t("Claim"), f"{DESK}:claim:{incident_id}")]]
+    if view.suggestion is not None:
+        rows.append([_button(t("Merge"), f"{DESK}:merge:{incident_id}"),
+                     _button(t("Keep separate"), f"{DESK}:separate:{incident_id}")])
+    return {"inline_keyboard": rows}
 
 
 def verdict_keyboard(t: Translator, incident_id: str) -> Markup:

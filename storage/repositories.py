@@ -28,7 +28,7 @@ from verify.audit import AuditEvent
 from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.clustering import Candidate
 from verify.errors import Conflict
-from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
+from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
 from verify.model import (
     Activity,
     AgentCount,
@@ -258,6 +258,25 @@ class SqlIncidentRepository:
     async def escalate(self, incident_id: str) -> None:
         await self._c.execute(update(INCIDENT).where(INCIDENT.c.id == incident_id).values(escalated=True))
 
+    async def merge_into(self, source_id: str, target_id: str) -> None:
+        source = await self.get(source_id)
+        target = await self.get(target_id)
+        assert source is not None and target is not None
+        await self._c.execute(update(REPORT).where(REPORT.c.incident_id == source_id).values(incident_id=target_id))
+        await self._c.execute(
+            update(INCIDENT).where(INCIDENT.c.id == target_id).values(
+                report_count=target.report_count + source.report_count,
+                tier=more_urgent(target.tier, source.tier).value,
+                first_seen_at=min(target.first_seen_at, source.first_seen_at),
+                last_seen_at=max(target.last_seen_at, source.last_seen_at),
+                activity=_value(target.activity or source.activity),
+            )
+        )
+        await self._c.execute(
+            update(INCIDENT).where(INCIDENT.c.id == source_id).values(
+                status=IncidentStatus.MERGED.value, claimed_by=None, lease_until=None)
+        )
+
 
 def _candidate(row: Any) -> Candidate:
     point = GeoPoint(row.lat, row.lon) if row.lat is not None else None
@@ -297,6 +316,16 @@ class SqlMergeRepository:
                 incident_id=suggestion.incident_id, other_incident_id=suggestion.other_incident_id,
                 distance_m=suggestion.distance_m, status="open",
             )
+        )
+
+    async def open_for(self, incident_id: str) -> MergeSuggestion | None:
+        row = (await self._c.execute(
+            select(MERGE).where(MERGE.c.incident_id == incident_id, MERGE.c.status == "open"))).first()
+        return MergeSuggestion(row.incident_id, row.other_incident_id, row.distance_m) if row else None
+
+    async def resolve(self, incident_id: str, status: str) -> None:
+        await self._c.execute(
+            update(MERGE).where(MERGE.c.incident_id == incident_id, MERGE.c.status == "open").values(status=status)
         )
 
 

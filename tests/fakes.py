@@ -183,6 +183,17 @@ class _Incidents:
     async def escalate(self, incident_id: str) -> None:
         self._s.incidents[incident_id] = replace(self._s.incidents[incident_id], escalated=True)
 
+    async def merge_into(self, source_id: str, target_id: str) -> None:
+        source, target = self._s.incidents[source_id], self._s.incidents[target_id]
+        for key, report in list(self._s.reports.items()):
+            if report.incident_id == source_id:
+                self._s.reports[key] = replace(report, incident_id=target_id)
+        self._s.incidents[target_id] = replace(
+            target, report_count=target.report_count + source.report_count, tier=more_urgent(target.tier, source.tier),
+            first_seen_at=min(target.first_seen_at, source.first_seen_at),
+            last_seen_at=max(target.last_seen_at, source.last_seen_at), activity=target.activity or source.activity)
+        self._s.incidents[source_id] = replace(source, status=IncidentStatus.MERGED, claimed_by=None, lease_until=None)
+
 
 class _Verdicts:
     def __init__(self, staged: MemoryStore) -> None:
@@ -201,6 +212,12 @@ class _Merges:
 
     async def suggest(self, suggestion: MergeSuggestion) -> None:
         self._s.merges.append(suggestion)
+
+    async def open_for(self, incident_id: str) -> MergeSuggestion | None:
+        return next((m for m in self._s.merges if m.incident_id == incident_id), None)
+
+    async def resolve(self, incident_id: str, status: str) -> None:
+        self._s.merges = [m for m in self._s.merges if m.incident_id != incident_id]
 
 
 class _Verifiers:

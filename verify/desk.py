@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from verify.audit import AuditEvent, verifier_actor
-from verify.incidents import TIER_ORDER, Incident, IncidentStatus, Verdict
+from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
 from verify.model import Report, Tier
 from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from verify.roster import Role, Verifier
@@ -107,12 +107,13 @@ class FollowUp:
 
 @dataclass(frozen=True, slots=True)
 class IncidentView:
-    """Everything a verifier sees on a card."""
+    """Everything a verifier sees on a card, with the merge suggestion if one is open."""
 
     incident: Incident
     reports: list[Report]
     verdicts: tuple[VerdictRecord, ...]
     follow_ups: list[FollowUp]
+    suggestion: MergeSuggestion | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,35 @@ class DeskService:
             if incident.lease_until is None or incident.lease_until <= now:
                 await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.LEASE_EXPIRED)
             return incident
+
+    async def merge(self, user_id: int, incident_id: str) -> Incident:
+        """Fold the incident into the one it was suggested to duplicate (verifiers and up);
+        returns the incident that now holds every report."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.VERIFIER, "merge", incident_id)
+            await self._open_incident(uow, user_id, incident_id, "merge")
+            suggestion = await uow.merges.open_for(incident_id)
+            if suggestion is None:
+                await self._refuse(uow, user_id, "merge", incident_id, DeskRefusal.UNKNOWN)
+            assert suggestion is not None
+            await self._open_incident(uow, user_id, suggestion.other_incident_id, "merge")
+            await uow.incidents.merge_into(incident_id, suggestion.other_incident_id)
+            await uow.merges.resolve(incident_id, "merged")
+            await self._audit(uow, user_id, "merge", incident_id, {"into": suggestion.other_incident_id})
+            target = await uow.incidents.get(suggestion.other_incident_id)
+            await uow.commit()
+        assert target is not None
+        return target
+
+    async def keep_separate(self, user_id: int, incident_id: str) -> None:
+        """Dismiss the incident's merge suggestion (verifiers and up)."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.VERIFIER, "keep_separate", incident_id)
+            if await uow.merges.open_for(incident_id) is None:
+                await self._refuse(uow, user_id, "keep_separate", incident_id, DeskRefusal.UNKNOWN)
+            await uow.merges.resolve(incident_id, "separate")
+            await self._audit(uow, user_id, "keep_separate", incident_id, {})
+            await uow.commit()
 
     async def release(self, user_id: int, incident_id: str) -> None:
         """Give the lease back (only its holder can)."""
@@ -265,7 +295,8 @@ class DeskService:
             assert incident is not None
             return IncidentView(incident, await uow.reports.for_incident(incident_id),
                                 await uow.verdicts.for_incident(incident_id),
-                                await uow.follow_ups.for_incident(incident_id))
+                                await uow.follow_ups.for_incident(incident_id),
+                                await uow.merges.open_for(incident_id))
 
     async def on_duty_for(self, incident: Incident, language: str,
                           distance: Callable[[Verifier], float] | None = None) -> list[Verifier]:

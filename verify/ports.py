@@ -135,6 +135,11 @@ class IncidentRepository(Protocol):
         """Mark that verifiers disagree: coordinators decide."""
         ...
 
+    async def merge_into(self, source_id: str, target_id: str) -> None:
+        """Move the source's reports to the target (counts, tier and times follow) and mark
+        the source merged."""
+        ...
+
 
 class VerdictRepository(Protocol):
     """Everyone's verdicts, kept (trainees' too)."""
@@ -150,6 +155,14 @@ class MergeRepository(Protocol):
     """Merge suggestions shown to verifiers."""
 
     async def suggest(self, suggestion: MergeSuggestion) -> None: ...
+
+    async def open_for(self, incident_id: str) -> MergeSuggestion | None:
+        """The open suggestion made when this incident was opened, if any."""
+        ...
+
+    async def resolve(self, incident_id: str, status: str) -> None:
+        """Close the incident's suggestion as "merged" or "separate"."""
+        ...
 
 
 class VerifierRepository(Protocol):

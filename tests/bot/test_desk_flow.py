@@ -130,3 +130,26 @@ async def test_joining_needs_a_valid_unused_code(bot: Harness, double: BotApiDou
     await ben.wait_text("not allowed")
     await ana.send_command("/invite coordinator")
     await ana.wait_text("not allowed")
+
+
+async def test_a_second_report_nearby_is_merged_by_a_verifier(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana = await join_desk(double, admin, ANA, "Ana")
+    first, second = double.user(ROSA, "Rosa", "en"), double.user(ROSA + 1, "Luis", "en")
+    for reporter, lat in ((first, 34.0500), (second, 34.0635)):  # about 1.5 km apart: a suggested merge
+        await start_in(reporter, "en")
+        await reporter.press("📝 Report activity")
+        await reporter.wait_text("What is happening?")
+        await reporter.press("Skip")
+        await reporter.wait_text("Where is it happening?")
+        await reporter.share_location(lat, -118.2577)
+        for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else"):
+            await reporter.wait_text(question)
+            await reporter.press("Skip")
+        await finish(reporter)
+    card = await ana.wait_text("Possibly the same event", since_last_action=False)
+    await ana.press("Merge", message=card)
+    merged = await ana.wait_text("Reports: 2")
+    assert "Possibly the same event" not in merged.text
+    rows = await bot.rows("SELECT status FROM incident ORDER BY first_seen_at")
+    assert [r["status"] for r in rows] == ["open", "merged"]

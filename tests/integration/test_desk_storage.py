@@ -68,3 +68,16 @@ async def test_expired_leases_return_to_the_queue_and_verdicts_reach_a_decision(
         actions = (await conn.execute(text(
             "SELECT action FROM audit_event WHERE subject = :s ORDER BY id"), {"s": incident})).scalars().all()
     assert actions == ["claim", "lease.expired", "claim", "verdict.debunked", "claim", "verdict.debunked"]
+
+
+async def test_merging_moves_the_reports_in_the_database(engine: AsyncEngine) -> None:
+    intake, desk, _ = await setup(engine)
+    first = await open_incident(intake, 1)
+    near = await intake.submit(ReportDraft("f" * 32, point=GeoPoint(30.1135, -100)), REPORTER + 1, REPORTER + 1, "en")
+    assert near.incident is not None and near.placement is not None and near.placement.value == "suggest"
+    merged = await desk.merge(ANA, near.incident.id)
+    assert merged.id == first and merged.report_count == 2
+    async with engine.connect() as conn:
+        owners = (await conn.execute(text("SELECT DISTINCT incident_id FROM report"))).scalars().all()
+        status = (await conn.execute(text("SELECT status FROM incident WHERE id = :i"), {"i": near.incident.id})).scalar()
+    assert owners == [first] and status == "merged"

@@ -193,3 +193,23 @@ async def test_on_duty_verifiers_covering_the_area_and_language_are_notified(d: 
     await d.roster.update(TIM, on_duty=True)
     assert [v.user_id for v in await d.desk.on_duty_for(incident, "en")] == [ANA]
     assert [v.user_id for v in await d.desk.on_duty_for(incident, "es")] == [BEN]
+
+
+async def test_a_suggested_duplicate_can_be_merged_or_kept_separate(d: Desk) -> None:
+    first = await d.incident()
+    near = await d.intake.submit(ReportDraft("fringe", point=GeoPoint(35.0635, -118.25)), REPORTER + 1, REPORTER + 1, "en")
+    assert near.incident is not None
+    view = await d.desk.view(ANA, near.incident.id)
+    assert view.suggestion is not None and view.suggestion.other_incident_id == first
+    with pytest.raises(DeskRefused):
+        await d.desk.merge(TIM, near.incident.id)  # trainees do not merge
+    merged = await d.desk.merge(ANA, near.incident.id)
+    assert merged.id == first and merged.report_count == 2
+    assert d.uow.store.incidents[near.incident.id].status is IncidentStatus.MERGED
+    with pytest.raises(DeskRefused):
+        await d.desk.keep_separate(ANA, near.incident.id)
+    other = await d.intake.submit(ReportDraft("fringe2", point=GeoPoint(35.0365, -118.25)), REPORTER + 2, REPORTER + 2, "en")
+    assert other.incident is not None
+    await d.desk.keep_separate(BEN, other.incident.id)
+    assert (await d.desk.view(BEN, other.incident.id)).suggestion is None
+    assert d.uow.store.audit[-1].action == "keep_separate"
