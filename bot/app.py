@@ -132,7 +132,7 @@ def register_handlers(application: Application, services: Services) -> None:  # 
     application.add_handlers(desk.handlers(application))
     application.add_handlers(menu.handlers())
     application.add_error_handler(make_error_handler(settings.default_language))
-    schedule_jobs(application, intake, services)
+    schedule_jobs(application, intake, desk, services)
 
 
 async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]

@@ -5,6 +5,8 @@ roster and desk services on the server (callback data is only a hint of intent).
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 from telegram import Bot, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -23,9 +25,10 @@ from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
 from verify.desk import DeskRefusal, DeskRefused, IncidentView, Outcome, VerdictResult
-from verify.incidents import Verdict
+from verify.clustering import distance_m
+from verify.incidents import Incident, Verdict
 from verify.intake import Submitted
-from verify.roster import Refusal, Refused, Role
+from verify.roster import Refusal, Refused, Role, Verifier
 from verify.text import CleanText, clean_text
 
 log = logging.getLogger(__name__)
@@ -359,7 +362,7 @@ class DeskHandlers:
                 submitted.escalated or submitted.report.incident_id == incident.id and incident.report_count == 1):
             return 0
         reached = 0
-        for person in await self.s.desk.on_duty_for(incident, submitted.report.language):
+        for person in await self.s.desk.on_duty_for(incident, submitted.report.language, self._distance_to(incident)):
             t = translator(person.languages[0] if person.languages else "en")
             try:
                 text, view = await self.card(t, person.user_id, incident.id)
@@ -368,6 +371,36 @@ class DeskHandlers:
             except (TelegramError, DeskRefused):
                 log.info("could not notify a verifier", exc_info=True)
         return reached
+
+    def _distance_to(self, incident: Incident) -> Callable[[Verifier], float]:
+        """Metres from the incident to the nearest of a verifier's home neighborhoods (those
+        covering everywhere, or an incident without a pin, come after)."""
+        gazetteer = self.s.places.gazetteer
+
+        def distance(person: Verifier) -> float:
+            homes = [nb.centroid for nb_id in person.neighborhoods if (nb := gazetteer.get(nb_id)) is not None]
+            if incident.point is None or not homes:
+                return math.inf
+            return min(distance_m(incident.point, home) for home in homes)
+
+        return distance
+
+    async def ping_unclaimed(self, bot: Bot) -> int:
+        """Ping about incidents nobody claimed in time (see `DeskService.unclaimed_pings`);
+        returns how many cards were sent."""
+        sent = 0
+        for incident, people in await self.s.desk.unclaimed_pings():
+            minutes = int((self.s.clock.now() - incident.first_seen_at).total_seconds() // 60)
+            for person in people:
+                t = translator(person.languages[0] if person.languages else "en")
+                try:
+                    text, view = await self.card(t, person.user_id, incident.id)
+                    note = t("⏰ Nobody has claimed this for {minutes} min.", minutes=minutes)
+                    await messaging.send(bot, person.user_id, f"{note}\n\n{text}", desk_render.claim_keyboard(t, view))
+                    sent += 1
+                except (TelegramError, DeskRefused):
+                    log.info("could not ping a verifier", exc_info=True)
+        return sent
 
     def handlers(self, application: Application) -> list[BaseHandler]:  # type: ignore[type-arg]
         """Handlers to add before the menu's catch-alls."""

@@ -9,6 +9,7 @@ from telegram.ext import Application, ContextTypes
 from telegram.error import TelegramError
 
 from bot import messaging
+from bot.desk import DeskHandlers
 from bot.i18n import translator
 from bot.intake import IntakeConversation
 from bot.services import Services
@@ -19,11 +20,12 @@ log = logging.getLogger(__name__)
 IDLE_SWEEP_SECONDS = 60
 #: How often expired reports, contacts and photos are purged, in seconds.
 PURGE_SECONDS = 3600
-#: How often claims whose lease ran out are returned to the queue, in seconds.
+#: How often expired leases and unclaimed incidents are looked for, in seconds.
 LEASE_SWEEP_SECONDS = 15
 
 
-def schedule_jobs(application: Application, intake: IntakeConversation, services: Services) -> None:  # type: ignore[type-arg]
+def schedule_jobs(application: Application, intake: IntakeConversation, desk: DeskHandlers,  # type: ignore[type-arg]
+                  services: Services) -> None:
     """Register the repeating jobs."""
 
     async def close_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -44,8 +46,12 @@ def schedule_jobs(application: Application, intake: IntakeConversation, services
             except TelegramError:
                 log.info("could not tell a verifier their lease ran out", exc_info=True)
 
+    async def ping_unclaimed(context: ContextTypes.DEFAULT_TYPE) -> None:
+        await desk.ping_unclaimed(context.bot)
+
     queue = application.job_queue
     assert queue is not None
     queue.run_repeating(close_idle_drafts, interval=IDLE_SWEEP_SECONDS, first=IDLE_SWEEP_SECONDS, name="close-idle-drafts")
     queue.run_repeating(purge_expired, interval=PURGE_SECONDS, first=10, name="purge-expired")
     queue.run_repeating(expire_leases, interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS, name="expire-leases")
+    queue.run_repeating(ping_unclaimed, interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS, name="ping-unclaimed")

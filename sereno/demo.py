@@ -1,9 +1,12 @@
-"""`sereno demo`: the bot against a local Bot API double, on a throw-away SQLite database,
-with two scripted reporters (English and Spanish); prints both conversations."""
+"""`sereno demo`: the bot against a local Bot API double, on a throw-away SQLite database.
+Two verifiers join the desk by invite; two community members (English and Spanish) report
+the same event; the desk merges the second report into the first incident, two verifiers
+confirm it, and both reporters are told the outcome. Every chat is printed as a transcript."""
 
 from __future__ import annotations
 
 import logging
+import re
 import textwrap
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,7 +27,7 @@ SHOWN_METHODS = ("sendMessage", "editMessageText", "sendPhoto")
 
 
 class Script:
-    """Plays one reporter and writes the chat as a transcript."""
+    """Plays one person and writes their chat as a transcript."""
 
     def __init__(self, double: BotApiDouble, user: FakeUser, out: TextIO) -> None:
         self.double = double
@@ -32,9 +35,12 @@ class Script:
         self.out = out
         self._seen = 0
 
+    def _calls(self) -> list[Any]:
+        return [c for c in self.double.calls if c.method in SHOWN_METHODS and c.ok
+                and str(c.params.get("chat_id")) == str(self.user.chat_id)]
+
     def _bot_lines(self) -> None:
-        calls = [c for c in self.double.calls if c.method in SHOWN_METHODS and c.ok
-                 and str(c.params.get("chat_id")) == str(self.user.chat_id)]
+        calls = self._calls()
         for call in calls[self._seen:]:
             label = "Sereno (updates its message)" if call.method == "editMessageText" else "Sereno"
             self._write(f"  🤖 {label}:", str(call.params.get("text", "")))
@@ -59,11 +65,22 @@ class Script:
         await (self.user.send_command(text) if text.startswith("/") else self.user.send_text(text))
         await self._then(expect)
 
-    async def tap(self, button: str, expect: str) -> None:
-        """The reporter taps `button`."""
+    async def tap(self, button: str, expect: str, *, on: str | None = None) -> None:
+        """The person taps `button` (on the latest message containing `on`, if given)."""
         self._write(f"  👤 {self.user.user_dict['first_name']}:", f"(taps [{button}])")
-        await self.user.press(button)
+        message = next((m for m in reversed(self.user.messages()) if on in m.text), None) if on else None
+        await self.user.press(button, message=message)
         await self._then(expect)
+
+    async def receive(self, expect: str) -> None:
+        """Wait, without acting, until the bot sends this person something containing
+        `expect`, then print what arrived."""
+        seen = self._seen
+        await self.double.wait_until(
+            lambda: any(expect in str(c.params.get("text", "")) for c in self._calls()[seen:]), timeout=10,
+            description=f"{expect!r} for {self.user.user_dict['first_name']}")
+        self._bot_lines()
+        self.out.write("\n")
 
     async def pin(self, lat: float, lon: float, expect: str) -> None:
         """The reporter shares a location."""
@@ -77,6 +94,16 @@ def _buttons(markup: Any) -> list[str]:
         return []
     rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
     return [b["text"] if isinstance(b, dict) else str(b) for row in rows for b in row]
+
+
+async def desk_joins(admin: Script, marta: Script, jon: Script) -> None:
+    for verifier in (marta, jon):
+        await admin.say("/invite verifier", "Invite code for a verifier")
+        code = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", admin.user.messages()[-1].text)
+        assert code is not None
+        await verifier.say(f"/join {code.group()}", "Welcome to the desk")
+        await verifier.say("/languages en es", "Languages")
+        await verifier.say("/duty on", "You are on duty")
 
 
 async def english_reporter(script: Script) -> None:
@@ -99,19 +126,31 @@ async def spanish_reporter(script: Script) -> None:
     await script.tap("Español", "Su privacidad")
     await script.say("/report", "¿Qué está pasando?")
     await script.tap("Agentes presentes o reuniéndose", "¿Dónde está pasando?")
-    await script.say("Cerca del parque de La Palma", "¿Cuándo lo vio?")
-    await script.tap("Hace menos de 30 minutos", "¿Cuántos agentes")
-    await script.tap("1–2", "¿Cuántos vehículos?")
-    await script.tap("1", "¿Qué letreros")
-    await script.tap("Ropa de civil", "algo más")
+    await script.say("Cerca de la Misión, por la lavandería", "¿Cuándo lo vio?")
+    await script.tap("Está pasando ahora", "¿Cuántos agentes")
+    await script.tap("3–5", "¿Cuántos vehículos?")
+    await script.tap("2–3", "¿Qué letreros")
+    await script.tap("ICE", "algo más")
     await script.tap("Omitir", "foto")
     await script.tap("Omitir", "revise su reporte")
     await script.tap("✅ Enviar", "Reporte recibido")
 
 
+async def desk_verifies(marta: Script, jon: Script) -> None:
+    await marta.receive("Possibly the same event")
+    await marta.tap("Merge", "Reports: 2", on="Possibly the same event")
+    await marta.tap("Claim", "Claimed until", on="Reports: 2")
+    await marta.tap("✅ Confirmed", "Send a short reason")
+    await marta.say("Saw the vests and the SUVs from across the street", "A second verifier must agree")
+    await jon.say("/queue", "Reports: 2")
+    await jon.tap("Claim", "Claimed until", on="Reports: 2")
+    await jon.tap("✅ Confirmed", "Send a short reason")
+    await jon.say("A trusted responder on site confirms", "Decided: Confirmed")
+
+
 async def run_demo(out: TextIO) -> list[str]:
-    """Play both reporters; returns their reference codes in order."""
-    logging.getLogger("telegram").setLevel(logging.WARNING)
+    """Play the whole story; returns the reporters' reference codes in order."""
+    logging.getLogger().setLevel(logging.WARNING)  # the transcript is the output
     codes: list[str] = []
     async with scratch_database("sqlite") as url:
         await replace_neighborhoods(url, parse_geojson(DEMO_REGION.read_text(encoding="utf-8")))
@@ -120,21 +159,35 @@ async def run_demo(out: TextIO) -> list[str]:
                 _env_file=None, telegram_token=DEMO_TOKEN, telegram_api_url=double.api_url, database_url=url,
                 hmac_key="demo-only-hmac-key-not-for-production-use", hotline=DEMO_HOTLINE,
                 hotline_name="Puerto Sereno Legal Aid", region_name="Puerto Sereno (fictional)",
+                admin_ids="100000",
             )
             out.write("Sereno demo: a local stand-in for Telegram, the demo region 'Puerto Sereno' (fictional),\n"
-                      "a throw-away SQLite database. Two community members report what they see.\n\n")
+                      "a throw-away SQLite database. Two community members report what they see; trained\n"
+                      "verifiers check it before anything else happens.\n\n")
             async with running_bot(settings, poll_timeout=1) as runtime:
-                for title, user, play in (
-                    ("Ana reports in English", double.user(100001, "Ana", "en"), english_reporter),
-                    ("Luis reporta en español", double.user(100002, "Luis", "es"), spanish_reporter),
-                ):
-                    out.write(f"━━ {title} " + "━" * (70 - len(title)) + "\n\n")
-                    script = Script(double, user, out)
-                    await play(script)
-                    async with runtime.engine.connect() as conn:
-                        code = (await conn.execute(text("SELECT ref_code FROM report ORDER BY created_at DESC"))).first()
-                    codes.append(str(code[0]) if code else "")
+                admin, marta, jon = (Script(double, double.user(uid, name, "en"), out)
+                                     for uid, name in ((100000, "Coordinator"), (100010, "Marta"), (100011, "Jon")))
+                ana = Script(double, double.user(100001, "Ana", "en"), out)
+                luis = Script(double, double.user(100002, "Luis", "es"), out)
+                _section(out, "The desk: a coordinator invites two verifiers")
+                await desk_joins(admin, marta, jon)
+                _section(out, "Ana reports in English")
+                await english_reporter(ana)
+                _section(out, "Luis reporta en español")
+                await spanish_reporter(luis)
+                _section(out, "The desk merges the two reports and verifies them")
+                await desk_verifies(marta, jon)
+                _section(out, "Both reporters are told the outcome")
+                await ana.receive("Update on your report")
+                await luis.receive("Novedades sobre su reporte")
+                async with runtime.engine.connect() as conn:
+                    rows = await conn.execute(text("SELECT ref_code FROM report ORDER BY created_at"))
+                    codes = [str(code) for code in rows.scalars()]
         out.write("━" * 76 + "\n")
-        out.write(f"Reference codes: {', '.join(codes)} — both reports are stored under pseudonyms,\n"
-                  "waiting for trained verifiers.\n")
+        out.write(f"Reference codes: {', '.join(codes)} — one incident, confirmed by two verifiers; both\n"
+                  "reporters were told, and their contact details are gone.\n")
     return codes
+
+
+def _section(out: TextIO, title: str) -> None:
+    out.write(f"━━ {title} " + "━" * max(4, 70 - len(title)) + "\n\n")

@@ -185,7 +185,7 @@ class SqlIncidentRepository:
                 "first_seen_at": incident.first_seen_at, "last_seen_at": incident.last_seen_at,
                 "report_count": incident.report_count, "claimed_by": incident.claimed_by,
                 "lease_until": incident.lease_until, "verdict": _value(incident.verdict),
-                "decided_at": incident.decided_at, "escalated": incident.escalated,
+                "decided_at": incident.decided_at, "escalated": incident.escalated, "pinged": incident.pinged,
             },
         )
 
@@ -258,6 +258,15 @@ class SqlIncidentRepository:
     async def escalate(self, incident_id: str) -> None:
         await self._c.execute(update(INCIDENT).where(INCIDENT.c.id == incident_id).values(escalated=True))
 
+    async def raise_ping(self, incident_id: str, level: int) -> bool:
+        result = await self._c.execute(
+            update(INCIDENT).where(
+                INCIDENT.c.id == incident_id, INCIDENT.c.pinged < level, INCIDENT.c.claimed_by.is_(None),
+                INCIDENT.c.status == IncidentStatus.OPEN.value,
+            ).values(pinged=level)
+        )
+        return result.rowcount == 1
+
     async def merge_into(self, source_id: str, target_id: str) -> None:
         source = await self.get(source_id)
         target = await self.get(target_id)
@@ -301,6 +310,7 @@ def _incident(row: Any) -> Incident:
         verdict=Verdict(row["verdict"]) if row["verdict"] else None,
         decided_at=row["decided_at"],
         escalated=bool(row["escalated"]),
+        pinged=row["pinged"],
     )
 
 

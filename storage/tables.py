@@ -48,6 +48,7 @@ class IncidentRow(SQLModel, table=True):
     verdict: str | None = Field(default=None, max_length=16)
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     escalated: bool = False
+    pinged: int = 0
 
 
 class MergeSuggestionRow(SQLModel, table=True):

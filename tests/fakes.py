@@ -183,6 +183,13 @@ class _Incidents:
     async def escalate(self, incident_id: str) -> None:
         self._s.incidents[incident_id] = replace(self._s.incidents[incident_id], escalated=True)
 
+    async def raise_ping(self, incident_id: str, level: int) -> bool:
+        i = self._s.incidents[incident_id]
+        if i.pinged >= level or i.claimed_by is not None or i.status is not IncidentStatus.OPEN:
+            return False
+        self._s.incidents[incident_id] = replace(i, pinged=level)
+        return True
+
     async def merge_into(self, source_id: str, target_id: str) -> None:
         source, target = self._s.incidents[source_id], self._s.incidents[target_id]
         for key, report in list(self._s.reports.items()):

@@ -8,12 +8,19 @@ import re
 from sereno.demo import run_demo
 
 
-async def test_demo_prints_both_conversations_ending_with_their_reference_codes() -> None:
+async def test_demo_plays_the_desk_from_invites_to_the_reporters_being_told() -> None:
     out = io.StringIO()
     codes = await run_demo(out)
     transcript = out.getvalue()
     assert len(codes) == 2 and all(re.fullmatch(r"SR-[2-9A-Z]{4}", c) for c in codes)
-    english, spanish = transcript.split("Luis reporta en español")
+    joining, rest = transcript.split("Ana reports in English")
+    english, rest = rest.split("Luis reporta en español")
+    spanish, rest = rest.split("The desk merges the two reports")
+    desk, told = rest.split("Both reporters are told the outcome")
+    assert joining.count("Welcome to the desk as verifier") == 2
     assert f"Your reference code is {codes[0]}" in english and "Mission Flats" in english
-    assert f"Su código de referencia es {codes[1]}" in spanish and "Las Palmas" in spanish
-    assert transcript.rstrip().endswith("waiting for trained verifiers.")
+    assert f"Su código de referencia es {codes[1]}" in spanish and "Mission Flats" in spanish
+    assert "Possibly the same event" in desk and "Reports: 2" in desk and "Decided: Confirmed" in desk
+    assert f"Update on your report {codes[0]}: trained verifiers confirmed it" in told
+    assert f"Novedades sobre su reporte {codes[1]}" in told
+    assert transcript.rstrip().endswith("their contact details are gone.")

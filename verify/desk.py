@@ -33,6 +33,9 @@ class DeskPolicy:
     urgent_lease: timedelta = timedelta(minutes=5)
     quorum: Mapping[Tier, int] = field(default_factory=lambda: {Tier.URGENT: 2, Tier.HIGH: 2, Tier.ROUTINE: 2})
     coordinator_alone: frozenset[Tier] = frozenset({Tier.URGENT})
+    #: Unclaimed this long: everyone on duty is pinged; twice as long: coordinators too.
+    ping_after: Mapping[Tier, timedelta] = field(default_factory=lambda: {
+        Tier.URGENT: timedelta(minutes=2), Tier.HIGH: timedelta(minutes=5), Tier.ROUTINE: timedelta(minutes=15)})
 
     def lease_for(self, tier: Tier) -> timedelta:
         return self.urgent_lease if tier is Tier.URGENT else self.lease
@@ -297,6 +300,31 @@ class DeskService:
                                 await uow.verdicts.for_incident(incident_id),
                                 await uow.follow_ups.for_incident(incident_id),
                                 await uow.merges.open_for(incident_id))
+
+    async def unclaimed_pings(self) -> list[tuple[Incident, list[Verifier]]]:
+        """Open incidents nobody claimed in time, each with whom to ping now: everyone on
+        duty after `ping_after`, coordinators (on duty or not) after twice that. Each level
+        is sent once (recorded with a conditional update)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            people = await uow.verifiers.all()
+            due = []
+            for incident in await uow.incidents.open_queue():
+                if incident.claimed_by is not None:
+                    continue
+                waited = now - incident.first_seen_at
+                after = self.policy.ping_after.get(incident.tier, timedelta(minutes=5))
+                level = 2 if waited >= 2 * after else 1 if waited >= after else 0
+                if level and await uow.incidents.raise_ping(incident.id, level):
+                    if level == 1:
+                        targets = [v for v in people if v.on_duty and v.can(Role.VERIFIER)]
+                    else:
+                        targets = [v for v in people if v.can(Role.COORDINATOR)]
+                    await uow.audit.add(AuditEvent(now, "system", f"ping.{level}", incident.id,
+                                                   {"people": len(targets)}))
+                    due.append((incident, targets))
+            await uow.commit()
+        return due
 
     async def on_duty_for(self, incident: Incident, language: str,
                           distance: Callable[[Verifier], float] | None = None) -> list[Verifier]:

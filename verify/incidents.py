@@ -53,6 +53,7 @@ class Incident:
     verdict: Verdict | None = None
     decided_at: datetime | None = None
     escalated: bool = False  # verifiers disagreed: a coordinator decides
+    pinged: int = 0  # 1: everyone on duty was pinged about it, 2: coordinators too
 
 
 @dataclass(frozen=True, slots=True)

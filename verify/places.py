@@ -47,6 +47,12 @@ class Neighborhood:
         lats = [p[1] for poly in self.polygons for p in poly[0]]
         return min(lons), min(lats), max(lons), max(lats)
 
+    @property
+    def centroid(self) -> GeoPoint:
+        """The mean of the outer rings' vertices (a fair middle for ordering by distance)."""
+        points = [p for poly in self.polygons for p in poly[0][:-1]]
+        return GeoPoint(sum(p[1] for p in points) / len(points), sum(p[0] for p in points) / len(points))
+
     def contains(self, lat: float, lon: float) -> bool:
         """Exact even-odd test: inside an outer ring and outside its holes."""
         for poly in self.polygons:

@@ -135,6 +135,11 @@ class IncidentRepository(Protocol):
         """Mark that verifiers disagree: coordinators decide."""
         ...
 
+    async def raise_ping(self, incident_id: str, level: int) -> bool:
+        """Record that the incident was pinged at `level`, only if it was pinged less so far
+        and is still unclaimed (one sender wins)."""
+        ...
+
     async def merge_into(self, source_id: str, target_id: str) -> None:
         """Move the source's reports to the target (counts, tier and times follow) and mark
         the source merged."""

@@ -213,3 +213,19 @@ async def test_a_suggested_duplicate_can_be_merged_or_kept_separate(d: Desk) -> 
     await d.desk.keep_separate(BEN, other.incident.id)
     assert (await d.desk.view(BEN, other.incident.id)).suggestion is None
     assert d.uow.store.audit[-1].action == "keep_separate"
+
+
+async def test_unclaimed_incidents_ping_everyone_on_duty_then_coordinators_once_each(d: Desk) -> None:
+    incident = await d.incident()  # high tier: 5 min, then 10 min
+    await d.roster.update(ANA, on_duty=True, neighborhoods=("old-mill",))
+    assert await d.desk.unclaimed_pings() == []
+    d.clock.advance(timedelta(minutes=5))
+    [(pinged, people)] = await d.desk.unclaimed_pings()
+    assert pinged.id == incident and [p.user_id for p in people] == [ANA]  # on duty, whatever the area
+    assert await d.desk.unclaimed_pings() == []
+    d.clock.advance(timedelta(minutes=5))
+    [(_, coordinators)] = await d.desk.unclaimed_pings()
+    assert {p.user_id for p in coordinators} == {ADMIN, COORD}
+    await d.desk.claim(BEN, await d.incident(n=2))
+    d.clock.advance(timedelta(hours=1))
+    assert [i.id for i, _ in await d.desk.unclaimed_pings()] == []  # the claimed one is not pinged

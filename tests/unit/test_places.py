@@ -111,3 +111,9 @@ async def test_geocoded_place_outside_the_region_is_outside(gazetteer: Gazetteer
 def test_bad_neighborhood_files_are_refused_with_a_clear_reason(data: str, message: str) -> None:
     with pytest.raises(PlaceDataError, match=message):
         parse_geojson(data)
+
+
+def test_centroids_fall_inside_their_neighborhoods(gazetteer: Gazetteer) -> None:
+    for nb in gazetteer.neighborhoods:
+        c = nb.centroid
+        assert gazetteer.locate(c.lat, c.lon) == nb
