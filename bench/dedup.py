@@ -15,8 +15,15 @@ all of them. Every indexed decision is checked against an exhaustive in-memory p
 (and against the naive scan for the points it ran on): the index must lose nothing.
 Target (the issue): at least 100× faster than the naive scan at p50, and p99 under 2 ms.
 
-    python bench/dedup.py [--incidents N] [--queries M] [--naive-queries K]
-                          [--databases sqlite,postgres] [--quick] [--profile] [--seed S]
+The indexed lookup is timed twice: on one connection and transaction reused for every
+query (the lookup itself), and with a fresh unit of work per query as the intake opens one
+per submission (adds pool checkout, BEGIN, ROLLBACK). `--layout steady` replaces the
+independently drawn incidents of the window with those the intake itself would leave open
+after the same reports (see bench/_dedup_data.py); `--area` changes the size of the area.
+
+    python bench/dedup.py [--incidents N] [--queries M] [--naive-queries K] [--quick]
+                          [--databases sqlite,postgres] [--layout random|steady]
+                          [--stale-share 0.2] [--area 50x40] [--seed S] [--profile]
 """
 
 from __future__ import annotations
@@ -24,19 +31,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import math
+import gc
 import os
 import pstats
-import random
 import statistics
 import sys
 import time
-import uuid
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,51 +49,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import bindparam, insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine  # noqa: E402
 
+from bench import _dedup_data as data  # noqa: E402
+from bench._dedup_data import Query  # noqa: E402
 from storage.admin import migrate  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
 from storage.repositories import SqlIncidentRepository, _candidate  # noqa: E402
 from storage.scratch import scratch_database  # noqa: E402
 from storage.tables import IncidentRow  # noqa: E402
 from storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
-from verify.clustering import Candidate, ClusterPolicy, Decision, candidate_cells, cell_of, place  # noqa: E402
+from verify.clustering import ClusterPolicy, Decision, candidate_cells, place  # noqa: E402
 from verify.incidents import IncidentStatus  # noqa: E402
-from verify.model import Activity, GeoPoint, Tier  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-INCIDENT = IncidentRow.__table__
+INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
 TARGET_RATIO = 100.0
 TARGET_P99_MS = 2.0
 BATCH = 5_000
 WARM_UP = 20
-
-# The metropolitan area: a 50 km (east-west) × 40 km (north-south) box around downtown LA.
-CENTER_LAT, CENTER_LON = 34.05, -118.25
-M_PER_DEG_LAT = 111_320.0
-M_PER_DEG_LON = M_PER_DEG_LAT * math.cos(math.radians(CENTER_LAT))
-HALF_NS_DEG = 20_000 / M_PER_DEG_LAT
-HALF_EW_DEG = 25_000 / M_PER_DEG_LON
-HOT_SPOTS = 300
-HOT_SHARE = 0.7
-HOT_SIGMA_M = 1_000.0
-STALE_SHARE = 0.2  # last seen before the clustering window
-ACTIVITIES: list[Activity | None] = [*Activity, None]
-ACTIVITY_WEIGHTS = [10, 8, 6, 12, 3, 25, 8, 8, 20]  # presence and "not said" most common
-TIERS = [Tier.URGENT, Tier.HIGH, Tier.ROUTINE]
-TIER_WEIGHTS = [10, 30, 60]
 
 # The naive baseline: every open incident seen in the window (same columns as the index path).
 _ALL_OPEN_RECENT = select(
     INCIDENT.c.id, INCIDENT.c.lat, INCIDENT.c.lon, INCIDENT.c.neighborhood_id, INCIDENT.c.activity,
     INCIDENT.c.last_seen_at, INCIDENT.c.tier,
 ).where(INCIDENT.c.status == IncidentStatus.OPEN.value, INCIDENT.c.last_seen_at >= bindparam("since"))
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """A located report to place."""
-
-    point: GeoPoint
-    activity: Activity | None
 
 
 @dataclass(slots=True)
@@ -105,53 +87,6 @@ class Timing:
         if len(self.seconds) == 1:
             return self.seconds[0] * 1000
         return statistics.quantiles(self.seconds, n=100, method="inclusive")[q - 1] * 1000
-
-
-class Metro:
-    """Seeded random points over the metropolitan area, clustered around hot spots."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-        self.hot_spots = [self._uniform() for _ in range(HOT_SPOTS)]
-
-    def _uniform(self) -> tuple[float, float]:
-        r = self._rng
-        return (CENTER_LAT + r.uniform(-HALF_NS_DEG, HALF_NS_DEG), CENTER_LON + r.uniform(-HALF_EW_DEG, HALF_EW_DEG))
-
-    def point(self) -> GeoPoint:
-        r = self._rng
-        if r.random() < HOT_SHARE:
-            lat, lon = r.choice(self.hot_spots)
-            return GeoPoint(lat + r.gauss(0, HOT_SIGMA_M / M_PER_DEG_LAT), lon + r.gauss(0, HOT_SIGMA_M / M_PER_DEG_LON))
-        return GeoPoint(*self._uniform())
-
-    def activity(self) -> Activity | None:
-        return self._rng.choices(ACTIVITIES, ACTIVITY_WEIGHTS)[0]
-
-
-def make_incidents(metro: Metro, rng: random.Random, n: int, now: datetime, window: timedelta) -> list[dict[str, Any]]:
-    """N open incident rows (every column, so one executemany statement fits them all)."""
-    rows = []
-    for _ in range(n):
-        point = metro.point()
-        if rng.random() < STALE_SHARE:
-            last_seen = now - window - timedelta(seconds=rng.uniform(1, 21 * 3600))
-        else:
-            last_seen = now - timedelta(seconds=rng.uniform(0, window.total_seconds()))
-        activity = metro.activity()
-        rows.append({
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "status": IncidentStatus.OPEN.value,
-            "tier": rng.choices(TIERS, TIER_WEIGHTS)[0].value,
-            "activity": activity.value if activity else None,
-            "neighborhood_id": f"n{rng.randrange(120):03d}",
-            "lat": point.lat, "lon": point.lon, "cell": cell_of(point),
-            "first_seen_at": last_seen - timedelta(seconds=rng.uniform(0, 7200)),
-            "last_seen_at": last_seen,
-            "report_count": rng.randint(1, 6),
-            "claimed_by": None, "lease_until": None, "verdict": None, "decided_at": None,
-        })
-    return rows
 
 
 async def load(engine: AsyncEngine, rows: list[dict[str, Any]]) -> float:
@@ -240,33 +175,6 @@ async def per_unit_of_work(engine: AsyncEngine, queries: list[Query], warm_up: l
     return await timed(queries, warm_up, step)
 
 
-class Exhaustive:
-    """Placement over every incident, in memory, with a lossless bounding-box prefilter:
-    the reference the indexed decisions must match (not timed)."""
-
-    def __init__(self, rows: list[dict[str, Any]], policy: ClusterPolicy) -> None:
-        self._policy = policy
-        located = sorted(
-            ((r["lat"], Candidate(r["id"], GeoPoint(r["lat"], r["lon"]), r["neighborhood_id"],
-                                  Activity(r["activity"]) if r["activity"] else None, r["last_seen_at"],
-                                  Tier(r["tier"])))
-             for r in rows),
-            key=lambda pair: pair[0],
-        )
-        self._lats = [lat for lat, _ in located]
-        self._candidates = [c for _, c in located]
-        # Generous margins: a degree of latitude is ≥ 110 km, of longitude here ≥ 90 km.
-        self._dlat = 1.5 * policy.fringe_m / 110_000
-        self._dlon = 1.5 * policy.fringe_m / 90_000
-
-    def decide(self, q: Query, now: datetime) -> Decision:
-        lo = bisect_left(self._lats, q.point.lat - self._dlat)
-        hi = bisect_right(self._lats, q.point.lat + self._dlat)
-        near = [c for c in self._candidates[lo:hi]
-                if c.point is not None and abs(c.point.lon - q.point.lon) <= self._dlon]
-        return place(q.point, None, q.activity, now, near, self._policy)
-
-
 def same(a: Decision, b: Decision) -> bool:
     return a.placement == b.placement and a.incident_id == b.incident_id
 
@@ -281,23 +189,30 @@ def check(label: str, got: list[Decision], expected: list[Decision], queries: li
 
 async def bench(kind: str, args: argparse.Namespace) -> None:
     policy = ClusterPolicy()
-    rng = random.Random(args.seed)
-    metro = Metro(rng)
     now = datetime.now(UTC).replace(microsecond=0)
-    rows = make_incidents(metro, rng, args.incidents, now, policy.window)
-    in_window = sum(r["last_seen_at"] >= now - policy.window for r in rows)
-    queries = [Query(metro.point(), metro.activity()) for _ in range(args.queries)]
-    warm_up = [Query(metro.point(), metro.activity()) for _ in range(WARM_UP)]
+
+    def incidents() -> list[dict[str, Any]]:
+        return data.incidents(args.seed, args.incidents, now, policy, stale_share=args.stale_share, layout=args.layout,
+                              width_km=args.width, height_km=args.height)
+
+    drawn = data.queries(args.seed, WARM_UP + args.queries, args.width, args.height)
+    warm_up, queries = drawn[:WARM_UP], drawn[WARM_UP:]
     naive_queries = queries[: args.naive_queries]
 
     async with scratch_database(kind, PG_ADMIN_URL) as url:
         await migrate(url)
         engine = make_engine(url)
         try:
+            rows = incidents()
+            in_window = sum(r["last_seen_at"] >= now - policy.window for r in rows)
             seconds = await load(engine, rows)
-            print(f"{kind}: loaded {len(rows):,} open incidents in {seconds:.1f} s ({len(rows) / seconds:,.0f} rows/s); "
-                  f"{in_window:,} seen within the {policy.window} window; {len(candidate_cells(queries[0].point, policy))} "
-                  f"candidate cells per lookup (ring {policy.ring})")
+            # The process keeps no copy of the data while timing (100k row dicts would make
+            # every full garbage collection walk them); the reference is rebuilt afterwards.
+            del rows
+            gc.collect()
+            print(f"{kind}: loaded {args.incidents:,} open incidents in {seconds:.1f} s "
+                  f"({args.incidents / seconds:,.0f} rows/s); {in_window:,} seen within the {policy.window} window; "
+                  f"{len(candidate_cells(queries[0].point, policy))} candidate cells per lookup (ring {policy.ring})")
             async with engine.connect() as conn:
                 plan = await query_plan(conn, candidate_cells(queries[0].point, policy), now - policy.window)
             print("  plan: " + " | ".join(plan[:4]))
@@ -312,16 +227,17 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
             uow = await per_unit_of_work(engine, queries, warm_up, now, policy)
             slow = await on_one_connection(engine, naive_queries, warm_up[:2], by_scan)
 
-            reference = Exhaustive(rows, policy)
+            reference = data.Exhaustive(incidents(), policy)
             check("the exhaustive in-memory placement", fast.decisions, [reference.decide(q, now) for q in queries],
                   queries)
             check("the same lookup through a unit of work", uow.decisions, fast.decisions, queries)
             check("the naive scan", fast.decisions[: len(naive_queries)], slow.decisions, naive_queries)
+            del reference
 
             placements = Counter(d.placement.value for d in fast.decisions)
-            print(f"  indexed, one connection   ({len(queries):5} queries): p50 {fast.p(50):7.3f} ms  "
+            print(f"  indexed, one connection    ({len(queries):5} queries): p50 {fast.p(50):7.3f} ms  "
                   f"p99 {fast.p(99):7.3f} ms  max {max(fast.seconds) * 1000:7.2f} ms  "
-                  f"candidates/query mean {statistics.fmean(fast.candidates):.0f} max {max(fast.candidates)}  "
+                  f"candidates/query mean {statistics.fmean(fast.candidates):,.0f} max {max(fast.candidates):,}  "
                   f"({', '.join(f'{k} {v}' for k, v in sorted(placements.items()))})")
             print(f"  indexed, unit of work each ({len(queries):5} queries): p50 {uow.p(50):7.3f} ms  "
                   f"p99 {uow.p(99):7.3f} ms  max {max(uow.seconds) * 1000:7.2f} ms")
@@ -354,12 +270,23 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
             await engine.dispose()
 
 
+def box(value: str) -> tuple[float, float]:
+    """`50x40` → (50.0, 40.0): width (east-west) and height (north-south) in km."""
+    width, _, height = value.lower().partition("x")
+    return float(width), float(height)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--incidents", type=int, default=100_000)
+    parser.add_argument("--incidents", type=int, default=100_000, help="open incidents in the database")
     parser.add_argument("--queries", type=int, default=2_000, help="timed indexed lookups")
     parser.add_argument("--naive-queries", type=int, default=50, help="timed naive scans (the first of the queries)")
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--layout", choices=("random", "steady"), default="random",
+                        help="random: incidents drawn independently (the issue's stress case); steady: what the "
+                             "intake leaves open after the same reports (see bench/_dedup_data.py)")
+    parser.add_argument("--stale-share", type=float, default=0.2, help="share last seen before the window")
+    parser.add_argument("--area", type=box, default=(50.0, 40.0), metavar="WxH", help="area in km (default 50x40)")
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--quick", action="store_true", help="smoke run: 10k incidents, 300 queries, 10 naive")
     parser.add_argument("--profile", action="store_true", help="print where the indexed lookup's time goes (cProfile)")
@@ -367,8 +294,10 @@ async def main() -> None:
     if args.quick:
         args.incidents, args.queries, args.naive_queries = 10_000, 300, 10
     args.naive_queries = min(args.naive_queries, args.queries)
-    print(f"{args.incidents:,} open incidents over a 50 km × 40 km area ({HOT_SHARE:.0%} around {HOT_SPOTS} hot spots, "
-          f"{STALE_SHARE:.0%} older than the window); {args.queries:,} indexed lookups, "
+    args.width, args.height = args.area
+    print(f"{args.incidents:,} open incidents over a {args.width:g} km × {args.height:g} km area around Los Angeles, "
+          f"layout {args.layout} ({data.HOT_SHARE:.0%} of reports around {data.HOT_SPOTS} hot spots, "
+          f"{args.stale_share:.0%} of reports older than the window); {args.queries:,} indexed lookups, "
           f"{args.naive_queries} naive scans, seed {args.seed}")
     for kind in args.databases.split(","):
         await bench(kind, args)

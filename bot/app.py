@@ -13,6 +13,7 @@ from telegram import BotCommand
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
+from bot.concurrency import PerChatUpdateProcessor
 from bot.desk import DeskHandlers
 from bot.errors import make_error_handler
 from bot.geocoding import GeopyGeocoder, geocoder_from
@@ -91,11 +92,12 @@ async def build_runtime(
             clock,
             pseudonymize,
             IntakePolicy(settings.reports_per_window, settings.report_window, settings.contact_ttl),
+            settings.cluster_policy,
         ),
         places=PlaceResolver(Gazetteer(neighborhoods), geocoder),
         retention=RetentionService(uow, clock, settings.retention),
         roster=RosterService(uow, clock, pseudonymize),
-        desk=DeskService(uow, clock),
+        desk=DeskService(uow, clock, settings.desk_policy),
     )
     for admin in settings.admins:
         existing = await services.roster.get(admin)
@@ -108,6 +110,7 @@ async def build_runtime(
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_base_file_url)
         .persistence(persistence)
+        .concurrent_updates(PerChatUpdateProcessor())
     )
     if settings.reply_rate_per_second > 0:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.reply_rate_per_second))

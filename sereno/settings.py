@@ -8,6 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from verify.clustering import ClusterPolicy
+from verify.desk import DeskPolicy
+from verify.model import Tier
+
 SUPPORTED_LANGUAGES = ("en", "es")
 OFFICIAL_BOT_API = "https://api.telegram.org"
 
@@ -41,6 +45,14 @@ class Settings(BaseSettings):
     flood_max_updates: int = Field(default=20, ge=1)
     flood_window_seconds: float = Field(default=10.0, gt=0)
     reply_rate_per_second: float = Field(default=30.0, ge=0)
+
+    cluster_radius_m: float = Field(default=1000.0, gt=0)
+    cluster_window_hours: float = Field(default=3.0, gt=0)
+    lease_minutes: float = Field(default=10.0, gt=0)
+    urgent_lease_minutes: float = Field(default=5.0, gt=0)
+    quorum: int = Field(default=2, ge=1)
+    urgent_quorum: int = Field(default=2, ge=1)
+    coordinator_may_publish_urgent_alone: bool = True
 
     geocoder: str = ""
     geocoder_domain: str = ""
@@ -94,6 +106,21 @@ class Settings(BaseSettings):
     @property
     def report_window(self) -> timedelta:
         return timedelta(minutes=self.report_window_minutes)
+
+    @property
+    def desk_policy(self) -> DeskPolicy:
+        """Leases and the two-person rule, as configured."""
+        return DeskPolicy(
+            lease=timedelta(minutes=self.lease_minutes),
+            urgent_lease=timedelta(minutes=self.urgent_lease_minutes),
+            quorum={Tier.URGENT: self.urgent_quorum, Tier.HIGH: self.quorum, Tier.ROUTINE: self.quorum},
+            coordinator_alone=frozenset({Tier.URGENT}) if self.coordinator_may_publish_urgent_alone else frozenset(),
+        )
+
+    @property
+    def cluster_policy(self) -> ClusterPolicy:
+        """How close reports must be to describe one event, as configured."""
+        return ClusterPolicy(radius_m=self.cluster_radius_m, window=timedelta(hours=self.cluster_window_hours))
 
     @property
     def retention(self) -> timedelta:
