@@ -20,6 +20,7 @@ from storage.tables import (
     NeighborhoodRow,
     ReportContactRow,
     FollowUpRow,
+    OutcomeEventRow,
     ReportRow,
     VerdictRow,
     VerifierRow,
@@ -28,7 +29,15 @@ from verify.audit import AuditEvent
 from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.clustering import Candidate
 from verify.errors import Conflict
-from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
+from verify.incidents import (
+    TIER_ORDER,
+    Incident,
+    IncidentStatus,
+    MergeSuggestion,
+    OutcomeEvent,
+    Verdict,
+    more_urgent,
+)
 from verify.model import (
     Activity,
     AgentCount,
@@ -55,6 +64,7 @@ INVITE = InviteRow.__table__
 AUDIT = AuditEventRow.__table__
 VERDICT = VerdictRow.__table__
 FOLLOW_UP = FollowUpRow.__table__
+OUTCOME = OutcomeEventRow.__table__
 
 # Statements on the submission path are built once; executing them only binds parameters.
 _INSERT_REPORT = insert(REPORT)
@@ -558,3 +568,19 @@ class SqlFollowUpRepository:
 
 def _follow_up(row: Any) -> FollowUp:
     return FollowUp(row.id, row.report_id, row.question, row.asked_by, row.asked_at, row.answer, row.answered_at)
+
+
+class SqlOutcomeRepository:
+    """Outcome events in `outcome_event`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add(self, event: OutcomeEvent) -> None:
+        await self._c.execute(
+            insert(OUTCOME).values(incident_id=event.incident_id, verdict=event.verdict.value, at=event.at)
+        )
+
+    async def pending(self) -> list[OutcomeEvent]:
+        rows = await self._c.execute(select(OUTCOME).where(OUTCOME.c.consumed_at.is_(None)).order_by(OUTCOME.c.id))
+        return [OutcomeEvent(r.incident_id, Verdict(r.verdict), r.at) for r in rows]

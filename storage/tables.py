@@ -218,3 +218,17 @@ class FollowUpRow(SQLModel, table=True):
     asked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     answer: str | None = Field(default=None, max_length=1000)
     answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class OutcomeEventRow(SQLModel, table=True):
+    """A final verdict waiting for the broadcaster (written with the verdict)."""
+
+    __tablename__ = "outcome_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    verdict: str = Field(max_length=16)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    consumed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True))

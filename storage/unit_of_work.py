@@ -17,6 +17,7 @@ from storage.repositories import (
     SqlMediaRepository,
     SqlMergeRepository,
     SqlNeighborhoodRepository,
+    SqlOutcomeRepository,
     SqlReportRepository,
     SqlVerdictRepository,
     SqlVerifierRepository,
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     verdicts: SqlVerdictRepository
     follow_ups: SqlFollowUpRepository
+    outcomes: SqlOutcomeRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(conn)
         self.verdicts = SqlVerdictRepository(conn)
         self.follow_ups = SqlFollowUpRepository(conn)
+        self.outcomes = SqlOutcomeRepository(conn)
         return self
 
     async def __aexit__(

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from verify.audit import AuditEvent, verifier_actor
-from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
+from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, OutcomeEvent, Verdict
 from verify.model import Report, Tier
 from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from verify.roster import Role, Verifier
@@ -254,6 +254,7 @@ class DeskService:
             if outcome is Outcome.DECIDED:
                 assert final is not None
                 await uow.incidents.decide(incident_id, final, now)
+                await uow.outcomes.add(OutcomeEvent(incident_id, final, now))
                 tell = tuple(await uow.contacts.for_incident(incident_id))
             elif outcome is Outcome.NEEDS_INFO:
                 await uow.incidents.drop_lease(incident_id, holder=user_id)

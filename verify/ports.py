@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from verify.audit import AuditEvent
 from verify.clustering import Candidate
-from verify.incidents import Incident, MergeSuggestion, Verdict
+from verify.incidents import Incident, MergeSuggestion, OutcomeEvent, Verdict
 from verify.model import Activity, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 
@@ -146,6 +146,16 @@ class IncidentRepository(Protocol):
         ...
 
 
+class OutcomeRepository(Protocol):
+    """Outcome events waiting for the broadcaster."""
+
+    async def add(self, event: OutcomeEvent) -> None: ...
+
+    async def pending(self) -> list[OutcomeEvent]:
+        """Events not consumed yet, oldest first."""
+        ...
+
+
 class VerdictRepository(Protocol):
     """Everyone's verdicts, kept (trainees' too)."""
 
@@ -257,6 +267,9 @@ class UnitOfWork(Protocol):
 
     @property
     def follow_ups(self) -> FollowUpRepository: ...
+
+    @property
+    def outcomes(self) -> OutcomeRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
