@@ -291,6 +291,8 @@ class DeskHandlers:
             return
         await self.say(update, context, self.verdict_summary(t, result))
         await self.tell_reporters(context.bot, result)
+        if result.outcome is Outcome.ESCALATED:
+            await self.alert_coordinators(context.bot, result.incident)
 
     def verdict_summary(self, t: Translator, result: VerdictResult) -> str:
         if result.outcome is Outcome.DECIDED:
@@ -384,6 +386,18 @@ class DeskHandlers:
             return min(distance_m(incident.point, home) for home in homes)
 
         return distance
+
+    async def alert_coordinators(self, bot: Bot, incident: Incident) -> None:
+        """Verifiers disagree: every coordinator gets the card to settle it."""
+        for person in await self.s.roster.members():
+            if not person.can(Role.COORDINATOR):
+                continue
+            t = translator(person.languages[0] if person.languages else "en")
+            try:
+                text, view = await self.card(t, person.user_id, incident.id)
+                await messaging.send(bot, person.user_id, text, desk_render.claim_keyboard(t, view))
+            except (TelegramError, DeskRefused):
+                log.info("could not alert a coordinator", exc_info=True)
 
     async def ping_unclaimed(self, bot: Bot) -> int:
         """Ping about incidents nobody claimed in time (see `DeskService.unclaimed_pings`);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -153,3 +154,60 @@ async def test_a_second_report_nearby_is_merged_by_a_verifier(bot: Harness, doub
     assert "Possibly the same event" not in merged.text
     rows = await bot.rows("SELECT status FROM incident ORDER BY first_seen_at")
     assert [r["status"] for r in rows] == ["open", "merged"]
+
+
+async def test_disagreement_goes_to_the_coordinators_who_settle_it(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana, ben = await join_desk(double, admin, ANA, "Ana"), await join_desk(double, admin, BEN, "Ben")
+    rosa = double.user(ROSA, "Rosa", "en")
+    await report(rosa)
+    await verdict(ana, "Reports: 1", "✅ Confirmed", "I saw agents", "A second verifier must agree")
+    await ben.send_command("/queue")
+    await verdict(ben, "Verdict: Confirmed", "❌ Debunked", "It was a police traffic stop", "Verifiers disagree")
+    card = await admin.wait_text("Verifiers disagree: a coordinator decides", since_last_action=False)
+    await admin.press("Claim", message=card)
+    await admin.wait_text("Claimed until")
+    await admin.press("❌ Debunked")
+    await admin.wait_text("Send a short reason")
+    await admin.send_text("Checked with the neighbours: a traffic stop")
+    await admin.wait_text("Decided: Debunked")
+    told = await rosa.wait_text("Update on your report", since_last_action=False)
+    assert "not immigration enforcement" in told.text
+
+
+async def test_an_expired_claim_returns_to_the_queue_and_the_holder_is_told(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana = await join_desk(double, admin, ANA, "Ana")
+    await report(double.user(ROSA, "Rosa", "en"))
+    card = await ana.wait_text("Reports: 1")
+    await ana.press("Claim", message=card)
+    await ana.wait_text("Claimed until")
+    bot.clock.advance(timedelta(minutes=11))
+    [job] = bot.runtime.application.job_queue.get_jobs_by_name("expire-leases")  # type: ignore[union-attr]
+    await job.run(bot.runtime.application)
+    await ana.wait_text("Your claim on an incident ran out")
+    await ana.press("✅ Confirmed", message=card)
+    assert "do not hold" in str((await ana.wait_callback_answer()).get("text"))
+    [state] = await bot.rows("SELECT claimed_by FROM incident")
+    assert state == {"claimed_by": None}
+
+
+async def test_needs_more_info_reaches_the_reporter_whose_answer_reaches_the_desk(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana = await join_desk(double, admin, ANA, "Ana")
+    rosa = double.user(ROSA, "Rosa", "en")
+    await report(rosa)
+    card = await ana.wait_text("Reports: 1")
+    await ana.press("Claim", message=card)
+    await ana.wait_text("Claimed until")
+    await ana.press("💬 Needs more info")
+    await ana.wait_text("Type the question")
+    await ana.send_text("Did the vests say ICE or POLICE?")
+    await ana.wait_text("Question sent to 1 reporter(s)")
+    question = await rosa.wait_text("Did the vests say ICE or POLICE?", since_last_action=False)
+    await rosa.press("Answer", message=question)
+    await rosa.wait_text("Type your answer")
+    await rosa.send_text("They said POLICE")
+    await rosa.wait_text("Your answer was passed on")
+    await ana.send_command("/queue")
+    await ana.wait_text("Asked: Did the vests say ICE or POLICE? → They said POLICE")
