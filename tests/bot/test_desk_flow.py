@@ -211,3 +211,20 @@ async def test_needs_more_info_reaches_the_reporter_whose_answer_reaches_the_des
     await rosa.wait_text("Your answer was passed on")
     await ana.send_command("/queue")
     await ana.wait_text("Asked: Did the vests say ICE or POLICE? → They said POLICE")
+
+
+async def test_the_roster_promotes_and_revokes_with_buttons(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana = await join_desk(double, admin, ANA, "Ana")
+    await admin.send_command("/roster")
+    line = await admin.wait_text("Ana · verifier")
+    await admin.press("Make coordinator", message=line)
+    await admin.wait_text("Ana · coordinator")
+    await ana.send_command("/invite verifier")
+    await ana.wait_text("Invite code for a verifier")
+    await admin.press("Revoke", message=line)
+    await admin.wait_text("Ana · revoked")
+    await ana.send_command("/queue")
+    await ana.wait_text("not allowed")
+    actions = [r["action"] for r in await bot.rows("SELECT action FROM audit_event WHERE action LIKE 'role.%'")]
+    assert actions[-2:] == ["role.coordinator", "role.revoked"]
