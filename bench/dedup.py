@@ -130,7 +130,8 @@ async def indexed(repo: SqlIncidentRepository, q: Query, now: datetime, policy: 
 
 
 async def naive(conn: AsyncConnection, q: Query, now: datetime, policy: ClusterPolicy) -> tuple[Decision, int]:
-    """Every open incident seen in the window, placed the same way."""
+    """Every open incident seen in the window, placed the same way (rows become candidates
+    through the repository's own conversion, so both paths pay the same per row)."""
     rows = await conn.execute(_ALL_OPEN_RECENT, {"since": now - policy.window})
     candidates = [_candidate(r) for r in rows]
     return place(q.point, None, q.activity, now, candidates, policy), len(candidates)

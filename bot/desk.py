@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+
 from telegram import Bot, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -24,8 +25,8 @@ from bot.context import translator_for
 from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
-from verify.desk import DeskRefusal, DeskRefused, IncidentView, Outcome, VerdictResult
 from verify.clustering import distance_m
+from verify.desk import DeskRefusal, DeskRefused, IncidentView, Outcome, VerdictResult
 from verify.incidents import Incident, Verdict
 from verify.intake import Submitted
 from verify.roster import Refusal, Refused, Role, Verifier

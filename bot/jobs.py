@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from telegram.ext import Application, ContextTypes
-
 from telegram.error import TelegramError
+from telegram.ext import Application, ContextTypes
 
 from bot import messaging
 from bot.desk import DeskHandlers
@@ -37,7 +36,7 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
                  purged.reports, purged.contacts, purged.photos)
 
     async def expire_leases(context: ContextTypes.DEFAULT_TYPE) -> None:
-        for incident_id, holder in await services.desk.expire_leases():
+        for _, holder in await services.desk.expire_leases():
             person = await services.roster.get(holder)
             t = translator(person.languages[0] if person and person.languages else "en")
             try:

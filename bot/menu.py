@@ -12,7 +12,6 @@ from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
 
-
 WELCOME = N_("Welcome to Sereno. Please choose your language.")
 
 

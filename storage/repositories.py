@@ -13,21 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.tables import (
     AuditEventRow,
+    FollowUpRow,
     IncidentRow,
     InviteRow,
     MediaRow,
     MergeSuggestionRow,
     NeighborhoodRow,
-    ReportContactRow,
-    FollowUpRow,
     OutcomeEventRow,
+    ReportContactRow,
     ReportRow,
     VerdictRow,
     VerifierRow,
 )
 from verify.audit import AuditEvent
-from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.clustering import Candidate
+from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.errors import Conflict
 from verify.incidents import (
     TIER_ORDER,

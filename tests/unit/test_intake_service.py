@@ -4,8 +4,8 @@ import pytest
 
 from tests.fakes import MemoryUnitOfWorkFactory
 from verify.clock import ManualClock
-from verify.intake import IntakePolicy, IntakeService, RateLimited
 from verify.clustering import Placement
+from verify.intake import IntakePolicy, IntakeService, RateLimited
 from verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
 from verify.pseudonyms import Pseudonymizer
 from verify.refcodes import ALPHABET

@@ -13,7 +13,6 @@ from alembic import op
 
 import storage.types
 
-
 revision = '0004'
 down_revision = '0003'
 branch_labels = None
