@@ -8,11 +8,11 @@ from types import TracebackType
 from typing import Self
 
 from verify.audit import AuditEvent
-from verify.clustering import Candidate
+from verify.clustering import Candidate, compatible, distance_m
 from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.errors import Conflict
 from verify.incidents import Incident, IncidentStatus, MergeSuggestion, OutcomeEvent, Verdict, more_urgent
-from verify.model import Activity, Media, Report, ReportContact, Tier
+from verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 from verify.roster import Invite, Verifier
 
@@ -137,9 +137,13 @@ class _Incidents:
             if i.status is IncidentStatus.OPEN and i.last_seen_at >= since and keep(i)  # type: ignore[operator]
         ]
 
-    async def open_in_cells(self, cells: list[str], since: datetime) -> list[Candidate]:
+    async def nearest_open(self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None,
+                           within_m: float) -> Candidate | None:
         wanted = set(cells)
-        return self._candidates(lambda i: i.cell in wanted, since)
+        near = [(distance_m(point, c.point), c) for c in self._candidates(lambda i: i.cell in wanted, since)
+                if c.point is not None and compatible(activity, c.activity)]
+        near = [(d, c) for d, c in near if d <= within_m]
+        return min(near, key=lambda pair: pair[0])[1] if near else None
 
     async def open_in_neighborhood(self, neighborhood_id: str, since: datetime) -> list[Candidate]:
         return self._candidates(lambda i: i.neighborhood_id == neighborhood_id, since)

@@ -61,6 +61,10 @@ def distance_m(a: GeoPoint, b: GeoPoint) -> float:
     return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
+#: Activities that exclude one another (see :func:`compatible`).
+SPECIFIC_ACTIVITIES = _SPECIFIC
+
+
 def compatible(a: Activity | None, b: Activity | None) -> bool:
     """Whether two reported activities can describe one event: two different specific kinds
     (a home visit and a workplace operation, say) cannot; anything else can (an arrest seen

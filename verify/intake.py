@@ -147,7 +147,11 @@ class IntakeService:
         """Join the report's incident, or open one (suggesting a merge when near another)."""
         since = now - self.clustering.window
         if draft.point is not None:
-            candidates = await uow.incidents.open_in_cells(candidate_cells(draft.point, self.clustering), since)
+            nearest = await uow.incidents.nearest_open(
+                draft.point, candidate_cells(draft.point, self.clustering), since, draft.activity,
+                self.clustering.fringe_m * 1.01,  # a hair wider: `place` decides with exact distances
+            )
+            candidates = [nearest] if nearest is not None else []
         elif draft.neighborhood_id is not None:
             candidates = await uow.incidents.open_in_neighborhood(draft.neighborhood_id, since)
         else:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 from verify.audit import AuditEvent
 from verify.clustering import Candidate
 from verify.incidents import Incident, MergeSuggestion, OutcomeEvent, Verdict
-from verify.model import Activity, Media, Report, ReportContact, Tier
+from verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 
 if TYPE_CHECKING:
@@ -96,9 +96,11 @@ class IncidentRepository(Protocol):
 
     async def get(self, incident_id: str) -> Incident | None: ...
 
-    async def open_in_cells(self, cells: list[str], since: datetime) -> list[Candidate]:
-        """Open incidents in these h3 cells with a report at or after `since` (an index
-        lookup, never a scan of every open incident)."""
+    async def nearest_open(self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None,
+                           within_m: float) -> Candidate | None:
+        """The nearest open incident compatible with `activity`, seen at or after `since`,
+        within about `within_m` of `point` — looked up in these h3 cells (an index lookup,
+        never a scan of every open incident)."""
         ...
 
     async def open_in_neighborhood(self, neighborhood_id: str, since: datetime) -> list[Candidate]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +17,25 @@ from storage.migrate import current_revision, head_revision, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import DEMO_REGION
 from verify.clock import ManualClock
+from verify.clustering import (
+    ClusterPolicy,
+    candidate_cells,
+    cell_of,
+    compatible,
+    distance_m,
+)
+from verify.incidents import Incident, IncidentStatus
 from verify.intake import IntakePolicy, IntakeService, RateLimited
-from verify.model import Activity, AgentCount, GeoPoint, ReportDraft, Tier, TimeSeen, Uniform, VehicleCount
+from verify.model import (
+    Activity,
+    AgentCount,
+    GeoPoint,
+    ReportDraft,
+    Tier,
+    TimeSeen,
+    Uniform,
+    VehicleCount,
+)
 from verify.places import parse_geojson
 from verify.pseudonyms import Pseudonymizer
 from verify.retention import Purged, RetentionService
@@ -163,3 +181,33 @@ async def test_clustering_joins_suggests_and_escalates_in_the_database(engine: A
     async with engine.connect() as conn:
         merges = (await conn.execute(text("SELECT incident_id, other_incident_id FROM merge_suggestion"))).all()
     assert merges == [(fringe.report.incident_id, first.report.incident_id)]
+
+
+async def test_nearest_open_incident_matches_an_exhaustive_search(engine: AsyncEngine) -> None:
+    rng, policy, now = random.Random(7), ClusterPolicy(), datetime(2026, 5, 1, 12, tzinfo=UTC)
+    activities = [None, *Activity]
+    incidents = []
+    for n in range(400):
+        point = GeoPoint(34.0 + rng.uniform(0, 0.08), -118.3 + rng.uniform(0, 0.1))
+        seen = now - timedelta(minutes=rng.uniform(0, 240))
+        incidents.append(Incident(f"{n:036d}", IncidentStatus.OPEN if n % 7 else IncidentStatus.DECIDED, Tier.HIGH,
+                                  rng.choice(activities), None, point, cell_of(point), seen, seen, 1))
+    factory = SqlUnitOfWorkFactory(engine)
+    async with factory() as uow:
+        for incident in incidents:
+            await uow.incidents.add(incident)
+        await uow.commit()
+    since = now - policy.window
+    async with factory() as uow:
+        for _ in range(150):
+            query = GeoPoint(34.0 + rng.uniform(0, 0.08), -118.3 + rng.uniform(0, 0.1))
+            activity = rng.choice(activities)
+            found = await uow.incidents.nearest_open(query, candidate_cells(query, policy), since, activity,
+                                                     policy.fringe_m)
+            expected = min(
+                ((distance_m(query, i.point), i.id) for i in incidents  # type: ignore[arg-type]
+                 if i.status is IncidentStatus.OPEN and i.last_seen_at >= since and compatible(activity, i.activity)
+                 and distance_m(query, i.point) <= policy.fringe_m),  # type: ignore[arg-type]
+                default=(None, None),
+            )[1]
+            assert (found.incident_id if found else None) == expected
