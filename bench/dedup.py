@@ -6,8 +6,9 @@ box around Los Angeles, 70 % gathered around a few hundred hot spots (gaussian, 
 scratch SQLite and a scratch PostgreSQL database, then times, for M query points drawn the
 same way, exactly what the intake does to place a located report:
 
-    candidates = await incidents.open_in_cells(candidate_cells(point, policy), now - window)
-    decision = place(point, None, activity, now, candidates, policy)
+    nearest = await incidents.nearest_open(point, candidate_cells(point, policy), now - window,
+                                           activity, policy.fringe_m * 1.01)
+    decision = place(point, None, activity, now, [nearest] if nearest else [], policy)
 
 ("indexed", on the (status, cell, last_seen_at) index), against the naive way on the same
 data in the same run: select every open incident seen in the window and run `place` over
@@ -124,8 +125,10 @@ def _shorten(line: str, width: int = 110) -> str:
 
 
 async def indexed(repo: SqlIncidentRepository, q: Query, now: datetime, policy: ClusterPolicy) -> tuple[Decision, int]:
-    """What the intake does for a located report (verify.intake.Intake._cluster)."""
-    candidates = await repo.open_in_cells(candidate_cells(q.point, policy), now - policy.window)
+    """What the intake does for a located report (verify.intake.IntakeService._cluster)."""
+    nearest = await repo.nearest_open(q.point, candidate_cells(q.point, policy), now - policy.window, q.activity,
+                                      policy.fringe_m * 1.01)
+    candidates = [nearest] if nearest is not None else []
     return place(q.point, None, q.activity, now, candidates, policy), len(candidates)
 
 
