@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import Update
 from telegram.ext import ContextTypes
 
@@ -20,3 +22,9 @@ def language_of(update: Update, context: ContextTypes.DEFAULT_TYPE, default: str
 def translator_for(update: Update, context: ContextTypes.DEFAULT_TYPE, default: str) -> Translator:
     """The translator for this person."""
     return translator(language_of(update, context, default))
+
+
+def user_data(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
+    """The person's data (every update handled with it comes from a person)."""
+    assert context.user_data is not None
+    return context.user_data

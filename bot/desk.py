@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot import desk_render, messaging
-from bot.context import translator_for
+from bot.context import translator_for, user_data
 from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
@@ -261,7 +261,7 @@ class DeskHandlers:
                 await messaging.edit(context.bot, chat_id, message_id, text, desk_render.claim_keyboard(t, view))
             elif action == "v" and value in Verdict.__members__.values():
                 await self.s.desk.require_holder(user_id, incident_id)
-                context.user_data[PENDING_VERDICT] = [incident_id, value]  # type: ignore[index]
+                user_data(context)[PENDING_VERDICT] = [incident_id, value]
                 await query.answer()
                 prompt = (t("Type the question for the reporter(s). It is sent as you write it, so keep it short "
                             "and never ask for names.") if value == Verdict.NEEDS_INFO.value
@@ -279,10 +279,10 @@ class DeskHandlers:
         user = update.effective_user
         msg = update.effective_message
         assert user is not None and msg is not None
-        incident_id, value = context.user_data.pop(PENDING_VERDICT)  # type: ignore[union-attr]
+        incident_id, value = user_data(context).pop(PENDING_VERDICT)
         cleaned = clean_text(msg.text, 500)
         if not isinstance(cleaned, CleanText):
-            context.user_data[PENDING_VERDICT] = [incident_id, value]  # type: ignore[index]
+            user_data(context)[PENDING_VERDICT] = [incident_id, value]
             await self.say(update, context, t("Please write the reason in words."))
             return
         try:
@@ -335,7 +335,7 @@ class DeskHandlers:
         query = update.callback_query
         assert query is not None
         t = self.t(update, context)
-        context.user_data[ANSWERING] = (query.data or "")[2:]  # type: ignore[index]
+        user_data(context)[ANSWERING] = (query.data or "")[2:]
         await query.answer()
         assert query.message is not None
         await messaging.send(context.bot, query.message.chat.id,
@@ -346,10 +346,10 @@ class DeskHandlers:
         user = update.effective_user
         msg = update.effective_message
         assert user is not None and msg is not None
-        follow_up_id = context.user_data.pop(ANSWERING)  # type: ignore[union-attr]
+        follow_up_id = user_data(context).pop(ANSWERING)
         cleaned = clean_text(msg.text, 1000)
         if not isinstance(cleaned, CleanText):
-            context.user_data[ANSWERING] = follow_up_id  # type: ignore[index]
+            user_data(context)[ANSWERING] = follow_up_id
             await self.say(update, context, t("Please answer in words."))
             return
         answered = await self.s.intake.answer_follow_up(follow_up_id, user.id, cleaned.text)

@@ -25,14 +25,22 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import messaging, render
-from bot.context import LANG_KEY, language_of, translator_for
+from bot.context import LANG_KEY, language_of, translator_for, user_data
 from bot.i18n import N_, Translator, pick_language, translator
 from bot.menu import Menu
 from bot.messaging import REMOVE_KEYBOARD, Markup
 from bot.services import Services
 from storage.images import NotAnImage, strip_metadata
 from verify.intake import RateLimited, Submitted
-from verify.model import Activity, AgentCount, GeoPoint, ReportDraft, TimeSeen, Uniform, VehicleCount
+from verify.model import (
+    Activity,
+    AgentCount,
+    GeoPoint,
+    ReportDraft,
+    TimeSeen,
+    Uniform,
+    VehicleCount,
+)
 from verify.places import PlaceKind, PlaceMatch
 from verify.text import MAX_DETAILS_CHARS, MAX_PLACE_CHARS, CleanText, clean_text
 
@@ -106,22 +114,22 @@ class IntakeConversation:
 
     @staticmethod
     def draft(context: ContextTypes.DEFAULT_TYPE) -> ReportDraft | None:
-        raw = _ud(context).get(DRAFT_KEY)
+        raw = user_data(context).get(DRAFT_KEY)
         return ReportDraft.from_dict(raw) if isinstance(raw, dict) else None
 
     def keep(self, context: ContextTypes.DEFAULT_TYPE, draft: ReportDraft) -> None:
-        _ud(context)[DRAFT_KEY] = draft.to_dict()
-        _ud(context)[TOUCHED_KEY] = self.s.clock.now().timestamp()
+        user_data(context)[DRAFT_KEY] = draft.to_dict()
+        user_data(context)[TOUCHED_KEY] = self.s.clock.now().timestamp()
 
     @staticmethod
     def forget(context: ContextTypes.DEFAULT_TYPE) -> None:
         for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY, TOUCHED_KEY):
-            _ud(context).pop(key, None)
+            user_data(context).pop(key, None)
 
     @staticmethod
     def current_step(context: ContextTypes.DEFAULT_TYPE) -> Step:
         try:
-            return Step(str(_ud(context).get(STEP_KEY)))
+            return Step(str(user_data(context).get(STEP_KEY)))
         except ValueError:
             return Step.SUMMARY
 
@@ -147,7 +155,7 @@ class IntakeConversation:
         t = self.t(update, context)
         draft = self.draft(context)
         assert draft is not None
-        _ud(context)[STEP_KEY] = step.value
+        user_data(context)[STEP_KEY] = step.value
         text, markup = self.question(t, step, draft)
         text = f"{prefix}\n\n{text}" if prefix else text
         query = update.callback_query
@@ -161,7 +169,7 @@ class IntakeConversation:
         """Send a message whose buttons belong to the current draft."""
         chat = update.effective_chat
         assert chat is not None
-        _ud(context)[PROMPT_KEY] = await messaging.send(context.bot, chat.id, text, markup)
+        user_data(context)[PROMPT_KEY] = await messaging.send(context.bot, chat.id, text, markup)
 
     @staticmethod
     async def reply(update: Update, text: str, markup: Markup | None = None) -> None:
@@ -171,8 +179,8 @@ class IntakeConversation:
 
     async def advance(self, update: Update, context: ContextTypes.DEFAULT_TYPE, done: Step, prefix: str = "") -> Step:
         """Go to the step after `done` (or back to the summary when editing)."""
-        if _ud(context).get(EDITING_KEY) or done is Step.PHOTO:
-            _ud(context).pop(EDITING_KEY, None)
+        if user_data(context).get(EDITING_KEY) or done is Step.PHOTO:
+            user_data(context).pop(EDITING_KEY, None)
             return await self.prompt(update, context, Step.SUMMARY, prefix)
         following = ORDER[ORDER.index(done) + 1]
         query = update.callback_query
@@ -202,7 +210,7 @@ class IntakeConversation:
             return ConversationHandler.END
         self.forget(context)
         self.keep(context, ReportDraft(draft_id=uuid.uuid4().hex))
-        _ud(context).pop(PROMPT_KEY, None)
+        user_data(context).pop(PROMPT_KEY, None)
         intro = t("Let's record what you see. You can skip any question, and send /cancel to stop at any time.")
         return await self.prompt(update, context, Step.ACTIVITY, intro)
 
@@ -324,7 +332,7 @@ class IntakeConversation:
                 return await self.prompt(update, context, Step.EDIT if value == "edit" else Step.SUMMARY)
         if field == "edit" and step is Step.EDIT and value in ORDER:
             await query.answer()
-            _ud(context)[EDITING_KEY] = True
+            user_data(context)[EDITING_KEY] = True
             return await self.prompt(update, context, Step(value))
         await self.remind(update, context)
         return None
@@ -545,15 +553,9 @@ class IntakeConversation:
             )
 
 
-def _ud(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
-    """The person's data (every update handled here comes from a person)."""
-    assert context.user_data is not None
-    return context.user_data
-
-
 def _is_prompt(query: Any, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether the pressed message is the draft's current question."""
-    return query.message is not None and query.message.message_id == _ud(context).get(PROMPT_KEY)
+    return query.message is not None and query.message.message_id == user_data(context).get(PROMPT_KEY)
 
 
 def _limited(t: Translator, wait: Any, services: Services) -> str:

@@ -4,7 +4,14 @@ anything unexpected (unknown commands, buttons from old messages, stray messages
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot import messaging, render
 from bot.context import LANG_KEY, translator_for

@@ -15,7 +15,12 @@ from typing import Any
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
-from storage.conversation_store import USER_SCOPE, ConversationStore, StateKey, conversation_scope
+from storage.conversation_store import (
+    USER_SCOPE,
+    ConversationStore,
+    StateKey,
+    conversation_scope,
+)
 
 log = logging.getLogger(__name__)
 

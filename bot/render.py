@@ -7,7 +7,14 @@ from functools import cache
 
 from bot.i18n import LANGUAGE_NAMES, N_, Translator
 from bot.messaging import Markup
-from verify.model import Activity, AgentCount, ReportDraft, TimeSeen, Uniform, VehicleCount
+from verify.model import (
+    Activity,
+    AgentCount,
+    ReportDraft,
+    TimeSeen,
+    Uniform,
+    VehicleCount,
+)
 from verify.places import Gazetteer, Neighborhood
 
 ACTIVITY_LABELS = {
