@@ -229,3 +229,15 @@ async def test_unclaimed_incidents_ping_everyone_on_duty_then_coordinators_once_
     await d.desk.claim(BEN, await d.incident(n=2))
     d.clock.advance(timedelta(hours=1))
     assert [i.id for i, _ in await d.desk.unclaimed_pings()] == []  # the claimed one is not pinged
+
+
+async def test_only_the_holder_releases_a_claim_and_it_is_audited(d: Desk) -> None:
+    incident = await d.incident()
+    await d.desk.claim(ANA, incident)
+    with pytest.raises(DeskRefused) as not_holder:
+        await d.desk.release(BEN, incident)
+    assert not_holder.value.reason is DeskRefusal.NOT_HOLDER
+    await d.desk.release(ANA, incident)
+    assert d.uow.store.incidents[incident].claimed_by is None
+    assert [e.action for e in d.uow.store.audit[-3:]] == ["claim", "refused.release", "release"]
+    assert (await d.desk.claim(BEN, incident)).claimed_by == BEN
