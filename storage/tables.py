@@ -28,7 +28,8 @@ class IncidentRow(SQLModel, table=True):
 
     __tablename__ = "incident"
     __table_args__ = (
-        Index("ix_incident_open_cell", "status", "cell", "last_seen_at"),
+        # covers the nearest-incident lookup: no table row is read for a candidate
+        Index("ix_incident_open_cell_covering", "status", "cell", "last_seen_at", "lat", "lon", "activity"),
         Index("ix_incident_open_area", "status", "neighborhood_id", "last_seen_at"),
     )
 
