@@ -6,8 +6,7 @@ box around Los Angeles, 70 % gathered around a few hundred hot spots (gaussian, 
 scratch SQLite and a scratch PostgreSQL database, then times, for M query points drawn the
 same way, exactly what the intake does to place a located report:
 
-    nearest = await incidents.nearest_open(point, candidate_cells(point, policy), now - window,
-                                           activity, policy.fringe_m * 1.01)
+    nearest = await nearest_incident(incidents, point, activity, now - window, policy)
     decision = place(point, None, activity, now, [nearest] if nearest else [], policy)
 
 ("indexed", on the (status, cell, last_seen_at) index), against the naive way on the same
@@ -60,6 +59,7 @@ from storage.tables import IncidentRow  # noqa: E402
 from storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
 from verify.clustering import ClusterPolicy, Decision, candidate_cells, place  # noqa: E402
 from verify.incidents import IncidentStatus  # noqa: E402
+from verify.intake import nearest_incident  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
@@ -126,8 +126,7 @@ def _shorten(line: str, width: int = 110) -> str:
 
 async def indexed(repo: SqlIncidentRepository, q: Query, now: datetime, policy: ClusterPolicy) -> tuple[Decision, int]:
     """What the intake does for a located report (verify.intake.IntakeService._cluster)."""
-    nearest = await repo.nearest_open(q.point, candidate_cells(q.point, policy), now - policy.window, q.activity,
-                                      policy.fringe_m * 1.01)
+    nearest = await nearest_incident(repo, q.point, q.activity, now - policy.window, policy)
     candidates = [nearest] if nearest is not None else []
     return place(q.point, None, q.activity, now, candidates, policy), len(candidates)
 

@@ -20,6 +20,7 @@ from verify.model import Activity, GeoPoint, Tier
 #: Resolution of incident cells (edges of about 530 m).
 CELL_RESOLUTION = 8
 _EARTH_RADIUS_M = 6_371_008.8
+_METRES_PER_DEGREE = 111_195.0
 #: Activities that describe different kinds of operation: two different ones are not one event.
 _SPECIFIC = frozenset({Activity.HOME_VISIT, Activity.WORKPLACE, Activity.CHECKPOINT, Activity.COURTHOUSE})
 
@@ -51,6 +52,36 @@ def cell_of(point: GeoPoint) -> str:
 def candidate_cells(point: GeoPoint, policy: ClusterPolicy) -> list[str]:
     """Cells where an incident within the fringe of `point` can sit."""
     return list(h3.grid_disk(cell_of(point), policy.ring))
+
+
+def search_stages(point: GeoPoint, policy: ClusterPolicy) -> list[tuple[list[str], float]]:
+    """Cell sets to search for the nearest incident, smallest first, each with the radius it
+    is sure to cover around `point`: a nearest incident found within that radius is the
+    nearest of all, so the wider (slower) sets are only read when needed. The last set
+    covers the whole fringe."""
+    home = cell_of(point)
+    near = list(h3.grid_disk(home, 1))
+    return [(near, _inner_radius(point, near)), (candidate_cells(point, policy), policy.fringe_m)]
+
+
+def _inner_radius(point: GeoPoint, cells: list[str]) -> float:
+    """The distance from `point` to the outline of `cells` (every point closer than that
+    lies in one of them), less 1 % for the flat-earth approximation at this scale."""
+    shape = h3.cells_to_h3shape(cells)
+    outline = shape.outer if isinstance(shape, h3.LatLngPoly) else shape[0].outer
+    kx = _METRES_PER_DEGREE * math.cos(math.radians(point.lat))
+    xy = [((lng - point.lon) * kx, (lat - point.lat) * _METRES_PER_DEGREE) for lat, lng in outline]
+    closest = min(_segment_distance(xy[i - 1], xy[i]) for i in range(len(xy)))
+    return closest * 0.99
+
+
+def _segment_distance(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Distance from the origin to the segment a–b (plane coordinates)."""
+    (ax, ay), (bx, by) = a, b
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, -(ax * dx + ay * dy) / length2))
+    return math.hypot(ax + t * dx, ay + t * dy)
 
 
 def distance_m(a: GeoPoint, b: GeoPoint) -> float:

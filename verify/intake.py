@@ -6,17 +6,47 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from verify.clustering import ClusterPolicy, Decision, Placement, candidate_cells, cell_of, place
+from verify.clustering import (
+    Candidate,
+    ClusterPolicy,
+    Decision,
+    Placement,
+    cell_of,
+    distance_m,
+    place,
+    search_stages,
+)
 from verify.desk import FollowUp
 from verify.errors import Conflict
 from verify.incidents import Incident, IncidentStatus, MergeSuggestion
-from verify.model import Media, Report, ReportContact, ReportDraft, Tier
-from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from verify.model import (
+    Activity,
+    GeoPoint,
+    Media,
+    Report,
+    ReportContact,
+    ReportDraft,
+    Tier,
+)
+from verify.ports import Clock, IncidentRepository, UnitOfWork, UnitOfWorkFactory
 from verify.pseudonyms import Pseudonymizer
 from verify.refcodes import new_ref_code
 from verify.triage import tier_for
 
 _REF_CODE_ATTEMPTS = 20  # a collision is rare (codes are random); each retry draws anew
+
+
+async def nearest_incident(incidents: IncidentRepository, point: GeoPoint, activity: Activity | None,
+                           since: datetime, policy: ClusterPolicy) -> Candidate | None:
+    """The nearest compatible open incident within the fringe of `point`: the report's own
+    cell and its neighbours first, the whole fringe only when that cannot settle it."""
+    within = policy.fringe_m * 1.01  # a hair wider: `place` decides on exact distances
+    nearest = None
+    for cells, sure_within in search_stages(point, policy):
+        nearest = await incidents.nearest_open(point, cells, since, activity, within)
+        if nearest is not None and nearest.point is not None and distance_m(point, nearest.point) <= sure_within:
+            break
+    return nearest
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +177,7 @@ class IntakeService:
         """Join the report's incident, or open one (suggesting a merge when near another)."""
         since = now - self.clustering.window
         if draft.point is not None:
-            nearest = await uow.incidents.nearest_open(
-                draft.point, candidate_cells(draft.point, self.clustering), since, draft.activity,
-                self.clustering.fringe_m * 1.01,  # a hair wider: `place` decides with exact distances
-            )
+            nearest = await nearest_incident(uow.incidents, draft.point, draft.activity, since, self.clustering)
             candidates = [nearest] if nearest is not None else []
         elif draft.neighborhood_id is not None:
             candidates = await uow.incidents.open_in_neighborhood(draft.neighborhood_id, since)

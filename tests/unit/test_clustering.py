@@ -1,10 +1,12 @@
 import math
+import random
 from datetime import UTC, datetime, timedelta
 
 import h3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fakes import MemoryStore, _Incidents
 from verify.clustering import (
     Candidate,
     ClusterPolicy,
@@ -15,7 +17,9 @@ from verify.clustering import (
     distance_m,
     place,
 )
-from verify.model import Activity, GeoPoint
+from verify.incidents import Incident, IncidentStatus
+from verify.intake import nearest_incident
+from verify.model import Activity, GeoPoint, Tier
 
 NOW = datetime(2026, 5, 1, 15, 0, tzinfo=UTC)
 POLICY = ClusterPolicy()
@@ -91,3 +95,23 @@ def test_candidate_cells_are_a_small_fixed_set() -> None:
     cells = candidate_cells(HERE, POLICY)
     assert len(cells) == 1 + 3 * POLICY.ring * (POLICY.ring + 1)
     assert all(h3.get_resolution(c) == 8 for c in cells)
+
+
+async def test_the_staged_search_finds_the_same_nearest_incident_as_a_full_search() -> None:
+    rng = random.Random(11)
+    store = MemoryStore()
+    repo = _Incidents(store)
+    for n in range(600):  # dense spots and sparse areas
+        spot = rng.choice([(34.05, -118.25), (34.10, -118.30), None])
+        lat, lon = (spot[0] + rng.gauss(0, 0.004), spot[1] + rng.gauss(0, 0.004)) if spot else (
+            34.0 + rng.random() * 0.15, -118.35 + rng.random() * 0.15)
+        point = GeoPoint(lat, lon)
+        await repo.add(Incident(str(n), IncidentStatus.OPEN, Tier.HIGH, rng.choice([None, *Activity]), None, point,
+                                cell_of(point), NOW, NOW, 1))
+    for _ in range(300):
+        query = GeoPoint(34.0 + rng.random() * 0.15, -118.35 + rng.random() * 0.15)
+        activity = rng.choice([None, *Activity])
+        staged = await nearest_incident(repo, query, activity, NOW - POLICY.window, POLICY)
+        full = await repo.nearest_open(query, candidate_cells(query, POLICY), NOW - POLICY.window, activity,
+                                       POLICY.fringe_m * 1.01)
+        assert (staged.incident_id if staged else None) == (full.incident_id if full else None)
