@@ -9,7 +9,7 @@ same way, exactly what the intake does to place a located report:
     nearest = await nearest_incident(incidents, point, activity, now - window, policy)
     decision = place(point, None, activity, now, [nearest] if nearest else [], policy)
 
-("indexed", on the (status, cell, last_seen_at) index), against the naive way on the same
+("indexed", on the incident cell index), against the naive way on the same
 data in the same run: select every open incident seen in the window and run `place` over
 all of them. Every indexed decision is checked against an exhaustive in-memory placement
 (and against the naive scan for the points it ran on): the index must lose nothing.
@@ -17,7 +17,9 @@ Target (the issue): at least 100× faster than the naive scan at p50, and p99 un
 
 The indexed lookup is timed twice: on one connection and transaction reused for every
 query (the lookup itself), and with a fresh unit of work per query as the intake opens one
-per submission (adds pool checkout, BEGIN, ROLLBACK). `--layout steady` replaces the
+per submission (adds pool checkout, BEGIN, ROLLBACK). An untimed pass then counts the
+statements each lookup sent (the search widens to the whole fringe only when needed) and
+shows the database's plan for the widest one. `--layout steady` replaces the
 independently drawn incidents of the window with those the intake itself would leave open
 after the same reports (see bench/_dedup_data.py); `--area` changes the size of the area.
 
@@ -46,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import bindparam, insert, select, text  # noqa: E402
+from sqlalchemy import bindparam, event, insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine  # noqa: E402
 
 from bench import _dedup_data as data  # noqa: E402
@@ -57,7 +59,7 @@ from storage.repositories import SqlIncidentRepository, _candidate  # noqa: E402
 from storage.scratch import scratch_database  # noqa: E402
 from storage.tables import IncidentRow  # noqa: E402
 from storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
-from verify.clustering import ClusterPolicy, Decision, candidate_cells, place  # noqa: E402
+from verify.clustering import ClusterPolicy, Decision, place, search_stages  # noqa: E402
 from verify.incidents import IncidentStatus  # noqa: E402
 from verify.intake import nearest_incident  # noqa: E402
 
@@ -81,7 +83,7 @@ class Timing:
 
     seconds: list[float]
     decisions: list[Decision]
-    candidates: list[int]
+    candidates: list[int]  # candidates placed per query
 
     def p(self, q: int) -> float:
         """The q-th percentile in milliseconds (inclusive method; q=50 is the median)."""
@@ -107,17 +109,45 @@ async def load(engine: AsyncEngine, rows: list[dict[str, Any]]) -> float:
     return elapsed
 
 
-async def query_plan(conn: AsyncConnection, cells: list[str], since: datetime) -> list[str]:
-    """The database's plan for the candidate query (with literal values)."""
-    in_list = ", ".join(f"'{c}'" for c in cells)
-    if conn.dialect.name == "sqlite":
-        stamp = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        sql = (f"EXPLAIN QUERY PLAN SELECT id, lat, lon FROM incident WHERE status = 'open' "
-               f"AND cell IN ({in_list}) AND last_seen_at >= '{stamp}'")
-        return [row[-1] for row in (await conn.exec_driver_sql(sql)).all()]
-    sql = (f"EXPLAIN SELECT id, lat, lon FROM incident WHERE status = 'open' "
-           f"AND cell IN ({in_list}) AND last_seen_at >= '{since.isoformat()}'")
-    return [_shorten(row[0].strip()) for row in (await conn.exec_driver_sql(sql)).all()]
+class StatementLog:
+    """The statements (and driver-level parameters) an engine sends while attached; used only
+    in untimed passes."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.sync_engine
+        self.sent: list[tuple[str, Any]] = []
+
+    def __enter__(self) -> StatementLog:
+        event.listen(self._engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        self.sent.append((statement, parameters))
+
+
+async def statements_per_lookup(
+    engine: AsyncEngine, queries: list[Query],
+    step: Callable[[AsyncConnection, Query], Awaitable[tuple[Decision, int]]],
+) -> tuple[list[int], list[str]]:
+    """How many statements each lookup sends, and the plan of the widest one sent (untimed)."""
+    counts = []
+    async with engine.connect() as conn, conn.begin():
+        with StatementLog(engine) as log:
+            for q in queries:
+                before = len(log.sent)
+                await step(conn, q)
+                counts.append(len(log.sent) - before)
+        statement, parameters = max(log.sent, key=lambda sent: len(sent[1]))
+        if conn.dialect.name == "sqlite":
+            rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            plan = [str(row[-1]) for row in rows]
+        else:
+            rows = await conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+            plan = [_shorten(str(row[0]).strip()) for row in rows]
+    return counts, [f"{len(parameters)} parameters: "] + plan
 
 
 def _shorten(line: str, width: int = 110) -> str:
@@ -215,10 +245,8 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
             gc.collect()
             print(f"{kind}: loaded {args.incidents:,} open incidents in {seconds:.1f} s "
                   f"({args.incidents / seconds:,.0f} rows/s); {in_window:,} seen within the {policy.window} window; "
-                  f"{len(candidate_cells(queries[0].point, policy))} candidate cells per lookup (ring {policy.ring})")
-            async with engine.connect() as conn:
-                plan = await query_plan(conn, candidate_cells(queries[0].point, policy), now - policy.window)
-            print("  plan: " + " | ".join(plan[:4]))
+                  "cells searched per lookup: "
+                  + ", then ".join(str(len(cells)) for cells, _ in search_stages(queries[0].point, policy)))
 
             def by_index(conn: AsyncConnection, q: Query) -> Awaitable[tuple[Decision, int]]:
                 return indexed(SqlIncidentRepository(conn), q, now, policy)
@@ -236,17 +264,20 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
             check("the same lookup through a unit of work", uow.decisions, fast.decisions, queries)
             check("the naive scan", fast.decisions[: len(naive_queries)], slow.decisions, naive_queries)
             del reference
+            counts, plan = await statements_per_lookup(engine, queries, by_index)
+            widened = sum(c > 1 for c in counts)
 
             placements = Counter(d.placement.value for d in fast.decisions)
             print(f"  indexed, one connection    ({len(queries):5} queries): p50 {fast.p(50):7.3f} ms  "
                   f"p99 {fast.p(99):7.3f} ms  max {max(fast.seconds) * 1000:7.2f} ms  "
-                  f"candidates/query mean {statistics.fmean(fast.candidates):,.0f} max {max(fast.candidates):,}  "
+                  f"statements/lookup {statistics.fmean(counts):.2f} (whole fringe searched for {widened})  "
                   f"({', '.join(f'{k} {v}' for k, v in sorted(placements.items()))})")
             print(f"  indexed, unit of work each ({len(queries):5} queries): p50 {uow.p(50):7.3f} ms  "
                   f"p99 {uow.p(99):7.3f} ms  max {max(uow.seconds) * 1000:7.2f} ms")
             print(f"  naive scan, one connection ({len(naive_queries):5} queries): p50 {slow.p(50):7.1f} ms  "
                   f"p99 {slow.p(99):7.1f} ms  max {max(slow.seconds) * 1000:7.1f} ms  "
-                  f"candidates/query {statistics.fmean(slow.candidates):,.0f}")
+                  f"rows/scan {statistics.fmean(slow.candidates):,.0f}")
+            print("  plan of the widest lookup statement, " + plan[0] + " | ".join(plan[1:6]))
             print(f"  decisions: {len(queries)}/{len(queries)} match an exhaustive in-memory placement and the "
                   f"unit-of-work run; {len(naive_queries)}/{len(naive_queries)} match the naive scan")
 

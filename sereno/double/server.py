@@ -2204,34 +2204,22 @@ class BotApiDouble:
         return True
 
     async def _m_send_photo(self, params: JSONDict) -> JSONDict:
-        chat = self._begin_send(params)
-        caption, entities = self._format_caption(params)
-        markup = self._validate_markup(params.get("reply_markup"))
-        reply_to = self._reply_target(chat, params)
-        stored = self._input_file(params, "photo", "photo")
-        self._check_rate(chat)
-        message = self._add_sent(
-            chat,
-            kind="photo",
-            text=caption,
-            entities=entities,
-            markup=markup,
-            params=params,
-            reply_to=reply_to,
-            stored=stored,
-        )
-        return message.to_telegram()
+        return self._send_file(params, "photo")
 
     async def _m_send_document(self, params: JSONDict) -> JSONDict:
+        return self._send_file(params, "document")
+
+    def _send_file(self, params: JSONDict, kind: str) -> JSONDict:
+        """sendPhoto / sendDocument: the file (uploaded or by id), caption and buttons."""
         chat = self._begin_send(params)
         caption, entities = self._format_caption(params)
         markup = self._validate_markup(params.get("reply_markup"))
         reply_to = self._reply_target(chat, params)
-        stored = self._input_file(params, "document", "document")
+        stored = self._input_file(params, kind, kind)
         self._check_rate(chat)
         message = self._add_sent(
             chat,
-            kind="document",
+            kind=kind,
             text=caption,
             entities=entities,
             markup=markup,
