@@ -28,8 +28,9 @@ class IncidentRow(SQLModel, table=True):
 
     __tablename__ = "incident"
     __table_args__ = (
-        # covers the nearest-incident lookup: no table row is read for a candidate
-        Index("ix_incident_open_cell_covering", "status", "cell", "last_seen_at", "lat", "lon", "activity"),
+        # covers the nearest-incident lookup: answered from the index alone, no table row read
+        Index("ix_incident_open_cell_covering", "status", "cell", "last_seen_at", "lat", "lon", "activity", "tier",
+              "neighborhood_id", "id"),
         Index("ix_incident_open_area", "status", "neighborhood_id", "last_seen_at"),
     )
 
