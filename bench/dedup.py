@@ -44,7 +44,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -119,7 +119,7 @@ class StatementLog:
         self._engine = engine.sync_engine
         self.sent: list[tuple[str, Any]] = []
 
-    def __enter__(self) -> StatementLog:
+    def __enter__(self) -> Self:
         event.listen(self._engine, "before_cursor_execute", self._record)
         return self
 
