@@ -25,7 +25,7 @@ from bot.context import translator_for, user_data
 from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
-from verify.clustering import distance_m
+from verify.clustering import Placement, distance_m
 from verify.desk import DeskRefusal, DeskRefused, IncidentView, Outcome, VerdictResult
 from verify.incidents import Incident, Verdict
 from verify.intake import Submitted
@@ -234,8 +234,9 @@ class DeskHandlers:
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
         user_id = update.effective_user.id
-        _, action, rest = ((query.data or "") + "::").split(":", 2)
-        incident_id, _, value = rest.rstrip(":").partition(":")
+        _, _, rest = (query.data or "").partition(":")
+        action, _, rest = rest.partition(":")
+        incident_id, _, value = rest.partition(":")
         try:
             chat_id, message_id = query.message.chat.id, query.message.message_id
             if action == "claim":
@@ -361,8 +362,8 @@ class DeskHandlers:
         """Send the card of a new (or newly more urgent) incident to the on-duty verifiers
         covering it; returns how many were reached."""
         incident = submitted.incident
-        if incident is None or submitted.duplicate or not (
-                submitted.escalated or submitted.report.incident_id == incident.id and incident.report_count == 1):
+        if incident is None or submitted.duplicate or (
+                submitted.placement is Placement.JOIN and not submitted.escalated):
             return 0
         reached = 0
         for person in await self.s.desk.on_duty_for(incident, submitted.report.language, self._distance_to(incident)):

@@ -288,7 +288,8 @@ class IntakeConversation:
         t = self.t(update, context)
         draft = self.draft(context)
         step = self.current_step(context)
-        _, field, value = (query.data or "::").split(":", 2) if (query.data or "").count(":") >= 2 else ("", "", "")
+        _, _, rest = (query.data or "").partition(":")
+        field, _, value = rest.partition(":")
         if draft is None or not _is_prompt(query, context):
             await self.remind(update, context)
             return None
