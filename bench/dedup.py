@@ -19,7 +19,7 @@ The indexed lookup is timed twice: on one connection and transaction reused for 
 query (the lookup itself), and with a fresh unit of work per query as the intake opens one
 per submission (adds pool checkout, BEGIN, ROLLBACK). An untimed pass then counts the
 statements each lookup sent (the search widens to the whole fringe only when needed) and
-shows the database's plan for the widest one. `--layout steady` replaces the
+shows the database's plan for the widest one (storage/nearest.py runs it as one driver call). `--layout steady` replaces the
 independently drawn incidents of the window with those the intake itself would leave open
 after the same reports (see bench/_dedup_data.py); `--area` changes the size of the area.
 
@@ -44,22 +44,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import bindparam, event, insert, select, text  # noqa: E402
+from sqlalchemy import bindparam, insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine  # noqa: E402
 
 from bench import _dedup_data as data  # noqa: E402
 from bench._dedup_data import Query  # noqa: E402
 from storage.admin import migrate  # noqa: E402
 from storage.engine import make_engine  # noqa: E402
+from storage.nearest import nearest_open_lookup  # noqa: E402
 from storage.repositories import SqlIncidentRepository, _candidate  # noqa: E402
 from storage.scratch import scratch_database  # noqa: E402
 from storage.tables import IncidentRow  # noqa: E402
 from storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
-from verify.clustering import ClusterPolicy, Decision, place, search_stages  # noqa: E402
+from verify.clustering import Candidate, ClusterPolicy, Decision, place, search_stages  # noqa: E402
 from verify.incidents import IncidentStatus  # noqa: E402
 from verify.intake import nearest_incident  # noqa: E402
 
@@ -111,45 +112,39 @@ async def load(engine: AsyncEngine, rows: list[dict[str, Any]]) -> float:
     return elapsed
 
 
-class StatementLog:
-    """The statements (and driver-level parameters) an engine sends while attached; used only
-    in untimed passes."""
+class CountingRepository(SqlIncidentRepository):
+    """The incident repository, remembering the arguments of every nearest-open lookup."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine.sync_engine
-        self.sent: list[tuple[str, Any]] = []
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self.lookups: list[tuple[Any, ...]] = []
 
-    def __enter__(self) -> Self:
-        event.listen(self._engine, "before_cursor_execute", self._record)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        event.remove(self._engine, "before_cursor_execute", self._record)
-
-    def _record(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        self.sent.append((statement, parameters))
+    async def nearest_open(self, *args: Any) -> Candidate | None:  # type: ignore[override]
+        self.lookups.append(args)
+        return await super().nearest_open(*args)
 
 
-async def statements_per_lookup(
-    engine: AsyncEngine, queries: list[Query],
-    step: Callable[[AsyncConnection, Query], Awaitable[tuple[Decision, int]]],
-) -> tuple[list[int], list[str]]:
+async def statements_per_lookup(engine: AsyncEngine, queries: list[Query], now: datetime,
+                                policy: ClusterPolicy) -> tuple[list[int], list[str]]:
     """How many statements each lookup sends, and the plan of the widest one sent (untimed)."""
     counts = []
     async with engine.connect() as conn, conn.begin():
-        with StatementLog(engine) as log:
-            for q in queries:
-                before = len(log.sent)
-                await step(conn, q)
-                counts.append(len(log.sent) - before)
-        statement, parameters = max(log.sent, key=lambda sent: len(sent[1]))
+        repo = CountingRepository(conn)
+        for q in queries:
+            before = len(repo.lookups)
+            await indexed(repo, q, now, policy)
+            counts.append(len(repo.lookups) - before)
+        widest = max(repo.lookups, key=lambda args: len(args[1]))
+        sql, values = nearest_open_lookup(conn.dialect).bind(*widest)
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
         if conn.dialect.name == "sqlite":
-            rows = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            rows = await driver.execute_fetchall("EXPLAIN QUERY PLAN " + sql, values)
             plan = [str(row[-1]) for row in rows]
         else:
-            rows = await conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+            rows = await driver.fetch("EXPLAIN " + sql, *values)
             plan = [_shorten(str(row[0]).strip()) for row in rows]
-    return counts, [f"{len(parameters)} parameters: "] + plan
+    return counts, [f"{len(widest[1])} cells: "] + plan
 
 
 def _shorten(line: str, width: int = 110) -> str:
@@ -266,7 +261,7 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
             check("the same lookup through a unit of work", uow.decisions, fast.decisions, queries)
             check("the naive scan", fast.decisions[: len(naive_queries)], slow.decisions, naive_queries)
             del reference
-            counts, plan = await statements_per_lookup(engine, queries, by_index)
+            counts, plan = await statements_per_lookup(engine, queries, now, policy)
             widened = sum(c > 1 for c in counts)
 
             placements = Counter(d.placement.value for d in fast.decisions)

@@ -4,7 +4,6 @@ which keeps a submission to a handful of statements)."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy import bindparam, case, delete, func, insert, or_, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.nearest import CANDIDATE_COLUMNS, nearest_open_lookup
 from storage.tables import (
     AuditEventRow,
     FollowUpRow,
@@ -27,7 +27,7 @@ from storage.tables import (
     VerifierRow,
 )
 from verify.audit import AuditEvent
-from verify.clustering import SPECIFIC_ACTIVITIES, Candidate
+from verify.clustering import Candidate
 from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.errors import Conflict
 from verify.incidents import (
@@ -163,33 +163,7 @@ def _report(row: Any, media_ids: tuple[str, ...]) -> Report:
     )
 
 
-_CANDIDATE_COLUMNS = (INCIDENT.c.id, INCIDENT.c.lat, INCIDENT.c.lon, INCIDENT.c.neighborhood_id, INCIDENT.c.activity,
-                      INCIDENT.c.last_seen_at, INCIDENT.c.tier)
-_METRES_PER_DEGREE = 111_195.0
-# Squared distance in metres by the equirectangular approximation (arithmetic only, so it
-# runs in SQLite and PostgreSQL alike; within a few km it is within 0.1 % of haversine).
-_DX = (INCIDENT.c.lon - bindparam("lon")) * bindparam("kx")
-_DY = (INCIDENT.c.lat - bindparam("lat")) * _METRES_PER_DEGREE
-_DISTANCE2 = _DX * _DX + _DY * _DY
-_NEAREST_OPEN = (
-    select(*_CANDIDATE_COLUMNS)
-    .where(
-        INCIDENT.c.status == IncidentStatus.OPEN.value,
-        INCIDENT.c.cell.in_(bindparam("cells", expanding=True)),
-        INCIDENT.c.last_seen_at >= bindparam("since"),
-        _DISTANCE2 <= bindparam("within2"),
-    )
-    .order_by(_DISTANCE2)
-    .limit(1)
-)
-_NEAREST_OPEN_COMPATIBLE = _NEAREST_OPEN.where(
-    or_(
-        INCIDENT.c.activity.is_(None),
-        INCIDENT.c.activity == bindparam("activity"),
-        INCIDENT.c.activity.not_in([a.value for a in SPECIFIC_ACTIVITIES]),
-    )
-)
-_OPEN_IN_AREA = select(*_CANDIDATE_COLUMNS).where(
+_OPEN_IN_AREA = select(*CANDIDATE_COLUMNS).where(
     INCIDENT.c.status == IncidentStatus.OPEN.value,
     INCIDENT.c.neighborhood_id == bindparam("neighborhood_id"),
     INCIDENT.c.last_seen_at >= bindparam("since"),
@@ -225,13 +199,7 @@ class SqlIncidentRepository:
 
     async def nearest_open(self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None,
                            within_m: float) -> Candidate | None:
-        params = {"cells": cells, "since": since, "lat": point.lat, "lon": point.lon,
-                  "kx": _METRES_PER_DEGREE * math.cos(math.radians(point.lat)), "within2": within_m * within_m}
-        if activity in SPECIFIC_ACTIVITIES:
-            row = (await self._c.execute(_NEAREST_OPEN_COMPATIBLE, {**params, "activity": activity.value})).first()
-        else:
-            row = (await self._c.execute(_NEAREST_OPEN, params)).first()
-        return _candidate(row) if row is not None else None
+        return await nearest_open_lookup(self._c.dialect).run(self._c, point, cells, since, activity, within_m)
 
     async def open_in_neighborhood(self, neighborhood_id: str, since: datetime) -> list[Candidate]:
         rows = await self._c.execute(_OPEN_IN_AREA, {"neighborhood_id": neighborhood_id, "since": since})

@@ -7,12 +7,7 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-import sqlmodel
 from alembic import op
-
-import storage.types
-
 
 revision = '0008'
 down_revision = '0007'
