@@ -70,6 +70,7 @@ async def build_runtime(
     """Open the database, load the neighborhoods and build the Application (not started)."""
     token = settings.require_token()
     key = settings.require_hmac_key()
+    resources = settings.load_resources()
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     try:
@@ -82,6 +83,8 @@ async def build_runtime(
         raise
     if not neighborhoods:
         log.warning("no neighborhoods loaded: import them with `sereno admin import-neighborhoods FILE`")
+    if unknown := resources.unknown_neighborhoods(nb.id for nb in neighborhoods):
+        log.warning("SERENO_RESOURCES_FILE names unknown neighborhoods (check the ids): %s", ", ".join(unknown))
     geocoder = geocoder_from(settings)
     pseudonymize = Pseudonymizer(key)
     services = Services(
@@ -98,6 +101,7 @@ async def build_runtime(
         retention=RetentionService(uow, clock, settings.retention),
         roster=RosterService(uow, clock, pseudonymize),
         desk=DeskService(uow, clock, settings.desk_policy),
+        resources=resources,
     )
     for admin in settings.admins:
         existing = await services.roster.get(admin)
@@ -145,6 +149,7 @@ async def publish_commands(application: Application) -> None:  # type: ignore[ty
         commands = [
             BotCommand("report", t("Report enforcement activity")),
             BotCommand("lawyer", t("Legal hotline")),
+            BotCommand("rights", t("Know your rights")),
             BotCommand("language", t("Change language")),
             BotCommand("help", t("Help")),
             BotCommand("cancel", t("Stop the current report")),

@@ -24,7 +24,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import messaging, render
+from bot import messaging, render, rights
 from bot.context import LANG_KEY, language_of, translator_for, user_data
 from bot.i18n import N_, Translator, pick_language, translator
 from bot.menu import Menu
@@ -354,7 +354,7 @@ class IntakeConversation:
         await query.answer()
         self.forget(context)
         context.application.create_task(self._announce(context.bot, result), update=update)
-        settings = self.s.settings
+        hotline = self.s.resources.hotline_for(draft.neighborhood_id)
         shown = query.message
         assert shown is not None
         await messaging.edit(
@@ -368,7 +368,7 @@ class IntakeConversation:
                     t("Trained verifiers are checking it now. You will be told the outcome in this chat."),
                     "",
                     t(render.KNOW_YOUR_RIGHTS_LINE),
-                    render.hotline_text(t, settings.hotline, settings.hotline_name),
+                    rights.hotline_line(t, hotline),
                 ]
             ),
             render.main_menu(t),
@@ -541,6 +541,7 @@ class IntakeConversation:
                 fallbacks=[
                     CommandHandler("cancel", self.cancel),
                     CommandHandler(["lawyer", "hotline"], self.menu.lawyer),
+                    CommandHandler("rights", self.menu.show_rights),
                     CommandHandler("help", self.menu.help),
                     CommandHandler("language", self.menu.language),
                     CommandHandler(["start", "report"], d(self.in_progress)),

@@ -1,5 +1,6 @@
-"""Outside a report: /start, language, help, the lawyer button, and polite answers to
-anything unexpected (unknown commands, buttons from old messages, stray messages)."""
+"""Outside a report: /start, language, help (with the legal aid of a chosen neighborhood),
+the lawyer button, /rights, and polite answers to anything unexpected (unknown commands,
+buttons from old messages, stray messages)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import messaging, render
+from bot import messaging, render, rights
 from bot.context import LANG_KEY, translator_for
 from bot.i18n import N_, Translator, translator
 from bot.services import Services
@@ -76,26 +77,42 @@ class Menu:
         )
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Commands, and the hotline."""
+        """Commands, the region-wide hotline and legal aid with the notario warning; when
+        legal help differs by neighborhood, one button per neighborhood to see its own."""
         t = self.t(update, context)
-        settings = self.s.settings
-        await messaging.send(
-            context.bot,
-            await self._chat_id(update),
-            "\n".join(
-                [
-                    t("What I can do:"),
-                    t("/report – report immigration enforcement activity you see"),
-                    t("/lawyer – the legal hotline, if someone needs a lawyer now"),
-                    t("/language – change the language"),
-                    t("/cancel – stop a report you are writing"),
-                    "",
-                    render.hotline_text(t, settings.hotline, settings.hotline_name),
-                    t(render.KNOW_YOUR_RIGHTS_LINE),
-                ]
-            ),
-            render.main_menu(t),
-        )
+        resources = self.s.resources
+        neighborhoods = self.s.places.gazetteer.neighborhoods if resources.varies_by_neighborhood else ()
+        blocks = [
+            t("What I can do:"),
+            t("/report – report immigration enforcement activity you see"),
+            t("/lawyer – the legal hotline, if someone needs a lawyer now"),
+            t("/rights – know your rights"),
+            t("/language – change the language"),
+            t("/cancel – stop a report you are writing"),
+            "",
+            *rights.legal_help(t, resources, None),
+            t(render.KNOW_YOUR_RIGHTS_LINE),
+        ]
+        if neighborhoods:
+            blocks += ["", t("Hotlines and legal aid differ by neighborhood. Choose yours:")]
+        await rights.send_blocks(context.bot, await self._chat_id(update), blocks,
+                                 rights.help_keyboard(t, neighborhoods))
+
+    async def legal_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A neighborhood button under /help: that neighborhood's hotline and legal aid. The
+        button's data is only looked up; an unknown neighborhood gets the region-wide list."""
+        t = self.t(update, context)
+        query = update.callback_query
+        assert query is not None
+        neighborhood = self.s.places.gazetteer.get(rights.parse_legal_data(query.data))
+        blocks = rights.legal_help(t, self.s.resources, neighborhood)
+        await rights.send_blocks(context.bot, await self._chat_id(update), blocks, render.main_menu(t))
+
+    async def show_rights(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The know-your-rights card (inside a report too: the report stays open)."""
+        t = self.t(update, context)
+        card = rights.rights_card(t, self.s.resources)
+        await messaging.send(context.bot, await self._chat_id(update), card, render.main_menu(t))
 
     async def language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Offer the languages again."""
@@ -105,8 +122,8 @@ class Menu:
     async def lawyer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The hotline at once (inside a report too: the report stays open)."""
         t = self.t(update, context)
-        settings = self.s.settings
-        text = render.lawyer_now(t, settings.hotline, settings.hotline_name)
+        hotline = self.s.resources.hotline_for(None)
+        text = render.lawyer_now(t, hotline.number if hotline else "", hotline.name if hotline else "")
         await messaging.send(context.bot, await self._chat_id(update), text)
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -141,10 +158,13 @@ class Menu:
             CommandHandler("help", self.help),
             CommandHandler("language", self.language, filters=private),
             CommandHandler(["lawyer", "hotline"], self.lawyer),
+            CommandHandler("rights", self.show_rights),
             CallbackQueryHandler(self.choose_language, pattern=r"^lang:"),
             CallbackQueryHandler(self.help, pattern=r"^m:help$"),
             CallbackQueryHandler(self.language, pattern=r"^m:language$"),
             CallbackQueryHandler(self.lawyer, pattern=r"^m:lawyer$"),
+            CallbackQueryHandler(self.show_rights, pattern=r"^m:rights$"),
+            CallbackQueryHandler(self.legal_help, pattern=rf"^{rights.LEGAL}:"),
             CallbackQueryHandler(self.stale_button),
             MessageHandler(filters.COMMAND & private, self.unknown_command),
             MessageHandler(private & ~filters.StatusUpdate.ALL, self.anything_else),

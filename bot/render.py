@@ -121,7 +121,11 @@ def single_button(t: Translator, label: str, data: str) -> Markup:
 def main_menu(t: Translator) -> Markup:
     """The home menu every conversation ends on."""
     return _inline(
-        [_button(t("📝 Report activity"), "m:report"), _button(t("⚖️ Someone needs a lawyer now"), "m:lawyer")],
+        [
+            _button(t("📝 Report activity"), "m:report"),
+            _button(t("⚖️ Someone needs a lawyer now"), "m:lawyer"),
+            _button(t("🛡️ Know your rights"), "m:rights"),
+        ],
         1,
         [_button(t("Help"), "m:help"), _button(t("Language"), "m:language")],
     )

@@ -9,6 +9,7 @@ from verify.desk import DeskService
 from verify.intake import IntakeService
 from verify.places import PlaceResolver
 from verify.ports import Clock
+from verify.resources import Resources
 from verify.retention import RetentionService
 from verify.roster import RosterService
 
@@ -24,3 +25,4 @@ class Services:
     retention: RetentionService
     roster: RosterService
     desk: DeskService
+    resources: Resources  # legal hotlines and legal aid, region-wide and per neighborhood

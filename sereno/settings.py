@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -11,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from verify.clustering import ClusterPolicy
 from verify.desk import DeskPolicy
 from verify.model import Tier
+from verify.resources import Hotline, Resources, ResourcesError, load_resources
 
 SUPPORTED_LANGUAGES = ("en", "es")
 OFFICIAL_BOT_API = "https://api.telegram.org"
@@ -33,6 +35,7 @@ class Settings(BaseSettings):
     timezone: str = "America/Los_Angeles"
     hotline: str = ""
     hotline_name: str = ""
+    resources_file: Path | None = None  # legal-aid resources (TOML); see load_resources()
     region_name: str = ""
     admin_ids: str = ""
 
@@ -147,3 +150,21 @@ class Settings(BaseSettings):
         if len(value) < 32:
             raise MissingSetting("SERENO_HMAC_KEY is too short: use at least 32 characters.")
         return value.encode()
+
+    @field_validator("resources_file", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def load_resources(self) -> Resources:
+        """The legal hotlines and legal-aid organisations: SERENO_RESOURCES_FILE when set, with
+        SERENO_HOTLINE/SERENO_HOTLINE_NAME as the region-wide hotline when the file has none.
+        Raises :class:`MissingSetting` naming the variable, the file and the problem."""
+        number = self.hotline.strip()
+        fallback = Hotline(number, self.hotline_name.strip()) if number else None
+        if self.resources_file is None:
+            return Resources(hotline=fallback)
+        try:
+            return load_resources(self.resources_file, fallback)
+        except ResourcesError as exc:
+            raise MissingSetting(f"SERENO_RESOURCES_FILE: {exc}") from None
