@@ -9,10 +9,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import BotCommand
+from telegram import Bot, BotCommand
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
+from bot.aiohttp_request import AiohttpRequest
+from bot.alert_desk import AlertDeskHandlers
+from bot.alert_render import AlertRenderer
+from bot.broadcaster import Broadcaster
+from bot.channels import ChannelHandlers
 from bot.concurrency import PerChatUpdateProcessor
 from bot.desk import DeskHandlers
 from bot.errors import make_error_handler
@@ -24,19 +29,24 @@ from bot.jobs import schedule_jobs
 from bot.menu import Menu
 from bot.persistence import DatabasePersistence
 from bot.services import Services
+from bot.subscribe import SubscribeHandlers
 from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 from storage.conversation_store import ConversationStore
 from storage.engine import is_sqlite, make_engine
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
+from verify.channels import ChannelService
 from verify.clock import SystemClock
 from verify.desk import DeskService
 from verify.intake import IntakePolicy, IntakeService
+from verify.outbox import OutboxService
 from verify.places import Gazetteer, PlaceResolver
 from verify.ports import Clock
 from verify.pseudonyms import Pseudonymizer
+from verify.publishing import AlertService, Publisher
 from verify.retention import RetentionService
 from verify.roster import Role, RosterService
+from verify.subscriptions import SubscriptionService
 
 log = logging.getLogger("sereno")
 
@@ -49,6 +59,7 @@ class Runtime:
     engine: AsyncEngine
     services: Services
     geocoder: GeopyGeocoder | None
+    broadcaster: Broadcaster
 
 
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
@@ -87,6 +98,18 @@ async def build_runtime(
         log.warning("SERENO_RESOURCES_FILE names unknown neighborhoods (check the ids): %s", ", ".join(unknown))
     geocoder = geocoder_from(settings)
     pseudonymize = Pseudonymizer(key)
+    gazetteer = Gazetteer(neighborhoods)
+    publisher = Publisher(settings.alert_policy, gazetteer.adjacent)
+    outbox = OutboxService(uow, clock)
+    limits = settings.send_limits
+    broadcaster = Broadcaster(
+        outbox,
+        Bot(token, base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url,
+            request=AiohttpRequest(connection_pool_size=limits.max_in_flight)),
+        AlertRenderer(gazetteer, resources, settings.tz),
+        limits,
+        clock,
+    )
     services = Services(
         settings=settings,
         clock=clock,
@@ -97,11 +120,16 @@ async def build_runtime(
             IntakePolicy(settings.reports_per_window, settings.report_window, settings.contact_ttl),
             settings.cluster_policy,
         ),
-        places=PlaceResolver(Gazetteer(neighborhoods), geocoder),
+        places=PlaceResolver(gazetteer, geocoder),
         retention=RetentionService(uow, clock, settings.retention),
         roster=RosterService(uow, clock, pseudonymize),
-        desk=DeskService(uow, clock, settings.desk_policy),
+        desk=DeskService(uow, clock, settings.desk_policy, publisher),
         resources=resources,
+        alerts=AlertService(uow, clock, publisher),
+        subscriptions=SubscriptionService(uow, clock),
+        channels=ChannelService(uow, clock),
+        outbox=outbox,
+        broadcast_queued=broadcaster.wake,
     )
     for admin in settings.admins:
         existing = await services.roster.get(admin)
@@ -123,12 +151,13 @@ async def build_runtime(
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
     application = builder.build()
-    register_handlers(application, services)
-    return Runtime(application, engine, services, geocoder)
+    broadcaster.on_flagged = register_handlers(application, services).tell_admins_flagged(application.bot)
+    return Runtime(application, engine, services, geocoder, broadcaster)
 
 
-def register_handlers(application: Application, services: Services) -> None:  # type: ignore[type-arg]
-    """Every feature's handlers, guards first."""
+def register_handlers(application: Application, services: Services) -> ChannelHandlers:  # type: ignore[type-arg]
+    """Every feature's handlers, guards first; returns the channel handlers (the
+    broadcaster tells them about broken links)."""
     settings = services.settings
     guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
     application.add_handler(guards.handler(), group=-1)
@@ -137,9 +166,14 @@ def register_handlers(application: Application, services: Services) -> None:  # 
     intake = IntakeConversation(services, menu, desk.announce)
     application.add_handler(intake.handler())
     application.add_handlers(desk.handlers(application))
+    channels = ChannelHandlers(services)
+    application.add_handlers(channels.handlers())
+    application.add_handlers(AlertDeskHandlers(services).handlers())
+    application.add_handlers(SubscribeHandlers(services).handlers(application))
     application.add_handlers(menu.handlers())
     application.add_error_handler(make_error_handler(settings.default_language))
     schedule_jobs(application, intake, desk, services)
+    return channels
 
 
 async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
@@ -150,6 +184,8 @@ async def publish_commands(application: Application) -> None:  # type: ignore[ty
             BotCommand("report", t("Report enforcement activity")),
             BotCommand("lawyer", t("Legal hotline")),
             BotCommand("rights", t("Know your rights")),
+            BotCommand("subscribe", t("Get verified alerts for your neighborhood")),
+            BotCommand("mysubscriptions", t("Your alert subscriptions")),
             BotCommand("language", t("Change language")),
             BotCommand("help", t("Help")),
             BotCommand("cancel", t("Stop the current report")),
@@ -174,12 +210,14 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
         try:
             await publish_commands(app)
             await app.start()
+            await runtime.broadcaster.start()
             assert app.updater is not None
             await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, drop_pending_updates=False)
             yield runtime
         finally:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
+            await runtime.broadcaster.stop()
             if app.running:
                 await app.stop()
             await app.shutdown()

@@ -291,6 +291,8 @@ class DeskHandlers:
         except DeskRefused as refusal:
             await self.refused(update, context, refusal.reason)
             return
+        if result.outcome is Outcome.DECIDED:
+            self.s.broadcast_queued()
         await self.say(update, context, self.verdict_summary(t, result))
         await self.tell_reporters(context.bot, result)
         if result.outcome is Outcome.ESCALATED:

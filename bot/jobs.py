@@ -16,6 +16,7 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 #: How often unfinished reports are checked for the conversation timeout, in seconds.
+ALERT_SWEEP_SECONDS = 30
 IDLE_SWEEP_SECONDS = 60
 #: How often expired reports, contacts and photos are purged, in seconds.
 PURGE_SECONDS = 3600
@@ -48,9 +49,14 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
     async def ping_unclaimed(context: ContextTypes.DEFAULT_TYPE) -> None:
         await desk.ping_unclaimed(context.bot)
 
+    async def expire_alerts(context: ContextTypes.DEFAULT_TYPE) -> None:
+        if await services.alerts.expire_due():
+            services.broadcast_queued()
+
     queue = application.job_queue
     assert queue is not None
     queue.run_repeating(close_idle_drafts, interval=IDLE_SWEEP_SECONDS, first=IDLE_SWEEP_SECONDS, name="close-idle-drafts")
     queue.run_repeating(purge_expired, interval=PURGE_SECONDS, first=10, name="purge-expired")
     queue.run_repeating(expire_leases, interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS, name="expire-leases")
     queue.run_repeating(ping_unclaimed, interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS, name="ping-unclaimed")
+    queue.run_repeating(expire_alerts, interval=ALERT_SWEEP_SECONDS, first=ALERT_SWEEP_SECONDS, name="expire-alerts")

@@ -56,6 +56,7 @@ class Menu:
             await query.answer()
             return
         context.user_data[LANG_KEY] = code  # type: ignore[index]
+        await self.s.subscriptions.set_language(update.effective_chat.id, code)
         t = translator(code)
         await query.answer()
         assert query.message is not None
@@ -87,6 +88,8 @@ class Menu:
             t("/report – report immigration enforcement activity you see"),
             t("/lawyer – the legal hotline, if someone needs a lawyer now"),
             t("/rights – know your rights"),
+            t("/subscribe – get verified alerts for your neighborhood"),
+            t("/mysubscriptions – see or stop your alerts"),
             t("/language – change the language"),
             t("/cancel – stop a report you are writing"),
             "",

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sereno.settings import Settings
+from verify.channels import ChannelService
 from verify.desk import DeskService
 from verify.intake import IntakeService
+from verify.outbox import OutboxService
 from verify.places import PlaceResolver
 from verify.ports import Clock
+from verify.publishing import AlertService
 from verify.resources import Resources
 from verify.retention import RetentionService
 from verify.roster import RosterService
+from verify.subscriptions import SubscriptionService
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +31,9 @@ class Services:
     roster: RosterService
     desk: DeskService
     resources: Resources  # legal hotlines and legal aid, region-wide and per neighborhood
+    alerts: AlertService
+    subscriptions: SubscriptionService
+    channels: ChannelService
+    outbox: OutboxService
+    #: Tell the broadcaster that messages were queued (it also polls the outbox).
+    broadcast_queued: Callable[[], None]

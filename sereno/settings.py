@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from verify.alerts import AlertPolicy
 from verify.clustering import ClusterPolicy
 from verify.desk import DeskPolicy
+from verify.limits import SendLimits
 from verify.model import Tier
 from verify.resources import Hotline, Resources, ResourcesError, load_resources
 
@@ -56,6 +58,13 @@ class Settings(BaseSettings):
     quorum: int = Field(default=2, ge=1)
     urgent_quorum: int = Field(default=2, ge=1)
     coordinator_may_publish_urgent_alone: bool = True
+
+    alert_lifetime_hours: float = Field(default=4.0, gt=0)
+    correction_min_reports: int = Field(default=3, ge=1)
+    alert_adjacent: str = ""  # neighborhood ids whose alerts also reach adjacent ones; "*" for all
+    broadcast_per_second: float = Field(default=30.0, gt=0, le=1000)
+    broadcast_private_per_second: float = Field(default=1.0, gt=0)
+    broadcast_group_per_minute: float = Field(default=20.0, gt=0)
 
     geocoder: str = ""
     geocoder_domain: str = ""
@@ -124,6 +133,22 @@ class Settings(BaseSettings):
     def cluster_policy(self) -> ClusterPolicy:
         """How close reports must be to describe one event, as configured."""
         return ClusterPolicy(radius_m=self.cluster_radius_m, window=timedelta(hours=self.cluster_window_hours))
+
+    @property
+    def alert_policy(self) -> AlertPolicy:
+        """Alert lifetime, rumor-control threshold and adjacency, as configured."""
+        return AlertPolicy(
+            lifetime=timedelta(hours=self.alert_lifetime_hours),
+            correction_reports=self.correction_min_reports,
+            alert_adjacent=frozenset(self.alert_adjacent.replace(",", " ").split()),
+        )
+
+    @property
+    def send_limits(self) -> SendLimits:
+        """The Telegram limits the broadcaster keeps to, as configured."""
+        return SendLimits(overall_per_second=self.broadcast_per_second,
+                          private_per_second=self.broadcast_private_per_second,
+                          group_per_minute=self.broadcast_group_per_minute)
 
     @property
     def retention(self) -> timedelta:

@@ -20,7 +20,6 @@ from storage.tables import (
     MediaRow,
     MergeSuggestionRow,
     NeighborhoodRow,
-    OutcomeEventRow,
     ReportContactRow,
     ReportRow,
     VerdictRow,
@@ -35,7 +34,6 @@ from verify.incidents import (
     Incident,
     IncidentStatus,
     MergeSuggestion,
-    OutcomeEvent,
     Verdict,
     more_urgent,
 )
@@ -65,7 +63,6 @@ INVITE = InviteRow.__table__
 AUDIT = AuditEventRow.__table__
 VERDICT = VerdictRow.__table__
 FOLLOW_UP = FollowUpRow.__table__
-OUTCOME = OutcomeEventRow.__table__
 
 # Statements on the submission path are built once; executing them only binds parameters.
 _INSERT_REPORT = insert(REPORT)
@@ -562,19 +559,3 @@ class SqlFollowUpRepository:
 
 def _follow_up(row: Any) -> FollowUp:
     return FollowUp(row.id, row.report_id, row.question, row.asked_by, row.asked_at, row.answer, row.answered_at)
-
-
-class SqlOutcomeRepository:
-    """Outcome events in `outcome_event`."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._c = conn
-
-    async def add(self, event: OutcomeEvent) -> None:
-        await self._c.execute(
-            insert(OUTCOME).values(incident_id=event.incident_id, verdict=event.verdict.value, at=event.at)
-        )
-
-    async def pending(self) -> list[OutcomeEvent]:
-        rows = await self._c.execute(select(OUTCOME).where(OUTCOME.c.consumed_at.is_(None)).order_by(OUTCOME.c.id))
-        return [OutcomeEvent(r.incident_id, Verdict(r.verdict), r.at) for r in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -222,15 +222,99 @@ class FollowUpRow(SQLModel, table=True):
     answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
-class OutcomeEventRow(SQLModel, table=True):
-    """A final verdict waiting for the broadcaster (written with the verdict)."""
+class AlertRow(SQLModel, table=True):
+    """A public alert (or rumor correction) about one incident: neighborhoods, activity,
+    counts and times only — never a person."""
 
-    __tablename__ = "outcome_event"
+    __tablename__ = "alert"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "kind", name="uq_alert_incident_kind"),
+        Index("ix_alert_state_expires", "state", "expires_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    incident_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(max_length=16)
+    neighborhood_id: str | None = Field(default=None, max_length=64)
+    areas: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    activity: str | None = Field(default=None, max_length=32)
+    tier: str = Field(max_length=16)
+    verifiers: int
+    reports: int
+    verified_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    state: str = Field(max_length=16)
+    revision: int = 0
+    last_update: str | None = Field(default=None, max_length=32)
+    updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class OutboxRow(SQLModel, table=True):
+    """One message to one chat about one alert, written in the transaction that decided to
+    send it; the broadcaster claims, sends and records it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "chat_id", "kind", "revision", name="uq_outbox_alert_chat_kind"),
+        Index("ix_outbox_due", "state", "priority", "id"),
+        Index("ix_outbox_chat_state", "chat_id", "state"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, index=True)
+    alert_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("alert.id", ondelete="CASCADE"), nullable=False)
     )
-    verdict: str = Field(max_length=16)
-    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    consumed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True))
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    target: str = Field(max_length=16)
+    kind: str = Field(max_length=16)
+    revision: int = 0
+    language: str = Field(max_length=16)
+    priority: int
+    state: str = Field(max_length=16)
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    not_before: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    error: str | None = Field(default=None, max_length=300)
+
+
+class SubscriberRow(SQLModel, table=True):
+    """A chat that asked for alerts (nothing links it to any report)."""
+
+    __tablename__ = "subscriber"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    language: str = Field(max_length=16)
+    active: bool = True
+    since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """A neighborhood a subscriber follows."""
+
+    __tablename__ = "subscription"
+
+    chat_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("subscriber.chat_id", ondelete="CASCADE"), primary_key=True)
+    )
+    neighborhood_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("neighborhood.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+
+
+class ChannelLinkRow(SQLModel, table=True):
+    """A neighborhood's channel or group; `problem` is set when posting there failed."""
+
+    __tablename__ = "channel_link"
+
+    neighborhood_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("neighborhood.id", ondelete="CASCADE"), primary_key=True)
+    )
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False, index=True))
+    title: str = Field(max_length=200)
+    language: str = Field(max_length=16)
+    linked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    problem: str | None = Field(default=None, max_length=300)

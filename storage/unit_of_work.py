@@ -8,6 +8,12 @@ from typing import Self
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from storage.alert_repositories import (
+    SqlAlertRepository,
+    SqlChannelRepository,
+    SqlOutboxRepository,
+    SqlSubscriberRepository,
+)
 from storage.repositories import (
     SqlAuditRepository,
     SqlContactRepository,
@@ -17,7 +23,6 @@ from storage.repositories import (
     SqlMediaRepository,
     SqlMergeRepository,
     SqlNeighborhoodRepository,
-    SqlOutcomeRepository,
     SqlReportRepository,
     SqlVerdictRepository,
     SqlVerifierRepository,
@@ -39,7 +44,10 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     verdicts: SqlVerdictRepository
     follow_ups: SqlFollowUpRepository
-    outcomes: SqlOutcomeRepository
+    alerts: SqlAlertRepository
+    outbox: SqlOutboxRepository
+    subscribers: SqlSubscriberRepository
+    channels: SqlChannelRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -60,7 +68,10 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(conn)
         self.verdicts = SqlVerdictRepository(conn)
         self.follow_ups = SqlFollowUpRepository(conn)
-        self.outcomes = SqlOutcomeRepository(conn)
+        self.alerts = SqlAlertRepository(conn)
+        self.outbox = SqlOutboxRepository(conn)
+        self.subscribers = SqlSubscriberRepository(conn)
+        self.channels = SqlChannelRepository(conn)
         return self
 
     async def __aexit__(

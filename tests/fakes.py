@@ -11,7 +11,7 @@ from verify.audit import AuditEvent
 from verify.clustering import Candidate, compatible, distance_m
 from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.errors import Conflict
-from verify.incidents import Incident, IncidentStatus, MergeSuggestion, OutcomeEvent, Verdict, more_urgent
+from verify.incidents import Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
 from verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 from verify.roster import Invite, Verifier
@@ -32,13 +32,12 @@ class MemoryStore:
     audit: list[AuditEvent] = field(default_factory=list)
     verdicts: list[VerdictRecord] = field(default_factory=list)
     follow_ups: dict[str, FollowUp] = field(default_factory=dict)
-    outcomes: list[OutcomeEvent] = field(default_factory=list)
     commits: int = 0
 
     def copy(self) -> MemoryStore:
         return MemoryStore(dict(self.reports), dict(self.contacts), dict(self.media), list(self.neighborhoods),
                            dict(self.incidents), list(self.merges), dict(self.verifiers), dict(self.invites),
-                           list(self.audit), list(self.verdicts), dict(self.follow_ups), list(self.outcomes),
+                           list(self.audit), list(self.verdicts), dict(self.follow_ups),
                            self.commits)
 
 
@@ -287,17 +286,6 @@ class _FollowUps:
                 if (r := self._s.reports.get(f.report_id)) is not None and r.incident_id == incident_id]
 
 
-class _Outcomes:
-    def __init__(self, staged: MemoryStore) -> None:
-        self._s = staged
-
-    async def add(self, event: OutcomeEvent) -> None:
-        self._s.outcomes.append(event)
-
-    async def pending(self) -> list[OutcomeEvent]:
-        return list(self._s.outcomes)
-
-
 class _Audit:
     def __init__(self, staged: MemoryStore) -> None:
         self._s = staged
@@ -340,7 +328,6 @@ class MemoryUnitOfWork:
         self.audit = _Audit(self._staged)
         self.verdicts = _Verdicts(self._staged)
         self.follow_ups = _FollowUps(self._staged)
-        self.outcomes = _Outcomes(self._staged)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

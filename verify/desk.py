@@ -15,12 +15,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from verify.audit import AuditEvent, verifier_actor
-from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, OutcomeEvent, Verdict
+from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
 from verify.model import Report, Tier
 from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from verify.roster import Role, Verifier
+
+if TYPE_CHECKING:
+    from verify.publishing import Publisher
 
 FINAL = frozenset({Verdict.CONFIRMED, Verdict.DEBUNKED})
 
@@ -130,13 +134,20 @@ class VerdictResult:
     tell: tuple[ReporterToTell, ...] = ()
 
 
+def agreeing(verdicts: tuple[VerdictRecord, ...], verdict: Verdict) -> int:
+    """How many distinct verifiers (trainees not counted) gave `verdict`."""
+    return len({v.verifier_id for v in verdicts if v.counts and v.verdict is verdict})
+
+
 class DeskService:
     """Queue, claims and verdicts; every action and refusal is audited."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None,
+                 publisher: Publisher | None = None) -> None:
         self._uow = uow
         self._clock = clock
         self.policy = policy or DeskPolicy()
+        self._publisher = publisher
 
     async def queue(self, user_id: int) -> list[Incident]:
         """Open incidents, most urgent tier first, then oldest first."""
@@ -254,7 +265,8 @@ class DeskService:
             if outcome is Outcome.DECIDED:
                 assert final is not None
                 await uow.incidents.decide(incident_id, final, now)
-                await uow.outcomes.add(OutcomeEvent(incident_id, final, now))
+                if self._publisher is not None:
+                    await self._publisher.on_decided(uow, incident, final, agreeing(verdicts, final), now)
                 tell = tuple(await uow.contacts.for_incident(incident_id))
             elif outcome is Outcome.NEEDS_INFO:
                 await uow.incidents.drop_lease(incident_id, holder=user_id)

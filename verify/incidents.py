@@ -63,13 +63,3 @@ class MergeSuggestion:
     incident_id: str
     other_incident_id: str
     distance_m: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutcomeEvent:
-    """Written in the same transaction as a final verdict, for the broadcaster to consume
-    (an alert when confirmed, rumor control when debunked)."""
-
-    incident_id: str
-    verdict: Verdict
-    at: datetime

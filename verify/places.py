@@ -185,10 +185,13 @@ class Gazetteer:
     _cells: dict[str, str] = field(init=False, repr=False)
     _names: dict[str, list[str]] = field(init=False, repr=False)
     _zips: dict[str, list[str]] = field(init=False, repr=False)
+    _adjacent: dict[str, tuple[str, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {nb.id: nb for nb in self.neighborhoods}
-        self._cells = _safe_cells(self.neighborhoods)
+        owners = _cell_owners(self.neighborhoods)
+        self._cells = _safe_cells(owners)
+        self._adjacent = _adjacency(owners)
         self._names = {}
         self._zips = {}
         for nb in self.neighborhoods:
@@ -202,6 +205,10 @@ class Gazetteer:
     def get(self, neighborhood_id: str | None) -> Neighborhood | None:
         """The neighborhood with this id, if it still exists."""
         return self._by_id.get(neighborhood_id) if neighborhood_id else None
+
+    def adjacent(self, neighborhood_id: str) -> tuple[str, ...]:
+        """Ids of the neighborhoods sharing a border with this one (touching cells), by name."""
+        return self._adjacent.get(neighborhood_id, ())
 
     def locate(self, lat: float, lon: float) -> Neighborhood | None:
         """The neighborhood holding this point, or None outside every one."""
@@ -230,8 +237,8 @@ class Gazetteer:
         return [self._by_id[i] for i in dict.fromkeys(ids)]
 
 
-def _safe_cells(neighborhoods: Iterable[Neighborhood]) -> dict[str, str]:
-    """h3 cells whose centre and ring of neighbours all fall in one neighborhood."""
+def _cell_owners(neighborhoods: Iterable[Neighborhood]) -> dict[str, str]:
+    """The neighborhood whose polygon holds each h3 cell's centre."""
     owner: dict[str, str] = {}
     for nb in neighborhoods:
         for poly in nb.polygons:
@@ -240,11 +247,27 @@ def _safe_cells(neighborhoods: Iterable[Neighborhood]) -> dict[str, str]:
             )
             for cell in h3.h3shape_to_cells(shape, INDEX_RESOLUTION):
                 owner[cell] = nb.id
+    return owner
+
+
+def _safe_cells(owner: dict[str, str]) -> dict[str, str]:
+    """h3 cells whose centre and ring of neighbours all fall in one neighborhood."""
     return {
         cell: nb_id
         for cell, nb_id in owner.items()
         if all(owner.get(n) == nb_id for n in h3.grid_disk(cell, 1))
     }
+
+
+def _adjacency(owner: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Neighborhoods whose cells touch, for each neighborhood."""
+    touching: dict[str, set[str]] = {}
+    for cell, nb_id in owner.items():
+        for n in h3.grid_disk(cell, 1):
+            other = owner.get(n)
+            if other is not None and other != nb_id:
+                touching.setdefault(nb_id, set()).add(other)
+    return {nb_id: tuple(sorted(others)) for nb_id, others in touching.items()}
 
 
 class Geocoder(Protocol):

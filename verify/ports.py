@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
 from verify.audit import AuditEvent
 from verify.clustering import Candidate
-from verify.incidents import Incident, MergeSuggestion, OutcomeEvent, Verdict
+from verify.incidents import Incident, MergeSuggestion, Verdict
 from verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 
 if TYPE_CHECKING:
+    from verify.alerts import Alert, AlertKind, DeliveryResult, MessageKind, OutboxMessage, Priority, TargetKind
+    from verify.channels import ChannelLink
     from verify.desk import FollowUp, ReporterToTell, VerdictRecord
     from verify.roster import Invite, Verifier
+    from verify.subscriptions import Subscriber
 
 
 class Clock(Protocol):
@@ -148,13 +152,116 @@ class IncidentRepository(Protocol):
         ...
 
 
-class OutcomeRepository(Protocol):
-    """Outcome events waiting for the broadcaster."""
+class AlertRepository(Protocol):
+    """Alerts and corrections."""
 
-    async def add(self, event: OutcomeEvent) -> None: ...
+    async def add(self, alert: Alert) -> None: ...
 
-    async def pending(self) -> list[OutcomeEvent]:
-        """Events not consumed yet, oldest first."""
+    async def save(self, alert: Alert) -> None:
+        """Store the alert's state, revision, update and expiry."""
+        ...
+
+    async def get(self, alert_id: str) -> Alert | None: ...
+
+    async def for_incident(self, incident_id: str, kind: AlertKind) -> Alert | None: ...
+
+    async def active(self) -> list[Alert]:
+        """Active alerts (not corrections), newest first."""
+        ...
+
+    async def due(self, now: datetime) -> list[Alert]:
+        """Active alerts and corrections whose lifetime ended by `now`."""
+        ...
+
+    async def uncorrected_debunked(self, since: datetime) -> list[Incident]:
+        """Incidents debunked after `since` that have no correction, newest first."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    """Messages waiting for the broadcaster, and what became of them."""
+
+    async def fan_out(self, alert_id: str, areas: Sequence[str], target: TargetKind, kind: MessageKind,
+                      revision: int, priority: Priority, now: datetime) -> int:
+        """One message per linked channel (or active subscriber) of `areas`, each chat once,
+        in its language; returns how many were queued."""
+        ...
+
+    async def fan_out_edits(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
+        """One edit per channel that was sent (or will be sent) the alert's post."""
+        ...
+
+    async def fan_out_replies(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
+        """One message per subscriber who was sent (or will be sent) the alert's post."""
+        ...
+
+    async def claim(self, limit: int, now: datetime) -> list[OutboxMessage]:
+        """Mark up to `limit` due pending messages as sending and return them, most urgent
+        first (concurrent claimers never get the same message)."""
+        ...
+
+    async def finish(self, results: Sequence[DeliveryResult], now: datetime) -> None:
+        """Record what happened to claimed messages."""
+        ...
+
+    async def recover(self) -> int:
+        """Return every message left sending (by a process that died) to pending."""
+        ...
+
+    async def post_of(self, alert_id: str, chat_id: int) -> OutboxMessage | None:
+        """The alert's post to this chat, as delivered so far."""
+        ...
+
+    async def drop_pending(self, chat_id: int, error: str, now: datetime) -> int:
+        """Fail every pending message to this chat (it blocked the bot, or is gone)."""
+        ...
+
+    async def backlog(self) -> int:
+        """Messages pending or sending."""
+        ...
+
+    async def for_alert(self, alert_id: str) -> list[OutboxMessage]: ...
+
+
+class SubscriberRepository(Protocol):
+    """Subscribers and the neighborhoods they follow."""
+
+    async def get(self, chat_id: int) -> Subscriber | None: ...
+
+    async def save(self, subscriber: Subscriber) -> None:
+        """Create or update (language, active)."""
+        ...
+
+    async def areas(self, chat_id: int) -> list[str]: ...
+
+    async def add_area(self, chat_id: int, neighborhood_id: str) -> None: ...
+
+    async def remove_area(self, chat_id: int, neighborhood_id: str) -> None: ...
+
+    async def forget(self, chat_id: int) -> None:
+        """Delete the subscriber and every area."""
+        ...
+
+    async def set_language(self, chat_id: int, language: str) -> None: ...
+
+    async def deactivate(self, chat_id: int) -> None:
+        """The chat blocked the bot: send it nothing until it subscribes again."""
+        ...
+
+
+class ChannelRepository(Protocol):
+    """Neighborhood channel links."""
+
+    async def save(self, link: ChannelLink) -> None:
+        """Create or replace the link (clearing any problem)."""
+        ...
+
+    async def delete(self, neighborhood_id: str, chat_id: int) -> bool: ...
+
+    async def all(self) -> list[ChannelLink]: ...
+
+    async def flag(self, chat_id: int, problem: str) -> list[ChannelLink]:
+        """Set `problem` on the links to this chat that had none; returns those."""
         ...
 
 
@@ -271,7 +378,16 @@ class UnitOfWork(Protocol):
     def follow_ups(self) -> FollowUpRepository: ...
 
     @property
-    def outcomes(self) -> OutcomeRepository: ...
+    def alerts(self) -> AlertRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def subscribers(self) -> SubscriberRepository: ...
+
+    @property
+    def channels(self) -> ChannelRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

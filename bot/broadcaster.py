@@ -1,0 +1,287 @@
+"""The broadcaster: drains the outbox into Telegram as fast as the limits allow, no faster.
+
+One task claims due messages (most urgent first), starts each send the moment
+:class:`verify.limits.SendGate` allows it, and records the results in batches. It obeys a
+429's ``retry_after`` (nothing is sent until it passes), deactivates subscribers who blocked
+the bot, flags channels it can no longer post in (admins are told), and retries what may
+not have arrived. It runs on its own :class:`telegram.Bot` (an aiohttp request, no PTB rate
+limiter: the gate is the rate limiter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot import messaging
+from bot.alert_render import AlertRenderer
+from bot.i18n import translator
+from verify.alerts import Alert, Delivery, DeliveryResult, MessageKind, OutboxMessage, TargetKind
+from verify.channels import ChannelLink
+from verify.limits import INF, SendGate, SendLimits
+from verify.outbox import OutboxService, Outcomes
+from verify.ports import Clock
+
+log = logging.getLogger(__name__)
+
+#: A message whose chat cannot take it for longer than this goes back to the database.
+HOLD_SECONDS = 2.0
+#: Sends that may not have arrived (timeouts, network errors) are tried this many times.
+MAX_ATTEMPTS = 8
+#: Telegram's answers meaning "this chat cannot be reached" (lower case, matched as substrings).
+_UNREACHABLE = ("chat not found", "bot was kicked", "not enough rights", "need administrator rights",
+                "have no rights", "not a member", "user is deactivated", "chat_write_forbidden")
+
+
+@dataclass(slots=True)
+class BroadcastCounters:
+    """What the broadcaster did since it started (for metrics and benchmarks)."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    throttled: int = 0  # answers 429
+
+
+class Broadcaster:
+    """Drains the outbox; `run(stop)` until `stop` is set, `wake()` after queueing."""
+
+    def __init__(
+        self,
+        outbox: OutboxService,
+        bot: Bot,
+        renderer: AlertRenderer,
+        limits: SendLimits,
+        clock: Clock,
+        on_flagged: Callable[[list[ChannelLink]], Awaitable[None]] | None = None,
+        flush_seconds: float = 0.1,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._outbox = outbox
+        self._bot = bot
+        self._renderer = renderer
+        self._gate = SendGate(limits)
+        self._clock = clock
+        self.on_flagged = on_flagged
+        self._flush_seconds = flush_seconds
+        self._poll_seconds = poll_seconds
+        self._claim_size = int(max(50, min(2000, 2 * limits.overall_per_second)))
+        self._work: list[OutboxMessage] = []
+        self._alerts: dict[str, Alert] = {}
+        self._posted: dict[tuple[str, int], int] = {}  # (alert, chat) → message id of the post
+        self._outcomes = Outcomes()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._signal = asyncio.Event()  # woken: new messages queued, or a send answered
+        self._more = True  # the last claim may have left more behind
+        self.counters = BroadcastCounters()
+        self._stop = asyncio.Event()
+        self._running: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Open the sending connection and run in the background until :meth:`stop`."""
+        await self._bot.initialize()
+        self._stop.clear()
+        self._running = asyncio.create_task(self.run(self._stop), name="broadcaster")
+
+    async def stop(self) -> None:
+        """Let in-flight sends finish, record every result, close the connection."""
+        if self._running is not None:
+            self._stop.set()
+            await self._running
+            self._running = None
+        await self._bot.shutdown()
+
+    def wake(self) -> None:
+        """New messages were queued: look at the outbox now."""
+        self._more = True
+        self._signal.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Recover what a dead broadcaster left, then send until `stop` is set."""
+        await self._outbox.recover()
+        flusher = asyncio.create_task(self._flush_forever(stop))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                try:
+                    await self._refill()
+                except Exception:
+                    log.warning("could not claim outbox messages; retrying", exc_info=True)
+                    await asyncio.sleep(1.0)
+                    continue
+                wait = self._start_ready()
+                self._signal.clear()
+                if wait > 0:
+                    await asyncio.wait([stopping, asyncio.create_task(self._signal.wait())],
+                                       timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=30)
+            self._outcomes.results += [DeliveryResult(m.id or 0, Delivery.PENDING) for m in self._work]
+            self._work = []
+            flusher.cancel()
+            await self._flush()
+
+    async def _refill(self) -> None:
+        """Claim more when the working set runs low (and the outbox may hold more)."""
+        if not self._more or len(self._work) > self._claim_size // 2:
+            return
+        claimed = await self._outbox.claim(self._claim_size - len(self._work))
+        self._more = len(claimed) == self._claim_size - len(self._work)
+        if not claimed:
+            return
+        self._alerts.update(await self._outbox.alerts(list({m.alert_id for m in claimed})))
+        self._work = sorted([*self._work, *claimed], key=lambda m: (m.priority, m.id or 0))
+
+    def _start_ready(self) -> float:
+        """Start every send the gate allows now; returns how long to wait before looking again."""
+        now = time.monotonic()
+        keep: list[OutboxMessage] = []
+        wait = self._poll_seconds if not self._work else 0.05
+        for index, message in enumerate(self._work):
+            ready = self._gate.ready_at(message.chat_id, now)
+            if ready <= now:
+                self._gate.start(message.chat_id)
+                task = asyncio.create_task(self._send(message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                continue
+            chat_ready = self._gate.chat_ready_at(message.chat_id, now)
+            if chat_ready != INF and chat_ready - now > HOLD_SECONDS:
+                retry_at = self._clock.now() + timedelta(seconds=chat_ready - now)
+                self._outcomes.results.append(DeliveryResult(message.id or 0, Delivery.PENDING, retry_at=retry_at))
+                continue
+            keep.append(message)
+            if ready != INF:
+                wait = min(wait, ready - now)
+            if chat_ready <= now:
+                # the overall limit (or a pause) holds everything behind this one too
+                keep += self._work[index + 1:]
+                break
+        self._work = keep
+        return max(wait, 0.001)
+
+    async def _send(self, message: OutboxMessage) -> None:
+        try:
+            result = await self._deliver(message)
+        except Exception as exc:  # never lose a message to a bug: it stays pending, logged
+            log.exception("sending an outbox message failed unexpectedly")
+            result = DeliveryResult(message.id or 0, Delivery.PENDING, retry_at=self._later(message), error=str(exc))
+        finally:
+            self._gate.finish(message.chat_id, time.monotonic())
+            self._signal.set()
+        self._note(result)
+        self._outcomes.results.append(result)
+
+    def _note(self, result: DeliveryResult) -> None:
+        if result.state is Delivery.SENT:
+            self.counters.sent += 1
+        elif result.state is Delivery.FAILED:
+            self.counters.failed += 1
+        else:
+            self.counters.retried += 1
+
+    def _later(self, message: OutboxMessage) -> datetime:
+        return self._clock.now() + timedelta(seconds=min(300, 2 ** message.attempts))
+
+    async def _deliver(self, message: OutboxMessage) -> DeliveryResult:
+        """Send one message; what happened, as a result to record."""
+        alert = self._alerts.get(message.alert_id)
+        if alert is None:
+            return DeliveryResult(message.id or 0, Delivery.FAILED, error="alert gone")
+        t = translator(message.language)
+        now = self._clock.now()
+        try:
+            if message.kind is MessageKind.POST:
+                sent = await messaging.send(self._bot, message.chat_id, self._renderer.post(t, alert))
+                self._posted[(alert.id, message.chat_id)] = sent
+                return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=sent)
+            post_id, post_state = await self._post(alert.id, message.chat_id)
+            if post_state is Delivery.FAILED or (post_state is None and message.target is TargetKind.CHANNEL):
+                return DeliveryResult(message.id or 0, Delivery.FAILED, error="the post was never delivered")
+            if post_id is None:  # the post itself is still on its way
+                return DeliveryResult(message.id or 0, Delivery.PENDING,
+                                      retry_at=now + timedelta(seconds=HOLD_SECONDS))
+            if message.target is TargetKind.CHANNEL:
+                await messaging.edit(self._bot, message.chat_id, post_id,
+                                     self._renderer.message(t, alert, message.kind, now))
+                return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=post_id)
+            sent = await self._reply(message.chat_id, self._renderer.reply(t, alert, message.kind, now), post_id)
+            return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=sent)
+        except RetryAfter as exc:
+            seconds = exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds()
+            self._gate.pause(time.monotonic() + seconds)
+            self.counters.throttled += 1
+            log.warning("Telegram asked to wait %s s; pausing the broadcast", seconds)
+            return DeliveryResult(message.id or 0, Delivery.PENDING, retry_at=now + timedelta(seconds=seconds),
+                                  error="429")
+        except (Forbidden, BadRequest) as exc:
+            return self._refused(message, exc)
+        except NetworkError as exc:  # includes timeouts: it may or may not have arrived
+            if message.attempts >= MAX_ATTEMPTS:
+                return DeliveryResult(message.id or 0, Delivery.FAILED, error=f"gave up: {exc.message}")
+            return DeliveryResult(message.id or 0, Delivery.PENDING, retry_at=self._later(message), error=exc.message)
+
+    def _refused(self, message: OutboxMessage, exc: TelegramError) -> DeliveryResult:
+        """A 403 or 400: the chat is unreachable (subscriber deactivated, channel flagged),
+        or this message cannot be sent (recorded as failed with Telegram's words)."""
+        text = exc.message.lower()
+        if isinstance(exc, Forbidden) or any(marker in text for marker in _UNREACHABLE):
+            if message.target is TargetKind.SUBSCRIBER:
+                self._outcomes.blocked.add(message.chat_id)
+            else:
+                self._outcomes.broken[message.chat_id] = exc.message
+        return DeliveryResult(message.id or 0, Delivery.FAILED, error=exc.message)
+
+    async def _post(self, alert_id: str, chat_id: int) -> tuple[int | None, Delivery | None]:
+        """The message id of the alert's post to this chat (None while it is on its way)."""
+        known = self._posted.get((alert_id, chat_id))
+        if known is not None:
+            return known, Delivery.SENT
+        post = await self._outbox.post_of(alert_id, chat_id)
+        if post is None:
+            return None, None
+        return post.message_id, post.state
+
+    async def _reply(self, chat_id: int, text: str, reply_to: int) -> int:
+        params: dict[str, Any] = {"chat_id": chat_id, "text": text,
+                                  "reply_parameters": {"message_id": reply_to, "allow_sending_without_reply": True}}
+        result = await self._bot.do_api_request("sendmessage", api_kwargs=params)
+        return int(result["message_id"])  # type: ignore[index]
+
+    async def _flush_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(self._flush_seconds)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Record the results gathered so far (kept for the next try if the database fails)."""
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, Outcomes()
+        try:
+            flagged = await self._outbox.record(batch)
+        except Exception:
+            log.warning("could not record %d outbox results; will retry", len(batch.results), exc_info=True)
+            batch.results += self._outcomes.results
+            batch.blocked |= self._outcomes.blocked
+            batch.broken.update(self._outcomes.broken)
+            self._outcomes = batch
+            return
+        if len(self._posted) > 100_000:
+            self._posted.clear()
+        self._gate.forget_idle(time.monotonic())
+        if flagged and self.on_flagged is not None:
+            try:
+                await self.on_flagged(flagged)
+            except TelegramError:
+                log.warning("could not tell admins about a broken channel", exc_info=True)

@@ -1,0 +1,294 @@
+"""Repositories for alerts, the outbox, subscribers and channel links (`verify.ports`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.repositories import _incident
+from storage.tables import AlertRow, ChannelLinkRow, IncidentRow, OutboxRow, SubscriberRow, SubscriptionRow
+from verify.alerts import (
+    Alert,
+    AlertKind,
+    AlertState,
+    Delivery,
+    DeliveryResult,
+    MessageKind,
+    OutboxMessage,
+    Priority,
+    TargetKind,
+    UpdateKind,
+)
+from verify.channels import ChannelLink
+from verify.incidents import Incident, IncidentStatus, Verdict
+from verify.model import Activity, Tier
+from verify.subscriptions import Subscriber
+
+ALERT = AlertRow.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+SUBSCRIBER = SubscriberRow.__table__  # type: ignore[attr-defined]
+SUBSCRIPTION = SubscriptionRow.__table__  # type: ignore[attr-defined]
+CHANNEL = ChannelLinkRow.__table__  # type: ignore[attr-defined]
+INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
+
+#: Messages that reached (or may be reaching) their chat: later lifecycle messages follow them.
+_DELIVERED_OR_COMING = (Delivery.PENDING.value, Delivery.SENDING.value, Delivery.SENT.value)
+
+
+def _alert_values(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id, "incident_id": alert.incident_id, "kind": alert.kind.value,
+        "neighborhood_id": alert.neighborhood_id, "areas": list(alert.areas),
+        "activity": alert.activity.value if alert.activity else None, "tier": alert.tier.value,
+        "verifiers": alert.verifiers, "reports": alert.reports, "verified_at": alert.verified_at,
+        "expires_at": alert.expires_at, "state": alert.state.value, "revision": alert.revision,
+        "last_update": alert.last_update.value if alert.last_update else None, "updated_at": alert.updated_at,
+    }
+
+
+def _alert(row: Any) -> Alert:
+    return Alert(
+        id=row.id, incident_id=row.incident_id, kind=AlertKind(row.kind), neighborhood_id=row.neighborhood_id,
+        areas=tuple(row.areas), activity=Activity(row.activity) if row.activity else None, tier=Tier(row.tier),
+        verifiers=row.verifiers, reports=row.reports, verified_at=row.verified_at, expires_at=row.expires_at,
+        state=AlertState(row.state), revision=row.revision,
+        last_update=UpdateKind(row.last_update) if row.last_update else None, updated_at=row.updated_at,
+    )
+
+
+class SqlAlertRepository:
+    """Alerts in `alert`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add(self, alert: Alert) -> None:
+        await self._c.execute(insert(ALERT).values(**_alert_values(alert)))
+
+    async def save(self, alert: Alert) -> None:
+        values = _alert_values(alert)
+        await self._c.execute(update(ALERT).where(ALERT.c.id == alert.id).values(
+            state=values["state"], revision=values["revision"], last_update=values["last_update"],
+            updated_at=values["updated_at"], expires_at=values["expires_at"]))
+
+    async def get(self, alert_id: str) -> Alert | None:
+        row = (await self._c.execute(select(ALERT).where(ALERT.c.id == alert_id))).first()
+        return _alert(row) if row is not None else None
+
+    async def for_incident(self, incident_id: str, kind: AlertKind) -> Alert | None:
+        row = (await self._c.execute(
+            select(ALERT).where(ALERT.c.incident_id == incident_id, ALERT.c.kind == kind.value))).first()
+        return _alert(row) if row is not None else None
+
+    async def active(self) -> list[Alert]:
+        rows = await self._c.execute(
+            select(ALERT).where(ALERT.c.state == AlertState.ACTIVE.value, ALERT.c.kind == AlertKind.ALERT.value)
+            .order_by(ALERT.c.verified_at.desc()))
+        return [_alert(r) for r in rows]
+
+    async def due(self, now: datetime) -> list[Alert]:
+        rows = await self._c.execute(
+            select(ALERT).where(ALERT.c.state == AlertState.ACTIVE.value, ALERT.c.expires_at <= now))
+        return [_alert(r) for r in rows]
+
+    async def uncorrected_debunked(self, since: datetime) -> list[Incident]:
+        corrected = select(ALERT.c.incident_id).where(ALERT.c.kind == AlertKind.CORRECTION.value)
+        rows = (await self._c.execute(
+            select(INCIDENT).where(
+                INCIDENT.c.status == IncidentStatus.DECIDED.value, INCIDENT.c.verdict == Verdict.DEBUNKED.value,
+                INCIDENT.c.decided_at >= since, INCIDENT.c.id.not_in(corrected))
+            .order_by(INCIDENT.c.decided_at.desc()))).mappings()
+        return [_incident(r) for r in rows]
+
+
+def _message(row: Any) -> OutboxMessage:
+    return OutboxMessage(
+        id=row.id, alert_id=row.alert_id, chat_id=row.chat_id, target=TargetKind(row.target),
+        kind=MessageKind(row.kind), revision=row.revision, language=row.language, priority=Priority(row.priority),
+        created_at=row.created_at, state=Delivery(row.state), attempts=row.attempts, not_before=row.not_before,
+        message_id=row.message_id, error=row.error,
+    )
+
+
+_FAN_OUT_COLUMNS = ["alert_id", "chat_id", "target", "kind", "revision", "language", "priority", "state", "attempts",
+                    "created_at"]
+_SET_SENT = (update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id"))
+             .values(state=Delivery.SENT.value, message_id=bindparam("b_message_id"), sent_at=bindparam("b_at"),
+                     error=None))
+_SET_RETRY = (update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id"))
+              .values(state=Delivery.PENDING.value, not_before=bindparam("b_retry_at"), error=bindparam("b_error")))
+_SET_FAILED = (update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id"))
+               .values(state=Delivery.FAILED.value, error=bindparam("b_error")))
+
+
+class SqlOutboxRepository:
+    """The transactional outbox in `outbox`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    def _constants(self, alert_id: str, target: TargetKind, kind: MessageKind, revision: int, priority: int,
+                   now: datetime) -> list[Any]:
+        return [literal(alert_id), None, literal(target.value), literal(kind.value), literal(revision), None,
+                literal(priority), literal(Delivery.PENDING.value), literal(0), literal(now, OUTBOX.c.created_at.type)]
+
+    async def fan_out(self, alert_id: str, areas: Sequence[str], target: TargetKind, kind: MessageKind,
+                      revision: int, priority: Priority, now: datetime) -> int:
+        if not areas:
+            return 0
+        columns = self._constants(alert_id, target, kind, revision, int(priority), now)
+        if target is TargetKind.CHANNEL:
+            chat, language = CHANNEL.c.chat_id, func.min(CHANNEL.c.language)
+            source = (select(*columns[:1], chat, *columns[2:5], language, *columns[6:])
+                      .where(CHANNEL.c.neighborhood_id.in_(list(areas)), CHANNEL.c.problem.is_(None))
+                      .group_by(chat))
+        else:
+            chat, language = SUBSCRIBER.c.chat_id, func.min(SUBSCRIBER.c.language)
+            source = (select(*columns[:1], chat, *columns[2:5], language, *columns[6:])
+                      .select_from(SUBSCRIBER.join(SUBSCRIPTION, SUBSCRIPTION.c.chat_id == SUBSCRIBER.c.chat_id))
+                      .where(SUBSCRIPTION.c.neighborhood_id.in_(list(areas)), SUBSCRIBER.c.active.is_(True))
+                      .group_by(chat))
+        result = await self._c.execute(insert(OUTBOX).from_select(_FAN_OUT_COLUMNS, source))
+        return int(result.rowcount or 0)
+
+    async def _follow_post(self, alert_id: str, target: TargetKind, kind: MessageKind, revision: int,
+                           now: datetime) -> int:
+        post = OUTBOX.alias("post")
+        columns = self._constants(alert_id, target, kind, revision, int(Priority.LIFECYCLE), now)
+        source = select(*columns[:1], post.c.chat_id, *columns[2:5], post.c.language, *columns[6:]).where(
+            post.c.alert_id == alert_id, post.c.kind == MessageKind.POST.value, post.c.target == target.value,
+            post.c.state.in_(_DELIVERED_OR_COMING))
+        if target is TargetKind.SUBSCRIBER:
+            source = source.where(post.c.chat_id.in_(select(SUBSCRIBER.c.chat_id).where(SUBSCRIBER.c.active.is_(True))))
+        result = await self._c.execute(insert(OUTBOX).from_select(_FAN_OUT_COLUMNS, source))
+        return int(result.rowcount or 0)
+
+    async def fan_out_edits(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
+        return await self._follow_post(alert_id, TargetKind.CHANNEL, kind, revision, now)
+
+    async def fan_out_replies(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
+        return await self._follow_post(alert_id, TargetKind.SUBSCRIBER, kind, revision, now)
+
+    async def claim(self, limit: int, now: datetime) -> list[OutboxMessage]:
+        due = (select(OUTBOX.c.id)
+               .where(OUTBOX.c.state == Delivery.PENDING.value,
+                      or_(OUTBOX.c.not_before.is_(None), OUTBOX.c.not_before <= now))
+               .order_by(OUTBOX.c.priority, OUTBOX.c.id).limit(limit)
+               .with_for_update(skip_locked=True))
+        rows = await self._c.execute(
+            update(OUTBOX).where(OUTBOX.c.id.in_(due.scalar_subquery()))
+            .values(state=Delivery.SENDING.value, attempts=OUTBOX.c.attempts + 1)
+            .returning(*OUTBOX.c))
+        return sorted((_message(r) for r in rows), key=lambda m: (m.priority, m.id or 0))
+
+    async def finish(self, results: Sequence[DeliveryResult], now: datetime) -> None:
+        sent = [{"b_id": r.message_id, "b_message_id": r.sent_message_id, "b_at": now}
+                for r in results if r.state is Delivery.SENT]
+        retry = [{"b_id": r.message_id, "b_retry_at": r.retry_at, "b_error": r.error}
+                 for r in results if r.state is Delivery.PENDING]
+        failed = [{"b_id": r.message_id, "b_error": (r.error or "")[:300]}
+                  for r in results if r.state is Delivery.FAILED]
+        for statement, rows in ((_SET_SENT, sent), (_SET_RETRY, retry), (_SET_FAILED, failed)):
+            if rows:
+                await self._c.execute(statement, rows)
+
+    async def recover(self) -> int:
+        result = await self._c.execute(update(OUTBOX).where(OUTBOX.c.state == Delivery.SENDING.value)
+                                       .values(state=Delivery.PENDING.value))
+        return int(result.rowcount or 0)
+
+    async def post_of(self, alert_id: str, chat_id: int) -> OutboxMessage | None:
+        row = (await self._c.execute(select(OUTBOX).where(
+            OUTBOX.c.alert_id == alert_id, OUTBOX.c.chat_id == chat_id,
+            OUTBOX.c.kind == MessageKind.POST.value))).first()
+        return _message(row) if row is not None else None
+
+    async def drop_pending(self, chat_id: int, error: str, now: datetime) -> int:
+        result = await self._c.execute(
+            update(OUTBOX).where(OUTBOX.c.chat_id == chat_id, OUTBOX.c.state == Delivery.PENDING.value)
+            .values(state=Delivery.FAILED.value, error=error[:300]))
+        return int(result.rowcount or 0)
+
+    async def backlog(self) -> int:
+        return int((await self._c.execute(select(func.count()).select_from(OUTBOX).where(
+            OUTBOX.c.state.in_((Delivery.PENDING.value, Delivery.SENDING.value))))).scalar_one())
+
+    async def for_alert(self, alert_id: str) -> list[OutboxMessage]:
+        rows = await self._c.execute(select(OUTBOX).where(OUTBOX.c.alert_id == alert_id).order_by(OUTBOX.c.id))
+        return [_message(r) for r in rows]
+
+
+class SqlSubscriberRepository:
+    """Subscribers in `subscriber`, their neighborhoods in `subscription`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def get(self, chat_id: int) -> Subscriber | None:
+        row = (await self._c.execute(select(SUBSCRIBER).where(SUBSCRIBER.c.chat_id == chat_id))).first()
+        return Subscriber(row.chat_id, row.language, row.active, row.since) if row is not None else None
+
+    async def save(self, subscriber: Subscriber) -> None:
+        changed = await self._c.execute(update(SUBSCRIBER).where(SUBSCRIBER.c.chat_id == subscriber.chat_id)
+                                        .values(language=subscriber.language, active=subscriber.active))
+        if not changed.rowcount:
+            await self._c.execute(insert(SUBSCRIBER).values(chat_id=subscriber.chat_id, language=subscriber.language,
+                                                            active=subscriber.active, since=subscriber.since))
+
+    async def areas(self, chat_id: int) -> list[str]:
+        rows = await self._c.execute(select(SUBSCRIPTION.c.neighborhood_id).where(SUBSCRIPTION.c.chat_id == chat_id)
+                                     .order_by(SUBSCRIPTION.c.neighborhood_id))
+        return [r.neighborhood_id for r in rows]
+
+    async def add_area(self, chat_id: int, neighborhood_id: str) -> None:
+        await self._c.execute(insert(SUBSCRIPTION).values(chat_id=chat_id, neighborhood_id=neighborhood_id))
+
+    async def remove_area(self, chat_id: int, neighborhood_id: str) -> None:
+        await self._c.execute(delete(SUBSCRIPTION).where(SUBSCRIPTION.c.chat_id == chat_id,
+                                                         SUBSCRIPTION.c.neighborhood_id == neighborhood_id))
+
+    async def forget(self, chat_id: int) -> None:
+        await self._c.execute(delete(SUBSCRIPTION).where(SUBSCRIPTION.c.chat_id == chat_id))
+        await self._c.execute(delete(SUBSCRIBER).where(SUBSCRIBER.c.chat_id == chat_id))
+
+    async def set_language(self, chat_id: int, language: str) -> None:
+        await self._c.execute(update(SUBSCRIBER).where(SUBSCRIBER.c.chat_id == chat_id).values(language=language))
+
+    async def deactivate(self, chat_id: int) -> None:
+        await self._c.execute(update(SUBSCRIBER).where(SUBSCRIBER.c.chat_id == chat_id).values(active=False))
+
+
+def _link(row: Any) -> ChannelLink:
+    return ChannelLink(row.neighborhood_id, row.chat_id, row.title, row.language, row.linked_at, row.problem)
+
+
+class SqlChannelRepository:
+    """Neighborhood channel links in `channel_link`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def save(self, link: ChannelLink) -> None:
+        await self.delete(link.neighborhood_id, link.chat_id)
+        await self._c.execute(insert(CHANNEL).values(
+            neighborhood_id=link.neighborhood_id, chat_id=link.chat_id, title=link.title, language=link.language,
+            linked_at=link.linked_at, problem=link.problem))
+
+    async def delete(self, neighborhood_id: str, chat_id: int) -> bool:
+        result = await self._c.execute(delete(CHANNEL).where(CHANNEL.c.neighborhood_id == neighborhood_id,
+                                                             CHANNEL.c.chat_id == chat_id))
+        return bool(result.rowcount)
+
+    async def all(self) -> list[ChannelLink]:
+        rows = await self._c.execute(select(CHANNEL).order_by(CHANNEL.c.neighborhood_id, CHANNEL.c.chat_id))
+        return [_link(r) for r in rows]
+
+    async def flag(self, chat_id: int, problem: str) -> list[ChannelLink]:
+        rows = (await self._c.execute(
+            update(CHANNEL).where(and_(CHANNEL.c.chat_id == chat_id, CHANNEL.c.problem.is_(None)))
+            .values(problem=problem).returning(*CHANNEL.c))).all()
+        return [_link(r) for r in rows]

@@ -1,0 +1,113 @@
+"""Telegram's sending limits, kept on our side so the server never has to refuse us.
+
+Telegram allows about 30 messages a second overall (up to 1,000 with paid broadcasts),
+one a second to a private chat and 20 a minute to a group or channel, each over a sliding
+window, and answers 429 beyond that. The server stamps a message somewhere between the
+moment we start sending it and the moment its answer arrives, so :class:`SendGate` counts
+a send inside every window from its start until its answer plus the window: whatever the
+network does, no window the server sees can hold more than the limit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+INF = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class SendLimits:
+    """Messages per window the broadcaster keeps to (configurable)."""
+
+    overall_per_second: float = 30.0
+    private_per_second: float = 1.0
+    group_per_minute: float = 20.0
+    #: Requests open at once (keeps the HTTP pool and the server's queue short).
+    max_in_flight: int = 64
+
+
+@dataclass(slots=True)
+class _Window:
+    """At most `limit` sends within any `seconds`-long window."""
+
+    limit: int
+    seconds: float
+    in_flight: int = 0
+    done: deque[float] = field(default_factory=deque)
+
+    @classmethod
+    def per(cls, rate: float, seconds: float) -> _Window:
+        """`rate` sends per `seconds` (a rate below one becomes one send per longer window)."""
+        if rate >= 1:
+            return cls(int(rate), seconds)
+        return cls(1, seconds / rate)
+
+    def ready_at(self, now: float) -> float:
+        """When one more send may start: now, a time, or INF (wait for an answer)."""
+        while self.done and self.done[0] <= now - self.seconds:
+            self.done.popleft()
+        excess = self.in_flight + len(self.done) - self.limit + 1
+        if excess <= 0:
+            return now
+        if excess > len(self.done):
+            return INF
+        return self.done[excess - 1] + self.seconds
+
+    @property
+    def idle(self) -> bool:
+        return self.in_flight == 0 and not self.done
+
+
+class SendGate:
+    """Says when a message to a chat may start, and is told when sends start and end.
+    Chat ids below zero are groups and channels (Telegram's convention)."""
+
+    def __init__(self, limits: SendLimits) -> None:
+        self.limits = limits
+        self._overall = _Window.per(limits.overall_per_second, 1.0)
+        self._chats: dict[int, _Window] = {}
+        self._paused_until = 0.0
+        self._in_flight = 0
+
+    def _chat(self, chat_id: int) -> _Window:
+        window = self._chats.get(chat_id)
+        if window is None:
+            if chat_id < 0:
+                window = _Window.per(self.limits.group_per_minute, 60.0)
+            else:
+                window = _Window.per(self.limits.private_per_second, 1.0)
+            self._chats[chat_id] = window
+        return window
+
+    def ready_at(self, chat_id: int, now: float) -> float:
+        """The earliest time a message to `chat_id` may start (INF: after an answer)."""
+        if self._in_flight >= self.limits.max_in_flight:
+            return INF
+        return max(self._paused_until, self._overall.ready_at(now), self._chat(chat_id).ready_at(now))
+
+    def chat_ready_at(self, chat_id: int, now: float) -> float:
+        """When this chat's own window allows a message (ignoring the overall limit)."""
+        return self._chat(chat_id).ready_at(now)
+
+    def start(self, chat_id: int) -> None:
+        self._in_flight += 1
+        self._overall.in_flight += 1
+        self._chat(chat_id).in_flight += 1
+
+    def finish(self, chat_id: int, now: float) -> None:
+        """The answer to a send arrived (whatever it said)."""
+        self._in_flight -= 1
+        for window in (self._overall, self._chat(chat_id)):
+            window.in_flight -= 1
+            window.done.append(now)
+
+    def pause(self, until: float) -> None:
+        """Send nothing before `until` (Telegram said retry_after)."""
+        self._paused_until = max(self._paused_until, until)
+
+    def forget_idle(self, now: float) -> None:
+        """Drop the windows of chats with nothing in them (keeps memory flat)."""
+        for chat_id in [c for c, w in self._chats.items() if w.ready_at(now) == now and w.idle]:
+            del self._chats[chat_id]

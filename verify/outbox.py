@@ -1,0 +1,85 @@
+"""The broadcaster's side of the outbox: claim due messages, record what became of them.
+
+Claiming marks messages *sending* in its own transaction; results are recorded in batches.
+A process that dies leaves its claimed messages *sending*; :meth:`OutboxService.recover`
+returns them to *pending* when a broadcaster starts, so a message is never lost — it may
+be sent twice only if its send was in flight at the crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from verify.alerts import Alert, DeliveryResult, OutboxMessage
+from verify.channels import ChannelLink
+from verify.ports import Clock, UnitOfWorkFactory
+
+
+@dataclass(slots=True)
+class Outcomes:
+    """A batch of results, with the chats found unreachable while sending it."""
+
+    results: list[DeliveryResult] = field(default_factory=list)
+    blocked: set[int] = field(default_factory=set)  # subscribers who blocked the bot or are gone
+    broken: dict[int, str] = field(default_factory=dict)  # channel chat id → what is wrong
+
+    def __bool__(self) -> bool:
+        return bool(self.results or self.blocked or self.broken)
+
+
+class OutboxService:
+    """Claims and records outbox messages for the one broadcaster."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def recover(self) -> int:
+        """Return messages left *sending* by a dead process to *pending*; how many."""
+        async with self._uow() as uow:
+            count = await uow.outbox.recover()
+            await uow.commit()
+        return count
+
+    async def claim(self, limit: int) -> list[OutboxMessage]:
+        """Up to `limit` due messages, most urgent first, now marked *sending*."""
+        async with self._uow() as uow:
+            claimed = await uow.outbox.claim(limit, self._clock.now())
+            await uow.commit()
+        return claimed
+
+    async def record(self, outcomes: Outcomes) -> list[ChannelLink]:
+        """Store the results; deactivate subscribers that blocked the bot and flag broken
+        channels (their pending messages fail too). Returns the links newly flagged."""
+        now = self._clock.now()
+        flagged: list[ChannelLink] = []
+        async with self._uow() as uow:
+            await uow.outbox.finish(outcomes.results, now)
+            for chat_id in outcomes.blocked:
+                await uow.subscribers.deactivate(chat_id)
+                await uow.outbox.drop_pending(chat_id, "chat unreachable", now)
+            for chat_id, problem in outcomes.broken.items():
+                flagged += await uow.channels.flag(chat_id, problem)
+                await uow.outbox.drop_pending(chat_id, problem, now)
+            await uow.commit()
+        return flagged
+
+    async def post_of(self, alert_id: str, chat_id: int) -> OutboxMessage | None:
+        """The alert's first message to this chat (to edit or reply to)."""
+        async with self._uow() as uow:
+            return await uow.outbox.post_of(alert_id, chat_id)
+
+    async def alerts(self, alert_ids: Sequence[str]) -> dict[str, Alert]:
+        """The alerts these messages are about."""
+        found = {}
+        async with self._uow() as uow:
+            for alert_id in alert_ids:
+                alert = await uow.alerts.get(alert_id)
+                if alert is not None:
+                    found[alert_id] = alert
+        return found
+
+    async def backlog(self) -> int:
+        async with self._uow() as uow:
+            return await uow.outbox.backlog()
