@@ -92,7 +92,7 @@ async def bench_sereno(kind: str, conversations: int) -> float:
     async with scratch_database(kind, PG_ADMIN_URL) as url:
         settings = Settings(
             _env_file=None, telegram_token="1:bench", hmac_key="bench-key-" + "x" * 32, database_url=url,
-            reply_rate_per_second=0, reports_per_window=1000, flood_max_updates=10_000,
+            send_per_second=1000, reports_per_window=1000, flood_max_updates=10_000,
         )
         await replace_neighborhoods(url, parse_geojson(DEMO_REGION.read_text()))
         request = OfflineRequest()

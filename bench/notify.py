@@ -96,7 +96,7 @@ async def bench(kind: str, reports: int, verifiers: int, concurrency: int) -> No
                 double.user(user_id, f"V{user_id}")
             settings = Settings(
                 _env_file=None, telegram_token=TOKEN, telegram_api_url=double.api_url, database_url=url,
-                hmac_key=HMAC_KEY, reply_rate_per_second=0, reports_per_window=10_000, flood_max_updates=10_000,
+                hmac_key=HMAC_KEY, send_per_second=1000, reports_per_window=10_000, flood_max_updates=10_000,
             )
             async with running_bot(settings, poll_timeout=1):
                 chats = set(verifier_ids)

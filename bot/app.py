@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot, BotCommand
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
 from bot.aiohttp_request import AiohttpRequest
@@ -28,6 +28,7 @@ from bot.intake import IntakeConversation
 from bot.jobs import schedule_jobs
 from bot.menu import Menu
 from bot.persistence import DatabasePersistence
+from bot.rate_limiter import GateRateLimiter
 from bot.services import Services
 from bot.subscribe import SubscribeHandlers
 from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
@@ -39,6 +40,7 @@ from verify.channels import ChannelService
 from verify.clock import SystemClock
 from verify.desk import DeskService
 from verify.intake import IntakePolicy, IntakeService
+from verify.limits import SendGate
 from verify.outbox import OutboxService
 from verify.places import Gazetteer, PlaceResolver
 from verify.ports import Clock
@@ -101,13 +103,13 @@ async def build_runtime(
     gazetteer = Gazetteer(neighborhoods)
     publisher = Publisher(settings.alert_policy, gazetteer.adjacent)
     outbox = OutboxService(uow, clock)
-    limits = settings.send_limits
+    gate = SendGate(settings.send_limits)
     broadcaster = Broadcaster(
         outbox,
         Bot(token, base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url,
-            request=AiohttpRequest(connection_pool_size=limits.max_in_flight)),
+            request=AiohttpRequest(connection_pool_size=gate.limits.max_in_flight)),
         AlertRenderer(gazetteer, resources, settings.tz),
-        limits,
+        gate,
         clock,
     )
     services = Services(
@@ -143,9 +145,8 @@ async def build_runtime(
         .base_file_url(settings.bot_base_file_url)
         .persistence(persistence)
         .concurrent_updates(PerChatUpdateProcessor())
+        .rate_limiter(GateRateLimiter(gate))
     )
-    if settings.reply_rate_per_second > 0:
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.reply_rate_per_second))
     if request is not None:
         builder = builder.request(request)
     if updates_request is not None:

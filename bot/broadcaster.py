@@ -5,7 +5,8 @@ One task claims due messages (most urgent first), starts each send the moment
 429's ``retry_after`` (nothing is sent until it passes), deactivates subscribers who blocked
 the bot, flags channels it can no longer post in (admins are told), and retries what may
 not have arrived. It runs on its own :class:`telegram.Bot` (an aiohttp request, no PTB rate
-limiter: the gate is the rate limiter).
+limiter); the gate it uses is shared with the application bot's rate limiter, so replies
+and broadcasts together keep one token's limits.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot import messaging
 from bot.alert_render import AlertRenderer
 from bot.i18n import translator
+from bot.rate_limiter import retry_seconds
 from verify.alerts import Alert, Delivery, DeliveryResult, MessageKind, OutboxMessage, TargetKind
 from verify.channels import ChannelLink
-from verify.limits import INF, SendGate, SendLimits
+from verify.limits import INF, SendGate
 from verify.outbox import OutboxService, Outcomes
 from verify.ports import Clock
 
@@ -59,7 +61,7 @@ class Broadcaster:
         outbox: OutboxService,
         bot: Bot,
         renderer: AlertRenderer,
-        limits: SendLimits,
+        gate: SendGate,
         clock: Clock,
         on_flagged: Callable[[list[ChannelLink]], Awaitable[None]] | None = None,
         flush_seconds: float = 0.1,
@@ -68,12 +70,12 @@ class Broadcaster:
         self._outbox = outbox
         self._bot = bot
         self._renderer = renderer
-        self._gate = SendGate(limits)
+        self._gate = gate
         self._clock = clock
         self.on_flagged = on_flagged
         self._flush_seconds = flush_seconds
         self._poll_seconds = poll_seconds
-        self._claim_size = int(max(50, min(2000, 2 * limits.overall_per_second)))
+        self._claim_size = int(max(50, min(2000, 2 * gate.limits.overall_per_second)))
         self._work: list[OutboxMessage] = []
         self._alerts: dict[str, Alert] = {}
         self._posted: dict[tuple[str, int], int] = {}  # (alert, chat) → message id of the post
@@ -81,6 +83,7 @@ class Broadcaster:
         self._tasks: set[asyncio.Task[None]] = set()
         self._signal = asyncio.Event()  # woken: new messages queued, or a send answered
         self._more = True  # the last claim may have left more behind
+        self._next_poll = 0.0
         self.counters = BroadcastCounters()
         self._stop = asyncio.Event()
         self._running: asyncio.Task[None] | None = None
@@ -132,9 +135,13 @@ class Broadcaster:
             await self._flush()
 
     async def _refill(self) -> None:
-        """Claim more when the working set runs low (and the outbox may hold more)."""
-        if not self._more or len(self._work) > self._claim_size // 2:
+        """Claim more when the working set runs low and the outbox may hold more (woken, or
+        the last claim was full, or a poll interval passed: retries come due, other
+        processes queue)."""
+        now = time.monotonic()
+        if len(self._work) > self._claim_size // 2 or (not self._more and now < self._next_poll):
             return
+        self._next_poll = now + self._poll_seconds
         claimed = await self._outbox.claim(self._claim_size - len(self._work))
         self._more = len(claimed) == self._claim_size - len(self._work)
         if not claimed:
@@ -218,7 +225,7 @@ class Broadcaster:
             sent = await self._reply(message.chat_id, self._renderer.reply(t, alert, message.kind, now), post_id)
             return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=sent)
         except RetryAfter as exc:
-            seconds = exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds()
+            seconds = retry_seconds(exc)
             self._gate.pause(time.monotonic() + seconds)
             self.counters.throttled += 1
             log.warning("Telegram asked to wait %s s; pausing the broadcast", seconds)

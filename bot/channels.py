@@ -22,7 +22,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Cont
 
 from bot import messaging
 from bot.context import translator_for
-from bot.i18n import N_, translator
+from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from bot.subscribe import area_key
 from verify.channels import ChannelLink
@@ -152,20 +152,25 @@ class ChannelHandlers:
             await self._say(context.bot, chat.id, t("This link command is no longer valid."))
             return
         admin_t = translator(person.languages[0] if person.languages else self.s.settings.default_language)
+        title = chat.title or str(chat.id)
         missing = await missing_rights(context.bot, chat.id)
         if missing:
-            text = admin_t("I cannot post alerts in {title} yet. I need to: {missing}. Fix that, then post the "
-                           "command again.", title=chat.title or str(chat.id),
-                           missing=", ".join(admin_t(RIGHTS[m]) for m in missing))
-            await self._say(context.bot, admin_id, text)
-            await self._say(context.bot, chat.id, text)
+            await self._say(context.bot, admin_id, self._missing_text(admin_t, title, missing))
+            await self._say(context.bot, chat.id, self._missing_text(t, title, missing))
             return
-        await self.s.channels.link(admin_id, neighborhood.id, chat.id, chat.title or str(chat.id),
-                                   self.s.settings.default_language)
+        await self.s.channels.link(admin_id, neighborhood.id, chat.id, title, self.s.settings.default_language)
         await self._say(context.bot, chat.id, t("This chat will receive verified alerts for {place}.",
                                                 place=neighborhood.name))
-        await self._say(context.bot, admin_id, admin_t("Linked {title} to {place}.", title=chat.title or str(chat.id),
-                                                       place=neighborhood.name))
+        await self._say(context.bot, admin_id, self._linked_text(admin_t, title, neighborhood.name))
+
+    @staticmethod
+    def _missing_text(t: Translator, title: str, missing: list[str]) -> str:
+        return t("I cannot post alerts in {title} yet. I need to: {missing}. Fix that, then post the command again.",
+                 title=title, missing=", ".join(t(RIGHTS[m]) for m in missing))
+
+    @staticmethod
+    def _linked_text(t: Translator, title: str, place: str) -> str:
+        return t("Linked {title} to {place}.", title=title, place=place)
 
     @staticmethod
     async def _say(bot: Bot, chat_id: int, text: str) -> None:

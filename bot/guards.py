@@ -14,7 +14,7 @@ from bot.context import translator_for
 
 class UpdateGuards:
     """Drops an update seen before (Telegram delivers at least once), edits and channel
-    posts, and throttles a person who sends too many updates too fast: they get one polite
+    posts (but /linkchannel), and throttles a person who sends too many updates too fast: they get one polite
     notice per flood, and everyone else is unaffected."""
 
     def __init__(self, max_updates: int, window_seconds: float, default_language: str, remember: int = 50_000) -> None:
@@ -52,7 +52,9 @@ class UpdateGuards:
     async def check(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self.seen_before(update.update_id):
             raise ApplicationHandlerStop
-        if update.edited_message or update.channel_post or update.edited_channel_post:
+        if update.edited_message or update.edited_channel_post:
+            raise ApplicationHandlerStop
+        if update.channel_post and not (update.channel_post.text or "").startswith("/linkchannel"):
             raise ApplicationHandlerStop
         user = update.effective_user
         if user is None:

@@ -49,7 +49,6 @@ class Settings(BaseSettings):
     persistence_interval_seconds: float = Field(default=1.0, gt=0)
     flood_max_updates: int = Field(default=20, ge=1)
     flood_window_seconds: float = Field(default=10.0, gt=0)
-    reply_rate_per_second: float = Field(default=30.0, ge=0)
 
     cluster_radius_m: float = Field(default=1000.0, gt=0)
     cluster_window_hours: float = Field(default=3.0, gt=0)
@@ -62,9 +61,11 @@ class Settings(BaseSettings):
     alert_lifetime_hours: float = Field(default=4.0, gt=0)
     correction_min_reports: int = Field(default=3, ge=1)
     alert_adjacent: str = ""  # neighborhood ids whose alerts also reach adjacent ones; "*" for all
-    broadcast_per_second: float = Field(default=30.0, gt=0, le=1000)
-    broadcast_private_per_second: float = Field(default=1.0, gt=0)
-    broadcast_group_per_minute: float = Field(default=20.0, gt=0)
+    # Telegram's limits for this bot token, shared by replies and broadcasts (1,000 a second
+    # overall needs Telegram's paid broadcasts)
+    send_per_second: float = Field(default=30.0, gt=0, le=1000)
+    send_private_per_second: float = Field(default=1.0, gt=0)
+    send_group_per_minute: float = Field(default=20.0, gt=0)
 
     geocoder: str = ""
     geocoder_domain: str = ""
@@ -146,9 +147,9 @@ class Settings(BaseSettings):
     @property
     def send_limits(self) -> SendLimits:
         """The Telegram limits the broadcaster keeps to, as configured."""
-        return SendLimits(overall_per_second=self.broadcast_per_second,
-                          private_per_second=self.broadcast_private_per_second,
-                          group_per_minute=self.broadcast_group_per_minute)
+        return SendLimits(overall_per_second=self.send_per_second,
+                          private_per_second=self.send_private_per_second,
+                          group_per_minute=self.send_group_per_minute)
 
     @property
     def retention(self) -> timedelta:

@@ -81,11 +81,14 @@ class SendGate:
             self._chats[chat_id] = window
         return window
 
-    def ready_at(self, chat_id: int, now: float) -> float:
-        """The earliest time a message to `chat_id` may start (INF: after an answer)."""
+    def ready_at(self, chat_id: int, now: float, private_limit: bool = True) -> float:
+        """The earliest time a message to `chat_id` may start (INF: after an answer).
+        Replies to a person's own actions pass `private_limit=False`: they keep the overall
+        and group limits but not the one-a-second limit of a private chat."""
         if self._in_flight >= self.limits.max_in_flight:
             return INF
-        return max(self._paused_until, self._overall.ready_at(now), self._chat(chat_id).ready_at(now))
+        chat = self._chat(chat_id).ready_at(now) if chat_id < 0 or private_limit else now
+        return max(self._paused_until, self._overall.ready_at(now), chat)
 
     def chat_ready_at(self, chat_id: int, now: float) -> float:
         """When this chat's own window allows a message (ignoring the overall limit)."""

@@ -979,6 +979,7 @@ class BotApiDouble:
         self._users: dict[int, FakeUser] = {}
         self._blocked: set[int] = set()
         self._members: dict[tuple[int, int], str] = {}
+        self._member_rights: dict[tuple[int, int], dict[str, bool]] = {}
         self._message_ids: dict[int, int] = {}
         self._sent: dict[int, list[SentMessage]] = {}
         self._sent_index: dict[tuple[int, int], SentMessage] = {}
@@ -1169,11 +1170,14 @@ class BotApiDouble:
         """Whether :meth:`block` is in effect for ``chat_id``."""
         return chat_id in self._blocked
 
-    def set_chat_member(self, chat_id: int, user_id: int, status: str) -> None:
+    def set_chat_member(self, chat_id: int, user_id: int, status: str, **rights: bool) -> None:
         """Make ``getChatMember(chat_id, user_id)`` report ``status`` (default is "member").
 
         ``status`` is one of :data:`MEMBER_STATUSES`. The chat is registered if unknown.
+        ``rights`` override an administrator's ``can_*`` fields (in a channel, posting and
+        editing are granted unless given as False).
         """
+        self._member_rights[(chat_id, user_id)] = dict(rights)
         if status not in MEMBER_STATUSES:
             raise ValueError(f"status must be one of {sorted(MEMBER_STATUSES)}, got {status!r}")
         if chat_id not in self._chats:
@@ -2315,6 +2319,9 @@ class BotApiDouble:
                     "can_delete_stories": False,
                 }
             )
+            if chat["type"] == "channel":
+                member.update({"can_post_messages": True, "can_edit_messages": True})
+            member.update(self._member_rights.get((chat["id"], user_id), {}))
         elif status == "restricted":
             member.update(
                 {

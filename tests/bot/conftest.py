@@ -40,7 +40,7 @@ def settings_for(double: BotApiDouble, database_url: str, **overrides: object) -
     values: dict[str, object] = dict(
         telegram_token=TEST_TOKEN, telegram_api_url=double.api_url, database_url=database_url,
         hmac_key=TEST_HMAC_KEY, hotline=HOTLINE, hotline_name="Demo Legal Aid", region_name="Puerto Sereno",
-        reply_rate_per_second=0, persistence_interval_seconds=0.2, flood_max_updates=40,
+        send_per_second=1000, persistence_interval_seconds=0.2, flood_max_updates=40,
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

@@ -1,0 +1,253 @@
+"""Broadcasting through the Bot API double, on SQLite and PostgreSQL: linking channels,
+subscribing, fan-out in each language, lifecycle, expiry, rumor control, and Telegram's
+limits (429, 403, a lost channel)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from sereno.double import BotApiDouble, FakeUser, SentMessage
+from tests.bot.conftest import HOTLINE, Harness
+from verify.desk import Outcome
+from verify.incidents import Verdict
+from verify.model import Activity, GeoPoint, ReportDraft
+from verify.roster import Role
+
+ADMIN, ANA, BEN, COORD = 8_100_001, 8_100_002, 8_100_003, 8_100_004
+CHANNEL = -1_001_234_567
+HARBOR = GeoPoint(34.0387, -118.2799)  # the centre of Harbor View in the demo region
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"admin_ids": str(ADMIN)}
+
+
+async def staff(bot: Harness) -> None:
+    roster = bot.runtime.services.roster
+    for user, role in ((ANA, Role.VERIFIER), (BEN, Role.VERIFIER), (COORD, Role.COORDINATOR)):
+        await roster.redeem((await roster.invite(None, role)).code, user, str(user))
+
+
+async def incident(bot: Harness, reports: int = 1, details: str = "Two vans, agents in vests") -> str:
+    services = bot.runtime.services
+    incident_id = ""
+    for n in range(reports):
+        draft = ReportDraft(f"{time.monotonic_ns():032x}"[-32:], activity=Activity.PRESENCE, point=HARBOR,
+                            neighborhood_id="harbor-view", details=details)
+        submitted = await services.intake.submit(draft, 500 + n, 500 + n, "en")
+        assert submitted.incident is not None
+        incident_id = submitted.incident.id
+    return incident_id
+
+
+async def decide(bot: Harness, incident_id: str, verdict: Verdict) -> None:
+    desk = bot.runtime.services.desk
+    for person in (ANA, BEN):
+        await desk.claim(person, incident_id)
+        result = await desk.decide(person, incident_id, verdict, "checked on site")
+    assert result.outcome is Outcome.DECIDED
+    bot.runtime.services.broadcast_queued()
+
+
+async def link_channel(bot: Harness, double: BotApiDouble, chat_id: int = CHANNEL) -> None:
+    double.add_chat(chat_id, type="channel", title="Harbor View alerts")
+    double.set_chat_member(chat_id, double.bot_user["id"], "administrator")
+    await bot.runtime.services.channels.link(None, "harbor-view", chat_id, "Harbor View alerts", "en")
+
+
+async def subscriber(bot: Harness, double: BotApiDouble, user_id: int, language: str) -> FakeUser:
+    await bot.runtime.services.subscriptions.subscribe(user_id, language, ["harbor-view"])
+    return double.user(user_id, f"Sub {user_id}", language)
+
+
+async def messages_to(double: BotApiDouble, chat_id: int, count: int, timeout: float = 10.0) -> list[SentMessage]:
+    """Wait until `chat_id` holds `count` messages from the bot; return them (oldest first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = double.sent_messages(chat_id)
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{chat_id} got {len(double.sent_messages(chat_id))} messages, expected {count}")
+
+
+async def test_linking_a_channel_needs_an_admin_and_the_bots_rights(bot: Harness, double: BotApiDouble) -> None:
+    await staff(bot)
+    verifier = double.user(ANA, "Ana", "en")
+    await verifier.send_command("/linkchannel")
+    await verifier.wait_text("Only admins can link channels")
+    admin = double.user(ADMIN, "Admin", "en")
+    await admin.send_command("/linkchannel")
+    await admin.wait_text("Which neighborhood")
+    await admin.press("Harbor View")
+    command = (await admin.wait_text("/linkchannel ")).text.splitlines()[-1]
+    assert re.fullmatch(r"/linkchannel harbor-view~\d+~[0-9a-f]+~[0-9a-f]{20}", command)
+    double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
+    post = {"channel_post": {"message_id": 1, "date": int(time.time()), "text": command,
+                             "chat": {"id": CHANNEL, "type": "channel", "title": "Harbor View alerts"},
+                             "entities": [{"type": "bot_command", "offset": 0, "length": 12}]}}
+    double.push_update(post)
+    missing = await admin.wait_text("I cannot post alerts in Harbor View alerts")
+    assert "be an administrator, post messages, edit messages" in missing.text
+    double.set_chat_member(CHANNEL, double.bot_user["id"], "administrator", can_edit_messages=False)
+    double.push_update(post)
+    await double.wait_for(lambda m: "I need to: edit messages." in (m.text or ""), chat_id=ADMIN)
+    double.set_chat_member(CHANNEL, double.bot_user["id"], "administrator")
+    double.push_update(post)
+    await admin.wait_text("Linked Harbor View alerts to Harbor View")
+    assert "receive verified alerts for Harbor View" in (await messages_to(double, CHANNEL, 1))[-1].text
+    forged = {**post, "channel_post": {**post["channel_post"], "text": command[:-3] + "abc"}}
+    double.push_update(forged)
+    await double.wait_for(lambda m: "not valid" in (m.text or ""), chat_id=CHANNEL)
+    assert await bot.rows("SELECT neighborhood_id, chat_id, problem FROM channel_link") == [
+        {"neighborhood_id": "harbor-view", "chat_id": CHANNEL, "problem": None}]
+
+
+async def test_subscribing_with_buttons_and_a_shared_location(bot: Harness, double: BotApiDouble) -> None:
+    maria = double.user(7_000_001, "Maria", "en")
+    await maria.send_command("/subscribe")
+    await maria.wait_text("Choose the neighborhoods")
+    await maria.press("Harbor View")
+    await double.wait_for(lambda m: "✅ Harbor View" in str(m.reply_markup), chat_id=maria.chat_id)
+    await maria.press("📍 Use my location")
+    await maria.wait_text("Share a location")
+    await maria.share_location(34.0564, -118.2568)  # Las Palmas
+    await maria.wait_text("Added Las Palmas")
+    await maria.wait_text("You get verified alerts for")
+    await maria.send_command("/mysubscriptions")
+    listed = await maria.wait_text("You get verified alerts for")
+    assert "Harbor View" in listed.text and "Las Palmas" in listed.text
+    await maria.press("Remove Harbor View")
+    await maria.wait_text("You get verified alerts for: Las Palmas.")
+    await maria.press_data("s:t:00000000", listed)  # a forged neighborhood
+    assert "out of date" in str((await maria.wait_callback_answer()).get("text"))
+    await maria.send_command("/unsubscribe")
+    await maria.wait_text("You get verified alerts for: Las Palmas.")
+    await maria.press("Stop all alerts")
+    await maria.wait_text("You will get no more alerts")
+    assert await bot.rows("SELECT * FROM subscriber") == [] and await bot.rows("SELECT * FROM subscription") == []
+
+
+async def test_a_confirmed_incident_reaches_the_channel_and_subscribers_once_in_their_language(
+        bot: Harness, double: BotApiDouble) -> None:
+    await staff(bot)
+    await link_channel(bot, double)
+    english, spanish = await subscriber(bot, double, 7_000_001, "en"), await subscriber(bot, double, 7_000_002, "es")
+    await decide(bot, await incident(bot), Verdict.CONFIRMED)
+    [post] = await messages_to(double, CHANNEL, 1)
+    [en] = await messages_to(double, english.chat_id, 1)
+    [es] = await messages_to(double, spanish.chat_id, 1)
+    for text in (post.text, en.text):
+        assert text is not None and "Verified alert: Harbor View" in text and "by 2 trained verifiers" in text
+        assert HOTLINE in text and "warrant signed by a judge" in text
+        assert "Two vans" not in text and "vests" not in text  # the report's own words never go public
+    assert es.text is not None and "Harbor View" in es.text and "Alerta verificada" in es.text
+    await asyncio.sleep(0.5)
+    assert Counter(m.chat_id for m in double.sent_messages() if m.chat_id in (CHANNEL, english.chat_id,
+                                                                            spanish.chat_id)) == {
+        CHANNEL: 1, english.chat_id: 1, spanish.chat_id: 1}
+    [row] = await bot.rows("SELECT count(*) AS n FROM outbox WHERE state = 'sent'")
+    assert row["n"] == 3
+
+
+async def test_coordinators_update_and_clear_alerts_and_expired_ones_are_marked(bot: Harness,
+                                                                               double: BotApiDouble) -> None:
+    await staff(bot)
+    await link_channel(bot, double)
+    follower = await subscriber(bot, double, 7_000_001, "en")
+    await decide(bot, await incident(bot), Verdict.CONFIRMED)
+    [post] = await messages_to(double, CHANNEL, 1)
+    [alert_message] = await messages_to(double, follower.chat_id, 1)
+    verifier = double.user(ANA, "Ana", "en")
+    await verifier.send_command("/alerts")
+    await verifier.wait_text("Only coordinators")
+    coordinator = double.user(COORD, "Coord", "en")
+    await coordinator.send_command("/alerts")
+    await coordinator.wait_text("Harbor View: Agents present or gathering")
+    await coordinator.press("Still active")
+    await coordinator.wait_text("2 messages queued")
+    update = (await messages_to(double, follower.chat_id, 2))[-1]
+    assert "still going on" in (update.text or "") and update.reply_to is not None
+    assert update.reply_to["message_id"] == alert_message.message_id
+    await double.wait_for(lambda m: "still going on" in (m.text or ""), chat_id=CHANNEL)
+    await coordinator.send_command("/alerts")
+    await coordinator.wait_text("Harbor View: Agents present")
+    await coordinator.press("All clear")
+    await coordinator.wait_text("All clear")
+    cleared = (await messages_to(double, follower.chat_id, 3))[-1]
+    assert "activity has ended" in (cleared.text or "")
+    edited = double.sent_message(CHANNEL, post.message_id)
+    assert edited is not None and edited.edited and "All clear" in (edited.text or "")
+    assert len(double.sent_messages(CHANNEL)) == 1  # the channel's post was edited, never reposted
+    # a second alert expires: its channel post is edited to say so, the subscriber is not messaged
+    bot.clock.advance(timedelta(hours=4))
+    second = await incident(bot)
+    await decide(bot, second, Verdict.CONFIRMED)
+    newest = (await messages_to(double, CHANNEL, 2))[-1]
+    await messages_to(double, follower.chat_id, 4)
+    bot.clock.advance(timedelta(hours=4, minutes=1))
+    assert len(await bot.runtime.services.alerts.expire_due()) == 1
+    bot.runtime.services.broadcast_queued()
+    await double.wait_for(lambda m: m.message_id == newest.message_id and "expired" in (m.text or ""),
+                          chat_id=CHANNEL)
+    await asyncio.sleep(0.3)
+    assert len(double.sent_messages(follower.chat_id)) == 4
+
+
+async def test_a_debunked_rumor_that_spread_gets_a_calm_correction_in_the_channel(bot: Harness,
+                                                                                 double: BotApiDouble) -> None:
+    await staff(bot)
+    await link_channel(bot, double)
+    follower = await subscriber(bot, double, 7_000_001, "en")
+    await decide(bot, await incident(bot, reports=3), Verdict.DEBUNKED)
+    [correction] = await messages_to(double, CHANNEL, 1)
+    assert "Rumor check: Harbor View" in (correction.text or "") and "not confirmed" in (correction.text or "")
+    await asyncio.sleep(0.3)
+    assert double.sent_messages(follower.chat_id) == []  # subscribers only ever get verified alerts
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("settings_overrides", [{"admin_ids": str(ADMIN), "send_per_second": 30}])
+async def test_the_broadcaster_keeps_telegrams_limits_obeys_429_and_handles_403_and_lost_channels(
+        bot: Harness, double: BotApiDouble) -> None:
+    double.enforce_limits(global_per_second=30, private_per_second=1, group_per_minute=20)
+    admin = double.user(ADMIN, "Admin", "en")  # has talked to the bot before
+    await staff(bot)
+    await link_channel(bot, double)
+    lost = -1_009_999
+    await link_channel(bot, double, lost)
+    double.block(lost)  # the bot was removed from that channel
+    followers = [await subscriber(bot, double, 7_000_000 + n, "en") for n in range(40)]
+    double.block(followers[0].chat_id)
+    double.force_429(times=1, retry_after=1)
+    started = time.monotonic()
+    await decide(bot, await incident(bot), Verdict.CONFIRMED)
+    await double.wait_until(lambda: double.count_429 == 1, description="the forced 429")
+    await asyncio.sleep(1.0)
+    bot.clock.advance(timedelta(seconds=1))  # the database's retry time (the bot's clock is manual)
+    for follower in followers[1:]:
+        await messages_to(double, follower.chat_id, 1)
+    await messages_to(double, CHANNEL, 1)
+    elapsed = time.monotonic() - started
+    warning = await admin.wait_text("I can no longer post alerts in Harbor View alerts", since_last_action=False)
+    assert "Harbor View" in warning.text
+    assert double.count_429 == 1  # the forced one only: our own pacing never tripped the limits
+    assert elapsed >= 1.0  # the retry_after was obeyed
+    for _ in range(50):
+        rows = await bot.rows("SELECT state, count(*) AS n FROM outbox GROUP BY state ORDER BY state")
+        if {r["state"] for r in rows} <= {"sent", "failed"}:
+            break
+        await asyncio.sleep(0.1)
+    assert rows == [{"state": "failed", "n": 2}, {"state": "sent", "n": 40}]
+    [blocked] = await bot.rows(f"SELECT active FROM subscriber WHERE chat_id = {followers[0].chat_id}")
+    assert not blocked["active"]
+    [flag] = await bot.rows(f"SELECT problem FROM channel_link WHERE chat_id = {lost}")
+    assert flag["problem"]
+    assert all(len(double.sent_messages(f.chat_id)) == 1 for f in followers[1:])
