@@ -67,6 +67,12 @@ class SendGate:
     def __init__(self, limits: SendLimits) -> None:
         self.limits = limits
         self._overall = _Window.per(limits.overall_per_second, 1.0)
+        # pacing: a token bucket of a tenth of a second's sends spreads each second's
+        # budget out instead of spending it in one burst
+        self._rate = limits.overall_per_second
+        self._capacity = max(1.0, limits.overall_per_second / 10)
+        self._tokens = self._capacity
+        self._filled_at = 0.0
         self._chats: dict[int, _Window] = {}
         self._paused_until = 0.0
         self._in_flight = 0
@@ -88,13 +94,19 @@ class SendGate:
         if self._in_flight >= self.limits.max_in_flight:
             return INF
         chat = self._chat(chat_id).ready_at(now) if chat_id < 0 or private_limit else now
-        return max(self._paused_until, self._overall.ready_at(now), chat)
+        return max(self._paused_until, self._paced_at(now), self._overall.ready_at(now), chat)
+
+    def _paced_at(self, now: float) -> float:
+        self._tokens = min(self._capacity, self._tokens + (now - self._filled_at) * self._rate)
+        self._filled_at = now
+        return now if self._tokens >= 1 else now + (1 - self._tokens) / self._rate
 
     def chat_ready_at(self, chat_id: int, now: float) -> float:
         """When this chat's own window allows a message (ignoring the overall limit)."""
         return self._chat(chat_id).ready_at(now)
 
     def start(self, chat_id: int) -> None:
+        self._tokens -= 1
         self._in_flight += 1
         self._overall.in_flight += 1
         self._chat(chat_id).in_flight += 1

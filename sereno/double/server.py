@@ -966,6 +966,9 @@ class BotApiDouble:
         self.calls: list[Call] = []
         #: How many requests were answered with HTTP 429 (forced or by enforced limits).
         self.count_429: int = 0
+        #: Seconds to hold the answer to each send after carrying it out (network latency:
+        #: the message is delivered, the bot has not heard so yet).
+        self.answer_delay: float = 0.0
 
         self._runner: web.AppRunner | None = None
         self._host: str = "127.0.0.1"
@@ -1475,6 +1478,8 @@ class BotApiDouble:
         if status == 429:
             self.count_429 += 1
         self._record(Call(name, params, started, body, status))
+        if self.answer_delay and name in SEND_METHODS:
+            await asyncio.sleep(self.answer_delay)  # done, but the bot does not know yet
         return web.json_response(body, status=status)
 
     def _record(self, call: Call) -> None:
