@@ -98,6 +98,7 @@ class Broadcaster:
         """Let in-flight sends finish, record every result, close the connection."""
         if self._running is not None:
             self._stop.set()
+            self._signal.set()
             await self._running
             self._running = None
         await self._bot.shutdown()
@@ -111,7 +112,6 @@ class Broadcaster:
         """Recover what a dead broadcaster left, then send until `stop` is set."""
         await self._outbox.recover()
         flusher = asyncio.create_task(self._flush_forever(stop))
-        stopping = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
                 try:
@@ -123,10 +123,11 @@ class Broadcaster:
                 wait = self._start_ready()
                 self._signal.clear()
                 if wait > 0:
-                    await asyncio.wait([stopping, asyncio.create_task(self._signal.wait())],
-                                       timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                    try:
+                        await asyncio.wait_for(self._signal.wait(), timeout=wait)
+                    except TimeoutError:
+                        pass
         finally:
-            stopping.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=30)
             self._outcomes.results += [DeliveryResult(m.id or 0, Delivery.PENDING) for m in self._work]
@@ -290,5 +291,5 @@ class Broadcaster:
         if flagged and self.on_flagged is not None:
             try:
                 await self.on_flagged(flagged)
-            except TelegramError:
+            except Exception:
                 log.warning("could not tell admins about a broken channel", exc_info=True)
