@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from sereno.settings import MissingSetting, Settings
+from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 
 if TYPE_CHECKING:
     from verify.roster import RosterService  # imported late: the CLI starts fast
@@ -87,6 +87,42 @@ async def _invite(args: argparse.Namespace) -> None:
     print(f"The person sends /join {invite.code} to the bot in a private chat.")
 
 
+async def _link_channel(args: argparse.Namespace) -> None:
+    from telegram import Bot
+
+    from bot.channels import RIGHTS, missing_rights
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from verify.channels import ChannelService
+    from verify.clock import SystemClock
+
+    settings = _settings()
+    bot = Bot(settings.require_token(), base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url)
+    async with bot:
+        missing = await missing_rights(bot, args.chat_id)
+        chat = await bot.get_chat(args.chat_id) if missing is not None else None
+    if missing is None or chat is None:
+        raise MissingSetting(f"chat {args.chat_id} cannot be reached: add the bot to it first.")
+    if missing:
+        raise MissingSetting(f"the bot cannot post alerts in {chat.title or args.chat_id} yet; it needs to: "
+                             + ", ".join(RIGHTS[m] for m in missing) + ".")
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        uow = SqlUnitOfWorkFactory(engine)
+        async with uow() as tx:
+            known = {nb.id for nb in await tx.neighborhoods.all()}
+        if args.neighborhood not in known:
+            raise MissingSetting(f"unknown neighborhood {args.neighborhood!r}: use one of {', '.join(sorted(known))}")
+        await ChannelService(uow, SystemClock()).link(None, args.neighborhood, args.chat_id,
+                                                      chat.title or str(args.chat_id),
+                                                      args.language or settings.default_language)
+    finally:
+        await engine.dispose()
+    print(f"Linked {chat.title or args.chat_id} to {args.neighborhood}: verified alerts will be posted there.")
+
+
 @asynccontextmanager
 async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
     from storage.engine import make_engine
@@ -131,6 +167,11 @@ def parser() -> argparse.ArgumentParser:
     inv = admin.add_parser("invite", help="create a one-time invite code (expires after 72 h)")
     inv.add_argument("--role", default="verifier", help="trainee, verifier, coordinator or admin")
     inv.set_defaults(func=_invite)
+    link = admin.add_parser("link-channel", help="post a neighborhood's verified alerts in a channel or group")
+    link.add_argument("neighborhood", help="the neighborhood id (as in the GeoJSON file)")
+    link.add_argument("chat_id", type=int, help="the channel's or group's chat id (e.g. -1001234567890)")
+    link.add_argument("--language", choices=SUPPORTED_LANGUAGES, help="language of the posts (default: the default)")
+    link.set_defaults(func=_link_channel)
     return top
 
 
