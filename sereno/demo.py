@@ -1,23 +1,30 @@
 """`sereno demo`: the bot against a local Bot API double, on a throw-away SQLite database.
-Two verifiers join the desk by invite; two community members (English and Spanish) report
+Two verifiers join the desk by invite; the coordinator links a neighborhood channel; two
+neighbors subscribe (one in Spanish); two community members (English and Spanish) report
 the same event; the desk merges the second report into the first incident, two verifiers
-confirm it, and both reporters are told the outcome. Every chat is printed as a transcript."""
+confirm it, both reporters are told the outcome, the verified alert reaches the channel
+and the subscribers, and later the all-clear. A rumor the desk debunks gets a calm
+correction in the channel. Every chat is printed as a transcript."""
 
 from __future__ import annotations
 
 import logging
 import re
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import text
 
 from bot.app import running_bot
+from bot.services import Services
 from sereno.double import BotApiDouble, FakeUser
 from sereno.settings import Settings
 from storage.admin import replace_neighborhoods
 from storage.scratch import scratch_database
+from verify.incidents import Verdict
+from verify.model import Activity, GeoPoint, ReportDraft
 from verify.places import parse_geojson
 
 DEMO_REGION = Path(__file__).with_name("data") / "demo_region.geojson"
@@ -32,12 +39,14 @@ class Script:
     def __init__(self, double: BotApiDouble, user: FakeUser, out: TextIO) -> None:
         self.double = double
         self.user = user
+        self.chat_id = user.chat_id
+        self.name = str(user.user_dict["first_name"])
         self.out = out
         self._seen = 0
 
     def _calls(self) -> list[Any]:
         return [c for c in self.double.calls if c.method in SHOWN_METHODS and c.ok
-                and str(c.params.get("chat_id")) == str(self.user.chat_id)]
+                and str(c.params.get("chat_id")) == str(self.chat_id)]
 
     def _bot_lines(self) -> None:
         calls = self._calls()
@@ -61,13 +70,13 @@ class Script:
 
     async def say(self, text: str, expect: str) -> None:
         """The reporter types `text`; wait for a bot message containing `expect`."""
-        self._write(f"  👤 {self.user.user_dict['first_name']}:", text)
+        self._write(f"  👤 {self.name}:", text)
         await (self.user.send_command(text) if text.startswith("/") else self.user.send_text(text))
         await self._then(expect)
 
     async def tap(self, button: str, expect: str, *, on: str | None = None) -> None:
         """The person taps `button` (on the latest message containing `on`, if given)."""
-        self._write(f"  👤 {self.user.user_dict['first_name']}:", f"(taps [{button}])")
+        self._write(f"  👤 {self.name}:", f"(taps [{button}])")
         message = next((m for m in reversed(self.user.messages()) if on in m.text), None) if on else None
         await self.user.press(button, message=message)
         await self._then(expect)
@@ -78,15 +87,36 @@ class Script:
         seen = self._seen
         await self.double.wait_until(
             lambda: any(expect in str(c.params.get("text", "")) for c in self._calls()[seen:]), timeout=10,
-            description=f"{expect!r} for {self.user.user_dict['first_name']}")
+            description=f"{expect!r} for {self.name}")
+        self.out.write(f"  📬 {self.name} receives:\n")
         self._bot_lines()
         self.out.write("\n")
 
     async def pin(self, lat: float, lon: float, expect: str) -> None:
         """The reporter shares a location."""
-        self._write(f"  👤 {self.user.user_dict['first_name']}:", "(shares a location pin)")
+        self._write(f"  👤 {self.name}:", "(shares a location pin)")
         await self.user.share_location(lat, lon, horizontal_accuracy=15)
         await self._then(expect)
+
+
+class Channel(Script):
+    """A neighborhood channel: only shows what the bot posts there."""
+
+    def __init__(self, double: BotApiDouble, chat_id: int, title: str, out: TextIO) -> None:
+        self.double = double
+        self.chat_id = chat_id
+        self.title = self.name = title
+        self.out = out
+        self._seen = 0
+        double.add_chat(chat_id, type="channel", title=title)
+
+    def post(self, text: str) -> None:
+        """An admin posts `text` in the channel."""
+        self._write(f"  📣 (an admin posts in {self.title}):", text)
+        self.double.push_update({"channel_post": {
+            "message_id": len(self._calls()) + 1, "date": 0, "text": text,
+            "chat": {"id": self.chat_id, "type": "channel", "title": self.title},
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
 
 
 def _buttons(markup: Any) -> list[str]:
@@ -104,6 +134,29 @@ async def desk_joins(admin: Script, marta: Script, jon: Script) -> None:
         await verifier.say(f"/join {code.group()}", "Welcome to the desk")
         await verifier.say("/languages en es", "Languages")
         await verifier.say("/duty on", "You are on duty")
+
+
+async def channel_is_linked(admin: Script, channel: Channel, place: str) -> None:
+    await admin.say("/linkchannel", "Which neighborhood")
+    await admin.tap(place, "post this there")
+    command = admin.user.messages()[-1].text.splitlines()[-1]
+    channel.double.set_chat_member(channel.chat_id, channel.double.bot_user["id"], "administrator")
+    channel.post(command)
+    await channel.receive("will receive verified alerts")
+    await admin.receive("Linked")
+
+
+async def neighbors_subscribe(sofia: Script, carmen: Script) -> None:
+    await sofia.say("/start", "choose your language")
+    await sofia.tap("English", "Your privacy")
+    await sofia.say("/subscribe", "Choose the neighborhoods")
+    await sofia.tap("Mission Flats", "Choose the neighborhoods")
+    await sofia.tap("Done", "You get verified alerts for: Mission Flats")
+    await carmen.say("/start", "choose your language")
+    await carmen.tap("Español", "Su privacidad")
+    await carmen.say("/subscribe", "Elija los vecindarios")
+    await carmen.tap("Mission Flats", "Elija los vecindarios")
+    await carmen.tap("Listo", "Mission Flats")
 
 
 async def english_reporter(script: Script) -> None:
@@ -169,8 +222,16 @@ async def run_demo(out: TextIO) -> list[str]:
                                      for uid, name in ((100000, "Coordinator"), (100010, "Marta"), (100011, "Jon")))
                 ana = Script(double, double.user(100001, "Ana", "en"), out)
                 luis = Script(double, double.user(100002, "Luis", "es"), out)
+                sofia = Script(double, double.user(100003, "Sofia", "en"), out)
+                carmen = Script(double, double.user(100004, "Carmen", "es"), out)
+                channel = Channel(double, -1001000000001, "Puerto Sereno alerts", out)
                 _section(out, "The desk: a coordinator invites two verifiers")
                 await desk_joins(admin, marta, jon)
+                _section(out, "The coordinator links the neighborhood channel")
+                await channel_is_linked(admin, channel, "Mission Flats")
+                await channel_is_linked(admin, channel, "Old Mill")
+                _section(out, "Two neighbors subscribe to Mission Flats")
+                await neighbors_subscribe(sofia, carmen)
                 _section(out, "Ana reports in English")
                 await english_reporter(ana)
                 _section(out, "Luis reporta en español")
@@ -183,10 +244,41 @@ async def run_demo(out: TextIO) -> list[str]:
                 async with runtime.engine.connect() as conn:
                     rows = await conn.execute(text("SELECT ref_code FROM report ORDER BY created_at"))
                     codes = [str(code) for code in rows.scalars()]
+                _section(out, "The verified alert reaches the channel and the subscribers")
+                await channel.receive("Verified alert: Mission Flats")
+                await sofia.receive("Verified alert: Mission Flats")
+                await carmen.receive("Alerta verificada")
+                _section(out, "Later, the coordinator posts the all-clear")
+                await admin.say("/alerts", "Mission Flats")
+                await admin.tap("All clear", "messages queued")
+                await channel.receive("All clear")
+                await sofia.receive("activity has ended")
+                await carmen.receive("Todo despejado")
+                _section(out, "A rumor in Old Mill is debunked and corrected")
+                await rumor_is_debunked(runtime.services, marta, jon)
+                await channel.receive("Rumor check: Old Mill")
         out.write("━" * 76 + "\n")
         out.write(f"Reference codes: {', '.join(codes)} — one incident, confirmed by two verifiers; both\n"
-                  "reporters were told, and their contact details are gone.\n")
+                  "reporters were told, and their contact details are gone. The alert reached one channel and\n"
+                  "two subscribers, then the all-clear; a debunked rumor got a correction.\n")
     return codes
+
+
+async def rumor_is_debunked(services: Services, marta: Script, jon: Script) -> None:
+    """Three neighbors report a checkpoint in Old Mill; two verifiers find a utility crew."""
+    marta.out.write("  (three people report a checkpoint in Old Mill; Marta and Jon check with a shop owner\n"
+                    "   and the city: it is a utility crew)\n\n")
+    incident_id = ""
+    for n in range(3):
+        draft = ReportDraft(uuid.uuid4().hex, activity=Activity.CHECKPOINT, point=GeoPoint(34.0574, -118.2130),
+                            neighborhood_id="old-mill")
+        submitted = await services.intake.submit(draft, 200_000 + n, 200_000 + n, "en")
+        assert submitted.incident is not None
+        incident_id = submitted.incident.id
+    for verifier in (marta, jon):
+        await services.desk.claim(verifier.user.chat_id, incident_id)
+        await services.desk.decide(verifier.user.chat_id, incident_id, Verdict.DEBUNKED, "a utility crew, not agents")
+    services.broadcast_queued()
 
 
 def _section(out: TextIO, title: str) -> None:

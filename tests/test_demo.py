@@ -16,11 +16,19 @@ async def test_demo_plays_the_desk_from_invites_to_the_reporters_being_told() ->
     joining, rest = transcript.split("Ana reports in English")
     english, rest = rest.split("Luis reporta en español")
     spanish, rest = rest.split("The desk merges the two reports")
-    desk, told = rest.split("Both reporters are told the outcome")
+    desk, rest = rest.split("Both reporters are told the outcome")
+    told, rest = rest.split("The verified alert reaches the channel and the subscribers")
+    alerted, rest = rest.split("Later, the coordinator posts the all-clear")
+    cleared, corrected = rest.split("A rumor in Old Mill is debunked and corrected")
     assert joining.count("Welcome to the desk as verifier") == 2
     assert f"Your reference code is {codes[0]}" in english and "Mission Flats" in english
     assert f"Su código de referencia es {codes[1]}" in spanish and "Mission Flats" in spanish
     assert "Possibly the same event" in desk and "Reports: 2" in desk and "Decided: Confirmed" in desk
     assert f"Update on your report {codes[0]}: trained verifiers confirmed it" in told
     assert f"Novedades sobre su reporte {codes[1]}" in told
-    assert transcript.rstrip().endswith("their contact details are gone.")
+    assert transcript.count("will receive verified alerts for") == 2
+    assert alerted.count("Verified alert: Mission Flats") == 2 and "Alerta verificada: Mission Flats" in alerted
+    assert "Two unmarked grey SUVs" not in alerted + cleared + corrected  # report details never go public
+    assert "All clear" in cleared and "Todo despejado" in cleared
+    assert "Rumor check: Old Mill" in corrected
+    assert transcript.rstrip().endswith("a debunked rumor got a correction.")
