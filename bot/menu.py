@@ -78,10 +78,14 @@ class Menu:
         )
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Commands, the region-wide hotline and legal aid with the notario warning; when
-        legal help differs by neighborhood, one button per neighborhood to see its own."""
+        """Commands, the hotline and legal aid with the notario warning — those of the first
+        neighborhood the person subscribed to, else the region-wide ones; when legal help
+        differs by neighborhood, one button per neighborhood to see its own."""
         t = self.t(update, context)
         resources = self.s.resources
+        chat_id = await self._chat_id(update)
+        followed = await self.s.subscriptions.areas(chat_id)
+        home = self.s.places.gazetteer.get(followed[0]) if followed else None
         neighborhoods = self.s.places.gazetteer.neighborhoods if resources.varies_by_neighborhood else ()
         blocks = [
             t("What I can do:"),
@@ -93,13 +97,12 @@ class Menu:
             t("/language – change the language"),
             t("/cancel – stop a report you are writing"),
             "",
-            *rights.legal_help(t, resources, None),
+            *rights.legal_help(t, resources, home),
             t(render.KNOW_YOUR_RIGHTS_LINE),
         ]
         if neighborhoods:
             blocks += ["", t("Hotlines and legal aid differ by neighborhood. Choose yours:")]
-        await rights.send_blocks(context.bot, await self._chat_id(update), blocks,
-                                 rights.help_keyboard(t, neighborhoods))
+        await rights.send_blocks(context.bot, chat_id, blocks, rights.help_keyboard(t, neighborhoods))
 
     async def legal_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A neighborhood button under /help: that neighborhood's hotline and legal aid. The

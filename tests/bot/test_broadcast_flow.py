@@ -213,7 +213,6 @@ async def test_a_debunked_rumor_that_spread_gets_a_calm_correction_in_the_channe
     assert double.sent_messages(follower.chat_id) == []  # subscribers only ever get verified alerts
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("settings_overrides", [{"admin_ids": str(ADMIN), "send_per_second": 30}])
 async def test_the_broadcaster_keeps_telegrams_limits_obeys_429_and_handles_403_and_lost_channels(
         bot: Harness, double: BotApiDouble) -> None:

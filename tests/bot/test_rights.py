@@ -168,3 +168,20 @@ async def test_without_a_resources_file_help_keeps_the_hotline_setting(bot: Harn
     await ana.send_command("/rights")
     await ana.wait_text(f"Legal hotline (Demo Legal Aid): {HOTLINE}")
     assert_only_configured_numbers(ana)
+
+
+async def test_help_shows_the_legal_aid_of_the_subscribed_neighborhood_and_language_follows(
+        bot: Harness, double: BotApiDouble) -> None:
+    rosa = double.user(USER + 9, "Rosa", "en")
+    await start_in(rosa, "en")
+    await rosa.send_command("/subscribe")
+    await rosa.wait_text("Choose the neighborhoods")
+    await rosa.press("Harbor View")
+    await double.wait_for(lambda m: "✅ Harbor View" in str(m.reply_markup), chat_id=rosa.chat_id)
+    await rosa.send_command("/help")
+    help_text = (await rosa.wait_text("What I can do")).text or ""
+    assert "Legal hotline (Harbor View Rapid Response (fictional)): 555-0120" in help_text
+    await rosa.send_command("/language")
+    await rosa.press("Español", message=await rosa.wait_text("Choose your language"))
+    await rosa.wait_text("Su privacidad")
+    assert await bot.rows(f"SELECT language FROM subscriber WHERE chat_id = {rosa.chat_id}") == [{"language": "es"}]
