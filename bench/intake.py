@@ -92,11 +92,11 @@ async def bench_sereno(kind: str, conversations: int) -> float:
     async with scratch_database(kind, PG_ADMIN_URL) as url:
         settings = Settings(
             _env_file=None, telegram_token="1:bench", hmac_key="bench-key-" + "x" * 32, database_url=url,
-            send_per_second=1000, reports_per_window=1000, flood_max_updates=10_000,
+            reports_per_window=1000, flood_max_updates=10_000,
         )
         await replace_neighborhoods(url, parse_geojson(DEMO_REGION.read_text()))
         request = OfflineRequest()
-        runtime = await build_runtime(settings, request=request, updates_request=OfflineRequest())
+        runtime = await build_runtime(settings, request=request, updates_request=OfflineRequest(), limit_sends=False)
         app = runtime.application
         await app.initialize()
         await app.start()

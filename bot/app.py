@@ -79,8 +79,11 @@ async def build_runtime(
     clock: Clock | None = None,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
+    limit_sends: bool = True,
 ) -> Runtime:
-    """Open the database, load the neighborhoods and build the Application (not started)."""
+    """Open the database, load the neighborhoods and build the Application (not started).
+    `limit_sends=False` drops the send gate from the application bot (only for measuring
+    processing cost against an offline request, where no Telegram limit applies)."""
     token = settings.require_token()
     key = settings.require_hmac_key()
     resources = settings.load_resources()
@@ -145,8 +148,9 @@ async def build_runtime(
         .base_file_url(settings.bot_base_file_url)
         .persistence(persistence)
         .concurrent_updates(PerChatUpdateProcessor())
-        .rate_limiter(GateRateLimiter(gate))
     )
+    if limit_sends:
+        builder = builder.rate_limiter(GateRateLimiter(gate))
     if request is not None:
         builder = builder.request(request)
     if updates_request is not None:

@@ -18,6 +18,7 @@ from bot import messaging, render, rights
 from bot.context import LANG_KEY, translator_for
 from bot.i18n import N_, Translator, translator
 from bot.services import Services
+from bot.subscribe import SUBSCRIBED
 from sereno.settings import SUPPORTED_LANGUAGES
 
 WELCOME = N_("Welcome to Sereno. Please choose your language.")
@@ -56,7 +57,8 @@ class Menu:
             await query.answer()
             return
         context.user_data[LANG_KEY] = code  # type: ignore[index]
-        await self.s.subscriptions.set_language(update.effective_chat.id, code)
+        if context.user_data.get(SUBSCRIBED):  # type: ignore[union-attr]
+            await self.s.subscriptions.set_language(update.effective_chat.id, code)
         t = translator(code)
         await query.answer()
         assert query.message is not None

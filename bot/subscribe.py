@@ -25,6 +25,8 @@ from verify.subscriptions import MAX_AREAS, TooManyAreas
 
 SUBSCRIBE = "s"
 AWAITING_LOCATION = "subscribe_location"
+#: Set in a person's data once they subscribe: a language change must then reach their alerts.
+SUBSCRIBED = "subscribed"
 
 
 def area_key(neighborhood_id: str) -> str:
@@ -114,6 +116,7 @@ class SubscribeHandlers:
             return
         if action == "all":
             await self.s.subscriptions.unsubscribe(chat_id)
+            user_data(context).pop(SUBSCRIBED, None)
             await query.answer(t("Unsubscribed."))
             await messaging.edit(context.bot, chat_id, query.message.message_id,
                                  t("You will get no more alerts. Send /subscribe any time to start again."))
@@ -133,6 +136,7 @@ class SubscribeHandlers:
                 await query.answer(t("You can follow at most {count} neighborhoods.", count=MAX_AREAS),
                                    show_alert=True)
                 return
+            user_data(context)[SUBSCRIBED] = True
         await query.answer()
         if action == "r":
             await messaging.edit(context.bot, chat_id, query.message.message_id, self.summary(t, followed))
@@ -156,6 +160,7 @@ class SubscribeHandlers:
                 update.effective_chat.id, language_of(update, context, self.s.settings.default_language), [here.id])
         except TooManyAreas:
             followed = await self.s.subscriptions.areas(update.effective_chat.id)
+        user_data(context)[SUBSCRIBED] = True
         await messaging.send(context.bot, update.effective_chat.id,
                              t("Added {place}. Nearby neighborhoods are listed first; tap to add or remove.",
                                place=here.name), messaging.REMOVE_KEYBOARD)
