@@ -273,19 +273,11 @@ class SqlChannelRepository:
         self._c = conn
 
     async def save(self, link: ChannelLink) -> None:
-        await self.delete(link.neighborhood_id, link.chat_id)
+        await self._c.execute(delete(CHANNEL).where(CHANNEL.c.neighborhood_id == link.neighborhood_id,
+                                                    CHANNEL.c.chat_id == link.chat_id))
         await self._c.execute(insert(CHANNEL).values(
             neighborhood_id=link.neighborhood_id, chat_id=link.chat_id, title=link.title, language=link.language,
             linked_at=link.linked_at, problem=link.problem))
-
-    async def delete(self, neighborhood_id: str, chat_id: int) -> bool:
-        result = await self._c.execute(delete(CHANNEL).where(CHANNEL.c.neighborhood_id == neighborhood_id,
-                                                             CHANNEL.c.chat_id == chat_id))
-        return bool(result.rowcount)
-
-    async def all(self) -> list[ChannelLink]:
-        rows = await self._c.execute(select(CHANNEL).order_by(CHANNEL.c.neighborhood_id, CHANNEL.c.chat_id))
-        return [_link(r) for r in rows]
 
     async def flag(self, chat_id: int, problem: str) -> list[ChannelLink]:
         rows = (await self._c.execute(

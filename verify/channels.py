@@ -27,7 +27,7 @@ class ChannelLink:
 
 
 class ChannelService:
-    """Link, unlink and list neighborhood channels; every change is audited."""
+    """Links neighborhood channels (audited; admins only)."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow = uow
@@ -52,28 +52,3 @@ class ChannelService:
                                            {"chat": chat_id}))
             await uow.commit()
         return link
-
-    async def unlink(self, by: int | None, neighborhood_id: str, chat_id: int) -> bool:
-        """Remove a link; false when there was none."""
-        now = self._clock.now()
-        async with self._uow() as uow:
-            if by is not None:
-                person = await uow.verifiers.get(by)
-                if person is None or not person.can(Role.ADMIN):
-                    raise Refused(Refusal.NOT_ALLOWED)
-            removed = await uow.channels.delete(neighborhood_id, chat_id)
-            await uow.audit.add(AuditEvent(now, verifier_actor(by), "channel.unlink", neighborhood_id,
-                                           {"chat": chat_id}))
-            await uow.commit()
-        return removed
-
-    async def links(self) -> list[ChannelLink]:
-        async with self._uow() as uow:
-            return await uow.channels.all()
-
-    async def flag(self, chat_id: int, problem: str) -> list[ChannelLink]:
-        """Mark every link to this chat broken; returns the links newly flagged."""
-        async with self._uow() as uow:
-            flagged = await uow.channels.flag(chat_id, problem[:300])
-            await uow.commit()
-        return flagged
