@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import Bot, BotCommand
-from telegram.ext import Application, ApplicationBuilder
+from telegram import Bot, BotCommand, Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
 from bot.aiohttp_request import AiohttpRequest
@@ -26,11 +27,14 @@ from bot.guards import UpdateGuards
 from bot.i18n import translator
 from bot.intake import IntakeConversation
 from bot.jobs import schedule_jobs
+from bot.leadership import Leadership
 from bot.menu import Menu
+from bot.metrics import Metrics
 from bot.persistence import DatabasePersistence
 from bot.rate_limiter import GateRateLimiter
 from bot.services import Services
 from bot.subscribe import SubscribeHandlers
+from bot.web import WebContext, serve, web_app
 from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 from storage.conversation_store import ConversationStore
 from storage.engine import is_sqlite, make_engine
@@ -62,6 +66,7 @@ class Runtime:
     services: Services
     geocoder: GeopyGeocoder | None
     broadcaster: Broadcaster
+    leadership: Leadership
 
 
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
@@ -115,6 +120,9 @@ async def build_runtime(
         gate,
         clock,
     )
+    metrics = Metrics()
+    metrics.watch_broadcaster(broadcaster.counters)
+    leadership = Leadership(settings.database_url, broadcaster.start, broadcaster.stop)
     services = Services(
         settings=settings,
         clock=clock,
@@ -135,6 +143,7 @@ async def build_runtime(
         channels=ChannelService(uow, clock),
         outbox=outbox,
         broadcast_queued=broadcaster.wake,
+        metrics=metrics,
     )
     for admin in settings.admins:
         existing = await services.roster.get(admin)
@@ -156,14 +165,17 @@ async def build_runtime(
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
     application = builder.build()
-    broadcaster.on_flagged = register_handlers(application, services).tell_admins_flagged(application.bot)
-    return Runtime(application, engine, services, geocoder, broadcaster)
+    channels = register_handlers(application, services, leads=lambda: leadership.is_leader)
+    broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
+    return Runtime(application, engine, services, geocoder, broadcaster, leadership)
 
 
-def register_handlers(application: Application, services: Services) -> ChannelHandlers:  # type: ignore[type-arg]
-    """Every feature's handlers, guards first; returns the channel handlers (the
-    broadcaster tells them about broken links)."""
+def register_handlers(application: Application, services: Services,  # type: ignore[type-arg]
+                      leads: Callable[[], bool]) -> ChannelHandlers:
+    """Every feature's handlers, guards first, and the jobs (run only while `leads()`);
+    returns the channel handlers (the broadcaster tells them about broken links)."""
     settings = services.settings
+    application.add_handler(TypeHandler(Update, count_update(services.metrics)), group=-2)
     guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
     application.add_handler(guards.handler(), group=-1)
     menu = Menu(services)
@@ -177,7 +189,7 @@ def register_handlers(application: Application, services: Services) -> ChannelHa
     application.add_handlers(SubscribeHandlers(services).handlers(application))
     application.add_handlers(menu.handlers())
     application.add_error_handler(make_error_handler(settings.default_language))
-    schedule_jobs(application, intake, desk, services)
+    schedule_jobs(application, intake, desk, services, leads)
     return channels
 
 
@@ -205,24 +217,53 @@ async def close_runtime(runtime: Runtime) -> None:
     await runtime.engine.dispose()
 
 
+def count_update(metrics: Metrics) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+    """A handler counting every update by kind (before any guard drops it)."""
+
+    async def count(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        kind = next((k for k in UPDATE_KINDS if getattr(update, k, None) is not None), "other")
+        metrics.updates.labels(kind).inc()
+
+    return count
+
+
+UPDATE_KINDS = ("message", "callback_query", "edited_message", "channel_post", "edited_channel_post", "my_chat_member")
+
+
 @asynccontextmanager
-async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_timeout: int = 10) -> AsyncIterator[Runtime]:
-    """A started bot, polling for updates, stopped (state flushed) on exit."""
+async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_timeout: int = 10,
+                      webhook: bool = False) -> AsyncIterator[Runtime]:
+    """A started bot — polling for updates, or serving the webhook, /healthz and /metrics —
+    whose jobs and broadcaster run while it leads; stopped (state flushed) on exit."""
+    secret = settings.require_webhook_secret() if webhook else ""
     runtime = await build_runtime(settings, clock=clock)
     app = runtime.application
+    stop_leading = asyncio.Event()
+    runner: web.AppRunner | None = None
     try:
         await app.initialize()
+        leading = asyncio.create_task(runtime.leadership.run(stop_leading), name="leadership")
         try:
             await publish_commands(app)
             await app.start()
-            await runtime.broadcaster.start()
-            assert app.updater is not None
-            await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, drop_pending_updates=False)
+            if webhook:
+                context = WebContext(app, runtime.engine, runtime.services.outbox, runtime.leadership,
+                                     runtime.services.metrics, secret)
+                runner = await serve(web_app(context), settings.web_host, settings.web_port)
+                if settings.webhook_url:
+                    await app.bot.set_webhook(settings.webhook_url, secret_token=secret,
+                                              allowed_updates=Update.ALL_TYPES)
+            else:
+                assert app.updater is not None
+                await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, drop_pending_updates=False)
             yield runtime
         finally:
+            if runner is not None:
+                await runner.cleanup()
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
-            await runtime.broadcaster.stop()
+            stop_leading.set()
+            await leading
             if app.running:
                 await app.stop()
             await app.shutdown()
@@ -230,9 +271,10 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
         await close_runtime(runtime)
 
 
-async def serve_polling(settings: Settings, stop: asyncio.Event) -> None:
-    """Run until `stop` is set."""
-    async with running_bot(settings) as runtime:
+async def serve_bot(settings: Settings, stop: asyncio.Event, webhook: bool = False) -> None:
+    """Run until `stop` is set (long polling, or the webhook server)."""
+    async with running_bot(settings, webhook=webhook) as runtime:
         me = runtime.application.bot
-        log.info("Sereno is running as @%s (polling)", me.username)
+        where = f"webhook on {settings.web_host}:{settings.web_port}" if webhook else "polling"
+        log.info("Sereno is running as @%s (%s)", me.username, where)
         await stop.wait()

@@ -293,10 +293,20 @@ class DeskHandlers:
             return
         if result.outcome is Outcome.DECIDED:
             self.s.broadcast_queued()
+            self.observe_decided(result.incident)
         await self.say(update, context, self.verdict_summary(t, result))
         await self.tell_reporters(context.bot, result)
         if result.outcome is Outcome.ESCALATED:
             await self.alert_coordinators(context.bot, result.incident)
+
+    def observe_decided(self, incident: Incident) -> None:
+        """Count the verdict and how long the desk took (metrics)."""
+        metrics = self.s.metrics
+        assert incident.verdict is not None and incident.decided_at is not None
+        metrics.incidents.labels(incident.verdict.value).inc()
+        metrics.time_to_verdict.observe((incident.decided_at - incident.first_seen_at).total_seconds())
+        if incident.first_claimed_at is not None:
+            metrics.time_to_claim.observe((incident.first_claimed_at - incident.first_seen_at).total_seconds())
 
     def verdict_summary(self, t: Translator, result: VerdictResult) -> str:
         if result.outcome is Outcome.DECIDED:

@@ -353,6 +353,8 @@ class IntakeConversation:
             return Step.SUMMARY
         await query.answer()
         self.forget(context)
+        if not result.duplicate:
+            self.s.metrics.reports.inc()
         context.application.create_task(self._announce(context.bot, result), update=update)
         hotline = self.s.resources.hotline_for(draft.neighborhood_id)
         shown = query.message
@@ -433,7 +435,8 @@ class IntakeConversation:
             return None
         cleaned = clean_text(raw, MAX_PLACE_CHARS)
         if not isinstance(cleaned, CleanText):
-            await self.reply(update, t("I couldn't read a place in that. Type cross streets, a landmark or a ZIP code, or use the buttons."))
+            await self.reply(update, t(
+                "I couldn't read a place in that. Type cross streets, a landmark or a ZIP code, or use the buttons."))
             return None
         draft.place_text = cleaned.text
         match = await self.s.places.resolve_text(cleaned.text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
@@ -14,9 +15,11 @@ from bot.intake import IntakeConversation
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+Job = Callable[[ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
-#: How often unfinished reports are checked for the conversation timeout, in seconds.
+#: How often alerts past their lifetime are looked for, in seconds.
 ALERT_SWEEP_SECONDS = 30
+#: How often unfinished reports are checked for the conversation timeout, in seconds.
 IDLE_SWEEP_SECONDS = 60
 #: How often expired reports, contacts and photos are purged, in seconds.
 PURGE_SECONDS = 3600
@@ -25,8 +28,16 @@ LEASE_SWEEP_SECONDS = 15
 
 
 def schedule_jobs(application: Application, intake: IntakeConversation, desk: DeskHandlers,  # type: ignore[type-arg]
-                  services: Services) -> None:
-    """Register the repeating jobs."""
+                  services: Services, leads: Callable[[], bool]) -> None:
+    """Register the repeating jobs. Those working on the shared database run only while
+    this replica `leads()`; closing idle drafts (this process's own conversations) always."""
+
+    def leader_only(job: Job) -> Job:
+        async def run(context: ContextTypes.DEFAULT_TYPE) -> None:
+            if leads():
+                await job(context)
+
+        return run
 
     async def close_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
         await intake.close_idle(context.application)
@@ -56,7 +67,8 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
     queue = application.job_queue
     assert queue is not None
     queue.run_repeating(close_idle_drafts, interval=IDLE_SWEEP_SECONDS, first=IDLE_SWEEP_SECONDS, name="close-idle-drafts")
-    queue.run_repeating(purge_expired, interval=PURGE_SECONDS, first=10, name="purge-expired")
-    queue.run_repeating(expire_leases, interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS, name="expire-leases")
-    queue.run_repeating(ping_unclaimed, interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS, name="ping-unclaimed")
-    queue.run_repeating(expire_alerts, interval=ALERT_SWEEP_SECONDS, first=ALERT_SWEEP_SECONDS, name="expire-alerts")
+    queue.run_repeating(leader_only(purge_expired), interval=PURGE_SECONDS, first=10, name="purge-expired")
+    queue.run_repeating(leader_only(expire_leases), interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS, name="expire-leases")
+    queue.run_repeating(leader_only(ping_unclaimed), interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS,
+                        name="ping-unclaimed")
+    queue.run_repeating(leader_only(expire_alerts), interval=ALERT_SWEEP_SECONDS, first=ALERT_SWEEP_SECONDS, name="expire-alerts")

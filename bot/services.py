@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.metrics import Metrics
 from sereno.settings import Settings
 from verify.channels import ChannelService
 from verify.desk import DeskService
@@ -37,3 +38,4 @@ class Services:
     outbox: OutboxService
     #: Tell the broadcaster that messages were queued (it also polls the outbox).
     broadcast_queued: Callable[[], None]
+    metrics: Metrics

@@ -35,13 +35,15 @@ async def _run(args: argparse.Namespace) -> None:
     settings = _settings()
     settings.require_token()
     settings.require_hmac_key()
-    from bot.app import serve_polling
+    if args.webhook:
+        settings.require_webhook_secret()
+    from bot.app import serve_bot
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve_polling(settings, stop)
+    await serve_bot(settings, stop, webhook=args.webhook)
 
 
 async def _migrate(args: argparse.Namespace) -> None:
@@ -151,9 +153,10 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sereno", description="Verify-then-broadcast bot for rapid-response networks.")
     top.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = top.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot (long polling); settings come from SERENO_* variables").set_defaults(
-        func=_run
-    )
+    run = sub.add_parser("run", help="run the bot (long polling by default); settings come from SERENO_* variables")
+    run.add_argument("--webhook", action="store_true",
+                     help="serve Telegram's webhook, /healthz and /metrics on SERENO_WEB_HOST:SERENO_WEB_PORT instead")
+    run.set_defaults(func=_run)
     sub.add_parser("demo", help="play scripted reporters against a local Bot API double").set_defaults(func=_demo)
     sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=_migrate)
     admin = sub.add_parser("admin", help="administration").add_subparsers(dest="admin_command", required=True)

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     send_private_per_second: float = Field(default=1.0, gt=0)
     send_group_per_minute: float = Field(default=20.0, gt=0)
 
+    # `sereno run --webhook`: Telegram posts updates to WEBHOOK_URL (public https, behind a
+    # reverse proxy that forwards to WEB_HOST:WEB_PORT/telegram) with WEBHOOK_SECRET
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = None
+    web_host: str = "0.0.0.0"
+    web_port: int = Field(default=8080, ge=1, le=65535)
+    log_format: str = "text"  # or "json" (one object per line)
+
     geocoder: str = ""
     geocoder_domain: str = ""
     geocoder_scheme: str = "https"
@@ -164,6 +172,16 @@ class Settings(BaseSettings):
         if self.telegram_token is None or not self.telegram_token.get_secret_value().strip():
             raise MissingSetting("SERENO_TELEGRAM_TOKEN is not set: put the token from @BotFather in it.")
         return self.telegram_token.get_secret_value().strip()
+
+    def require_webhook_secret(self) -> str:
+        """The webhook's secret token, or :class:`MissingSetting` naming SERENO_WEBHOOK_SECRET."""
+        value = self.webhook_secret.get_secret_value().strip() if self.webhook_secret else ""
+        if not value:
+            raise MissingSetting("SERENO_WEBHOOK_SECRET is not set: webhook mode needs a secret token "
+                                 "(1-256 characters A-Z, a-z, 0-9, _ and -).")
+        if not all(c.isascii() and (c.isalnum() or c in "_-") for c in value) or len(value) > 256:
+            raise MissingSetting("SERENO_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (at most 256).")
+        return value
 
     def require_hmac_key(self) -> bytes:
         """The pseudonym key, or :class:`MissingSetting` naming SERENO_HMAC_KEY."""

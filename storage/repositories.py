@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -187,6 +187,7 @@ class SqlIncidentRepository:
                 "report_count": incident.report_count, "claimed_by": incident.claimed_by,
                 "lease_until": incident.lease_until, "verdict": _value(incident.verdict),
                 "decided_at": incident.decided_at, "escalated": incident.escalated, "pinged": incident.pinged,
+                "first_claimed_at": incident.first_claimed_at,
             },
         )
 
@@ -228,7 +229,9 @@ class SqlIncidentRepository:
         result = await self._c.execute(
             update(INCIDENT)
             .where(INCIDENT.c.id == incident_id, INCIDENT.c.status == IncidentStatus.OPEN.value, free)
-            .values(claimed_by=user_id, lease_until=until)
+            .values(claimed_by=user_id, lease_until=until,
+                    first_claimed_at=func.coalesce(INCIDENT.c.first_claimed_at,
+                                                   literal(now, INCIDENT.c.first_claimed_at.type)))
         )
         return result.rowcount == 1
 
@@ -312,6 +315,7 @@ def _incident(row: Any) -> Incident:
         decided_at=row["decided_at"],
         escalated=bool(row["escalated"]),
         pinged=row["pinged"],
+        first_claimed_at=row["first_claimed_at"],
     )
 
 

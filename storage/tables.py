@@ -51,6 +51,7 @@ class IncidentRow(SQLModel, table=True):
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     escalated: bool = False
     pinged: int = 0
+    first_claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class MergeSuggestionRow(SQLModel, table=True):

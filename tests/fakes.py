@@ -163,7 +163,8 @@ class _Incidents:
             return False
         if i.claimed_by not in (None, user_id) and i.lease_until is not None and i.lease_until > now:
             return False
-        self._s.incidents[incident_id] = replace(i, claimed_by=user_id, lease_until=until)
+        self._s.incidents[incident_id] = replace(i, claimed_by=user_id, lease_until=until,
+                                                 first_claimed_at=i.first_claimed_at or now)
         return True
 
     async def drop_lease(self, incident_id: str, holder: int, expired_before: datetime | None = None) -> bool:

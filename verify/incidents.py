@@ -54,6 +54,7 @@ class Incident:
     decided_at: datetime | None = None
     escalated: bool = False  # verifiers disagreed: a coordinator decides
     pinged: int = 0  # 1: everyone on duty was pinged about it, 2: coordinators too
+    first_claimed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

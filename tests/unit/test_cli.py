@@ -27,7 +27,8 @@ def test_run_without_hmac_key_names_the_variable(
     assert "SERENO_HMAC_KEY is not set" in err and "secret-token" not in err and err.count("\n") == 1
 
 
-def test_invalid_setting_is_one_line(clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_setting_is_one_line(clean_env: None, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("SERENO_TIMEZONE", "Mars/Olympus")
     assert main(["run"]) == 2
     assert capsys.readouterr().err.startswith("sereno: SERENO_TIMEZONE is invalid")

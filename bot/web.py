@@ -1,0 +1,119 @@
+"""The HTTP side of `sereno run --webhook` (aiohttp): Telegram's webhook, health, metrics.
+
+`POST /telegram` takes updates only with the right `X-Telegram-Bot-Api-Secret-Token`
+(anything else: 403, nothing processed) and queues them for the Application, which drops
+update ids it has already seen. `GET /healthz` says whether the database answers, the
+scheduler runs (on the leader) and how many outbox messages wait; 503 when unhealthy.
+`GET /metrics` is the Prometheus exposition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Update
+from telegram.ext import Application
+
+from bot.leadership import Leadership
+from bot.metrics import Metrics
+from verify.outbox import OutboxService
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+HEALTH_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    """What the HTTP handlers need from the running bot."""
+
+    application: Application  # type: ignore[type-arg]
+    engine: AsyncEngine
+    outbox: OutboxService
+    leadership: Leadership
+    metrics: Metrics
+    secret: str
+
+
+def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None) -> web.Application:
+    """The aiohttp application: webhook, /healthz, /metrics, and `extra` routes."""
+    app = web.Application(client_max_size=1024 * 1024)
+
+    async def webhook(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not ctx.secret or not hmac.compare_digest(given.encode(), ctx.secret.encode()):
+            return web.Response(status=403, text="forbidden")
+        try:
+            data = await request.json(loads=json.loads)
+            update = Update.de_json(data, ctx.application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400, text="not an update")
+        await ctx.application.update_queue.put(update)
+        return web.Response(text="ok")
+
+    async def healthz(_: web.Request) -> web.Response:
+        database, backlog = await _database_health(ctx)
+        scheduler = _scheduler_health(ctx)
+        healthy = database == "ok" and scheduler in ("ok", "follower")
+        body = {"status": "ok" if healthy else "unhealthy", "database": database, "scheduler": scheduler,
+                "leader": ctx.leadership.is_leader, "outbox_backlog": backlog}
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        exposition = await ctx.metrics.render(_refresh_gauges(ctx))
+        return web.Response(body=exposition, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+    app.add_routes([web.post(WEBHOOK_PATH, webhook), web.get("/healthz", healthz), web.get("/metrics", metrics),
+                    *(extra or [])])
+    return app
+
+
+async def _database_health(ctx: WebContext) -> tuple[str, int | None]:
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            async with ctx.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return "ok", await ctx.outbox.backlog()
+    except Exception as exc:  # any failure to answer is "unreachable"; the cause goes to the log
+        log.warning("health check: the database does not answer (%s)", type(exc).__name__)
+        return "unreachable", None
+
+
+def _scheduler_health(ctx: WebContext) -> str:
+    if not ctx.leadership.is_leader:
+        return "follower"
+    queue = ctx.application.job_queue
+    return "ok" if queue is not None and queue.scheduler.running else "stopped"
+
+
+def _refresh_gauges(ctx: WebContext) -> Callable[[Metrics], Awaitable[None]]:
+    async def refresh(metrics: Metrics) -> None:
+        metrics.leader.set(1 if ctx.leadership.is_leader else 0)
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                async with ctx.engine.connect() as conn:
+                    depth = (await conn.execute(text("SELECT count(*) FROM incident WHERE status = 'open'"))).scalar()
+                metrics.queue_depth.set(depth or 0)
+                metrics.outbox_backlog.set(await ctx.outbox.backlog())
+        except Exception:
+            log.warning("metrics: the database does not answer; gauges keep their last values")
+
+    return refresh
+
+
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Start serving `app`; the caller cleans the returned runner up."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
