@@ -1,0 +1,114 @@
+"""`sereno run --webhook`: the secret token, duplicate updates, /healthz (also with the
+database down, on PostgreSQL) and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.app import Runtime, running_bot
+from sereno.double import BotApiDouble
+from tests.bot.conftest import seed_region, settings_for
+from tests.conftest import PG_ADMIN_URL
+from verify.clock import ManualClock
+
+SECRET = "s3cret_token-for-tests"
+USER = 7_300_001
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def served(double: BotApiDouble, database_url: str) -> AsyncIterator[tuple[Runtime, str]]:
+    await seed_region(database_url)
+    port = free_port()
+    settings = settings_for(double, database_url, webhook_secret=SECRET, web_host="127.0.0.1", web_port=port,
+                            webhook_url="https://sereno.example.org/telegram")
+    async with running_bot(settings, clock=ManualClock(), webhook=True) as runtime:
+        yield runtime, f"http://127.0.0.1:{port}"
+
+
+def start_update(update_id: int, text: str = "/start") -> dict[str, Any]:
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": int(time.time()), "text": text,
+        "chat": {"id": USER, "type": "private", "first_name": "Ana"},
+        "from": {"id": USER, "is_bot": False, "first_name": "Ana", "language_code": "en"},
+        "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+
+
+async def post(base: str, body: object, secret: str | None = SECRET) -> int:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    async with aiohttp.ClientSession() as session, session.post(f"{base}/telegram", json=body,
+                                                                  headers=headers) as response:
+        return response.status
+
+
+async def get(base: str, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(f"{base}{path}") as response:
+        return response.status, await response.text()
+
+
+async def test_updates_need_the_secret_token_and_are_processed_once(served: tuple[Runtime, str],
+                                                                    double: BotApiDouble) -> None:
+    _, base = served
+    [hook] = [c for c in double.calls_to("setWebhook")]
+    assert hook.params["url"] == "https://sereno.example.org/telegram" and hook.params["secret_token"] == SECRET
+    double.user(USER, "Ana", "en")
+    assert await post(base, start_update(1), secret=None) == 403
+    assert await post(base, start_update(2), secret="wrong") == 403
+    assert await post(base, {"not": "an update"}) in (200, 400)
+    await asyncio.sleep(0.3)
+    assert double.sent_messages(USER) == []  # nothing was processed
+    assert await post(base, start_update(3)) == 200
+    assert await post(base, start_update(3)) == 200  # Telegram may deliver twice
+    await double.wait_for(lambda m: "choose your language" in (m.text or ""), chat_id=USER)
+    await asyncio.sleep(0.3)
+    assert len(double.sent_messages(USER)) == 1
+
+
+async def test_health_and_metrics(served: tuple[Runtime, str], double: BotApiDouble) -> None:
+    runtime, base = served
+    status, body = await get(base, "/healthz")
+    assert status == 200 and '"database": "ok"' in body and '"leader": true' in body and '"outbox_backlog": 0' in body
+    double.user(USER, "Ana", "en")
+    assert await post(base, start_update(10)) == 200
+    await double.wait_for(lambda m: "choose your language" in (m.text or ""), chat_id=USER)
+    status, metrics = await get(base, "/metrics")
+    assert status == 200
+    assert 'sereno_updates_total{kind="message"} 1.0' in metrics
+    assert "sereno_queue_depth 0.0" in metrics and "sereno_leader 1.0" in metrics
+    assert 'sereno_outbox_messages_total{outcome="sent"} 0.0' in metrics
+    assert "sereno_time_to_verdict_seconds_bucket" in metrics
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_healthz_reports_a_database_outage_and_recovers(served: tuple[Runtime, str], database_url: str) -> None:
+    _, base = served
+    name = make_url(database_url).database
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+        status, body = await get(base, "/healthz")
+        assert status == 503 and '"database": "unreachable"' in body and '"status": "unhealthy"' in body
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    for _ in range(50):
+        status, body = await get(base, "/healthz")
+        if status == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert status == 200 and '"database": "ok"' in body
