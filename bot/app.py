@@ -35,6 +35,7 @@ from bot.rate_limiter import GateRateLimiter
 from bot.services import Services
 from bot.subscribe import SubscribeHandlers
 from bot.web import WebContext, serve, web_app
+from sereno import logs
 from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 from storage.conversation_store import ConversationStore
 from storage.engine import is_sqlite, make_engine
@@ -91,6 +92,7 @@ async def build_runtime(
     processing cost against an offline request, where no Telegram limit applies)."""
     token = settings.require_token()
     key = settings.require_hmac_key()
+    logs.quiet()
     resources = settings.load_resources()
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)

@@ -285,6 +285,9 @@ class Broadcaster:
             batch.broken.update(self._outcomes.broken)
             self._outcomes = batch
             return
+        states = [r.state for r in batch.results]
+        log.info("outbox: %d sent, %d failed, %d to retry", states.count(Delivery.SENT), states.count(Delivery.FAILED),
+                 states.count(Delivery.PENDING))
         if len(self._posted) > 100_000:
             self._posted.clear()
         self._gate.forget_idle(time.monotonic())

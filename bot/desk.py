@@ -303,6 +303,7 @@ class DeskHandlers:
         """Count the verdict and how long the desk took (metrics)."""
         metrics = self.s.metrics
         assert incident.verdict is not None and incident.decided_at is not None
+        log.info("incident %s decided: %s", incident.id, incident.verdict.value)
         metrics.incidents.labels(incident.verdict.value).inc()
         metrics.time_to_verdict.observe((incident.decided_at - incident.first_seen_at).total_seconds())
         if incident.first_claimed_at is not None:

@@ -355,6 +355,9 @@ class IntakeConversation:
         self.forget(context)
         if not result.duplicate:
             self.s.metrics.reports.inc()
+            log.info("report %s stored (incident %s, %s, tier %s)", result.report.ref_code,
+                     result.incident.id if result.incident else "-",
+                     result.placement.value if result.placement else "unplaced", result.report.tier.value)
         context.application.create_task(self._announce(context.bot, result), update=update)
         hotline = self.s.resources.hotline_for(draft.neighborhood_id)
         shown = query.message

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from sereno import logs
 from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 
 if TYPE_CHECKING:
@@ -33,10 +34,11 @@ def _settings() -> Settings:
 
 async def _run(args: argparse.Namespace) -> None:
     settings = _settings()
-    settings.require_token()
-    settings.require_hmac_key()
+    secrets = [settings.require_token(), settings.require_hmac_key().decode()]
+    logs.configure(args.verbose, json_lines=settings.log_format == "json")
     if args.webhook:
-        settings.require_webhook_secret()
+        secrets.append(settings.require_webhook_secret())
+    logs.redact(secrets)
     from bot.app import serve_bot
 
     stop = asyncio.Event()
@@ -125,6 +127,27 @@ async def _link_channel(args: argparse.Namespace) -> None:
     print(f"Linked {chat.title or args.chat_id} to {args.neighborhood}: verified alerts will be posted there.")
 
 
+async def _purge(args: argparse.Namespace) -> None:
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from verify.clock import SystemClock
+    from verify.retention import RetentionService
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        purged = await RetentionService(SqlUnitOfWorkFactory(engine), SystemClock(), settings.retention).purge(
+            dry_run=args.dry_run)
+    finally:
+        await engine.dispose()
+    verb = "Would delete" if args.dry_run else "Deleted"
+    print(f"{verb} {purged.reports} reports older than {settings.retention_days} days (with their photos and "
+          f"follow-up answers), {purged.contacts} expired reporter contacts and {purged.photos} photos of "
+          "reports never submitted. Incident summaries, alerts and the audit trail are kept.")
+
+
 @asynccontextmanager
 async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
     from storage.engine import make_engine
@@ -170,6 +193,9 @@ def parser() -> argparse.ArgumentParser:
     inv = admin.add_parser("invite", help="create a one-time invite code (expires after 72 h)")
     inv.add_argument("--role", default="verifier", help="trainee, verifier, coordinator or admin")
     inv.set_defaults(func=_invite)
+    purge = admin.add_parser("purge", help="delete raw reports, contacts and photos past the retention window")
+    purge.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    purge.set_defaults(func=_purge)
     link = admin.add_parser("link-channel", help="post a neighborhood's verified alerts in a channel or group")
     link.add_argument("neighborhood", help="the neighborhood id (as in the GeoJSON file)")
     link.add_argument("chat_id", type=int, help="the channel's or group's chat id (e.g. -1001234567890)")
@@ -181,12 +207,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "apscheduler", "aiosqlite", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure(args.verbose)
     try:
         asyncio.run(args.func(args))
     except MissingSetting as exc:

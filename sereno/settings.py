@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -73,7 +74,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=8080, ge=1, le=65535)
-    log_format: str = "text"  # or "json" (one object per line)
+    log_format: Literal["text", "json"] = "text"  # json: one object per line
 
     geocoder: str = ""
     geocoder_domain: str = ""

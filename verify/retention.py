@@ -29,12 +29,16 @@ class RetentionService:
         self._clock = clock
         self.window = window
 
-    async def purge(self) -> Purged:
-        """Run one purge, in one transaction."""
+    async def purge(self, dry_run: bool = False) -> Purged:
+        """Run one purge, in one transaction; with `dry_run` the same transaction is rolled
+        back, so the counts are exactly what a purge now would remove."""
         now = self._clock.now()
         async with self._uow() as uow:
             contacts = await uow.contacts.delete_expired(now)
             photos = await uow.media.delete_unsubmitted_before(now - UNSUBMITTED_PHOTO_TTL)
             reports = await uow.reports.delete_before(now - self.window)
-            await uow.commit()
+            if dry_run:
+                await uow.rollback()
+            else:
+                await uow.commit()
         return Purged(reports, contacts, photos)

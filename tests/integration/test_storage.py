@@ -155,7 +155,11 @@ async def test_retention_purge_deletes_in_the_database(engine: AsyncEngine) -> N
     await svc.keep_photo("never-submitted", b"\xff\xd8", "image/jpeg", (1, 1))
     clock.advance(timedelta(days=31))
     await svc.submit(full_draft(2), USER_ID, USER_ID, "en")
-    purged = await RetentionService(SqlUnitOfWorkFactory(engine), clock, timedelta(days=30)).purge()
+    retention = RetentionService(SqlUnitOfWorkFactory(engine), clock, timedelta(days=30))
+    assert await retention.purge(dry_run=True) == Purged(reports=1, contacts=1, photos=1)
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM report"))).scalar_one() == 2  # nothing went
+    purged = await retention.purge()
     assert purged == Purged(reports=1, contacts=1, photos=1)
     async with engine.connect() as conn:
         counts = [(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one()
