@@ -21,6 +21,7 @@ from bot.broadcaster import Broadcaster
 from bot.channels import ChannelHandlers
 from bot.concurrency import PerChatUpdateProcessor
 from bot.desk import DeskHandlers
+from bot.desk_stats import StatsHandlers
 from bot.errors import make_error_handler
 from bot.geocoding import GeopyGeocoder, geocoder_from
 from bot.guards import UpdateGuards
@@ -53,6 +54,7 @@ from verify.pseudonyms import Pseudonymizer
 from verify.publishing import AlertService, Publisher
 from verify.retention import RetentionService
 from verify.roster import Role, RosterService
+from verify.stats import StatsService
 from verify.subscriptions import SubscriptionService
 
 log = logging.getLogger("sereno")
@@ -146,6 +148,7 @@ async def build_runtime(
         outbox=outbox,
         broadcast_queued=broadcaster.wake,
         metrics=metrics,
+        stats=StatsService(uow, clock),
     )
     for admin in settings.admins:
         existing = await services.roster.get(admin)
@@ -188,6 +191,7 @@ def register_handlers(application: Application, services: Services,  # type: ign
     channels = ChannelHandlers(services)
     application.add_handlers(channels.handlers())
     application.add_handlers(AlertDeskHandlers(services).handlers())
+    application.add_handlers(StatsHandlers(services).handlers())
     application.add_handlers(SubscribeHandlers(services).handlers(application))
     application.add_handlers(menu.handlers())
     application.add_error_handler(make_error_handler(settings.default_language))

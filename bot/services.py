@@ -17,6 +17,7 @@ from verify.publishing import AlertService
 from verify.resources import Resources
 from verify.retention import RetentionService
 from verify.roster import RosterService
+from verify.stats import StatsService
 from verify.subscriptions import SubscriptionService
 
 
@@ -39,3 +40,4 @@ class Services:
     #: Tell the broadcaster that messages were queued (it also polls the outbox).
     broadcast_queued: Callable[[], None]
     metrics: Metrics
+    stats: StatsService

@@ -148,6 +148,33 @@ async def _purge(args: argparse.Namespace) -> None:
           "reports never submitted. Incident summaries, alerts and the audit trail are kept.")
 
 
+async def _stats(args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
+    from bot.i18n import translator
+    from bot.stats_render import stats_text
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from verify.clock import SystemClock
+    from verify.places import Gazetteer
+    from verify.stats import StatsService
+
+    if args.days < 1:
+        raise MissingSetting("--days must be at least 1")
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        uow = SqlUnitOfWorkFactory(engine)
+        async with uow() as tx:
+            gazetteer = Gazetteer(await tx.neighborhoods.all())
+        figures = await StatsService(uow, SystemClock()).stats(None, timedelta(days=args.days))
+    finally:
+        await engine.dispose()
+    print(stats_text(translator("en"), figures, gazetteer, settings.tz))
+
+
 @asynccontextmanager
 async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
     from storage.engine import make_engine
@@ -193,6 +220,9 @@ def parser() -> argparse.ArgumentParser:
     inv = admin.add_parser("invite", help="create a one-time invite code (expires after 72 h)")
     inv.add_argument("--role", default="verifier", help="trainee, verifier, coordinator or admin")
     inv.set_defaults(func=_invite)
+    stats = admin.add_parser("stats", help="desk statistics: reports, verdicts, response times, alerts")
+    stats.add_argument("--days", type=int, default=7, help="the window, in days up to now (default 7)")
+    stats.set_defaults(func=_stats)
     purge = admin.add_parser("purge", help="delete raw reports, contacts and photos past the retention window")
     purge.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     purge.set_defaults(func=_purge)

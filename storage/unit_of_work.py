@@ -27,6 +27,7 @@ from storage.repositories import (
     SqlVerdictRepository,
     SqlVerifierRepository,
 )
+from storage.stats_repository import SqlStatsRepository
 from verify.errors import Conflict
 
 
@@ -48,6 +49,7 @@ class SqlUnitOfWork:
     outbox: SqlOutboxRepository
     subscribers: SqlSubscriberRepository
     channels: SqlChannelRepository
+    stats: SqlStatsRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(conn)
         self.subscribers = SqlSubscriberRepository(conn)
         self.channels = SqlChannelRepository(conn)
+        self.stats = SqlStatsRepository(conn)
         return self
 
     async def __aexit__(

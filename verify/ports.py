@@ -14,7 +14,7 @@ from verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 
 if TYPE_CHECKING:
-    from verify.alerts import Alert, AlertKind, DeliveryResult, MessageKind, OutboxMessage, Priority, TargetKind
+    from verify.alerts import Alert, AlertKind, Delivery, DeliveryResult, MessageKind, OutboxMessage, Priority, TargetKind
     from verify.channels import ChannelLink
     from verify.desk import FollowUp, ReporterToTell, VerdictRecord
     from verify.roster import Invite, Verifier
@@ -223,6 +223,26 @@ class OutboxRepository(Protocol):
     async def for_alert(self, alert_id: str) -> list[OutboxMessage]: ...
 
 
+class StatsRepository(Protocol):
+    """Read-only figures for desk statistics."""
+
+    async def reports_by_area(self, since: datetime, until: datetime) -> dict[str | None, int]:
+        """Reports made in [since, until), by neighborhood id (None: no place)."""
+        ...
+
+    async def incidents_between(self, since: datetime, until: datetime) -> list[Incident]:
+        """Incidents first reported in [since, until)."""
+        ...
+
+    async def alerts_between(self, since: datetime, until: datetime) -> list[Alert]:
+        """Alerts and corrections verified in [since, until)."""
+        ...
+
+    async def deliveries(self, alert_ids: Sequence[str]) -> dict[str, dict[Delivery, int]]:
+        """Outbox messages of these alerts by state, per alert."""
+        ...
+
+
 class SubscriberRepository(Protocol):
     """Subscribers and the neighborhoods they follow."""
 
@@ -384,6 +404,9 @@ class UnitOfWork(Protocol):
 
     @property
     def channels(self) -> ChannelRepository: ...
+
+    @property
+    def stats(self) -> StatsRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

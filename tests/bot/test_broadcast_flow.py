@@ -250,3 +250,17 @@ async def test_the_broadcaster_keeps_telegrams_limits_obeys_429_and_handles_403_
     [flag] = await bot.rows(f"SELECT problem FROM channel_link WHERE chat_id = {lost}")
     assert flag["problem"]
     assert all(len(double.sent_messages(f.chat_id)) == 1 for f in followers[1:])
+
+
+async def test_stats_are_for_coordinators(bot: Harness, double: BotApiDouble) -> None:
+    await staff(bot)
+    await decide(bot, await incident(bot), Verdict.CONFIRMED)
+    verifier = double.user(ANA, "Ana", "en")
+    await verifier.send_command("/stats")
+    await verifier.wait_text("Only coordinators")
+    coordinator = double.user(COORD, "Coord", "en")
+    await coordinator.send_command("/stats 400")
+    await coordinator.wait_text("followed by a number of days")
+    await coordinator.send_command("/stats 30")
+    figures = await coordinator.wait_text("Desk statistics from")
+    assert "Reports: 1. Incidents: 1 (still open: 0)." in figures.text and "Confirmed 1" in figures.text

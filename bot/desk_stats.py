@@ -1,0 +1,44 @@
+"""/stats for coordinators: the desk's figures over the last days (default 7)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler, ContextTypes, filters
+
+from bot import messaging
+from bot.context import translator_for
+from bot.services import Services
+from bot.stats_render import stats_text
+from verify.roster import Refused
+
+MAX_DAYS = 366
+
+
+class StatsHandlers:
+    """`/stats [days]`; the role is checked by the stats service."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        t = translator_for(update, context, self.s.settings.default_language)
+        user, chat = update.effective_user, update.effective_chat
+        assert user is not None and chat is not None
+        args = context.args or []
+        if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= MAX_DAYS)):
+            await messaging.send(context.bot, chat.id, t("Send /stats, or /stats followed by a number of days "
+                                                         "(1 to {max}).", max=MAX_DAYS))
+            return
+        days = int(args[0]) if args else 7
+        try:
+            figures = await self.s.stats.stats(user.id, timedelta(days=days))
+        except Refused:
+            await messaging.send(context.bot, chat.id, t("Only coordinators can see the desk statistics."))
+            return
+        await messaging.send(context.bot, chat.id,
+                             stats_text(t, figures, self.s.places.gazetteer, self.s.settings.tz)[:4000])
+
+    def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
+        return [CommandHandler("stats", self.stats, filters=filters.ChatType.PRIVATE)]
