@@ -23,17 +23,17 @@ class SqlStatsRepository:
     async def reports_by_area(self, since: datetime, until: datetime) -> dict[str | None, int]:
         rows = await self._c.execute(
             select(REPORT.c.neighborhood_id, func.count()).where(REPORT.c.created_at >= since,
-                                                                 REPORT.c.created_at < until)
+                                                                 REPORT.c.created_at <= until)
             .group_by(REPORT.c.neighborhood_id))
         return {area: count for area, count in rows}
 
     async def incidents_between(self, since: datetime, until: datetime) -> list[Incident]:
         rows = (await self._c.execute(select(INCIDENT).where(INCIDENT.c.first_seen_at >= since,
-                                                             INCIDENT.c.first_seen_at < until))).mappings()
+                                                             INCIDENT.c.first_seen_at <= until))).mappings()
         return [_incident(r) for r in rows]
 
     async def alerts_between(self, since: datetime, until: datetime) -> list[Alert]:
-        rows = await self._c.execute(select(ALERT).where(ALERT.c.verified_at >= since, ALERT.c.verified_at < until))
+        rows = await self._c.execute(select(ALERT).where(ALERT.c.verified_at >= since, ALERT.c.verified_at <= until))
         return [_alert(r) for r in rows]
 
     async def deliveries(self, alert_ids: Sequence[str]) -> dict[str, dict[Delivery, int]]:

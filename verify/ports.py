@@ -227,15 +227,15 @@ class StatsRepository(Protocol):
     """Read-only figures for desk statistics."""
 
     async def reports_by_area(self, since: datetime, until: datetime) -> dict[str | None, int]:
-        """Reports made in [since, until), by neighborhood id (None: no place)."""
+        """Reports made in [since, until], by neighborhood id (None: no place)."""
         ...
 
     async def incidents_between(self, since: datetime, until: datetime) -> list[Incident]:
-        """Incidents first reported in [since, until)."""
+        """Incidents first reported in [since, until]."""
         ...
 
     async def alerts_between(self, since: datetime, until: datetime) -> list[Alert]:
-        """Alerts and corrections verified in [since, until)."""
+        """Alerts and corrections verified in [since, until]."""
         ...
 
     async def deliveries(self, alert_ids: Sequence[str]) -> dict[str, dict[Delivery, int]]:

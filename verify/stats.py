@@ -97,7 +97,7 @@ class StatsService:
 
     async def stats(self, user_id: int | None, window: timedelta | None = None, since: datetime | None = None,
                     until: datetime | None = None) -> DeskStats:
-        """Figures for incidents first reported (and alerts verified) in [since, until),
+        """Figures for incidents first reported (and alerts verified) in [since, until],
         by default the last `window` (7 days). `user_id` None: the command line."""
         until = until or self._clock.now()
         since = since or until - (window or timedelta(days=7))

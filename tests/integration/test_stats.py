@@ -43,7 +43,7 @@ async def test_stats_of_a_seeded_week(world: World, engine: AsyncEngine) -> None
     stats = StatsService(world.uow, world.clock)
     with pytest.raises(Refused):
         await stats.stats(ANA, timedelta(days=7))
-    figures = await stats.stats(COORD, since=start, until=world.clock.now() + timedelta(seconds=1))
+    figures = await stats.stats(COORD, since=start, until=world.clock.now())
     total = figures.total
     assert (total.reports, total.incidents, total.open) == (6, 6, 1)
     assert total.verdicts == {Verdict.CONFIRMED: 3, Verdict.DEBUNKED: 2}
