@@ -165,8 +165,8 @@ async def build_runtime(
     )
     if limit_sends:
         builder = builder.rate_limiter(GateRateLimiter(gate))
-    if request is not None:
-        builder = builder.request(request)
+    # replies go out through aiohttp (PTB's default httpx client manages a few hundred a second)
+    builder = builder.request(request or AiohttpRequest())
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
     application = builder.build()
