@@ -1,4 +1,4 @@
-"""The `sereno` command: run, demo, migrate, admin."""
+"""The `sereno` command: run, demo, migrate, admin, export."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -175,6 +176,69 @@ async def _stats(args: argparse.Namespace) -> None:
     print(stats_text(translator("en"), figures, gazetteer, settings.tz))
 
 
+def _moment(flag: str, text: str | None, settings: Settings, end_of_day: bool = False) -> datetime | None:
+    """An ISO date or time given on the command line (SERENO_TIMEZONE when it has no offset)."""
+    from verify.exports import parse_moment
+
+    try:
+        return parse_moment(text, settings.tz, end_of_day=end_of_day) if text else None
+    except ValueError as exc:
+        raise MissingSetting(f"{flag}: {exc}") from None
+
+
+async def _export(args: argparse.Namespace) -> None:
+    """Write the PII-free export of alerts and corrections (audited) to stdout or a file."""
+    from verify.exports import ExportFormat, FeedSource
+
+    settings = _settings()
+    try:
+        fmt = ExportFormat.parse(args.format)
+    except ValueError as exc:
+        raise MissingSetting(str(exc)) from None
+    since = _moment("--since", args.since, settings)
+    until = _moment("--until", args.until, settings, end_of_day=True)
+    try:
+        source = FeedSource.for_region(settings.region_name, settings.tz)
+        if args.sender:
+            source = FeedSource(args.sender, source.name, source.tz)
+    except ValueError as exc:
+        raise MissingSetting(f"--sender: {exc}") from None
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from verify.clock import SystemClock
+    from verify.export_service import ExportError, ExportService
+    from verify.places import Gazetteer
+
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        uow = SqlUnitOfWorkFactory(engine)
+        async with uow() as tx:
+            gazetteer = Gazetteer(await tx.neighborhoods.all())
+        try:
+            exported = await ExportService(uow, SystemClock(), gazetteer).export(fmt, source, since, until,
+                                                                                 args.neighborhood)
+        except ExportError as exc:
+            raise MissingSetting(str(exc)) from None
+    finally:
+        await engine.dispose()
+    data = exported.text.encode("utf-8")
+    if args.output:
+        path = Path(args.output)
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise MissingSetting(f"cannot write {path}: {exc.strerror}") from None
+        print(f"Exported {exported.count} alert{'' if exported.count == 1 else 's'} as {fmt.value} to {path}.")
+    elif (out := getattr(sys.stdout, "buffer", None)) is not None:
+        sys.stdout.flush()
+        out.write(data)
+        out.flush()
+    else:
+        sys.stdout.write(exported.text)
+
+
 @asynccontextmanager
 async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
     from storage.engine import make_engine
@@ -231,6 +295,15 @@ def parser() -> argparse.ArgumentParser:
     link.add_argument("chat_id", type=int, help="the channel's or group's chat id (e.g. -1001234567890)")
     link.add_argument("--language", choices=SUPPORTED_LANGUAGES, help="language of the posts (default: the default)")
     link.set_defaults(func=_link_channel)
+    exp = sub.add_parser("export", help="export verified alerts and corrections for legal partners (no personal data)")
+    exp.add_argument("--format", required=True, help="csv, geojson, cap (CAP 1.2) or atom (Atom 1.0)")
+    exp.add_argument("--since", help="from this ISO date or time, e.g. 2026-01-15 or 2026-01-15T08:00-08:00 "
+                                     "(without an offset: SERENO_TIMEZONE)")
+    exp.add_argument("--until", help="before this ISO date or time (a date alone: up to the end of that day)")
+    exp.add_argument("--neighborhood", help="only alerts about this neighborhood id")
+    exp.add_argument("--sender", help="CAP sender id (default: sereno@<SERENO_REGION_NAME as a slug>)")
+    exp.add_argument("--output", "-o", help="write to this file (default: standard output)")
+    exp.set_defaults(func=_export)
     return top
 
 

@@ -104,6 +104,20 @@ class SqlAlertRepository:
             .order_by(INCIDENT.c.decided_at.desc()))).mappings()
         return [_incident(r) for r in rows]
 
+    async def verified_between(self, since: datetime | None, until: datetime | None,
+                               neighborhood_id: str | None = None, *, active_only: bool = False,
+                               limit: int | None = None) -> list[Alert]:
+        query = select(ALERT).order_by(ALERT.c.verified_at.desc(), ALERT.c.id.desc()).limit(limit)
+        if since is not None:
+            query = query.where(ALERT.c.verified_at >= since)
+        if until is not None:
+            query = query.where(ALERT.c.verified_at < until)
+        if neighborhood_id is not None:
+            query = query.where(ALERT.c.neighborhood_id == neighborhood_id)
+        if active_only:
+            query = query.where(ALERT.c.state == AlertState.ACTIVE.value)
+        return [_alert(r) for r in await self._c.execute(query)]
+
 
 def _message(row: Any) -> OutboxMessage:
     return OutboxMessage(

@@ -177,6 +177,15 @@ class AlertRepository(Protocol):
         """Incidents debunked after `since` that have no correction, newest first."""
         ...
 
+    async def verified_between(self, since: datetime | None, until: datetime | None,
+                               neighborhood_id: str | None = None, *, active_only: bool = False,
+                               limit: int | None = None) -> list[Alert]:
+        """Alerts and corrections verified at or after `since` and before `until` (None: no
+        bound), only those about `neighborhood_id` (their own neighborhood, not the adjacent
+        ones they also reached) when given, only active ones when `active_only`; newest
+        first, at most `limit`."""
+        ...
+
 
 class OutboxRepository(Protocol):
     """Messages waiting for the broadcaster, and what became of them."""
