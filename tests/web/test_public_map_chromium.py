@@ -1,0 +1,107 @@
+"""The public map in a real browser: headless Chromium loads `/map` from an aiohttp server
+fed with the demo region and one active alert in Las Palmas, and we read back the rendered
+DOM and a screenshot."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from PIL import Image
+
+from bot.public_map import MapData, map_routes
+from tests.map_fixtures import NOW, RESOURCES, TZ, alert, demo_neighborhoods, parse_html
+from verify.clock import ManualClock
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)"),
+]
+
+AMBER = (242, 181, 68)  # --amber in bot/map_assets.STYLE
+
+
+async def fixed_data() -> MapData:
+    return demo_neighborhoods(), [alert("las-palmas")]
+
+
+@pytest.fixture
+async def base_url() -> AsyncIterator[str]:
+    app = web.Application()
+    app.add_routes(map_routes(fixed_data, tz=TZ, resources=RESOURCES, clock=ManualClock(NOW),
+                              region_name="Puerto Sereno"))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+async def chromium(profile: Path, *args: str) -> bytes:
+    """Runs headless Chromium (without blocking the loop that serves the page); its stdout."""
+    assert CHROMIUM is not None
+    process = await asyncio.create_subprocess_exec(
+        CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+        f"--user-data-dir={profile}", "--window-size=1000,1200", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode == 0, err.decode(errors="replace")[-2000:]
+    return out
+
+
+def rgb_pixels(png: Path) -> list[tuple[int, int, int]]:
+    with Image.open(png) as image:
+        data = image.convert("RGB").tobytes()
+    return [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 3)]
+
+
+def amber_share(pixels: list[tuple[int, int, int]]) -> float:
+    """The share of pixels that are the map's amber."""
+    near = sum(1 for p in pixels if all(abs(c - a) <= 12 for c, a in zip(p, AMBER, strict=True)))
+    return near / len(pixels)
+
+
+def red_pixels(pixels: list[tuple[int, int, int]]) -> int:
+    return sum(1 for r, g, b in pixels if r > 180 and g < 90 and b < 90)
+
+
+async def test_chromium_renders_the_map_with_las_palmas_highlighted_and_listed(base_url: str, tmp_path: Path) -> None:
+    dom = (await chromium(tmp_path / "profile-dom", "--dump-dom", f"{base_url}/map")).decode()
+    doc = parse_html(dom)
+    assert doc.find("title")[0].text == "Puerto Sereno: map of verified alerts"
+    paths = {p.attrs["data-neighborhood"]: p.classes for p in doc.find("path")}
+    assert len(paths) == 8
+    assert paths.pop("las-palmas") == {"nb", "active"}
+    assert all("active" not in classes for classes in paths.values())
+    [item] = doc.find("li", class_="alert")
+    assert item.find("h3")[0].text == "Las Palmas"
+    assert "Verified at 12:10 on January 15, 2026" in item.text
+    assert "Legal hotline (Demo Legal Line): (555) 010-0100" in item.text
+
+    spanish = parse_html((await chromium(tmp_path / "profile-es", "--dump-dom", f"{base_url}/map?lang=es")).decode())
+    assert spanish.find("html")[0].attrs["lang"] == "es"
+    assert "Verificada a las 12:10 del 15 de enero de 2026" in spanish.find("li", class_="alert")[0].text
+
+    shot = tmp_path / "public-map.png"
+    await chromium(tmp_path / "profile-shot", f"--screenshot={shot}", f"{base_url}/map")
+    assert shot.exists() and shot.stat().st_size > 20_000
+    with Image.open(shot) as image:
+        assert image.size == (1000, 1200)
+    # Las Palmas is about an eighth of the map: a clear patch of amber, and nothing red.
+    pixels = rgb_pixels(shot)
+    assert amber_share(pixels) > 0.01
+    assert red_pixels(pixels) == 0
