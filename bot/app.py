@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from bot.concurrency import PerChatUpdateProcessor
 from bot.desk import DeskHandlers
 from bot.desk_stats import StatsHandlers
 from bot.errors import make_error_handler
+from bot.feeds import feed_routes
 from bot.geocoding import GeopyGeocoder, geocoder_from
 from bot.guards import UpdateGuards
 from bot.i18n import translator
@@ -32,6 +34,7 @@ from bot.leadership import Leadership
 from bot.menu import Menu
 from bot.metrics import Metrics
 from bot.persistence import DatabasePersistence
+from bot.public_map import load_from, map_routes
 from bot.rate_limiter import GateRateLimiter
 from bot.services import Services
 from bot.subscribe import SubscribeHandlers
@@ -45,6 +48,8 @@ from storage.unit_of_work import SqlUnitOfWorkFactory
 from verify.channels import ChannelService
 from verify.clock import SystemClock
 from verify.desk import DeskService
+from verify.export_service import ExportService
+from verify.exports import FeedSource
 from verify.intake import IntakePolicy, IntakeService
 from verify.limits import SendGate
 from verify.outbox import OutboxService
@@ -223,6 +228,21 @@ async def close_runtime(runtime: Runtime) -> None:
     await runtime.engine.dispose()
 
 
+def public_routes(runtime: Runtime) -> list[web.RouteDef]:
+    """The public map and the alert feeds, read from the bot's database."""
+    services = runtime.services
+    settings = services.settings
+    uow = SqlUnitOfWorkFactory(runtime.engine)
+    gazetteer = services.places.gazetteer
+    exports = ExportService(uow, services.clock, gazetteer)
+    return [
+        *map_routes(functools.partial(load_from, uow, gazetteer), tz=settings.tz, resources=services.resources,
+                    default_language=settings.default_language, region_name=settings.region_name,
+                    clock=services.clock),
+        *feed_routes(exports, FeedSource.for_region(settings.region_name, settings.tz), services.clock),
+    ]
+
+
 def count_update(metrics: Metrics) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
     """A handler counting every update by kind (before any guard drops it)."""
 
@@ -255,7 +275,7 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
             if webhook:
                 context = WebContext(app, runtime.engine, runtime.services.outbox, runtime.leadership,
                                      runtime.services.metrics, secret)
-                runner = await serve(web_app(context), settings.web_host, settings.web_port)
+                runner = await serve(web_app(context, public_routes(runtime)), settings.web_host, settings.web_port)
                 if settings.webhook_url:
                     await app.bot.set_webhook(settings.webhook_url, secret_token=secret,
                                               allowed_updates=Update.ALL_TYPES)

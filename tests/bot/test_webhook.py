@@ -112,3 +112,33 @@ async def test_healthz_reports_a_database_outage_and_recovers(served: tuple[Runt
             break
         await asyncio.sleep(0.1)
     assert status == 200 and '"database": "ok"' in body
+
+
+async def test_the_public_map_and_the_feeds_show_the_active_alert(served: tuple[Runtime, str]) -> None:
+    import xml.etree.ElementTree as ET
+
+    from verify.incidents import Verdict
+    from verify.model import Activity, GeoPoint, ReportDraft
+    from verify.roster import Role
+
+    runtime, base = served
+    services = runtime.services
+    for user in (11, 12):
+        await services.roster.redeem((await services.roster.invite(None, Role.VERIFIER)).code, user, str(user))
+    draft = ReportDraft("f" * 32, activity=Activity.PRESENCE, point=GeoPoint(34.0564, -118.2568),
+                        neighborhood_id="las-palmas", details="a plate 7ABC123 and Juanita Perez")
+    submitted = await services.intake.submit(draft, 99, 99, "en")
+    assert submitted.incident is not None
+    for user in (11, 12):
+        await services.desk.claim(user, submitted.incident.id)
+        await services.desk.decide(user, submitted.incident.id, Verdict.CONFIRMED, "seen")
+    status, page = await get(base, "/map?lang=es")
+    assert status == 200 and 'lang="es"' in page and "Las Palmas" in page
+    status, atom = await get(base, "/feeds/alerts.atom")
+    feed = ET.fromstring(atom)
+    [entry] = feed.findall("{http://www.w3.org/2005/Atom}entry")
+    assert status == 200 and "Las Palmas" in (entry.findtext("{http://www.w3.org/2005/Atom}title") or "")
+    status, cap = await get(base, "/feeds/alerts.cap")
+    assert status == 200 and len(ET.fromstring(cap).findall("{urn:oasis:names:tc:emergency:cap:1.2}alert")) == 1
+    for body in (page, atom, cap):
+        assert "7ABC123" not in body and "Juanita" not in body
