@@ -24,6 +24,7 @@ from bot.concurrency import PerChatUpdateProcessor
 from bot.desk import DeskHandlers
 from bot.desk_stats import StatsHandlers
 from bot.errors import make_error_handler
+from bot.export_handlers import ExportHandlers
 from bot.feeds import feed_routes
 from bot.geocoding import GeopyGeocoder, geocoder_from
 from bot.guards import UpdateGuards
@@ -154,6 +155,7 @@ async def build_runtime(
         broadcast_queued=broadcaster.wake,
         metrics=metrics,
         stats=StatsService(uow, clock),
+        exports=ExportService(uow, clock, gazetteer),
     )
     for admin in settings.admins:
         existing = await services.roster.get(admin)
@@ -197,6 +199,7 @@ def register_handlers(application: Application, services: Services,  # type: ign
     application.add_handlers(channels.handlers())
     application.add_handlers(AlertDeskHandlers(services).handlers())
     application.add_handlers(StatsHandlers(services).handlers())
+    application.add_handlers(ExportHandlers(services).handlers())
     application.add_handlers(SubscribeHandlers(services).handlers(application))
     application.add_handlers(menu.handlers())
     application.add_error_handler(make_error_handler(settings.default_language))
@@ -234,12 +237,11 @@ def public_routes(runtime: Runtime) -> list[web.RouteDef]:
     settings = services.settings
     uow = SqlUnitOfWorkFactory(runtime.engine)
     gazetteer = services.places.gazetteer
-    exports = ExportService(uow, services.clock, gazetteer)
     return [
         *map_routes(functools.partial(load_from, uow, gazetteer), tz=settings.tz, resources=services.resources,
                     default_language=settings.default_language, region_name=settings.region_name,
                     clock=services.clock),
-        *feed_routes(exports, FeedSource.for_region(settings.region_name, settings.tz), services.clock),
+        *feed_routes(services.exports, FeedSource.for_region(settings.region_name, settings.tz), services.clock),
     ]
 
 

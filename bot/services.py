@@ -9,6 +9,7 @@ from bot.metrics import Metrics
 from sereno.settings import Settings
 from verify.channels import ChannelService
 from verify.desk import DeskService
+from verify.export_service import ExportService
 from verify.intake import IntakeService
 from verify.outbox import OutboxService
 from verify.places import PlaceResolver
@@ -41,3 +42,4 @@ class Services:
     broadcast_queued: Callable[[], None]
     metrics: Metrics
     stats: StatsService
+    exports: ExportService

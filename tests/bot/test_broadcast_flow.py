@@ -264,3 +264,21 @@ async def test_stats_are_for_coordinators(bot: Harness, double: BotApiDouble) ->
     await coordinator.send_command("/stats 30")
     figures = await coordinator.wait_text("Desk statistics from")
     assert "Reports: 1. Incidents: 1 (still open: 0)." in figures.text and "Confirmed 1" in figures.text
+
+
+async def test_coordinators_export_alerts_as_a_file(bot: Harness, double: BotApiDouble) -> None:
+    await staff(bot)
+    await decide(bot, await incident(bot), Verdict.CONFIRMED)
+    verifier = double.user(ANA, "Ana", "en")
+    await verifier.send_command("/export")
+    await verifier.wait_text("Only coordinators can export")
+    coordinator = double.user(COORD, "Coord", "en")
+    await coordinator.send_command("/export pdf")
+    await coordinator.wait_text("followed by a format")
+    await coordinator.send_command("/export csv 7")
+    document = await double.wait_for(lambda m: m.document, chat_id=COORD)
+    assert document.caption and "1 alerts from the last 7 days" in document.caption
+    content = (document.file_bytes or b"").decode()
+    assert "Harbor View" in content and "Two vans" not in content and "vests" not in content
+    [audit] = await bot.rows("SELECT actor, subject FROM audit_event WHERE action = 'export'")
+    assert audit == {"actor": f"verifier:{COORD}", "subject": "csv"}
