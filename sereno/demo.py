@@ -12,13 +12,15 @@ import logging
 import re
 import textwrap
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import text
 
-from bot.app import running_bot
-from bot.services import Services
+from bot.app import Runtime, running_bot
+from bot.desk import DeskHandlers
 from sereno.double import BotApiDouble, FakeUser
 from sereno.settings import Settings
 from storage.admin import replace_neighborhoods
@@ -201,11 +203,12 @@ async def desk_verifies(marta: Script, jon: Script) -> None:
     await jon.say("A trusted responder on site confirms", "Decided: Confirmed")
 
 
-async def run_demo(out: TextIO) -> list[str]:
-    """Play the whole story; returns the reporters' reference codes in order."""
+async def run_demo(out: TextIO, database_url: str | None = None) -> list[str]:
+    """Play the whole story (on a throw-away SQLite database unless `database_url` names an
+    empty one); returns the two scripted reporters' reference codes in order."""
     logging.getLogger().setLevel(logging.WARNING)  # the transcript is the output
     codes: list[str] = []
-    async with scratch_database("sqlite") as url:
+    async with _database(database_url) as url:
         await replace_neighborhoods(url, parse_geojson(DEMO_REGION.read_text(encoding="utf-8")))
         async with BotApiDouble(DEMO_TOKEN) as double:
             settings = Settings(
@@ -255,7 +258,7 @@ async def run_demo(out: TextIO) -> list[str]:
                 await sofia.receive("activity has ended")
                 await carmen.receive("Todo despejado")
                 _section(out, "A rumor in Old Mill is debunked and corrected")
-                await rumor_is_debunked(runtime.services, marta, jon)
+                await rumor_is_debunked(runtime, double, marta, jon)
                 await channel.receive("Rumor check: Old Mill")
         out.write("━" * 76 + "\n")
         out.write(f"Reference codes: {', '.join(codes)} — one incident, confirmed by two verifiers; both\n"
@@ -264,21 +267,35 @@ async def run_demo(out: TextIO) -> list[str]:
     return codes
 
 
-async def rumor_is_debunked(services: Services, marta: Script, jon: Script) -> None:
-    """Three neighbors report a checkpoint in Old Mill; two verifiers find a utility crew."""
+async def rumor_is_debunked(runtime: Runtime, double: BotApiDouble, marta: Script, jon: Script) -> None:
+    """Three neighbors report a checkpoint in Old Mill; two verifiers find a utility crew;
+    the three are told, like every reporter."""
     marta.out.write("  (three people report a checkpoint in Old Mill; Marta and Jon check with a shop owner\n"
                     "   and the city: it is a utility crew)\n\n")
+    services = runtime.services
     incident_id = ""
     for n in range(3):
+        neighbor = double.user(200_000 + n, f"Neighbor {n + 1}", "en")
         draft = ReportDraft(uuid.uuid4().hex, activity=Activity.CHECKPOINT, point=GeoPoint(34.0574, -118.2130),
                             neighborhood_id="old-mill")
-        submitted = await services.intake.submit(draft, 200_000 + n, 200_000 + n, "en")
+        submitted = await services.intake.submit(draft, neighbor.user_dict["id"], neighbor.chat_id, "en")
         assert submitted.incident is not None
         incident_id = submitted.incident.id
     for verifier in (marta, jon):
         await services.desk.claim(verifier.user.chat_id, incident_id)
-        await services.desk.decide(verifier.user.chat_id, incident_id, Verdict.DEBUNKED, "a utility crew, not agents")
+        result = await services.desk.decide(verifier.user.chat_id, incident_id, Verdict.DEBUNKED,
+                                            "a utility crew, not agents")
     services.broadcast_queued()
+    await DeskHandlers(services).tell_reporters(runtime.application.bot, result)
+
+
+@asynccontextmanager
+async def _database(url: str | None) -> AsyncIterator[str]:
+    if url is not None:
+        yield url
+        return
+    async with scratch_database("sqlite") as scratch:
+        yield scratch
 
 
 def _section(out: TextIO, title: str) -> None:
