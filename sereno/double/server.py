@@ -22,7 +22,7 @@ unknown chats and invalid requests (400), wrong tokens (401) and unknown methods
 Simulated users live in :mod:`sereno.double.users`.
 
 Webhooks are only recorded: ``setWebhook`` makes ``getUpdates`` answer 409 like
-Telegram does, but the double never POSTs updates to the webhook URL.
+Telegram does; with :meth:`BotApiDouble.deliver_webhook_to` it also POSTs updates to a webhook.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 from sereno.double.users import FakeUser
@@ -1006,6 +1007,12 @@ class BotApiDouble:
         self._callback_answers: dict[str, JSONDict] = {}
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._webhook: JSONDict | None = None
+        self._delivery_url: str | None = None
+        self._delivery_secret: str | None = None
+        self._delivery_session: aiohttp.ClientSession | None = None
+        self._deliveries: set[asyncio.Task[None]] = set()
+        #: HTTP statuses of the webhook POSTs made by :meth:`deliver_webhook_to` (0: no answer).
+        self.webhook_answers: list[int] = []
 
         self._limits: dict[str, int | None] | None = None
         self._send_times: deque[float] = deque()
@@ -1070,6 +1077,11 @@ class BotApiDouble:
             return
         self._closing = True
         self._touch()
+        if self._deliveries:
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
+        if self._delivery_session is not None:
+            await self._delivery_session.close()
+            self._delivery_session = None
         runner, self._runner = self._runner, None
         await runner.cleanup()
         self._port = None
@@ -1245,9 +1257,39 @@ class BotApiDouble:
         self._next_update_id += 1
         body = copy.deepcopy({k: v for k, v in update.items() if k != "update_id"})
         self._updates[update_id] = {"update_id": update_id, **body}
-        self._pending.append(update_id)
+        if self._delivery_url is not None:
+            task = asyncio.get_running_loop().create_task(self._deliver(self._updates[update_id]))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+        else:
+            self._pending.append(update_id)
         self._touch()
         return update_id
+
+    def deliver_webhook_to(self, url: str | None, secret: str | None = None) -> None:
+        """POST every update pushed from now on to `url`, as Telegram does for a webhook,
+        instead of queueing it for getUpdates; `secret` goes in the
+        X-Telegram-Bot-Api-Secret-Token header (default: the secret_token given to
+        setWebhook). A refused or failed POST is retried a few times, as Telegram does.
+        ``None`` goes back to getUpdates."""
+        self._delivery_url = url
+        self._delivery_secret = secret
+
+    async def _deliver(self, update: JSONDict) -> None:
+        if self._delivery_session is None:
+            self._delivery_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+        secret = self._delivery_secret or (self._webhook or {}).get("secret_token")
+        headers = {"X-Telegram-Bot-Api-Secret-Token": str(secret)} if secret else {}
+        assert self._delivery_url is not None
+        for attempt in range(5):
+            try:
+                async with self._delivery_session.post(self._delivery_url, json=update, headers=headers) as response:
+                    self.webhook_answers.append(response.status)
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                self.webhook_answers.append(0)
+            await asyncio.sleep(0.1 * (attempt + 1))
 
     def redeliver(self, update_id: int) -> None:
         """Deliver the already pushed update ``update_id`` again, with the same id.
