@@ -12,13 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine for `url`. A SQLite file's folder is created, and every SQLite connection
-    runs in WAL mode with foreign keys enforced."""
+    runs in WAL mode with foreign keys enforced. SQLite transactions begin IMMEDIATE: they
+    take the write lock up front and wait for it (busy timeout) instead of failing with
+    "database is locked" when a transaction that read first tries to write after another
+    writer committed — what a surge of simultaneous reports would otherwise hit."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -28,8 +32,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    dbapi_connection.isolation_level = None  # the driver starts no transaction itself: _begin_immediate does
+
+
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(url: str) -> bool:
