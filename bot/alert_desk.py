@@ -100,7 +100,7 @@ class AlertDeskHandlers:
             return
         self.s.broadcast_queued()
         await query.answer()
-        note = t("{count} messages queued.", count=published.queued)
+        note = t.n("{count} message queued.", "{count} messages queued.", published.queued)
         await messaging.edit(context.bot, query.message.chat.id, query.message.message_id, f"{text}\n{note}")
 
     def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]

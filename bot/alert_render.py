@@ -30,8 +30,8 @@ class AlertRenderer:
         self._resources = resources
         self._tz = tz
 
-    def _time(self, at: datetime) -> str:
-        return at.astimezone(self._tz).strftime("%H:%M")
+    def _time(self, t: Translator, at: datetime) -> str:
+        return t.time(at, self._tz)
 
     def _place(self, t: Translator, neighborhood_id: str | None) -> str:
         neighborhood = self._gazetteer.get(neighborhood_id)
@@ -57,9 +57,9 @@ class AlertRenderer:
     def status(self, t: Translator, alert: Alert, kind: MessageKind, now: datetime) -> str:
         """The line a lifecycle change adds."""
         if kind is MessageKind.EXPIRE or alert.state is AlertState.EXPIRED:
-            return t("⌛ This alert expired at {time} and is no longer current.", time=self._time(now))
+            return t("⌛ This alert expired at {time} and is no longer current.", time=self._time(t, now))
         update = UpdateKind.ALL_CLEAR if kind is MessageKind.CLEAR else (alert.last_update or UpdateKind.STILL_ACTIVE)
-        return t(UPDATE_LINES[update], time=self._time(alert.updated_at or now))
+        return t(UPDATE_LINES[update], time=self._time(t, alert.updated_at or now))
 
     def post(self, t: Translator, alert: Alert, status: str | None = None) -> str:
         """The alert or correction as posted (with `status` appended when it changed)."""
@@ -79,7 +79,7 @@ class AlertRenderer:
         lines = [
             t("⚠️ Verified alert: {place}", place=place),
             t("What: {what}", what=what),
-            t("Verified at {time} {by}.", time=self._time(alert.verified_at), by=self._verified_by(t, alert)),
+            t("Verified at {time} {by}.", time=self._time(t, alert.verified_at), by=self._verified_by(t, alert)),
         ]
         others = [self._place(t, n) for n in alert.areas if n != alert.neighborhood_id]
         if others:
@@ -97,7 +97,7 @@ class AlertRenderer:
         return [
             t("ℹ️ Rumor check: {place}", place=place),
             t("Reports of immigration enforcement in {place} were checked {by} and were not confirmed "
-              "(checked at {time}).", place=place, by=self._verified_by(t, alert), time=self._time(alert.verified_at)),
+              "(checked at {time}).", place=place, by=self._verified_by(t, alert), time=self._time(t, alert.verified_at)),
             "",
             t("Please do not forward the rumor. Share only alerts verified by this network."),
             t("If you see something, report it to this bot."),

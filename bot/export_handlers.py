@@ -55,9 +55,10 @@ class ExportHandlers:
             await messaging.send(context.bot, chat.id, t("Nothing to export for that window."))
             return
         name = f"sereno-alerts-{now.astimezone(self.s.settings.tz):%Y-%m-%d}.{EXTENSIONS[fmt]}"
-        await context.bot.send_document(chat.id, InputFile(exported.text.encode(), filename=name), caption=t(
+        await context.bot.send_document(chat.id, InputFile(exported.text.encode(), filename=name), caption=t.n(
+            "{count} alert from the last {days} days. No reporter, contact or report text is included.",
             "{count} alerts from the last {days} days. No reporter, contact or report text is included.",
-            count=exported.count, days=days))
+            exported.count, days=days))
 
     def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
         return [CommandHandler("export", self.export, filters=filters.ChatType.PRIVATE)]

@@ -1,26 +1,48 @@
 """Translations: gettext catalogs under `bot/locales/`, managed with Babel.
 
-Source strings are English and marked with `t("…")` (or `N_("…")` where the text is only
-declared); `pybabel extract -F babel.cfg -k t -k N_ -o bot/locales/sereno.pot .` collects them
-and `pybabel update -i bot/locales/sereno.pot -d bot/locales -D sereno` merges them into each
-language's `.po`. Catalogs are compiled in memory when first used: no `.mo` files to build.
+Source strings are English and marked with `t("…")`, `t.n("…", "…", count)` for plural
+forms, or `N_("…")` where the text is only declared. Collect them with
+
+    pybabel extract -F babel.cfg -k t -k N_ -k n:1,2 --no-location --sort-output --project=sereno \
+        --version=0.1.0 --copyright-holder="Sereno contributors" -o bot/locales/sereno.pot .
+    pybabel update -i bot/locales/sereno.pot -d bot/locales -D sereno --no-fuzzy-matching --ignore-obsolete
+
+and add a language with `pybabel init -i bot/locales/sereno.pot -d bot/locales -D sereno -l CODE`:
+its catalog is all it takes. Catalogs are compiled in memory when first used. Values put into
+a right-to-left message are wrapped in Unicode isolates, so numbers, codes and names keep
+their order; times and dates follow the language's conventions.
 """
 
 from __future__ import annotations
 
 import gettext
 import io
+from datetime import datetime
 from functools import cache
-from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from sereno.settings import SUPPORTED_LANGUAGES
+from sereno.settings import LOCALES, SUPPORTED_LANGUAGES
 
-LOCALES = Path(__file__).with_name("locales")
 DOMAIN = "sereno"
-LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+#: First Strong Isolate … Pop Directional Isolate: a value that keeps its own direction.
+ISOLATE, POP = "\u2068", "\u2069"
+
+
+def language_name(code: str) -> str:
+    """The language's name in itself ("Español", "中文", "العربية")."""
+    try:
+        name = Locale.parse(code).get_display_name(code) or code
+    except ValueError:
+        return code
+    return name[:1].upper() + name[1:]
+
+
+LANGUAGE_NAMES = {code: language_name(code) for code in SUPPORTED_LANGUAGES}
 
 
 def N_(message: str) -> str:
@@ -44,15 +66,38 @@ def _catalog(language: str) -> gettext.NullTranslations:
 class Translator:
     """Translates and formats messages for one language: `t("Hello {name}", name=…)`."""
 
-    __slots__ = ("language", "_gettext")
+    __slots__ = ("language", "rtl", "_locale", "_gettext", "_ngettext")
 
     def __init__(self, language: str) -> None:
         self.language = language if language in SUPPORTED_LANGUAGES else "en"
-        self._gettext = _catalog(self.language).gettext
+        self._locale = Locale.parse(self.language)
+        self.rtl = self._locale.text_direction == "rtl"
+        catalog = _catalog(self.language)
+        self._gettext = catalog.gettext
+        self._ngettext = catalog.ngettext
 
     def __call__(self, message: str, /, **values: object) -> str:
-        text = self._gettext(message)
-        return text.format(**values) if values else text
+        return self._format(self._gettext(message), values)
+
+    def n(self, singular: str, plural: str, count: int, /, **values: object) -> str:
+        """The form of the message for `count` (the language's own plural rules);
+        `{count}` is available to it."""
+        return self._format(self._ngettext(singular, plural, count), {"count": count, **values})
+
+    def _format(self, text: str, values: dict[str, object]) -> str:
+        if not values:
+            return text
+        if self.rtl:
+            values = {key: f"{ISOLATE}{value}{POP}" for key, value in values.items()}
+        return text.format(**values)
+
+    def time(self, at: datetime, tz: ZoneInfo) -> str:
+        """A time of day as this language writes it ("3:05 PM", "15:05")."""
+        return format_time(at, format="short", tzinfo=tz, locale=self._locale)
+
+    def date(self, at: datetime, tz: ZoneInfo) -> str:
+        """A date as this language writes it."""
+        return format_date(at.astimezone(tz), format="medium", locale=self._locale)
 
 
 @cache

@@ -43,12 +43,15 @@ class Leadership:
         self._key = key
         self._conn: asyncpg.Connection | None = None
         self.is_leader = False
+        #: Set once the first attempt to lead has been made (won or not).
+        self.tried = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Try to lead until `stop` is set; step down (running `on_loss`) on the way out."""
         try:
             while not stop.is_set():
                 await self._step()
+                self.tried.set()
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=self._retry)
                 except TimeoutError:
@@ -63,7 +66,7 @@ class Leadership:
             return
         try:
             if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncpg.connect(self._dsn, timeout=self._retry)
+                self._conn = await asyncpg.connect(self._dsn, timeout=max(self._retry, 10.0))
             if self.is_leader:
                 await self._conn.fetchval("SELECT 1", timeout=self._retry)
             elif await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self._key, timeout=self._retry):

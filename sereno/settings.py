@@ -17,7 +17,18 @@ from verify.limits import SendLimits
 from verify.model import Tier
 from verify.resources import Hotline, Resources, ResourcesError, load_resources
 
-SUPPORTED_LANGUAGES = ("en", "es")
+#: Where the translation catalogs live (one `<code>/LC_MESSAGES/sereno.po` per language).
+LOCALES = Path(__file__).resolve().parents[1] / "bot" / "locales"
+
+
+def catalog_languages() -> tuple[str, ...]:
+    """English (the source language) and every language that has a catalog: adding a
+    language is adding its catalog."""
+    found = sorted(p.parent.parent.name for p in LOCALES.glob("*/LC_MESSAGES/sereno.po"))
+    return ("en", *[code for code in found if code != "en"])
+
+
+SUPPORTED_LANGUAGES = catalog_languages()
 OFFICIAL_BOT_API = "https://api.telegram.org"
 
 

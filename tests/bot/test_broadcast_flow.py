@@ -277,7 +277,7 @@ async def test_coordinators_export_alerts_as_a_file(bot: Harness, double: BotApi
     await coordinator.wait_text("followed by a format")
     await coordinator.send_command("/export csv 7")
     document = await double.wait_for(lambda m: m.document, chat_id=COORD)
-    assert document.caption and "1 alerts from the last 7 days" in document.caption
+    assert document.caption and "1 alert from the last 7 days" in document.caption  # plural forms
     content = (document.file_bytes or b"").decode()
     assert "Harbor View" in content and "Two vans" not in content and "vests" not in content
     [audit] = await bot.rows("SELECT actor, subject FROM audit_event WHERE action = 'export'")

@@ -1,4 +1,5 @@
-"""Every message the bot can say has a Spanish translation with the same placeholders."""
+"""Every message the bot can say has a translation in every catalog, with the same
+placeholders (and every plural form), and right-to-left text keeps its values intact."""
 
 from __future__ import annotations
 
@@ -9,31 +10,39 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES, translator
+from bot.i18n import ISOLATE, LOCALES, POP, translator
+from sereno.settings import SUPPORTED_LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 
 
-def source_messages() -> set[str]:
-    """Messages marked with t(…) or N_(…) in bot/, as Babel extracts them."""
+def source_messages() -> set[str | tuple[str, ...]]:
+    """Messages marked with t(…), t.n(…, …) or N_(…) in bot/, as Babel extracts them
+    (plural messages as (singular, plural))."""
     found = extract_from_dir(
-        str(ROOT / "bot"), method_map=[("**.py", "python")], keywords={"t": None, "N_": None}
+        str(ROOT / "bot"), method_map=[("**.py", "python")], keywords={"t": None, "N_": None, "n": (1, 2)}
     )
     return {message for _file, _line, message, _comments, _context in found}
 
 
-@pytest.mark.parametrize("language", ["es"])
+def _forms(value: object) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (str(value or ""),)
+
+
+@pytest.mark.parametrize("language", [code for code in SUPPORTED_LANGUAGES if code != "en"])
 def test_every_source_message_is_translated_with_the_same_placeholders(language: str) -> None:
     with (LOCALES / language / "LC_MESSAGES" / "sereno.po").open("rb") as fh:
         catalog = read_po(fh)
-    missing = sorted(m for m in source_messages() if not (catalog.get(m) and catalog.get(m).string))
+    missing = sorted(str(m) for m in source_messages()
+                     if not ((entry := catalog.get(m)) and all(_forms(entry.string))))
     assert missing == [], f"{len(missing)} messages without a {language} translation (run pybabel update): {missing[:5]}"
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert fuzzy == []
     broken = [
         m.id for m in catalog
-        if m.id and set(PLACEHOLDER.findall(str(m.id))) != set(PLACEHOLDER.findall(str(m.string)))
+        if m.id and any(set(PLACEHOLDER.findall(form)) != set(PLACEHOLDER.findall(_forms(m.id)[-1]))
+                        for form in _forms(m.string))
     ]
     assert broken == []
 
@@ -42,6 +51,13 @@ def test_the_template_lists_every_source_message() -> None:
     with (LOCALES / "sereno.pot").open("rb") as fh:
         template = {m.id for m in read_po(fh) if m.id}
     assert source_messages() <= template, "run pybabel extract (see bot/i18n.py)"
+
+
+def test_right_to_left_messages_isolate_their_values() -> None:
+    english, arabic = translator("en"), translator("ar")
+    assert english("Legal hotline: {number}", number="555-0100").endswith("555-0100")
+    if "ar" in SUPPORTED_LANGUAGES:
+        assert f"{ISOLATE}555-0100{POP}" in arabic("Legal hotline: {number}", number="555-0100")
 
 
 def test_spanish_is_served_and_unknown_languages_fall_back_to_english() -> None:
