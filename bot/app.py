@@ -28,7 +28,7 @@ from bot.export_handlers import ExportHandlers
 from bot.feeds import feed_routes
 from bot.geocoding import GeopyGeocoder, geocoder_from
 from bot.guards import UpdateGuards
-from bot.i18n import translator
+from bot.i18n import reviewed, translator
 from bot.intake import IntakeConversation
 from bot.jobs import schedule_jobs
 from bot.leadership import Leadership
@@ -129,6 +129,7 @@ async def build_runtime(
         AlertRenderer(gazetteer, resources, settings.tz),
         gate,
         clock,
+        language_for=alert_language(settings),
     )
     metrics = Metrics()
     metrics.watch_broadcaster(broadcaster.counters)
@@ -229,6 +230,16 @@ async def close_runtime(runtime: Runtime) -> None:
     if runtime.geocoder is not None:
         await runtime.geocoder.close()
     await runtime.engine.dispose()
+
+
+def alert_language(settings: Settings) -> Callable[[str], str]:
+    """The language an alert is sent in to someone reading `language`: theirs, unless the
+    deployment only sends reviewed languages and theirs is not (then the default, or
+    English when the default is not reviewed either)."""
+    if settings.alert_languages == "all":
+        return lambda language: language
+    fallback = settings.default_language if reviewed(settings.default_language) else "en"
+    return lambda language: language if reviewed(language) else fallback
 
 
 def public_routes(runtime: Runtime) -> list[web.RouteDef]:

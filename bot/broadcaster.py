@@ -66,6 +66,7 @@ class Broadcaster:
         on_flagged: Callable[[list[ChannelLink]], Awaitable[None]] | None = None,
         flush_seconds: float = 0.1,
         poll_seconds: float = 1.0,
+        language_for: Callable[[str], str] = lambda language: language,
     ) -> None:
         self._outbox = outbox
         self._bot = bot
@@ -75,6 +76,7 @@ class Broadcaster:
         self.on_flagged = on_flagged
         self._flush_seconds = flush_seconds
         self._poll_seconds = poll_seconds
+        self._language_for = language_for
         self._claim_size = int(max(50, min(2000, 2 * gate.limits.overall_per_second)))
         self._work: list[OutboxMessage] = []
         self._alerts: dict[str, Alert] = {}
@@ -206,7 +208,7 @@ class Broadcaster:
         alert = self._alerts.get(message.alert_id)
         if alert is None:
             return DeliveryResult(message.id or 0, Delivery.FAILED, error="alert gone")
-        t = translator(message.language)
+        t = translator(self._language_for(message.language))
         now = self._clock.now()
         try:
             if message.kind is MessageKind.POST:

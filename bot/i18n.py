@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import gettext
 import io
+import tomllib
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -43,6 +45,49 @@ def language_name(code: str) -> str:
 
 
 LANGUAGE_NAMES = {code: language_name(code) for code in SUPPORTED_LANGUAGES}
+#: Which catalogs a native speaker reviewed (see the file's own comments).
+REVIEWS = LOCALES / "reviews.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogStatus:
+    """How complete a language's catalog is and who reviewed it (None: nobody yet)."""
+
+    code: str
+    name: str
+    translated: int
+    total: int
+    reviewer: str | None
+    reviewed_on: str | None
+
+
+def reviews() -> dict[str, dict[str, object]]:
+    """The review records of reviews.toml, by language code."""
+    with REVIEWS.open("rb") as fh:
+        return {code: dict(entry) for code, entry in tomllib.load(fh).items() if isinstance(entry, dict)}
+
+
+def reviewed(code: str) -> bool:
+    """English (the source) and every language a native speaker reviewed."""
+    return code == "en" or code in reviews()
+
+
+def catalog_status() -> list[CatalogStatus]:
+    """Coverage and review of every supported language, English first."""
+    with (LOCALES / f"{DOMAIN}.pot").open("rb") as fh:
+        template = [m.id for m in read_po(fh) if m.id]
+    records = reviews()
+    statuses = [CatalogStatus("en", LANGUAGE_NAMES["en"], len(template), len(template), "source language", None)]
+    for code in SUPPORTED_LANGUAGES[1:]:
+        with (LOCALES / code / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as fh:
+            catalog = read_po(fh, locale=code)
+        done = sum(1 for msgid in template if (m := catalog.get(msgid)) is not None and all(
+            m.string if isinstance(m.string, (tuple, list)) else (m.string,)))
+        record = records.get(code, {})
+        statuses.append(CatalogStatus(code, LANGUAGE_NAMES[code], done, len(template),
+                                      str(record["reviewer"]) if "reviewer" in record else None,
+                                      str(record["date"]) if "date" in record else None))
+    return statuses
 
 
 def N_(message: str) -> str:

@@ -239,6 +239,18 @@ async def _export(args: argparse.Namespace) -> None:
         sys.stdout.write(exported.text)
 
 
+async def _translations(args: argparse.Namespace) -> None:
+    from bot.i18n import catalog_status
+
+    print(f"{'language':<24} {'translated':>12}  native review")
+    for status in catalog_status():
+        share = f"{status.translated}/{status.total}"
+        review = status.reviewer or "not reviewed"
+        if status.reviewed_on:
+            review += f" ({status.reviewed_on})"
+        print(f"{status.code + ' ' + status.name:<24} {share:>12}  {review}")
+
+
 @asynccontextmanager
 async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
     from storage.engine import make_engine
@@ -284,6 +296,8 @@ def parser() -> argparse.ArgumentParser:
     inv = admin.add_parser("invite", help="create a one-time invite code (expires after 72 h)")
     inv.add_argument("--role", default="verifier", help="trainee, verifier, coordinator or admin")
     inv.set_defaults(func=_invite)
+    admin.add_parser("translations", help="each language's catalog: how complete, and whether a native speaker "
+                     "reviewed it").set_defaults(func=_translations)
     stats = admin.add_parser("stats", help="desk statistics: reports, verdicts, response times, alerts")
     stats.add_argument("--days", type=int, default=7, help="the window, in days up to now (default 7)")
     stats.set_defaults(func=_stats)

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=8080, ge=1, le=65535)
     log_format: Literal["text", "json"] = "text"  # json: one object per line
+    # "reviewed": alerts go out only in languages a native speaker reviewed (bot/locales/reviews.toml)
+    alert_languages: Literal["all", "reviewed"] = "all"
 
     geocoder: str = ""
     geocoder_domain: str = ""
