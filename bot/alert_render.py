@@ -16,6 +16,7 @@ from verify.alerts import Alert, AlertKind, AlertState, MessageKind, UpdateKind
 from verify.places import Gazetteer
 from verify.resources import Resources
 
+SEPARATOR = "\n\n— — —\n\n"
 UPDATE_LINES = {
     UpdateKind.STILL_ACTIVE: N_("🔄 Update {time}: verifiers say the activity is still going on. Stay alert."),
     UpdateKind.ALL_CLEAR: N_("✅ All clear {time}: verifiers report the activity has ended."),
@@ -29,6 +30,18 @@ class AlertRenderer:
         self._gazetteer = gazetteer
         self._resources = resources
         self._tz = tz
+
+    @staticmethod
+    def combined(texts: list[str], limit: int = 4096) -> str:
+        """Several languages' versions as one post, in order, leaving out the last ones
+        when together they would exceed Telegram's limit."""
+        kept = texts[:1]
+        for text in texts[1:]:
+            candidate = SEPARATOR.join([*kept, text])
+            if len(candidate) > limit:
+                break
+            kept.append(text)
+        return SEPARATOR.join(kept)
 
     def _time(self, t: Translator, at: datetime) -> str:
         return t.time(at, self._tz)

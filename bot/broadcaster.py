@@ -24,7 +24,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot import messaging
 from bot.alert_render import AlertRenderer
-from bot.i18n import translator
+from bot.i18n import Translator, translator
 from bot.rate_limiter import retry_seconds
 from verify.alerts import Alert, Delivery, DeliveryResult, MessageKind, OutboxMessage, TargetKind
 from verify.channels import ChannelLink
@@ -208,11 +208,11 @@ class Broadcaster:
         alert = self._alerts.get(message.alert_id)
         if alert is None:
             return DeliveryResult(message.id or 0, Delivery.FAILED, error="alert gone")
-        t = translator(self._language_for(message.language))
         now = self._clock.now()
         try:
             if message.kind is MessageKind.POST:
-                sent = await messaging.send(self._bot, message.chat_id, self._renderer.post(t, alert))
+                sent = await messaging.send(self._bot, message.chat_id,
+                                            self._text(message, lambda t: self._renderer.post(t, alert)))
                 self._posted[(alert.id, message.chat_id)] = sent
                 return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=sent)
             post_id, post_state = await self._post(alert.id, message.chat_id)
@@ -222,10 +222,11 @@ class Broadcaster:
                 return DeliveryResult(message.id or 0, Delivery.PENDING,
                                       retry_at=now + timedelta(seconds=HOLD_SECONDS))
             if message.target is TargetKind.CHANNEL:
-                await messaging.edit(self._bot, message.chat_id, post_id,
-                                     self._renderer.message(t, alert, message.kind, now))
+                await messaging.edit(self._bot, message.chat_id, post_id, self._text(
+                    message, lambda t: self._renderer.message(t, alert, message.kind, now)))
                 return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=post_id)
-            sent = await self._reply(message.chat_id, self._renderer.reply(t, alert, message.kind, now), post_id)
+            sent = await self._reply(message.chat_id, self._text(
+                message, lambda t: self._renderer.reply(t, alert, message.kind, now)), post_id)
             return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=sent)
         except RetryAfter as exc:
             seconds = retry_seconds(exc)
@@ -240,6 +241,12 @@ class Broadcaster:
             if message.attempts >= MAX_ATTEMPTS:
                 return DeliveryResult(message.id or 0, Delivery.FAILED, error=f"gave up: {exc.message}")
             return DeliveryResult(message.id or 0, Delivery.PENDING, retry_at=self._later(message), error=exc.message)
+
+    def _text(self, message: OutboxMessage, render: Callable[[Translator], str]) -> str:
+        """The message in its chat's language, or in each of them ("en+es": one combined
+        channel post)."""
+        languages = dict.fromkeys(self._language_for(code) for code in message.language.split("+"))
+        return self._renderer.combined([render(translator(code)) for code in languages])
 
     def _refused(self, message: OutboxMessage, exc: TelegramError) -> DeliveryResult:
         """A 403 or 400: the chat is unreachable (subscriber deactivated, channel flagged),

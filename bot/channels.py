@@ -158,7 +158,7 @@ class ChannelHandlers:
             await self._say(context.bot, admin_id, self._missing_text(admin_t, title, missing))
             await self._say(context.bot, chat.id, self._missing_text(t, title, missing))
             return
-        await self.s.channels.link(admin_id, neighborhood.id, chat.id, title, self.s.settings.default_language)
+        await self.s.channels.link(admin_id, neighborhood.id, chat.id, title, self.s.settings.channel_language)
         await self._say(context.bot, chat.id, t("This chat will receive verified alerts for {place}.",
                                                 place=neighborhood.name))
         await self._say(context.bot, admin_id, self._linked_text(admin_t, title, neighborhood.name))

@@ -122,7 +122,7 @@ async def _link_channel(args: argparse.Namespace) -> None:
             raise MissingSetting(f"unknown neighborhood {args.neighborhood!r}: use one of {', '.join(sorted(known))}")
         await ChannelService(uow, SystemClock()).link(None, args.neighborhood, args.chat_id,
                                                       chat.title or str(args.chat_id),
-                                                      args.language or settings.default_language)
+                                                      args.language or settings.channel_language)
     finally:
         await engine.dispose()
     print(f"Linked {chat.title or args.chat_id} to {args.neighborhood}: verified alerts will be posted there.")

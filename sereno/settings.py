@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"  # json: one object per line
     # "reviewed": alerts go out only in languages a native speaker reviewed (bot/locales/reviews.toml)
     alert_languages: Literal["all", "reviewed"] = "all"
+    # languages of each channel post ("en,es": one post carrying both); default: the default language
+    channel_languages: str = ""
 
     geocoder: str = ""
     geocoder_domain: str = ""
@@ -156,6 +158,20 @@ class Settings(BaseSettings):
     def cluster_policy(self) -> ClusterPolicy:
         """How close reports must be to describe one event, as configured."""
         return ClusterPolicy(radius_m=self.cluster_radius_m, window=timedelta(hours=self.cluster_window_hours))
+
+    @field_validator("channel_languages")
+    @classmethod
+    def _known_channel_languages(cls, value: str) -> str:
+        unknown = [code for code in value.replace(",", " ").split() if code not in SUPPORTED_LANGUAGES]
+        if unknown:
+            raise ValueError(f"unknown language {unknown[0]!r}: use {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @property
+    def channel_language(self) -> str:
+        """The languages of a new channel link, joined with "+" (e.g. "en+es")."""
+        codes = list(dict.fromkeys(self.channel_languages.replace(",", " ").split())) or [self.default_language]
+        return "+".join(codes)
 
     @property
     def alert_policy(self) -> AlertPolicy:

@@ -282,3 +282,13 @@ async def test_coordinators_export_alerts_as_a_file(bot: Harness, double: BotApi
     assert "Harbor View" in content and "Two vans" not in content and "vests" not in content
     [audit] = await bot.rows("SELECT actor, subject FROM audit_event WHERE action = 'export'")
     assert audit == {"actor": f"verifier:{COORD}", "subject": "csv"}
+
+
+async def test_a_channel_can_carry_one_post_in_several_languages(bot: Harness, double: BotApiDouble) -> None:
+    await staff(bot)
+    double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
+    await bot.runtime.services.channels.link(None, "harbor-view", CHANNEL, "Harbor View alerts", "en+es")
+    await decide(bot, await incident(bot), Verdict.CONFIRMED)
+    [post] = await messages_to(double, CHANNEL, 1)
+    english, spanish = (post.text or "").split("— — —")
+    assert "Verified alert: Harbor View" in english and "Alerta verificada: Harbor View" in spanish

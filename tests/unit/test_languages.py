@@ -91,3 +91,15 @@ def test_a_deployment_can_keep_alerts_to_reviewed_languages() -> None:
     reviewed_only = alert_language(Settings(_env_file=None, alert_languages="reviewed", default_language="es"))  # type: ignore[call-arg]
     assert reviewed_only("pt") == "en"  # neither Portuguese nor Spanish has a native review yet
     assert reviewed_only("en") == "en"
+
+
+def test_a_combined_post_leaves_out_languages_that_would_not_fit() -> None:
+    assert AlertRenderer.combined(["a" * 3000, "b" * 1000]) == "a" * 3000 + "\n\n— — —\n\n" + "b" * 1000
+    assert AlertRenderer.combined(["a" * 3000, "b" * 2000]) == "a" * 3000
+
+
+def test_channel_languages_are_checked_and_joined() -> None:
+    assert Settings(_env_file=None, channel_languages="en, es").channel_language == "en+es"  # type: ignore[call-arg]
+    assert Settings(_env_file=None, default_language="es").channel_language == "es"  # type: ignore[call-arg]
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, channel_languages="en,xx")  # type: ignore[call-arg]
