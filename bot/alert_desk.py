@@ -46,13 +46,13 @@ class AlertDeskHandlers:
         nb = self.s.places.gazetteer.get(neighborhood_id)
         return nb.name if nb is not None else t("No neighborhood")
 
-    def _time(self, at: datetime) -> str:
-        return at.astimezone(self.s.settings.tz).strftime("%H:%M")
+    def _time(self, t: Translator, at: datetime) -> str:
+        return t.time(at, self.s.settings.tz)
 
     def alert_line(self, t: Translator, alert: Alert) -> str:
         what = t(ACTIVITY_LABELS[alert.activity]) if alert.activity else t("Unclear activity")
         return t("{place}: {what}. Verified {verified}, expires {expires}.", place=self._place(t, alert.neighborhood_id),
-                 what=what, verified=self._time(alert.verified_at), expires=self._time(alert.expires_at))
+                 what=what, verified=self._time(t, alert.verified_at), expires=self._time(t, alert.expires_at))
 
     def debunked_line(self, t: Translator, incident: Incident) -> str:
         return t("Debunked in {place} ({count} reports).", place=self._place(t, incident.neighborhood_id),
@@ -88,7 +88,7 @@ class AlertDeskHandlers:
         try:
             if len(parts) == 4 and parts[1] == "u" and parts[3] in {k.value for k in UpdateKind}:
                 published = await self.s.alerts.update(user.id, parts[2][:36], UpdateKind(parts[3]))
-                text = t(UPDATE_LINES[UpdateKind(parts[3])], time=self._time(self.s.clock.now()))
+                text = t(UPDATE_LINES[UpdateKind(parts[3])], time=self._time(t, self.s.clock.now()))
             elif len(parts) == 3 and parts[1] == "c":
                 published = await self.s.alerts.correct(user.id, parts[2][:36])
                 text = t("Correction queued for the neighborhood channels.")

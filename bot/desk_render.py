@@ -79,7 +79,7 @@ def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime,
         ]
         text = " · ".join(f for f in facts if f)
         detail = f" “{report.details}”" if report.details else ""
-        local = report.created_at.astimezone(tz).strftime("%H:%M")
+        local = t.time(report.created_at, tz)
         lines.append(f"— {report.ref_code} [{report.language}] {local}: {text}{detail}".rstrip())
     for follow_up in follow_ups:
         answer = follow_up.answer or t("(no answer yet)")
@@ -97,7 +97,7 @@ def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime,
             lines.append(t("Possibly the same event as another open incident {distance} m away.",
                            distance=int(round(view.suggestion.distance_m, -1))))
     if incident.claimed_by is not None and incident.lease_until is not None:
-        until = incident.lease_until.astimezone(tz).strftime("%H:%M")
+        until = t.time(incident.lease_until, tz)
         lines.append(t("Claimed until {time}", time=until))
     return "\n".join(lines)
 
