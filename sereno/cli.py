@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -251,6 +251,44 @@ async def _translations(args: argparse.Namespace) -> None:
         print(f"{status.code + ' ' + status.name:<24} {share:>12}  {review}")
 
 
+async def _import_drills(args: argparse.Namespace) -> None:
+    import json
+
+    import yaml
+
+    from storage.engine import make_engine
+    from storage.migrate import upgrade
+    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from verify.drills import DrillFileError, parse_scenarios
+
+    path = Path(args.file)
+    try:
+        raw = path.read_text(encoding="utf-8")
+        data = json.loads(raw) if path.suffix.lower() == ".json" else yaml.safe_load(raw)
+    except OSError as exc:
+        raise MissingSetting(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, yaml.YAMLError) as exc:
+        raise MissingSetting(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
+                             + str(exc).splitlines()[0]) from None
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        uow = SqlUnitOfWorkFactory(engine)
+        async with uow() as tx:
+            known = {nb.id for nb in await tx.neighborhoods.all()}
+            try:
+                scenarios = parse_scenarios(data, known or None)
+            except DrillFileError as exc:
+                raise MissingSetting(f"{path}: {exc}") from None
+            now = datetime.now(UTC)
+            new = [await tx.drills.save(scenario, now) for scenario in scenarios]
+            await tx.commit()
+    finally:
+        await engine.dispose()
+    print(f"Imported {len(scenarios)} drill scenarios ({sum(new)} new, {len(new) - sum(new)} replaced).")
+
+
 @asynccontextmanager
 async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
     from storage.engine import make_engine
@@ -296,6 +334,9 @@ def parser() -> argparse.ArgumentParser:
     inv = admin.add_parser("invite", help="create a one-time invite code (expires after 72 h)")
     inv.add_argument("--role", default="verifier", help="trainee, verifier, coordinator or admin")
     inv.set_defaults(func=_invite)
+    drills = admin.add_parser("import-drills", help="add or replace training scenarios from a YAML or JSON file")
+    drills.add_argument("file", help="see sereno/data/drills.yaml for the format")
+    drills.set_defaults(func=_import_drills)
     admin.add_parser("translations", help="each language's catalog: how complete, and whether a native speaker "
                      "reviewed it").set_defaults(func=_translations)
     stats = admin.add_parser("stats", help="desk statistics: reports, verdicts, response times, alerts")

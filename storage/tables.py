@@ -319,3 +319,13 @@ class ChannelLinkRow(SQLModel, table=True):
     language: str = Field(max_length=16)
     linked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     problem: str | None = Field(default=None, max_length=300)
+
+
+class DrillScenarioRow(SQLModel, table=True):
+    """A training scenario (synthetic reports and the true answer), as imported."""
+
+    __tablename__ = "drill_scenario"
+
+    id: str = Field(primary_key=True, max_length=64)
+    document: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

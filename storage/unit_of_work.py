@@ -14,6 +14,7 @@ from storage.alert_repositories import (
     SqlOutboxRepository,
     SqlSubscriberRepository,
 )
+from storage.drill_repository import SqlDrillRepository
 from storage.repositories import (
     SqlAuditRepository,
     SqlContactRepository,
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
     subscribers: SqlSubscriberRepository
     channels: SqlChannelRepository
     stats: SqlStatsRepository
+    drills: SqlDrillRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -75,6 +77,7 @@ class SqlUnitOfWork:
         self.subscribers = SqlSubscriberRepository(conn)
         self.channels = SqlChannelRepository(conn)
         self.stats = SqlStatsRepository(conn)
+        self.drills = SqlDrillRepository(conn)
         return self
 
     async def __aexit__(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from verify.alerts import Alert, AlertKind, Delivery, DeliveryResult, MessageKind, OutboxMessage, Priority, TargetKind
     from verify.channels import ChannelLink
     from verify.desk import FollowUp, ReporterToTell, VerdictRecord
+    from verify.drills import Scenario
     from verify.roster import Invite, Verifier
     from verify.subscriptions import Subscriber
 
@@ -252,6 +253,16 @@ class StatsRepository(Protocol):
         ...
 
 
+class DrillRepository(Protocol):
+    """Training scenarios."""
+
+    async def save(self, scenario: Scenario, at: datetime) -> bool:
+        """Store or replace a scenario; True when it was new."""
+        ...
+
+    async def all(self) -> list[Scenario]: ...
+
+
 class SubscriberRepository(Protocol):
     """Subscribers and the neighborhoods they follow."""
 
@@ -416,6 +427,9 @@ class UnitOfWork(Protocol):
 
     @property
     def stats(self) -> StatsRepository: ...
+
+    @property
+    def drills(self) -> DrillRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
