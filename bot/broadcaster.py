@@ -101,7 +101,10 @@ class Broadcaster:
         if self._running is not None:
             self._stop.set()
             self._signal.set()
-            await self._running
+            try:
+                await self._running
+            except Exception:  # a failed run must not stop the leadership loop that calls this
+                log.exception("the broadcaster stopped with an error")
             self._running = None
         await self._bot.shutdown()
 
@@ -112,7 +115,8 @@ class Broadcaster:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Recover what a dead broadcaster left, then send until `stop` is set."""
-        await self._outbox.recover()
+        if not await self._resume(stop):
+            return
         flusher = asyncio.create_task(self._flush_forever(stop))
         try:
             while not stop.is_set():
@@ -136,6 +140,25 @@ class Broadcaster:
             self._work = []
             flusher.cancel()
             await self._flush()
+
+    async def _resume(self, stop: asyncio.Event) -> bool:
+        """Record the results an earlier run of this process could not (the database was
+        down when it stopped), then return what a dead broadcaster left *sending* to the
+        queue — in that order, or messages this process already sent would go out again.
+        Retries until the database answers; False if `stop` came first."""
+        while not stop.is_set():
+            await self._flush()
+            if not self._outcomes:
+                try:
+                    await self._outbox.recover()
+                    return True
+                except Exception:
+                    log.warning("could not recover the outbox; retrying", exc_info=True)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+        return False
 
     async def _refill(self) -> None:
         """Claim more when the working set runs low and the outbox may hold more (woken, or

@@ -11,6 +11,7 @@ from telegram.ext import ContextTypes
 
 from bot import messaging
 from bot.i18n import pick_language, translator
+from verify.errors import Unavailable
 
 log = logging.getLogger("sereno.errors")
 
@@ -22,7 +23,11 @@ def make_error_handler(default_language: str):  # type: ignore[no-untyped-def]
         error = context.error
         kind = type(error).__name__ if error else "unknown"
         update_id = update.update_id if isinstance(update, Update) else None
-        log.error("error while handling update %s: %s", update_id, kind, exc_info=error)
+        if isinstance(error, Unavailable):  # an outage, not a bug: one line, no traceback
+            log.warning("the database is unavailable while handling update %s (%s)", update_id,
+                        type(error.__cause__).__name__)
+        else:
+            log.error("error while handling update %s: %s", update_id, kind, exc_info=error)
         if not isinstance(update, Update) or update.effective_chat is None or isinstance(error, Forbidden):
             return
         stored = context.user_data.get("lang") if context.user_data is not None else None
@@ -31,12 +36,13 @@ def make_error_handler(default_language: str):  # type: ignore[no-untyped-def]
         try:
             if update.callback_query:
                 await update.callback_query.answer()
-            await messaging.send(
-                        context.bot,
-                        update.effective_chat.id,
-                t("Sorry, something went wrong on our side. Nothing you already sent is lost. "
-                  "Please try again in a moment.")
-            )
+            if isinstance(error, Unavailable):  # the database is down or was cut off: it passes
+                text = t("Sorry, our system is briefly unavailable. Nothing you already sent is lost. "
+                         "Please try again in a minute.")
+            else:
+                text = t("Sorry, something went wrong on our side. Nothing you already sent is lost. "
+                         "Please try again in a moment.")
+            await messaging.send(context.bot, update.effective_chat.id, text)
         except TelegramError:
             log.warning("could not tell the user about an error", exc_info=True)
 

@@ -31,6 +31,7 @@ from bot.menu import Menu
 from bot.messaging import REMOVE_KEYBOARD, Markup
 from bot.services import Services
 from storage.images import NotAnImage, strip_metadata
+from verify.errors import Unavailable
 from verify.intake import RateLimited, Submitted
 from verify.model import (
     Activity,
@@ -350,6 +351,12 @@ class IntakeConversation:
             await query.answer()
             await self.reply(update, _limited(t, limited.retry_in, self.s) + "\n\n" + t(
                 "Your report is kept here: press Submit again later."))
+            return Step.SUMMARY
+        except Unavailable:
+            log.warning("the database is unavailable: a report waits for the reporter to submit again")
+            await query.answer()
+            await self.reply(update, t("Sorry, your report could not be saved just now: our system is briefly "
+                                       "unavailable. It is kept here: please press Submit again in a minute."))
             return Step.SUMMARY
         await query.answer()
         self.forget(context)

@@ -38,6 +38,8 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
         self._store = store
         self._pending: dict[tuple[str, StateKey], Any] = {}
         self._writer: asyncio.Task[None] | None = None
+        self._retry: asyncio.Task[None] | None = None
+        self._closing = False
         self._lock = asyncio.Lock()
 
     # ── what PTB reads ────────────────────────────────────────────────────────────
@@ -90,6 +92,9 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
 
     async def flush(self) -> None:
         """Write whatever is pending now (PTB calls this on shutdown)."""
+        self._closing = True  # PTB flushes on shutdown: no retry left behind after it
+        if self._retry is not None:
+            self._retry.cancel()
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
         await self._write()
@@ -110,6 +115,15 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
             try:
                 await self._store.save(batch)
             except Exception:
-                log.exception("saving conversation state failed; will retry with the next batch")
+                log.warning("saving conversation state failed; will retry", exc_info=True)
                 for key, value in batch.items():
                     self._pending.setdefault(key, value)
+                # PTB hands over only what changes next: try again on our own (the database
+                # may be back before anyone moves), or an idle conversation's step stays unsaved
+                if not self._closing and (self._retry is None or self._retry.done()):
+                    self._retry = asyncio.get_running_loop().create_task(self._write_later())
+
+    async def _write_later(self) -> None:
+        await asyncio.sleep(self.update_interval)
+        self._retry = None
+        await self._write()

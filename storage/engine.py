@@ -9,13 +9,19 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+#: How long opening a PostgreSQL connection may take (asyncpg's own default is 60 s): a
+#: server that does not answer fails the request in this time instead of holding the person.
+CONNECT_TIMEOUT_SECONDS = 10.0
+
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine for `url`. A SQLite file's folder is created, and every SQLite connection
     runs in WAL mode with foreign keys enforced. SQLite transactions begin IMMEDIATE: they
     take the write lock up front and wait for it (busy timeout) instead of failing with
     "database is locked" when a transaction that read first tries to write after another
-    writer committed — what a surge of simultaneous reports would otherwise hit."""
+    writer committed — what a surge of simultaneous reports would otherwise hit.
+    PostgreSQL connections are checked before use (a pool that lost the server reconnects)
+    and give up connecting after CONNECT_TIMEOUT_SECONDS."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -24,6 +30,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
+    kwargs.setdefault("connect_args", {}).setdefault("timeout", CONNECT_TIMEOUT_SECONDS)
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from storage.alert_repositories import (
@@ -29,11 +30,21 @@ from storage.repositories import (
     SqlVerifierRepository,
 )
 from storage.stats_repository import SqlStatsRepository
-from verify.errors import Conflict
+from verify.errors import Conflict, Unavailable
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    """Whether `exc` says the database cannot be reached (refused, reset, dropped), as
+    opposed to a fault in the statement or the data."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc.orig, OSError)
+    return isinstance(exc, OSError)  # asyncpg raises these bare while (re)connecting
 
 
 class SqlUnitOfWork:
-    """Implements `verify.ports.UnitOfWork`; leaving the block without `commit()` rolls back."""
+    """Implements `verify.ports.UnitOfWork`; leaving the block without `commit()` rolls back.
+    A database that cannot be reached, or a connection lost mid-way, raises
+    :class:`verify.errors.Unavailable` (the transaction is gone with the connection)."""
 
     reports: SqlReportRepository
     contacts: SqlContactRepository
@@ -59,8 +70,21 @@ class SqlUnitOfWork:
         self._tx: AsyncTransaction | None = None
 
     async def __aenter__(self) -> Self:
-        self._conn = conn = await self._engine.connect()
-        self._tx = await conn.begin()
+        try:
+            self._conn = conn = await self._engine.connect()
+        except Exception as exc:
+            if _unreachable(exc):
+                raise Unavailable("the database cannot be reached") from exc
+            raise
+        try:
+            self._tx = await conn.begin()
+        except BaseException as exc:
+            self._conn = None
+            with contextlib.suppress(Exception):
+                await conn.close()
+            if _unreachable(exc):
+                raise Unavailable("the database cannot be reached") from exc
+            raise
         self.reports = SqlReportRepository(conn)
         self.contacts = SqlContactRepository(conn)
         self.media = SqlMediaRepository(conn)
@@ -87,12 +111,19 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         assert self._conn is not None and self._tx is not None
+        lost = isinstance(exc, Unavailable) or _unreachable(exc)
         try:
             if self._tx.is_active:
                 await self._tx.rollback()
+        except Exception:
+            if not lost:
+                raise
         finally:
-            await self._conn.close()
+            with contextlib.suppress(Exception) if lost else contextlib.nullcontext():
+                await self._conn.close()
             self._conn = self._tx = None
+        if lost and not isinstance(exc, Unavailable):
+            raise Unavailable("the connection to the database was lost") from exc
 
     async def commit(self) -> None:
         assert self._tx is not None
@@ -100,6 +131,10 @@ class SqlUnitOfWork:
             await self._tx.commit()
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from None
+        except Exception as exc:
+            if _unreachable(exc):
+                raise Unavailable("the connection to the database was lost while committing") from exc
+            raise
 
     async def rollback(self) -> None:
         assert self._conn is not None and self._tx is not None
