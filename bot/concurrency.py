@@ -11,12 +11,20 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+#: PTB's own semaphore (taken before `do_process_update`) is left wide open: a person's
+#: queued updates must not hold slots while they wait for their turn, or one flooder's
+#: burst would fill every slot and stall everyone else behind it.
+UNBOUNDED = 2**31
+
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Serialises updates per chat (or per user when there is no chat)."""
+    """Serialises updates per chat (or per user when there is no chat); at most
+    `max_concurrent_updates` chats are handled at once. An update first waits for its chat's
+    turn, and only then for a slot, so a burst from one chat holds one slot, not hundreds."""
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
+        super().__init__(UNBOUNDED)
+        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[object, asyncio.Lock] = {}
         self._waiting: dict[object, int] = {}
 
@@ -25,7 +33,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with lock:
+            async with lock, self._slots:
                 await coroutine
         finally:
             self._waiting[key] -= 1

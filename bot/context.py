@@ -28,3 +28,16 @@ def user_data(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
     """The person's data (every update handled with it comes from a person)."""
     assert context.user_data is not None
     return context.user_data
+
+
+#: Telegram ids fit in 52 bits; anything larger in a button or command was not made by us.
+MAX_TELEGRAM_ID = 2**53 - 1
+
+
+def small_int(text: str, maximum: int) -> int | None:
+    """`text` as a number from 0 to `maximum`, or None. Only ASCII digits count: `str.isdigit`
+    also accepts superscripts and other digits `int()` cannot read."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)):
+        return None
+    value = int(text)
+    return value if value <= maximum else None

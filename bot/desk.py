@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot import desk_render, messaging
-from bot.context import translator_for, user_data
+from bot.context import MAX_TELEGRAM_ID, small_int, translator_for, user_data
 from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
@@ -190,11 +190,12 @@ class DeskHandlers:
         t = self.t(update, context)
         parts = (query.data or "").split(":")
         role = Role.parse(parts[2]) if len(parts) == 3 else None
-        if role is None or not parts[1].isdigit():
+        target = small_int(parts[1], MAX_TELEGRAM_ID) if len(parts) == 3 else None
+        if role is None or target is None:
             await query.answer(t("This button is no longer active."))
             return
         try:
-            person = await self.s.roster.set_role(update.effective_user.id, int(parts[1]), role)
+            person = await self.s.roster.set_role(update.effective_user.id, target, role)
         except Refused as refusal:
             await self.refused(update, context, refusal.reason)
             return

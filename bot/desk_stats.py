@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, filters
 
 from bot import messaging
-from bot.context import translator_for
+from bot.context import small_int, translator_for
 from bot.services import Services
 from bot.stats_render import stats_text
 from verify.roster import Refused
@@ -27,11 +27,11 @@ class StatsHandlers:
         user, chat = update.effective_user, update.effective_chat
         assert user is not None and chat is not None
         args = context.args or []
-        if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= MAX_DAYS)):
+        days = small_int(args[0], MAX_DAYS) if len(args) == 1 else 7 if not args else None
+        if days is None or days < 1:
             await messaging.send(context.bot, chat.id, t("Send /stats, or /stats followed by a number of days "
                                                          "(1 to {max}).", max=MAX_DAYS))
             return
-        days = int(args[0]) if args else 7
         try:
             figures = await self.s.stats.stats(user.id, timedelta(days=days))
         except Refused:

@@ -14,8 +14,9 @@ from bot.context import translator_for
 
 class UpdateGuards:
     """Drops an update seen before (Telegram delivers at least once), edits and channel
-    posts (but /linkchannel), and throttles a person who sends too many updates too fast: they get one polite
-    notice per flood, and everyone else is unaffected."""
+    posts (but /linkchannel), button presses without their message, and throttles a person
+    who sends too many updates too fast: they get one polite notice per flood, and everyone
+    else is unaffected."""
 
     def __init__(self, max_updates: int, window_seconds: float, default_language: str, remember: int = 50_000) -> None:
         self._max = max_updates
@@ -55,6 +56,10 @@ class UpdateGuards:
         if update.edited_message or update.edited_channel_post:
             raise ApplicationHandlerStop
         if update.channel_post and not (update.channel_post.text or "").startswith("/linkchannel"):
+            raise ApplicationHandlerStop
+        if update.callback_query and update.callback_query.message is None:
+            # a button on an inline-mode message: Sereno never sends one, and has no chat to answer in
+            await update.callback_query.answer()
             raise ApplicationHandlerStop
         user = update.effective_user
         if user is None:
