@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
+from typing import Any
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, TypeHandler
 
 from bot import messaging
 from bot.context import translator_for
+
+#: Where the latest update ids are kept in the bot's (persisted) data, so that an update
+#: delivered again after a restart, or to another replica, is still recognised.
+SEEN_KEY = "recent_updates"
+#: How many of them survive a restart: Telegram redelivers what was not confirmed, at
+#: most a few batches of 100 (long polling) or the webhook's pending updates.
+PERSISTED_SEEN = 1_000
 
 
 class UpdateGuards:
@@ -26,14 +34,24 @@ class UpdateGuards:
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._recent: dict[int, deque[float]] = {}
         self._warned: set[int] = set()
+        self._restored = False
 
-    def seen_before(self, update_id: int) -> bool:
-        """Whether this update id was already processed; remembers it if not."""
+    def seen_before(self, update_id: int, bot_data: dict[str, Any] | None = None) -> bool:
+        """Whether this update id was already processed; remembers it if not. With
+        `bot_data` (persisted), the latest ids are kept there too and, the first time,
+        those a previous run (or another replica) handled are remembered."""
+        if bot_data is not None and not self._restored:
+            self._restored = True
+            for earlier in bot_data.get(SEEN_KEY) or ():
+                self._seen.setdefault(earlier, None)
         if update_id in self._seen:
             return True
         self._seen[update_id] = None
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
+        if bot_data is not None:
+            recent = [*(bot_data.get(SEEN_KEY) or ())[-(PERSISTED_SEEN - 1):], update_id]
+            bot_data[SEEN_KEY] = recent
         return False
 
     def over_limit(self, user_id: int, now: float) -> bool:
@@ -51,7 +69,7 @@ class UpdateGuards:
         return False
 
     async def check(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if self.seen_before(update.update_id):
+        if self.seen_before(update.update_id, context.bot_data):
             raise ApplicationHandlerStop
         if update.edited_message or update.edited_channel_post:
             raise ApplicationHandlerStop

@@ -1,5 +1,6 @@
-"""PTB persistence backed by the database: conversations and per-person data survive a
-restart, and another replica started on the same database continues them.
+"""PTB persistence backed by the database: conversations, per-person data and the bot's
+own data (the update ids handled lately, see `bot.guards`) survive a restart, and another
+replica started on the same database continues them.
 
 Everything is read once at start-up (as PTB expects) and kept in memory; writes are
 batched: PTB hands over what changed every `update_interval` seconds and on shutdown, and
@@ -25,14 +26,16 @@ from storage.conversation_store import (
 log = logging.getLogger(__name__)
 
 UserData = dict[str, Any]
+BOT_SCOPE = "bot"
+BOT_KEY: tuple[str] = ("data",)
 
 
 class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, Any]]):
-    """Stores user data and conversation states only (no chat/bot/callback data)."""
+    """Stores user data, bot data and conversation states (no chat or callback data)."""
 
     def __init__(self, store: ConversationStore, update_interval: float = 1.0) -> None:
         super().__init__(
-            store_data=PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False),
+            store_data=PersistenceInput(bot_data=True, chat_data=False, user_data=True, callback_data=False),
             update_interval=update_interval,
         )
         self._store = store
@@ -41,6 +44,7 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
         self._retry: asyncio.Task[None] | None = None
         self._closing = False
         self._lock = asyncio.Lock()
+        self._bot_data: dict[str, Any] = {}
 
     # ── what PTB reads ────────────────────────────────────────────────────────────
     async def get_user_data(self) -> dict[int, UserData]:
@@ -57,7 +61,9 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
         return {}
 
     async def get_bot_data(self) -> dict[str, Any]:
-        return {}
+        stored = (await self._store.load(BOT_SCOPE)).get(BOT_KEY)
+        self._bot_data = dict(stored) if isinstance(stored, dict) else {}
+        return dict(self._bot_data)
 
     async def get_callback_data(self) -> CDCData | None:
         return None
@@ -85,7 +91,9 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
         return None
 
     async def update_bot_data(self, data: dict[str, Any]) -> None:
-        return None
+        if data != self._bot_data:  # PTB hands it over every interval, changed or not
+            self._bot_data = data
+            self._stage(BOT_SCOPE, BOT_KEY, data or None)
 
     async def update_callback_data(self, data: CDCData) -> None:
         return None

@@ -6,10 +6,11 @@ broadcaster finds broken (chat gone, rights removed) is flagged for admins, not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from verify.audit import AuditEvent, verifier_actor
+from verify.audit import AuditEvent, refused_actor, verifier_actor
 from verify.ports import Clock, UnitOfWorkFactory
 from verify.roster import Refusal, Refused, Role
 
@@ -29,9 +30,10 @@ class ChannelLink:
 class ChannelService:
     """Links neighborhood channels (audited; admins only)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, pseudonymize: Callable[[int], str] | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        self._pseudonymize = pseudonymize
 
     async def link(self, by: int | None, neighborhood_id: str, chat_id: int, title: str,
                    language: str) -> ChannelLink:
@@ -42,7 +44,7 @@ class ChannelService:
             if by is not None:
                 person = await uow.verifiers.get(by)
                 if person is None or not person.can(Role.ADMIN):
-                    await uow.audit.add(AuditEvent(now, verifier_actor(by), "refused.channel.link",
+                    await uow.audit.add(AuditEvent(now, await refused_actor(uow, by, self._pseudonymize), "refused.channel.link",
                                                    Refusal.NOT_ALLOWED.value, {"chat": chat_id}))
                     await uow.commit()
                     raise Refused(Refusal.NOT_ALLOWED)

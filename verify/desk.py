@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from verify.audit import AuditEvent, verifier_actor
+from verify.audit import AuditEvent, refused_actor, verifier_actor
 from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
 from verify.model import Report, Tier
 from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -143,8 +143,9 @@ class DeskService:
     """Queue, claims and verdicts; every action and refusal is audited."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None,
-                 publisher: Publisher | None = None) -> None:
+                 publisher: Publisher | None = None, pseudonymize: Callable[[int], str] | None = None) -> None:
         self._uow = uow
+        self._pseudonymize = pseudonymize
         self._clock = clock
         self.policy = policy or DeskPolicy()
         self._publisher = publisher
@@ -394,6 +395,7 @@ class DeskService:
 
     async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: DeskRefusal) -> None:
         await uow.rollback()
-        await self._audit(uow, user_id, f"refused.{action}", subject, {"reason": reason.value})
+        actor = await refused_actor(uow, user_id, self._pseudonymize)
+        await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", subject, {"reason": reason.value}))
         await uow.commit()
         raise DeskRefused(reason)

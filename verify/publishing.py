@@ -25,7 +25,7 @@ from verify.alerts import (
     TargetKind,
     UpdateKind,
 )
-from verify.audit import AuditEvent, verifier_actor
+from verify.audit import AuditEvent, refused_actor, verifier_actor
 from verify.desk import agreeing
 from verify.incidents import Incident, IncidentStatus, Verdict
 from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -126,10 +126,12 @@ class AlertBoard:
 class AlertService:
     """Coordinators' actions on alerts, and their expiry; every change is audited."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, publisher: Publisher) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, publisher: Publisher,
+                 pseudonymize: Callable[[int], str] | None = None) -> None:
         self._uow = uow
         self._clock = clock
         self.publisher = publisher
+        self._pseudonymize = pseudonymize
 
     async def board(self, user_id: int) -> AlertBoard:
         """Active alerts (newest first) and recent debunked incidents without a correction."""
@@ -202,6 +204,7 @@ class AlertService:
 
     async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: AlertRefusal) -> None:
         await uow.rollback()
-        await self._audit(uow, user_id, f"refused.{action}", subject, {"reason": reason.value})
+        actor = await refused_actor(uow, user_id, self._pseudonymize)
+        await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", subject, {"reason": reason.value}))
         await uow.commit()
         raise AlertRefused(reason)

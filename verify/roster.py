@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
-from verify.audit import AuditEvent, verifier_actor
+from verify.audit import AuditEvent, refused_actor, verifier_actor
 from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from verify.pseudonyms import Pseudonymizer
 from verify.refcodes import ALPHABET
@@ -184,6 +184,9 @@ class RosterService:
         grant up to verifier; an admin acts on anyone but themselves."""
         async with self._uow() as uow:
             actor = await uow.verifiers.get(by)
+            if actor is None or not actor.can(Role.COORDINATOR):
+                # checked first: someone off the desk must not learn who is on the roster
+                await self._refuse(uow, by, "role.change", Refusal.NOT_ALLOWED, {"target": target, "role": role.label})
             person = await uow.verifiers.get(target)
             if person is None:
                 await self._refuse(uow, by, "role.change", Refusal.UNKNOWN_PERSON, {"target": target})
@@ -238,6 +241,7 @@ class RosterService:
                       detail: dict[str, object]) -> None:
         """Record the refusal in its own transaction (nothing else of this one is kept)."""
         await uow.rollback()
-        await self._audit(uow, by, f"refused.{action}", reason.value, detail)
+        actor = await refused_actor(uow, by, self._pseudonymize)
+        await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", reason.value, dict(detail)))
         await uow.commit()
         raise Refused(reason)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from verify.alerts import Alert, AlertKind, Delivery
+from verify.audit import AuditEvent, refused_actor
 from verify.incidents import Incident, Verdict
 from verify.ports import Clock, UnitOfWorkFactory
 from verify.roster import Refusal, Refused, Role
@@ -91,9 +93,10 @@ def summarize(key: str | None, reports: int, incidents: list[Incident], alerts: 
 class StatsService:
     """Desk statistics for coordinators (role checked) and the command line."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, pseudonymize: Callable[[int], str] | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        self._pseudonymize = pseudonymize
 
     async def stats(self, user_id: int | None, window: timedelta | None = None, since: datetime | None = None,
                     until: datetime | None = None) -> DeskStats:
@@ -105,6 +108,10 @@ class StatsService:
             if user_id is not None:
                 person = await uow.verifiers.get(user_id)
                 if person is None or not person.can(Role.COORDINATOR):
+                    actor = await refused_actor(uow, user_id, self._pseudonymize)
+                    await uow.audit.add(AuditEvent(self._clock.now(), actor, "refused.stats",
+                                                   Refusal.NOT_ALLOWED.value, {"needs": Role.COORDINATOR.label}))
+                    await uow.commit()
                     raise Refused(Refusal.NOT_ALLOWED)
             reports = await uow.stats.reports_by_area(since, until)
             incidents = await uow.stats.incidents_between(since, until)
