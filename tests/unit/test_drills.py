@@ -62,8 +62,55 @@ def test_grading_and_the_certification_bar() -> None:
     assert grade(parsed, Verdict.DEBUNKED, timedelta(minutes=1), timedelta(minutes=6)).correct
     assert not grade(parsed, Verdict.CONFIRMED, timedelta(minutes=1), timedelta(minutes=6)).correct
     bar = CertificationBar()
-    good = [Grade(True, timedelta(minutes=1), timedelta(minutes=8))] * 9 + [Grade(False, timedelta(minutes=1), timedelta(minutes=9))]
+    right = Grade(True, timedelta(minutes=1), timedelta(minutes=8))
+    wrong = Grade(False, timedelta(minutes=1), timedelta(minutes=9))
+    good = [right] * 9 + [wrong]
     assert not bar.met_by(good[:9])  # too few drills
     assert bar.met_by(good)  # 90 % right, median 8 min
     slow = [Grade(True, timedelta(minutes=1), timedelta(minutes=12))] * 10
     assert not bar.met_by(slow)
+
+
+def test_the_starter_scenarios_load_and_are_graded() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from tests.conftest import DEMO_REGION
+    from verify.places import parse_geojson
+
+    starter = Path(__file__).resolve().parents[2] / "sereno" / "data" / "drills.yaml"
+    areas = {nb.id for nb in parse_geojson(DEMO_REGION.read_text())}
+    scenarios = parse_scenarios(yaml.safe_load(starter.read_text(encoding="utf-8")), areas)
+    assert len(scenarios) >= 12 and {s.answer for s in scenarios} == {Verdict.CONFIRMED, Verdict.DEBUNKED,
+                                                                      Verdict.UNVERIFIABLE}
+    ids = {s.id for s in scenarios}
+    assert {"police-traffic-stop", "utility-crew-vests", "courthouse-plainclothes-arrest", "recycled-old-photo",
+            "duplicate-flood-laundromat", "no-location-report"} <= ids
+    warrant = next(s for s in scenarios if s.id == "dawn-home-admin-warrant")
+    assert "judge" in warrant.explanation["en"] and "juez" in warrant.explanation["es"]
+    grades = [grade(s, s.answer, timedelta(minutes=2), timedelta(minutes=5)) for s in scenarios]
+    assert all(g.correct for g in grades) and CertificationBar().met_by(grades)
+    wrong = [grade(s, Verdict.CONFIRMED, timedelta(minutes=2), timedelta(minutes=5)) for s in scenarios]
+    assert not CertificationBar().met_by(wrong)
+
+
+def test_import_drills_from_the_command_line(tmp_path: Any, clean_env: None, monkeypatch: Any,
+                                             capsys: Any) -> None:
+    from pathlib import Path
+
+    from sereno.cli import main
+
+    monkeypatch.setenv("SERENO_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'drills.db'}")
+    starter = Path(__file__).resolve().parents[2] / "sereno" / "data" / "drills.yaml"
+    assert main(["admin", "import-drills", str(starter)]) == 0
+    assert "drill scenarios (16 new, 0 replaced)" in capsys.readouterr().out
+    assert main(["admin", "import-drills", str(starter)]) == 0
+    assert "(0 new, 16 replaced)" in capsys.readouterr().out
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("scenarios:\n  - id: x\n    answer: maybe\n", encoding="utf-8")
+    assert main(["admin", "import-drills", str(broken)]) == 2
+    assert "broken.yaml: scenarios[0]" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    assert main(["admin", "import-drills", str(tmp_path / "bad.json")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
