@@ -25,6 +25,8 @@ IDLE_SWEEP_SECONDS = 60
 PURGE_SECONDS = 3600
 #: How often expired leases and unclaimed incidents are looked for, in seconds.
 LEASE_SWEEP_SECONDS = 15
+#: The first lease and alert sweeps run this soon after a start.
+STARTUP_SWEEP_SECONDS = 2
 
 
 def schedule_jobs(application: Application, intake: IntakeConversation, desk: DeskHandlers,  # type: ignore[type-arg]
@@ -68,7 +70,10 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
     assert queue is not None
     queue.run_repeating(close_idle_drafts, interval=IDLE_SWEEP_SECONDS, first=IDLE_SWEEP_SECONDS, name="close-idle-drafts")
     queue.run_repeating(leader_only(purge_expired), interval=PURGE_SECONDS, first=10, name="purge-expired")
-    queue.run_repeating(leader_only(expire_leases), interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS, name="expire-leases")
+    # soon after a start too: a restart must return the leases of a process that died
+    queue.run_repeating(leader_only(expire_leases), interval=LEASE_SWEEP_SECONDS, first=STARTUP_SWEEP_SECONDS,
+                        name="expire-leases")
     queue.run_repeating(leader_only(ping_unclaimed), interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS,
                         name="ping-unclaimed")
-    queue.run_repeating(leader_only(expire_alerts), interval=ALERT_SWEEP_SECONDS, first=ALERT_SWEEP_SECONDS, name="expire-alerts")
+    queue.run_repeating(leader_only(expire_alerts), interval=ALERT_SWEEP_SECONDS, first=STARTUP_SWEEP_SECONDS,
+                        name="expire-alerts")

@@ -192,7 +192,7 @@ async def test_a_claim_held_when_the_process_died_returns_to_the_queue(
     [held] = await rows(database_url, "SELECT claimed_by FROM incident")
     assert held["claimed_by"] == ANA  # the dead process's lease-expiry sweep (every 15 s) had not run
     async with sereno_run(env, tmp_path, "second") as second:
-        # the restarted process's sweep (first run 15 s after start) returns it and tells the holder
+        # the restarted process's sweep (first run 2 s after start) returns it and tells the holder
         await ana.wait_text("Your claim on an incident ran out", timeout=START_TIMEOUT + 15)
         [returned] = await rows(database_url, "SELECT status, claimed_by, lease_until FROM incident")
         assert returned == {"status": "open", "claimed_by": None, "lease_until": None}
