@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from sereno import logs
 from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 
-if TYPE_CHECKING:
-    from verify.roster import RosterService  # imported late: the CLI starts fast
+if TYPE_CHECKING:  # imported late: the CLI starts fast
+    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from verify.roster import RosterService
 
 EXIT_USAGE = 2
 
@@ -96,9 +97,6 @@ async def _link_channel(args: argparse.Namespace) -> None:
     from telegram import Bot
 
     from bot.channels import RIGHTS, missing_rights
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
-    from storage.unit_of_work import SqlUnitOfWorkFactory
     from verify.channels import ChannelService
     from verify.clock import SystemClock
 
@@ -112,10 +110,7 @@ async def _link_channel(args: argparse.Namespace) -> None:
     if missing:
         raise MissingSetting(f"the bot cannot post alerts in {chat.title or args.chat_id} yet; it needs to: "
                              + ", ".join(RIGHTS[m] for m in missing) + ".")
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-        uow = SqlUnitOfWorkFactory(engine)
+    async with _database(settings) as uow:
         async with uow() as tx:
             known = {nb.id for nb in await tx.neighborhoods.all()}
         if args.neighborhood not in known:
@@ -123,26 +118,16 @@ async def _link_channel(args: argparse.Namespace) -> None:
         await ChannelService(uow, SystemClock()).link(None, args.neighborhood, args.chat_id,
                                                       chat.title or str(args.chat_id),
                                                       args.language or settings.channel_language)
-    finally:
-        await engine.dispose()
     print(f"Linked {chat.title or args.chat_id} to {args.neighborhood}: verified alerts will be posted there.")
 
 
 async def _purge(args: argparse.Namespace) -> None:
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
-    from storage.unit_of_work import SqlUnitOfWorkFactory
     from verify.clock import SystemClock
     from verify.retention import RetentionService
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-        purged = await RetentionService(SqlUnitOfWorkFactory(engine), SystemClock(), settings.retention).purge(
-            dry_run=args.dry_run)
-    finally:
-        await engine.dispose()
+    async with _database(settings) as uow:
+        purged = await RetentionService(uow, SystemClock(), settings.retention).purge(dry_run=args.dry_run)
     verb = "Would delete" if args.dry_run else "Deleted"
     print(f"{verb} {purged.reports} reports older than {settings.retention_days} days (with their photos and "
           f"follow-up answers), {purged.contacts} expired reporter contacts and {purged.photos} photos of "
@@ -154,9 +139,6 @@ async def _stats(args: argparse.Namespace) -> None:
 
     from bot.i18n import translator
     from bot.stats_render import stats_text
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
-    from storage.unit_of_work import SqlUnitOfWorkFactory
     from verify.clock import SystemClock
     from verify.places import Gazetteer
     from verify.stats import StatsService
@@ -164,15 +146,10 @@ async def _stats(args: argparse.Namespace) -> None:
     if args.days < 1:
         raise MissingSetting("--days must be at least 1")
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-        uow = SqlUnitOfWorkFactory(engine)
+    async with _database(settings) as uow:
         async with uow() as tx:
             gazetteer = Gazetteer(await tx.neighborhoods.all())
         figures = await StatsService(uow, SystemClock()).stats(None, timedelta(days=args.days))
-    finally:
-        await engine.dispose()
     print(stats_text(translator("en"), figures, gazetteer, settings.tz))
 
 
@@ -203,17 +180,11 @@ async def _export(args: argparse.Namespace) -> None:
             source = FeedSource(args.sender, source.name, source.tz)
     except ValueError as exc:
         raise MissingSetting(f"--sender: {exc}") from None
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
-    from storage.unit_of_work import SqlUnitOfWorkFactory
     from verify.clock import SystemClock
     from verify.export_service import ExportError, ExportService
     from verify.places import Gazetteer
 
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-        uow = SqlUnitOfWorkFactory(engine)
+    async with _database(settings) as uow:
         async with uow() as tx:
             gazetteer = Gazetteer(await tx.neighborhoods.all())
         try:
@@ -221,8 +192,6 @@ async def _export(args: argparse.Namespace) -> None:
                                                                                  args.neighborhood)
         except ExportError as exc:
             raise MissingSetting(str(exc)) from None
-    finally:
-        await engine.dispose()
     data = exported.text.encode("utf-8")
     if args.output:
         path = Path(args.output)
@@ -256,9 +225,6 @@ async def _import_drills(args: argparse.Namespace) -> None:
 
     import yaml
 
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
-    from storage.unit_of_work import SqlUnitOfWorkFactory
     from verify.drills import DrillFileError, parse_scenarios
 
     path = Path(args.file)
@@ -271,10 +237,7 @@ async def _import_drills(args: argparse.Namespace) -> None:
         raise MissingSetting(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
                              + str(exc).splitlines()[0]) from None
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine)
-        uow = SqlUnitOfWorkFactory(engine)
+    async with _database(settings) as uow:
         async with uow() as tx:
             known = {nb.id for nb in await tx.neighborhoods.all()}
             try:
@@ -284,26 +247,32 @@ async def _import_drills(args: argparse.Namespace) -> None:
             now = datetime.now(UTC)
             new = [await tx.drills.save(scenario, now) for scenario in scenarios]
             await tx.commit()
-    finally:
-        await engine.dispose()
     print(f"Imported {len(scenarios)} drill scenarios ({sum(new)} new, {len(new) - sum(new)} replaced).")
 
 
 @asynccontextmanager
-async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
+async def _database(settings: Settings) -> AsyncIterator[SqlUnitOfWorkFactory]:
+    """Units of work on the configured database, migrated first; the pool is closed after."""
     from storage.engine import make_engine
     from storage.migrate import upgrade
     from storage.unit_of_work import SqlUnitOfWorkFactory
-    from verify.clock import SystemClock
-    from verify.pseudonyms import Pseudonymizer
-    from verify.roster import RosterService
 
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
-        yield RosterService(SqlUnitOfWorkFactory(engine), SystemClock(), Pseudonymizer(settings.require_hmac_key()))
+        yield SqlUnitOfWorkFactory(engine)
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
+    from verify.clock import SystemClock
+    from verify.pseudonyms import Pseudonymizer
+    from verify.roster import RosterService
+
+    async with _database(settings) as uow:
+        yield RosterService(uow, SystemClock(), Pseudonymizer(settings.require_hmac_key()))
 
 
 async def _demo(args: argparse.Namespace) -> None:
