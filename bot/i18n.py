@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import string
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from sereno.settings import LOCALES, SUPPORTED_LANGUAGES
 DOMAIN = "sereno"
 #: First Strong Isolate … Pop Directional Isolate: a value that keeps its own direction.
 ISOLATE, POP = "\u2068", "\u2069"
+_FORMATTER = string.Formatter()
 
 
 def language_name(code: str) -> str:
@@ -132,9 +134,16 @@ class Translator:
     def _format(self, text: str, values: dict[str, object]) -> str:
         if not values:
             return text
-        if self.rtl:
-            values = {key: f"{ISOLATE}{value}{POP}" for key, value in values.items()}
-        return text.format(**values)
+        if not self.rtl:
+            return text.format(**values)
+        # right to left: each value formatted with its own spec, then isolated
+        parts = []
+        for literal, field, spec, conversion in _FORMATTER.parse(text):
+            parts.append(literal)
+            if field is not None:
+                value = _FORMATTER.convert_field(_FORMATTER.get_field(field, (), values)[0], conversion)
+                parts.append(f"{ISOLATE}{format(value, spec or '')}{POP}")
+        return "".join(parts)
 
     def time(self, at: datetime, tz: ZoneInfo) -> str:
         """A time of day as this language writes it ("3:05 PM", "15:05")."""

@@ -58,6 +58,8 @@ def test_right_to_left_messages_isolate_their_values() -> None:
     assert english("Legal hotline: {number}", number="555-0100").endswith("555-0100")
     if "ar" in SUPPORTED_LANGUAGES:
         assert f"{ISOLATE}555-0100{POP}" in arabic("Legal hotline: {number}", number="555-0100")
+        pin = arabic("Pin: {lat:.5f}, {lon:.5f}", lat=34.0387, lon=-118.2799)  # format specs still apply
+        assert f"{ISOLATE}34.03870{POP}" in pin and f"{ISOLATE}-118.27990{POP}" in pin
 
 
 def test_spanish_is_served_and_unknown_languages_fall_back_to_english() -> None:
