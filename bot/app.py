@@ -282,8 +282,9 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
     try:
         await app.initialize()
         leading = asyncio.create_task(runtime.leadership.run(stop_leading), name="leadership")
-        await asyncio.wait([leading, asyncio.create_task(runtime.leadership.tried.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
+        tried = asyncio.create_task(runtime.leadership.tried.wait())
+        await asyncio.wait([leading, tried], return_when=asyncio.FIRST_COMPLETED)
+        tried.cancel()
         try:
             await publish_commands(app)
             await app.start()

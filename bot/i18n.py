@@ -63,8 +63,9 @@ class CatalogStatus:
     reviewed_on: str | None
 
 
+@cache
 def reviews() -> dict[str, dict[str, object]]:
-    """The review records of reviews.toml, by language code."""
+    """The review records of reviews.toml, by language code (read once: it ships with the code)."""
     with REVIEWS.open("rb") as fh:
         return {code: dict(entry) for code, entry in tomllib.load(fh).items() if isinstance(entry, dict)}
 

@@ -14,6 +14,7 @@ from bot.app import Runtime, running_bot
 from sereno.double import BotApiDouble
 from sereno.settings import Settings
 from storage.admin import replace_neighborhoods
+from storage.engine import make_engine
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
 from verify.clock import ManualClock
 from verify.places import parse_geojson
@@ -34,6 +35,16 @@ class Harness:
         """Rows of a query on the bot's database."""
         async with self.runtime.engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(text(sql))).mappings()]
+
+
+async def database_rows(database_url: str, sql: str) -> list[dict[str, object]]:
+    """Rows of a query, read on a connection of their own (the bot may be another process)."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(text(sql))).mappings()]
+    finally:
+        await engine.dispose()
 
 
 def settings_for(double: BotApiDouble, database_url: str, **overrides: object) -> Settings:

@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from sereno.double import BotApiDouble
-from storage.admin import replace_neighborhoods
+from storage.admin import migrate, replace_neighborhoods
 from storage.engine import make_engine
-from storage.migrate import upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
+from tests.bot.conftest import database_rows
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
 from verify.alerts import AlertPolicy
+from verify.channels import ChannelLink
 from verify.incidents import Incident, IncidentStatus, Verdict
 from verify.model import Activity, GeoPoint, Tier
 from verify.places import Gazetteer, parse_geojson
@@ -36,40 +36,32 @@ RATE = 100  # messages per second, kept by the broadcaster and enforced by the d
 pytestmark = pytest.mark.slow
 
 
-async def queue_alert(database_url: str) -> None:
-    """An alert for Harbor View queued for its channel and SUBSCRIBERS subscribers."""
+async def queue_alert(database_url: str, subscribers: int = SUBSCRIBERS, channel: int = CHANNEL) -> None:
+    """A confirmed alert for Harbor View (in a migrated database holding the demo region)
+    queued for its channel and `subscribers` subscribers (chats 1…subscribers)."""
     engine = make_engine(database_url)
     try:
-        await upgrade(engine)
-        await replace_neighborhoods(database_url, parse_geojson(DEMO_REGION.read_text()))
         uow = SqlUnitOfWorkFactory(engine)
         now = datetime.now(UTC)
         async with uow() as tx:
-            for chat in range(1, SUBSCRIBERS + 1):
+            for chat in range(1, subscribers + 1):
                 await tx.subscribers.save(Subscriber(chat, "en", True, now))
                 await tx.subscribers.add_area(chat, "harbor-view")
-            from verify.channels import ChannelLink
-
-            await tx.channels.save(ChannelLink("harbor-view", CHANNEL, "Harbor View alerts", "en", now))
+            await tx.channels.save(ChannelLink("harbor-view", channel, "Harbor View alerts", "en", now))
             incident = Incident("incident-1", IncidentStatus.DECIDED, Tier.HIGH, Activity.PRESENCE, "harbor-view",
                                 GeoPoint(34.0387, -118.2799), None, now, now, 1)
             await tx.incidents.add(incident)
             publisher = Publisher(AlertPolicy(), Gazetteer(parse_geojson(DEMO_REGION.read_text())).adjacent)
             published = await publisher.on_decided(tx, incident, Verdict.CONFIRMED, 2, now)
             await tx.commit()
-        assert published is not None and published.queued == SUBSCRIBERS + 1
+        assert published is not None and published.queued == subscribers + 1
     finally:
         await engine.dispose()
 
 
 async def outbox_states(database_url: str) -> dict[str, int]:
-    engine = make_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(text("SELECT state, count(*) FROM outbox GROUP BY state"))
-            return {state: count for state, count in rows}
-    finally:
-        await engine.dispose()
+    rows = await database_rows(database_url, "SELECT state, count(*) AS n FROM outbox GROUP BY state")
+    return {str(r["state"]): int(r["n"]) for r in rows}  # type: ignore[call-overload]
 
 
 async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
@@ -77,12 +69,15 @@ async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
                                                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
 
-def deliveries(double: BotApiDouble) -> Counter[int]:
-    return Counter(m.chat_id for m in double.sent_messages() if m.chat_id == CHANNEL or 0 < m.chat_id <= SUBSCRIBERS)
+def deliveries(double: BotApiDouble, subscribers: int = SUBSCRIBERS, channel: int = CHANNEL) -> Counter[int]:
+    """Messages the bot sent, per target of :func:`queue_alert`."""
+    return Counter(m.chat_id for m in double.sent_messages() if m.chat_id == channel or 0 < m.chat_id <= subscribers)
 
 
 async def test_sigkill_mid_broadcast_loses_nothing_and_duplicates_only_in_flight_sends(
         double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    await migrate(database_url)
+    await replace_neighborhoods(database_url, parse_geojson(DEMO_REGION.read_text()))
     await queue_alert(database_url)
     for chat in range(1, SUBSCRIBERS + 1):
         double.add_chat(chat)

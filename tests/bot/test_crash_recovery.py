@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from sereno.double import BotApiDouble
 from storage.admin import replace_neighborhoods
 from storage.engine import make_engine
 from storage.migrate import upgrade
+from tests.bot.conftest import database_rows as rows
 from tests.bot.test_desk_flow import join_desk, report
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
 from verify.places import parse_geojson
@@ -41,15 +41,6 @@ async def prepare(database_url: str) -> None:
     finally:
         await engine.dispose()
     await replace_neighborhoods(database_url, parse_geojson(DEMO_REGION.read_text()))
-
-
-async def rows(database_url: str, sql: str) -> list[dict[str, object]]:
-    engine = make_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(text(sql))).mappings()]
-    finally:
-        await engine.dispose()
 
 
 def environment(double: BotApiDouble, database_url: str, **extra: str) -> dict[str, str]:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
 
 from bot.app import running_bot
 from sereno.double import BotApiDouble, FakeUser
@@ -22,17 +20,14 @@ from storage.engine import CONNECT_TIMEOUT_SECONDS, make_engine
 from storage.migrate import upgrade
 from storage.scratch import scratch_database
 from storage.unit_of_work import SqlUnitOfWorkFactory
+from tests.bot.conftest import database_rows as rows
 from tests.bot.conftest import settings_for
+from tests.bot.test_broadcast_crash import deliveries, queue_alert
 from tests.conftest import DEMO_REGION, PG_ADMIN_URL
 from tests.tcp_proxy import TcpProxy
-from verify.alerts import AlertPolicy
-from verify.channels import ChannelLink
 from verify.clock import ManualClock
 from verify.errors import Unavailable
-from verify.incidents import Incident, IncidentStatus, Verdict
-from verify.model import Activity, GeoPoint, Tier
-from verify.places import Gazetteer, parse_geojson
-from verify.publishing import Publisher
+from verify.places import parse_geojson
 from verify.subscriptions import Subscriber
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -59,16 +54,6 @@ async def pg_url() -> AsyncIterator[str]:
 async def proxy() -> AsyncIterator[TcpProxy]:
     async with TcpProxy("127.0.0.1", 5432) as p:
         yield p
-
-
-async def rows(url: str, sql: str) -> list[dict[str, object]]:
-    """Rows of a query, read directly (not through the proxy)."""
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return [dict(r) for r in (await conn.execute(text(sql))).mappings()]
-    finally:
-        await engine.dispose()
 
 
 async def to_summary(ana: FakeUser) -> None:
@@ -124,36 +109,10 @@ async def test_submit_during_an_outage_says_try_again_then_stores_one_report(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "an outage is not a bug"
 
 
-async def queue_alert(url: str) -> None:
-    """A confirmed alert for Harbor View queued for its channel and SUBSCRIBERS subscribers."""
-    engine = make_engine(url)
-    try:
-        uow = SqlUnitOfWorkFactory(engine)
-        now = datetime.now(UTC)
-        async with uow() as tx:
-            for chat in range(1, SUBSCRIBERS + 1):
-                await tx.subscribers.save(Subscriber(chat, "en", True, now))
-                await tx.subscribers.add_area(chat, "harbor-view")
-            await tx.channels.save(ChannelLink("harbor-view", CHANNEL, "Harbor View alerts", "en", now))
-            incident = Incident("incident-1", IncidentStatus.DECIDED, Tier.HIGH, Activity.PRESENCE, "harbor-view",
-                                GeoPoint(34.0387, -118.2799), None, now, now, 1)
-            await tx.incidents.add(incident)
-            publisher = Publisher(AlertPolicy(), Gazetteer(parse_geojson(DEMO_REGION.read_text())).adjacent)
-            published = await publisher.on_decided(tx, incident, Verdict.CONFIRMED, 2, now)
-            await tx.commit()
-        assert published is not None and published.queued == SUBSCRIBERS + 1
-    finally:
-        await engine.dispose()
-
-
-def deliveries(double: BotApiDouble) -> Counter[int]:
-    return Counter(m.chat_id for m in double.sent_messages() if m.chat_id == CHANNEL or 0 < m.chat_id <= SUBSCRIBERS)
-
-
 async def test_broadcast_cut_mid_way_completes_after_the_heal_without_losses(
         double: BotApiDouble, pg_url: str, proxy: TcpProxy) -> None:
     rate = 50  # messages a second: ~4 s for the whole broadcast
-    await queue_alert(pg_url)
+    await queue_alert(pg_url, SUBSCRIBERS, CHANNEL)
     for chat in range(1, SUBSCRIBERS + 1):
         double.add_chat(chat)
     double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
@@ -161,13 +120,13 @@ async def test_broadcast_cut_mid_way_completes_after_the_heal_without_losses(
     double.answer_delay = 0.15  # every send is delivered 150 ms before the bot hears of it
     settings = settings_for(double, proxy.url(pg_url), send_per_second=rate)
     async with running_bot(settings, poll_timeout=1) as runtime:
-        await double.wait_until(lambda: sum(deliveries(double).values()) >= SUBSCRIBERS // 3, timeout=30,
+        await double.wait_until(lambda: sum(deliveries(double, SUBSCRIBERS, CHANNEL).values()) >= SUBSCRIBERS // 3, timeout=30,
                                 description="a third of the broadcast")
         in_flight = len(runtime.broadcaster._tasks)  # sends started and not yet answered
         proxy.cut()
-        delivered_at_cut = sum(deliveries(double).values())
+        delivered_at_cut = sum(deliveries(double, SUBSCRIBERS, CHANNEL).values())
         await asyncio.sleep(3)
-        delivered_during_outage = sum(deliveries(double).values()) - delivered_at_cut
+        delivered_during_outage = sum(deliveries(double, SUBSCRIBERS, CHANNEL).values()) - delivered_at_cut
         proxy.heal()
         deadline = asyncio.get_running_loop().time() + 60
         while True:
@@ -177,7 +136,7 @@ async def test_broadcast_cut_mid_way_completes_after_the_heal_without_losses(
             assert asyncio.get_running_loop().time() < deadline, states
             await asyncio.sleep(0.3)
         leader = runtime.leadership.is_leader
-    counts = deliveries(double)
+    counts = deliveries(double, SUBSCRIBERS, CHANNEL)
     missing = [chat for chat in [CHANNEL, *range(1, SUBSCRIBERS + 1)] if counts[chat] == 0]
     duplicates = sum(n - 1 for n in counts.values() if n > 1)
     print(f"delivered at the cut {delivered_at_cut}, in flight at the cut {in_flight}, "
