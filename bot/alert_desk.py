@@ -26,6 +26,7 @@ REFUSALS = {
     AlertRefusal.NOT_ACTIVE: N_("That alert is no longer active."),
     AlertRefusal.NOT_DEBUNKED: N_("Only debunked incidents get a correction."),
     AlertRefusal.ALREADY: N_("A correction was already published for this incident."),
+    AlertRefusal.DRILL: N_("Drills are never published."),
 }
 UPDATE_BUTTONS = {
     UpdateKind.STILL_ACTIVE: N_("Still active"),

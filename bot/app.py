@@ -23,6 +23,7 @@ from bot.channels import ChannelHandlers
 from bot.concurrency import PerChatUpdateProcessor
 from bot.desk import DeskHandlers
 from bot.desk_stats import StatsHandlers
+from bot.drills import DrillHandlers
 from bot.errors import make_error_handler
 from bot.export_handlers import ExportHandlers
 from bot.feeds import feed_routes
@@ -62,6 +63,7 @@ from verify.retention import RetentionService
 from verify.roster import Role, RosterService
 from verify.stats import StatsService
 from verify.subscriptions import SubscriptionService
+from verify.training import TrainingService
 
 log = logging.getLogger("sereno")
 
@@ -131,6 +133,7 @@ async def build_runtime(
         clock,
         language_for=alert_language(settings),
     )
+    training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
     metrics = Metrics()
     metrics.watch_broadcaster(broadcaster.counters)
     leadership = Leadership(settings.database_url, broadcaster.start, broadcaster.stop)
@@ -147,7 +150,7 @@ async def build_runtime(
         places=PlaceResolver(gazetteer, geocoder),
         retention=RetentionService(uow, clock, settings.retention),
         roster=RosterService(uow, clock, pseudonymize),
-        desk=DeskService(uow, clock, settings.desk_policy, publisher, pseudonymize),
+        desk=DeskService(uow, clock, settings.desk_policy, publisher, pseudonymize, training),
         resources=resources,
         alerts=AlertService(uow, clock, publisher, pseudonymize),
         subscriptions=SubscriptionService(uow, clock),
@@ -157,6 +160,7 @@ async def build_runtime(
         metrics=metrics,
         stats=StatsService(uow, clock, pseudonymize),
         exports=ExportService(uow, clock, gazetteer),
+        training=training,
     )
     for admin in settings.admins:
         existing = await services.roster.get(admin)
@@ -196,6 +200,9 @@ def register_handlers(application: Application, services: Services,  # type: ign
     intake = IntakeConversation(services, menu, desk.announce)
     application.add_handler(intake.handler())
     application.add_handlers(desk.handlers(application))
+    drills = DrillHandlers(services, desk)
+    desk.debrief = drills.debrief
+    application.add_handlers(drills.handlers(application))
     channels = ChannelHandlers(services)
     application.add_handlers(channels.handlers())
     application.add_handlers(AlertDeskHandlers(services).handlers())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from telegram import Bot, Message, Update
 from telegram.error import TelegramError
@@ -27,10 +27,11 @@ from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
 from verify.clustering import Placement, distance_m
 from verify.desk import DeskRefusal, DeskRefused, IncidentView, Outcome, VerdictResult
-from verify.incidents import Incident, Verdict
+from verify.incidents import DrillKind, Incident, Verdict
 from verify.intake import Submitted
 from verify.roster import Refusal, Refused, Role, Verifier
 from verify.text import CleanText, clean_text
+from verify.training import DrillDebrief
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ REFUSALS = {
     DeskRefusal.DECIDED: N_("This incident has already been decided."),
     DeskRefusal.OWN_REPORT: N_("You cannot verify an incident that includes your own report."),
     DeskRefusal.ALREADY_VOTED: N_("You already gave a verdict here; a second verifier must look at it."),
+    DeskRefusal.DRILL_QUESTION: N_("A practice drill has no reporter to ask: decide with what the reports say."),
 }
 
 
@@ -61,6 +63,8 @@ class DeskHandlers:
 
     def __init__(self, services: Services) -> None:
         self.s = services
+        #: Tells whoever must know that a drill was decided (set by the drill handlers).
+        self.debrief: Callable[[Bot, DrillDebrief], Awaitable[None]] | None = None
 
     def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
         return translator_for(update, context, self.s.settings.default_language)
@@ -292,11 +296,18 @@ class DeskHandlers:
         except DeskRefused as refusal:
             await self.refused(update, context, refusal.reason)
             return
-        if result.outcome is Outcome.DECIDED:
+        drill = result.drill
+        if drill is not None and drill.run.kind is DrillKind.TRAINING:  # the feedback is the answer
+            if self.debrief is not None:
+                await self.debrief(context.bot, drill)
+            return
+        if result.outcome is Outcome.DECIDED and result.incident.drill is None:
             self.s.broadcast_queued()
             self.observe_decided(result.incident)
         await self.say(update, context, self.verdict_summary(t, result))
         await self.tell_reporters(context.bot, result)
+        if drill is not None and self.debrief is not None:
+            await self.debrief(context.bot, drill)
         if result.outcome is Outcome.ESCALATED:
             await self.alert_coordinators(context.bot, result.incident)
 
@@ -379,8 +390,13 @@ class DeskHandlers:
         if incident is None or submitted.duplicate or (
                 submitted.placement is Placement.JOIN and not submitted.escalated):
             return 0
+        return await self.announce_incident(bot, incident, submitted.report.language)
+
+    async def announce_incident(self, bot: Bot, incident: Incident, language: str) -> int:
+        """Send the incident's card to the on-duty verifiers covering it who read `language`,
+        nearest first; returns how many were reached."""
         reached = 0
-        for person in await self.s.desk.on_duty_for(incident, submitted.report.language, self._distance_to(incident)):
+        for person in await self.s.desk.on_duty_for(incident, language, self._distance_to(incident)):
             t = translator(person.languages[0] if person.languages else "en")
             try:
                 text, view = await self.card(t, person.user_id, incident.id)

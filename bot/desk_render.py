@@ -9,7 +9,7 @@ from bot.i18n import N_, Translator
 from bot.messaging import Markup
 from bot.render import ACTIVITY_LABELS, AGENT_LABELS, UNIFORM_LABELS, VEHICLE_LABELS
 from verify.desk import IncidentView
-from verify.incidents import Verdict
+from verify.incidents import DrillKind, Verdict
 from verify.model import Tier
 from verify.places import Gazetteer
 from verify.roster import Role, Verifier
@@ -27,6 +27,10 @@ VERDICT_LABELS = {
     Verdict.DEBUNKED: N_("Debunked"),
     Verdict.UNVERIFIABLE: N_("Unable to verify"),
     Verdict.NEEDS_INFO: N_("Needs more info"),
+}
+DRILL_MARKS = {
+    DrillKind.TRAINING: N_("🎓 PRACTICE DRILL — not real; nothing is published."),
+    DrillKind.LIVE: N_("🎯 LIVE DRILL — only coordinators see this mark; nothing is published."),
 }
 ROLE_LABELS = {
     Role.REVOKED: N_("revoked"),
@@ -62,7 +66,8 @@ def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime,
     incident, reports, verdicts, follow_ups = view.incident, view.reports, view.verdicts, view.follow_ups
     nb = gazetteer.get(incident.neighborhood_id)
     what = t(ACTIVITY_LABELS[incident.activity]) if incident.activity else t("Unclear activity")
-    lines = [
+    lines = [t(DRILL_MARKS[incident.drill])] if incident.drill else []  # set only for those who may know
+    lines += [
         f"{t(TIER_LABELS[incident.tier])} · {what}",
         t("Where: {place}", place=nb.name if nb else t("outside the covered area / not given")),
         t("First reported {ago}, last {last}", ago=_ago(t, incident.first_seen_at, now),

@@ -20,6 +20,7 @@ from verify.retention import RetentionService
 from verify.roster import RosterService
 from verify.stats import StatsService
 from verify.subscriptions import SubscriptionService
+from verify.training import TrainingService
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +44,4 @@ class Services:
     metrics: Metrics
     stats: StatsService
     exports: ExportService
+    training: TrainingService

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from verify.alerts import AlertPolicy
 from verify.clustering import ClusterPolicy
 from verify.desk import DeskPolicy
+from verify.drills import CertificationBar
 from verify.limits import SendLimits
 from verify.model import Tier
 from verify.resources import Hotline, Resources, ResourcesError, load_resources
@@ -69,6 +70,10 @@ class Settings(BaseSettings):
     quorum: int = Field(default=2, ge=1)
     urgent_quorum: int = Field(default=2, ge=1)
     coordinator_may_publish_urgent_alone: bool = True
+    # the drill record a trainee needs before coordinators are asked to promote them
+    certify_min_drills: int = Field(default=10, ge=1)
+    certify_min_accuracy_percent: float = Field(default=90.0, ge=0, le=100)
+    certify_max_median_minutes: float = Field(default=10.0, gt=0)
 
     alert_lifetime_hours: float = Field(default=4.0, gt=0)
     correction_min_reports: int = Field(default=3, ge=1)
@@ -153,6 +158,12 @@ class Settings(BaseSettings):
             quorum={Tier.URGENT: self.urgent_quorum, Tier.HIGH: self.quorum, Tier.ROUTINE: self.quorum},
             coordinator_alone=frozenset({Tier.URGENT}) if self.coordinator_may_publish_urgent_alone else frozenset(),
         )
+
+    @property
+    def certification_bar(self) -> CertificationBar:
+        """What a trainee's drills must show before they are proposed for promotion."""
+        return CertificationBar(self.certify_min_drills, self.certify_min_accuracy_percent / 100,
+                                timedelta(minutes=self.certify_max_median_minutes))
 
     @property
     def cluster_policy(self) -> ClusterPolicy:

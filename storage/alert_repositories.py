@@ -100,7 +100,7 @@ class SqlAlertRepository:
         rows = (await self._c.execute(
             select(INCIDENT).where(
                 INCIDENT.c.status == IncidentStatus.DECIDED.value, INCIDENT.c.verdict == Verdict.DEBUNKED.value,
-                INCIDENT.c.decided_at >= since, INCIDENT.c.id.not_in(corrected))
+                INCIDENT.c.decided_at >= since, INCIDENT.c.id.not_in(corrected), INCIDENT.c.drill.is_(None))
             .order_by(INCIDENT.c.decided_at.desc()))).mappings()
         return [_incident(r) for r in rows]
 

@@ -31,6 +31,7 @@ from verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from verify.errors import Conflict
 from verify.incidents import (
     TIER_ORDER,
+    DrillKind,
     Incident,
     IncidentStatus,
     MergeSuggestion,
@@ -162,6 +163,7 @@ def _report(row: Any, media_ids: tuple[str, ...]) -> Report:
 
 _OPEN_IN_AREA = select(*CANDIDATE_COLUMNS).where(
     INCIDENT.c.status == IncidentStatus.OPEN.value,
+    INCIDENT.c.drill.is_(None),  # no real report joins a drill
     INCIDENT.c.neighborhood_id == bindparam("neighborhood_id"),
     INCIDENT.c.last_seen_at >= bindparam("since"),
 )
@@ -187,7 +189,7 @@ class SqlIncidentRepository:
                 "report_count": incident.report_count, "claimed_by": incident.claimed_by,
                 "lease_until": incident.lease_until, "verdict": _value(incident.verdict),
                 "decided_at": incident.decided_at, "escalated": incident.escalated, "pinged": incident.pinged,
-                "first_claimed_at": incident.first_claimed_at,
+                "first_claimed_at": incident.first_claimed_at, "drill": _value(incident.drill),
             },
         )
 
@@ -316,6 +318,7 @@ def _incident(row: Any) -> Incident:
         escalated=bool(row["escalated"]),
         pinged=row["pinged"],
         first_claimed_at=row["first_claimed_at"],
+        drill=DrillKind(row["drill"]) if row["drill"] else None,
     )
 
 

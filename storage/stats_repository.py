@@ -12,6 +12,7 @@ from storage.alert_repositories import ALERT, OUTBOX, _alert
 from storage.repositories import INCIDENT, REPORT, _incident
 from verify.alerts import Alert, Delivery
 from verify.incidents import Incident
+from verify.training import DRILL_REPORTER
 
 
 class SqlStatsRepository:
@@ -23,13 +24,15 @@ class SqlStatsRepository:
     async def reports_by_area(self, since: datetime, until: datetime) -> dict[str | None, int]:
         rows = await self._c.execute(
             select(REPORT.c.neighborhood_id, func.count()).where(REPORT.c.created_at >= since,
-                                                                 REPORT.c.created_at <= until)
+                                                                 REPORT.c.created_at <= until,
+                                                                 REPORT.c.reporter != DRILL_REPORTER)
             .group_by(REPORT.c.neighborhood_id))
         return {area: count for area, count in rows}
 
     async def incidents_between(self, since: datetime, until: datetime) -> list[Incident]:
         rows = (await self._c.execute(select(INCIDENT).where(INCIDENT.c.first_seen_at >= since,
-                                                             INCIDENT.c.first_seen_at <= until))).mappings()
+                                                             INCIDENT.c.first_seen_at <= until,
+                                                             INCIDENT.c.drill.is_(None)))).mappings()
         return [_incident(r) for r in rows]
 
     async def alerts_between(self, since: datetime, until: datetime) -> list[Alert]:

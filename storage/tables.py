@@ -52,6 +52,7 @@ class IncidentRow(SQLModel, table=True):
     escalated: bool = False
     pinged: int = 0
     first_claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    drill: str | None = Field(default=None, max_length=16)  # training | live; never published
 
 
 class MergeSuggestionRow(SQLModel, table=True):
@@ -329,3 +330,31 @@ class DrillScenarioRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     document: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
     imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class DrillRunRow(SQLModel, table=True):
+    """One drill worked on the desk: a training drill for one person, or a live drill a
+    coordinator injected; finished when its incident is decided."""
+
+    __tablename__ = "drill_run"
+    __table_args__ = (Index("ix_drill_run_person", "kind", "person"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    scenario_id: str = Field(max_length=64)
+    incident_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, unique=True))
+    kind: str = Field(max_length=16)
+    person: int = Field(sa_column=Column(BigInteger, nullable=False))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    first_claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    verdict: str | None = Field(default=None, max_length=16)
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class CertificationProposalRow(SQLModel, table=True):
+    """A trainee whose drill record met the bar was proposed to coordinators (once)."""
+
+    __tablename__ = "certification_proposal"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    proposed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -5,7 +5,9 @@ A claim is a lease held by one person, taken by a conditional update in the data
 two people pressing Claim at the same moment cannot both hold it. Confirmed and debunked
 need two distinct verifiers by default (configurable per tier); trainees' verdicts are
 recorded but never count; disagreement goes to coordinators; nobody decides an incident
-that holds a report of their own.
+that holds a report of their own. Drills (see `verify.training`) go through the same
+queue, claims and verdicts, but are never published: a training drill is its owner's alone
+and their verdict decides it; a live drill looks real to everyone but coordinators.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from verify.audit import AuditEvent, refused_actor, verifier_actor
-from verify.incidents import TIER_ORDER, Incident, IncidentStatus, MergeSuggestion, Verdict
+from verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, MergeSuggestion, Verdict
 from verify.model import Report, Tier
 from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from verify.roster import Role, Verifier
 
 if TYPE_CHECKING:
     from verify.publishing import Publisher
+    from verify.training import DrillDebrief, TrainingService
 
 FINAL = frozenset({Verdict.CONFIRMED, Verdict.DEBUNKED})
 
@@ -56,6 +59,7 @@ class DeskRefusal(StrEnum):
     DECIDED = "already_decided"
     OWN_REPORT = "own_report"
     ALREADY_VOTED = "already_voted"
+    DRILL_QUESTION = "drill_question"  # a training drill has no reporter to ask
 
 
 class DeskRefused(Exception):
@@ -126,12 +130,14 @@ class IncidentView:
 @dataclass(frozen=True, slots=True)
 class VerdictResult:
     """The incident after a verdict, what happened, and whom to tell: every reporter of a
-    decided incident (then `DeskService.told`), or the reporters a follow-up question is for."""
+    decided incident (then `DeskService.told`), or the reporters a follow-up question is for;
+    for a decided drill, its debrief."""
 
     incident: Incident
     outcome: Outcome
     verdicts: tuple[VerdictRecord, ...]
     tell: tuple[ReporterToTell, ...] = ()
+    drill: DrillDebrief | None = None
 
 
 def agreeing(verdicts: tuple[VerdictRecord, ...], verdict: Verdict) -> int:
@@ -143,18 +149,21 @@ class DeskService:
     """Queue, claims and verdicts; every action and refusal is audited."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None,
-                 publisher: Publisher | None = None, pseudonymize: Callable[[int], str] | None = None) -> None:
+                 publisher: Publisher | None = None, pseudonymize: Callable[[int], str] | None = None,
+                 training: TrainingService | None = None) -> None:
         self._uow = uow
+        self._training = training
         self._pseudonymize = pseudonymize
         self._clock = clock
         self.policy = policy or DeskPolicy()
         self._publisher = publisher
 
     async def queue(self, user_id: int) -> list[Incident]:
-        """Open incidents, most urgent tier first, then oldest first."""
+        """Open incidents of the live queue (live drills included, training drills not), most
+        urgent tier first, then oldest first."""
         async with self._uow() as uow:
             await self._member(uow, user_id, Role.TRAINEE, "queue", "queue")
-            open_ = await uow.incidents.open_queue()
+            open_ = [i for i in await uow.incidents.open_queue() if i.drill is not DrillKind.TRAINING]
         return sorted(open_, key=lambda i: (TIER_ORDER.index(i.tier), i.first_seen_at))
 
     async def claim(self, user_id: int, incident_id: str) -> Incident:
@@ -166,6 +175,7 @@ class DeskService:
         async with self._uow() as uow:
             person = await self._member(uow, user_id, Role.TRAINEE, "claim", incident_id)
             incident = await self._open_incident(uow, user_id, incident_id, "claim")
+            await self._own_training(uow, user_id, incident, "claim")
             if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
                 await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.OWN_REPORT)
             voted = any(v.verifier_id == user_id and v.counts for v in await uow.verdicts.for_incident(incident_id))
@@ -254,6 +264,8 @@ class DeskService:
                 await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.NOT_HOLDER)
             if incident.lease_until is None or incident.lease_until <= now:
                 await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.LEASE_EXPIRED)
+            if incident.drill is DrillKind.TRAINING and verdict is Verdict.NEEDS_INFO:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.DRILL_QUESTION)
             if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
                 await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.OWN_REPORT)
             earlier = await uow.verdicts.for_incident(incident_id)
@@ -263,10 +275,14 @@ class DeskService:
             verdicts = (*earlier, record)
             outcome, final = self._judge(incident, person, verdicts)
             tell: tuple[ReporterToTell, ...] = ()
+            debrief = None
             if outcome is Outcome.DECIDED:
                 assert final is not None
                 await uow.incidents.decide(incident_id, final, now)
-                if self._publisher is not None:
+                if incident.drill is not None:
+                    if self._training is not None:
+                        debrief = await self._training.on_decided(uow, incident, final, verdicts, now)
+                elif self._publisher is not None:
                     await self._publisher.on_decided(uow, incident, final, agreeing(verdicts, final), now)
                 tell = tuple(await uow.contacts.for_incident(incident_id))
             elif outcome is Outcome.NEEDS_INFO:
@@ -281,7 +297,7 @@ class DeskService:
             updated = await uow.incidents.get(incident_id)
             await uow.commit()
         assert updated is not None
-        return VerdictResult(updated, outcome, verdicts, tell)
+        return VerdictResult(updated, outcome, verdicts, tell, debrief)
 
     async def _ask(self, uow: UnitOfWork, user_id: int, incident_id: str, question: str,
                    now: datetime) -> list[ReporterToTell]:
@@ -305,11 +321,14 @@ class DeskService:
     async def view(self, user_id: int, incident_id: str) -> IncidentView:
         """The incident with its reports, verdicts and follow-ups, for a desk member."""
         async with self._uow() as uow:
-            await self._member(uow, user_id, Role.TRAINEE, "view", incident_id)
+            person = await self._member(uow, user_id, Role.TRAINEE, "view", incident_id)
             incident = await uow.incidents.get(incident_id)
             if incident is None:
                 await self._refuse(uow, user_id, "view", incident_id[:36], DeskRefusal.UNKNOWN)
             assert incident is not None
+            await self._own_training(uow, user_id, incident, "view")
+            if incident.drill is DrillKind.LIVE and not person.can(Role.COORDINATOR):
+                incident = replace(incident, drill=None)  # a live drill looks real to the desk
             return IncidentView(incident, await uow.reports.for_incident(incident_id),
                                 await uow.verdicts.for_incident(incident_id),
                                 await uow.follow_ups.for_incident(incident_id),
@@ -324,7 +343,7 @@ class DeskService:
             people = await uow.verifiers.all()
             due = []
             for incident in await uow.incidents.open_queue():
-                if incident.claimed_by is not None:
+                if incident.claimed_by is not None or incident.drill is DrillKind.TRAINING:
                     continue
                 waited = now - incident.first_seen_at
                 after = self.policy.ping_after.get(incident.tier, timedelta(minutes=5))
@@ -356,6 +375,8 @@ class DeskService:
     def _judge(self, incident: Incident, person: Verifier,
                verdicts: tuple[VerdictRecord, ...]) -> tuple[Outcome, Verdict | None]:
         latest = verdicts[-1]
+        if incident.drill is DrillKind.TRAINING:
+            return Outcome.DECIDED, latest.verdict  # practice: one's own verdict is graded at once
         if latest.verdict is Verdict.NEEDS_INFO:
             return Outcome.NEEDS_INFO, None
         if not latest.counts:
@@ -380,6 +401,13 @@ class DeskService:
             await self._refuse(uow, user_id, action, subject, DeskRefusal.NOT_ALLOWED)
         assert person is not None
         return person
+
+    async def _own_training(self, uow: UnitOfWork, user_id: int, incident: Incident, action: str) -> None:
+        """A training drill exists only for the person practising it."""
+        if incident.drill is DrillKind.TRAINING:
+            run = await uow.drills.run_for_incident(incident.id)
+            if run is None or run.person != user_id:
+                await self._refuse(uow, user_id, action, incident.id, DeskRefusal.UNKNOWN)
 
     async def _open_incident(self, uow: UnitOfWork, user_id: int, incident_id: str, action: str) -> Incident:
         incident = await uow.incidents.get(incident_id)

@@ -33,6 +33,13 @@ class Verdict(StrEnum):
     NEEDS_INFO = "needs_info"
 
 
+class DrillKind(StrEnum):
+    """A synthetic incident made from a drill scenario. Neither kind is ever published."""
+
+    TRAINING = "training"  # in one person's training queue, graded at once
+    LIVE = "live"  # in the live queue as if real; only coordinators are told it is a drill
+
+
 @dataclass(frozen=True, slots=True)
 class Incident:
     """An event reported once or more. `point` is the first located report's pin (raw, for
@@ -55,6 +62,7 @@ class Incident:
     escalated: bool = False  # verifiers disagreed: a coordinator decides
     pinged: int = 0  # 1: everyone on duty was pinged about it, 2: coordinators too
     first_claimed_at: datetime | None = None
+    drill: DrillKind | None = None
 
 
 @dataclass(frozen=True, slots=True)

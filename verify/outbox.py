@@ -71,12 +71,14 @@ class OutboxService:
             return await uow.outbox.post_of(alert_id, chat_id)
 
     async def alerts(self, alert_ids: Sequence[str]) -> dict[str, Alert]:
-        """The alerts these messages are about."""
+        """The alerts these messages are about — never one about a drill incident, so the
+        broadcaster fails any message about a drill instead of sending it."""
         found = {}
         async with self._uow() as uow:
             for alert_id in alert_ids:
                 alert = await uow.alerts.get(alert_id)
-                if alert is not None:
+                incident = await uow.incidents.get(alert.incident_id) if alert is not None else None
+                if alert is not None and (incident is None or incident.drill is None):
                     found[alert_id] = alert
         return found
 

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from verify.channels import ChannelLink
     from verify.desk import FollowUp, ReporterToTell, VerdictRecord
     from verify.drills import Scenario
+    from verify.incidents import DrillKind
     from verify.roster import Invite, Verifier
     from verify.subscriptions import Subscriber
+    from verify.training import DrillRun
 
 
 class Clock(Protocol):
@@ -109,7 +111,7 @@ class IncidentRepository(Protocol):
         ...
 
     async def open_in_neighborhood(self, neighborhood_id: str, since: datetime) -> list[Candidate]:
-        """Open incidents of this neighborhood with a report at or after `since`."""
+        """Open incidents (not drills) of this neighborhood with a report at or after `since`."""
         ...
 
     async def add_report(self, incident_id: str, tier: Tier, activity: Activity | None, seen_at: datetime) -> Incident:
@@ -175,7 +177,7 @@ class AlertRepository(Protocol):
         ...
 
     async def uncorrected_debunked(self, since: datetime) -> list[Incident]:
-        """Incidents debunked after `since` that have no correction, newest first."""
+        """Incidents (not drills) debunked after `since` that have no correction, newest first."""
         ...
 
     async def verified_between(self, since: datetime | None, until: datetime | None,
@@ -237,11 +239,12 @@ class StatsRepository(Protocol):
     """Read-only figures for desk statistics."""
 
     async def reports_by_area(self, since: datetime, until: datetime) -> dict[str | None, int]:
-        """Reports made in [since, until], by neighborhood id (None: no place)."""
+        """Reports made in [since, until], by neighborhood id (None: no place); drills' synthetic
+        reports are not counted."""
         ...
 
     async def incidents_between(self, since: datetime, until: datetime) -> list[Incident]:
-        """Incidents first reported in [since, until]."""
+        """Incidents first reported in [since, until], drills left out."""
         ...
 
     async def alerts_between(self, since: datetime, until: datetime) -> list[Alert]:
@@ -254,13 +257,31 @@ class StatsRepository(Protocol):
 
 
 class DrillRepository(Protocol):
-    """Training scenarios."""
+    """Training scenarios, the drills worked on the desk, and certification proposals."""
 
     async def save(self, scenario: Scenario, at: datetime) -> bool:
         """Store or replace a scenario; True when it was new."""
         ...
 
     async def all(self) -> list[Scenario]: ...
+
+    async def get(self, scenario_id: str) -> Scenario | None: ...
+
+    async def add_run(self, run: DrillRun) -> None: ...
+
+    async def run_for_incident(self, incident_id: str) -> DrillRun | None: ...
+
+    async def runs(self, kind: DrillKind, person: int | None) -> list[DrillRun]:
+        """Runs of this kind (of `person` only, when given), oldest first."""
+        ...
+
+    async def finish(self, run: DrillRun) -> None:
+        """Store the run's verdict, first claim and finish time."""
+        ...
+
+    async def propose(self, user_id: int, at: datetime) -> bool:
+        """Record that this trainee was proposed for promotion; False if they already were."""
+        ...
 
 
 class SubscriberRepository(Protocol):

@@ -40,6 +40,11 @@ class AlertRefusal(StrEnum):
     NOT_ACTIVE = "not_active"
     NOT_DEBUNKED = "not_debunked"
     ALREADY = "already"
+    DRILL = "drill"
+
+
+class DrillNotPublished(Exception):
+    """Something tried to publish a drill incident; nothing was written."""
 
 
 class AlertRefused(Exception):
@@ -89,6 +94,8 @@ class Publisher:
 
     async def _publish(self, uow: UnitOfWork, incident: Incident, kind: AlertKind, verifiers: int,
                        now: datetime) -> Published:
+        if incident.drill is not None:
+            raise DrillNotPublished(incident.id)
         alert = Alert(
             id=str(uuid.uuid4()), incident_id=incident.id, kind=kind, neighborhood_id=incident.neighborhood_id,
             areas=self.areas(incident.neighborhood_id), activity=incident.activity, tier=incident.tier,
@@ -170,6 +177,8 @@ class AlertService:
             if incident is None:
                 await self._refuse(uow, user_id, "alerts.correct", incident_id[:36], AlertRefusal.UNKNOWN)
             assert incident is not None
+            if incident.drill is not None:
+                await self._refuse(uow, user_id, "alerts.correct", incident_id, AlertRefusal.DRILL)
             if incident.status is not IncidentStatus.DECIDED or incident.verdict is not Verdict.DEBUNKED:
                 await self._refuse(uow, user_id, "alerts.correct", incident_id, AlertRefusal.NOT_DEBUNKED)
             if await uow.alerts.for_incident(incident_id, AlertKind.CORRECTION) is not None:

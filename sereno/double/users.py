@@ -204,6 +204,16 @@ class FakeUser:
         label = "[photo]" + (f" {caption}" if caption else "")
         return await self._push_message(self._new_message(**content), label)
 
+    async def send_document(self, data: bytes, file_name: str, mime_type: str, caption: str | None = None) -> int:
+        """Send a file as a document; the bytes are downloadable via getFile."""
+        stored = self.double.add_file(data, kind="document", file_name=file_name, mime_type=mime_type)
+        content: JSONDict = {"document": {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+                                          "file_name": file_name, "mime_type": mime_type,
+                                          "file_size": stored.file_size}}
+        if caption:
+            content["caption"] = caption
+        return await self._push_message(self._new_message(**content), f"[document {file_name}]")
+
     async def send_sticker(self, emoji: str = "👍") -> int:
         """Send a sticker-only message (no text, no caption)."""
         stored = self.double.add_file(
