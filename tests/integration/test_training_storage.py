@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.admin import replace_neighborhoods
 from tests.conftest import DEMO_REGION
-from tests.integration.test_outbox_storage import ANA, BEN, COORD, HARBOR, World
+from tests.integration.test_outbox_storage import ANA, BEN, COORD, World
 from verify.alerts import Alert, AlertKind, AlertPolicy, MessageKind, Priority, TargetKind
 from verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
 from verify.drills import CertificationBar, DrillFileError
