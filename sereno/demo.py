@@ -4,7 +4,9 @@ neighbors subscribe (one in Spanish); two community members (English and Spanish
 the same event; the desk merges the second report into the first incident, two verifiers
 confirm it, both reporters are told the outcome, the verified alert reaches the channel
 and the subscribers, and later the all-clear. A rumor the desk debunks gets a calm
-correction in the channel. Every chat is printed as a transcript."""
+correction in the channel. Last, a new volunteer joins as a trainee and works a practice
+drill with the desk's own buttons, then gets the answer and why. Every chat is printed as a
+transcript."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+import yaml
 from sqlalchemy import text
 
 from bot.app import Runtime, running_bot
@@ -30,6 +33,7 @@ from verify.model import Activity, GeoPoint, ReportDraft
 from verify.places import parse_geojson
 
 DEMO_REGION = Path(__file__).with_name("data") / "demo_region.geojson"
+STARTER_DRILLS = Path(__file__).with_name("data") / "drills.yaml"
 DEMO_TOKEN = "424242:DEMO-not-a-real-token"
 DEMO_HOTLINE = "555-0100 (fictional demo number)"
 SHOWN_METHODS = ("sendMessage", "editMessageText", "sendPhoto")
@@ -260,10 +264,13 @@ async def run_demo(out: TextIO, database_url: str | None = None) -> list[str]:
                 _section(out, "A rumor in Old Mill is debunked and corrected")
                 await rumor_is_debunked(runtime, double, marta, jon)
                 await channel.receive("Rumor check: Old Mill")
+                _section(out, "A new volunteer trains on a practice drill")
+                await trainee_practises(runtime, admin, Script(double, double.user(100012, "Teo", "en"), out))
         out.write("━" * 76 + "\n")
         out.write(f"Reference codes: {', '.join(codes)} — one incident, confirmed by two verifiers; both\n"
                   "reporters were told, and their contact details are gone. The alert reached one channel and\n"
-                  "two subscribers, then the all-clear; a debunked rumor got a correction.\n")
+                  "two subscribers, then the all-clear; a debunked rumor got a correction. A new trainee\n"
+                  "worked a practice drill, which nobody else saw, and got feedback.\n")
     return codes
 
 
@@ -287,6 +294,24 @@ async def rumor_is_debunked(runtime: Runtime, double: BotApiDouble, marta: Scrip
                                             "a utility crew, not agents")
     services.broadcast_queued()
     await DeskHandlers(services).tell_reporters(runtime.application.bot, result)
+
+
+async def trainee_practises(runtime: Runtime, admin: Script, teo: Script) -> None:
+    """The coordinator loads the starter scenarios and invites a trainee, who works one
+    practice drill: claim, verdict, reason, then the answer and why."""
+    admin.out.write("  (the coordinator loads the 16 starter drill scenarios: /drills → Import scenarios, or\n"
+                    "   `sereno admin import-drills sereno/data/drills.yaml`)\n\n")
+    scenarios = yaml.safe_load(STARTER_DRILLS.read_text(encoding="utf-8"))
+    await runtime.services.training.import_scenarios(admin.user.chat_id, scenarios)
+    await admin.say("/invite trainee", "Invite code for a trainee")
+    code = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", admin.user.messages()[-1].text)
+    assert code is not None
+    await teo.say(f"/join {code.group()}", "Welcome to the desk as trainee")
+    await teo.say("/drills", "Your drills:")
+    await teo.tap("Practice a drill", "PRACTICE DRILL")
+    await teo.tap("Claim", "Claimed until", on="PRACTICE DRILL")
+    await teo.tap("✅ Confirmed", "Send a short reason")
+    await teo.say("Several vehicles and agents in marked vests, seen by more than one person", "Why:")
 
 
 @asynccontextmanager

@@ -26,6 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.app import running_bot
 from bot.services import Services
@@ -56,6 +57,7 @@ IDS = {who: 9_100_001 + n for n, who in enumerate(WHO)}
 HELPERS = (9_100_101, 9_100_102)  # two verifiers who decide the subjects' incidents
 HARBOR = GeoPoint(34.0387, -118.2799)
 HARBOR_KEY = area_key("harbor-view")
+STARTER_DRILLS = Path(__file__).parents[2] / "sereno" / "data" / "drills.yaml"
 OVERSIZED = "x" * 80  # far past Telegram's 64 bytes of callback data
 
 #: Polite refusals a person may get (messages or callback answers).
@@ -239,6 +241,19 @@ async def subscribed(world: World, who: Who) -> Ctx:
     return {}
 
 
+async def scenarios(world: World, who: Who) -> Ctx:
+    """The starter drill scenarios, stored."""
+    await world.services.training.import_scenarios(IDS[Who.ADMIN], yaml.safe_load(STARTER_DRILLS.read_text()))
+    return {}
+
+
+async def someone_elses_practice(world: World, who: Who) -> Ctx:
+    """A practice drill of another trainee."""
+    await scenarios(world, who)
+    incident = await world.services.training.practice(await world.person(Role.TRAINEE), "en")
+    return {"incident": incident.id}
+
+
 Act = Callable[[World, FakeUser, Ctx], Awaitable[None]]
 
 
@@ -298,6 +313,8 @@ SHARED = (
     "SELECT chat_id, language, active FROM subscriber ORDER BY chat_id",
     "SELECT chat_id, neighborhood_id FROM subscription ORDER BY chat_id, neighborhood_id",
     "SELECT neighborhood_id, chat_id FROM channel_link ORDER BY chat_id",
+    "SELECT id FROM drill_scenario ORDER BY id",
+    "SELECT id, verdict FROM drill_run ORDER BY id",
 )
 
 
@@ -357,6 +374,7 @@ ROWS: tuple[Row, ...] = (
     Row("/export", COORDINATORS, command("/export"), "alerts from the last 30 days", prepare=active_alert),
     Row("/linkchannel", ADMINS, command("/linkchannel"), "Which neighborhood",
         says=says("Only admins")),
+    Row("/drills", DESK, command("/drills"), "Your drills:"),
     # the desk's buttons
     Row("d:claim", DESK, press("d:claim:{incident}"), "You hold this incident now", prepare=fresh_incident,
         subject=(INCIDENT_ROW,), in_database=True,
@@ -395,6 +413,14 @@ ROWS: tuple[Row, ...] = (
         says=says("Only coordinators")),
     Row("c:<key>", ADMINS, press(f"c:{HARBOR_KEY}"), "/linkchannel harbor-view~",
         says=says("Only admins")),
+    Row("dr:practice", DESK, press("dr:practice"), "PRACTICE DRILL", prepare=scenarios, in_database=True,
+        says=says("not allowed")),
+    Row("dr:records", COORDINATORS, press("dr:records"), "Nobody has done a drill yet", says=says("not allowed")),
+    Row("dr:live", COORDINATORS, press("dr:live"), "Choose a scenario", prepare=scenarios,
+        says=says("not allowed")),
+    Row("dr:inject", COORDINATORS, press("dr:inject:utility-crew-vests"), "Live drill started", prepare=scenarios,
+        in_database=True, says=says("not allowed")),
+    Row("dr:import", COORDINATORS, press("dr:import"), "Send the scenario file", says=says("not allowed")),
     # everyone's buttons
     Row("s:t", ALL, press(f"s:t:{HARBOR_KEY}"), "Choose the neighborhoods", audited=False),
     Row("s:r", ALL, press(f"s:r:{HARBOR_KEY}"), "not subscribed", prepare=subscribed, audited=False),
@@ -435,6 +461,12 @@ ROWS: tuple[Row, ...] = (
     Row("forged a:u with a made-up update", NOBODY, press("a:u:{alert}:retract"), "", prepare=active_alert,
         audited=False, subject=(ALERT_ROW,)),
     Row("forged a:c of a confirmed incident", NOBODY, press("a:c:{incident}"), "", prepare=confirmed),
+    Row("forged d:claim of someone else's practice drill", NOBODY, press("d:claim:{incident}"), "",
+        prepare=someone_elses_practice, subject=(INCIDENT_ROW,), in_database=True,
+        says=says("not allowed", trainee="does not exist", verifier="does not exist", coordinator="does not exist",
+                  admin="does not exist")),
+    Row("forged dr:inject of a made-up scenario", NOBODY, press("dr:inject:no-such-scenario"), "",
+        says=says("not allowed", coordinator="does not exist", admin="does not exist")),
     Row("forged c: with an unknown key", NOBODY, press("c:0000000g"), "", audited=False),
     Row("forged s:t with an unknown key", NOBODY, press("s:t:00000000"), "", audited=False),
     Row("forged garbage", NOBODY, press("\u202e;DROP TABLE incident;--"), "", audited=False),
