@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -225,7 +225,9 @@ async def _import_drills(args: argparse.Namespace) -> None:
 
     import yaml
 
-    from verify.drills import DrillFileError, parse_scenarios
+    from verify.clock import SystemClock
+    from verify.drills import DrillFileError
+    from verify.training import TrainingService
 
     path = Path(args.file)
     try:
@@ -238,16 +240,11 @@ async def _import_drills(args: argparse.Namespace) -> None:
                              + str(exc).splitlines()[0]) from None
     settings = _settings()
     async with _database(settings) as uow:
-        async with uow() as tx:
-            known = {nb.id for nb in await tx.neighborhoods.all()}
-            try:
-                scenarios = parse_scenarios(data, known or None)
-            except DrillFileError as exc:
-                raise MissingSetting(f"{path}: {exc}") from None
-            now = datetime.now(UTC)
-            new = [await tx.drills.save(scenario, now) for scenario in scenarios]
-            await tx.commit()
-    print(f"Imported {len(scenarios)} drill scenarios ({sum(new)} new, {len(new) - sum(new)} replaced).")
+        try:
+            new, replaced = await TrainingService(uow, SystemClock()).import_scenarios(None, data)
+        except DrillFileError as exc:
+            raise MissingSetting(f"{path}: {exc}") from None
+    print(f"Imported {new + replaced} drill scenarios ({new} new, {replaced} replaced).")
 
 
 @asynccontextmanager

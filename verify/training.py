@@ -180,13 +180,14 @@ class TrainingService:
             await self._member(uow, user_id, Role.COORDINATOR, "drills.list", "scenarios")
             return await uow.drills.all()
 
-    async def import_scenarios(self, user_id: int, document: object) -> tuple[int, int]:
-        """Add or replace the scenarios of a loaded YAML/JSON document (coordinators);
-        returns (new, replaced). A malformed document raises `DrillFileError` naming the
-        first problem, and nothing is stored."""
+    async def import_scenarios(self, user_id: int | None, document: object) -> tuple[int, int]:
+        """Add or replace the scenarios of a loaded YAML/JSON document (coordinators, or the
+        command line when `user_id` is None); returns (new, replaced). A malformed document
+        raises `DrillFileError` naming the first problem, and nothing is stored."""
         now = self._clock.now()
         async with self._uow() as uow:
-            await self._member(uow, user_id, Role.COORDINATOR, "drills.import", "scenarios")
+            if user_id is not None:
+                await self._member(uow, user_id, Role.COORDINATOR, "drills.import", "scenarios")
             known = {nb.id for nb in await uow.neighborhoods.all()}
             scenarios = parse_scenarios(document, known or None)
             new = [await uow.drills.save(scenario, now) for scenario in scenarios]
@@ -305,7 +306,7 @@ class TrainingService:
         assert person is not None
         return person
 
-    async def _audit(self, uow: UnitOfWork, user_id: int, action: str, subject: str,
+    async def _audit(self, uow: UnitOfWork, user_id: int | None, action: str, subject: str,
                      detail: dict[str, object]) -> None:
         await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(user_id), action, subject, detail))
 
