@@ -23,7 +23,7 @@ from bot.desk import Awaiting, DeskHandlers
 from bot.i18n import Translator, translator
 from bot.services import Services
 from verify.desk import DeskRefusal, DeskRefused
-from verify.drills import DrillFileError
+from verify.drills import DrillFileError, scenario_document
 from verify.incidents import DrillKind
 from verify.roster import Role, Verifier
 from verify.training import DrillDebrief, TrainingRecord
@@ -85,14 +85,14 @@ class DrillHandlers:
         rows = [[self._button(t("Practice a drill"), "practice")]]
         if record.person.can(Role.COORDINATOR):
             rows += [[self._button(t("Training records"), "records"), self._button(t("Live drill"), "live")],
-                     [self._button(t("Import scenarios"), "import")]]
+                     [self._button(t("Import scenarios"), "import"), self._button(t("Download scenarios"), "export")]]
         text = t("Drills are practice incidents with a known answer. Nothing in a drill is real or published.")
         mine = record_line(t, record) if record.drills else t("You have not done a drill yet.")
         await messaging.send(context.bot, update.effective_chat.id, f"{text}\n\n{t('Your drills:')} {mine}",
                              {"inline_keyboard": rows})
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`dr:practice`, `dr:records`, `dr:live`, `dr:inject:<scenario>`, `dr:import`."""
+        """`dr:practice`, `dr:records`, `dr:live`, `dr:inject:<scenario>`, `dr:import`, `dr:export`."""
         query = update.callback_query
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
@@ -132,8 +132,15 @@ class DrillHandlers:
                 user_data(context)[IMPORTING] = True
                 await query.answer()
                 await messaging.send(context.bot, chat_id, t(
-                    "Send the scenario file (YAML or JSON) as a document. The starter file "
-                    "sereno/data/drills.yaml shows the format. Scenarios with an id already stored are replaced."))
+                    "Send the scenario file (YAML or JSON) as a document. Download scenarios gives you the stored "
+                    "ones to edit or copy. Scenarios with an id already stored are replaced."))
+            elif action == "export":
+                scenarios = await self.s.training.scenarios(user_id)
+                await query.answer()
+                document = yaml.safe_dump({"scenarios": [scenario_document(s) for s in scenarios]},
+                                          allow_unicode=True, sort_keys=False, width=100)
+                await context.bot.send_document(chat_id, document.encode("utf-8"), filename="drills.yaml",
+                                                caption=t("Drill scenarios: {count}", count=len(scenarios)))
             else:
                 await query.answer(t("This button is no longer active."))
         except DeskRefused as refusal:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -96,8 +96,8 @@ class TrainingRecord:
         return _median(g.time_to_verdict for g in self.grades)
 
 
-def _median(values: Sequence[timedelta] | object) -> timedelta | None:
-    seconds = [v.total_seconds() for v in values]  # type: ignore[attr-defined]
+def _median(values: Iterable[timedelta]) -> timedelta | None:
+    seconds = [v.total_seconds() for v in values]
     return timedelta(seconds=statistics.median(seconds)) if seconds else None
 
 

@@ -88,6 +88,21 @@ async def test_a_malformed_scenario_file_gets_a_clear_error_and_stores_nothing(b
     assert len(await bot.rows("SELECT id FROM drill_scenario")) == 16
 
 
+async def test_a_coordinator_downloads_the_stored_scenarios_and_imports_them_back_unchanged(
+        bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    await import_starter(admin)
+    await admin.send_command("/drills")
+    await admin.press("Download scenarios", message=await admin.wait_text("Your drills:"))
+    sent = await admin.wait_text("Drill scenarios: 16")
+    assert sent.document and sent.file is not None and sent.file.data is not None
+    data = sent.file.data
+    await admin.send_command("/drills")
+    await admin.press("Import scenarios", message=await admin.wait_text("Your drills:"))
+    await admin.send_document(data, "drills.yaml", "application/yaml")
+    await admin.wait_text("Imported 16 scenario(s): 0 new, 16 replaced.")
+
+
 async def test_someone_off_the_desk_cannot_train_or_import(bot: Harness, double: BotApiDouble) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     await import_starter(admin)
