@@ -52,8 +52,8 @@ def text_in(texts: Mapping[str, str], language: str) -> str:
 def record_line(t: Translator, record: TrainingRecord) -> str:
     """One person's drills: count, share right, median time to a verdict, the bar."""
     median = duration(t, record.median_verdict) if record.median_verdict is not None else "—"
-    line = t.n("{count} drill, {percent}% right, median {median} to a verdict",
-               "{count} drills, {percent}% right, median {median} to a verdict",
+    line = t.n("{count} drill, right: {percent}%, median {median} to a verdict",
+               "{count} drills, right: {percent}%, median {median} to a verdict",
                record.drills, count=record.drills, percent=round(100 * record.accuracy), median=median)
     return line + (" · " + t("meets the bar") if record.meets_bar else "")
 
