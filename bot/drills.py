@@ -24,7 +24,7 @@ from bot.i18n import Translator, translator
 from bot.services import Services
 from verify.desk import DeskRefusal, DeskRefused
 from verify.drills import DrillFileError, scenario_document
-from verify.incidents import DrillKind
+from verify.incidents import DrillKind, IncidentStatus
 from verify.roster import Role, Verifier
 from verify.training import DrillDebrief, TrainingRecord
 
@@ -92,7 +92,8 @@ class DrillHandlers:
                              {"inline_keyboard": rows})
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`dr:practice`, `dr:records`, `dr:live`, `dr:inject:<scenario>`, `dr:import`, `dr:export`."""
+        """`dr:practice`, `dr:records`, `dr:live`, `dr:inject:<scenario>`, `dr:end:<incident>`,
+        `dr:import`, `dr:export`."""
         query = update.callback_query
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
@@ -127,6 +128,10 @@ class DrillHandlers:
                     "Live drill started. It is in the live queue as if it were real, and {count} verifier(s) on "
                     "duty were sent its card. Only coordinators see it marked as a drill; nothing will be "
                     "published. You get a report when the desk decides it.", count=reached))
+            elif action == "end":
+                debrief = await self.s.training.end_live(user_id, value)
+                await query.answer(t("Live drill ended."))
+                await self.debrief(context.bot, debrief)
             elif action == "import":
                 await self.s.training.scenarios(user_id)  # coordinators only (checked, audited)
                 user_data(context)[IMPORTING] = True
@@ -155,13 +160,20 @@ class DrillHandlers:
         running = await self.s.training.live_drills(user_id)
         scenarios = await self.s.training.scenarios(user_id)
         lines = [t("Live drills:")] if running else []
+        rows = []
         for drill in running[:10]:
-            state = (t(desk_render.VERDICT_LABELS[drill.incident.verdict]) if drill.incident.verdict
-                     else t("open"))
-            lines.append(f"— {text_in(drill.scenario.title, t.language)}: {state}")
+            title = text_in(drill.scenario.title, t.language)
+            if drill.incident.verdict is not None:
+                state = t(desk_render.VERDICT_LABELS[drill.incident.verdict])
+            elif drill.incident.status is IncidentStatus.OPEN:
+                state = t("open")
+                rows.append([self._button(t("End: {title}", title=title)[:60], f"end:{drill.incident.id}")])
+            else:
+                state = t("ended")
+            lines.append(f"— {title}: {state}")
         lines.append(t("Choose a scenario to put in the live queue as if it were real:") if scenarios
                      else t("There are no drill scenarios yet. A coordinator can import them with /drills."))
-        rows = [[self._button(text_in(s.title, t.language)[:60], f"inject:{s.id}")] for s in scenarios[:LIVE_CHOICES]]
+        rows += [[self._button(text_in(s.title, t.language)[:60], f"inject:{s.id}")] for s in scenarios[:LIVE_CHOICES]]
         await messaging.send(bot, chat_id, "\n".join(lines), {"inline_keyboard": rows})
 
     async def on_file(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -224,7 +236,15 @@ class DrillHandlers:
 
     def _live_report(self, t: Translator, debrief: DrillDebrief) -> str:
         run, grade = debrief.run, debrief.grade
-        assert run.verdict is not None
+        if grade is None or run.verdict is None:
+            claimed = (t("First claim after {claim}.", claim=duration(t, run.first_claimed_at - run.started_at))
+                       if run.first_claimed_at else t("Nobody claimed it."))
+            return "\n".join([
+                t("Live drill ended before the desk decided: {title}",
+                  title=text_in(debrief.scenario.title, t.language)),
+                claimed + " " + t("Verdicts given: {count}.", count=len(debrief.verdicts)),
+                t("Nothing was published. The verifiers who worked it have been told it was a drill."),
+            ])
         return "\n".join([
             t("Live drill decided: {title}", title=text_in(debrief.scenario.title, t.language)),
             t("Desk verdict: {verdict} ({right}); true answer: {answer}.",
@@ -241,7 +261,7 @@ class DrillHandlers:
         t = translator(_language(trainee) if trainee else self.s.settings.default_language)
         record = await self.s.training.record(debrief.run.person)
         run, grade = debrief.run, debrief.grade
-        assert run.verdict is not None
+        assert run.verdict is not None and grade is not None
         verdict = t(desk_render.VERDICT_LABELS[run.verdict])
         answer = t(desk_render.VERDICT_LABELS[debrief.scenario.answer])
         lines = [

@@ -261,6 +261,12 @@ class SqlIncidentRepository:
             )
         )
 
+    async def withdraw(self, incident_id: str) -> bool:
+        result = await self._c.execute(
+            update(INCIDENT).where(INCIDENT.c.id == incident_id, INCIDENT.c.status == IncidentStatus.OPEN.value)
+            .values(status=IncidentStatus.WITHDRAWN.value, claimed_by=None, lease_until=None))
+        return result.rowcount == 1
+
     async def escalate(self, incident_id: str) -> None:
         await self._c.execute(update(INCIDENT).where(INCIDENT.c.id == incident_id).values(escalated=True))
 

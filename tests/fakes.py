@@ -186,6 +186,13 @@ class _Incidents:
         self._s.incidents[incident_id] = replace(i, status=IncidentStatus.DECIDED, verdict=verdict, decided_at=at,
                                                  claimed_by=None, lease_until=None)
 
+    async def withdraw(self, incident_id: str) -> bool:
+        i = self._s.incidents.get(incident_id)
+        if i is None or i.status is not IncidentStatus.OPEN:
+            return False
+        self._s.incidents[incident_id] = replace(i, status=IncidentStatus.WITHDRAWN, claimed_by=None, lease_until=None)
+        return True
+
     async def escalate(self, incident_id: str) -> None:
         self._s.incidents[incident_id] = replace(self._s.incidents[incident_id], escalated=True)
 

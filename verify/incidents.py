@@ -22,6 +22,7 @@ class IncidentStatus(StrEnum):
     OPEN = "open"  # waiting in the queue (possibly claimed)
     DECIDED = "decided"  # has a final verdict
     MERGED = "merged"  # folded into another incident
+    WITHDRAWN = "withdrawn"  # a live drill a coordinator ended before the desk decided it
 
 
 class Verdict(StrEnum):

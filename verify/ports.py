@@ -140,6 +140,11 @@ class IncidentRepository(Protocol):
         """Close the incident with its final verdict (the lease goes with it)."""
         ...
 
+    async def withdraw(self, incident_id: str) -> bool:
+        """Take an open incident off the desk without a verdict (the lease goes with it);
+        False if it was not open."""
+        ...
+
     async def escalate(self, incident_id: str) -> None:
         """Mark that verifiers disagree: coordinators decide."""
         ...

@@ -103,19 +103,17 @@ def _median(values: Iterable[timedelta]) -> timedelta | None:
 
 @dataclass(frozen=True, slots=True)
 class DrillDebrief:
-    """A drill just decided: its grade and the scenario's explanation; for a live drill the
-    desk members who gave verdicts (to be told it was a drill); for a trainee who now meets
-    the bar, their record (to propose them to coordinators)."""
+    """A drill just finished: its grade (None when a coordinator ended a live drill before
+    any decision) and the scenario's explanation; for a live drill the desk members who
+    worked it (to be told it was a drill); for a trainee who now meets the bar, their record
+    (to propose them to coordinators)."""
 
     run: DrillRun
     scenario: Scenario
-    grade: Grade
+    grade: Grade | None
     verdicts: tuple[VerdictRecord, ...]
+    participants: tuple[int, ...] = ()
     proposal: TrainingRecord | None = None
-
-    @property
-    def participants(self) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(v.verifier_id for v in self.verdicts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,15 +276,39 @@ class TrainingService:
                     await uow.audit.add(AuditEvent(now, "system", "drills.proposed", f"verifier:{person.user_id}",
                                                    {"drills": record.drills, "correct": record.correct}))
                     proposal = record
-        return DrillDebrief(run, scenario, grade_run(run, scenario), verdicts, proposal)
+        participants = tuple(dict.fromkeys(v.verifier_id for v in verdicts))
+        return DrillDebrief(run, scenario, grade_run(run, scenario), verdicts, participants, proposal)
+
+    async def end_live(self, user_id: int, incident_id: str) -> DrillDebrief:
+        """End a live drill the desk has not decided (coordinators): it leaves the queue,
+        and whoever gave a verdict or holds it is to be told it was a drill."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.COORDINATOR, "drills.end", incident_id[:36])
+            run = await uow.drills.run_for_incident(incident_id)
+            incident = await uow.incidents.get(incident_id)
+            scenario = await uow.drills.get(run.scenario_id) if run else None
+            if run is None or run.kind is not DrillKind.LIVE or incident is None or scenario is None:
+                await self._refuse(uow, user_id, "drills.end", incident_id[:36], DeskRefusal.UNKNOWN)
+            assert run is not None and incident is not None and scenario is not None
+            if not await uow.incidents.withdraw(incident_id):
+                await self._refuse(uow, user_id, "drills.end", incident_id, DeskRefusal.DECIDED)
+            run = replace(run, finished_at=now, first_claimed_at=incident.first_claimed_at)
+            await uow.drills.finish(run)
+            verdicts = await uow.verdicts.for_incident(incident_id)
+            holders = [incident.claimed_by] if incident.claimed_by is not None else []
+            await self._audit(uow, user_id, "drills.end", incident_id, {"verdicts": len(verdicts)})
+            await uow.commit()
+        participants = tuple(dict.fromkeys([*(v.verifier_id for v in verdicts), *holders]))
+        return DrillDebrief(run, scenario, None, verdicts, participants)
 
     async def _records(self, uow: UnitOfWork, people: list[Verifier]) -> list[TrainingRecord]:
         scenarios = {s.id: s for s in await uow.drills.all()}
         runs = await uow.drills.runs(DrillKind.TRAINING, None)
         records = []
         for person in people:
-            grades = tuple(grade_run(r, scenarios[r.scenario_id]) for r in runs
-                           if r.person == person.user_id and r.finished and r.scenario_id in scenarios)
+            grades = tuple(grade_run(r, scenarios[r.scenario_id]) for r in runs if r.person == person.user_id
+                           and r.verdict is not None and r.scenario_id in scenarios)
             records.append(TrainingRecord(person, grades, self.bar.met_by(grades)))
         return records
 

@@ -172,3 +172,28 @@ async def test_a_live_drill_is_handled_as_real_and_reaches_no_chat_but_the_desks
     desk_chats = {ADMIN, ANA, BEN}
     assert {m.chat_id for m in double.sent_messages()} <= desk_chats
     assert rosa.messages() == []
+
+
+async def test_a_coordinator_ends_a_live_drill_nobody_decided(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    await import_starter(admin)
+    ana = await join_desk(double, admin, ANA, "Ana")
+    await admin.send_command("/drills")
+    await admin.press("Live drill", message=await admin.wait_text("Your drills:"))
+    await admin.press("Plain-clothes arrest outside the county courthouse",
+                      message=await admin.wait_text("Choose a scenario"))
+    await admin.wait_text("Live drill started")
+    card = await ana.wait_text("Reports: 3", since_last_action=False)
+    await ana.press("Claim", message=card)
+    await ana.wait_text("Claimed until")
+    await admin.send_command("/drills")
+    await admin.press("Live drill", message=await admin.wait_text("Your drills:"))
+    listing = await admin.wait_text("Live drills:")
+    assert "Plain-clothes arrest outside the county courthouse: open" in listing.text
+    await admin.press("End: Plain-clothes arrest outside the county courthouse"[:60], message=listing)
+    report = await admin.wait_text("Live drill ended before the desk decided")
+    assert "First claim after" in report.text and "Verdicts given: 0." in report.text
+    await ana.wait_text("was a live drill", since_last_action=False)
+    [incident] = await bot.rows("SELECT status, claimed_by FROM incident")
+    assert incident == {"status": "withdrawn", "claimed_by": None}
+    assert await bot.rows("SELECT id FROM outbox") == []

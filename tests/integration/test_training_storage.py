@@ -199,3 +199,28 @@ async def test_scenario_files_are_imported_by_coordinators_only_and_malformed_on
         await training.training.import_scenarios(ANA, yaml.safe_load(STARTER.read_text()))
     assert len(await training.training.scenarios(COORD)) == before
     assert await training.training.import_scenarios(COORD, yaml.safe_load(STARTER.read_text())) == (0, before)
+
+
+async def test_a_coordinator_ends_an_undecided_live_drill_and_whoever_worked_it_is_to_be_told(
+        training: Training) -> None:
+    scenario = next(s for s in await training.training.scenarios(COORD) if s.answer is Verdict.CONFIRMED)
+    incident = await training.training.inject_live(COORD, scenario.id, "en")
+    await training.desk.claim(ANA, incident.id)
+    await training.desk.decide(ANA, incident.id, Verdict.CONFIRMED, "seen")  # waits for a second verifier
+    await training.desk.claim(BEN, incident.id)
+    with pytest.raises(DeskRefused):
+        await training.training.end_live(ANA, incident.id)  # coordinators only
+    debrief = await training.training.end_live(COORD, incident.id)
+    assert debrief.grade is None and debrief.participants == (ANA, BEN) and debrief.run.finished
+    assert incident.id not in [i.id for i in await training.desk.queue(ANA)]
+    with pytest.raises(DeskRefused) as refused:
+        await training.desk.decide(BEN, incident.id, Verdict.CONFIRMED, "seen too")
+    assert refused.value.reason is DeskRefusal.DECIDED
+    with pytest.raises(DeskRefused) as refused:
+        await training.training.end_live(COORD, incident.id)
+    assert refused.value.reason is DeskRefusal.DECIDED
+    practice = await training.training.practice(TRAINEE, "en")
+    with pytest.raises(DeskRefused) as refused:
+        await training.training.end_live(COORD, practice.id)  # only live drills are ended this way
+    assert refused.value.reason is DeskRefusal.UNKNOWN
+    assert await outbox_and_alerts(training) == (0, 0)
