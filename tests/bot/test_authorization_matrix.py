@@ -254,6 +254,13 @@ async def someone_elses_practice(world: World, who: Who) -> Ctx:
     return {"incident": incident.id}
 
 
+async def live_drill(world: World, who: Who) -> Ctx:
+    """A live drill in the queue, started by the admin."""
+    await scenarios(world, who)
+    incident = await world.services.training.inject_live(IDS[Who.ADMIN], "utility-crew-vests", "en")
+    return {"incident": incident.id}
+
+
 Act = Callable[[World, FakeUser, Ctx], Awaitable[None]]
 
 
@@ -420,6 +427,8 @@ ROWS: tuple[Row, ...] = (
         says=says("not allowed")),
     Row("dr:inject", COORDINATORS, press("dr:inject:utility-crew-vests"), "Live drill started", prepare=scenarios,
         in_database=True, says=says("not allowed")),
+    Row("dr:end", COORDINATORS, press("dr:end:{incident}"), "Live drill ended", prepare=live_drill,
+        subject=(INCIDENT_ROW,), in_database=True, says=says("not allowed")),
     Row("dr:import", COORDINATORS, press("dr:import"), "Send the scenario file", says=says("not allowed")),
     # everyone's buttons
     Row("s:t", ALL, press(f"s:t:{HARBOR_KEY}"), "Choose the neighborhoods", audited=False),
