@@ -132,12 +132,17 @@ def _buttons(markup: Any) -> list[str]:
     return [b["text"] if isinstance(b, dict) else str(b) for row in rows for b in row]
 
 
+async def invite(admin: Script, role: str) -> str:
+    """The coordinator asks for an invite code for `role`; returns the code."""
+    await admin.say(f"/invite {role}", f"Invite code for a {role}")
+    code = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", admin.user.messages()[-1].text)
+    assert code is not None
+    return code.group()
+
+
 async def desk_joins(admin: Script, marta: Script, jon: Script) -> None:
     for verifier in (marta, jon):
-        await admin.say("/invite verifier", "Invite code for a verifier")
-        code = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", admin.user.messages()[-1].text)
-        assert code is not None
-        await verifier.say(f"/join {code.group()}", "Welcome to the desk")
+        await verifier.say(f"/join {await invite(admin, 'verifier')}", "Welcome to the desk")
         await verifier.say("/languages en es", "Languages")
         await verifier.say("/duty on", "You are on duty")
 
@@ -303,10 +308,7 @@ async def trainee_practises(runtime: Runtime, admin: Script, teo: Script) -> Non
                     "   `sereno admin import-drills sereno/data/drills.yaml`)\n\n")
     scenarios = yaml.safe_load(STARTER_DRILLS.read_text(encoding="utf-8"))
     await runtime.services.training.import_scenarios(admin.user.chat_id, scenarios)
-    await admin.say("/invite trainee", "Invite code for a trainee")
-    code = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", admin.user.messages()[-1].text)
-    assert code is not None
-    await teo.say(f"/join {code.group()}", "Welcome to the desk as trainee")
+    await teo.say(f"/join {await invite(admin, 'trainee')}", "Welcome to the desk as trainee")
     await teo.say("/drills", "Your drills:")
     await teo.tap("Practice a drill", "PRACTICE DRILL")
     await teo.tap("Claim", "Claimed until", on="PRACTICE DRILL")

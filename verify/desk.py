@@ -145,7 +145,34 @@ def agreeing(verdicts: tuple[VerdictRecord, ...], verdict: Verdict) -> int:
     return len({v.verifier_id for v in verdicts if v.counts and v.verdict is verdict})
 
 
-class DeskService:
+class DeskGuard:
+    """Role checks, audit records and audited refusals shared by the desk's services (they
+    set `_clock` and `_pseudonymize`)."""
+
+    _clock: Clock
+    _pseudonymize: Callable[[int], str] | None
+
+    async def _member(self, uow: UnitOfWork, user_id: int, minimum: Role, action: str, subject: str) -> Verifier:
+        person = await uow.verifiers.get(user_id)
+        if person is None or not person.can(minimum):
+            await self._refuse(uow, user_id, action, subject, DeskRefusal.NOT_ALLOWED)
+        assert person is not None
+        return person
+
+    async def _audit(self, uow: UnitOfWork, user_id: int | None, action: str, subject: str,
+                     detail: dict[str, object]) -> None:
+        await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(user_id), action, subject, dict(detail)))
+
+    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: DeskRefusal) -> None:
+        """Record the refusal in its own transaction (nothing else of this one is kept)."""
+        await uow.rollback()
+        actor = await refused_actor(uow, user_id, self._pseudonymize)
+        await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", subject, {"reason": reason.value}))
+        await uow.commit()
+        raise DeskRefused(reason)
+
+
+class DeskService(DeskGuard):
     """Queue, claims and verdicts; every action and refusal is audited."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None,
@@ -395,13 +422,6 @@ class DeskService:
             return Outcome.DECIDED, latest.verdict
         return Outcome.RECORDED, None
 
-    async def _member(self, uow: UnitOfWork, user_id: int, minimum: Role, action: str, subject: str) -> Verifier:
-        person = await uow.verifiers.get(user_id)
-        if person is None or not person.can(minimum):
-            await self._refuse(uow, user_id, action, subject, DeskRefusal.NOT_ALLOWED)
-        assert person is not None
-        return person
-
     async def _own_training(self, uow: UnitOfWork, user_id: int, incident: Incident, action: str) -> None:
         """A training drill exists only for the person practising it."""
         if incident.drill is DrillKind.TRAINING:
@@ -418,12 +438,3 @@ class DeskService:
             await self._refuse(uow, user_id, action, incident_id, DeskRefusal.DECIDED)
         return incident
 
-    async def _audit(self, uow: UnitOfWork, user_id: int, action: str, subject: str, detail: dict[str, object]) -> None:
-        await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(user_id), action, subject, dict(detail)))
-
-    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: DeskRefusal) -> None:
-        await uow.rollback()
-        actor = await refused_actor(uow, user_id, self._pseudonymize)
-        await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", subject, {"reason": reason.value}))
-        await uow.commit()
-        raise DeskRefused(reason)

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from verify.audit import AuditEvent, refused_actor, verifier_actor
-from verify.desk import DeskRefusal, DeskRefused, VerdictRecord
+from verify.audit import AuditEvent
+from verify.desk import DeskGuard, DeskRefusal, VerdictRecord
 from verify.drills import CertificationBar, DrillReport, Grade, Scenario, grade, parse_scenarios
 from verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, Verdict
 from verify.model import Report, ReportDraft, TimeSeen
@@ -161,7 +161,7 @@ def _report(drill: DrillReport, incident_id: str, language: str, now: datetime) 
     )
 
 
-class TrainingService:
+class TrainingService(DeskGuard):
     """Scenarios, practice and live drills, records and certification proposals; every
     action and refusal is audited."""
 
@@ -320,22 +320,3 @@ class TrainingService:
             await uow.reports.add(report)
         await uow.drills.add_run(DrillRun(str(uuid.uuid4()), scenario.id, incident.id, kind, person, now))
         return incident
-
-    async def _member(self, uow: UnitOfWork, user_id: int, minimum: Role, action: str, subject: str) -> Verifier:
-        person = await uow.verifiers.get(user_id)
-        if person is None or not person.can(minimum):
-            await self._refuse(uow, user_id, action, subject, DeskRefusal.NOT_ALLOWED)
-        assert person is not None
-        return person
-
-    async def _audit(self, uow: UnitOfWork, user_id: int | None, action: str, subject: str,
-                     detail: dict[str, object]) -> None:
-        await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(user_id), action, subject, detail))
-
-    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: DeskRefusal) -> None:
-        await uow.rollback()
-        actor = await refused_actor(uow, user_id, self._pseudonymize)
-        await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", subject,
-                                       {"reason": reason.value}))
-        await uow.commit()
-        raise DeskRefused(reason)
