@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     quorum: int = Field(default=2, ge=1)
     urgent_quorum: int = Field(default=2, ge=1)
     coordinator_may_publish_urgent_alone: bool = True
+    # an outcome not told this long after the verdict (the process died, the send failed)
+    # is told by the leader's sweep
+    outcome_grace_seconds: float = Field(default=60.0, gt=0)
 
     alert_lifetime_hours: float = Field(default=4.0, gt=0)
     correction_min_reports: int = Field(default=3, ge=1)
@@ -152,6 +155,7 @@ class Settings(BaseSettings):
             urgent_lease=timedelta(minutes=self.urgent_lease_minutes),
             quorum={Tier.URGENT: self.urgent_quorum, Tier.HIGH: self.quorum, Tier.ROUTINE: self.quorum},
             coordinator_alone=frozenset({Tier.URGENT}) if self.coordinator_may_publish_urgent_alone else frozenset(),
+            tell_grace=timedelta(seconds=self.outcome_grace_seconds),
         )
 
     @property
