@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot, Message, Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -26,7 +26,7 @@ from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
 from verify.clustering import Placement, distance_m
-from verify.desk import DeskRefusal, DeskRefused, IncidentView, Outcome, VerdictResult
+from verify.desk import DeskRefusal, DeskRefused, IncidentView, Outcome, ReporterToTell, VerdictResult
 from verify.incidents import DrillKind, Incident, Verdict
 from verify.intake import Submitted
 from verify.roster import Refusal, Refused, Role, Verifier
@@ -305,7 +305,7 @@ class DeskHandlers:
             self.s.broadcast_queued()
             self.observe_decided(result.incident)
         await self.say(update, context, self.verdict_summary(t, result))
-        await self.tell_reporters(context.bot, result)
+        await self.tell_reporters(context.bot, result.tell)
         if drill is not None and self.debrief is not None:
             await self.debrief(context.bot, drill)
         if result.outcome is Outcome.ESCALATED:
@@ -333,27 +333,31 @@ class DeskHandlers:
                      count=len(result.tell))
         return t("Recorded. A second verifier must agree before anything is published.")
 
-    async def tell_reporters(self, bot: Bot, result: VerdictResult) -> None:
-        """Outcomes (then the contacts are forgotten) or follow-up questions, each in the
-        reporter's language."""
-        told = []
-        for reporter in result.tell:
-            t = translator(reporter.language)
+    async def tell_reporters(self, bot: Bot, reporters: Sequence[ReporterToTell]) -> None:
+        """Send each reporter what they are owed (an outcome or a follow-up question), in
+        their language, then settle it with the desk (`DeskService.told`: a reporter told the
+        outcome is forgotten). A reporter who cannot be reached (blocked the bot, chat gone)
+        is settled too; a send that fails otherwise stays owed, for `tell_owed` to retry."""
+        settled = []
+        for reporter in reporters:
+            text, markup = desk_render.for_reporter(translator(reporter.language), reporter)
             try:
-                if reporter.follow_up_id is not None:
-                    text = t("A verifier has a question about your report {code}:", code=reporter.ref_code)
-                    question = result.verdicts[-1].reason
-                    markup = {"inline_keyboard": [[{"text": t("Answer"), "callback_data": f"f:{reporter.follow_up_id}"}]]}
-                    await messaging.send(bot, reporter.chat_id, f"{text}\n\n{question}", markup)
-                else:
-                    assert result.incident.verdict is not None
-                    await messaging.send(bot, reporter.chat_id, t(
-                        desk_render.OUTCOME_FOR_REPORTER[result.incident.verdict], code=reporter.ref_code))
-                    told.append(reporter.report_id)
+                await messaging.send(bot, reporter.chat_id, text, markup)
+            except (Forbidden, BadRequest):
+                log.info("a reporter cannot be reached", exc_info=True)
             except TelegramError:
-                log.info("could not reach a reporter", exc_info=True)
-        if told:
-            await self.s.desk.told(told)
+                log.info("could not reach a reporter; it will be tried again", exc_info=True)
+                continue
+            settled.append(reporter)
+        if settled:
+            await self.s.desk.told(settled)
+
+    async def tell_owed(self, bot: Bot) -> int:
+        """Tell reporters what they are still owed past the grace period (the process that
+        decided died, or the send failed); returns how many messages were claimed."""
+        owed = await self.s.desk.claim_owed()
+        await self.tell_reporters(bot, owed)
+        return len(owed)
 
     # ── reporters answering follow-ups ────────────────────────────────────────────
     async def on_answer_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.i18n import N_, Translator
 from bot.messaging import Markup
 from bot.render import ACTIVITY_LABELS, AGENT_LABELS, UNIFORM_LABELS, VEHICLE_LABELS
-from verify.desk import IncidentView
+from verify.desk import IncidentView, ReporterToTell
 from verify.incidents import DrillKind, Verdict
 from verify.model import Tier
 from verify.places import Gazetteer
@@ -53,6 +53,17 @@ OUTCOME_FOR_REPORTER = {
         "reporting; please report again if you see more."
     ),
 }
+
+
+def for_reporter(t: Translator, reporter: ReporterToTell) -> tuple[str, Markup | None]:
+    """What a reporter is owed, in their language: a verifier's follow-up question with an
+    Answer button, or the outcome of their report."""
+    if reporter.follow_up_id is not None:
+        text = t("A verifier has a question about your report {code}:", code=reporter.ref_code)
+        markup = {"inline_keyboard": [[{"text": t("Answer"), "callback_data": f"f:{reporter.follow_up_id}"}]]}
+        return f"{text}\n\n{reporter.question}", markup
+    assert reporter.verdict is not None
+    return t(OUTCOME_FOR_REPORTER[reporter.verdict], code=reporter.ref_code), None
 
 
 def _ago(t: Translator, then: datetime, now: datetime) -> str:

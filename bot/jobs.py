@@ -25,7 +25,9 @@ IDLE_SWEEP_SECONDS = 60
 PURGE_SECONDS = 3600
 #: How often expired leases and unclaimed incidents are looked for, in seconds.
 LEASE_SWEEP_SECONDS = 15
-#: The first lease and alert sweeps run this soon after a start.
+#: How often outcomes still owed to reporters past the grace period are looked for, in seconds.
+OWED_SWEEP_SECONDS = 15
+#: The first lease, alert and owed-outcome sweeps run this soon after a start.
 STARTUP_SWEEP_SECONDS = 2
 
 
@@ -62,6 +64,10 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
     async def ping_unclaimed(context: ContextTypes.DEFAULT_TYPE) -> None:
         await desk.ping_unclaimed(context.bot)
 
+    async def tell_owed(context: ContextTypes.DEFAULT_TYPE) -> None:
+        if told := await desk.tell_owed(context.bot):
+            log.info("told %d owed outcome(s) to reporters", told)
+
     async def expire_alerts(context: ContextTypes.DEFAULT_TYPE) -> None:
         if await services.alerts.expire_due():
             services.broadcast_queued()
@@ -77,3 +83,6 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
                         name="ping-unclaimed")
     queue.run_repeating(leader_only(expire_alerts), interval=ALERT_SWEEP_SECONDS, first=STARTUP_SWEEP_SECONDS,
                         name="expire-alerts")
+    # soon after a start too: a restart must tell what the process that died did not
+    queue.run_repeating(leader_only(tell_owed), interval=OWED_SWEEP_SECONDS, first=STARTUP_SWEEP_SECONDS,
+                        name="tell-owed-outcomes")

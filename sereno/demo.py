@@ -298,7 +298,7 @@ async def rumor_is_debunked(runtime: Runtime, double: BotApiDouble, marta: Scrip
         result = await services.desk.decide(verifier.user.chat_id, incident_id, Verdict.DEBUNKED,
                                             "a utility crew, not agents")
     services.broadcast_queued()
-    await DeskHandlers(services).tell_reporters(runtime.application.bot, result)
+    await DeskHandlers(services).tell_reporters(runtime.application.bot, result.tell)
 
 
 async def trainee_practises(runtime: Runtime, admin: Script, teo: Script) -> None:

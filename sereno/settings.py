@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     quorum: int = Field(default=2, ge=1)
     urgent_quorum: int = Field(default=2, ge=1)
     coordinator_may_publish_urgent_alone: bool = True
+    # an outcome not told this long after the verdict (the process died, the send failed)
+    # is told by the leader's sweep
+    outcome_grace_seconds: float = Field(default=60.0, gt=0)
     # the drill record a trainee needs before coordinators are asked to promote them
     certify_min_drills: int = Field(default=10, ge=1)
     certify_min_accuracy_percent: float = Field(default=90.0, ge=0, le=100)
@@ -157,6 +160,7 @@ class Settings(BaseSettings):
             urgent_lease=timedelta(minutes=self.urgent_lease_minutes),
             quorum={Tier.URGENT: self.urgent_quorum, Tier.HIGH: self.quorum, Tier.ROUTINE: self.quorum},
             coordinator_alone=frozenset({Tier.URGENT}) if self.coordinator_may_publish_urgent_alone else frozenset(),
+            tell_grace=timedelta(seconds=self.outcome_grace_seconds),
         )
 
     @property

@@ -4,6 +4,7 @@ which keeps a submission to a handful of statements)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from storage.tables import (
     MediaRow,
     MergeSuggestionRow,
     NeighborhoodRow,
+    OwedOutcomeRow,
     ReportContactRow,
     ReportRow,
     VerdictRow,
@@ -64,6 +66,7 @@ INVITE = InviteRow.__table__
 AUDIT = AuditEventRow.__table__
 VERDICT = VerdictRow.__table__
 FOLLOW_UP = FollowUpRow.__table__
+OWED = OwedOutcomeRow.__table__
 
 # Statements on the submission path are built once; executing them only binds parameters.
 _INSERT_REPORT = insert(REPORT)
@@ -381,6 +384,45 @@ class SqlContactRepository:
     async def delete(self, report_ids: list[str]) -> None:
         if report_ids:
             await self._c.execute(delete(CONTACT).where(CONTACT.c.report_id.in_(report_ids)))
+
+
+class SqlOwedOutcomeRepository:
+    """Messages owed to reporters in `owed_outcome` (deleted with the contact)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._c = conn
+
+    async def add(self, owed: Sequence[ReporterToTell], claimed_at: datetime) -> None:
+        if owed:
+            await self._c.execute(insert(OWED), [
+                {"id": r.key, "report_id": r.report_id, "follow_up_id": r.follow_up_id, "claimed_at": claimed_at}
+                for r in owed])
+
+    async def claim(self, before: datetime, now: datetime, limit: int) -> list[ReporterToTell]:
+        rows = (await self._c.execute(
+            select(OWED.c.id, OWED.c.report_id, OWED.c.follow_up_id, REPORT.c.ref_code, CONTACT.c.chat_id,
+                   CONTACT.c.language, INCIDENT.c.verdict, FOLLOW_UP.c.question)
+            .join(CONTACT, CONTACT.c.report_id == OWED.c.report_id)
+            .join(REPORT, REPORT.c.id == OWED.c.report_id)
+            .outerjoin(INCIDENT, INCIDENT.c.id == REPORT.c.incident_id)
+            .outerjoin(FOLLOW_UP, FOLLOW_UP.c.id == OWED.c.follow_up_id)
+            .where(OWED.c.claimed_at < before)
+            .order_by(OWED.c.claimed_at, REPORT.c.created_at, OWED.c.id)
+            .limit(limit)
+        )).all()
+        taken = []
+        for r in rows:
+            won = await self._c.execute(
+                update(OWED).where(OWED.c.id == r.id, OWED.c.claimed_at < before).values(claimed_at=now))
+            if won.rowcount == 1:
+                asks = r.follow_up_id is not None  # a question, else the decided incident's verdict
+                taken.append(ReporterToTell(r.report_id, r.ref_code, r.chat_id, r.language, r.follow_up_id,
+                                            None if asks else Verdict(r.verdict), r.question if asks else ""))
+        return taken
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self._c.execute(delete(OWED).where(OWED.c.id.in_(list(keys))))
 
 
 class SqlMediaRepository:

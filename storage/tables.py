@@ -114,6 +114,25 @@ class ReportContactRow(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
 
+class OwedOutcomeRow(SQLModel, table=True):
+    """A message owed to a reporter: the outcome of their report's incident, or a follow-up
+    question (`follow_up_id`). Written in the verdict's transaction, deleted once told; it
+    goes with the contact. `claimed_at`: when whoever is telling it took it (a claim older
+    than the grace period is taken over by the sweep)."""
+
+    __tablename__ = "owed_outcome"
+
+    id: str = Field(primary_key=True, max_length=36)  # the follow-up's id for a question, else the report's
+    report_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("report_contact.report_id", ondelete="CASCADE"), nullable=False,
+                         index=True)
+    )
+    follow_up_id: str | None = Field(
+        default=None, sa_column=Column(String(36), ForeignKey("follow_up.id", ondelete="CASCADE"), nullable=True)
+    )
+    claimed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
 class MediaRow(SQLModel, table=True):
     """A photo re-encoded without metadata, held for a draft, then for its report."""
 

@@ -25,6 +25,7 @@ from storage.repositories import (
     SqlMediaRepository,
     SqlMergeRepository,
     SqlNeighborhoodRepository,
+    SqlOwedOutcomeRepository,
     SqlReportRepository,
     SqlVerdictRepository,
     SqlVerifierRepository,
@@ -48,6 +49,7 @@ class SqlUnitOfWork:
 
     reports: SqlReportRepository
     contacts: SqlContactRepository
+    owed: SqlOwedOutcomeRepository
     media: SqlMediaRepository
     neighborhoods: SqlNeighborhoodRepository
     incidents: SqlIncidentRepository
@@ -87,6 +89,7 @@ class SqlUnitOfWork:
             raise
         self.reports = SqlReportRepository(conn)
         self.contacts = SqlContactRepository(conn)
+        self.owed = SqlOwedOutcomeRepository(conn)
         self.media = SqlMediaRepository(conn)
         self.neighborhoods = SqlNeighborhoodRepository(conn)
         self.incidents = SqlIncidentRepository(conn)

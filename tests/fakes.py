@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -32,12 +33,14 @@ class MemoryStore:
     audit: list[AuditEvent] = field(default_factory=list)
     verdicts: list[VerdictRecord] = field(default_factory=list)
     follow_ups: dict[str, FollowUp] = field(default_factory=dict)
+    #: owed messages by key, with when they were claimed
+    owed: dict[str, tuple[ReporterToTell, datetime]] = field(default_factory=dict)
     commits: int = 0
 
     def copy(self) -> MemoryStore:
         return MemoryStore(dict(self.reports), dict(self.contacts), dict(self.media), list(self.neighborhoods),
                            dict(self.incidents), list(self.merges), dict(self.verifiers), dict(self.invites),
-                           list(self.audit), list(self.verdicts), dict(self.follow_ups),
+                           list(self.audit), list(self.verdicts), dict(self.follow_ups), dict(self.owed),
                            self.commits)
 
 
@@ -97,6 +100,29 @@ class _Contacts:
         for k in gone:
             del self._s.contacts[k]
         return len(gone)
+
+
+class _Owed:
+    """Owed messages; like the table, one lives no longer than its report's contact."""
+
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, owed: Sequence[ReporterToTell], claimed_at: datetime) -> None:
+        for reporter in owed:
+            self._s.owed[reporter.key] = (reporter, claimed_at)
+
+    async def claim(self, before: datetime, now: datetime, limit: int) -> list[ReporterToTell]:
+        self._s.owed = {k: o for k, o in self._s.owed.items() if o[0].report_id in self._s.contacts}
+        stale = sorted((o for o in self._s.owed.values() if o[1] < before),
+                       key=lambda o: (o[1], self._s.reports[o[0].report_id].created_at, o[0].key))[:limit]
+        for reporter, _ in stale:
+            self._s.owed[reporter.key] = (reporter, now)
+        return [reporter for reporter, _ in stale]
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._s.owed.pop(key, None)
 
 
 class _Media:
@@ -327,6 +353,7 @@ class MemoryUnitOfWork:
         self._staged = staged
         self.reports = _Reports(self._staged)
         self.contacts = _Contacts(self._staged)
+        self.owed = _Owed(self._staged)
         self.media = _Media(self._staged)
         self.neighborhoods = _Neighborhoods(self._staged)
         self.incidents = _Incidents(self._staged)

@@ -13,7 +13,7 @@ and their verdict decides it; a live drill looks real to everyone but coordinato
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -40,6 +40,9 @@ class DeskPolicy:
     urgent_lease: timedelta = timedelta(minutes=5)
     quorum: Mapping[Tier, int] = field(default_factory=lambda: {Tier.URGENT: 2, Tier.HIGH: 2, Tier.ROUTINE: 2})
     coordinator_alone: frozenset[Tier] = frozenset({Tier.URGENT})
+    #: An outcome still owed to a reporter this long after it was claimed (its teller died
+    #: or failed) is taken over by the sweep; shorter than this, the teller may be at work.
+    tell_grace: timedelta = timedelta(seconds=60)
     #: Unclaimed this long: everyone on duty is pinged; twice as long: coordinators too.
     ping_after: Mapping[Tier, timedelta] = field(default_factory=lambda: {
         Tier.URGENT: timedelta(minutes=2), Tier.HIGH: timedelta(minutes=5), Tier.ROUTINE: timedelta(minutes=15)})
@@ -93,14 +96,23 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReporterToTell:
-    """A reporter to message about an incident: its outcome, or a follow-up question
-    (`follow_up_id` set). The chat id comes from the short-lived contact table."""
+    """A message owed to a reporter about an incident: its `verdict`, or a verifier's
+    follow-up `question` (`follow_up_id` set). The chat id comes from the short-lived
+    contact table; what is owed is recorded with the verdict, so it survives a crash."""
 
     report_id: str
     ref_code: str
     chat_id: int
     language: str
     follow_up_id: str | None = None
+    verdict: Verdict | None = None
+    question: str = ""
+
+    @property
+    def key(self) -> str:
+        """Names what is owed: the follow-up's id for a question, else the report's id (a
+        report has one outcome)."""
+        return self.follow_up_id or self.report_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +142,9 @@ class IncidentView:
 @dataclass(frozen=True, slots=True)
 class VerdictResult:
     """The incident after a verdict, what happened, and whom to tell: every reporter of a
-    decided incident (then `DeskService.told`), or the reporters a follow-up question is for;
-    for a decided drill, its debrief."""
+    decided incident, or the reporters a follow-up question is for (then `DeskService.told`;
+    whatever is not told in time is claimed again by `DeskService.claim_owed`); for a
+    decided drill, its debrief."""
 
     incident: Incident
     outcome: Outcome
@@ -311,7 +324,7 @@ class DeskService(DeskGuard):
                         debrief = await self._training.on_decided(uow, incident, final, verdicts, now)
                 elif self._publisher is not None:
                     await self._publisher.on_decided(uow, incident, final, agreeing(verdicts, final), now)
-                tell = tuple(await uow.contacts.for_incident(incident_id))
+                tell = tuple(replace(r, verdict=final) for r in await uow.contacts.for_incident(incident_id))
             elif outcome is Outcome.NEEDS_INFO:
                 await uow.incidents.drop_lease(incident_id, holder=user_id)
                 tell = tuple(await self._ask(uow, user_id, incident_id, record.reason, now))
@@ -319,6 +332,7 @@ class DeskService(DeskGuard):
                 await uow.incidents.drop_lease(incident_id, holder=user_id)
                 if outcome is Outcome.ESCALATED:
                     await uow.incidents.escalate(incident_id)
+            await uow.owed.add(tell, now)  # claimed by the caller, who tells them now
             await self._audit(uow, user_id, f"verdict.{verdict.value}", incident_id,
                               {"counts": counts, "outcome": outcome.value})
             updated = await uow.incidents.get(incident_id)
@@ -332,14 +346,28 @@ class DeskService(DeskGuard):
         for reporter in await uow.contacts.for_incident(incident_id):
             follow_up = FollowUp(str(uuid.uuid4()), reporter.report_id, question, user_id, now)
             await uow.follow_ups.add(follow_up)
-            asked.append(replace(reporter, follow_up_id=follow_up.id))
+            asked.append(replace(reporter, follow_up_id=follow_up.id, question=question))
         return asked
 
-    async def told(self, report_ids: list[str]) -> None:
-        """The reporters were told the outcome: forget how to reach them."""
+    async def told(self, reporters: Sequence[ReporterToTell]) -> None:
+        """These messages were delivered (or can never be: the reporter blocked the bot):
+        they are no longer owed, and a reporter told the outcome is forgotten (the contact
+        is deleted; a question keeps it, for the outcome to come)."""
         async with self._uow() as uow:
-            await uow.contacts.delete(report_ids)
+            await uow.owed.delete([r.key for r in reporters])
+            await uow.contacts.delete([r.report_id for r in reporters if r.follow_up_id is None])
             await uow.commit()
+
+    async def claim_owed(self, limit: int = 100) -> list[ReporterToTell]:
+        """Outcomes and questions still owed after `policy.tell_grace` (whoever was telling
+        them died or could not reach the reporter), oldest first, each claimed for the caller
+        by a conditional update: of several sweeps at once, one takes each. The caller tells
+        them, then calls `told`; what it does not tell is claimed again after the grace."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            claimed = await uow.owed.claim(now - self.policy.tell_grace, now, limit)
+            await uow.commit()
+        return claimed
 
     async def follow_ups(self, user_id: int, incident_id: str) -> list[FollowUp]:
         """The questions asked about an incident and the answers (for the desk)."""

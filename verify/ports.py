@@ -82,6 +82,26 @@ class ContactRepository(Protocol):
         ...
 
 
+class OwedOutcomeRepository(Protocol):
+    """Messages owed to reporters (outcomes and follow-up questions), recorded with the
+    verdict and kept until told; each lives no longer than the reporter's contact."""
+
+    async def add(self, owed: Sequence[ReporterToTell], claimed_at: datetime) -> None:
+        """Record these as owed, claimed at `claimed_at` by whoever tells them now."""
+        ...
+
+    async def claim(self, before: datetime, now: datetime, limit: int) -> list[ReporterToTell]:
+        """Take over up to `limit` owed messages claimed before `before` (oldest claim first,
+        then oldest report): each is claimed again at `now` by a conditional update, so of
+        several callers at once exactly one gets it. Returns those taken, with their verdict
+        or question."""
+        ...
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """No longer owed (`ReporterToTell.key`)."""
+        ...
+
+
 class MediaRepository(Protocol):
     """Photos (already stripped of metadata)."""
 
@@ -411,6 +431,9 @@ class UnitOfWork(Protocol):
 
     @property
     def contacts(self) -> ContactRepository: ...
+
+    @property
+    def owed(self) -> OwedOutcomeRepository: ...
 
     @property
     def media(self) -> MediaRepository: ...

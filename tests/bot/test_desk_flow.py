@@ -12,6 +12,8 @@ from sereno.double import BotApiDouble, FakeUser
 from tests.bot.conftest import Harness
 from tests.bot.test_intake_bad_input import finish, to_details
 from tests.bot.test_intake_conversation import start_in
+from verify.incidents import Verdict
+from verify.model import Activity, GeoPoint, ReportDraft
 
 ADMIN, ANA, BEN, ROSA = 8_000_001, 8_000_002, 8_000_003, 8_000_004
 
@@ -211,6 +213,67 @@ async def test_needs_more_info_reaches_the_reporter_whose_answer_reaches_the_des
     await rosa.wait_text("Your answer was passed on")
     await ana.send_command("/queue")
     await ana.wait_text("Asked: Did the vests say ICE or POLICE? → They said POLICE")
+
+
+async def owed_sweep(bot: Harness) -> None:
+    """One run of the leader's sweep of outcomes still owed to reporters."""
+    [job] = bot.runtime.application.job_queue.get_jobs_by_name("tell-owed-outcomes")  # type: ignore[union-attr]
+    await job.run(bot.runtime.application)
+
+
+async def test_an_outcome_the_verdict_never_told_is_told_once_by_the_sweep_in_the_reporters_language(
+        bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    await join_desk(double, admin, ANA, "Ana")
+    await join_desk(double, admin, BEN, "Ben")
+    rosa, luis = double.user(ROSA, "Rosa", "es"), double.user(ROSA + 1, "Luis", "en")
+    services = bot.runtime.services
+    codes = []
+    for n, person in enumerate((rosa, luis)):
+        draft = ReportDraft(f"owed-{n}", activity=Activity.CHECKPOINT, point=GeoPoint(34.0574, -118.2130),
+                            neighborhood_id="old-mill")
+        submitted = await services.intake.submit(draft, person.chat_id, person.chat_id, ("es", "en")[n])
+        assert submitted.incident is not None
+        incident_id, codes = submitted.incident.id, [*codes, submitted.report.ref_code]
+    double.block(luis.chat_id)
+    for verifier in (ANA, BEN):  # committed, then the process died before telling anyone
+        await services.desk.claim(verifier, incident_id)
+        await services.desk.decide(verifier, incident_id, Verdict.DEBUNKED, "a utility crew")
+    await owed_sweep(bot)  # within the grace: the verdict's own handler may still be telling them
+    assert len(await bot.rows("SELECT id FROM owed_outcome")) == 2
+    bot.clock.advance(timedelta(seconds=bot.settings.outcome_grace_seconds + 1))
+    await owed_sweep(bot)
+    told = await rosa.wait_text("Novedades sobre su reporte", since_last_action=False)
+    assert codes[0] in told.text and "no era un operativo de inmigración" in told.text
+    bot.clock.advance(timedelta(seconds=bot.settings.outcome_grace_seconds + 1))
+    await owed_sweep(bot)
+    assert [m.text for m in rosa.messages() if "Novedades" in (m.text or "")] == [told.text]
+    # Luis blocked the bot: he cannot be told, so he is not owed anything any more, and forgotten
+    assert await bot.rows("SELECT id FROM owed_outcome") == []
+    assert await bot.rows("SELECT report_id FROM report_contact") == []
+
+
+async def test_a_question_the_verdict_never_sent_is_asked_by_the_sweep_and_answered(
+        bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana = await join_desk(double, admin, ANA, "Ana")
+    rosa = double.user(ROSA, "Rosa", "en")
+    await report(rosa)
+    [incident] = await bot.rows("SELECT id FROM incident")
+    await bot.runtime.services.desk.claim(ANA, str(incident["id"]))
+    await bot.runtime.services.desk.decide(ANA, str(incident["id"]), Verdict.NEEDS_INFO, "ICE or POLICE?")
+    bot.clock.advance(timedelta(seconds=bot.settings.outcome_grace_seconds + 1))
+    await owed_sweep(bot)
+    question = await rosa.wait_text("A verifier has a question about your report", since_last_action=False)
+    assert question.text.endswith("ICE or POLICE?")
+    await rosa.press("Answer", message=question)
+    await rosa.wait_text("Type your answer")
+    await rosa.send_text("They said POLICE")
+    await rosa.wait_text("Your answer was passed on")
+    await ana.send_command("/queue")
+    await ana.wait_text("Asked: ICE or POLICE? → They said POLICE")
+    assert await bot.rows("SELECT id FROM owed_outcome") == []
+    assert len(await bot.rows("SELECT report_id FROM report_contact")) == 1  # kept for the outcome
 
 
 async def test_the_roster_promotes_and_revokes_with_buttons(bot: Harness, double: BotApiDouble) -> None:

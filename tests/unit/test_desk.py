@@ -166,8 +166,65 @@ async def test_a_decision_names_every_reporter_to_tell_and_then_forgets_them(d: 
     await d.desk.claim(BEN, incident)
     result = await d.desk.decide(BEN, incident, Verdict.CONFIRMED, "seen")
     assert [(t.chat_id, t.language) for t in result.tell] == [(REPORTER, "en"), (REPORTER + 1, "es")]
-    await d.desk.told([t.report_id for t in result.tell])
+    await d.desk.told(result.tell)
     assert d.uow.store.contacts == {}
+
+
+async def test_a_decision_records_what_each_reporter_is_owed_until_they_are_told(d: Desk) -> None:
+    incident = await d.incident()
+    await d.verdict(ANA, incident, Verdict.DEBUNKED)
+    await d.desk.claim(BEN, incident)
+    result = await d.desk.decide(BEN, incident, Verdict.DEBUNKED, "a utility crew")
+    [owed] = result.tell
+    assert owed.verdict is Verdict.DEBUNKED and owed.follow_up_id is None
+    assert list(d.uow.store.owed) == [owed.key]  # written in the verdict's own transaction
+    assert await d.desk.claim_owed() == []  # the verdict's caller is telling it: not before the grace
+    await d.desk.told(result.tell)
+    assert d.uow.store.owed == {} and d.uow.store.contacts == {}
+    d.clock.advance(timedelta(minutes=5))
+    assert await d.desk.claim_owed() == []
+
+
+async def test_an_outcome_never_told_is_claimed_after_the_grace_by_one_sweep_at_a_time(d: Desk) -> None:
+    incident = await d.incident()
+    d.clock.advance(timedelta(seconds=1))
+    await d.intake.submit(ReportDraft("second", point=GeoPoint(35.0505, -118.25)), REPORTER + 1, REPORTER + 1, "es")
+    await d.verdict(ANA, incident, Verdict.CONFIRMED)
+    await d.verdict(BEN, incident, Verdict.CONFIRMED)  # decided; the process died before telling anyone
+    d.clock.advance(d.desk.policy.tell_grace - timedelta(seconds=1))
+    assert await d.desk.claim_owed() == []
+    d.clock.advance(timedelta(seconds=2))
+    claimed = await d.desk.claim_owed()
+    assert [(o.chat_id, o.language, o.verdict) for o in claimed] == [
+        (REPORTER, "en", Verdict.CONFIRMED), (REPORTER + 1, "es", Verdict.CONFIRMED)]
+    assert await d.desk.claim_owed() == []  # claimed: a second sweep does not take them too
+    d.clock.advance(d.desk.policy.tell_grace + timedelta(seconds=1))
+    [retried] = await d.desk.claim_owed(limit=1)  # the claimer failed too: taken over again, oldest first
+    assert retried.chat_id == REPORTER
+    await d.desk.told([retried])
+    assert list(d.uow.store.contacts) == [claimed[1].report_id]
+
+
+async def test_a_question_never_sent_is_claimed_with_its_words_and_the_contact_is_kept(d: Desk) -> None:
+    incident = await d.incident()
+    await d.desk.claim(ANA, incident)
+    await d.desk.decide(ANA, incident, Verdict.NEEDS_INFO, "Were the vests marked ICE or POLICE?")
+    d.clock.advance(timedelta(minutes=2))
+    [ask] = await d.desk.claim_owed()
+    assert ask.follow_up_id is not None and ask.key == ask.follow_up_id
+    assert (ask.question, ask.verdict) == ("Were the vests marked ICE or POLICE?", None)
+    await d.desk.told([ask])
+    assert d.uow.store.owed == {} and list(d.uow.store.contacts) == [ask.report_id]  # still owed the outcome
+
+
+async def test_nothing_is_owed_once_the_contact_has_expired(d: Desk) -> None:
+    incident = await d.incident()
+    await d.verdict(ANA, incident, Verdict.UNVERIFIABLE)
+    d.clock.advance(timedelta(hours=73))
+    async with d.uow() as uow:
+        assert await uow.contacts.delete_expired(d.clock.now()) == 1
+        await uow.commit()
+    assert await d.desk.claim_owed() == []
 
 
 async def test_needs_more_info_asks_the_reporter_and_only_they_can_answer(d: Desk) -> None:

@@ -1,7 +1,7 @@
 """drill runs: drill incidents, their runs and certification proposals
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-25
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import storage.types
 
 revision = '0014'
-down_revision = '0011'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
@@ -48,5 +48,6 @@ def downgrade() -> None:
     op.drop_table('certification_proposal')
     op.drop_index('ix_drill_run_person', table_name='drill_run')
     op.drop_table('drill_run')
-    with op.batch_alter_table('incident', schema=None) as batch_op:
-        batch_op.drop_column('drill')
+    # not batch mode: rebuilding `incident` on SQLite would break the foreign keys pointing at it
+    # (SQLite drops a column in place since 3.35)
+    op.drop_column('incident', 'drill')
