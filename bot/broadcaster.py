@@ -80,7 +80,7 @@ class Broadcaster:
         self._claim_size = int(max(50, min(2000, 2 * gate.limits.overall_per_second)))
         self._work: list[OutboxMessage] = []
         self._alerts: dict[str, Alert] = {}
-        self._posted: dict[tuple[str, int], int] = {}  # (alert, chat) → message id of the post
+        self._posted: dict[tuple[str, int, str], int] = {}  # (alert, chat, language) → message id of the post
         self._outcomes = Outcomes()
         self._tasks: set[asyncio.Task[None]] = set()
         self._signal = asyncio.Event()  # woken: new messages queued, or a send answered
@@ -236,9 +236,9 @@ class Broadcaster:
             if message.kind is MessageKind.POST:
                 sent = await messaging.send(self._bot, message.chat_id,
                                             self._text(message, lambda t: self._renderer.post(t, alert)))
-                self._posted[(alert.id, message.chat_id)] = sent
+                self._posted[(alert.id, message.chat_id, message.language)] = sent
                 return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=sent)
-            post_id, post_state = await self._post(alert.id, message.chat_id)
+            post_id, post_state = await self._post(alert.id, message.chat_id, message.language)
             if post_state is Delivery.FAILED or (post_state is None and message.target is TargetKind.CHANNEL):
                 return DeliveryResult(message.id or 0, Delivery.FAILED, error="the post was never delivered")
             if post_id is None:  # the post itself is still on its way
@@ -266,8 +266,8 @@ class Broadcaster:
             return DeliveryResult(message.id or 0, Delivery.PENDING, retry_at=self._later(message), error=exc.message)
 
     def _text(self, message: OutboxMessage, render: Callable[[Translator], str]) -> str:
-        """The message in its chat's language, or in each of them ("en+es": one combined
-        channel post)."""
+        """The message in its language, or in each of them ("en+es": one combined channel
+        post); a channel with one post per language gets each post in its own."""
         languages = dict.fromkeys(self._language_for(code) for code in message.language.split("+"))
         return self._renderer.combined([render(translator(code)) for code in languages])
 
@@ -282,12 +282,13 @@ class Broadcaster:
                 self._outcomes.broken[message.chat_id] = exc.message
         return DeliveryResult(message.id or 0, Delivery.FAILED, error=exc.message)
 
-    async def _post(self, alert_id: str, chat_id: int) -> tuple[int | None, Delivery | None]:
-        """The message id of the alert's post to this chat (None while it is on its way)."""
-        known = self._posted.get((alert_id, chat_id))
+    async def _post(self, alert_id: str, chat_id: int, language: str) -> tuple[int | None, Delivery | None]:
+        """The message id of the alert's post to this chat in this language (the one a
+        lifecycle message in that language edits or replies to; None while it is on its way)."""
+        known = self._posted.get((alert_id, chat_id, language))
         if known is not None:
             return known, Delivery.SENT
-        post = await self._outbox.post_of(alert_id, chat_id)
+        post = await self._outbox.post_of(alert_id, chat_id, language)
         if post is None:
             return None, None
         return post.message_id, post.state

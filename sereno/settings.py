@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from verify.alerts import AlertPolicy
+from verify.alerts import AlertPolicy, ChannelPosts
 from verify.clustering import ClusterPolicy
 from verify.desk import DeskPolicy
 from verify.drills import CertificationBar
@@ -96,8 +96,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"  # json: one object per line
     # "reviewed": alerts go out only in languages a native speaker reviewed (bot/locales/reviews.toml)
     alert_languages: Literal["all", "reviewed"] = "all"
-    # languages of each channel post ("en,es": one post carrying both); default: the default language
+    # languages of a new channel link's posts ("en,es"); default: the default language
     channel_languages: str = ""
+    # "combined": one post carrying every channel language; "per_language": one post per language
+    channel_posts: Literal["combined", "per_language"] = "combined"
 
     geocoder: str = ""
     geocoder_domain: str = ""
@@ -190,11 +192,12 @@ class Settings(BaseSettings):
 
     @property
     def alert_policy(self) -> AlertPolicy:
-        """Alert lifetime, rumor-control threshold and adjacency, as configured."""
+        """Alert lifetime, rumor-control threshold, adjacency and channel posts, as configured."""
         return AlertPolicy(
             lifetime=timedelta(hours=self.alert_lifetime_hours),
             correction_reports=self.correction_min_reports,
             alert_adjacent=frozenset(self.alert_adjacent.replace(",", " ").split()),
+            channel_posts=ChannelPosts(self.channel_posts),
         )
 
     @property

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.repositories import _incident
@@ -15,6 +15,7 @@ from verify.alerts import (
     Alert,
     AlertKind,
     AlertState,
+    ChannelPosts,
     Delivery,
     DeliveryResult,
     MessageKind,
@@ -128,8 +129,6 @@ def _message(row: Any) -> OutboxMessage:
     )
 
 
-_FAN_OUT_COLUMNS = ["alert_id", "chat_id", "target", "kind", "revision", "language", "priority", "state", "attempts",
-                    "created_at"]
 _SET_SENT = (update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id"))
              .values(state=Delivery.SENT.value, message_id=bindparam("b_message_id"), sent_at=bindparam("b_at"),
                      error=None))
@@ -145,41 +144,57 @@ class SqlOutboxRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
 
-    def _constants(self, alert_id: str, target: TargetKind, kind: MessageKind, revision: int, priority: int,
-                   now: datetime) -> list[Any]:
-        return [literal(alert_id), None, literal(target.value), literal(kind.value), literal(revision), None,
-                literal(priority), literal(Delivery.PENDING.value), literal(0), literal(now, OUTBOX.c.created_at.type)]
+    @staticmethod
+    def _fields(alert_id: str, target: TargetKind, kind: MessageKind, revision: int, priority: Priority,
+                now: datetime) -> dict[str, Any]:
+        """The columns of new pending messages that are the same for every chat."""
+        return {"alert_id": alert_id, "target": target.value, "kind": kind.value, "revision": revision,
+                "priority": int(priority), "state": Delivery.PENDING.value, "attempts": 0, "created_at": now}
+
+    @staticmethod
+    def _select(fields: dict[str, Any], chat: Any, language: Any) -> Select[Any]:
+        """A SELECT of new messages: `fields` as constants, then each row's chat and language."""
+        return select(*(literal(value, OUTBOX.c[name].type) for name, value in fields.items()), chat, language)
+
+    async def _insert_from(self, fields: dict[str, Any], source: Select[Any]) -> int:
+        """Insert one message per row of `source` (made by :meth:`_select`); how many."""
+        result = await self._c.execute(insert(OUTBOX).from_select([*fields, "chat_id", "language"], source))
+        return int(result.rowcount or 0)
 
     async def fan_out(self, alert_id: str, areas: Sequence[str], target: TargetKind, kind: MessageKind,
-                      revision: int, priority: Priority, now: datetime) -> int:
+                      revision: int, priority: Priority, now: datetime,
+                      posts: ChannelPosts = ChannelPosts.COMBINED) -> int:
         if not areas:
             return 0
-        columns = self._constants(alert_id, target, kind, revision, int(priority), now)
+        fields = self._fields(alert_id, target, kind, revision, priority, now)
         if target is TargetKind.CHANNEL:
-            chat, language = CHANNEL.c.chat_id, func.min(CHANNEL.c.language)
-            source = (select(*columns[:1], chat, *columns[2:5], language, *columns[6:])
-                      .where(CHANNEL.c.neighborhood_id.in_(list(areas)), CHANNEL.c.problem.is_(None))
-                      .group_by(chat))
-        else:
-            chat, language = SUBSCRIBER.c.chat_id, func.min(SUBSCRIBER.c.language)
-            source = (select(*columns[:1], chat, *columns[2:5], language, *columns[6:])
-                      .select_from(SUBSCRIBER.join(SUBSCRIPTION, SUBSCRIPTION.c.chat_id == SUBSCRIBER.c.chat_id))
-                      .where(SUBSCRIPTION.c.neighborhood_id.in_(list(areas)), SUBSCRIBER.c.active.is_(True))
-                      .group_by(chat))
-        result = await self._c.execute(insert(OUTBOX).from_select(_FAN_OUT_COLUMNS, source))
-        return int(result.rowcount or 0)
+            links = await self._c.execute(
+                select(CHANNEL.c.chat_id, func.min(CHANNEL.c.language).label("language"))
+                .where(CHANNEL.c.neighborhood_id.in_(list(areas)), CHANNEL.c.problem.is_(None))
+                .group_by(CHANNEL.c.chat_id).order_by(CHANNEL.c.chat_id))
+            messages = [{**fields, "chat_id": link.chat_id, "language": language}
+                        for link in links for language in posts.languages(link.language)]
+            if messages:
+                await self._c.execute(insert(OUTBOX), messages)
+            return len(messages)
+        source = (self._select(fields, SUBSCRIBER.c.chat_id, func.min(SUBSCRIBER.c.language))
+                  .select_from(SUBSCRIBER.join(SUBSCRIPTION, SUBSCRIPTION.c.chat_id == SUBSCRIBER.c.chat_id))
+                  .where(SUBSCRIPTION.c.neighborhood_id.in_(list(areas)), SUBSCRIBER.c.active.is_(True))
+                  .group_by(SUBSCRIBER.c.chat_id))
+        return await self._insert_from(fields, source)
 
     async def _follow_post(self, alert_id: str, target: TargetKind, kind: MessageKind, revision: int,
                            now: datetime) -> int:
+        """One message per post of the alert to `target` chats that was (or will be) sent,
+        to the same chat in the same language, in the posts' order."""
         post = OUTBOX.alias("post")
-        columns = self._constants(alert_id, target, kind, revision, int(Priority.LIFECYCLE), now)
-        source = select(*columns[:1], post.c.chat_id, *columns[2:5], post.c.language, *columns[6:]).where(
+        fields = self._fields(alert_id, target, kind, revision, Priority.LIFECYCLE, now)
+        source = self._select(fields, post.c.chat_id, post.c.language).where(
             post.c.alert_id == alert_id, post.c.kind == MessageKind.POST.value, post.c.target == target.value,
-            post.c.state.in_(_DELIVERED_OR_COMING))
+            post.c.state.in_(_DELIVERED_OR_COMING)).order_by(post.c.id)
         if target is TargetKind.SUBSCRIBER:
             source = source.where(post.c.chat_id.in_(select(SUBSCRIBER.c.chat_id).where(SUBSCRIBER.c.active.is_(True))))
-        result = await self._c.execute(insert(OUTBOX).from_select(_FAN_OUT_COLUMNS, source))
-        return int(result.rowcount or 0)
+        return await self._insert_from(fields, source)
 
     async def fan_out_edits(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
         return await self._follow_post(alert_id, TargetKind.CHANNEL, kind, revision, now)
@@ -215,9 +230,9 @@ class SqlOutboxRepository:
                                        .values(state=Delivery.PENDING.value))
         return int(result.rowcount or 0)
 
-    async def post_of(self, alert_id: str, chat_id: int) -> OutboxMessage | None:
+    async def post_of(self, alert_id: str, chat_id: int, language: str) -> OutboxMessage | None:
         row = (await self._c.execute(select(OUTBOX).where(
-            OUTBOX.c.alert_id == alert_id, OUTBOX.c.chat_id == chat_id,
+            OUTBOX.c.alert_id == alert_id, OUTBOX.c.chat_id == chat_id, OUTBOX.c.language == language,
             OUTBOX.c.kind == MessageKind.POST.value))).first()
         return _message(row) if row is not None else None
 

@@ -273,12 +273,13 @@ class AlertRow(SQLModel, table=True):
 
 
 class OutboxRow(SQLModel, table=True):
-    """One message to one chat about one alert, written in the transaction that decided to
-    send it; the broadcaster claims, sends and records it."""
+    """One message to one chat about one alert in one language ("en+es": a combined channel
+    post), written in the transaction that decided to send it; the broadcaster claims, sends
+    and records it."""
 
     __tablename__ = "outbox"
     __table_args__ = (
-        UniqueConstraint("alert_id", "chat_id", "kind", "revision", name="uq_outbox_alert_chat_kind"),
+        UniqueConstraint("alert_id", "chat_id", "kind", "revision", "language", name="uq_outbox_message"),
         Index("ix_outbox_due", "state", "priority", "id"),
         Index("ix_outbox_chat_state", "chat_id", "state"),
     )
@@ -291,7 +292,7 @@ class OutboxRow(SQLModel, table=True):
     target: str = Field(max_length=16)
     kind: str = Field(max_length=16)
     revision: int = 0
-    language: str = Field(max_length=16)
+    language: str = Field(max_length=64)  # a code, or codes joined by "+" (all of them fit)
     priority: int
     state: str = Field(max_length=16)
     attempts: int = 0
@@ -336,7 +337,7 @@ class ChannelLinkRow(SQLModel, table=True):
     )
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False, index=True))
     title: str = Field(max_length=200)
-    language: str = Field(max_length=16)
+    language: str = Field(max_length=64)  # its posts' language, or languages joined by "+"
     linked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     problem: str | None = Field(default=None, max_length=300)
 

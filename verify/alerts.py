@@ -4,8 +4,9 @@ An incident confirmed by the desk becomes an :class:`Alert`; a debunked one that
 (enough reports, or a coordinator's flag) becomes a correction. Every message about an
 alert — the first post, updates, the all-clear, the expiry note — is an
 :class:`OutboxMessage` written in the same transaction as the change it announces, one per
-target chat, unique per (alert, chat, kind); the broadcaster sends them later. Nothing
-here names a person: an alert holds the neighborhood, the activity, counts and times.
+target chat and language, unique per (alert, chat, kind, revision, language); the
+broadcaster sends them later. Nothing here names a person: an alert holds the
+neighborhood, the activity, counts and times.
 """
 
 from __future__ import annotations
@@ -50,6 +51,21 @@ class TargetKind(StrEnum):
     SUBSCRIBER = "subscriber"
 
 
+class ChannelPosts(StrEnum):
+    """How a channel linked in several languages (its link's language "en+es") carries an
+    alert: one post with every language, or one post per language, each edited in its own."""
+
+    COMBINED = "combined"
+    PER_LANGUAGE = "per_language"
+
+    def languages(self, linked: str) -> list[str]:
+        """The language of each post a channel linked in `linked` gets: `linked` itself
+        ("en+es", one combined post), or each of its languages once, in order."""
+        if self is ChannelPosts.COMBINED:
+            return [linked]
+        return list(dict.fromkeys(linked.split("+")))
+
+
 class Priority(IntEnum):
     """Lower goes first: urgent alerts, then other posts, then lifecycle edits."""
 
@@ -74,6 +90,8 @@ class AlertPolicy:
     correction_reports: int = 3
     #: Neighborhood ids whose alerts also go to their adjacent neighborhoods ("*": all).
     alert_adjacent: frozenset[str] = frozenset()
+    #: One combined post per channel, or one post per language of the channel.
+    channel_posts: ChannelPosts = ChannelPosts.COMBINED
 
     def reaches_adjacent(self, neighborhood_id: str) -> bool:
         return "*" in self.alert_adjacent or neighborhood_id in self.alert_adjacent
@@ -116,9 +134,10 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
-    """One message to one chat, waiting for (or done by) the broadcaster. `revision`
-    tells updates apart; `reply_to`/`edit_of` are resolved by the broadcaster from the
-    post's own delivery."""
+    """One message to one chat in one `language` ("en+es" for a combined channel post),
+    waiting for (or done by) the broadcaster. `revision` tells updates apart; the message a
+    lifecycle message edits or replies to is the post to the same chat in the same language,
+    resolved by the broadcaster from that post's own delivery."""
 
     id: int | None
     alert_id: str

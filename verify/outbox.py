@@ -65,10 +65,11 @@ class OutboxService:
             await uow.commit()
         return flagged
 
-    async def post_of(self, alert_id: str, chat_id: int) -> OutboxMessage | None:
-        """The alert's first message to this chat (to edit or reply to)."""
+    async def post_of(self, alert_id: str, chat_id: int, language: str) -> OutboxMessage | None:
+        """The alert's post to this chat in this language (the message a lifecycle message
+        in that language edits or replies to)."""
         async with self._uow() as uow:
-            return await uow.outbox.post_of(alert_id, chat_id)
+            return await uow.outbox.post_of(alert_id, chat_id, language)
 
     async def alerts(self, alert_ids: Sequence[str]) -> dict[str, Alert]:
         """The alerts these messages are about — never one about a drill incident, so the

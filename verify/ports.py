@@ -14,7 +14,17 @@ from verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
 
 if TYPE_CHECKING:
-    from verify.alerts import Alert, AlertKind, Delivery, DeliveryResult, MessageKind, OutboxMessage, Priority, TargetKind
+    from verify.alerts import (
+        Alert,
+        AlertKind,
+        ChannelPosts,
+        Delivery,
+        DeliveryResult,
+        MessageKind,
+        OutboxMessage,
+        Priority,
+        TargetKind,
+    )
     from verify.channels import ChannelLink
     from verify.desk import FollowUp, ReporterToTell, VerdictRecord
     from verify.drills import Scenario
@@ -219,13 +229,14 @@ class OutboxRepository(Protocol):
     """Messages waiting for the broadcaster, and what became of them."""
 
     async def fan_out(self, alert_id: str, areas: Sequence[str], target: TargetKind, kind: MessageKind,
-                      revision: int, priority: Priority, now: datetime) -> int:
-        """One message per linked channel (or active subscriber) of `areas`, each chat once,
-        in its language; returns how many were queued."""
+                      revision: int, priority: Priority, now: datetime, posts: ChannelPosts = ...) -> int:
+        """One message per active subscriber of `areas`, each chat once, in its language; or
+        per linked channel of `areas`, each chat once per language of `posts` (default: one
+        combined post in its link's languages). Returns how many were queued."""
         ...
 
     async def fan_out_edits(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
-        """One edit per channel that was sent (or will be sent) the alert's post."""
+        """One edit per channel post that was sent (or will be sent), in that post's language."""
         ...
 
     async def fan_out_replies(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
@@ -245,8 +256,8 @@ class OutboxRepository(Protocol):
         """Return every message left sending (by a process that died) to pending."""
         ...
 
-    async def post_of(self, alert_id: str, chat_id: int) -> OutboxMessage | None:
-        """The alert's post to this chat, as delivered so far."""
+    async def post_of(self, alert_id: str, chat_id: int, language: str) -> OutboxMessage | None:
+        """The alert's post to this chat in this language, as delivered so far."""
         ...
 
     async def drop_pending(self, chat_id: int, error: str, now: datetime) -> int:

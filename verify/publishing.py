@@ -1,10 +1,11 @@
 """Turning final verdicts into public messages, and the alert lifecycle.
 
 :class:`Publisher` runs inside the desk's verdict transaction: a confirmed incident becomes
-an alert with one outbox message per linked channel and per subscriber of its areas, a
-debunked one that spread becomes a correction for the channels — all committed with the
-verdict or not at all. :class:`AlertService` lets coordinators update, clear and flag, and
-expires alerts; each change writes its outbox messages in the same transaction too.
+an alert with one outbox message per linked channel (or per channel and language, as
+configured) and per subscriber of its areas, a debunked one that spread becomes a
+correction for the channels — all committed with the verdict or not at all.
+:class:`AlertService` lets coordinators update, clear and flag, and expires alerts; each
+change writes its outbox messages in the same transaction too.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class Publisher:
         await uow.alerts.add(alert)
         priority = Priority.URGENT if alert.urgent else Priority.ROUTINE
         queued = await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.CHANNEL, MessageKind.POST, 0, priority,
-                                          now)
+                                          now, self.policy.channel_posts)
         if kind is AlertKind.ALERT:
             queued += await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.SUBSCRIBER, MessageKind.POST, 0,
                                                priority, now)
@@ -113,8 +114,9 @@ class Publisher:
 
     @staticmethod
     async def lifecycle(uow: UnitOfWork, alert: Alert, kind: MessageKind, now: datetime) -> int:
-        """Queue a lifecycle message: channels see their post edited; subscribers get the
-        update or the all-clear (not the expiry) as a reply to the alert they received."""
+        """Queue a lifecycle message: channels see each of their posts edited, in its own
+        language; subscribers get the update or the all-clear (not the expiry) as a reply to
+        the alert they received."""
         queued = await uow.outbox.fan_out_edits(alert.id, kind, alert.revision, now)
         if kind in (MessageKind.UPDATE, MessageKind.CLEAR):
             queued += await uow.outbox.fan_out_replies(alert.id, kind, alert.revision, now)

@@ -292,3 +292,36 @@ async def test_a_channel_can_carry_one_post_in_several_languages(bot: Harness, d
     [post] = await messages_to(double, CHANNEL, 1)
     english, spanish = (post.text or "").split("— — —")
     assert "Verified alert: Harbor View" in english and "Alerta verificada: Harbor View" in spanish
+
+
+@pytest.mark.parametrize("settings_overrides", [{"admin_ids": str(ADMIN), "channel_posts": "per_language"}])
+async def test_a_channel_can_carry_one_post_per_language_and_the_all_clear_edits_each_in_its_own(
+        bot: Harness, double: BotApiDouble) -> None:
+    headlines = {"en": "Verified alert: Harbor View", "es": "Alerta verificada: Harbor View", "ar": "تنبيه موثَّق"}
+    all_clear = {"en": "All clear", "es": "Todo despejado", "ar": "انتهى النشاط"}
+    await staff(bot)
+    double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
+    await bot.runtime.services.channels.link(None, "harbor-view", CHANNEL, "Harbor View alerts", "en+es+ar")
+    follower = await subscriber(bot, double, 7_000_001, "es")
+    await decide(bot, await incident(bot), Verdict.CONFIRMED)
+    posts = await messages_to(double, CHANNEL, 3)
+    [alert_message] = await messages_to(double, follower.chat_id, 1)
+    post_in = {language: [p for p in posts if headline in (p.text or "")] for language, headline in headlines.items()}
+    assert all(len(found) == 1 for found in post_in.values()), post_in  # one post per language, each once
+    assert not any("— — —" in (p.text or "") for p in posts)  # none of them combined
+    coordinator = double.user(COORD, "Coord", "en")
+    await coordinator.send_command("/alerts")
+    await coordinator.wait_text("Harbor View: Agents present")
+    await coordinator.press("All clear")
+    await coordinator.wait_text("4 messages queued")  # three edits and the subscriber's reply
+    await double.wait_until(lambda: all(all_clear[language] in (found[0].text or "") and found[0].edited
+                                        for language, found in post_in.items()),
+                            description="each channel post edited with the all-clear in its own language")
+    for language, [post] in post_in.items():
+        others = [text for other, text in all_clear.items() if other != language]
+        assert headlines[language] in (post.text or "") and not any(text in (post.text or "") for text in others)
+    cleared = (await messages_to(double, follower.chat_id, 2))[-1]
+    assert "Todo despejado" in (cleared.text or "") and cleared.reply_to is not None
+    assert cleared.reply_to["message_id"] == alert_message.message_id
+    await asyncio.sleep(0.3)
+    assert len(double.sent_messages(CHANNEL)) == 3 and len(double.sent_messages(follower.chat_id)) == 2

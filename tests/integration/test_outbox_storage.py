@@ -7,16 +7,19 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.admin import replace_neighborhoods
+from storage.migrate import alembic_config, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import DEMO_REGION
 from verify.alerts import (
     AlertKind,
     AlertPolicy,
+    ChannelPosts,
     Delivery,
     DeliveryResult,
     MessageKind,
@@ -119,7 +122,7 @@ async def test_the_same_message_cannot_be_queued_twice(world: World) -> None:
     await world.decide(incident, Verdict.CONFIRMED)
     async with world.uow() as uow:
         [alert] = await uow.alerts.active()
-        with pytest.raises((Conflict, IntegrityError)):  # unique (alert, chat, kind, revision)
+        with pytest.raises((Conflict, IntegrityError)):  # unique (alert, chat, kind, revision, language)
             await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.SUBSCRIBER, MessageKind.POST, 0,
                                      Priority.ROUTINE, world.clock.now())
             await uow.commit()
@@ -235,3 +238,65 @@ async def test_a_debunked_rumor_with_enough_reports_gets_a_correction_others_onl
     with pytest.raises(AlertRefused) as again:
         await world.alerts.correct(COORD, small)
     assert again.value.reason is AlertRefusal.ALREADY
+
+
+@pytest.fixture
+async def per_language(engine: AsyncEngine, database_url: str) -> World:
+    """A world whose channels get one post per language."""
+    await replace_neighborhoods(database_url, parse_geojson(DEMO_REGION.read_text()))
+    w = World(engine, AlertPolicy(channel_posts=ChannelPosts.PER_LANGUAGE))
+    await w.staff()
+    return w
+
+
+async def test_per_language_channels_get_one_post_per_language_and_each_is_edited_in_its_own(
+        per_language: World) -> None:
+    world = per_language
+    await world.channels.link(None, "harbor-view", -1001, "Harbor View alerts", "en+es+ar")
+    await world.subscriptions.subscribe(1, "es", ["harbor-view"])
+    await world.decide(await world.incident(), Verdict.CONFIRMED)
+    [alert] = (await world.alerts.board(COORD)).active
+    posts = await world.outbox.claim(10)
+    assert [(m.chat_id, m.target, m.language) for m in posts] == [
+        (-1001, TargetKind.CHANNEL, "en"), (-1001, TargetKind.CHANNEL, "es"), (-1001, TargetKind.CHANNEL, "ar"),
+        (1, TargetKind.SUBSCRIBER, "es")]
+    await world.outbox.record(Outcomes(results=[
+        DeliveryResult(m.id or 0, Delivery.SENT, sent_message_id=100 + n) for n, m in enumerate(posts)]))
+    found = {language: await world.outbox.post_of(alert.id, -1001, language) for language in ("en", "es", "ar", "vi")}
+    assert {language: post.message_id if post else None for language, post in found.items()} == {
+        "en": 100, "es": 101, "ar": 102, "vi": None}
+    cleared = await world.alerts.update(COORD, alert.id, UpdateKind.ALL_CLEAR)
+    assert cleared.queued == 4
+    async with world.uow() as uow:
+        follow_ups = [m for m in await uow.outbox.for_alert(alert.id) if m.kind is MessageKind.CLEAR]
+    assert [(m.chat_id, m.target, m.language) for m in follow_ups] == [
+        (-1001, TargetKind.CHANNEL, "en"), (-1001, TargetKind.CHANNEL, "es"), (-1001, TargetKind.CHANNEL, "ar"),
+        (1, TargetKind.SUBSCRIBER, "es")]
+
+
+async def test_combined_channels_get_one_post_in_all_their_languages(world: World) -> None:
+    await world.channels.link(None, "harbor-view", -1001, "Harbor View alerts", "en+es+pt+ht+zh+vi+ar")
+    await world.decide(await world.incident(), Verdict.CONFIRMED)
+    [post] = await world.outbox.claim(10)
+    assert (post.chat_id, post.language) == (-1001, "en+es+pt+ht+zh+vi+ar")
+    assert await world.outbox.post_of(post.alert_id, -1001, "en") is None  # a combined post is one message
+
+
+async def test_the_downgrade_keeps_each_chats_first_post_and_the_upgrade_brings_the_languages_back(
+        per_language: World, engine: AsyncEngine) -> None:
+    world = per_language
+    await world.channels.link(None, "harbor-view", -1001, "Harbor View alerts", "en+es+pt+ht+zh+vi+ar")
+    await world.decide(await world.incident(), Verdict.CONFIRMED)
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0011"))
+    async with engine.connect() as conn:
+        kept = [tuple(r) for r in await conn.execute(text("SELECT chat_id, language FROM outbox"))]
+        linked = (await conn.execute(text("SELECT language FROM channel_link"))).scalar()
+    assert kept == [(-1001, "en")] and linked == "en+es+pt+ht+zh"
+    await upgrade(engine)
+    await world.channels.link(None, "old-mill", -1002, "Old Mill", "en+es+pt+ht+zh+vi+ar")
+    await world.decide(await world.incident(point=OLD_MILL), Verdict.CONFIRMED)
+    async with engine.connect() as conn:
+        posts = [r.language for r in await conn.execute(
+            text("SELECT language FROM outbox WHERE chat_id = -1002 ORDER BY id"))]
+    assert posts == ["en", "es", "pt", "ht", "zh", "vi", "ar"]
