@@ -7,7 +7,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,6 +47,7 @@ from storage.conversation_store import ConversationStore
 from storage.engine import is_sqlite, make_engine
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
+from verify.alerts import AlertPolicy
 from verify.channels import ChannelService
 from verify.clock import SystemClock
 from verify.desk import DeskService
@@ -121,7 +122,8 @@ async def build_runtime(
     geocoder = geocoder_from(settings)
     pseudonymize = Pseudonymizer(key)
     gazetteer = Gazetteer(neighborhoods)
-    publisher = Publisher(settings.alert_policy, gazetteer.adjacent)
+    policy = alert_policy(settings)
+    publisher = Publisher(policy, gazetteer.adjacent)
     outbox = OutboxService(uow, clock)
     gate = SendGate(settings.send_limits)
     broadcaster = Broadcaster(
@@ -131,7 +133,7 @@ async def build_runtime(
         AlertRenderer(gazetteer, resources, settings.tz),
         gate,
         clock,
-        language_for=alert_language(settings),
+        language_for=policy.language_for,
     )
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
     metrics = Metrics()
@@ -239,14 +241,16 @@ async def close_runtime(runtime: Runtime) -> None:
     await runtime.engine.dispose()
 
 
-def alert_language(settings: Settings) -> Callable[[str], str]:
-    """The language an alert is sent in to someone reading `language`: theirs, unless the
+def alert_policy(settings: Settings) -> AlertPolicy:
+    """The configured alert rules. An alert goes out in its reader's language, unless the
     deployment only sends reviewed languages and theirs is not (then the default, or
-    English when the default is not reviewed either)."""
+    English when the default is not reviewed either); a channel's per-language posts follow
+    the same rule, each language once."""
+    policy = settings.alert_policy
     if settings.alert_languages == "all":
-        return lambda language: language
+        return policy
     fallback = settings.default_language if reviewed(settings.default_language) else "en"
-    return lambda language: language if reviewed(language) else fallback
+    return replace(policy, language_for=lambda language: language if reviewed(language) else fallback)
 
 
 def public_routes(runtime: Runtime) -> list[web.RouteDef]:

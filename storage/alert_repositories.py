@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,6 @@ from verify.alerts import (
     Alert,
     AlertKind,
     AlertState,
-    ChannelPosts,
     Delivery,
     DeliveryResult,
     MessageKind,
@@ -163,7 +162,7 @@ class SqlOutboxRepository:
 
     async def fan_out(self, alert_id: str, areas: Sequence[str], target: TargetKind, kind: MessageKind,
                       revision: int, priority: Priority, now: datetime,
-                      posts: ChannelPosts = ChannelPosts.COMBINED) -> int:
+                      post_languages: Callable[[str], Sequence[str]] = lambda linked: [linked]) -> int:
         if not areas:
             return 0
         fields = self._fields(alert_id, target, kind, revision, priority, now)
@@ -173,7 +172,7 @@ class SqlOutboxRepository:
                 .where(CHANNEL.c.neighborhood_id.in_(list(areas)), CHANNEL.c.problem.is_(None))
                 .group_by(CHANNEL.c.chat_id).order_by(CHANNEL.c.chat_id))
             messages = [{**fields, "chat_id": link.chat_id, "language": language}
-                        for link in links for language in posts.languages(link.language)]
+                        for link in links for language in post_languages(link.language)]
             if messages:
                 await self._c.execute(insert(OUTBOX), messages)
             return len(messages)

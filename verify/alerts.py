@@ -11,6 +11,7 @@ neighborhood, the activity, counts and times.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
@@ -58,12 +59,13 @@ class ChannelPosts(StrEnum):
     COMBINED = "combined"
     PER_LANGUAGE = "per_language"
 
-    def languages(self, linked: str) -> list[str]:
+    def languages(self, linked: str, language_for: Callable[[str], str]) -> list[str]:
         """The language of each post a channel linked in `linked` gets: `linked` itself
-        ("en+es", one combined post), or each of its languages once, in order."""
+        ("en+es", one combined post), or each language an alert goes out in for its
+        languages (`language_for`), once, in order."""
         if self is ChannelPosts.COMBINED:
             return [linked]
-        return list(dict.fromkeys(linked.split("+")))
+        return list(dict.fromkeys(language_for(code) for code in linked.split("+")))
 
 
 class Priority(IntEnum):
@@ -92,6 +94,13 @@ class AlertPolicy:
     alert_adjacent: frozenset[str] = frozenset()
     #: One combined post per channel, or one post per language of the channel.
     channel_posts: ChannelPosts = ChannelPosts.COMBINED
+    #: The language an alert goes out in to someone reading a language: theirs, unless the
+    #: deployment sends only some languages (see `bot.app.alert_policy`).
+    language_for: Callable[[str], str] = lambda language: language
+
+    def post_languages(self, linked: str) -> list[str]:
+        """The language of each post a channel linked in `linked` ("en+es") gets."""
+        return self.channel_posts.languages(linked, self.language_for)
 
     def reaches_adjacent(self, neighborhood_id: str) -> bool:
         return "*" in self.alert_adjacent or neighborhood_id in self.alert_adjacent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from verify.alerts import (
         Alert,
         AlertKind,
-        ChannelPosts,
         Delivery,
         DeliveryResult,
         MessageKind,
@@ -229,10 +228,12 @@ class OutboxRepository(Protocol):
     """Messages waiting for the broadcaster, and what became of them."""
 
     async def fan_out(self, alert_id: str, areas: Sequence[str], target: TargetKind, kind: MessageKind,
-                      revision: int, priority: Priority, now: datetime, posts: ChannelPosts = ...) -> int:
+                      revision: int, priority: Priority, now: datetime,
+                      post_languages: Callable[[str], Sequence[str]] = ...) -> int:
         """One message per active subscriber of `areas`, each chat once, in its language; or
-        per linked channel of `areas`, each chat once per language of `posts` (default: one
-        combined post in its link's languages). Returns how many were queued."""
+        per linked channel of `areas`, each chat once per language `post_languages` gives
+        for its link's languages (default: one combined post in them). Returns how many
+        were queued."""
         ...
 
     async def fan_out_edits(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:

@@ -106,7 +106,7 @@ class Publisher:
         await uow.alerts.add(alert)
         priority = Priority.URGENT if alert.urgent else Priority.ROUTINE
         queued = await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.CHANNEL, MessageKind.POST, 0, priority,
-                                          now, self.policy.channel_posts)
+                                          now, self.policy.post_languages)
         if kind is AlertKind.ALERT:
             queued += await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.SUBSCRIBER, MessageKind.POST, 0,
                                                priority, now)

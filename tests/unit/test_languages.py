@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.alert_render import AlertRenderer
-from bot.app import alert_language
+from bot.app import alert_policy
 from bot.i18n import ISOLATE, LANGUAGE_NAMES, catalog_status, pick_language, translator
 from bot.rights import rights_card
 from sereno.settings import SUPPORTED_LANGUAGES, Settings
@@ -86,11 +86,14 @@ def test_six_or_more_languages_each_complete_and_named_in_itself() -> None:
 
 
 def test_a_deployment_can_keep_alerts_to_reviewed_languages() -> None:
-    everything = alert_language(Settings(_env_file=None))  # type: ignore[call-arg]
-    assert everything("pt") == "pt"
-    reviewed_only = alert_language(Settings(_env_file=None, alert_languages="reviewed", default_language="es"))  # type: ignore[call-arg]
-    assert reviewed_only("pt") == "en"  # neither Portuguese nor Spanish has a native review yet
-    assert reviewed_only("en") == "en"
+    everything = alert_policy(Settings(_env_file=None, channel_posts="per_language"))  # type: ignore[call-arg]
+    assert everything.language_for("pt") == "pt"
+    assert everything.post_languages("en+pt+ar") == ["en", "pt", "ar"]
+    reviewed_only = alert_policy(Settings(_env_file=None, alert_languages="reviewed", default_language="es",  # type: ignore[call-arg]
+                                          channel_posts="per_language"))
+    assert reviewed_only.language_for("pt") == "en"  # neither Portuguese nor Spanish has a native review yet
+    assert reviewed_only.language_for("en") == "en"
+    assert reviewed_only.post_languages("en+pt+ar") == ["en"]  # one English post, not three
 
 
 def test_a_combined_post_leaves_out_languages_that_would_not_fit() -> None:
