@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -95,7 +96,8 @@ async def build_runtime(
     updates_request: BaseRequest | None = None,
     limit_sends: bool = True,
 ) -> Runtime:
-    """Open the database, load the neighborhoods and build the Application (not started).
+    """Open the database, load the neighborhoods and build the Application (not started),
+    then freeze the heap built so far (see :func:`freeze_startup_heap`).
     `limit_sends=False` drops the send gate from the application bot (only for measuring
     processing cost against an offline request, where no Telegram limit applies)."""
     token = settings.require_token()
@@ -180,6 +182,7 @@ async def build_runtime(
     application = builder.build()
     channels = register_handlers(application, services, leads=lambda: leadership.is_leader)
     broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
+    freeze_startup_heap()
     return Runtime(application, engine, services, geocoder, broadcaster, leadership)
 
 
@@ -226,10 +229,21 @@ async def publish_commands(application: Application) -> None:  # type: ignore[ty
 
 
 async def close_runtime(runtime: Runtime) -> None:
-    """Release the geocoder session and the database pool."""
+    """Release the geocoder session and the database pool, and hand the frozen heap back
+    to the garbage collector."""
     if runtime.geocoder is not None:
         await runtime.geocoder.close()
     await runtime.engine.dispose()
+    gc.unfreeze()
+
+
+def freeze_startup_heap() -> None:
+    """Take every object alive now (modules, handlers, settings, neighborhoods: ~170,000 of
+    them, kept for the bot's whole life) out of the garbage collector's sight. A full
+    collection walks all tracked objects: over this heap it stops the event loop for
+    100–250 ms on a small server, and a burst of updates (a flood) allocates enough to
+    trigger one; frozen, a full collection walks only what was made since the start."""
+    gc.freeze()
 
 
 def alert_language(settings: Settings) -> Callable[[str], str]:
