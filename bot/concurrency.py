@@ -1,11 +1,12 @@
 """Updates of different people are handled at the same time; one person's updates are
 handled one at a time, in the order Telegram sent them (a conversation must never see its
-steps out of order)."""
+steps out of order). Each update is first shown to an admission check (the flood guard),
+which may drop it before it costs anything more."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -17,18 +18,30 @@ from telegram.ext import BaseUpdateProcessor
 UNBOUNDED = 2**31
 
 
+def admit_all(_: object) -> bool:
+    """Admits every update (no admission check)."""
+    return True
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Serialises updates per chat (or per user when there is no chat); at most
-    `max_concurrent_updates` chats are handled at once. An update first waits for its chat's
-    turn, and only then for a slot, so a burst from one chat holds one slot, not hundreds."""
+    `max_concurrent_updates` chats are handled at once. An update `admit` refuses as it
+    arrives is dropped there (its handling never starts). An admitted one first waits for
+    its chat's turn, and only then for a slot, so a burst from one chat holds one slot, not
+    hundreds."""
 
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
+    def __init__(self, max_concurrent_updates: int = 64, admit: Callable[[object], bool] = admit_all) -> None:
         super().__init__(UNBOUNDED)
+        self._admit = admit
         self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[object, asyncio.Lock] = {}
         self._waiting: dict[object, int] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        if not self._admit(update):
+            if isinstance(coroutine, Coroutine):
+                coroutine.close()  # never started: nothing to clean up, and no "never awaited" warning
+            return
         key = _key(update)
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
