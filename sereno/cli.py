@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from sereno import logs
+from sereno.data import STARTER_DRILLS
 from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 
 if TYPE_CHECKING:  # imported late: the CLI starts fast
@@ -301,7 +302,9 @@ def parser() -> argparse.ArgumentParser:
     inv.add_argument("--role", default="verifier", help="trainee, verifier, coordinator or admin")
     inv.set_defaults(func=_invite)
     drills = admin.add_parser("import-drills", help="add or replace training scenarios from a YAML or JSON file")
-    drills.add_argument("file", help="see sereno/data/drills.yaml for the format")
+    drills.add_argument("file", nargs="?", default=str(STARTER_DRILLS),
+                        help="default: the 16 starter scenarios shipped with Sereno (sereno/data/drills.yaml, "
+                             "which also shows the format)")
     drills.set_defaults(func=_import_drills)
     admin.add_parser("translations", help="each language's catalog: how complete, and whether a native speaker "
                      "reviewed it").set_defaults(func=_translations)

@@ -16,7 +16,6 @@ import textwrap
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
@@ -24,6 +23,7 @@ from sqlalchemy import text
 
 from bot.app import Runtime, running_bot
 from bot.desk import DeskHandlers
+from sereno.data import DEMO_REGION, STARTER_DRILLS
 from sereno.double import BotApiDouble, FakeUser
 from sereno.settings import Settings
 from storage.admin import replace_neighborhoods
@@ -32,8 +32,6 @@ from verify.incidents import Verdict
 from verify.model import Activity, GeoPoint, ReportDraft
 from verify.places import parse_geojson
 
-DEMO_REGION = Path(__file__).with_name("data") / "demo_region.geojson"
-STARTER_DRILLS = Path(__file__).with_name("data") / "drills.yaml"
 DEMO_TOKEN = "424242:DEMO-not-a-real-token"
 DEMO_HOTLINE = "555-0100 (fictional demo number)"
 SHOWN_METHODS = ("sendMessage", "editMessageText", "sendPhoto")

@@ -103,7 +103,7 @@ def test_import_drills_from_the_command_line(tmp_path: Any, clean_env: None, mon
 
     monkeypatch.setenv("SERENO_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'drills.db'}")
     starter = Path(__file__).resolve().parents[2] / "sereno" / "data" / "drills.yaml"
-    assert main(["admin", "import-drills", str(starter)]) == 0
+    assert main(["admin", "import-drills"]) == 0  # the starter set shipped with Sereno
     assert "drill scenarios (16 new, 0 replaced)" in capsys.readouterr().out
     assert main(["admin", "import-drills", str(starter)]) == 0
     assert "(0 new, 16 replaced)" in capsys.readouterr().out
