@@ -73,8 +73,8 @@ class DrillHandlers:
         return translator_for(update, context, self.s.settings.default_language)
 
     async def drills(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/drills: one's record and Practice; coordinators also get records, live drills
-        and scenario import."""
+        """/drills: one's record and Practice; coordinators also get records, live drills,
+        and the import and download of scenario files."""
         t = self.t(update, context)
         assert update.effective_user is not None and update.effective_chat is not None
         try:
