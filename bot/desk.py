@@ -234,7 +234,8 @@ class DeskHandlers:
         return text, view
 
     async def on_desk_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`d:claim:<id>`, `d:release:<id>`, `d:v:<id>:<verdict>` — checked by the desk."""
+        """`d:claim:<id>`, `d:release:<id>`, `d:photos:<id>`, `d:merge:<id>`, `d:separate:<id>`,
+        `d:v:<id>:<verdict>` — checked by the desk."""
         query = update.callback_query
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
@@ -247,14 +248,18 @@ class DeskHandlers:
             if action == "claim":
                 await self.s.desk.claim(user_id, incident_id)
                 await query.answer(t("You hold this incident now."))
-                text, _ = await self.card(t, user_id, incident_id)
-                await messaging.edit(context.bot, chat_id, message_id, text,
-                                     desk_render.verdict_keyboard(t, incident_id))
+                text, view = await self.card(t, user_id, incident_id)
+                await messaging.edit(context.bot, chat_id, message_id, text, desk_render.verdict_keyboard(t, view))
             elif action == "release":
                 await self.s.desk.release(user_id, incident_id)
                 await query.answer(t("Released: it is back in the queue."))
                 text, view = await self.card(t, user_id, incident_id)
                 await messaging.edit(context.bot, chat_id, message_id, text, desk_render.claim_keyboard(t, view))
+            elif action == "photos":
+                photos = await self.s.desk.photos(user_id, incident_id)
+                await query.answer(None if photos else t("This incident has no photos."))
+                for photo in photos:
+                    await context.bot.send_photo(chat_id, photo.content)
             elif action == "merge":
                 target = await self.s.desk.merge(user_id, incident_id)
                 await query.answer(t("Merged."))

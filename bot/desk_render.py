@@ -95,6 +95,7 @@ def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime,
         ]
         text = " · ".join(f for f in facts if f)
         detail = f" “{report.details}”" if report.details else ""
+        detail += f" 📷{len(report.media_ids)}" if report.media_ids else ""
         local = t.time(report.created_at, tz)
         lines.append(f"— {report.ref_code} [{report.language}] {local}: {text}{detail}".rstrip())
     for follow_up in follow_ups:
@@ -122,24 +123,32 @@ def _button(text: str, data: str) -> dict[str, object]:
     return {"text": text, "callback_data": data}
 
 
+def photos_button(t: Translator, view: IncidentView) -> list[dict[str, object]]:
+    """A "Photos (n)" button when the incident's reports carry photos (none otherwise)."""
+    count = sum(len(r.media_ids) for r in view.reports)
+    return [_button(t("📷 Photos ({count})", count=count), f"{DESK}:photos:{view.incident.id}")] if count else []
+
+
 def claim_keyboard(t: Translator, view: IncidentView) -> Markup:
-    """The Claim button of a card, and Merge / Keep separate when a merge is suggested."""
+    """The Claim button of a card (and Photos), and Merge / Keep separate when a merge is
+    suggested."""
     incident_id = view.incident.id
-    rows = [[_button(t("Claim"), f"{DESK}:claim:{incident_id}")]]
+    rows = [[_button(t("Claim"), f"{DESK}:claim:{incident_id}"), *photos_button(t, view)]]
     if view.suggestion is not None:
         rows.append([_button(t("Merge"), f"{DESK}:merge:{incident_id}"),
                      _button(t("Keep separate"), f"{DESK}:separate:{incident_id}")])
     return {"inline_keyboard": rows}
 
 
-def verdict_keyboard(t: Translator, incident_id: str) -> Markup:
-    """Verdicts and Release, for the lease holder."""
+def verdict_keyboard(t: Translator, view: IncidentView) -> Markup:
+    """Verdicts, Release (and Photos), for the lease holder."""
+    incident_id = view.incident.id
     rows = [
         [_button("✅ " + t(VERDICT_LABELS[Verdict.CONFIRMED]), f"{DESK}:v:{incident_id}:confirmed"),
          _button("❌ " + t(VERDICT_LABELS[Verdict.DEBUNKED]), f"{DESK}:v:{incident_id}:debunked")],
         [_button("❔ " + t(VERDICT_LABELS[Verdict.UNVERIFIABLE]), f"{DESK}:v:{incident_id}:unverifiable"),
          _button("💬 " + t(VERDICT_LABELS[Verdict.NEEDS_INFO]), f"{DESK}:v:{incident_id}:needs_info")],
-        [_button(t("Release"), f"{DESK}:release:{incident_id}")],
+        [_button(t("Release"), f"{DESK}:release:{incident_id}"), *photos_button(t, view)],
     ]
     return {"inline_keyboard": rows}
 

@@ -122,7 +122,12 @@ class SqlReportRepository:
         rows = await self._c.execute(
             select(REPORT).where(REPORT.c.incident_id == incident_id).order_by(REPORT.c.created_at)
         )
-        return [_report(r, ()) for r in rows.mappings()]
+        photos: dict[str, list[str]] = {}
+        for media_id, report_id in await self._c.execute(
+                select(MEDIA.c.id, MEDIA.c.report_id).join(REPORT, REPORT.c.id == MEDIA.c.report_id)
+                .where(REPORT.c.incident_id == incident_id).order_by(MEDIA.c.created_at, MEDIA.c.id)):
+            photos.setdefault(report_id, []).append(media_id)
+        return [_report(r, tuple(photos.get(r["id"], ()))) for r in rows.mappings()]
 
     async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
         query = select(REPORT.c.id).where(REPORT.c.incident_id == incident_id, REPORT.c.reporter == reporter).limit(1)
@@ -444,6 +449,13 @@ class SqlMediaRepository:
         if ids:
             await self._c.execute(update(MEDIA).where(MEDIA.c.id.in_(ids)).values(report_id=report_id))
         return ids
+
+    async def for_incident(self, incident_id: str) -> list[Media]:
+        rows = await self._c.execute(
+            select(MEDIA).join(REPORT, REPORT.c.id == MEDIA.c.report_id)
+            .where(REPORT.c.incident_id == incident_id).order_by(MEDIA.c.created_at, MEDIA.c.id))
+        return [Media(r["id"], r["draft_id"], r["content"], r["mime_type"], r["width"], r["height"], r["created_at"],
+                      r["report_id"]) for r in rows.mappings()]
 
     async def delete_unsubmitted_before(self, cutoff: datetime) -> int:
         query = delete(MEDIA).where(MEDIA.c.report_id.is_(None), MEDIA.c.created_at < cutoff)

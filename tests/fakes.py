@@ -138,6 +138,10 @@ class _Media:
             self._s.media[i] = replace(self._s.media[i], report_id=report_id)
         return ids
 
+    async def for_incident(self, incident_id: str) -> list[Media]:
+        reports = {r.id for r in self._s.reports.values() if r.incident_id == incident_id}
+        return sorted((m for m in self._s.media.values() if m.report_id in reports), key=lambda m: (m.created_at, m.id))
+
     async def delete_unsubmitted_before(self, cutoff: datetime) -> int:
         gone = [k for k, m in self._s.media.items() if m.report_id is None and m.created_at < cutoff]
         for k in gone:

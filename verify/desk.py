@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from verify.audit import AuditEvent, refused_actor, verifier_actor
 from verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, MergeSuggestion, Verdict
-from verify.model import Report, Tier
+from verify.model import Media, Report, Tier
 from verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from verify.roster import Role, Verifier
 
@@ -388,6 +388,18 @@ class DeskService(DeskGuard):
                                 await uow.verdicts.for_incident(incident_id),
                                 await uow.follow_ups.for_incident(incident_id),
                                 await uow.merges.open_for(incident_id))
+
+    async def photos(self, user_id: int, incident_id: str) -> list[Media]:
+        """The photos of the incident's reports (already stripped of metadata), for a desk
+        member who may see the incident."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.TRAINEE, "photos", incident_id[:36])
+            incident = await uow.incidents.get(incident_id)
+            if incident is None:
+                await self._refuse(uow, user_id, "photos", incident_id[:36], DeskRefusal.UNKNOWN)
+            assert incident is not None
+            await self._own_training(uow, user_id, incident, "photos")
+            return await uow.media.for_incident(incident_id)
 
     async def unclaimed_pings(self) -> list[tuple[Incident, list[Verifier]]]:
         """Open incidents nobody claimed in time, each with whom to ping now: everyone on

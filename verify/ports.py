@@ -69,7 +69,7 @@ class ReportRepository(Protocol):
     async def get(self, report_id: str) -> Report | None: ...
 
     async def for_incident(self, incident_id: str) -> list[Report]:
-        """The incident's reports, oldest first."""
+        """The incident's reports, oldest first, each with its photos' ids."""
         ...
 
 
@@ -118,6 +118,10 @@ class MediaRepository(Protocol):
 
     async def attach(self, draft_id: str, report_id: str) -> tuple[str, ...]:
         """Link the draft's photos to the report; returns their ids."""
+        ...
+
+    async def for_incident(self, incident_id: str) -> list[Media]:
+        """The photos of the incident's reports, oldest first."""
         ...
 
     async def delete_unsubmitted_before(self, cutoff: datetime) -> int:

@@ -386,6 +386,8 @@ ROWS: tuple[Row, ...] = (
     Row("d:claim", DESK, press("d:claim:{incident}"), "You hold this incident now", prepare=fresh_incident,
         subject=(INCIDENT_ROW,), in_database=True,
         says=says("not allowed")),
+    Row("d:photos", DESK, press("d:photos:{incident}"), "no photos", prepare=fresh_incident,
+        says=says("not allowed")),
     Row("d:release", DESK, press("d:release:{incident}"), "Released", prepare=holding(),
         subject=(INCIDENT_ROW,),
         says=says("not allowed")),

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 
 from sereno.double import BotApiDouble, FakeUser
-from tests.bot.conftest import Harness
+from tests.bot.conftest import Harness, jpeg_with_gps
 from tests.bot.test_intake_bad_input import finish, to_details
 from tests.bot.test_intake_conversation import start_in
 from verify.incidents import Verdict
@@ -291,3 +293,30 @@ async def test_the_roster_promotes_and_revokes_with_buttons(bot: Harness, double
     await ana.wait_text("not allowed")
     actions = [r["action"] for r in await bot.rows("SELECT action FROM audit_event WHERE action LIKE 'role.%'")]
     assert actions[-2:] == ["role.coordinator", "role.revoked"]
+
+
+async def test_verifiers_see_the_reports_photos_without_their_metadata(bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    ana = await join_desk(double, admin, ANA, "Ana")
+    rosa = double.user(ROSA, "Rosa", "en")
+    await start_in(rosa, "en")
+    await to_details(rosa)
+    await rosa.send_text("Two vans, agents in vests")
+    await rosa.wait_text("send a photo")
+    await rosa.send_photo(jpeg_with_gps())
+    await rosa.press("Continue", message=await rosa.wait_text("Photo received"))
+    await rosa.press("✅ Submit", message=await rosa.wait_text("Please check your report"))
+    await rosa.wait_text("Report received")
+    card = await ana.wait_text("Reports: 1", since_last_action=False)
+    assert "📷1" in card.text
+    await ana.press("📷 Photos (1)", message=card)
+    photo = await double.wait_until(lambda: next((m for m in double.sent_messages(ANA) if m.photo), None))
+    assert photo.file is not None and photo.file.data is not None
+    kept = Image.open(io.BytesIO(photo.file.data))
+    assert not kept.getexif() and b"SecretPhone" not in photo.file.data
+    outsider = double.user(ROSA + 10, "Outsider", "en")
+    await outsider.send_command("/start")
+    await outsider.press_data(f"d:photos:{(await bot.rows('SELECT id FROM incident'))[0]['id']}",
+                              await outsider.wait_text("Welcome to Sereno"))
+    assert "not allowed" in str((await outsider.wait_callback_answer()).get("text"))
+    assert not any(m.photo for m in double.sent_messages(ROSA + 10))
