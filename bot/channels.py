@@ -151,7 +151,7 @@ class ChannelHandlers:
         if neighborhood is None or person is None or not person.can(Role.ADMIN):
             await self._say(context.bot, chat.id, t("This link command is no longer valid."))
             return
-        admin_t = translator(person.languages[0] if person.languages else self.s.settings.default_language)
+        admin_t = translator(person.language)
         title = chat.title or str(chat.id)
         missing = await missing_rights(context.bot, chat.id)
         if missing:
@@ -187,7 +187,7 @@ class ChannelHandlers:
             for link in links:
                 place = (nb.name if (nb := self.s.places.gazetteer.get(link.neighborhood_id)) else link.neighborhood_id)
                 for person in admins:
-                    t = translator(person.languages[0] if person.languages else self.s.settings.default_language)
+                    t = translator(person.language)
                     await self._say(bot, person.user_id, t(
                         "⚠️ I can no longer post alerts in {title} ({place}): {problem}. Fix it, then link it again "
                         "with /linkchannel.", title=link.title, place=place, problem=link.problem or ""))

@@ -406,7 +406,7 @@ class DeskHandlers:
         nearest first; returns how many were reached."""
         reached = 0
         for person in await self.s.desk.on_duty_for(incident, language, self._distance_to(incident)):
-            t = translator(person.languages[0] if person.languages else "en")
+            t = translator(person.language)
             try:
                 text, view = await self.card(t, person.user_id, incident.id)
                 await messaging.send(bot, person.user_id, text, desk_render.claim_keyboard(t, view))
@@ -433,7 +433,7 @@ class DeskHandlers:
         for person in await self.s.roster.members():
             if not person.can(Role.COORDINATOR):
                 continue
-            t = translator(person.languages[0] if person.languages else "en")
+            t = translator(person.language)
             try:
                 text, view = await self.card(t, person.user_id, incident.id)
                 await messaging.send(bot, person.user_id, text, desk_render.claim_keyboard(t, view))
@@ -447,7 +447,7 @@ class DeskHandlers:
         for incident, people in await self.s.desk.unclaimed_pings():
             minutes = int((self.s.clock.now() - incident.first_seen_at).total_seconds() // 60)
             for person in people:
-                t = translator(person.languages[0] if person.languages else "en")
+                t = translator(person.language)
                 try:
                     text, view = await self.card(t, person.user_id, incident.id)
                     note = t("⏰ Nobody has claimed this for {minutes} min.", minutes=minutes)

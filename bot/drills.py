@@ -25,7 +25,7 @@ from bot.services import Services
 from verify.desk import DeskRefusal, DeskRefused
 from verify.drills import DrillFileError, scenario_document
 from verify.incidents import DrillKind, IncidentStatus
-from verify.roster import Role, Verifier
+from verify.roster import Role
 from verify.training import DrillDebrief, TrainingRecord
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,6 @@ def record_line(t: Translator, record: TrainingRecord) -> str:
                "{count} drills, right: {percent}%, median {median} to a verdict",
                record.drills, count=record.drills, percent=round(100 * record.accuracy), median=median)
     return line + (" · " + t("meets the bar") if record.meets_bar else "")
-
-
-def _language(person: Verifier) -> str:
-    return person.languages[0] if person.languages else "en"
 
 
 class DrillHandlers:
@@ -225,14 +221,14 @@ class DrillHandlers:
             if person_id in {c.user_id for c in coordinators}:
                 continue
             person = await self.s.roster.get(person_id)
-            t = translator(_language(person) if person else self.s.settings.default_language)
+            t = translator(person.language if person else self.s.settings.default_language)
             await self._send(bot, person_id, t(
                 "That incident was a live drill set by the coordinators: nothing was published and nobody "
                 "was alerted. The true answer: {answer}. Why: {why}\nThank you for handling it as real.",
                 answer=t(desk_render.VERDICT_LABELS[debrief.scenario.answer]),
                 why=text_in(debrief.scenario.explanation, t.language)))
         for person in coordinators:
-            await self._send(bot, person.user_id, self._live_report(translator(_language(person)), debrief))
+            await self._send(bot, person.user_id, self._live_report(translator(person.language), debrief))
 
     def _live_report(self, t: Translator, debrief: DrillDebrief) -> str:
         run, grade = debrief.run, debrief.grade
@@ -257,11 +253,9 @@ class DrillHandlers:
         ])
 
     async def _feedback(self, bot: Bot, debrief: DrillDebrief) -> None:
-        trainee = await self.s.roster.get(debrief.run.person)
-        t = translator(_language(trainee) if trainee else self.s.settings.default_language)
-        record = await self.s.training.record(debrief.run.person)
-        run, grade = debrief.run, debrief.grade
-        assert run.verdict is not None and grade is not None
+        run, grade, record = debrief.run, debrief.grade, debrief.record
+        assert run.verdict is not None and grade is not None and record is not None
+        t = translator(record.person.language)
         verdict = t(desk_render.VERDICT_LABELS[run.verdict])
         answer = t(desk_render.VERDICT_LABELS[debrief.scenario.answer])
         lines = [
@@ -281,7 +275,7 @@ class DrillHandlers:
         for person in await self.s.roster.members():
             if not person.can(Role.COORDINATOR):
                 continue
-            t = translator(_language(person))
+            t = translator(person.language)
             text = t("{name} (trainee) meets the bar to become a verifier: {record}. Promotion is your decision.",
                      name=record.person.name, record=record_line(t, record))
             button = {"text": t("Make {role}", role=t(desk_render.ROLE_LABELS[Role.VERIFIER])),

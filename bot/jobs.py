@@ -54,7 +54,7 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
     async def expire_leases(context: ContextTypes.DEFAULT_TYPE) -> None:
         for _, holder in await services.desk.expire_leases():
             person = await services.roster.get(holder)
-            t = translator(person.languages[0] if person and person.languages else "en")
+            t = translator(person.language if person else "en")
             try:
                 await messaging.send(context.bot, holder, t(
                     "Your claim on an incident ran out, so it went back to the queue. Send /queue to see it."))

@@ -52,6 +52,11 @@ class Verifier:
     neighborhoods: tuple[str, ...] = ()
     on_duty: bool = False
 
+    @property
+    def language(self) -> str:
+        """The language to write to them in: the first they read."""
+        return self.languages[0] if self.languages else "en"
+
     def can(self, minimum: Role) -> bool:
         """Whether this person holds at least `minimum` (a revoked person holds nothing)."""
         return self.role is not Role.REVOKED and self.role >= minimum

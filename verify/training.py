@@ -88,10 +88,6 @@ class TrainingRecord:
         return self.correct / self.drills if self.grades else 0.0
 
     @property
-    def median_claim(self) -> timedelta | None:
-        return _median(g.time_to_claim for g in self.grades)
-
-    @property
     def median_verdict(self) -> timedelta | None:
         return _median(g.time_to_verdict for g in self.grades)
 
@@ -105,15 +101,21 @@ def _median(values: Iterable[timedelta]) -> timedelta | None:
 class DrillDebrief:
     """A drill just finished: its grade (None when a coordinator ended a live drill before
     any decision) and the scenario's explanation; for a live drill the desk members who
-    worked it (to be told it was a drill); for a trainee who now meets the bar, their record
-    (to propose them to coordinators)."""
+    worked it (to be told it was a drill); for a practice drill the person's record, this
+    drill included, and whether it just got them proposed to coordinators."""
 
     run: DrillRun
     scenario: Scenario
     grade: Grade | None
     verdicts: tuple[VerdictRecord, ...]
     participants: tuple[int, ...] = ()
-    proposal: TrainingRecord | None = None
+    record: TrainingRecord | None = None
+    proposed: bool = False
+
+    @property
+    def proposal(self) -> TrainingRecord | None:
+        """The record to put to coordinators, when this drill got the trainee proposed."""
+        return self.record if self.proposed else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,17 +269,17 @@ class TrainingService(DeskGuard):
             return None
         run = replace(run, verdict=verdict, finished_at=now, first_claimed_at=incident.first_claimed_at or now)
         await uow.drills.finish(run)
-        proposal = None
-        if run.kind is DrillKind.TRAINING:
-            person = await uow.verifiers.get(run.person)
-            if person is not None and person.role is Role.TRAINEE:
-                [record] = await self._records(uow, [person])
-                if record.meets_bar and await uow.drills.propose(person.user_id, now):
-                    await uow.audit.add(AuditEvent(now, "system", "drills.proposed", f"verifier:{person.user_id}",
-                                                   {"drills": record.drills, "correct": record.correct}))
-                    proposal = record
+        record, proposed = None, False
+        person = await uow.verifiers.get(run.person) if run.kind is DrillKind.TRAINING else None
+        if person is not None:
+            [record] = await self._records(uow, [person])
+            proposed = (person.role is Role.TRAINEE and record.meets_bar
+                        and await uow.drills.propose(person.user_id, now))
+            if proposed:
+                await uow.audit.add(AuditEvent(now, "system", "drills.proposed", f"verifier:{person.user_id}",
+                                               {"drills": record.drills, "correct": record.correct}))
         participants = tuple(dict.fromkeys(v.verifier_id for v in verdicts))
-        return DrillDebrief(run, scenario, grade_run(run, scenario), verdicts, participants, proposal)
+        return DrillDebrief(run, scenario, grade_run(run, scenario), verdicts, participants, record, proposed)
 
     async def end_live(self, user_id: int, incident_id: str) -> DrillDebrief:
         """End a live drill the desk has not decided (coordinators): it leaves the queue,
