@@ -53,6 +53,9 @@ async def test_rights_card_in_english_is_calm_accurate_and_short(bot: Harness, d
     for fact in ("not legal advice", "right to remain silent", "Do not open the door",
                  "warrant signed by a judge", "I-200 or I-205", "slide any warrant under the door",
                  "Am I free to leave?", "Do not sign anything", "do not show false documents",
+                 "Do not run, argue or resist", "I do not consent to your entry or to a search",
+                 "If not, say that you want to remain silent and to speak to a lawyer",
+                 "carry them with you", "Different rules apply at the border and at immigration checkpoints",
                  "government does not provide one", "notarios", "DOJ-accredited representatives",
                  "Legal hotline (Puerto Sereno Rapid Response Legal Line (fictional)): 555-0100"):
         assert fact in (card.text or ""), fact
@@ -73,6 +76,8 @@ async def test_rights_card_in_spanish(bot: Harness, double: BotApiDouble) -> Non
     for fact in ("no es asesoría legal", "derecho a guardar silencio", "No abra la puerta",
                  "orden judicial firmada por un juez", "I-200 o I-205", "¿Soy libre de irme?",
                  "No firme nada", "documentos falsos", "«notarios»", "acreditados por el Departamento de Justicia",
+                 "No corra, no discuta y no se resista", "No doy mi consentimiento", "hablar con un abogado",
+                 "puestos de control migratorio",
                  "555-0100"):
         assert fact in (card.text or ""), fact
     assert "remain silent" not in (card.text or "")

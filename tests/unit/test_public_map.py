@@ -63,8 +63,8 @@ def test_the_list_mirrors_the_map_with_what_when_advice_rights_and_hotline() -> 
         "What: Checkpoint or vehicle stop",
         "Verified at 12:10 on January 15, 2026",
         "What to do: stay calm. Avoid the area if you can. Share only verified information.",
-        "Know your rights: you have the right to remain silent, and you do not have to open the door unless "
-        "agents show a warrant signed by a judge.",
+        "Know your rights: you have the right to remain silent. Do not open the door: ask agents to slide any "
+        "warrant under it. Do not run, argue or resist.",
         "Legal hotline (Demo Legal Line): (555) 010-0100",
     ]
     assert item.find("time")[0].attrs["datetime"] == "2026-01-15T12:10:00-08:00"

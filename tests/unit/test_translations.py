@@ -65,3 +65,40 @@ def test_right_to_left_messages_isolate_their_values() -> None:
 def test_spanish_is_served_and_unknown_languages_fall_back_to_english() -> None:
     assert translator("es")("What is happening?") != "What is happening?"
     assert translator("xx")("What is happening?") == "What is happening?"
+
+
+def _translations(language: str) -> list[str]:
+    """Every form of every translation, as the bot says it (values left as placeholders)."""
+    t = translator(language)
+    with (LOCALES / language / "LC_MESSAGES" / "sereno.po").open("rb") as fh:
+        catalog = read_po(fh)
+    said = []
+    for m in catalog:
+        if not m.id:
+            continue
+        if isinstance(m.id, (tuple, list)):
+            said += [t._ngettext(m.id[0], m.id[1], n) for n in (0, 1, 2, 3, 11, 100)]
+        else:
+            said.append(t._gettext(m.id))
+    return said
+
+
+def test_commands_inside_arabic_text_are_isolated_with_their_arguments() -> None:
+    said = _translations("ar")
+    with_commands = [text for text in said if re.search(r"(?<![\w/])/[a-z]", text)]
+    assert len(with_commands) >= 25
+    bare = [text for text in with_commands if re.search(rf"(?<![\w/{ISOLATE}])/[a-z]", text)]
+    assert bare == []
+    join = translator("ar")("Send /join followed by your invite code, for example /join K7M2-QX9P.")
+    assert f"{ISOLATE}/join K7M2-QX9P{POP}" in join
+    assert translator("en")("Send /join followed by your invite code, for example /join K7M2-QX9P.").count(ISOLATE) == 0
+
+
+def test_arabic_and_spanish_wording_fixes() -> None:
+    arabic = " ".join(_translations("ar"))
+    # "an active alert" is indefinite: سارٍ, not ساري (ساريًا, accusative, is right)
+    assert not re.search(r"ساري(?![ًاة])", arabic) and "تنبيه موثَّق سارٍ" in arabic
+    # a number placeholder is never followed by a counted noun whose form depends on the number
+    assert not re.search(r"\{(days|minutes|hours)\} (يومًا|يوم|أيام|دقيقة|دقائق|ساعة|ساعات)", arabic)
+    spanish = " ".join(_translations("es"))
+    assert "reportero" not in spanish and "quienes reportaron" in spanish
