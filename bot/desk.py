@@ -26,7 +26,7 @@ from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from sereno.settings import SUPPORTED_LANGUAGES
 from verify.clustering import Placement, distance_m
-from verify.desk import DeskRefusal, DeskRefused, IncidentView, Outcome, ReporterToTell, VerdictResult
+from verify.desk import DeskRefusal, DeskRefused, Outcome, ReporterToTell, VerdictResult
 from verify.incidents import DrillKind, Incident, Verdict
 from verify.intake import Submitted
 from verify.roster import Refusal, Refused, Role, Verifier
@@ -224,18 +224,20 @@ class DeskHandlers:
             return
         await self.say(update, context, t("Open incidents: {count}", count=len(incidents)))
         for incident in incidents[:10]:
-            text, view = await self.card(t, user.id, incident.id)
-            await self.say(update, context, text, desk_render.claim_keyboard(t, view))
+            await self.say(update, context, *await self.card(t, user.id, incident.id))
 
-    async def card(self, t: Translator, user_id: int, incident_id: str) -> tuple[str, IncidentView]:
-        """The card text of an incident, as `user_id` may see it, with its view."""
+    async def card(self, t: Translator, user_id: int, incident_id: str, *, holding: bool = False,
+                   note: str = "") -> tuple[str, messaging.Markup]:
+        """The card of an incident as `user_id` may see it (under `note` if given), one
+        message long, with its buttons: the verdicts for its holder, else Claim."""
         view = await self.s.desk.view(user_id, incident_id)
-        text = desk_render.card(t, view, self.s.places.gazetteer, self.s.clock.now(), self.s.settings.tz)
-        return text, view
+        shown = desk_render.card(t, view, self.s.places.gazetteer, self.s.clock.now(), self.s.settings.tz, note)
+        keyboard = desk_render.verdict_keyboard if holding else desk_render.claim_keyboard
+        return shown.text, keyboard(t, view, shown)
 
     async def on_desk_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`d:claim:<id>`, `d:release:<id>`, `d:photos:<id>`, `d:merge:<id>`, `d:separate:<id>`,
-        `d:v:<id>:<verdict>` — checked by the desk."""
+        """`d:claim:<id>`, `d:release:<id>`, `d:photos:<id>`, `d:reports:<id>`, `d:merge:<id>`,
+        `d:separate:<id>`, `d:v:<id>:<verdict>` — checked by the desk."""
         query = update.callback_query
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
@@ -248,28 +250,29 @@ class DeskHandlers:
             if action == "claim":
                 await self.s.desk.claim(user_id, incident_id)
                 await query.answer(t("You hold this incident now."))
-                text, view = await self.card(t, user_id, incident_id)
-                await messaging.edit(context.bot, chat_id, message_id, text, desk_render.verdict_keyboard(t, view))
+                await messaging.edit(context.bot, chat_id, message_id,
+                                     *await self.card(t, user_id, incident_id, holding=True))
             elif action == "release":
                 await self.s.desk.release(user_id, incident_id)
                 await query.answer(t("Released: it is back in the queue."))
-                text, view = await self.card(t, user_id, incident_id)
-                await messaging.edit(context.bot, chat_id, message_id, text, desk_render.claim_keyboard(t, view))
+                await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
             elif action == "photos":
                 photos = await self.s.desk.photos(user_id, incident_id)
                 await query.answer(None if photos else t("This incident has no photos."))
                 for photo in photos:
                     await context.bot.send_photo(chat_id, photo.content)
+            elif action == "reports":
+                view = await self.s.desk.view(user_id, incident_id, action="reports")
+                await query.answer()
+                await messaging.send_blocks(context.bot, chat_id, desk_render.full_text(t, view, self.s.settings.tz))
             elif action == "merge":
                 target = await self.s.desk.merge(user_id, incident_id)
                 await query.answer(t("Merged."))
-                text, view = await self.card(t, user_id, target.id)
-                await messaging.edit(context.bot, chat_id, message_id, text, desk_render.claim_keyboard(t, view))
+                await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, target.id))
             elif action == "separate":
                 await self.s.desk.keep_separate(user_id, incident_id)
                 await query.answer(t("Kept separate."))
-                text, view = await self.card(t, user_id, incident_id)
-                await messaging.edit(context.bot, chat_id, message_id, text, desk_render.claim_keyboard(t, view))
+                await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
             elif action == "v" and value in Verdict.__members__.values():
                 await self.s.desk.require_holder(user_id, incident_id)
                 user_data(context)[PENDING_VERDICT] = [incident_id, value]
@@ -408,8 +411,7 @@ class DeskHandlers:
         for person in await self.s.desk.on_duty_for(incident, language, self._distance_to(incident)):
             t = translator(person.language)
             try:
-                text, view = await self.card(t, person.user_id, incident.id)
-                await messaging.send(bot, person.user_id, text, desk_render.claim_keyboard(t, view))
+                await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id))
                 reached += 1
             except (TelegramError, DeskRefused):
                 log.info("could not notify a verifier", exc_info=True)
@@ -435,8 +437,7 @@ class DeskHandlers:
                 continue
             t = translator(person.language)
             try:
-                text, view = await self.card(t, person.user_id, incident.id)
-                await messaging.send(bot, person.user_id, text, desk_render.claim_keyboard(t, view))
+                await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id))
             except (TelegramError, DeskRefused):
                 log.info("could not alert a coordinator", exc_info=True)
 
@@ -449,9 +450,8 @@ class DeskHandlers:
             for person in people:
                 t = translator(person.language)
                 try:
-                    text, view = await self.card(t, person.user_id, incident.id)
                     note = t("⏰ Nobody has claimed this for {minutes} min.", minutes=minutes)
-                    await messaging.send(bot, person.user_id, f"{note}\n\n{text}", desk_render.claim_keyboard(t, view))
+                    await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id, note=note))
                     sent += 1
                 except (TelegramError, DeskRefused):
                     log.info("could not ping a verifier", exc_info=True)

@@ -101,11 +101,11 @@ class DrillHandlers:
             if action == "practice":
                 incident = await self.s.training.practice(user_id, language)
                 await query.answer()
-                text, view = await self.desk.card(t, user_id, incident.id)
+                text, markup = await self.desk.card(t, user_id, incident.id)
                 await messaging.send(context.bot, chat_id, t(
                     "Work it as you would a real incident: claim it, check the reports, give your verdict "
                     "and a reason. You get the answer right after."))
-                await messaging.send(context.bot, chat_id, text, desk_render.claim_keyboard(t, view))
+                await messaging.send(context.bot, chat_id, text, markup)
             elif action == "records":
                 records = await self.s.training.records(user_id)
                 await query.answer()

@@ -104,7 +104,7 @@ class Menu:
         ]
         if neighborhoods:
             blocks += ["", t("Hotlines and legal aid differ by neighborhood. Choose yours:")]
-        await rights.send_blocks(context.bot, chat_id, blocks, rights.help_keyboard(t, neighborhoods))
+        await messaging.send_blocks(context.bot, chat_id, blocks, rights.help_keyboard(t, neighborhoods))
 
     async def legal_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A neighborhood button under /help: that neighborhood's hotline and legal aid. The
@@ -114,7 +114,7 @@ class Menu:
         assert query is not None
         neighborhood = self.s.places.gazetteer.get(rights.parse_legal_data(query.data))
         blocks = rights.legal_help(t, self.s.resources, neighborhood)
-        await rights.send_blocks(context.bot, await self._chat_id(update), blocks, render.main_menu(t))
+        await messaging.send_blocks(context.bot, await self._chat_id(update), blocks, render.main_menu(t))
 
     async def show_rights(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The know-your-rights card (inside a report too: the report stays open)."""

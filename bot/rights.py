@@ -11,16 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from babel import Locale
-from telegram import Bot
 
-from bot import messaging, render
+from bot import render
 from bot.i18n import N_, Translator
 from bot.messaging import Markup
 from verify.places import Neighborhood
 from verify.resources import Hotline, LegalAid, Resources
 
-#: Telegram's limit on a message's text.
-MAX_MESSAGE_CHARS = 4096
 #: Telegram's limit on a button's callback data, in bytes.
 MAX_CALLBACK_BYTES = 64
 #: Callback data of a neighborhood button under /help: `legal:<neighborhood id>`.
@@ -130,26 +127,3 @@ def help_keyboard(t: Translator, neighborhoods: Sequence[Neighborhood]) -> Marku
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     return {"inline_keyboard": [*rows, *render.main_menu(t)["inline_keyboard"]]}
-
-
-def pack(blocks: Sequence[str], limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Blocks joined by line breaks into as few messages as fit in `limit` characters each;
-    a block is never split (each is far shorter than the limit)."""
-    messages: list[str] = []
-    current = ""
-    for block in blocks:
-        candidate = f"{current}\n{block}" if current else block
-        if current and len(candidate) > limit:
-            messages.append(current.strip("\n"))
-            candidate = block
-        current = candidate
-    if current.strip("\n"):
-        messages.append(current.strip("\n"))
-    return messages
-
-
-async def send_blocks(bot: Bot, chat_id: int, blocks: Sequence[str], markup: Markup | None = None) -> None:
-    """Send the blocks in as few messages as fit; the buttons go with the last one."""
-    messages = pack(blocks)
-    for index, text in enumerate(messages):
-        await messaging.send(bot, chat_id, text, markup if index == len(messages) - 1 else None)

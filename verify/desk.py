@@ -373,15 +373,16 @@ class DeskService(DeskGuard):
         """The questions asked about an incident and the answers (for the desk)."""
         return (await self.view(user_id, incident_id)).follow_ups
 
-    async def view(self, user_id: int, incident_id: str) -> IncidentView:
-        """The incident with its reports, verdicts and follow-ups, for a desk member."""
+    async def view(self, user_id: int, incident_id: str, action: str = "view") -> IncidentView:
+        """The incident with its reports, verdicts and follow-ups, for a desk member who may
+        see it (a refusal is audited as `refused.<action>`)."""
         async with self._uow() as uow:
-            person = await self._member(uow, user_id, Role.TRAINEE, "view", incident_id)
+            person = await self._member(uow, user_id, Role.TRAINEE, action, incident_id[:36])
             incident = await uow.incidents.get(incident_id)
             if incident is None:
-                await self._refuse(uow, user_id, "view", incident_id[:36], DeskRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, action, incident_id[:36], DeskRefusal.UNKNOWN)
             assert incident is not None
-            await self._own_training(uow, user_id, incident, "view")
+            await self._own_training(uow, user_id, incident, action)
             if incident.drill is DrillKind.LIVE and not person.can(Role.COORDINATOR):
                 incident = replace(incident, drill=None)  # a live drill looks real to the desk
             return IncidentView(incident, await uow.reports.for_incident(incident_id),

@@ -10,12 +10,14 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
+from bot.messaging import MAX_TEXT, units
 from sereno.double import BotApiDouble, FakeUser
 from tests.bot.conftest import Harness, jpeg_with_gps
 from tests.bot.test_intake_bad_input import finish, to_details
 from tests.bot.test_intake_conversation import start_in
 from verify.incidents import Verdict
 from verify.model import Activity, GeoPoint, ReportDraft
+from verify.text import MAX_DETAILS_CHARS
 
 ADMIN, ANA, BEN, ROSA = 8_000_001, 8_000_002, 8_000_003, 8_000_004
 
@@ -320,3 +322,65 @@ async def test_verifiers_see_the_reports_photos_without_their_metadata(bot: Harn
                               await outsider.wait_text("Welcome to Sereno"))
     assert "not allowed" in str((await outsider.wait_callback_answer()).get("text"))
     assert not any(m.photo for m in double.sent_messages(ROSA + 10))
+
+
+def stuffing(tag: str, size: int) -> str:
+    """`size` characters of text a person could type, starting with `tag`, with emoji (two
+    UTF-16 units each) so that it is longer still as Telegram counts."""
+    return (f"{tag} " + "vans 🚐 agents 👮 by the bakery, " * size)[:size].strip()
+
+
+async def test_a_card_stuffed_with_long_reports_answers_and_reasons_fits_and_the_desk_still_works(
+        bot: Harness, double: BotApiDouble) -> None:
+    """Issue 15: one account's reports of 1,000 characters each, long answers and long
+    reasons grew the card past Telegram's limit: /queue said "something went wrong", Claim
+    showed no verdict buttons, pings failed."""
+    admin = double.user(ADMIN, "Admin", "en")
+    ana, ben = await join_desk(double, admin, ANA, "Ana"), await join_desk(double, admin, BEN, "Ben")
+    services = bot.runtime.services
+    details = [stuffing(f"R{n}", MAX_DETAILS_CHARS) for n in range(6)]
+    for n, text in enumerate(details):  # four from one account (its limit allows five), two from another
+        reporter = ROSA if n < 4 else ROSA + 1
+        draft = ReportDraft(f"stuffed-{n}", activity=Activity.PRESENCE, point=GeoPoint(34.0574, -118.2130),
+                            neighborhood_id="old-mill", details=text)
+        await services.intake.submit(draft, reporter, reporter, "en")
+    [incident] = await bot.rows("SELECT id FROM incident")
+    incident_id = str(incident["id"])
+    question, answers = stuffing("Q", 500), [stuffing(f"A{n}", 1000) for n in range(6)]
+    await services.desk.claim(ADMIN, incident_id)
+    asked = await services.desk.decide(ADMIN, incident_id, Verdict.NEEDS_INFO, question)
+    for reporter, answer in zip(asked.tell, answers, strict=True):
+        assert reporter.follow_up_id is not None
+        assert await services.intake.answer_follow_up(reporter.follow_up_id, reporter.chat_id, answer)
+    reasons = [stuffing("Seen", 500), stuffing("Not", 500)]
+
+    await ana.send_command("/queue")
+    card = await ana.wait_text("Reports: 6")
+    assert "+1 more report" in card.text and "…" in card.text
+    await ana.press("Claim", message=card)
+    await ana.wait_text("Claimed until")
+    await ana.press("✅ Confirmed", message=card)
+    await ana.wait_text("Send a short reason")
+    await ana.send_text(reasons[0])
+    await ana.wait_text("A second verifier must agree")
+    await ben.send_command("/queue")
+    await verdict(ben, "Reports: 6", "❌ Debunked", reasons[1], "Verifiers disagree")
+    disagreement = await admin.wait_text("Verifiers disagree: a coordinator decides", since_last_action=False)
+
+    bot.clock.advance(timedelta(minutes=6))
+    [job] = bot.runtime.application.job_queue.get_jobs_by_name("ping-unclaimed")  # type: ignore[union-attr]
+    await job.run(bot.runtime.application)
+    await ana.wait_text("Nobody has claimed this")
+
+    await admin.press("📄 Read all reports", message=disagreement)
+    await admin.wait_text("Reports of this incident in full (6)")
+    pages = await double.wait_until(lambda: (found := [m.text for m in admin.messages() if m.sent_seq >
+                                                       disagreement.sent_seq and m.text]) and reasons[1] in
+                                    found[-1] and found)
+    assert len(pages) > 1
+    everything = "\n".join(pages)
+    assert all(text in everything for text in (*details, question, *answers, *reasons))
+    for person in (admin, ana, ben):
+        for message in person.messages():
+            assert message.text is not None and units(message.text) <= MAX_TEXT
+            assert "something went wrong" not in message.text

@@ -6,15 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.i18n import translator
-from bot.rights import (
-    MAX_MESSAGE_CHARS,
-    help_keyboard,
-    language_names,
-    legal_help,
-    pack,
-    parse_legal_data,
-    rights_card,
-)
+from bot.messaging import MAX_TEXT, pack
+from bot.rights import help_keyboard, language_names, legal_help, parse_legal_data, rights_card
 from verify.places import Neighborhood
 from verify.resources import (
     MAX_NAME,
@@ -31,7 +24,7 @@ from verify.resources import (
 def test_the_card_fits_one_message_with_the_longest_hotline_name(language: str) -> None:
     resources = Resources(hotline=Hotline("+1 (555) 555-0100", "x" * MAX_NAME))
     card = rights_card(translator(language), resources)
-    assert len(card) < MAX_MESSAGE_CHARS / 2 and "555-0100" in card
+    assert len(card) < MAX_TEXT / 2 and "555-0100" in card
     assert "/help" not in card  # no legal aid configured: nothing to point to
 
 
@@ -49,7 +42,7 @@ def test_many_long_organisations_are_split_into_messages_that_fit() -> None:
     )
     resources = Resources(neighborhoods={"eastfield": NeighborhoodResources(legal_aid=orgs)})
     messages = pack(legal_help(translator("es"), resources, Neighborhood("eastfield", "Eastfield")))
-    assert len(messages) > 1 and all(len(m) <= MAX_MESSAGE_CHARS for m in messages)
+    assert len(messages) > 1 and all(len(m) <= MAX_TEXT for m in messages)
     joined = "\n".join(messages)
     assert all(f"555-01{n:02d}" in joined for n in range(30)) and messages[-1].endswith("inmigración.")
 
