@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 import string
 import tomllib
 from dataclasses import dataclass
@@ -98,13 +99,31 @@ def N_(message: str) -> str:
     return message
 
 
+#: A command with its Latin arguments ("/languages en es", "/join {code}") inside a translation.
+_COMMAND = re.compile(r"(?<![\w/])/[a-z_]+(?: (?:[A-Za-z0-9-]+|\{[a-z_]+\}))*")
+
+
+def isolate_commands(text: str) -> str:
+    """Each /command (with its Latin arguments) wrapped in an isolate, so that inside
+    right-to-left text it reads left to right and keeps its arguments after it."""
+    return _COMMAND.sub(lambda m: f"{ISOLATE}{m.group(0)}{POP}", text)
+
+
 @cache
 def _catalog(language: str) -> gettext.NullTranslations:
+    """The language's compiled catalog; in a right-to-left language every /command in a
+    translation is isolated (see `isolate_commands`)."""
     po = LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not po.exists():
         return gettext.NullTranslations()
     with po.open("rb") as fh:
         catalog = read_po(fh, locale=language)
+    if Locale.parse(language).text_direction == "rtl":
+        for message in catalog:
+            if message.id and isinstance(message.string, str):
+                message.string = isolate_commands(message.string)
+            elif message.id:
+                message.string = tuple(isolate_commands(form) for form in message.string)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)

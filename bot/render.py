@@ -65,8 +65,8 @@ FIELD_LABELS = {
     "photo": N_("Photos"),
 }
 KNOW_YOUR_RIGHTS_LINE = N_(
-    "Know your rights: you have the right to remain silent, and you do not have to open "
-    "the door unless agents show a warrant signed by a judge."
+    "Know your rights: you have the right to remain silent. Do not open the door: ask agents "
+    "to slide any warrant under it. Do not run, argue or resist."
 )
 
 Button = dict[str, object]

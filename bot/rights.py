@@ -32,12 +32,21 @@ RIGHTS = (
         "administrative warrant (form I-200 or I-205) is not signed by a judge. Ask them to slide "
         "any warrant under the door."
     ),
-    N_("You can ask: “Am I free to leave?” If the answer is yes, leave calmly."),
+    N_("If agents enter anyway, do not resist. Say: “I do not consent to your entry or to a search.”"),
+    N_("Stay calm. Do not run, argue or resist, even if you believe your rights are being violated."),
+    N_(
+        "You can ask: “Am I free to leave?” If the answer is yes, leave calmly. If not, say that "
+        "you want to remain silent and to speak to a lawyer."
+    ),
     N_("Do not sign anything without talking to a lawyer."),
     N_("Do not lie, and do not show false documents."),
     N_(
         "You have the right to contact a lawyer. In immigration court the government does not "
         "provide one, so find a nonprofit legal provider early."
+    ),
+    N_(
+        "If you have valid immigration papers, carry them with you. Different rules apply at the "
+        "border and at immigration checkpoints."
     ),
 )
 NOTARIO_WARNING = N_(

@@ -204,7 +204,7 @@ def instruction(record: ExportRecord) -> str:
     if record.state is AlertState.CLEARED:
         return "The activity has ended. Stay calm and share only verified information."
     return ("Stay calm. Avoid the area if you can. Share only verified information. You have the right to remain "
-            "silent, and you do not have to open the door unless agents show a warrant signed by a judge.")
+            "silent. Do not open the door: ask agents to slide any warrant under it. Do not run, argue or resist.")
 
 
 # ---------------------------------------------------------------- CSV and GeoJSON
