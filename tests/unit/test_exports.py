@@ -255,7 +255,9 @@ def test_each_cap_message_also_stands_alone(records: list[ExportRecord]) -> None
 # ---------------------------------------------------------------- Atom 1.0
 
 
-def test_atom_feed_has_id_title_updated_author_and_an_entry_per_alert_with_its_text_and_links(records: list[ExportRecord]) -> None:
+def test_atom_feed_has_id_title_updated_author_and_an_entry_per_alert_with_its_text_and_links(
+    records: list[ExportRecord],
+) -> None:
     feed = ET.fromstring(to_atom(records, SOURCE, NOW, self_url="https://example.org/feeds/alerts.atom",
                                  entry_links=lambda r: [AtomLink(f"https://example.org/alerts/{r.alert_id}",
                                                                  "text/html")]).encode())
