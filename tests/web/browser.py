@@ -84,12 +84,16 @@ async def browser_page(profile: Path) -> AsyncIterator[Page]:
             while not (found := re.search(rb"DevTools listening on (ws://\S+)", await process.stderr.readline())):
                 pass
         drain = asyncio.create_task(process.stderr.read())  # keep the pipe from filling up
-        async with aiohttp.ClientSession() as http, http.ws_connect(found.group(1).decode(), max_msg_size=0) as ws:
-            ids = itertools.count(1)
-            target = await _call(ws, ids, "Target.createTarget", {"url": "about:blank"})
-            attached = await _call(ws, ids, "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
-            yield Page(ws, attached["sessionId"], ids)
-        drain.cancel()
+        try:
+            async with aiohttp.ClientSession() as http, http.ws_connect(found.group(1).decode(),
+                                                                        max_msg_size=0) as ws:
+                ids = itertools.count(1)
+                target = await _call(ws, ids, "Target.createTarget", {"url": "about:blank"})
+                attached = await _call(ws, ids, "Target.attachToTarget",
+                                       {"targetId": target["targetId"], "flatten": True})
+                yield Page(ws, attached["sessionId"], ids)
+        finally:
+            drain.cancel()
     finally:
         if process.returncode is None:
             process.kill()
