@@ -321,7 +321,8 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
             if webhook:
                 context = WebContext(app, runtime.engine, runtime.services.outbox, runtime.leadership,
                                      runtime.services.metrics, secret)
-                runner = await serve(web_app(context, public_routes(runtime)), settings.web_host, settings.web_port)
+                served = web_app(context, public_routes(runtime), trust_forwarded_headers=settings.trust_forwarded_headers)
+                runner = await serve(served, settings.web_host, settings.web_port)
                 if settings.webhook_url:
                     await app.bot.set_webhook(settings.webhook_url, secret_token=secret,
                                               allowed_updates=Update.ALL_TYPES)

@@ -3,12 +3,15 @@
 One self-contained HTML page (no tiles, fonts, scripts or styles from elsewhere): the
 neighborhoods drawn as inline SVG from their polygons, those with an active verified alert
 shaded amber, every one labelled by name; below it the same facts as text — each active
-alert's neighborhood, what, when it was verified, what to do, the know-your-rights line and
-the hotline from configuration — and the neighborhoods without one. English or Spanish
-(`?lang=es`, else the browser's language, else the deployment's). Without JavaScript the page
-reloads itself every minute; with it, a small inline script swaps in fresh content every
-minute and keeps the last good content when the network drops. Nothing finer than a
-neighborhood is shown, and every configured string is HTML-escaped.
+alert's neighborhood, what, how many minutes ago it was verified, when it expires, what to
+do, the know-your-rights line and the hotline from configuration — and the neighborhoods
+without one. In every supported language (`?lang=es`, else the browser's language, else the
+deployment's), right to left for Arabic (`dir="rtl"`), with times in the deployment's
+timezone. Laid out for phones as narrow as 320 px (nothing scrolls sideways: the language
+menu and long names wrap; a hotline number never breaks and keeps its left-to-right order).
+Without JavaScript the page reloads itself every minute; with it, a small inline script swaps
+in fresh content every minute and keeps the last good content when the network drops.
+Nothing finer than a neighborhood is shown, and every configured string is HTML-escaped.
 
 The data comes from a `load` callable, so the page is read-only and holds no state that a
 second replica would need; :func:`load_from` backs it with the database.
@@ -27,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.dates import format_date
+from babel.units import format_unit
 
 from bot.i18n import LANGUAGE_NAMES, N_, Translator, translator
 from bot.map_assets import CONTENT_SECURITY_POLICY, REFRESH_SECONDS, SCRIPT, STYLE
@@ -64,7 +68,9 @@ UNMAPPED_AREA = N_("Area not shown on the map")
 WHAT = N_("What: {what}")
 NO_ACTIVITY = N_("Immigration enforcement activity")
 TIME_ON_DATE = N_("{time} on {date}")
-VERIFIED_AT = N_("Verified at {when}")
+VERIFIED_AGO = N_("Verified {duration} ago, at {when}")
+VERIFIED_JUST_NOW = N_("Verified less than a minute ago, at {when}")
+EXPIRES_AT = N_("Expires at {when}")
 UPDATED_AT = N_("Updated at {when} (times in {zone}). This page refreshes every minute.")
 ADVICE_LINE = N_("What to do: stay calm. Avoid the area if you can. Share only verified information.")
 NO_HOTLINE = N_(
@@ -78,7 +84,8 @@ UNAVAILABLE = N_("The map is not available right now. This page will try again i
 PAGE_TEXTS = (
     TITLE, TITLE_FOR_REGION, SUMMARY_ACTIVE, SUMMARY_NONE, ALERTS_HEADING, QUIET_LIST, FOOTNOTE, LANGUAGE,
     MAP_TITLE, LEGEND, LEGEND_ACTIVE, LEGEND_QUIET, AREA_ACTIVE, AREA_QUIET, UNMAPPED_AREA, WHAT, NO_ACTIVITY,
-    TIME_ON_DATE, VERIFIED_AT, UPDATED_AT, ADVICE_LINE, NO_HOTLINE, HOTLINE_NAMED, HOTLINE, UNAVAILABLE,
+    TIME_ON_DATE, VERIFIED_AGO, VERIFIED_JUST_NOW, EXPIRES_AT, UPDATED_AT, ADVICE_LINE, NO_HOTLINE, HOTLINE_NAMED,
+    HOTLINE, UNAVAILABLE,
 )
 
 
@@ -122,7 +129,7 @@ def render_map(
     title = tr(t, TITLE_FOR_REGION, region=region_name) if region_name else tr(t, TITLE)
     summary = tr(t, SUMMARY_ACTIVE, places=", ".join(active_names)) if active_names else tr(t, SUMMARY_NONE)
     if shown:
-        listing = _alert_list(t, shown, {nb.id: nb.name for nb in neighborhoods}, tz, resources)
+        listing = _alert_list(t, shown, {nb.id: nb.name for nb in neighborhoods}, tz, resources, now)
     else:
         listing = f"<p>{tr(t, SUMMARY_NONE)}</p>"
     quiet = [f'<p class="muted">{tr(t, QUIET_LIST, places=", ".join(quiet_names))}</p>'] if quiet_names else []
@@ -153,12 +160,13 @@ def render_unavailable(t: Translator) -> str:
 
 
 def _page(t: Translator, title: str, body: list[str], *, live: bool) -> str:
-    """The HTML document around `body`; `live` pages refresh by script (by meta refresh
-    without JavaScript), others always by meta refresh."""
+    """The HTML document around `body`, in `t`'s language and writing direction; `live`
+    pages refresh by script (by meta refresh without JavaScript), others always by meta
+    refresh."""
     refresh = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">'
     return "\n".join([
         "<!DOCTYPE html>",
-        f'<html lang="{esc(t.language)}">',
+        f'<html lang="{esc(t.language)}" dir="{"rtl" if t.rtl else "ltr"}">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -229,17 +237,20 @@ def _label(name: str, x: float, y: float, active: bool) -> str:
 
 
 def _alert_list(
-    t: Translator, alerts: Sequence[Alert], names: dict[str, str], tz: ZoneInfo, resources: Resources
+    t: Translator, alerts: Sequence[Alert], names: dict[str, str], tz: ZoneInfo, resources: Resources,
+    now: datetime,
 ) -> str:
+    """One card per alert; its element id (`alert-<alert id>`) is what the feeds link to."""
     items = []
     for alert in alerts:
         place = names.get(alert.neighborhood_id or "") or t(UNMAPPED_AREA)
         what = t(ACTIVITY_LABELS[alert.activity]) if alert.activity else t(NO_ACTIVITY)
         items.append("\n".join([
-            f'<li class="alert" data-neighborhood="{esc(alert.neighborhood_id or "")}">',
+            f'<li class="alert" id="{esc(card_id(alert.id))}" data-neighborhood="{esc(alert.neighborhood_id or "")}">',
             f"<h3>{esc(place)}</h3>",
             f"<p>{tr(t, WHAT, what=what)}</p>",
-            f"<p>{tr(t, VERIFIED_AT, when=_stamp(t, alert.verified_at, tz))}</p>",
+            f"<p>{_verified(t, alert.verified_at, now, tz)}</p>",
+            f"<p>{tr(t, EXPIRES_AT, when=_stamp(t, alert.expires_at, tz, today=now))}</p>",
             f"<p>{tr(t, ADVICE_LINE)}</p>",
             f"<p>{tr(t, KNOW_YOUR_RIGHTS_LINE)}</p>",
             f"<p>{_hotline(t, resources.hotline_for(alert.neighborhood_id))}</p>",
@@ -248,11 +259,31 @@ def _alert_list(
     return '<ul class="alerts">\n' + "\n".join(items) + "\n</ul>"
 
 
-def _stamp(t: Translator, at: datetime, tz: ZoneInfo) -> Safe:
-    """`at` in `tz` as HH:MM and the long date in `t`'s language, in a <time> element."""
+def card_id(alert_id: str) -> str:
+    """The HTML id of an alert's card on the map (`/map#alert-<id>` scrolls to it)."""
+    return f"alert-{alert_id}"
+
+
+def _stamp(t: Translator, at: datetime, tz: ZoneInfo, *, today: datetime | None = None) -> Safe:
+    """`at` in `tz` as HH:MM and the long date in `t`'s language, in a <time> element; the
+    time alone when `at` falls on the same local day as `today`."""
     local = at.astimezone(tz)
-    text = tr(t, TIME_ON_DATE, time=local.strftime("%H:%M"), date=format_date(local.date(), "long", locale=t.language))
+    clock = local.strftime("%H:%M")
+    if today is not None and today.astimezone(tz).date() == local.date():
+        text = esc(clock)
+    else:
+        text = tr(t, TIME_ON_DATE, time=clock, date=format_date(local.date(), "long", locale=t.language))
     return Safe(f'<time datetime="{esc(local.isoformat())}">{text}</time>')
+
+
+def _verified(t: Translator, at: datetime, now: datetime, tz: ZoneInfo) -> Safe:
+    """How many whole minutes ago the alert was verified (as the language counts them), and when."""
+    minutes = max(0, int((now - at).total_seconds() // 60))
+    when = _stamp(t, at, tz)
+    if minutes == 0:
+        return tr(t, VERIFIED_JUST_NOW, when=when)
+    return tr(t, VERIFIED_AGO, duration=format_unit(minutes, "duration-minute", length="long", locale=t.language),
+              when=when)
 
 
 def _updated(t: Translator, now: datetime, tz: ZoneInfo) -> Safe:
@@ -269,11 +300,12 @@ def _region_hotline(t: Translator, resources: Resources) -> list[str]:
 
 
 def _hotline(t: Translator, hotline: Hotline | None) -> Safe:
-    """The configured hotline as a tap-to-call link, or the honest note that none is set."""
+    """The configured hotline as a tap-to-call link that never breaks across lines and reads
+    left to right inside right-to-left text, or the honest note that none is set."""
     if hotline is None or not hotline.number:
         return tr(t, NO_HOTLINE)
     dial = re.sub(r"[^0-9+]", "", hotline.number)
-    number = Safe(f'<a href="tel:{esc(dial)}">{esc(hotline.number)}</a>')
+    number = Safe(f'<a class="tel" href="tel:{esc(dial)}"><bdi dir="ltr">{esc(hotline.number)}</bdi></a>')
     if hotline.name:
         return tr(t, HOTLINE_NAMED, name=hotline.name, number=number)
     return tr(t, HOTLINE, number=number)

@@ -5,6 +5,13 @@
 update ids it has already seen. `GET /healthz` says whether the database answers, the
 scheduler runs (on the leader) and how many outbox messages wait; 503 when unhealthy.
 `GET /metrics` is the Prometheus exposition.
+
+Behind a reverse proxy the deployment trusts (`SERENO_TRUST_FORWARDED_HEADERS`), each
+request's scheme, host and client address are the ones the proxy reports in
+`X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-For` (aiohttp-remotes'
+`XForwardedRelaxed`: the value the nearest proxy added), so the links the public feeds write
+say `https://` and the public host name. Without that setting those headers are ignored: any
+client could send them.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp_remotes import XForwardedRelaxed
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
@@ -45,9 +53,12 @@ class WebContext:
     secret: str
 
 
-def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None) -> web.Application:
-    """The aiohttp application: webhook, /healthz, /metrics, and `extra` routes."""
-    app = web.Application(client_max_size=1024 * 1024)
+def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
+            trust_forwarded_headers: bool = False) -> web.Application:
+    """The aiohttp application: webhook, /healthz, /metrics, and `extra` routes; with
+    `trust_forwarded_headers`, requests as the reverse proxy in front saw them."""
+    middlewares = [XForwardedRelaxed().middleware] if trust_forwarded_headers else []
+    app = web.Application(client_max_size=1024 * 1024, middlewares=middlewares)
 
     async def webhook(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    # true only when every request comes through the deployment's own reverse proxy: its
+    # X-Forwarded-Proto/-Host/-For then give the public scheme and host the feeds link to
+    trust_forwarded_headers: bool = False
     log_format: Literal["text", "json"] = "text"  # json: one object per line
     # "reviewed": alerts go out only in languages a native speaker reviewed (bot/locales/reviews.toml)
     alert_languages: Literal["all", "reviewed"] = "all"

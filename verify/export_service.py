@@ -1,8 +1,9 @@
 """Reading alerts for exports and public feeds.
 
 Partners' exports (`sereno export`) go through :meth:`ExportService.export`, which is
-audited. The public feeds read :meth:`ExportService.active_records` and render with
-`verify.exports.to_atom` / `to_cap`, e.g. in a web handler::
+audited. The public feeds read :meth:`ExportService.active_records`, :meth:`~ExportService.cap_records`
+and :meth:`~ExportService.record`, and render with `verify.exports.to_atom` / `to_cap` /
+`cap_document`, e.g. in a web handler::
 
     records = await exports.active_records()
     body = to_atom(records, FeedSource.for_region(settings.region_name, settings.tz), clock.now(),
@@ -12,9 +13,9 @@ audited. The public feeds read :meth:`ExportService.active_records` and render w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from verify.alerts import Alert
+from verify.alerts import Alert, AlertState
 from verify.audit import AuditEvent
 from verify.exports import ExportFormat, ExportRecord, FeedSource, render
 from verify.places import Gazetteer
@@ -72,8 +73,25 @@ class ExportService:
         now = self._clock.now()
         async with self._uow() as uow:
             alerts = await uow.alerts.verified_between(None, None, neighborhood_id, active_only=True)
-        current = [a for a in alerts if a.expires_at > now]
-        return self._records(current[:limit] if limit is not None else current)
+        return self._records([a for a in alerts if _current(a, now)][:limit])
+
+    async def cap_records(self, window: timedelta, *, limit: int | None = None) -> list[ExportRecord]:
+        """What the CAP index lists, newest first: the current alerts and corrections (as
+        :meth:`active_records`) and the all-clears (CAP `Cancel` messages) of alerts verified
+        in the last `window`, so that CAP consumers learn that an alert ended. Not audited."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            recent = await uow.alerts.verified_between(now - window, None)
+            older = await uow.alerts.verified_between(None, now - window, active_only=True)
+        listed = [a for a in recent if a.state is AlertState.CLEARED or _current(a, now)]
+        return self._records([*listed, *(a for a in older if _current(a, now))][:limit])
+
+    async def record(self, alert_id: str) -> ExportRecord | None:
+        """The alert or correction with this id in whatever state it is now (None when there
+        is none): what a CAP consumer reads at the alert's own address. Not audited."""
+        async with self._uow() as uow:
+            alert = await uow.alerts.get(alert_id)
+        return self._records([alert])[0] if alert is not None else None
 
     async def export(self, fmt: ExportFormat, source: FeedSource, since: datetime | None = None,
                      until: datetime | None = None, neighborhood_id: str | None = None, *,
@@ -90,3 +108,8 @@ class ExportService:
             await uow.commit()
         records = self._records(alerts)
         return Exported(render(fmt, records, source, now), len(records))
+
+
+def _current(alert: Alert, now: datetime) -> bool:
+    """Active and not past its expiry (the expiry job may not have run yet)."""
+    return alert.state is AlertState.ACTIVE and alert.expires_at > now

@@ -150,10 +150,9 @@ class FeedSource:
         return cls(f"sereno@{slug}" if slug else "sereno", f"Sereno ({region_name.strip()})" if slug else "Sereno",
                    tz)
 
-    @property
-    def feed_id(self) -> str:
-        """A stable urn:uuid for this sender's feed."""
-        return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'sereno:{self.sender}:alerts')}"
+    def feed_id(self, feed_name: str = "alerts") -> str:
+        """A stable urn:uuid for this sender's feed called `feed_name`."""
+        return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'sereno:{self.sender}:{feed_name}')}"
 
 
 # ---------------------------------------------------------------- shared wording and times
@@ -386,9 +385,10 @@ def cap_alert(record: ExportRecord, source: FeedSource) -> ET.Element:
     return alert
 
 
-def cap_messages(records: Sequence[ExportRecord], source: FeedSource) -> list[str]:
-    """Each record as a standalone CAP 1.2 document (what a CAP consumer ingests one by one)."""
-    return [_XML_DECLARATION + _xml(cap_alert(r, source)) + "\n" for r in records]
+def cap_document(record: ExportRecord, source: FeedSource) -> str:
+    """The record as a standalone CAP 1.2 document: one `<alert>` (what a CAP consumer
+    ingests, one message per document)."""
+    return _XML_DECLARATION + _xml(cap_alert(record, source)) + "\n"
 
 
 def to_cap(records: Sequence[ExportRecord], source: FeedSource, now: datetime) -> str:
@@ -397,7 +397,7 @@ def to_cap(records: Sequence[ExportRecord], source: FeedSource, now: datetime) -
     CAP defines one message per document and no list of its own, so the alerts are wrapped in
     `<alerts xmlns="urn:sereno:cap-list:1" generated=... count=...>`; each child `<alert>`
     declares the CAP namespace itself and is a complete CAP message that can be cut out as
-    is (:func:`cap_messages` gives them one per document)."""
+    is (:func:`cap_document` gives one per document)."""
     parts = []
     for record in records:
         parts.append("\n  " + _xml(cap_alert(record, source), level=1))
@@ -416,14 +416,26 @@ def atom_entry_id(alert_id: str) -> str:
         return uuid.uuid5(uuid.NAMESPACE_URL, f"sereno:alert:{alert_id}").urn
 
 
+@dataclass(frozen=True, slots=True)
+class AtomLink:
+    """A link from an Atom entry: where to (`href`), the media type found there, and how it
+    relates to the entry (RFC 4287 §4.2.7)."""
+
+    href: str
+    type: str
+    rel: str = "alternate"
+
+
 def to_atom(records: Sequence[ExportRecord], source: FeedSource, now: datetime, *, title: str | None = None,
-            self_url: str | None = None, entry_link: Callable[[ExportRecord], str] | None = None) -> str:
-    """An Atom 1.0 feed (RFC 4287): id (stable per sender), title, updated (the newest
-    change, or `now` when empty), author; one entry per record with its alert's urn:uuid,
-    title, published (verified), updated (last change), summary, the activity as category,
-    and a link when `entry_link` gives one."""
+            feed_name: str = "alerts", self_url: str | None = None,
+            entry_links: Callable[[ExportRecord], Sequence[AtomLink]] | None = None) -> str:
+    """An Atom 1.0 feed (RFC 4287): id (stable per sender and `feed_name`), title, updated
+    (the newest change, or `now` when empty), author; one entry per record with its alert's
+    urn:uuid, title, published (verified), updated (last change), the alert's text (what
+    happened and what to do) as content, the activity as category, and the links
+    `entry_links` gives."""
     feed = _root("feed", ATOM_NS, **{_XML_LANG: "en"})
-    _sub(feed, "id", source.feed_id)
+    _sub(feed, "id", source.feed_id(feed_name))
     _sub(feed, "title", title or f"{source.name}: verified alerts")
     _sub(feed, "updated", _iso(max((r.changed_at for r in records), default=now)))
     author = _sub(feed, "author")
@@ -437,11 +449,11 @@ def to_atom(records: Sequence[ExportRecord], source: FeedSource, now: datetime, 
         _sub(entry, "title", headline(record))
         _sub(entry, "published", _iso(record.verified_at))
         _sub(entry, "updated", _iso(record.changed_at))
-        _sub(entry, "summary", f"{description(record, source.tz)} {instruction(record)}")
+        _sub(entry, "content", f"{description(record, source.tz)} {instruction(record)}", type="text")
         _sub(entry, "category", term=record.activity.value if record.activity else "unspecified",
              label=record.activity_label)
-        if entry_link is not None:
-            _sub(entry, "link", rel="alternate", href=entry_link(record))
+        for link in entry_links(record) if entry_links is not None else ():
+            _sub(entry, "link", rel=link.rel, type=link.type, href=link.href)
     return _XML_DECLARATION + _xml(feed) + "\n"
 
 

@@ -55,8 +55,8 @@ async def post(base: str, body: object, secret: str | None = SECRET) -> int:
         return response.status
 
 
-async def get(base: str, path: str) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as session, session.get(f"{base}{path}") as response:
+async def get(base: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(f"{base}{path}", headers=headers) as response:
         return response.status, await response.text()
 
 
@@ -138,7 +138,15 @@ async def test_the_public_map_and_the_feeds_show_the_active_alert(served: tuple[
     feed = ET.fromstring(atom)
     [entry] = feed.findall("{http://www.w3.org/2005/Atom}entry")
     assert status == 200 and "Las Palmas" in (entry.findtext("{http://www.w3.org/2005/Atom}title") or "")
+    # the deployment does not trust forwarded headers unless told to
+    _, spoofed = await get(base, "/feeds/alerts.atom", {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"})
+    assert "evil.example" not in spoofed and f'href="{base}/feeds/alerts.atom"' in spoofed
     status, cap = await get(base, "/feeds/alerts.cap")
     assert status == 200 and len(ET.fromstring(cap).findall("{urn:oasis:names:tc:emergency:cap:1.2}alert")) == 1
-    for body in (page, atom, cap):
+    status, index = await get(base, "/cap/index.atom")
+    [cap_link] = [link.get("href") or "" for link in ET.fromstring(index).iter("{http://www.w3.org/2005/Atom}link")
+                  if link.get("type") == "application/cap+xml"]
+    status, alert = await get(base, cap_link.removeprefix(base))
+    assert status == 200 and ET.fromstring(alert).tag == "{urn:oasis:names:tc:emergency:cap:1.2}alert"
+    for body in (page, atom, cap, index, alert):
         assert "7ABC123" not in body and "Juanita" not in body

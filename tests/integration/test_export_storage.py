@@ -105,6 +105,27 @@ async def test_active_records_are_the_current_alerts_and_corrections_only(world:
     assert len(await world.exports.active_records(limit=1)) == 1
 
 
+async def test_the_cap_index_lists_current_alerts_and_the_last_days_all_clears_newest_first(world: World) -> None:
+    t = world.clock.now()
+    long_lived = await world.put(t - timedelta(hours=30), expires_in=timedelta(hours=48))
+    await world.put(t - timedelta(hours=30), state=AlertState.CLEARED)  # an all-clear of the day before
+    cleared = await world.put(t - timedelta(hours=3), state=AlertState.CLEARED)
+    await world.put(t - timedelta(hours=6), state=AlertState.EXPIRED)
+    await world.put(t - timedelta(hours=5))  # past its expiry; the expiry job has not run yet
+    correction = await world.put(t - timedelta(minutes=30), kind=AlertKind.CORRECTION)
+    live = await world.put(t - timedelta(minutes=10), "old-mill")
+    assert ids(await world.exports.cap_records(timedelta(hours=24))) == [live, correction, cleared, long_lived]
+    assert ids(await world.exports.cap_records(timedelta(hours=24), limit=2)) == [live, correction]
+
+
+async def test_one_alert_is_found_by_its_id_in_whatever_state_it_is(world: World) -> None:
+    t = world.clock.now()
+    expired = await world.put(t - timedelta(hours=6), "old-mill", state=AlertState.EXPIRED)
+    found = await world.exports.record(expired)
+    assert found is not None and found.state is AlertState.EXPIRED and found.neighborhood_name == "Old Mill"
+    assert await world.exports.record("no-such-alert") is None
+
+
 async def test_unknown_neighborhoods_and_empty_windows_are_refused(world: World) -> None:
     t = world.clock.now()
     with pytest.raises(ExportError, match="unknown neighborhood 'atlantis': use one of cedar-heights"):

@@ -23,10 +23,11 @@ from verify.exports import (
     CAP_LIST_NS,
     CAP_NS,
     CSV_COLUMNS,
+    AtomLink,
     ExportFormat,
     ExportRecord,
     FeedSource,
-    cap_messages,
+    cap_document,
     parse_moment,
     render,
     to_atom,
@@ -243,7 +244,7 @@ def test_cap_areas_are_the_neighborhood_polygons_as_closed_lat_lon_rings(records
 
 
 def test_each_cap_message_also_stands_alone(records: list[ExportRecord]) -> None:
-    documents = cap_messages(records, SOURCE)
+    documents = [cap_document(r, SOURCE) for r in records]
     assert len(documents) == 5
     roots = [ET.fromstring(d.encode()) for d in documents]
     assert all(r.tag == f"{CAP}alert" for r in roots)
@@ -254,9 +255,12 @@ def test_each_cap_message_also_stands_alone(records: list[ExportRecord]) -> None
 # ---------------------------------------------------------------- Atom 1.0
 
 
-def test_atom_feed_has_id_title_updated_author_and_an_entry_per_alert(records: list[ExportRecord]) -> None:
+def test_atom_feed_has_id_title_updated_author_and_an_entry_per_alert_with_its_text_and_links(
+    records: list[ExportRecord],
+) -> None:
     feed = ET.fromstring(to_atom(records, SOURCE, NOW, self_url="https://example.org/feeds/alerts.atom",
-                                 entry_link=lambda r: f"https://example.org/alerts/{r.alert_id}").encode())
+                                 entry_links=lambda r: [AtomLink(f"https://example.org/alerts/{r.alert_id}",
+                                                                 "text/html")]).encode())
     assert feed.tag == f"{ATOM}feed"
     assert text(feed, f"{ATOM}id").startswith("urn:uuid:") and text(feed, f"{ATOM}title")
     assert datetime.fromisoformat(text(feed, f"{ATOM}updated")) == T0 + timedelta(hours=1)  # the newest change
@@ -265,11 +269,13 @@ def test_atom_feed_has_id_title_updated_author_and_an_entry_per_alert(records: l
     assert len(entries) == 5
     for entry, rec in zip(entries, records, strict=True):
         assert text(entry, f"{ATOM}id") == f"urn:uuid:{rec.alert_id}"
-        assert text(entry, f"{ATOM}title") and text(entry, f"{ATOM}summary")
+        content = entry.find(f"{ATOM}content")
+        assert text(entry, f"{ATOM}title") and content is not None and content.get("type") == "text"
+        assert rec.place in (content.text or "") and "share only" in (content.text or "").lower()  # what, where, what to do
         assert datetime.fromisoformat(text(entry, f"{ATOM}published")) == rec.verified_at
         assert datetime.fromisoformat(text(entry, f"{ATOM}updated")) == rec.changed_at
-        link = entry.find(f"{ATOM}link")
-        assert link is not None and link.get("href") == f"https://example.org/alerts/{rec.alert_id}"
+        [link] = entry.findall(f"{ATOM}link")
+        assert link.attrib == {"rel": "alternate", "type": "text/html", "href": f"https://example.org/alerts/{rec.alert_id}"}
     self_link = feed.find(f"{ATOM}link")
     assert self_link is not None and self_link.get("rel") == "self"
     assert text(entries[1], f"{ATOM}title").startswith("All clear: Las Palmas")
@@ -287,7 +293,7 @@ def test_atom_ids_are_stable_across_renders_and_urns_for_non_uuid_alert_ids() ->
 
 def test_prose_times_are_in_the_deployment_time_zone(records: list[ExportRecord]) -> None:
     entry = ET.fromstring(to_atom(records[:1], SOURCE, NOW).encode()).find(f"{ATOM}entry")
-    assert entry is not None and "2026-01-15 03:59 PST" in text(entry, f"{ATOM}summary")
+    assert entry is not None and "2026-01-15 03:59 PST" in text(entry, f"{ATOM}content")
 
 
 # ---------------------------------------------------------------- every format

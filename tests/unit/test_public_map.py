@@ -56,18 +56,20 @@ def test_every_neighborhood_is_labelled_by_name_and_the_svg_is_well_formed_and_l
 def test_the_list_mirrors_the_map_with_what_when_advice_rights_and_hotline() -> None:
     doc = parse_html(page())
     [item] = doc.find("li", class_="alert")
-    assert item.attrs["data-neighborhood"] == "las-palmas"
+    assert item.attrs["data-neighborhood"] == "las-palmas" and item.attrs["id"] == "alert-alert-las-palmas"
     assert item.find("h3")[0].text == "Las Palmas"
     lines = [p.text for p in item.find("p")]
     assert lines == [
         "What: Checkpoint or vehicle stop",
-        "Verified at 12:10 on January 15, 2026",
+        "Verified 20 minutes ago, at 12:10 on January 15, 2026",
+        "Expires at 16:10",
         "What to do: stay calm. Avoid the area if you can. Share only verified information.",
         "Know your rights: you have the right to remain silent. Do not open the door: ask agents to slide any "
         "warrant under it. Do not run, argue or resist.",
         "Legal hotline (Demo Legal Line): (555) 010-0100",
     ]
-    assert item.find("time")[0].attrs["datetime"] == "2026-01-15T12:10:00-08:00"
+    assert [time.attrs["datetime"] for time in item.find("time")] == ["2026-01-15T12:10:00-08:00",
+                                                                       "2026-01-15T16:10:00-08:00"]
     assert [a.attrs["href"] for a in item.find("a")] == ["tel:5550100100"]
     quiet = [p.text for p in doc.find("p", class_="muted") if p.text.startswith("No active alert:")]
     assert quiet == ["No active alert: Harbor View, Mission Flats, Riverside, Eastfield, Northgate, Cedar Heights, "
@@ -103,13 +105,14 @@ def test_the_spanish_page_is_all_spanish() -> None:
     assert doc.find("title")[0].text == "Puerto Sereno: mapa de alertas verificadas"
     [item] = doc.find("li", class_="alert")
     lines = [p.text for p in item.find("p")]
-    assert lines[:3] == [
+    assert lines[:4] == [
         "Qué: Punto de control o parada de vehículos",
-        "Verificada a las 12:10 del 15 de enero de 2026",
+        "Verificada hace 20 minutos, a las 12:10 del 15 de enero de 2026",
+        "Caduca a las 16:10",
         "Qué hacer: mantenga la calma. Si puede, evite la zona. Comparta solo información verificada.",
     ]
-    assert lines[3].startswith("Conozca sus derechos")
-    assert lines[4] == "Línea de ayuda legal (Demo Legal Line): (555) 010-0100"
+    assert lines[4].startswith("Conozca sus derechos")
+    assert lines[5] == "Línea de ayuda legal (Demo Legal Line): (555) 010-0100"
     assert doc.find("p", id="summary")[0].text == "Barrios con una alerta verificada activa: Las Palmas."
     [area] = doc.find("path", data_neighborhood="las-palmas")
     assert area.text == "Las Palmas: alerta verificada activa"
@@ -117,6 +120,34 @@ def test_the_spanish_page_is_all_spanish() -> None:
     assert [text for text in PAGE_TEXTS if es(text) == text] == []
     english = [text for text in PAGE_TEXTS if len(text) > 12 and "{" not in text and text in doc.text]
     assert english == []
+
+
+@pytest.mark.parametrize(("language", "verified", "expires", "lines"), [
+    ("en", timedelta(seconds=59), timedelta(hours=4), ["Verified less than a minute ago, at 12:29 on January 15, 2026",
+                                                       "Expires at 16:30"]),
+    ("en", timedelta(minutes=1), timedelta(hours=12), ["Verified 1 minute ago, at 12:29 on January 15, 2026",
+                                                       "Expires at 00:30 on January 16, 2026"]),
+    ("es", timedelta(minutes=135), timedelta(hours=1), ["Verificada hace 135 minutos, a las 10:15 del 15 de enero de 2026",
+                                                        "Caduca a las 13:30"]),
+    ("ar", timedelta(minutes=2), timedelta(hours=1), ["تم التحقق منذ دقيقتان، في 12:28 بتاريخ 15 يناير 2026",
+                                                      "تنتهي صلاحيته في 13:30"]),
+])
+def test_each_card_says_how_many_minutes_ago_it_was_verified_and_when_it_expires_in_the_readers_language(
+    language: str, verified: timedelta, expires: timedelta, lines: list[str]
+) -> None:
+    card = parse_html(page([alert(verified_at=NOW - verified, expires_at=NOW + expires)], language=language))
+    [item] = card.find("li", class_="alert")
+    assert [p.text for p in item.find("p")][1:3] == lines
+
+
+def test_arabic_reads_right_to_left_and_keeps_the_hotline_number_left_to_right_and_whole() -> None:
+    doc = parse_html(page(language="ar"))
+    assert doc.find("html")[0].attrs == {"lang": "ar", "dir": "rtl"}
+    assert parse_html(page()).find("html")[0].attrs == {"lang": "en", "dir": "ltr"}
+    links = [a for a in doc.find("a") if a.attrs["href"].startswith("tel:")]
+    assert links and all("tel" in a.classes and [b.attrs for b in a.find("bdi")] == [{"dir": "ltr"}] for a in links)
+    assert all(b.text == "(555) 010-0100" for a in links for b in a.find("bdi"))
+    assert ".tel{white-space:nowrap}" in STYLE
 
 
 def test_with_no_active_alert_the_page_says_so_calmly() -> None:
