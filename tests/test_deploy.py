@@ -3,6 +3,7 @@ settings example and compose file kept in step with the code."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -13,9 +14,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from sereno.settings import Settings
 from storage.engine import make_engine
+from sereno.cli import main
 from storage.migrate import current_revision, head_revision
 from storage.scratch import scratch_database
 from tests.conftest import PG_ADMIN_URL
@@ -124,7 +128,7 @@ async def test_the_wheel_installs_alone_and_migrates_postgres(tmp_path: Path) ->
     assert all(command in usage for command in ("run", "demo", "migrate", "admin"))
     async with scratch_database("postgres", PG_ADMIN_URL) as url:
         done = run(venv / "bin" / "sereno", "migrate", cwd=workdir, env={**env, "SERENO_DATABASE_URL": url})
-        assert done.stdout.strip() == "Database is up to date."
+        assert done.stdout.strip() == f"Database migrated from nothing (an empty database) to revision {head_revision()}."
         engine = make_engine(url)
         try:
             assert await current_revision(engine) == head_revision() is not None
@@ -133,3 +137,83 @@ async def test_the_wheel_installs_alone_and_migrates_postgres(tmp_path: Path) ->
     demo = run(venv / "bin" / "sereno", "demo", cwd=workdir, env=env).stdout  # the data files, at run time
     assert "Mission Flats" in demo and "Su código de referencia es" in demo
     print(f"wheel → venv → migrate → demo: {time.monotonic() - started:.1f} s")
+
+
+#: The revision the rollback runbook goes back to (a release older than the code's head).
+OLDER = "0013"
+
+
+async def sereno_migrate(url: str, *argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`sereno migrate ARGV…` with SERENO_DATABASE_URL=url: the exit code and what it said."""
+    saved = os.environ.get("SERENO_DATABASE_URL")
+    os.environ["SERENO_DATABASE_URL"] = url
+    try:
+        code = await asyncio.to_thread(main, ["migrate", *argv])
+    finally:
+        os.environ.pop("SERENO_DATABASE_URL")
+        if saved is not None:
+            os.environ["SERENO_DATABASE_URL"] = saved
+    out = capsys.readouterr()
+    return code, (out.out + out.err).strip()
+
+
+def libpq(url: str) -> str:
+    """The `postgresql://` form of a SQLAlchemy URL, for pg_dump and pg_restore."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def test_a_pre_upgrade_backup_restored_into_a_fresh_database_migrates_and_rolls_back(
+        database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """deploy/README.md's Backups and Upgrading sections, command for command."""
+    head = head_revision()
+    assert await sereno_migrate(database_url, "--to", OLDER, capsys=capsys) == (
+        0, f"Database migrated from nothing (an empty database) to revision {OLDER}.")
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO neighborhood (id, name, aliases, zips, geometry) "
+                                    "VALUES ('north', 'North', '[]', '[]', '{}')"))
+    finally:
+        await engine.dispose()
+    # the nightly backup, taken before the upgrade; then the upgrade
+    dump = tmp_path / "sereno-before-upgrade.dump"
+    sqlite_file = Path(database_url.split("///", 1)[1]) if database_url.startswith("sqlite") else None
+    if sqlite_file is not None:
+        shutil.copy2(sqlite_file, dump)
+    else:
+        run("pg_dump", "-Fc", "-d", libpq(database_url), "-f", dump)
+    assert await sereno_migrate(database_url, capsys=capsys) == (0, f"Database migrated from {OLDER} to revision {head}.")
+
+    # restore: into a fresh database, which then takes the old one's name (the settings and the
+    # backup job keep naming it); the upgraded database is kept aside, not overwritten
+    if sqlite_file is not None:
+        shutil.copy2(dump, tmp_path / "restored.db")
+        sqlite_file.rename(sqlite_file.with_name("sereno-before-restore.db"))
+        (tmp_path / "restored.db").rename(sqlite_file)
+    else:
+        name = make_url(database_url).database
+        run("createdb", "--maintenance-db", PG_ADMIN_URL, f"{name}_restored")
+        run("pg_restore", "--no-owner", "-d", libpq(database_url) + "_restored", dump)
+        run("psql", "-d", PG_ADMIN_URL, "-v", "ON_ERROR_STOP=1",
+            "-c", f'ALTER DATABASE "{name}" RENAME TO "{name}_before_restore"',
+            "-c", f'ALTER DATABASE "{name}_restored" RENAME TO "{name}"')
+    try:
+        assert await sereno_migrate(database_url, capsys=capsys) == (
+            0, f"Database migrated from {OLDER} to revision {head}.")
+        engine = make_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                assert (await conn.execute(text("SELECT name FROM neighborhood"))).scalars().all() == ["North"]
+        finally:
+            await engine.dispose()
+
+        # rolling the schema back: refused without --yes, then down, then up again
+        code, said = await sereno_migrate(database_url, "--to", OLDER, capsys=capsys)
+        assert code == 2 and f"going down from {head} to {OLDER} deletes" in said
+        assert await sereno_migrate(database_url, "--to", OLDER, "--yes", capsys=capsys) == (
+            0, f"Database migrated from {head} to revision {OLDER}.")
+        assert await sereno_migrate(database_url, capsys=capsys) == (0, f"Database migrated from {OLDER} to revision {head}.")
+        assert await sereno_migrate(database_url, capsys=capsys) == (0, f"Database already at revision {head}.")
+    finally:
+        if sqlite_file is None:
+            run("dropdb", "--maintenance-db", PG_ADMIN_URL, "--force", f"{name}_before_restore")
