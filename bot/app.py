@@ -141,7 +141,16 @@ async def build_runtime(
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
     metrics = Metrics()
     metrics.watch_broadcaster(broadcaster.counters)
-    leadership = Leadership(settings.database_url, broadcaster.start, broadcaster.stop)
+
+    async def on_gain() -> None:
+        metrics.leadership_changes.labels("gained").inc()
+        await broadcaster.start()
+
+    async def on_loss() -> None:
+        metrics.leadership_changes.labels("lost").inc()
+        await broadcaster.stop()
+
+    leadership = Leadership(settings.database_url, on_gain, on_loss)
     services = Services(
         settings=settings,
         clock=clock,
@@ -320,7 +329,8 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
             await app.start()
             if webhook:
                 context = WebContext(app, runtime.engine, runtime.services.outbox, runtime.leadership,
-                                     runtime.services.metrics, secret)
+                                     runtime.services.metrics, secret,
+                                     max_pending_seconds=settings.health_max_pending_seconds)
                 runner = await serve(web_app(context, public_routes(runtime)), settings.web_host, settings.web_port)
                 if settings.webhook_url:
                     await app.bot.set_webhook(settings.webhook_url, secret_token=secret,

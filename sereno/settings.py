@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    # /healthz turns 503 on the leader once an outbox message has waited longer than this
+    health_max_pending_seconds: float = Field(default=300.0, gt=0)
     log_format: Literal["text", "json"] = "text"  # json: one object per line
     # "reviewed": alerts go out only in languages a native speaker reviewed (bot/locales/reviews.toml)
     alert_languages: Literal["all", "reviewed"] = "all"
