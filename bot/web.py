@@ -30,6 +30,7 @@ from telegram.ext import Application
 
 from bot.leadership import Leadership
 from bot.metrics import Metrics
+from storage.engine import answers
 from verify.outbox import OutboxService
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,10 @@ def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None) -> web.App
 
 async def _database_health(ctx: WebContext) -> tuple[str, int | None, float | None]:
     """"ok" or "unreachable", the outbox backlog and the oldest waiting message's age (seconds)."""
+    if not await answers(ctx.engine, HEALTH_TIMEOUT):
+        return "unreachable", None, None
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
-            async with ctx.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
             waited = await ctx.outbox.oldest_wait()
             return "ok", await ctx.outbox.backlog(), None if waited is None else waited.total_seconds()
     except Exception as exc:  # any failure to answer is "unreachable"; the cause goes to the log

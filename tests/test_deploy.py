@@ -1,24 +1,36 @@
-"""deploy/: the image's build steps (wheel → fresh virtualenv → `sereno migrate`), and the
-settings example and compose file kept in step with the code."""
+"""deploy/: the image's build steps (wheel → fresh virtualenv from the lock file → `sereno
+migrate`), the settings example, compose file, unit file and lock file kept in step with the
+code, systemd's watchdog, and the backup, restore and rollback runbook of deploy/README.md."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import tomllib
 import zipfile
+from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from aiohttp import web
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from sereno.settings import Settings
-from storage.engine import make_engine
+from bot.watchdog import notify, ping_if_healthy, watchdog_interval
+from storage.engine import answers, make_engine
 from sereno.cli import main
 from storage.migrate import current_revision, head_revision
 from storage.scratch import scratch_database
@@ -65,17 +77,164 @@ def test_env_example_shows_the_real_defaults_and_loads_as_is(
     Settings()  # the blank lines are valid as they stand
 
 
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
 def test_compose_file_has_the_database_the_migration_and_the_bot() -> None:
-    text = (DEPLOY / "docker-compose.yml").read_text(encoding="utf-8")
-    assert "\t" not in text
-    services = text.split("\nservices:\n", 1)[1].split("\nvolumes:\n", 1)[0]
-    assert re.findall(r"^  ([a-z]+):$", services, re.M) == ["db", "migrate", "sereno"]
-    db, migrate, bot = re.split(r"^  [a-z]+:$", services, flags=re.M)[1:]
-    assert "image: postgres:15" in db and "pg_isready" in db and "pgdata:/var/lib/postgresql/data" in db
-    assert 'command: ["migrate"]' in migrate and "condition: service_healthy" in migrate
-    assert 'command: ["run", "--webhook"]' in bot and "condition: service_completed_successfully" in bot
-    assert "restart: unless-stopped" in bot and "ports:" in bot
-    assert "env_file: .env" in text and "dockerfile: deploy/Dockerfile" in text
+    services = compose()["services"]
+    assert list(services) == ["db", "migrate", "sereno"]
+    db, migrate, bot = services["db"], services["migrate"], services["sereno"]
+    assert "pg_isready" in db["healthcheck"]["test"][1] and "pgdata:/var/lib/postgresql/data" in db["volumes"]
+    assert migrate["command"] == ["migrate"] and migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    assert migrate["restart"] == "no" and migrate["healthcheck"] == {"disable": True}
+    assert bot["command"] == ["run", "--webhook"]
+    assert bot["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert bot["ports"] and bot["env_file"] == ".env" and bot["build"]["dockerfile"] == "deploy/Dockerfile"
+
+
+def test_compose_rotates_logs_restarts_and_health_checks_the_bot_on_pinned_images() -> None:
+    services = compose()["services"]
+    for name, service in services.items():
+        assert service["logging"]["driver"] == "json-file", name
+        assert set(service["logging"]["options"]) == {"max-size", "max-file"}, name
+    assert services["db"]["restart"] == services["sereno"]["restart"] == "unless-stopped"
+    check = services["sereno"]["healthcheck"]
+    assert check["test"][0] == "CMD" and "/healthz" in check["test"][-1] and check["retries"] >= 1
+    # a version tag down to the minor release and the Debian release, never a moving major tag
+    assert re.fullmatch(r"postgres:15\.\d+-bookworm(@sha256:[0-9a-f]{64})?", services["db"]["image"])
+    bases = re.findall(r"^FROM (\S+)", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"), re.M)
+    assert len(bases) == 2 and all(re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", b)
+                                   for b in bases), bases
+
+
+async def test_the_health_checks_pass_only_while_healthz_says_ok(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compose healthcheck and the image's HEALTHCHECK, run as Docker runs them."""
+    answer = {"status": 200}
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({}, status=answer["status"])
+
+    app = web.Application()
+    app.add_routes([web.get("/healthz", healthz)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    env = {**os.environ, "SERENO_WEB_PORT": str(port)}
+    compose_check = [sys.executable, *compose()["services"]["sereno"]["healthcheck"]["test"][2:]]
+    image_check = re.search(r"^    CMD (.+)$", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"), re.M)
+    assert image_check is not None
+    shell_check = ["sh", "-c", image_check[1].replace("python ", f"{sys.executable} ", 1)]
+    try:
+        for status, passes in ((200, True), (503, False)):
+            answer["status"] = status
+            for argv in (compose_check, shell_check):
+                done = await asyncio.create_subprocess_exec(*argv, env=env, stderr=asyncio.subprocess.DEVNULL)
+                assert (await done.wait() == 0) is passes, (status, argv)
+    finally:
+        await runner.cleanup()
+
+
+def unit_file() -> dict[str, list[str]]:
+    """deploy/sereno.service's [Service] settings (a key given twice keeps both values)."""
+    section, found = "", {}
+    for line in (DEPLOY / "sereno.service").read_text(encoding="utf-8").splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif "=" in line and not line.startswith("#") and section == "Service":
+            key, value = line.split("=", 1)
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def test_the_unit_restarts_the_bot_when_it_fails_or_stops_answering_the_watchdog() -> None:
+    unit = unit_file()
+    assert unit["Type"] == ["notify"] and unit["NotifyAccess"] == ["main"]
+    assert int(unit["WatchdogSec"][0]) >= 10 and unit["Restart"] == ["on-failure"]
+    assert "AF_UNIX" in unit["RestrictAddressFamilies"][0].split()  # the notification socket
+    assert unit["ExecStartPre"] == ["/opt/sereno/bin/sereno migrate"]
+    assert unit["ExecStart"] == ["/opt/sereno/bin/sereno run --webhook"]
+
+
+def locked() -> dict[str, tuple[str, int]]:
+    """deploy/requirements.lock: each package's pinned version and how many hashes it has."""
+    text = (DEPLOY / "requirements.lock").read_text(encoding="utf-8")
+    found = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text):
+        if match := re.match(r"([A-Za-z0-9._-]+)==(\S+)", block):
+            found[canonicalize_name(match[1])] = (match[2], block.count("--hash=sha256:"))
+    return found
+
+
+def test_the_lock_file_pins_every_dependency_with_its_hashes() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lock = locked()
+    wanted = [Requirement(r) for r in project["dependencies"]]
+    for extra_of in [r for r in wanted if r.extras]:  # python-telegram-bot[job-queue,…] brings these
+        for text in metadata.requires(extra_of.name) or []:
+            needed = Requirement(text)
+            if needed.marker is not None and any(needed.marker.evaluate({"extra": e}) for e in extra_of.extras):
+                wanted.append(needed)
+    assert len(wanted) > len(project["dependencies"])
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        assert name in lock, f"{requirement} is not in deploy/requirements.lock"
+        version, hashes = lock[name]
+        assert requirement.specifier.contains(version, prereleases=True), f"{name}=={version} breaks {requirement}"
+    assert all(hashes > 0 for _, hashes in lock.values())
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert "pip install --require-hashes --only-binary=:all: -r /tmp/requirements.lock" in dockerfile
+    assert "pip install --no-deps /tmp/wheels/*.whl" in dockerfile
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """A datagram socket standing in for systemd's, named by NOTIFY_SOCKET."""
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        sock.setblocking(False)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        yield sock
+
+
+def received(sock: socket.socket) -> list[bytes]:
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv(4096))
+        except BlockingIOError:
+            return messages
+
+
+async def test_the_watchdog_is_pinged_only_while_the_database_answers(notify_socket: socket.socket) -> None:
+    healthy = make_engine(f"sqlite+aiosqlite:///{notify_socket.getsockname()}.db")
+    down = make_engine("postgresql+asyncpg://sereno@127.0.0.1:9/sereno")  # nothing listens on the discard port
+    try:
+        assert await ping_if_healthy(functools.partial(answers, healthy, 2.0))
+        assert received(notify_socket) == [b"WATCHDOG=1"]
+        assert not await ping_if_healthy(functools.partial(answers, down, 2.0))
+        assert received(notify_socket) == []
+    finally:
+        await healthy.dispose()
+        await down.dispose()
+
+
+def test_the_watchdog_period_comes_from_systemd(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    assert watchdog_interval() is None
+    monkeypatch.setenv("WATCHDOG_USEC", "60000000")
+    assert watchdog_interval() == 30.0
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid() + 1))  # meant for another process
+    assert watchdog_interval() is None
+
+
+def test_notify_sends_nothing_outside_systemd(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert notify("READY=1") is False
 
 
 def builder_sources() -> list[str]:
@@ -114,10 +273,13 @@ async def test_the_wheel_installs_alone_and_migrates_postgres(tmp_path: Path) ->
             "storage/migrations/env.py", "storage/migrations/versions/0001_initial_schema.py"} <= needed
     assert sorted(needed - shipped) == []
 
-    # final stage: a fresh virtualenv with the wheel and its dependencies, nothing else
+    # final stage: a fresh virtualenv with the locked dependencies (hash-checked), then the wheel alone
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv)
-    run(venv / "bin" / "python", "-m", "pip", "install", "--only-binary=:all:", wheel)
+    run(venv / "bin" / "python", "-m", "pip", "install", "--require-hashes", "--only-binary=:all:",
+        "-r", DEPLOY / "requirements.lock")
+    run(venv / "bin" / "python", "-m", "pip", "install", "--no-deps", wheel)
+    run(venv / "bin" / "python", "-m", "pip", "check")  # the lock holds everything the wheel requires
     workdir = tmp_path / "var-lib-sereno"
     workdir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERENO_") and k != "PYTHONPATH"}
