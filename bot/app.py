@@ -366,6 +366,6 @@ async def serve_bot(settings: Settings, stop: asyncio.Event, webhook: bool = Fal
         pinging = None if interval is None else asyncio.create_task(
             keep_alive(functools.partial(answers, runtime.engine, HEALTH_TIMEOUT), interval, stop), name="watchdog")
         await stop.wait()
-        notify("STOPPING=1")
         if pinging is not None:
-            await pinging
+            await pinging  # its last check done: no ping follows STOPPING
+        notify("STOPPING=1")

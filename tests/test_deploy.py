@@ -211,7 +211,10 @@ def received(sock: socket.socket) -> list[bytes]:
 
 async def test_the_watchdog_is_pinged_only_while_the_database_answers(notify_socket: socket.socket) -> None:
     healthy = make_engine(f"sqlite+aiosqlite:///{notify_socket.getsockname()}.db")
-    down = make_engine("postgresql+asyncpg://sereno@127.0.0.1:9/sereno")  # nothing listens on the discard port
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = make_engine(f"postgresql+asyncpg://sereno@127.0.0.1:{port}/sereno")
     try:
         assert await ping_if_healthy(functools.partial(answers, healthy, 2.0))
         assert received(notify_socket) == [b"WATCHDOG=1"]
