@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -98,7 +99,14 @@ async def migrate(engine: AsyncEngine, to: str = "head", *, allow_downgrade: boo
                                "store. Back the database up first, then run "
                                f"`sereno migrate --to {step.target} --yes`")
     if step.needed:
-        async with engine.begin() as conn:
-            run = command.downgrade if step.downgrade else command.upgrade
-            await conn.run_sync(lambda sync: run(alembic_config(sync), step.target))
+        try:
+            async with engine.begin() as conn:
+                run = command.downgrade if step.downgrade else command.upgrade
+                await conn.run_sync(lambda sync: run(alembic_config(sync), step.target))
+        except DBAPIError as exc:  # the schema is not what its revision says (rolled back)
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            raise MigrationRefused(
+                f"migrating from {step.start} to {step.target} failed ({first}), so nothing was changed. The schema "
+                f"does not match revision {step.start}: was a backup restored over a database that a newer version "
+                "had migrated? Restore it into a fresh database instead (deploy/README.md, Backups)") from None
     return step

@@ -356,6 +356,12 @@ async def test_a_pre_upgrade_backup_restored_into_a_fresh_database_migrates_and_
         sqlite_file.rename(sqlite_file.with_name("sereno-before-restore.db"))
         (tmp_path / "restored.db").rename(sqlite_file)
     else:
+        # the old runbook's way, over the upgraded database, leaves a mixed schema that no migration fits
+        done = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "-d", libpq(database_url),
+                               str(dump)], capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and "errors ignored on restore" in done.stderr
+        code, said = await sereno_migrate(database_url, capsys=capsys)
+        assert code == 2 and f"The schema does not match revision {OLDER}" in said and "into a fresh database" in said
         name = make_url(database_url).database
         run("createdb", "--maintenance-db", PG_ADMIN_URL, f"{name}_restored")
         run("pg_restore", "--no-owner", "-d", libpq(database_url) + "_restored", dump)

@@ -118,3 +118,15 @@ def test_migrate_refuses_a_database_that_a_newer_version_migrated(sqlite_env: Pa
     code, said = migrate_cli(capsys)
     assert code == 2 and said.startswith("sereno: the database is at revision 9001, which this version of Sereno does not know")
     assert "restore a backup" in said
+
+
+def test_migrate_explains_a_schema_newer_than_its_revision(sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What restoring an old dump over an upgraded database leaves: newer tables, older revision."""
+    assert migrate_cli(capsys)[0] == 0
+    with sqlite3.connect(sqlite_env) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0013'")
+    code, said = migrate_cli(capsys)
+    assert code == 2 and said.startswith(f"sereno: migrating from 0013 to {head_revision()} failed (")
+    assert "Restore it into a fresh database instead (deploy/README.md, Backups)" in said and "Traceback" not in said
+    with sqlite3.connect(sqlite_env) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0013",)]
