@@ -42,11 +42,12 @@ from bot.public_map import load_from, map_routes
 from bot.rate_limiter import GateRateLimiter
 from bot.services import Services
 from bot.subscribe import SubscribeHandlers
-from bot.web import WebContext, serve, web_app
+from bot.watchdog import keep_alive, notify, watchdog_interval
+from bot.web import HEALTH_TIMEOUT, WebContext, serve, web_app
 from sereno import logs
 from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 from storage.conversation_store import ConversationStore
-from storage.engine import is_sqlite, make_engine
+from storage.engine import answers, is_sqlite, make_engine
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from verify.alerts import AlertPolicy
@@ -141,7 +142,16 @@ async def build_runtime(
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
     metrics = Metrics()
     metrics.watch_broadcaster(broadcaster.counters)
-    leadership = Leadership(settings.database_url, broadcaster.start, broadcaster.stop)
+
+    async def on_gain() -> None:
+        metrics.leadership_changes.labels("gained").inc()
+        await broadcaster.start()
+
+    async def on_loss() -> None:
+        metrics.leadership_changes.labels("lost").inc()
+        await broadcaster.stop()
+
+    leadership = Leadership(settings.database_url, on_gain, on_loss)
     services = Services(
         settings=settings,
         clock=clock,
@@ -320,7 +330,8 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
             await app.start()
             if webhook:
                 context = WebContext(app, runtime.engine, runtime.services.outbox, runtime.leadership,
-                                     runtime.services.metrics, secret)
+                                     runtime.services.metrics, secret,
+                                     max_pending_seconds=settings.health_max_pending_seconds)
                 served = web_app(context, public_routes(runtime), trust_forwarded_headers=settings.trust_forwarded_headers)
                 runner = await serve(served, settings.web_host, settings.web_port)
                 if settings.webhook_url:
@@ -345,9 +356,17 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
 
 
 async def serve_bot(settings: Settings, stop: asyncio.Event, webhook: bool = False) -> None:
-    """Run until `stop` is set (long polling, or the webhook server)."""
+    """Run until `stop` is set (long polling, or the webhook server), telling systemd when
+    the bot is ready and, under its watchdog, pinging it while the database answers."""
     async with running_bot(settings, webhook=webhook) as runtime:
         me = runtime.application.bot
         where = f"webhook on {settings.web_host}:{settings.web_port}" if webhook else "polling"
         log.info("Sereno is running as @%s (%s)", me.username, where)
+        notify("READY=1")
+        interval = watchdog_interval()
+        pinging = None if interval is None else asyncio.create_task(
+            keep_alive(functools.partial(answers, runtime.engine, HEALTH_TIMEOUT), interval, stop), name="watchdog")
         await stop.wait()
+        if pinging is not None:
+            await pinging  # its last check done: no ping follows STOPPING
+        notify("STOPPING=1")

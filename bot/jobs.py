@@ -34,7 +34,9 @@ STARTUP_SWEEP_SECONDS = 2
 def schedule_jobs(application: Application, intake: IntakeConversation, desk: DeskHandlers,  # type: ignore[type-arg]
                   services: Services, leads: Callable[[], bool]) -> None:
     """Register the repeating jobs. Those working on the shared database run only while
-    this replica `leads()`; closing idle drafts (this process's own conversations) always."""
+    this replica `leads()`; closing idle drafts (this process's own conversations) always.
+    Each run that finishes without an error sets its job's last-success metric (a job
+    skipped on a follower does not)."""
 
     def leader_only(job: Job) -> Job:
         async def run(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -72,17 +74,29 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
         if await services.alerts.expire_due():
             services.broadcast_queued()
 
+    metrics = services.metrics
+
+    def tracked(name: str, job: Job) -> Job:
+        async def run(context: ContextTypes.DEFAULT_TYPE) -> None:
+            await job(context)
+            metrics.job_succeeded(name)
+
+        return run
+
     queue = application.job_queue
     assert queue is not None
-    queue.run_repeating(close_idle_drafts, interval=IDLE_SWEEP_SECONDS, first=IDLE_SWEEP_SECONDS, name="close-idle-drafts")
-    queue.run_repeating(leader_only(purge_expired), interval=PURGE_SECONDS, first=10, name="purge-expired")
-    # soon after a start too: a restart must return the leases of a process that died
-    queue.run_repeating(leader_only(expire_leases), interval=LEASE_SWEEP_SECONDS, first=STARTUP_SWEEP_SECONDS,
-                        name="expire-leases")
-    queue.run_repeating(leader_only(ping_unclaimed), interval=LEASE_SWEEP_SECONDS, first=LEASE_SWEEP_SECONDS,
-                        name="ping-unclaimed")
-    queue.run_repeating(leader_only(expire_alerts), interval=ALERT_SWEEP_SECONDS, first=STARTUP_SWEEP_SECONDS,
-                        name="expire-alerts")
-    # soon after a start too: a restart must tell what the process that died did not
-    queue.run_repeating(leader_only(tell_owed), interval=OWED_SWEEP_SECONDS, first=STARTUP_SWEEP_SECONDS,
-                        name="tell-owed-outcomes")
+    # (name, job, interval, first run, whether only the leader runs it), in seconds
+    jobs: list[tuple[str, Job, float, float, bool]] = [
+        ("close-idle-drafts", close_idle_drafts, IDLE_SWEEP_SECONDS, IDLE_SWEEP_SECONDS, False),
+        ("purge-expired", purge_expired, PURGE_SECONDS, 10, True),
+        # soon after a start too: a restart must return the leases of a process that died
+        ("expire-leases", expire_leases, LEASE_SWEEP_SECONDS, STARTUP_SWEEP_SECONDS, True),
+        ("ping-unclaimed", ping_unclaimed, LEASE_SWEEP_SECONDS, LEASE_SWEEP_SECONDS, True),
+        ("expire-alerts", expire_alerts, ALERT_SWEEP_SECONDS, STARTUP_SWEEP_SECONDS, True),
+        # soon after a start too: a restart must tell what the process that died did not
+        ("tell-owed-outcomes", tell_owed, OWED_SWEEP_SECONDS, STARTUP_SWEEP_SECONDS, True),
+    ]
+    for name, job, interval, first, shared in jobs:
+        metrics.job_last_success.labels(name)  # exposed from the start, at 0 until it first succeeds
+        queue.run_repeating(leader_only(tracked(name, job)) if shared else tracked(name, job), interval=interval,
+                            first=first, name=name)

@@ -2,9 +2,14 @@
 
 `POST /telegram` takes updates only with the right `X-Telegram-Bot-Api-Secret-Token`
 (anything else: 403, nothing processed) and queues them for the Application, which drops
-update ids it has already seen. `GET /healthz` says whether the database answers, the
-scheduler runs (on the leader) and how many outbox messages wait; 503 when unhealthy.
-`GET /metrics` is the Prometheus exposition.
+update ids it has already seen; a middleware times every webhook request and counts those
+answered with an error. `GET /healthz` says whether the database answers, the scheduler
+runs (on the leader), how many outbox messages wait and how long the oldest has waited
+(the same figures on every replica). It answers 503 with a `reason` when unhealthy
+(database, scheduler), and on the leader — whose broadcaster drains the outbox — also when
+that wait passes `max_pending_seconds` ("degraded"); a follower reports the stuck outbox
+but stays 200, since restarting it would not drain anything. `GET /metrics` is the
+Prometheus exposition.
 
 Behind a reverse proxy the deployment trusts (`SERENO_TRUST_FORWARDED_HEADERS`), each
 request's scheme, host and client address are the ones the proxy reports in
@@ -20,6 +25,7 @@ import asyncio
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -32,6 +38,7 @@ from telegram.ext import Application
 
 from bot.leadership import Leadership
 from bot.metrics import Metrics
+from storage.engine import answers
 from verify.outbox import OutboxService
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,8 @@ class WebContext:
     leadership: Leadership
     metrics: Metrics
     secret: str
+    #: The leader's /healthz degrades once an outbox message has waited longer (seconds).
+    max_pending_seconds: float = 300.0
 
 
 def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
@@ -58,7 +67,7 @@ def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
     """The aiohttp application: webhook, /healthz, /metrics, and `extra` routes; with
     `trust_forwarded_headers`, requests as the reverse proxy in front saw them."""
     middlewares = [XForwardedRelaxed().middleware] if trust_forwarded_headers else []
-    app = web.Application(client_max_size=1024 * 1024, middlewares=middlewares)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[*middlewares, _instrument_webhook(ctx.metrics)])
 
     async def webhook(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
@@ -73,12 +82,23 @@ def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
         return web.Response(text="ok")
 
     async def healthz(_: web.Request) -> web.Response:
-        database, backlog = await _database_health(ctx)
+        database, backlog, waited = await _database_health(ctx)
         scheduler = _scheduler_health(ctx)
-        healthy = database == "ok" and scheduler in ("ok", "follower")
-        body = {"status": "ok" if healthy else "unhealthy", "database": database, "scheduler": scheduler,
-                "leader": ctx.leadership.is_leader, "outbox_backlog": backlog}
-        return web.json_response(body, status=200 if healthy else 503)
+        stuck = waited is not None and waited > ctx.max_pending_seconds
+        broken = [reason for failing, reason in (
+            (database != "ok", "the database does not answer"),
+            (scheduler not in ("ok", "follower"), "the scheduler is not running")) if failing]
+        slow = [f"the oldest outbox message has waited {waited or 0:.0f} s (more than {ctx.max_pending_seconds:g} s)"
+                ] if stuck and ctx.leadership.is_leader else []
+        reasons = broken + slow
+        status = "unhealthy" if broken else "degraded" if slow else "ok"
+        body: dict[str, object] = {
+            "status": status, "database": database, "scheduler": scheduler, "leader": ctx.leadership.is_leader,
+            "outbox_backlog": backlog, "oldest_pending_seconds": None if waited is None else round(waited, 1),
+            "outbox": "stuck" if stuck else "ok"}
+        if reasons:
+            body["reason"] = "; ".join(reasons)
+        return web.json_response(body, status=200 if not reasons else 503)
 
     async def metrics(_: web.Request) -> web.Response:
         exposition = await ctx.metrics.render(_refresh_gauges(ctx))
@@ -89,15 +109,17 @@ def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
     return app
 
 
-async def _database_health(ctx: WebContext) -> tuple[str, int | None]:
+async def _database_health(ctx: WebContext) -> tuple[str, int | None, float | None]:
+    """"ok" or "unreachable", the outbox backlog and the oldest waiting message's age (seconds)."""
+    if not await answers(ctx.engine, HEALTH_TIMEOUT):
+        return "unreachable", None, None
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
-            async with ctx.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            return "ok", await ctx.outbox.backlog()
+            waited = await ctx.outbox.oldest_wait()
+            return "ok", await ctx.outbox.backlog(), None if waited is None else waited.total_seconds()
     except Exception as exc:  # any failure to answer is "unreachable"; the cause goes to the log
         log.warning("health check: the database does not answer (%s)", type(exc).__name__)
-        return "unreachable", None
+        return "unreachable", None, None
 
 
 def _scheduler_health(ctx: WebContext) -> str:
@@ -116,10 +138,38 @@ def _refresh_gauges(ctx: WebContext) -> Callable[[Metrics], Awaitable[None]]:
                     depth = (await conn.execute(text("SELECT count(*) FROM incident WHERE status = 'open'"))).scalar()
                 metrics.queue_depth.set(depth or 0)
                 metrics.outbox_backlog.set(await ctx.outbox.backlog())
+                waited = await ctx.outbox.oldest_wait()
+                metrics.oldest_pending.set(0 if waited is None else waited.total_seconds())
         except Exception:
             log.warning("metrics: the database does not answer; gauges keep their last values")
 
     return refresh
+
+
+def _instrument_webhook(metrics: Metrics) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """A middleware timing each request to the webhook route and counting those answered
+    with a status of 400 or more (an exception counts as 500); other routes pass untouched."""
+
+    @web.middleware
+    async def instrument(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        if request.match_info.route.resource is None or request.match_info.route.resource.canonical != WEBHOOK_PATH:
+            return await handler(request)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            metrics.webhook_seconds.observe(time.perf_counter() - started)
+            if status >= 400:
+                metrics.webhook_errors.labels(str(status)).inc()
+
+    return instrument
 
 
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:

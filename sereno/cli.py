@@ -52,10 +52,18 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 async def _migrate(args: argparse.Namespace) -> None:
+    """Print where the schema was and where it is now ("already at" when nothing changed)."""
     from storage.admin import migrate
+    from storage.migrate import MigrationRefused
 
-    await migrate(_settings().database_url)
-    print("Database is up to date.")
+    try:
+        done = await migrate(_settings().database_url, args.to, allow_downgrade=args.yes)
+    except MigrationRefused as exc:
+        raise MissingSetting(str(exc)) from None
+    if not done.needed:
+        print(f"Database already at revision {done.target}.")
+    else:
+        print(f"Database migrated from {done.start or 'nothing (an empty database)'} to revision {done.target}.")
 
 
 async def _import_neighborhoods(args: argparse.Namespace) -> None:
@@ -289,7 +297,12 @@ def parser() -> argparse.ArgumentParser:
                      help="serve Telegram's webhook, /healthz and /metrics on SERENO_WEB_HOST:SERENO_WEB_PORT instead")
     run.set_defaults(func=_run)
     sub.add_parser("demo", help="play scripted reporters against a local Bot API double").set_defaults(func=_demo)
-    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=_migrate)
+    mig = sub.add_parser("migrate", help="create the database schema or take it to a revision (default: the newest)")
+    mig.add_argument("--to", default="head", metavar="REV",
+                     help="the revision to go to, up or down, e.g. 0013 (default: head, the newest)")
+    mig.add_argument("--yes", action="store_true",
+                     help="allow a downgrade, which deletes what the newer revisions store (back up first)")
+    mig.set_defaults(func=_migrate)
     admin = sub.add_parser("admin", help="administration").add_subparsers(dest="admin_command", required=True)
     imp = admin.add_parser("import-neighborhoods", help="replace the neighborhoods with those of a GeoJSON file")
     imp.add_argument("file", help="a GeoJSON FeatureCollection (properties: name, aliases, zips)")

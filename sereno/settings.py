@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # true only when every request comes through the deployment's own reverse proxy: its
     # X-Forwarded-Proto/-Host/-For then give the public scheme and host the feeds link to
     trust_forwarded_headers: bool = False
+    # /healthz turns 503 on the leader once an outbox message has waited longer than this
+    health_max_pending_seconds: float = Field(default=300.0, gt=0)
     log_format: Literal["text", "json"] = "text"  # json: one object per line
     # "reviewed": alerts go out only in languages a native speaker reviewed (bot/locales/reviews.toml)
     alert_languages: Literal["all", "reviewed"] = "all"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from storage.engine import make_engine
-from storage.migrate import upgrade
+from storage.migrate import Migration, upgrade
+from storage.migrate import migrate as migrate_engine
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from verify.places import Neighborhood
 
 
-async def migrate(url: str) -> None:
-    """Create or upgrade the schema."""
+async def migrate(url: str, to: str = "head", *, allow_downgrade: bool = False) -> Migration:
+    """Create the schema or take it to revision `to` (see :func:`storage.migrate.migrate`)."""
     engine = make_engine(url)
     try:
-        await upgrade(engine)
+        return await migrate_engine(engine, to, allow_downgrade=allow_downgrade)
     finally:
         await engine.dispose()
 

@@ -128,6 +128,8 @@ def _message(row: Any) -> OutboxMessage:
     )
 
 
+#: Not delivered yet: pending, or claimed by a broadcaster and being sent.
+_WAITING = OUTBOX.c.state.in_((Delivery.PENDING.value, Delivery.SENDING.value))
 _SET_SENT = (update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id"))
              .values(state=Delivery.SENT.value, message_id=bindparam("b_message_id"), sent_at=bindparam("b_at"),
                      error=None))
@@ -242,8 +244,11 @@ class SqlOutboxRepository:
         return int(result.rowcount or 0)
 
     async def backlog(self) -> int:
-        return int((await self._c.execute(select(func.count()).select_from(OUTBOX).where(
-            OUTBOX.c.state.in_((Delivery.PENDING.value, Delivery.SENDING.value))))).scalar_one())
+        return int((await self._c.execute(select(func.count()).select_from(OUTBOX).where(_WAITING))).scalar_one())
+
+    async def oldest_waiting(self) -> datetime | None:
+        # min() keeps the column's type: an aware UTC datetime on SQLite too
+        return (await self._c.execute(select(func.min(OUTBOX.c.created_at)).where(_WAITING))).scalar_one()
 
     async def for_alert(self, alert_id: str) -> list[OutboxMessage]:
         rows = await self._c.execute(select(OUTBOX).where(OUTBOX.c.alert_id == alert_id).order_by(OUTBOX.c.id))

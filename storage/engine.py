@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
 
 #: How long opening a PostgreSQL connection may take (asyncpg's own default is 60 s): a
 #: server that does not answer fails the request in this time instead of holding the person.
@@ -51,3 +55,16 @@ def _begin_immediate(conn: Any) -> None:
 def is_sqlite(url: str) -> bool:
     """Whether `url` names a SQLite database."""
     return make_url(url).get_backend_name() == "sqlite"
+
+
+async def answers(engine: AsyncEngine, timeout: float) -> bool:
+    """Whether the database answers `SELECT 1` within `timeout` seconds (any failure: no;
+    its kind is logged as a warning)."""
+    try:
+        async with asyncio.timeout(timeout):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        return True
+    except Exception as exc:
+        log.warning("the database does not answer (%s)", type(exc).__name__)
+        return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from verify.alerts import Alert, DeliveryResult, OutboxMessage
 from verify.channels import ChannelLink
@@ -86,3 +87,10 @@ class OutboxService:
     async def backlog(self) -> int:
         async with self._uow() as uow:
             return await uow.outbox.backlog()
+
+    async def oldest_wait(self) -> timedelta | None:
+        """How long the oldest message not yet delivered (pending or sending) has waited since
+        it was written; None when nothing waits. The same figure on every replica."""
+        async with self._uow() as uow:
+            oldest = await uow.outbox.oldest_waiting()
+        return None if oldest is None else max(self._clock.now() - oldest, timedelta(0))

@@ -273,6 +273,10 @@ class OutboxRepository(Protocol):
         """Messages pending or sending."""
         ...
 
+    async def oldest_waiting(self) -> datetime | None:
+        """When the oldest message still pending or sending was written (None: none is)."""
+        ...
+
     async def for_alert(self, alert_id: str) -> list[OutboxMessage]: ...
 
 

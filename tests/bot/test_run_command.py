@@ -1,11 +1,13 @@
 """`sereno run` as a real process: migrates its SQLite database, answers through the
-configured Bot API URL, and stops cleanly on SIGTERM."""
+configured Bot API URL, tells systemd it is ready and pings its watchdog, and stops
+cleanly on SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -13,14 +15,24 @@ from sereno.double import BotApiDouble
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
 
 
-async def test_run_polls_the_configured_api_and_stops_on_sigterm(double: BotApiDouble, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SERENO_")}
+async def next_notification(sock: socket.socket) -> bytes:
+    return await asyncio.wait_for(asyncio.get_running_loop().sock_recv(sock, 4096), timeout=30)
+
+
+async def test_run_polls_the_configured_api_tells_systemd_and_stops_on_sigterm(double: BotApiDouble,
+                                                                              tmp_path: Path) -> None:
+    notifications = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # systemd's NOTIFY_SOCKET
+    notifications.bind(str(tmp_path / "notify"))
+    notifications.setblocking(False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SERENO_", "NOTIFY_", "WATCHDOG_"))}
     env.update(
         SERENO_TELEGRAM_TOKEN=TEST_TOKEN,
         SERENO_TELEGRAM_API_URL=double.api_url,
         SERENO_HMAC_KEY=TEST_HMAC_KEY,
         SERENO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
         SERENO_HOTLINE="555-0100",
+        NOTIFY_SOCKET=str(tmp_path / "notify"),
+        WATCHDOG_USEC="200000",  # a ping every 0.1 s
     )
     admin = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sereno", "admin", "import-neighborhoods", str(DEMO_REGION), env=env, cwd=tmp_path)
@@ -34,10 +46,21 @@ async def test_run_polls_the_configured_api_and_stops_on_sigterm(double: BotApiD
         await user.send_command("/start")
         await user.wait_text("Please choose your language", timeout=30)
         assert {c["command"] for c in double.commands()} >= {"report", "lawyer", "help", "language", "cancel"}
+        assert await next_notification(notifications) == b"READY=1"
+        assert await next_notification(notifications) == b"WATCHDOG=1"
+        assert await next_notification(notifications) == b"WATCHDOG=1"
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    told = []
+    while True:
+        try:
+            told.append(notifications.recv(4096))
+        except BlockingIOError:
+            break
+    notifications.close()
     assert process.returncode == 0, err.decode()
+    assert told[-1] == b"STOPPING=1" and set(told[:-1]) <= {b"WATCHDOG=1"}
     logs = err.decode()
     assert "Sereno is running" in logs and "Traceback" not in logs
     assert TEST_TOKEN not in logs and TEST_HMAC_KEY not in logs

@@ -1,21 +1,26 @@
 """`sereno run --webhook`: the secret token, duplicate updates, /healthz (also with the
-database down, on PostgreSQL) and /metrics."""
+database down, on PostgreSQL, and with an alert stuck in the outbox) and /metrics."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from importlib.metadata import version
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from bot.app import Runtime, running_bot
 from sereno.double import BotApiDouble
+from storage.migrate import head_revision
 from tests.bot.conftest import seed_region, settings_for
 from tests.conftest import PG_ADMIN_URL
 from verify.clock import ManualClock
@@ -150,3 +155,85 @@ async def test_the_public_map_and_the_feeds_show_the_active_alert(served: tuple[
     assert status == 200 and ET.fromstring(alert).tag == "{urn:oasis:names:tc:emergency:cap:1.2}alert"
     for body in (page, atom, cap, index, alert):
         assert "7ABC123" not in body and "Juanita" not in body
+
+
+async def queue_an_alert_for_a_subscriber(runtime: Runtime) -> None:
+    """Two verifiers confirm a report in Las Palmas, where one neighbor subscribed: one outbox message."""
+    from verify.incidents import Verdict
+    from verify.model import Activity, GeoPoint, ReportDraft
+    from verify.roster import Role
+
+    services = runtime.services
+    await services.subscriptions.subscribe(USER, "en", ["las-palmas"])
+    for user in (11, 12):
+        await services.roster.redeem((await services.roster.invite(None, Role.VERIFIER)).code, user, str(user))
+    draft = ReportDraft("e" * 32, activity=Activity.PRESENCE, point=GeoPoint(34.0564, -118.2568),
+                        neighborhood_id="las-palmas")
+    submitted = await services.intake.submit(draft, 99, 99, "en")
+    assert submitted.incident is not None
+    for user in (11, 12):
+        await services.desk.claim(user, submitted.incident.id)
+        await services.desk.decide(user, submitted.incident.id, Verdict.CONFIRMED, "seen")
+
+
+async def test_healthz_degrades_on_the_leader_when_an_alert_is_stuck_pending(served: tuple[Runtime, str]) -> None:
+    runtime, base = served
+    clock = runtime.services.clock
+    assert isinstance(clock, ManualClock)
+    await runtime.broadcaster.stop()  # the broadcaster is stuck: nothing drains the outbox
+    await queue_an_alert_for_a_subscriber(runtime)
+    clock.advance(timedelta(seconds=120))
+    status, body = await get(base, "/healthz")
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "ok" and health["outbox_backlog"] == 1
+    assert health["oldest_pending_seconds"] == 120.0 and health["outbox"] == "ok" and "reason" not in health
+
+    clock.advance(timedelta(seconds=181))  # 301 s: past SERENO_HEALTH_MAX_PENDING_SECONDS (300)
+    status, body = await get(base, "/healthz")
+    health = json.loads(body)
+    assert status == 503 and health["status"] == "degraded" and health["database"] == "ok"
+    assert health["oldest_pending_seconds"] == 301.0 and health["outbox"] == "stuck"
+    assert health["reason"] == "the oldest outbox message has waited 301 s (more than 300 s)"
+    status, metrics = await get(base, "/metrics")
+    assert "sereno_outbox_oldest_pending_seconds 301.0" in metrics
+
+    runtime.leadership.is_leader = False  # as a follower replica sees the same database
+    status, body = await get(base, "/healthz")
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "ok" and health["scheduler"] == "follower"
+    assert health["oldest_pending_seconds"] == 301.0 and health["outbox"] == "stuck"
+
+
+def sample(metrics: str, name: str, **labels: str) -> float:
+    """The value of one sample of a Prometheus text exposition."""
+    for family in text_string_to_metric_families(metrics):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return float(found.value)
+    raise AssertionError(f"{name}{labels} is not in /metrics")
+
+
+async def test_metrics_show_the_process_the_build_the_jobs_the_leadership_and_the_webhook(
+        served: tuple[Runtime, str], double: BotApiDouble) -> None:
+    runtime, base = served
+    double.user(USER, "Ana", "en")
+    assert await post(base, start_update(20)) == 200
+    assert await post(base, start_update(21), secret="wrong") == 403
+    [job] = runtime.application.job_queue.get_jobs_by_name("expire-alerts")  # type: ignore[union-attr]
+    await job.run(runtime.application)
+    status, metrics = await get(base, "/metrics")
+    assert status == 200
+    assert sample(metrics, "process_resident_memory_bytes") > 1_000_000
+    assert sample(metrics, "process_cpu_seconds_total") > 0
+    assert sample(metrics, "sereno_build_info", version=version("sereno"), revision=str(head_revision())) == 1.0
+    assert sample(metrics, "sereno_job_last_success_timestamp_seconds", job="expire-alerts") > time.time() - 600
+    for name in ("close-idle-drafts", "purge-expired", "expire-leases", "ping-unclaimed", "tell-owed-outcomes"):
+        assert sample(metrics, "sereno_job_last_success_timestamp_seconds", job=name) >= 0
+    assert sample(metrics, "sereno_leadership_changes_total", change="gained") == 1.0
+    assert sample(metrics, "sereno_webhook_request_seconds_count") == 2.0
+    assert sample(metrics, "sereno_webhook_request_seconds_sum") > 0
+    assert sample(metrics, "sereno_webhook_errors_total", status="403") == 1.0
+    assert sample(metrics, "sereno_outbox_oldest_pending_seconds") == 0.0
+    await get(base, "/healthz")  # other routes are not the webhook's
+    _, metrics = await get(base, "/metrics")
+    assert sample(metrics, "sereno_webhook_request_seconds_count") == 2.0
