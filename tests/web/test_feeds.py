@@ -13,7 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.feeds import feed_routes
-from bot.web import web_app
+from bot.metrics import Metrics
+from bot.web import WebContext, web_app
 from tests.map_fixtures import NOW, TZ, alert, demo_neighborhoods
 from verify.alerts import AlertState, UpdateKind
 from verify.clock import ManualClock
@@ -53,9 +54,9 @@ class Exports:
 
 
 async def client_for(*, trusted: bool) -> TestClient:
-    # the feeds never touch the bot's context, so none is needed
-    app = web_app(None, feed_routes(Exports(), SOURCE, ManualClock(NOW)),  # type: ignore[arg-type]
-                  trust_forwarded_headers=trusted)
+    # the feeds never touch the bot, its database or its leadership: only the metrics are real
+    context = WebContext(None, None, None, None, Metrics(), "secret")  # type: ignore[arg-type]
+    app = web_app(context, feed_routes(Exports(), SOURCE, ManualClock(NOW)), trust_forwarded_headers=trusted)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     return client
