@@ -554,6 +554,13 @@ class SqlInviteRepository:
         )
         return result.rowcount == 1
 
+    async def void_issued_by(self, user_id: int, roles: Sequence[Role], at: datetime) -> int:
+        result = await self._c.execute(
+            update(INVITE).where(INVITE.c.created_by == user_id, INVITE.c.used_by.is_(None), INVITE.c.expires_at > at,
+                                 INVITE.c.role.in_([int(r) for r in roles])).values(expires_at=at)
+        )
+        return result.rowcount
+
 
 class SqlAuditRepository:
     """The trail in `audit_event`."""

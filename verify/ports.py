@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from verify.desk import FollowUp, ReporterToTell, VerdictRecord
     from verify.drills import Scenario
     from verify.incidents import DrillKind
-    from verify.roster import Invite, Verifier
+    from verify.roster import Invite, Role, Verifier
     from verify.subscriptions import Subscriber
     from verify.training import DrillRun
 
@@ -408,6 +408,11 @@ class InviteRepository(Protocol):
 
     async def use(self, code: str, user_id: int, at: datetime) -> bool:
         """Mark the code used by `user_id`, only if nobody used it yet (one winner in a race)."""
+        ...
+
+    async def void_issued_by(self, user_id: int, roles: Sequence[Role], at: datetime) -> int:
+        """Make the unused, unexpired invites `user_id` issued for one of `roles` expire at
+        `at`; returns how many."""
         ...
 
 
