@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -581,13 +582,15 @@ class SqlVerdictRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
 
-    async def add(self, record: VerdictRecord) -> None:
-        await self._c.execute(
-            insert(VERDICT).values(
+    async def add(self, record: VerdictRecord) -> bool:
+        insert_ = sqlite.insert if self._c.dialect.name == "sqlite" else postgresql.insert
+        result = await self._c.execute(
+            insert_(VERDICT).values(
                 incident_id=record.incident_id, verifier_id=record.verifier_id, verdict=record.verdict.value,
                 reason=record.reason, at=record.at, counts=record.counts,
-            )
+            ).on_conflict_do_nothing(index_elements=["incident_id", "verifier_id"])
         )
+        return result.rowcount == 1
 
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         rows = await self._c.execute(select(VERDICT).where(VERDICT.c.incident_id == incident_id).order_by(VERDICT.c.id))

@@ -249,8 +249,11 @@ class _Verdicts:
     def __init__(self, staged: MemoryStore) -> None:
         self._s = staged
 
-    async def add(self, record: VerdictRecord) -> None:
+    async def add(self, record: VerdictRecord) -> bool:
+        if any(v.incident_id == record.incident_id and v.verifier_id == record.verifier_id for v in self._s.verdicts):
+            return False
         self._s.verdicts.append(record)
+        return True
 
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         return tuple(v for v in self._s.verdicts if v.incident_id == incident_id)

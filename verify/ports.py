@@ -364,9 +364,12 @@ class ChannelRepository(Protocol):
 
 
 class VerdictRepository(Protocol):
-    """Everyone's verdicts, kept (trainees' too)."""
+    """Everyone's verdicts, kept (trainees' too): one per person per incident."""
 
-    async def add(self, record: VerdictRecord) -> None: ...
+    async def add(self, record: VerdictRecord) -> bool:
+        """Store the verdict, unless its person already has one on the incident (False:
+        nothing stored; a vote sent twice at once is stored once)."""
+        ...
 
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         """The verdicts on an incident, oldest first."""
