@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         Priority,
         TargetKind,
     )
-    from verify.channels import ChannelLink
+    from verify.channels import ChannelLink, LinkToken
     from verify.desk import FollowUp, ReporterToTell, VerdictRecord
     from verify.drills import Scenario
     from verify.incidents import DrillKind
@@ -360,6 +360,21 @@ class ChannelRepository(Protocol):
 
     async def flag(self, chat_id: int, problem: str) -> list[ChannelLink]:
         """Set `problem` on the links to this chat that had none; returns those."""
+        ...
+
+    async def add_token(self, token: LinkToken, now: datetime) -> None:
+        """Store a pending link command, and forget those expired before `now`."""
+        ...
+
+    async def token(self, token_hash: str) -> LinkToken | None: ...
+
+    async def bind_token(self, token_hash: str, chat_id: int) -> bool:
+        """Bind the token to `chat_id` unless it is bound to another chat (False)."""
+        ...
+
+    async def use_token(self, token_hash: str, chat_id: int, now: datetime) -> bool:
+        """Mark the token used, only if it is bound to `chat_id`, unused and unexpired (one
+        winner in a race)."""
         ...
 
 
