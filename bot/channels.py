@@ -155,9 +155,7 @@ class ChannelHandlers:
             await context.bot.delete_message(chat.id, message.message_id)
         except TelegramError:
             log.info("could not delete a link command", exc_info=True)
-            await self._say(context.bot, person.user_id, admin_t(
-                "I could not delete the link command in {title}. It can no longer be used, but please delete it "
-                "there yourself.", title=title))
+            await self._say(context.bot, person.user_id, self._undeleted_text(admin_t, title))
 
     @staticmethod
     def _missing_text(t: Translator, title: str, missing: list[str]) -> str:
@@ -167,6 +165,11 @@ class ChannelHandlers:
     @staticmethod
     def _linked_text(t: Translator, title: str, place: str) -> str:
         return t("Linked {title} to {place}.", title=title, place=place)
+
+    @staticmethod
+    def _undeleted_text(t: Translator, title: str) -> str:
+        return t("I could not delete the link command in {title}. It can no longer be used, but please delete it "
+                 "there yourself.", title=title)
 
     @staticmethod
     async def _say(bot: Bot, chat_id: int, text: str) -> None:
