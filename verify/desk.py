@@ -8,9 +8,10 @@ incident; disagreement is settled by a coordinator who has not voted on it; nobo
 an incident that holds a report of their own. Trainees practise on their own training
 drills: they may look at the live queue but never claim or decide a live incident (live
 drills included, which must look real), so they never block a verifier and never ask a
-reporter anything — only a vote that counts asks reporters a question. Drills (see `verify.training`) go through the same
-queue, claims and verdicts, but are never published: a training drill is its owner's alone
-and their verdict decides it; a live drill looks real to everyone but coordinators.
+reporter anything — only a vote that counts asks reporters a question. Drills (see
+`verify.training`) go through the same queue, claims and verdicts, but are never
+published: a training drill is its owner's alone and their verdict decides it; a live
+drill looks real to everyone but coordinators.
 """
 
 from __future__ import annotations

@@ -97,7 +97,8 @@ async def test_the_same_verdict_sent_twice_at_once_is_stored_once_and_the_repeat
         recorded = [r for r in results if not isinstance(r, BaseException)]
         repeats = [r for r in results if isinstance(r, BaseException)]
         assert [r.outcome for r in recorded] == [Outcome.RECORDED], results
-        assert [type(r) for r in repeats] == [DeskRefused] and repeats[0].reason is DeskRefusal.ALREADY_VOTED  # type: ignore[attr-defined]
+        assert [type(r) for r in repeats] == [DeskRefused]
+        assert repeats[0].reason is DeskRefusal.ALREADY_VOTED  # type: ignore[attr-defined]
     async with engine.connect() as conn:
         votes = (await conn.execute(text(
             "SELECT count(*) FROM verdict GROUP BY incident_id, verifier_id HAVING count(*) > 1"))).all()
