@@ -1,18 +1,17 @@
 """Linking neighborhood channels and groups: /linkchannel.
 
 Telegram does not say who posted in a channel, so linking takes two steps: an admin sends
-/linkchannel to the bot in private and picks a neighborhood; the bot answers with a signed
-command (valid 30 minutes) that the admin posts in the channel or group. The bot then
-checks with getChatMember that it is an administrator allowed to post and edit there, and
-says exactly what is missing if not.
+/linkchannel to the bot in private and picks a neighborhood; the bot answers with a command
+carrying a random one-use token (valid 30 minutes, bound to the first chat it is posted in;
+see `verify.channels`) that the admin posts in the channel or group. The bot then checks
+with getChatMember that it is an administrator allowed to post and edit there, and says
+exactly what is missing if not. Once linked, it deletes the posted command (or, when it
+cannot, asks the admin to).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,13 +24,12 @@ from bot.context import translator_for
 from bot.i18n import N_, Translator, translator
 from bot.services import Services
 from bot.subscribe import area_key
-from verify.channels import ChannelLink
+from verify.channels import ChannelLink, LinkRefusal, LinkRefused
 from verify.roster import Refused, Role
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "c"
-TOKEN_SECONDS = 30 * 60
 RIGHTS = {
     "administrator": N_("be an administrator"),
     "can_post_messages": N_("post messages"),
@@ -39,31 +37,17 @@ RIGHTS = {
 }
 
 
-def link_token(key: bytes, neighborhood_id: str, admin_id: int, now: float) -> str:
-    """A signed, expiring permission to link a channel to `neighborhood_id`."""
-    expires = format(int(now) + TOKEN_SECONDS, "x")
-    body = f"{neighborhood_id}~{admin_id}~{expires}"
-    return f"{body}~{_sign(key, body)}"
-
-
-def read_token(key: bytes, token: str, now: float) -> tuple[str, int] | None:
-    """(neighborhood id, admin id) of a valid unexpired token, else None."""
-    parts = token.strip().split("~")
-    if len(parts) != 4 or not parts[1].isdigit():
-        return None
-    body = "~".join(parts[:3])
-    if not hmac.compare_digest(parts[3], _sign(key, body)):
-        return None
-    try:
-        if int(parts[2], 16) < now:
-            return None
-    except ValueError:
-        return None
-    return parts[0], int(parts[1])
-
-
-def _sign(key: bytes, body: str) -> str:
-    return hmac.new(key, f"link-channel|{body}".encode(), hashlib.sha256).hexdigest()[:20]
+LINK_REFUSALS = {
+    LinkRefusal.UNKNOWN: N_("This link command is not valid or has expired. Ask for a new one with /linkchannel in "
+                            "a private chat with me."),
+    LinkRefusal.EXPIRED: N_("This link command is not valid or has expired. Ask for a new one with /linkchannel in "
+                            "a private chat with me."),
+    LinkRefusal.USED: N_("This link command was already used. Ask for a new one with /linkchannel in a private chat "
+                         "with me."),
+    LinkRefusal.OTHER_CHAT: N_("This link command was posted in another chat first and works only there. Ask for a "
+                               "new one with /linkchannel in a private chat with me."),
+    LinkRefusal.NOT_ADMIN: N_("This link command is no longer valid."),
+}
 
 
 async def missing_rights(bot: Bot, chat_id: int) -> list[str] | None:
@@ -90,7 +74,6 @@ class ChannelHandlers:
 
     def __init__(self, services: Services) -> None:
         self.s = services
-        self._key = services.settings.require_hmac_key()
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/linkchannel in private: an admin picks the neighborhood."""
@@ -111,23 +94,23 @@ class ChannelHandlers:
                              {"inline_keyboard": [buttons[i:i + 2] for i in range(0, len(buttons), 2)]})
 
     async def on_pick(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`c:<key>`: the signed command to post in the channel (role checked again)."""
+        """`c:<key>`: a new one-use command to post in the channel (role checked again)."""
         query = update.callback_query
         user = update.effective_user
         assert query is not None and user is not None and update.effective_chat is not None
         t = translator_for(update, context, self.s.settings.default_language)
+        key = (query.data or "").removeprefix(f"{CHANNEL}:")
+        neighborhood = next((nb for nb in self.s.places.gazetteer.neighborhoods if area_key(nb.id) == key), None)
         try:
-            await self.s.roster.require(user.id, Role.ADMIN, "channel.link")
+            if neighborhood is None:
+                await self.s.roster.require(user.id, Role.ADMIN, "channel.link")
+                await query.answer(t("That button is out of date. Send /linkchannel again."), show_alert=True)
+                return
+            token = await self.s.channels.request_link(user.id, neighborhood.id)
         except Refused:
             await query.answer(t("Only admins can link channels."), show_alert=True)
             return
-        key = (query.data or "").removeprefix(f"{CHANNEL}:")
-        neighborhood = next((nb for nb in self.s.places.gazetteer.neighborhoods if area_key(nb.id) == key), None)
-        if neighborhood is None:
-            await query.answer(t("That button is out of date. Send /linkchannel again."), show_alert=True)
-            return
         await query.answer()
-        token = link_token(self._key, neighborhood.id, user.id, time.time())
         await messaging.send(context.bot, update.effective_chat.id, "\n\n".join([
             t("1. Add me to the channel or group as an administrator allowed to post and edit messages."),
             t("2. Within 30 minutes, post this there:"),
@@ -135,33 +118,44 @@ class ChannelHandlers:
         ]))
 
     async def in_chat(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`/linkchannel TOKEN` posted in a channel or group."""
+        """`/linkchannel TOKEN` posted in a channel or group: checked (and bound to this
+        chat), the bot's rights checked, then the chat linked and the command deleted."""
         message, chat = update.effective_message, update.effective_chat
         assert message is not None and chat is not None
         parts = (message.text or "").split()
-        found = read_token(self._key, parts[1], time.time()) if len(parts) == 2 else None
+        token = parts[1] if len(parts) == 2 else ""
+        poster = message.from_user.id if message.from_user is not None else None
         t = translator(self.s.settings.default_language)
-        if found is None:
-            await self._say(context.bot, chat.id, t("This link command is not valid or has expired. Ask for a new "
-                                                    "one with /linkchannel in a private chat with me."))
+        try:
+            pending = await self.s.channels.check_link(token, chat.id, poster)
+        except LinkRefused as refusal:
+            await self._say(context.bot, chat.id, t(LINK_REFUSALS[refusal.reason]))
             return
-        neighborhood_id, admin_id = found
-        neighborhood = self.s.places.gazetteer.get(neighborhood_id)
-        person = await self.s.roster.get(admin_id)
-        if neighborhood is None or person is None or not person.can(Role.ADMIN):
-            await self._say(context.bot, chat.id, t("This link command is no longer valid."))
+        neighborhood = self.s.places.gazetteer.get(pending.neighborhood_id)
+        person = await self.s.roster.get(pending.admin_id)
+        if neighborhood is None or person is None:
+            await self._say(context.bot, chat.id, t(LINK_REFUSALS[LinkRefusal.NOT_ADMIN]))
             return
         admin_t = translator(person.language)
         title = chat.title or str(chat.id)
         missing = await missing_rights(context.bot, chat.id)
         if missing:
-            await self._say(context.bot, admin_id, self._missing_text(admin_t, title, missing))
+            await self._say(context.bot, person.user_id, self._missing_text(admin_t, title, missing))
             await self._say(context.bot, chat.id, self._missing_text(t, title, missing))
             return
-        await self.s.channels.link(admin_id, neighborhood.id, chat.id, title, self.s.settings.channel_language)
+        try:
+            await self.s.channels.link_with(token, chat.id, poster, title, self.s.settings.channel_language)
+        except LinkRefused as refusal:
+            await self._say(context.bot, chat.id, t(LINK_REFUSALS[refusal.reason]))
+            return
         await self._say(context.bot, chat.id, t("This chat will receive verified alerts for {place}.",
                                                 place=neighborhood.name))
-        await self._say(context.bot, admin_id, self._linked_text(admin_t, title, neighborhood.name))
+        await self._say(context.bot, person.user_id, self._linked_text(admin_t, title, neighborhood.name))
+        try:
+            await context.bot.delete_message(chat.id, message.message_id)
+        except TelegramError:
+            log.info("could not delete a link command", exc_info=True)
+            await self._say(context.bot, person.user_id, self._undeleted_text(admin_t, title))
 
     @staticmethod
     def _missing_text(t: Translator, title: str, missing: list[str]) -> str:
@@ -171,6 +165,11 @@ class ChannelHandlers:
     @staticmethod
     def _linked_text(t: Translator, title: str, place: str) -> str:
         return t("Linked {title} to {place}.", title=title, place=place)
+
+    @staticmethod
+    def _undeleted_text(t: Translator, title: str) -> str:
+        return t("I could not delete the link command in {title}. It can no longer be used, but please delete it "
+                 "there yourself.", title=title)
 
     @staticmethod
     async def _say(bot: Bot, chat_id: int, text: str) -> None:

@@ -46,6 +46,8 @@ REFUSALS = {
     Refusal.ALREADY_MEMBER: N_("You are already on the desk."),
     Refusal.UNKNOWN_PERSON: N_("That person is not on the roster."),
     Refusal.SELF: N_("You cannot change your own role."),
+    Refusal.REVOKED: N_("Your place on the desk was revoked, so an invite code cannot bring you back. If you think "
+                        "this is a mistake, talk to a coordinator."),
     DeskRefusal.NOT_ALLOWED: N_("You are not allowed to do that. If you think you should be, ask a coordinator."),
     DeskRefusal.UNKNOWN: N_("That incident does not exist."),
     DeskRefusal.TAKEN: N_("Someone else has just claimed this incident."),
@@ -55,6 +57,8 @@ REFUSALS = {
     DeskRefusal.OWN_REPORT: N_("You cannot verify an incident that includes your own report."),
     DeskRefusal.ALREADY_VOTED: N_("You already gave a verdict here; a second verifier must look at it."),
     DeskRefusal.DRILL_QUESTION: N_("A practice drill has no reporter to ask: decide with what the reports say."),
+    DeskRefusal.TRAINEE_LIVE: N_("Trainees practise on drills (/drills): live incidents are claimed and decided by "
+                                 "verifiers."),
 }
 
 

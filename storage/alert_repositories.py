@@ -10,7 +10,15 @@ from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, o
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.repositories import _incident
-from storage.tables import AlertRow, ChannelLinkRow, IncidentRow, OutboxRow, SubscriberRow, SubscriptionRow
+from storage.tables import (
+    AlertRow,
+    ChannelLinkRow,
+    ChannelLinkTokenRow,
+    IncidentRow,
+    OutboxRow,
+    SubscriberRow,
+    SubscriptionRow,
+)
 from verify.alerts import (
     Alert,
     AlertKind,
@@ -23,7 +31,7 @@ from verify.alerts import (
     TargetKind,
     UpdateKind,
 )
-from verify.channels import ChannelLink
+from verify.channels import ChannelLink, LinkToken
 from verify.incidents import Incident, IncidentStatus, Verdict
 from verify.model import Activity, Tier
 from verify.subscriptions import Subscriber
@@ -33,6 +41,7 @@ OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 SUBSCRIBER = SubscriberRow.__table__  # type: ignore[attr-defined]
 SUBSCRIPTION = SubscriptionRow.__table__  # type: ignore[attr-defined]
 CHANNEL = ChannelLinkRow.__table__  # type: ignore[attr-defined]
+LINK_TOKEN = ChannelLinkTokenRow.__table__  # type: ignore[attr-defined]
 INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
 
 #: Messages that reached (or may be reaching) their chat: later lifecycle messages follow them.
@@ -317,3 +326,26 @@ class SqlChannelRepository:
             update(CHANNEL).where(and_(CHANNEL.c.chat_id == chat_id, CHANNEL.c.problem.is_(None)))
             .values(problem=problem).returning(*CHANNEL.c))).all()
         return [_link(r) for r in rows]
+
+    async def add_token(self, token: LinkToken, now: datetime) -> None:
+        await self._c.execute(delete(LINK_TOKEN).where(LINK_TOKEN.c.expires_at < now))
+        await self._c.execute(insert(LINK_TOKEN).values(
+            token_hash=token.token_hash, neighborhood_id=token.neighborhood_id, admin_id=token.admin_id,
+            created_at=token.created_at, expires_at=token.expires_at, chat_id=token.chat_id, used_at=token.used_at))
+
+    async def token(self, token_hash: str) -> LinkToken | None:
+        row = (await self._c.execute(select(LINK_TOKEN).where(LINK_TOKEN.c.token_hash == token_hash))).first()
+        return None if row is None else LinkToken(row.token_hash, row.neighborhood_id, row.admin_id, row.created_at,
+                                                  row.expires_at, row.chat_id, row.used_at)
+
+    async def bind_token(self, token_hash: str, chat_id: int) -> bool:
+        result = await self._c.execute(update(LINK_TOKEN).where(
+            LINK_TOKEN.c.token_hash == token_hash,
+            or_(LINK_TOKEN.c.chat_id.is_(None), LINK_TOKEN.c.chat_id == chat_id)).values(chat_id=chat_id))
+        return result.rowcount == 1
+
+    async def use_token(self, token_hash: str, chat_id: int, now: datetime) -> bool:
+        result = await self._c.execute(update(LINK_TOKEN).where(
+            LINK_TOKEN.c.token_hash == token_hash, LINK_TOKEN.c.chat_id == chat_id, LINK_TOKEN.c.used_at.is_(None),
+            LINK_TOKEN.c.expires_at > now).values(used_at=now))
+        return result.rowcount == 1

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -554,6 +555,13 @@ class SqlInviteRepository:
         )
         return result.rowcount == 1
 
+    async def void_issued_by(self, user_id: int, roles: Sequence[Role], at: datetime) -> int:
+        result = await self._c.execute(
+            update(INVITE).where(INVITE.c.created_by == user_id, INVITE.c.used_by.is_(None), INVITE.c.expires_at > at,
+                                 INVITE.c.role.in_([int(r) for r in roles])).values(expires_at=at)
+        )
+        return result.rowcount
+
 
 class SqlAuditRepository:
     """The trail in `audit_event`."""
@@ -574,13 +582,15 @@ class SqlVerdictRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._c = conn
 
-    async def add(self, record: VerdictRecord) -> None:
-        await self._c.execute(
-            insert(VERDICT).values(
+    async def add(self, record: VerdictRecord) -> bool:
+        insert_ = sqlite.insert if self._c.dialect.name == "sqlite" else postgresql.insert
+        result = await self._c.execute(
+            insert_(VERDICT).values(
                 incident_id=record.incident_id, verifier_id=record.verifier_id, verdict=record.verdict.value,
                 reason=record.reason, at=record.at, counts=record.counts,
-            )
+            ).on_conflict_do_nothing(index_elements=["incident_id", "verifier_id"])
         )
+        return result.rowcount == 1
 
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         rows = await self._c.execute(select(VERDICT).where(VERDICT.c.incident_id == incident_id).order_by(VERDICT.c.id))

@@ -212,9 +212,11 @@ class AuditEventRow(SQLModel, table=True):
 
 
 class VerdictRow(SQLModel, table=True):
-    """One person's verdict on an incident (trainees' are kept but do not count)."""
+    """One person's verdict on an incident (trainees' are kept but do not count): one per
+    person per incident, held by a unique index so a vote sent twice at once is stored once."""
 
     __tablename__ = "verdict"
+    __table_args__ = (Index("uq_verdict_incident_verifier", "incident_id", "verifier_id", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: str = Field(
@@ -340,6 +342,24 @@ class ChannelLinkRow(SQLModel, table=True):
     language: str = Field(max_length=64)  # its posts' language, or languages joined by "+"
     linked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     problem: str | None = Field(default=None, max_length=300)
+
+
+class ChannelLinkTokenRow(SQLModel, table=True):
+    """A pending /linkchannel command: only the SHA-256 of its random token is kept, with the
+    admin who asked, the neighborhood, its expiry, the chat it was first posted in (it works
+    there only) and when it was used (once)."""
+
+    __tablename__ = "channel_link_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    neighborhood_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("neighborhood.id", ondelete="CASCADE"), nullable=False)
+    )
+    admin_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class DrillScenarioRow(SQLModel, table=True):

@@ -15,7 +15,7 @@ from verify.errors import Conflict
 from verify.incidents import Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
 from verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from verify.places import Neighborhood
-from verify.roster import Invite, Verifier
+from verify.roster import Invite, Role, Verifier
 
 
 @dataclass
@@ -249,8 +249,11 @@ class _Verdicts:
     def __init__(self, staged: MemoryStore) -> None:
         self._s = staged
 
-    async def add(self, record: VerdictRecord) -> None:
+    async def add(self, record: VerdictRecord) -> bool:
+        if any(v.incident_id == record.incident_id and v.verifier_id == record.verifier_id for v in self._s.verdicts):
+            return False
         self._s.verdicts.append(record)
+        return True
 
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         return tuple(v for v in self._s.verdicts if v.incident_id == incident_id)
@@ -300,6 +303,12 @@ class _Invites:
             return False
         self._s.invites[code] = replace(invite, used_by=user_id, used_at=at)
         return True
+
+    async def void_issued_by(self, user_id: int, roles: Sequence[Role], at: datetime) -> int:
+        voided = {code: replace(i, expires_at=at) for code, i in self._s.invites.items()
+                  if i.created_by == user_id and i.used_by is None and i.expires_at > at and i.role in roles}
+        self._s.invites.update(voided)
+        return len(voided)
 
 
 class _FollowUps:

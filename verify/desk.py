@@ -3,11 +3,15 @@ two-person rule.
 
 A claim is a lease held by one person, taken by a conditional update in the database, so
 two people pressing Claim at the same moment cannot both hold it. Confirmed and debunked
-need two distinct verifiers by default (configurable per tier); trainees' verdicts are
-recorded but never count; disagreement goes to coordinators; nobody decides an incident
-that holds a report of their own. Drills (see `verify.training`) go through the same
-queue, claims and verdicts, but are never published: a training drill is its owner's alone
-and their verdict decides it; a live drill looks real to everyone but coordinators.
+need two distinct verifiers by default (configurable per tier), one vote per person per
+incident; disagreement is settled by a coordinator who has not voted on it; nobody decides
+an incident that holds a report of their own. Trainees practise on their own training
+drills: they may look at the live queue but never claim or decide a live incident (live
+drills included, which must look real), so they never block a verifier and never ask a
+reporter anything — only a vote that counts asks reporters a question. Drills (see
+`verify.training`) go through the same queue, claims and verdicts, but are never
+published: a training drill is its owner's alone and their verdict decides it; a live
+drill looks real to everyone but coordinators.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class DeskRefusal(StrEnum):
     OWN_REPORT = "own_report"
     ALREADY_VOTED = "already_voted"
     DRILL_QUESTION = "drill_question"  # a training drill has no reporter to ask
+    TRAINEE_LIVE = "trainee_live"  # trainees practise on drills; live incidents are verifiers' work
 
 
 class DeskRefused(Exception):
@@ -208,18 +213,18 @@ class DeskService(DeskGuard):
 
     async def claim(self, user_id: int, incident_id: str) -> Incident:
         """Take the incident's lease (5 min when urgent, else 10). Exactly one of several
-        simultaneous claims wins; the others are refused with TAKEN. Someone whose verdict
-        already counts cannot claim it again (the second look must be another person's),
-        except a coordinator settling a disagreement."""
+        simultaneous claims wins; the others are refused with TAKEN. Trainees claim only
+        their own training drills. Someone who already voted on the incident cannot claim it
+        again (the second look, and the settling of a disagreement, are another person's)."""
         now = self._clock.now()
         async with self._uow() as uow:
             person = await self._member(uow, user_id, Role.TRAINEE, "claim", incident_id)
             incident = await self._open_incident(uow, user_id, incident_id, "claim")
             await self._own_training(uow, user_id, incident, "claim")
+            await self._trainees_on_drills(uow, person, incident, "claim")
             if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
                 await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.OWN_REPORT)
-            voted = any(v.verifier_id == user_id and v.counts for v in await uow.verdicts.for_incident(incident_id))
-            if voted and not (incident.escalated and person.can(Role.COORDINATOR)):
+            if any(v.verifier_id == user_id for v in await uow.verdicts.for_incident(incident_id)):
                 await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.ALREADY_VOTED)
             until = now + self.policy.lease_for(incident.tier)
             if not await uow.incidents.take_lease(incident_id, user_id, now, until):
@@ -235,8 +240,9 @@ class DeskService(DeskGuard):
         otherwise the refusal is audited."""
         now = self._clock.now()
         async with self._uow() as uow:
-            await self._member(uow, user_id, Role.TRAINEE, "verdict", incident_id)
+            person = await self._member(uow, user_id, Role.TRAINEE, "verdict", incident_id)
             incident = await self._open_incident(uow, user_id, incident_id, "verdict")
+            await self._trainees_on_drills(uow, person, incident, "verdict")
             if incident.claimed_by != user_id:
                 await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.NOT_HOLDER)
             if incident.lease_until is None or incident.lease_until <= now:
@@ -295,11 +301,17 @@ class DeskService(DeskGuard):
         return returned
 
     async def decide(self, user_id: int, incident_id: str, verdict: Verdict, reason: str) -> VerdictResult:
-        """Record a verdict by the lease holder and apply the quorum rules."""
+        """Record a verdict by the lease holder and apply the quorum rules. One vote per
+        person per incident (the database holds to it too): a second one — the same press
+        sent twice at once — is refused with ALREADY_VOTED and changes nothing."""
         now = self._clock.now()
         async with self._uow() as uow:
             person = await self._member(uow, user_id, Role.TRAINEE, "verdict", incident_id)
             incident = await self._open_incident(uow, user_id, incident_id, "verdict")
+            await self._trainees_on_drills(uow, person, incident, "verdict")
+            earlier = await uow.verdicts.for_incident(incident_id)
+            if any(v.verifier_id == user_id for v in earlier):
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.ALREADY_VOTED)
             if incident.claimed_by != user_id:
                 await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.NOT_HOLDER)
             if incident.lease_until is None or incident.lease_until <= now:
@@ -308,10 +320,10 @@ class DeskService(DeskGuard):
                 await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.DRILL_QUESTION)
             if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
                 await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.OWN_REPORT)
-            earlier = await uow.verdicts.for_incident(incident_id)
             counts = person.can(Role.VERIFIER)
             record = VerdictRecord(incident_id, user_id, verdict, reason.strip()[:500], now, counts)
-            await uow.verdicts.add(record)
+            if not await uow.verdicts.add(record):  # the same person's vote landed a moment ago
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.ALREADY_VOTED)
             verdicts = (*earlier, record)
             outcome, final = self._judge(incident, person, verdicts)
             tell: tuple[ReporterToTell, ...] = ()
@@ -445,16 +457,18 @@ class DeskService(DeskGuard):
         latest = verdicts[-1]
         if incident.drill is DrillKind.TRAINING:
             return Outcome.DECIDED, latest.verdict  # practice: one's own verdict is graded at once
+        if not latest.counts:
+            return Outcome.RECORDED, None  # only a vote that counts may ask reporters anything
         if latest.verdict is Verdict.NEEDS_INFO:
             return Outcome.NEEDS_INFO, None
-        if not latest.counts:
-            return Outcome.RECORDED, None
         counting = [v for v in verdicts if v.counts and v.verdict in FINAL]
         if latest.verdict is Verdict.UNVERIFIABLE:
             return (Outcome.ESCALATED, None) if counting else (Outcome.DECIDED, Verdict.UNVERIFIABLE)
         if len({v.verdict for v in counting}) > 1:
             if person.can(Role.COORDINATOR) and incident.escalated:
-                return Outcome.DECIDED, latest.verdict  # a coordinator settles the disagreement
+                # a coordinator settles the disagreement (one who has not voted on it: a
+                # person votes once, so the earlier votes are all someone else's)
+                return Outcome.DECIDED, latest.verdict
             return Outcome.ESCALATED, None
         if person.can(Role.COORDINATOR) and incident.tier in self.policy.coordinator_alone:
             return Outcome.DECIDED, latest.verdict
@@ -462,6 +476,12 @@ class DeskService(DeskGuard):
         if len(voters) >= self.policy.quorum.get(incident.tier, 2):
             return Outcome.DECIDED, latest.verdict
         return Outcome.RECORDED, None
+
+    async def _trainees_on_drills(self, uow: UnitOfWork, person: Verifier, incident: Incident, action: str) -> None:
+        """Trainees practise on their training drills: a live incident (a live drill too, as
+        it must look real) is claimed and decided by verifiers and up."""
+        if incident.drill is not DrillKind.TRAINING and not person.can(Role.VERIFIER):
+            await self._refuse(uow, person.user_id, action, incident.id, DeskRefusal.TRAINEE_LIVE)
 
     async def _own_training(self, uow: UnitOfWork, user_id: int, incident: Incident, action: str) -> None:
         """A training drill exists only for the person practising it."""

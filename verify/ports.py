@@ -24,11 +24,11 @@ if TYPE_CHECKING:
         Priority,
         TargetKind,
     )
-    from verify.channels import ChannelLink
+    from verify.channels import ChannelLink, LinkToken
     from verify.desk import FollowUp, ReporterToTell, VerdictRecord
     from verify.drills import Scenario
     from verify.incidents import DrillKind
-    from verify.roster import Invite, Verifier
+    from verify.roster import Invite, Role, Verifier
     from verify.subscriptions import Subscriber
     from verify.training import DrillRun
 
@@ -366,11 +366,29 @@ class ChannelRepository(Protocol):
         """Set `problem` on the links to this chat that had none; returns those."""
         ...
 
+    async def add_token(self, token: LinkToken, now: datetime) -> None:
+        """Store a pending link command, and forget those expired before `now`."""
+        ...
+
+    async def token(self, token_hash: str) -> LinkToken | None: ...
+
+    async def bind_token(self, token_hash: str, chat_id: int) -> bool:
+        """Bind the token to `chat_id` unless it is bound to another chat (False)."""
+        ...
+
+    async def use_token(self, token_hash: str, chat_id: int, now: datetime) -> bool:
+        """Mark the token used, only if it is bound to `chat_id`, unused and unexpired (one
+        winner in a race)."""
+        ...
+
 
 class VerdictRepository(Protocol):
-    """Everyone's verdicts, kept (trainees' too)."""
+    """Everyone's verdicts, kept (trainees' too): one per person per incident."""
 
-    async def add(self, record: VerdictRecord) -> None: ...
+    async def add(self, record: VerdictRecord) -> bool:
+        """Store the verdict, unless its person already has one on the incident (False:
+        nothing stored; a vote sent twice at once is stored once)."""
+        ...
 
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         """The verdicts on an incident, oldest first."""
@@ -412,6 +430,11 @@ class InviteRepository(Protocol):
 
     async def use(self, code: str, user_id: int, at: datetime) -> bool:
         """Mark the code used by `user_id`, only if nobody used it yet (one winner in a race)."""
+        ...
+
+    async def void_issued_by(self, user_id: int, roles: Sequence[Role], at: datetime) -> int:
+        """Make the unused, unexpired invites `user_id` issued for one of `roles` expire at
+        `at`; returns how many."""
         ...
 
 

@@ -85,6 +85,7 @@ class Refusal(StrEnum):
     ALREADY_MEMBER = "already_member"
     UNKNOWN_PERSON = "unknown_person"
     SELF = "self"
+    REVOKED = "revoked"  # a revoked person is brought back by a coordinator, never by a code
 
 
 class Refused(Exception):
@@ -93,6 +94,13 @@ class Refused(Exception):
     def __init__(self, reason: Refusal) -> None:
         super().__init__(reason.value)
         self.reason = reason
+
+
+def may_invite(person: Verifier, role: Role) -> bool:
+    """Whether `person` may issue an invite for `role`: coordinators invite trainees and
+    verifiers, admins anyone (nobody invites to "revoked")."""
+    return role is not Role.REVOKED and person.can(Role.COORDINATOR) and (
+        role <= Role.VERIFIER or person.can(Role.ADMIN))
 
 
 def new_invite_code() -> str:
@@ -147,9 +155,7 @@ class RosterService:
         async with self._uow() as uow:
             if by is not None:
                 actor = await uow.verifiers.get(by)
-                allowed = actor is not None and actor.can(Role.COORDINATOR) and (
-                    role <= Role.VERIFIER or actor.can(Role.ADMIN))
-                if not allowed or role is Role.REVOKED:
+                if actor is None or not may_invite(actor, role):
                     await self._refuse(uow, by, "invite", Refusal.NOT_ALLOWED, {"role": role.label})
             invite = Invite(new_invite_code(), role, by, now, now + INVITE_TTL)
             await uow.invites.add(invite)
@@ -158,21 +164,24 @@ class RosterService:
         return invite
 
     async def redeem(self, code: str, user_id: int, name: str) -> Verifier:
-        """Join with a code: single use, within its 72 hours, and only once per person."""
+        """Join with a code: single use, within its 72 hours (or until its issuer loses the
+        right to issue it), and only by someone not on the roster: a member is already on
+        the desk, and a revoked person comes back only by a coordinator's decision in
+        /roster (told before anything about the code, so they learn nothing from it)."""
         now = self._clock.now()
         code = normalise_invite_code(code)
         async with self._uow() as uow:
             invite = await uow.invites.get(code)
             existing = await uow.verifiers.get(user_id)
             problem = None
-            if invite is None:
+            if existing is not None:
+                problem = Refusal.REVOKED if existing.role is Role.REVOKED else Refusal.ALREADY_MEMBER
+            elif invite is None:
                 problem = Refusal.UNKNOWN_INVITE
             elif invite.used_by is not None:
                 problem = Refusal.USED_INVITE
             elif invite.expires_at <= now:
                 problem = Refusal.EXPIRED_INVITE
-            elif existing is not None and existing.role is not Role.REVOKED:
-                problem = Refusal.ALREADY_MEMBER
             if problem is None and not await uow.invites.use(code, user_id, now):
                 problem = Refusal.USED_INVITE  # taken by someone else a moment ago
             if problem is not None:
@@ -186,7 +195,9 @@ class RosterService:
 
     async def set_role(self, by: int, target: int, role: Role) -> Verifier:
         """Promote, demote or revoke. A coordinator acts on people below coordinator and may
-        grant up to verifier; an admin acts on anyone but themselves."""
+        grant up to verifier; an admin acts on anyone but themselves. The unused invites the
+        person issued that their new role could not issue (all of them, when revoked) are
+        void from now on."""
         async with self._uow() as uow:
             actor = await uow.verifiers.get(by)
             if actor is None or not actor.can(Role.COORDINATOR):
@@ -207,6 +218,10 @@ class RosterService:
             changed = replace(person, role=role, on_duty=person.on_duty and role is not Role.REVOKED)
             await uow.verifiers.save(changed)
             await self._audit(uow, by, f"role.{role.label}", f"verifier:{target}", {"from": person.role.label})
+            beyond = tuple(r for r in Role if r is not Role.REVOKED and not may_invite(changed, r))
+            voided = await uow.invites.void_issued_by(target, beyond, self._clock.now()) if beyond else 0
+            if voided:
+                await self._audit(uow, by, "invite.void", f"verifier:{target}", {"invites": voided})
             await uow.commit()
         return changed
 

@@ -1251,11 +1251,19 @@ class BotApiDouble:
     def push_update(self, update: Mapping[str, Any]) -> int:
         """Queue ``update`` (without ``update_id``) for ``getUpdates``; return its new id.
 
-        Ids are monotonic. A waiting long poll returns right away.
+        Ids are monotonic. A waiting long poll returns right away. A message or channel
+        post it carries is remembered as the chat's (the bot may reply to it or delete
+        it), and the bot's next message in that chat gets a later id.
         """
         update_id = self._next_update_id
         self._next_update_id += 1
         body = copy.deepcopy({k: v for k, v in update.items() if k != "update_id"})
+        for kind in ("message", "channel_post"):
+            posted = body.get(kind)
+            if isinstance(posted, dict) and isinstance(posted.get("chat"), dict) and "message_id" in posted:
+                chat_id, mid = int(posted["chat"]["id"]), int(posted["message_id"])
+                self._message_ids[chat_id] = max(self._message_ids.get(chat_id, 0), mid)
+                self._remember_user_message(posted)
         self._updates[update_id] = {"update_id": update_id, **body}
         if self._delivery_url is not None:
             task = asyncio.get_running_loop().create_task(self._deliver(self._updates[update_id]))
@@ -2227,10 +2235,21 @@ class BotApiDouble:
             message.changed_seq = self._seq + 1
             self._touch()
             return True
-        if self._user_messages.pop((chat["id"], mid), None) is not None:
+        if (chat["id"], mid) in self._user_messages:
+            if chat.get("type") != "private" and not self._may_delete_others(chat["id"]):
+                raise _bad_request("message can't be deleted")
+            del self._user_messages[(chat["id"], mid)]
             self._touch()
             return True
         raise _bad_request("message to delete not found")
+
+    def _may_delete_others(self, chat_id: int) -> bool:
+        """Whether the bot may delete other people's messages in a group or channel: as
+        its creator, or an administrator not denied ``can_delete_messages``."""
+        key = (chat_id, self.bot_user["id"])
+        status = self._members.get(key, "member")
+        return status == "creator" or (
+            status == "administrator" and self._member_rights.get(key, {}).get("can_delete_messages", True))
 
     async def _m_answer_callback_query(self, params: JSONDict) -> bool:
         query_id = str(params.get("callback_query_id") or "")

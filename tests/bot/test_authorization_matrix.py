@@ -65,6 +65,7 @@ REFUSALS = (
     "not allowed", "Only coordinators", "Only admins", "does not exist", "do not hold", "no longer active",
     "out of date", "closed or was already answered", "already on the desk", "not on the roster",
     "cannot change your own role", "Claim it first", "already been decided", "Only debunked", "already published",
+    "was revoked", "Trainees practise on drills", "already gave a verdict", "has expired",
 )
 
 
@@ -169,11 +170,12 @@ async def nothing(world: World, who: Who) -> Ctx:
 
 
 def holding(incident: str = "fresh") -> Prepare:
-    """A fresh incident held by the person when the desk lets them claim (else by a helper)."""
+    """A fresh incident held by the person when the desk lets them claim it (verifiers and
+    up: trainees claim only their practice drills), else by a helper."""
 
     async def prepare(world: World, who: Who) -> Ctx:
         incident_id = await world.incident()
-        holder = IDS[who] if who in (Who.TRAINEE, Who.VERIFIER, Who.COORDINATOR, Who.ADMIN) else HELPERS[0]
+        holder = IDS[who] if who in (Who.VERIFIER, Who.COORDINATOR, Who.ADMIN) else HELPERS[0]
         if incident == "other":
             holder = HELPERS[0]
         await world.services.desk.claim(holder, incident_id)
@@ -252,6 +254,34 @@ async def someone_elses_practice(world: World, who: Who) -> Ctx:
     await scenarios(world, who)
     incident = await world.services.training.practice(await world.person(Role.TRAINEE), "en")
     return {"incident": incident.id}
+
+
+async def own_practice(world: World, who: Who) -> Ctx:
+    """The person's own practice drill (another trainee's for those off the desk)."""
+    await scenarios(world, who)
+    desk = who in (Who.TRAINEE, Who.VERIFIER, Who.COORDINATOR, Who.ADMIN)
+    incident = await world.services.training.practice(IDS[who] if desk else await world.person(Role.TRAINEE), "en")
+    return {"incident": incident.id}
+
+
+async def disagreement_voted_on(world: World, who: Who) -> Ctx:
+    """A high-tier incident the person voted Confirmed on (when they could) and a helper
+    Debunked, so it went to the coordinators; for the others, two helpers disagreed."""
+    incident_id = await world.incident()
+    desk = world.services.desk
+    voters = ((IDS[who], HELPERS[0]) if who in (Who.VERIFIER, Who.COORDINATOR, Who.ADMIN) else HELPERS)
+    for voter, verdict in zip(voters, (Verdict.CONFIRMED, Verdict.DEBUNKED), strict=True):
+        await desk.claim(voter, incident_id)
+        await desk.decide(voter, incident_id, verdict, "checked")
+    return {"incident": incident_id}
+
+
+async def invite_of_a_revoked_coordinator(world: World, who: Who) -> Ctx:
+    """A verifier invite issued by a coordinator who was revoked since."""
+    coordinator = await world.person(Role.COORDINATOR)
+    code = (await world.services.roster.invite(coordinator, Role.VERIFIER)).code
+    await world.services.roster.set_role(IDS[Who.ADMIN], coordinator, Role.REVOKED)
+    return {"code": code}
 
 
 async def live_drill(world: World, who: Who) -> Ctx:
@@ -362,9 +392,12 @@ ROWS: tuple[Row, ...] = (
     Row("/mysubscriptions", ALL, command("/mysubscriptions"), "not subscribed", audited=False),
     Row("/unsubscribe", ALL, command("/unsubscribe"), "You get verified alerts", prepare=subscribed, audited=False),
     # the desk's commands
-    Row("/join CODE", ALL - {Who.TRAINEE, Who.VERIFIER, Who.COORDINATOR, Who.ADMIN}, command("/join {code}"),
+    Row("/join CODE", frozenset({Who.ANONYMOUS, Who.REPORTER}), command("/join {code}"),
         "Welcome to the desk", prepare=invite_code, in_database=True,
-        says=says("already on the desk")),
+        says=says("already on the desk", revoked="was revoked")),
+    Row("/join CODE issued by a coordinator revoked since", NOBODY, command("/join {code}"), "",
+        prepare=invite_of_a_revoked_coordinator, in_database=True,
+        says=says("already on the desk", revoked="was revoked", anonymous="has expired", reporter="has expired")),
     Row("/duty on", DESK, command("/duty on"), "You are on duty"),
     Row("/languages en es", DESK, command("/languages en es"), "Languages: en es"),
     Row("/areas all", DESK, command("/areas all"), "Areas: all"),
@@ -383,21 +416,31 @@ ROWS: tuple[Row, ...] = (
         says=says("Only admins")),
     Row("/drills", DESK, command("/drills"), "Your drills:"),
     # the desk's buttons
-    Row("d:claim", DESK, press("d:claim:{incident}"), "You hold this incident now", prepare=fresh_incident,
+    Row("d:claim", VERIFIERS, press("d:claim:{incident}"), "You hold this incident now", prepare=fresh_incident,
         subject=(INCIDENT_ROW,), in_database=True,
+        says=says("not allowed", trainee="Trainees practise on drills")),
+    Row("d:claim of one's own practice drill", DESK, press("d:claim:{incident}"), "You hold this incident now",
+        prepare=own_practice, subject=(INCIDENT_ROW,), in_database=True,
         says=says("not allowed")),
+    Row("d:claim of a live drill", VERIFIERS, press("d:claim:{incident}"), "You hold this incident now",
+        prepare=live_drill, subject=(INCIDENT_ROW,),
+        says=says("not allowed", trainee="Trainees practise on drills")),
+    Row("d:claim of a disagreement one voted on", NOBODY, press("d:claim:{incident}"), "",
+        prepare=disagreement_voted_on, subject=(INCIDENT_ROW,), in_database=True,
+        says=says("not allowed", trainee="Trainees practise on drills", verifier="already gave a verdict",
+                  coordinator="already gave a verdict", admin="already gave a verdict")),
     Row("d:photos", DESK, press("d:photos:{incident}"), "no photos", prepare=fresh_incident,
         says=says("not allowed")),
     Row("d:reports", DESK, press("d:reports:{incident}"), "Reports of this incident in full", prepare=fresh_incident,
         says=says("not allowed")),
-    Row("d:release", DESK, press("d:release:{incident}"), "Released", prepare=holding(),
+    Row("d:release", VERIFIERS, press("d:release:{incident}"), "Released", prepare=holding(),
         subject=(INCIDENT_ROW,),
-        says=says("not allowed")),
-    Row("d:v:confirmed", DESK, press("d:v:{incident}:confirmed"), "Send a short reason", prepare=holding(),
+        says=says("not allowed", trainee="do not hold")),
+    Row("d:v:confirmed", VERIFIERS, press("d:v:{incident}:confirmed"), "Send a short reason", prepare=holding(),
         then=give_reason, subject=(INCIDENT_ROW,), in_database=True,
-        says=says("not allowed")),
-    Row("d:v:needs_info", DESK, press("d:v:{incident}:needs_info"), "Type the question", prepare=holding(),
-        subject=(INCIDENT_ROW,)),
+        says=says("not allowed", trainee="Trainees practise on drills")),
+    Row("d:v:needs_info", VERIFIERS, press("d:v:{incident}:needs_info"), "Type the question", prepare=holding(),
+        subject=(INCIDENT_ROW,), says=says("not allowed", trainee="Trainees practise on drills")),
     Row("d:merge", VERIFIERS, press("d:merge:{incident}"), "Merged", prepare=suggested_merge,
         subject=(INCIDENT_ROW, "SELECT id, status FROM incident WHERE id = '{other}'"), in_database=True,
         says=says("not allowed")),
@@ -422,7 +465,7 @@ ROWS: tuple[Row, ...] = (
         subject=(ALERT_ROW,)),
     Row("a:c", COORDINATORS, press("a:c:{incident}"), "Correction queued", prepare=debunked, in_database=True,
         says=says("Only coordinators")),
-    Row("c:<key>", ADMINS, press(f"c:{HARBOR_KEY}"), "/linkchannel harbor-view~",
+    Row("c:<key>", ADMINS, press(f"c:{HARBOR_KEY}"), "post this there",
         says=says("Only admins")),
     Row("dr:practice", DESK, press("dr:practice"), "PRACTICE DRILL", prepare=scenarios, in_database=True,
         says=says("not allowed")),
@@ -453,7 +496,8 @@ ROWS: tuple[Row, ...] = (
     Row("forged d:claim oversized", NOBODY, press(f"d:claim:{OVERSIZED}"), ""),
     Row("forged d:v on someone else's claim", NOBODY, press("d:v:{incident}:confirmed"), "",
         prepare=holding("other"), subject=(INCIDENT_ROW,), in_database=True,
-        says=says("not allowed", trainee="do not hold", verifier="do not hold", coordinator="do not hold", admin="do not hold")),
+        says=says("not allowed", trainee="Trainees practise on drills", verifier="do not hold", coordinator="do not hold",
+                  admin="do not hold")),
     Row("forged d:release of someone else's claim", NOBODY, press("d:release:{incident}"), "",
         prepare=holding("other"), subject=(INCIDENT_ROW,)),
     Row("forged d:v with a made-up verdict", NOBODY, press("d:v:{incident}:published"), "", prepare=holding(),
@@ -498,10 +542,11 @@ CASES = [pytest.param(row, "sqlite", id=f"{row.name}-sqlite") for row in ROWS] +
 def test_the_matrix_is_the_documented_policy() -> None:
     """A few cells spelled out, so the table above cannot drift into nonsense."""
     by_name = {row.name: row.matrix for row in ROWS}
-    assert by_name["d:claim"][Who.TRAINEE] and not by_name["d:merge"][Who.TRAINEE]
+    assert not by_name["d:claim"][Who.TRAINEE] and by_name["d:claim of one's own practice drill"][Who.TRAINEE]
+    assert not by_name["d:merge"][Who.TRAINEE] and not by_name["d:claim of a live drill"][Who.TRAINEE]
     assert by_name["/invite verifier"][Who.COORDINATOR] and not by_name["/invite coordinator"][Who.COORDINATOR]
     assert not any(by_name["d:claim"][who] for who in (Who.ANONYMOUS, Who.REPORTER, Who.REVOKED))
-    assert by_name["/join CODE"][Who.REVOKED] and not by_name["/join CODE"][Who.VERIFIER]
+    assert not by_name["/join CODE"][Who.REVOKED] and not by_name["/join CODE"][Who.VERIFIER]
     assert [who for who, ok in by_name["f:answer"].items() if ok] == [Who.REPORTER]
     assert len(ROWS) * len(WHO) == sum(len(row.matrix) for row in ROWS)
 

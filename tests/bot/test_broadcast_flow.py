@@ -5,6 +5,7 @@ limits (429, 403, a lost channel)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from collections import Counter
@@ -88,7 +89,7 @@ async def test_linking_a_channel_needs_an_admin_and_the_bots_rights(bot: Harness
     await admin.wait_text("Which neighborhood")
     await admin.press("Harbor View")
     command = (await admin.wait_text("/linkchannel ")).text.splitlines()[-1]
-    assert re.fullmatch(r"/linkchannel harbor-view~\d+~[0-9a-f]+~[0-9a-f]{20}", command)
+    assert re.fullmatch(r"/linkchannel [A-Za-z0-9_-]{24}", command)
     double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
     post = {"channel_post": {"message_id": 1, "date": int(time.time()), "text": command,
                              "chat": {"id": CHANNEL, "type": "channel", "title": "Harbor View alerts"},
@@ -108,6 +109,59 @@ async def test_linking_a_channel_needs_an_admin_and_the_bots_rights(bot: Harness
     await double.wait_for(lambda m: "not valid" in (m.text or ""), chat_id=CHANNEL)
     assert await bot.rows("SELECT neighborhood_id, chat_id, problem FROM channel_link") == [
         {"neighborhood_id": "harbor-view", "chat_id": CHANNEL, "problem": None}]
+
+
+def channel_post(chat_id: int, title: str, text: str, message_id: int = 1) -> dict[str, object]:
+    return {"channel_post": {"message_id": message_id, "date": int(time.time()), "text": text,
+                             "chat": {"id": chat_id, "type": "channel", "title": title},
+                             "entities": [{"type": "bot_command", "offset": 0, "length": 12}]}}
+
+
+async def link_command(admin: FakeUser) -> str:
+    await admin.send_command("/linkchannel")
+    await admin.press("Harbor View", message=await admin.wait_text("Which neighborhood"))
+    return (await admin.wait_text("/linkchannel ")).text.splitlines()[-1]
+
+
+async def test_a_link_command_names_nobody_works_once_in_the_first_chat_it_is_posted_in_and_is_then_deleted(
+        bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    command = await link_command(admin)
+    token = command.split()[1]
+    assert str(ADMIN) not in command and "harbor" not in command
+    [stored] = await bot.rows("SELECT token_hash, admin_id FROM channel_link_token")
+    assert stored == {"token_hash": hashlib.sha256(token.encode()).hexdigest(), "admin_id": ADMIN}
+    double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
+    double.push_update(channel_post(CHANNEL, "Harbor View alerts", command))  # the bot cannot post there yet
+    await admin.wait_text("I cannot post alerts in Harbor View alerts")
+    elsewhere = -1_009_999_999  # someone copies the command from the channel into a chat of theirs
+    double.add_chat(elsewhere, type="channel", title="Copycat")
+    double.set_chat_member(elsewhere, double.bot_user["id"], "administrator")
+    double.push_update(channel_post(elsewhere, "Copycat", command))
+    await double.wait_for(lambda m: "posted in another chat first" in (m.text or ""), chat_id=elsewhere)
+    double.set_chat_member(CHANNEL, double.bot_user["id"], "administrator")
+    double.push_update(channel_post(CHANNEL, "Harbor View alerts", command))
+    await admin.wait_text("Linked Harbor View alerts to Harbor View")
+    deleted = await double.wait_for_call("deleteMessage")
+    assert deleted.ok and (deleted.params["chat_id"], deleted.params["message_id"]) == (CHANNEL, 1)
+    double.push_update(channel_post(CHANNEL, "Harbor View alerts", command, message_id=5))
+    await double.wait_for(lambda m: "already used" in (m.text or ""), chat_id=CHANNEL)
+    assert await bot.rows("SELECT chat_id FROM channel_link") == [{"chat_id": CHANNEL}]
+    refused = await bot.rows("SELECT actor, subject FROM audit_event WHERE action = 'refused.channel.link_token' "
+                             "ORDER BY id")
+    assert refused == [{"actor": "outsider", "subject": "other_chat"}, {"actor": "outsider", "subject": "used_token"}]
+
+
+async def test_when_the_bot_cannot_delete_the_link_command_the_admin_is_asked_to(
+        bot: Harness, double: BotApiDouble) -> None:
+    admin = double.user(ADMIN, "Admin", "en")
+    command = await link_command(admin)
+    double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
+    double.set_chat_member(CHANNEL, double.bot_user["id"], "administrator", can_delete_messages=False)
+    double.push_update(channel_post(CHANNEL, "Harbor View alerts", command))
+    await admin.wait_text("Linked Harbor View alerts to Harbor View")
+    await admin.wait_text("please delete it there yourself")
+    assert not (await double.wait_for_call("deleteMessage")).ok
 
 
 async def test_subscribing_with_buttons_and_a_shared_location(bot: Harness, double: BotApiDouble) -> None:

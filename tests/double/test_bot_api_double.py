@@ -430,6 +430,25 @@ async def test_chat_member_commands_and_chat(
     assert await app.bot.send_chat_action(-1009876543210, "typing")
 
 
+async def test_a_pushed_channel_post_can_be_deleted_only_by_an_admin_bot_allowed_to(
+    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
+) -> None:
+    channel = -1009876543210
+    double.add_chat(channel, type="channel", title="Alerts")
+    chat = {"id": channel, "type": "channel", "title": "Alerts"}
+    double.push_update({"channel_post": {"message_id": 7, "date": 0, "text": "posted", "chat": chat}})
+    assert (await app.bot.send_message(channel, "after it")).message_id == 8  # ids go on from the post
+    with pytest.raises(BadRequest, match="(?i)message can't be deleted"):
+        await app.bot.delete_message(channel, 7)  # a plain member
+    double.set_chat_member(channel, double.bot_user["id"], "administrator", can_delete_messages=False)
+    with pytest.raises(BadRequest, match="(?i)message can't be deleted"):
+        await app.bot.delete_message(channel, 7)
+    double.set_chat_member(channel, double.bot_user["id"], "administrator")
+    assert await app.bot.delete_message(channel, 7)
+    with pytest.raises(BadRequest, match="(?i)message to delete not found"):
+        await app.bot.delete_message(channel, 7)
+
+
 async def test_long_poll_returns_as_soon_as_update_arrives(
     double: BotApiDouble, http: aiohttp.ClientSession
 ) -> None:

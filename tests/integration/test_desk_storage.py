@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
+from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.migrate import alembic_config, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from verify.clock import ManualClock
-from verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
+from verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome, VerdictRecord
 from verify.incidents import IncidentStatus, Verdict
 from verify.intake import IntakePolicy, IntakeService
 from verify.model import Activity, GeoPoint, ReportDraft
@@ -81,3 +84,52 @@ async def test_merging_moves_the_reports_in_the_database(engine: AsyncEngine) ->
         owners = (await conn.execute(text("SELECT DISTINCT incident_id FROM report"))).scalars().all()
         status = (await conn.execute(text("SELECT status FROM incident WHERE id = :i"), {"i": near.incident.id})).scalar()
     assert owners == [first] and status == "merged"
+
+
+async def test_the_same_verdict_sent_twice_at_once_is_stored_once_and_the_repeat_told_politely_30_times(
+        engine: AsyncEngine) -> None:
+    intake, desk, _ = await setup(engine)
+    for n in range(30):
+        incident = await open_incident(intake, n)
+        await desk.claim(ANA, incident)
+        results = await asyncio.gather(desk.decide(ANA, incident, Verdict.CONFIRMED, "seen"),
+                                       desk.decide(ANA, incident, Verdict.CONFIRMED, "seen"), return_exceptions=True)
+        recorded = [r for r in results if not isinstance(r, BaseException)]
+        repeats = [r for r in results if isinstance(r, BaseException)]
+        assert [r.outcome for r in recorded] == [Outcome.RECORDED], results
+        assert [type(r) for r in repeats] == [DeskRefused]
+        assert repeats[0].reason is DeskRefusal.ALREADY_VOTED  # type: ignore[attr-defined]
+    async with engine.connect() as conn:
+        votes = (await conn.execute(text(
+            "SELECT count(*) FROM verdict GROUP BY incident_id, verifier_id HAVING count(*) > 1"))).all()
+    assert votes == []
+
+
+async def test_the_database_holds_one_vote_per_person_per_incident(engine: AsyncEngine) -> None:
+    intake, desk, clock = await setup(engine)
+    incident = await open_incident(intake, 1)
+    record = VerdictRecord(incident, ANA, Verdict.CONFIRMED, "seen", clock.now(), True)
+    uow = SqlUnitOfWorkFactory(engine)
+    async with uow() as tx:
+        assert await tx.verdicts.add(record)
+        assert not await tx.verdicts.add(replace(record, verdict=Verdict.DEBUNKED))
+        assert await tx.verdicts.add(replace(record, verifier_id=BEN))
+        await tx.commit()
+    async with uow() as tx:
+        assert [(v.verifier_id, v.verdict) for v in await tx.verdicts.for_incident(incident)] == [
+            (ANA, Verdict.CONFIRMED), (BEN, Verdict.CONFIRMED)]
+
+
+async def test_the_migration_folds_a_persons_repeated_votes_into_their_latest(engine: AsyncEngine) -> None:
+    intake, _, clock = await setup(engine)
+    incident = await open_incident(intake, 1)
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0014"))
+        for verifier, verdict in ((ANA, "confirmed"), (BEN, "debunked"), (ANA, "debunked")):
+            await conn.execute(text("INSERT INTO verdict (incident_id, verifier_id, verdict, reason, at, counts) "
+                                    "VALUES (:i, :v, :d, 'r', :at, true)"),
+                               {"i": incident, "v": verifier, "d": verdict, "at": clock.now()})
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT verifier_id, verdict FROM verdict ORDER BY id"))).all()
+    assert [tuple(r) for r in rows] == [(BEN, "debunked"), (ANA, "debunked")]

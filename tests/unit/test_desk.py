@@ -60,11 +60,50 @@ async def test_two_verifiers_confirm_and_the_incident_is_decided(d: Desk) -> Non
     assert decided.status is IncidentStatus.DECIDED and decided.verdict is Verdict.CONFIRMED
 
 
-async def test_trainee_verdicts_are_recorded_but_never_count(d: Desk) -> None:
+async def test_a_trainee_cannot_claim_a_live_incident_so_never_blocks_a_verifier(d: Desk) -> None:
     incident = await d.incident()
-    assert await d.verdict(TIM, incident, Verdict.CONFIRMED) is Outcome.RECORDED
-    assert await d.verdict(ANA, incident, Verdict.CONFIRMED) is Outcome.RECORDED
-    assert [v.counts for v in d.uow.store.verdicts] == [False, True]
+    with pytest.raises(DeskRefused) as refused:
+        await d.desk.claim(TIM, incident)
+    assert refused.value.reason is DeskRefusal.TRAINEE_LIVE
+    assert d.uow.store.incidents[incident].claimed_by is None
+    assert (d.uow.store.audit[-1].action, d.uow.store.audit[-1].detail) == ("refused.claim", {"reason": "trainee_live"})
+    assert (await d.desk.claim(ANA, incident)).claimed_by == ANA  # free for a verifier
+    assert [i.id for i in await d.desk.queue(TIM)] == [incident]  # trainees still see the live queue
+
+
+async def test_a_trainees_needs_more_info_never_reaches_a_reporter(d: Desk) -> None:
+    incident = await d.incident()
+    with pytest.raises(DeskRefused):
+        await d.desk.claim(TIM, incident)
+    await d.desk.claim(ANA, incident)
+    await d.roster.set_role(COORD, ANA, Role.TRAINEE)  # demoted while holding the lease
+    with pytest.raises(DeskRefused) as refused:
+        await d.desk.decide(ANA, incident, Verdict.NEEDS_INFO, "Send your name and address to …")
+    assert refused.value.reason is DeskRefusal.TRAINEE_LIVE
+    assert d.uow.store.follow_ups == {} and d.uow.store.owed == {} and d.uow.store.verdicts == []
+    assert d.uow.store.audit[-1].action == "refused.verdict"
+
+
+async def test_a_coordinator_who_voted_does_not_settle_the_disagreement_alone(d: Desk) -> None:
+    incident = await d.incident()  # high tier: not the urgent "coordinator alone" rule
+    assert await d.verdict(COORD, incident, Verdict.CONFIRMED) is Outcome.RECORDED
+    assert await d.verdict(ANA, incident, Verdict.DEBUNKED) is Outcome.ESCALATED
+    with pytest.raises(DeskRefused) as again:
+        await d.desk.claim(COORD, incident)
+    assert again.value.reason is DeskRefusal.ALREADY_VOTED
+    assert d.uow.store.incidents[incident].status is IncidentStatus.OPEN
+    assert await d.verdict(ADMIN, incident, Verdict.DEBUNKED) is Outcome.DECIDED  # someone who has not voted
+    assert d.uow.store.incidents[incident].verdict is Verdict.DEBUNKED
+
+
+async def test_a_verdict_sent_again_is_refused_politely_and_stored_once(d: Desk) -> None:
+    incident = await d.incident()
+    await d.desk.claim(ANA, incident)
+    await d.desk.decide(ANA, incident, Verdict.CONFIRMED, "seen")
+    with pytest.raises(DeskRefused) as again:
+        await d.desk.decide(ANA, incident, Verdict.CONFIRMED, "seen")
+    assert again.value.reason is DeskRefusal.ALREADY_VOTED
+    assert len(d.uow.store.verdicts) == 1
 
 
 async def test_disagreement_escalates_and_a_coordinator_settles_it(d: Desk) -> None:

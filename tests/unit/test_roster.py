@@ -84,3 +84,46 @@ async def test_duty_languages_and_areas_are_ones_own() -> None:
 
 def test_typed_invite_codes_are_normalised() -> None:
     assert normalise_invite_code(" k7m2 qx9p ") == "K7M2-QX9P"
+
+
+async def test_a_revoked_person_cannot_come_back_with_an_invite_code() -> None:
+    service, uow, _ = await roster()
+    await service.redeem((await service.invite(COORD, Role.VERIFIER)).code, ANA, "Ana")
+    await service.set_role(COORD, ANA, Role.REVOKED)
+    fresh = await service.invite(COORD, Role.VERIFIER)
+    with pytest.raises(Refused) as back:
+        await service.redeem(fresh.code, ANA, "Ana")
+    assert back.value.reason is Refusal.REVOKED
+    assert (await service.get(ANA)).role is Role.REVOKED  # type: ignore[union-attr]
+    assert uow.store.invites[fresh.code].used_by is None  # the code is still someone else's to use
+    assert uow.store.audit[-1].action == "refused.invite.redeem" and uow.store.audit[-1].subject == "revoked"
+    assert (await service.set_role(COORD, ANA, Role.VERIFIER)).role is Role.VERIFIER  # a coordinator's decision
+
+
+async def test_revoking_someone_voids_the_invites_they_issued() -> None:
+    service, uow, clock = await roster()
+    kept = await service.invite(COORD, Role.VERIFIER)
+    await service.redeem(kept.code, ANA, "Ana")
+    issued = [await service.invite(COORD, Role.VERIFIER), await service.invite(COORD, Role.TRAINEE)]
+    await service.set_role(ADMIN, COORD, Role.REVOKED)
+    for invite in issued:
+        with pytest.raises(Refused) as void:
+            await service.redeem(invite.code, BEN, "Ben")
+        assert void.value.reason is Refusal.EXPIRED_INVITE
+    with pytest.raises(Refused) as own:
+        await service.redeem(issued[0].code, COORD, "Coordinator")  # nor by the revoked issuer themselves
+    assert own.value.reason is Refusal.REVOKED
+    assert (await service.get(ANA)).role is Role.VERIFIER  # type: ignore[union-attr]  # who already joined stays
+    assert [e.detail for e in uow.store.audit if e.action == "invite.void"] == [{"invites": 2}]
+
+
+async def test_a_demoted_admin_s_coordinator_invites_are_void_but_their_verifier_invites_stand() -> None:
+    service, _, _ = await roster()
+    await service.add_admin(ANA, "Ana")
+    coordinator = await service.invite(ANA, Role.COORDINATOR)
+    verifier = await service.invite(ANA, Role.VERIFIER)
+    await service.set_role(ADMIN, ANA, Role.COORDINATOR)
+    with pytest.raises(Refused) as void:
+        await service.redeem(coordinator.code, BEN, "Ben")
+    assert void.value.reason is Refusal.EXPIRED_INVITE
+    assert (await service.redeem(verifier.code, BEN, "Ben")).role is Role.VERIFIER
