@@ -211,11 +211,13 @@ def photos_button(t: Translator, view: IncidentView) -> list[dict[str, object]]:
 
 
 def claim_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
-    """The Claim button of a card (and Photos), Read all reports when the card is
-    abridged, and Merge / Keep separate when a merge is suggested."""
+    """The Claim button of a card for a viewer who may claim it (and Photos), Read all
+    reports when the card is abridged, and Merge / Keep separate when a merge is suggested
+    (for a viewer who may claim: merging is a verifier's decision too)."""
     incident_id = view.incident.id
-    rows = [[_button(t("Claim"), f"{DESK}:claim:{incident_id}"), *photos_button(t, view)], *_more_rows(t, view, shown)]
-    if view.suggestion is not None:
+    claim = [_button(t("Claim"), f"{DESK}:claim:{incident_id}")] if view.claimable else []
+    rows = [row for row in ([*claim, *photos_button(t, view)], *_more_rows(t, view, shown)) if row]
+    if view.suggestion is not None and view.claimable:
         rows.append([_button(t("Merge"), f"{DESK}:merge:{incident_id}"),
                      _button(t("Keep separate"), f"{DESK}:separate:{incident_id}")])
     return {"inline_keyboard": rows}

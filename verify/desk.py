@@ -142,6 +142,8 @@ class IncidentView:
     verdicts: tuple[VerdictRecord, ...]
     follow_ups: list[FollowUp]
     suggestion: MergeSuggestion | None = None
+    #: Whether the viewer may claim it (a trainee only claims their own training drills).
+    claimable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,12 +397,13 @@ class DeskService(DeskGuard):
                 await self._refuse(uow, user_id, action, incident_id[:36], DeskRefusal.UNKNOWN)
             assert incident is not None
             await self._own_training(uow, user_id, incident, action)
+            claimable = incident.drill is DrillKind.TRAINING or person.can(Role.VERIFIER)
             if incident.drill is DrillKind.LIVE and not person.can(Role.COORDINATOR):
                 incident = replace(incident, drill=None)  # a live drill looks real to the desk
             return IncidentView(incident, await uow.reports.for_incident(incident_id),
                                 await uow.verdicts.for_incident(incident_id),
                                 await uow.follow_ups.for_incident(incident_id),
-                                await uow.merges.open_for(incident_id))
+                                await uow.merges.open_for(incident_id), claimable)
 
     async def photos(self, user_id: int, incident_id: str) -> list[Media]:
         """The photos of the incident's reports (already stripped of metadata), for a desk

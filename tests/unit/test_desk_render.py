@@ -4,6 +4,7 @@ offered whole by Read all reports, in messages that fit too."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -135,3 +136,15 @@ def test_pack_fits_each_message_and_keeps_the_text_in_order(blocks: list[str], l
     assert all(0 < units(page) <= limit for page in pages)
     squeezed = "".join("".join(blocks).split())
     assert "".join("".join(pages).split()) == squeezed
+
+
+def test_a_card_offers_claim_and_merge_only_to_someone_who_may_claim() -> None:
+    t = translator("en")
+    shown_view, places = view(["short"], [], [], suggestion=True)
+    for claimable, expected in ((True, {"Claim", "Merge", "Keep separate"}), (False, set())):
+        seen = replace(shown_view, claimable=claimable)
+        shown = desk_render.card(t, seen, places, NOW, TZ)
+        keyboard = desk_render.claim_keyboard(t, seen, shown)
+        labels = {b["text"] for row in keyboard["inline_keyboard"] for b in row}
+        assert labels & {"Claim", "Merge", "Keep separate"} == expected
+        assert all(keyboard["inline_keyboard"])  # no empty row
