@@ -27,21 +27,24 @@ EXIT_USAGE = 2
 
 
 def _settings() -> Settings:
+    """The settings; their secrets are redacted from the logs and the error line from now on."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "SERENO_" + "_".join(str(p) for p in first["loc"]).upper()
         raise MissingSetting(f"{name} is invalid: {first['msg']}") from None
+    logs.redact(settings.secret_values())
+    return settings
 
 
 async def _run(args: argparse.Namespace) -> None:
     settings = _settings()
-    secrets = [settings.require_token(), settings.require_hmac_key().decode()]
-    logs.configure(args.verbose, json_lines=settings.log_format == "json")
+    settings.require_token()
+    settings.require_hmac_key()
     if args.webhook:
-        secrets.append(settings.require_webhook_secret())
-    logs.redact(secrets)
+        settings.require_webhook_secret()
+    logs.configure(args.verbose, json_lines=settings.log_format == "json")
     from bot.app import serve_bot
 
     stop = asyncio.Event()
@@ -338,13 +341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         asyncio.run(args.func(args))
     except MissingSetting as exc:
-        print(f"sereno: {exc}", file=sys.stderr)
+        print(logs.scrub(f"sereno: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug or an outage: one line, details with -v
         logging.getLogger("sereno").debug("unexpected error", exc_info=True)
-        print(f"sereno: {args.command} failed: {type(exc).__name__}: {exc}"
+        print(logs.scrub(f"sereno: {args.command} failed: {type(exc).__name__}: {exc}")
               + ("" if args.verbose else " (run with -v for details)"), file=sys.stderr)
         return 1
     return 0
