@@ -57,7 +57,8 @@ async def _run(args: argparse.Namespace) -> None:
 async def _migrate(args: argparse.Namespace) -> None:
     from storage.admin import migrate
 
-    await migrate(_settings().database_url)
+    settings = _settings()
+    await migrate(settings.database_url, settings.optional_hmac_key())
     print("Database is up to date.")
 
 
@@ -72,7 +73,8 @@ async def _import_neighborhoods(args: argparse.Namespace) -> None:
         raise MissingSetting(f"cannot read {path}: {exc.strerror}") from None
     except PlaceDataError as exc:
         raise MissingSetting(f"{path}: {exc}") from None
-    await replace_neighborhoods(_settings().database_url, neighborhoods)
+    settings = _settings()
+    await replace_neighborhoods(settings.database_url, neighborhoods, settings.optional_hmac_key())
     print(f"Imported {len(neighborhoods)} neighborhoods: {', '.join(n.name for n in neighborhoods)}.")
     print("Restart the bot to use them.")
 
@@ -258,10 +260,11 @@ async def _database(settings: Settings) -> AsyncIterator[SqlUnitOfWorkFactory]:
     from storage.migrate import upgrade
     from storage.unit_of_work import SqlUnitOfWorkFactory
 
+    key = settings.optional_hmac_key()
     engine = make_engine(settings.database_url)
     try:
-        await upgrade(engine)
-        yield SqlUnitOfWorkFactory(engine)
+        await upgrade(engine, hmac_key=key)
+        yield SqlUnitOfWorkFactory(engine, key)
     finally:
         await engine.dispose()
 

@@ -258,6 +258,11 @@ class Settings(BaseSettings):
             raise MissingSetting("SERENO_HMAC_KEY is too short: use at least 32 characters.")
         return value.encode()
 
+    def optional_hmac_key(self) -> bytes | None:
+        """The HMAC key when set (checked as :meth:`require_hmac_key` does), else None: for
+        commands that only need it to seal or open reporter contacts, if there are any."""
+        return self.require_hmac_key() if self.hmac_key and self.hmac_key.get_secret_value().strip() else None
+
     @field_validator("resources_file", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

@@ -192,6 +192,14 @@ class IncidentRepository(Protocol):
         the source merged."""
         ...
 
+    async def points_first_seen_before(self, cutoff: datetime) -> list[tuple[str, GeoPoint]]:
+        """(id, point) of every incident with a point whose first report came before `cutoff`."""
+        ...
+
+    async def move(self, incident_id: str, point: GeoPoint) -> None:
+        """Store `point` as the incident's point (its cell stays)."""
+        ...
+
 
 class AlertRepository(Protocol):
     """Alerts and corrections."""
@@ -368,6 +376,10 @@ class VerdictRepository(Protocol):
 
     async def add(self, record: VerdictRecord) -> None: ...
 
+    async def redact_before(self, cutoff: datetime) -> int:
+        """Blank the reasons of verdicts given before `cutoff`; returns how many had one."""
+        ...
+
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         """The verdicts on an incident, oldest first."""
         ...
@@ -518,3 +530,8 @@ class UnitOfWorkFactory(Protocol):
     """Makes a fresh unit of work per use case."""
 
     def __call__(self) -> UnitOfWork: ...
+
+    async def reclaim(self) -> None:
+        """Overwrite the space freed by deletes, so what was deleted cannot be read back
+        from the database's files (outside any unit of work; slow on a large database)."""
+        ...
