@@ -136,8 +136,10 @@ async def _purge(args: argparse.Namespace) -> None:
         purged = await RetentionService(uow, SystemClock(), settings.retention).purge(dry_run=args.dry_run)
     verb = "Would delete" if args.dry_run else "Deleted"
     print(f"{verb} {purged.reports} reports older than {settings.retention_days} days (with their photos and "
-          f"follow-up answers), {purged.contacts} expired reporter contacts and {purged.photos} photos of "
-          "reports never submitted. Incident summaries, alerts and the audit trail are kept.")
+          f"follow-up questions and answers), {purged.contacts} expired reporter contacts and {purged.photos} "
+          f"photos of reports never submitted; {'would blank' if args.dry_run else 'blanked'} the reasons of "
+          f"{purged.reasons} verdicts and {'would coarsen' if args.dry_run else 'coarsened'} {purged.pins} "
+          "incident pins to their ~500 m area. Incident summaries, alerts and the audit trail are kept.")
 
 
 async def _stats(args: argparse.Namespace) -> None:

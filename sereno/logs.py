@@ -53,7 +53,7 @@ class Redact(logging.Filter):
             return True
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - arguments that do not fit: logging reports it when formatting
+        except Exception:  # arguments that do not fit: logging reports it when formatting
             message = None
         if message is not None:
             scrubbed = self.scrub(message)
