@@ -11,7 +11,8 @@ It behaves like ``HTTPXRequest`` towards PTB: same constructor timeouts and defa
 same ``DEFAULT_NONE`` handling in :meth:`AiohttpRequest.do_request`, parameters sent as an
 ``application/x-www-form-urlencoded`` form (``multipart/form-data`` when files are uploaded),
 timeouts raised as :class:`telegram.error.TimedOut` and other transport failures as
-:class:`telegram.error.NetworkError`. HTTP error statuses are returned, not raised: PTB turns
+:class:`telegram.error.NetworkError`, whose text never holds the request URL's path (where
+the bot token is): only the host and the method. HTTP error statuses are returned, not raised: PTB turns
 them into ``RetryAfter``, ``Forbidden``, ``BadRequest``, … itself.
 
 Proxies are not supported (``HTTP(S)_PROXY`` is not read); nor is HTTP/2.
@@ -20,7 +21,7 @@ Proxies are not supported (``HTTP(S)_PROXY`` is not read); nor is HTTP/2.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -213,7 +214,14 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as err:  # asyncio's, and aiohttp's ServerTimeoutError
             raise TimedOut from err
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+            text = str(err).replace(url, _without_token(url))
+            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {text}") from err
         finally:
             if slots is not None:
                 slots.release()
+
+
+def _without_token(url: str) -> str:
+    """`url` with its path (``/bot<token>/<method>``) cut to the method."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…/{parts.path.rsplit('/', 1)[-1]}"

@@ -87,7 +87,7 @@ class Runtime:
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
     """Migrate a SQLite database; require an up-to-date PostgreSQL one (`sereno migrate`)."""
     if is_sqlite(settings.database_url):
-        await upgrade(engine)
+        await upgrade(engine, hmac_key=settings.require_hmac_key())
         return
     if await current_revision(engine) != head_revision():
         raise MissingSetting("the database schema is not up to date: run `sereno migrate` first.")
@@ -113,7 +113,7 @@ async def build_runtime(
     engine = make_engine(settings.database_url)
     try:
         await prepare_database(settings, engine)
-        uow = SqlUnitOfWorkFactory(engine)
+        uow = SqlUnitOfWorkFactory(engine, key)
         async with uow() as tx:
             neighborhoods = await tx.neighborhoods.all()
     except BaseException:

@@ -50,8 +50,8 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
 
     async def purge_expired(context: ContextTypes.DEFAULT_TYPE) -> None:
         purged = await services.retention.purge()
-        log.info("retention purge: %d reports, %d contacts, %d unsubmitted photos",
-                 purged.reports, purged.contacts, purged.photos)
+        log.info("retention purge: %d reports, %d contacts, %d unsubmitted photos, %d verdict reasons, "
+                 "%d incident pins", purged.reports, purged.contacts, purged.photos, purged.reasons, purged.pins)
 
     async def expire_leases(context: ContextTypes.DEFAULT_TYPE) -> None:
         for _, holder in await services.desk.expire_leases():

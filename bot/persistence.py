@@ -117,19 +117,21 @@ class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, An
 
     async def _write(self) -> None:
         async with self._lock:
-            batch, self._pending = self._pending, {}
-            if not batch:
-                return
-            try:
-                await self._store.save(batch)
-            except Exception:
-                log.warning("saving conversation state failed; will retry", exc_info=True)
-                for key, value in batch.items():
-                    self._pending.setdefault(key, value)
-                # PTB hands over only what changes next: try again on our own (the database
-                # may be back before anyone moves), or an idle conversation's step stays unsaved
-                if not self._closing and (self._retry is None or self._retry.done()):
-                    self._retry = asyncio.get_running_loop().create_task(self._write_later())
+            # what is staged while a batch is being written goes next, in this task: no new
+            # writer is started for it (this one is not done), and nothing else would take it
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                try:
+                    await self._store.save(batch)
+                except Exception:
+                    log.warning("saving conversation state failed; will retry", exc_info=True)
+                    for key, value in batch.items():
+                        self._pending.setdefault(key, value)
+                    # PTB hands over only what changes next: try again on our own (the database
+                    # may be back before anyone moves), or an idle conversation's step stays unsaved
+                    if not self._closing and (self._retry is None or self._retry.done()):
+                        self._retry = asyncio.get_running_loop().create_task(self._write_later())
+                    return
 
     async def _write_later(self) -> None:
         await asyncio.sleep(self.update_interval)

@@ -27,21 +27,24 @@ EXIT_USAGE = 2
 
 
 def _settings() -> Settings:
+    """The settings; their secrets are redacted from the logs and the error line from now on."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "SERENO_" + "_".join(str(p) for p in first["loc"]).upper()
         raise MissingSetting(f"{name} is invalid: {first['msg']}") from None
+    logs.redact(settings.secret_values())
+    return settings
 
 
 async def _run(args: argparse.Namespace) -> None:
     settings = _settings()
-    secrets = [settings.require_token(), settings.require_hmac_key().decode()]
-    logs.configure(args.verbose, json_lines=settings.log_format == "json")
+    settings.require_token()
+    settings.require_hmac_key()
     if args.webhook:
-        secrets.append(settings.require_webhook_secret())
-    logs.redact(secrets)
+        settings.require_webhook_secret()
+    logs.configure(args.verbose, json_lines=settings.log_format == "json")
     from bot.app import serve_bot
 
     stop = asyncio.Event()
@@ -55,10 +58,13 @@ async def _migrate(args: argparse.Namespace) -> None:
     """Print where the schema was and where it is now ("already at" when nothing changed)."""
     from storage.admin import migrate
     from storage.migrate import MigrationRefused
+    from storage.sealing import SealingKeyMissing
 
+    settings = _settings()
     try:
-        done = await migrate(_settings().database_url, args.to, allow_downgrade=args.yes)
-    except MigrationRefused as exc:
+        done = await migrate(settings.database_url, args.to, allow_downgrade=args.yes,
+                             hmac_key=settings.optional_hmac_key())
+    except (MigrationRefused, SealingKeyMissing) as exc:
         raise MissingSetting(str(exc)) from None
     if not done.needed:
         print(f"Database already at revision {done.target}.")
@@ -77,7 +83,8 @@ async def _import_neighborhoods(args: argparse.Namespace) -> None:
         raise MissingSetting(f"cannot read {path}: {exc.strerror}") from None
     except PlaceDataError as exc:
         raise MissingSetting(f"{path}: {exc}") from None
-    await replace_neighborhoods(_settings().database_url, neighborhoods)
+    settings = _settings()
+    await replace_neighborhoods(settings.database_url, neighborhoods, settings.optional_hmac_key())
     print(f"Imported {len(neighborhoods)} neighborhoods: {', '.join(n.name for n in neighborhoods)}.")
     print("Restart the bot to use them.")
 
@@ -139,8 +146,10 @@ async def _purge(args: argparse.Namespace) -> None:
         purged = await RetentionService(uow, SystemClock(), settings.retention).purge(dry_run=args.dry_run)
     verb = "Would delete" if args.dry_run else "Deleted"
     print(f"{verb} {purged.reports} reports older than {settings.retention_days} days (with their photos and "
-          f"follow-up answers), {purged.contacts} expired reporter contacts and {purged.photos} photos of "
-          "reports never submitted. Incident summaries, alerts and the audit trail are kept.")
+          f"follow-up questions and answers), {purged.contacts} expired reporter contacts and {purged.photos} "
+          f"photos of reports never submitted; {'would blank' if args.dry_run else 'blanked'} the reasons of "
+          f"{purged.reasons} verdicts and {'would coarsen' if args.dry_run else 'coarsened'} {purged.pins} "
+          "incident pins to their ~500 m area. Incident summaries, alerts and the audit trail are kept.")
 
 
 async def _stats(args: argparse.Namespace) -> None:
@@ -263,10 +272,11 @@ async def _database(settings: Settings) -> AsyncIterator[SqlUnitOfWorkFactory]:
     from storage.migrate import upgrade
     from storage.unit_of_work import SqlUnitOfWorkFactory
 
+    key = settings.optional_hmac_key()
     engine = make_engine(settings.database_url)
     try:
-        await upgrade(engine)
-        yield SqlUnitOfWorkFactory(engine)
+        await upgrade(engine, hmac_key=key)
+        yield SqlUnitOfWorkFactory(engine, key)
     finally:
         await engine.dispose()
 
@@ -351,13 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         asyncio.run(args.func(args))
     except MissingSetting as exc:
-        print(f"sereno: {exc}", file=sys.stderr)
+        print(logs.scrub(f"sereno: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug or an outage: one line, details with -v
         logging.getLogger("sereno").debug("unexpected error", exc_info=True)
-        print(f"sereno: {args.command} failed: {type(exc).__name__}: {exc}"
+        print(logs.scrub(f"sereno: {args.command} failed: {type(exc).__name__}: {exc}")
               + ("" if args.verbose else " (run with -v for details)"), file=sys.stderr)
         return 1
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -220,6 +221,20 @@ class Settings(BaseSettings):
     def contact_ttl(self) -> timedelta:
         return timedelta(hours=self.contact_ttl_hours)
 
+    def secret_values(self) -> list[str]:
+        """Every secret this deployment holds, for the logs to redact: each `SecretStr`
+        setting (bot token, HMAC key, webhook secret) and the passwords in the database
+        and Bot API URLs."""
+        values = [field.get_secret_value().strip() for field in vars(self).values() if isinstance(field, SecretStr)]
+        for url in (self.database_url, self.telegram_api_url):
+            try:
+                password = urlsplit(url).password
+            except ValueError:
+                password = None
+            if password:
+                values += [password, unquote(password)]
+        return [v for v in values if v]
+
     def require_token(self) -> str:
         """The bot token, or :class:`MissingSetting` naming SERENO_TELEGRAM_TOKEN."""
         if self.telegram_token is None or not self.telegram_token.get_secret_value().strip():
@@ -247,6 +262,11 @@ class Settings(BaseSettings):
         if len(value) < 32:
             raise MissingSetting("SERENO_HMAC_KEY is too short: use at least 32 characters.")
         return value.encode()
+
+    def optional_hmac_key(self) -> bytes | None:
+        """The HMAC key when set (checked as :meth:`require_hmac_key` does), else None: for
+        commands that only need it to seal or open reporter contacts, if there are any."""
+        return self.require_hmac_key() if self.hmac_key and self.hmac_key.get_secret_value().strip() else None
 
     @field_validator("resources_file", mode="before")
     @classmethod

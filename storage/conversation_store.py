@@ -19,16 +19,13 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.sealing import derive
 from storage.tables import BotStateRow
 from verify.ports import Clock
 
 StateKey = tuple[int | str, ...]
 USER_SCOPE = "user"
 _TABLE = BotStateRow.__table__
-
-
-def _derive(key: bytes, purpose: bytes) -> bytes:
-    return hmac.new(key, b"sereno:" + purpose, hashlib.sha256).digest()
 
 
 def conversation_scope(name: str) -> str:
@@ -42,8 +39,8 @@ class ConversationStore:
     def __init__(self, engine: AsyncEngine, hmac_key: bytes, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(hmac_key, b"state-seal")))
-        self._digest_key = _derive(hmac_key, b"state-digest")
+        self._fernet = Fernet(base64.urlsafe_b64encode(derive(hmac_key, b"state-seal")))
+        self._digest_key = derive(hmac_key, b"state-digest")
         insert = sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
         stmt = insert(_TABLE)
         self._upsert = stmt.on_conflict_do_update(

@@ -42,11 +42,14 @@ class Migration:
         return self.start is not None and order.index(self.target) < order.index(self.start)
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic config pointing at our migrations, sharing `connection` if given."""
+def alembic_config(connection: Connection | None = None, hmac_key: bytes | None = None) -> Config:
+    """An Alembic config pointing at our migrations, sharing `connection` if given.
+    `hmac_key` (SERENO_HMAC_KEY) lets a migration seal or open reporter contacts; one
+    that must and has none stops with :class:`storage.sealing.SealingKeyMissing`."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
+    cfg.attributes["hmac_key"] = hmac_key
     return cfg
 
 
@@ -61,10 +64,10 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database up to `revision` (idempotent)."""
+async def upgrade(engine: AsyncEngine, revision: str = "head", hmac_key: bytes | None = None) -> None:
+    """Bring the database up to `revision` (idempotent), in one transaction."""
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync, hmac_key), revision))
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -90,9 +93,11 @@ async def plan(engine: AsyncEngine, to: str = "head") -> Migration:
     return Migration(start, target)
 
 
-async def migrate(engine: AsyncEngine, to: str = "head", *, allow_downgrade: bool = False) -> Migration:
+async def migrate(engine: AsyncEngine, to: str = "head", *, allow_downgrade: bool = False,
+                  hmac_key: bytes | None = None) -> Migration:
     """Take the database to revision `to`, up or down; a downgrade deletes the tables and
-    columns of the newer revisions, so it is refused unless `allow_downgrade`."""
+    columns of the newer revisions, so it is refused unless `allow_downgrade` (`hmac_key`:
+    see :func:`alembic_config`)."""
     step = await plan(engine, to)
     if step.downgrade and not allow_downgrade:
         raise MigrationRefused(f"going down from {step.start} to {step.target} deletes what the newer revisions "
@@ -102,7 +107,7 @@ async def migrate(engine: AsyncEngine, to: str = "head", *, allow_downgrade: boo
         try:
             async with engine.begin() as conn:
                 run = command.downgrade if step.downgrade else command.upgrade
-                await conn.run_sync(lambda sync: run(alembic_config(sync), step.target))
+                await conn.run_sync(lambda sync: run(alembic_config(sync, hmac_key), step.target))
         except DBAPIError as exc:  # the schema is not what its revision says (rolled back)
             first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
             raise MigrationRefused(

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.nearest import CANDIDATE_COLUMNS, nearest_open_lookup
+from storage.sealing import ContactSeal, SealingKeyMissing
 from storage.tables import (
     AuditEventRow,
     FollowUpRow,
@@ -307,6 +308,14 @@ class SqlIncidentRepository:
                 status=IncidentStatus.MERGED.value, claimed_by=None, lease_until=None)
         )
 
+    async def points_first_seen_before(self, cutoff: datetime) -> list[tuple[str, GeoPoint]]:
+        rows = await self._c.execute(select(INCIDENT.c.id, INCIDENT.c.lat, INCIDENT.c.lon).where(
+            INCIDENT.c.first_seen_at < cutoff, INCIDENT.c.lat.is_not(None), INCIDENT.c.lon.is_not(None)))
+        return [(r.id, GeoPoint(r.lat, r.lon)) for r in rows]
+
+    async def move(self, incident_id: str, point: GeoPoint) -> None:
+        await self._c.execute(update(INCIDENT).where(INCIDENT.c.id == incident_id).values(lat=point.lat, lon=point.lon))
+
 
 def _candidate(row: Any) -> Candidate:
     point = GeoPoint(row.lat, row.lon) if row.lat is not None else None
@@ -362,16 +371,25 @@ class SqlMergeRepository:
         )
 
 
-class SqlContactRepository:
-    """Reporter contacts in `report_contact`."""
+def _require(seal: ContactSeal | None, what: str) -> ContactSeal:
+    if seal is None:
+        raise SealingKeyMissing(what)
+    return seal
 
-    def __init__(self, conn: AsyncConnection) -> None:
+
+class SqlContactRepository:
+    """Reporter contacts in `report_contact`, their chat ids sealed with `seal`. Those that
+    do not open (sealed under an earlier key) cannot be told and are left to expire."""
+
+    def __init__(self, conn: AsyncConnection, seal: ContactSeal | None) -> None:
         self._c = conn
+        self._seal = seal
 
     async def add(self, contact: ReportContact) -> None:
+        sealed = _require(self._seal, "keeping a reporter's contact").seal(contact.chat_id, contact.report_id)
         await self._c.execute(
             _INSERT_CONTACT,
-            {"report_id": contact.report_id, "chat_id": contact.chat_id, "language": contact.language,
+            {"report_id": contact.report_id, "sealed_chat": sealed, "language": contact.language,
              "expires_at": contact.expires_at},
         )
 
@@ -379,13 +397,15 @@ class SqlContactRepository:
         return int((await self._c.execute(delete(CONTACT).where(CONTACT.c.expires_at <= now))).rowcount)
 
     async def for_incident(self, incident_id: str) -> list[ReporterToTell]:
+        seal = _require(self._seal, "reading reporters' contacts")
         rows = await self._c.execute(
-            select(CONTACT.c.report_id, REPORT.c.ref_code, CONTACT.c.chat_id, CONTACT.c.language)
+            select(CONTACT.c.report_id, REPORT.c.ref_code, CONTACT.c.sealed_chat, CONTACT.c.language)
             .join(REPORT, REPORT.c.id == CONTACT.c.report_id)
             .where(REPORT.c.incident_id == incident_id)
             .order_by(REPORT.c.created_at)
         )
-        return [ReporterToTell(r.report_id, r.ref_code, r.chat_id, r.language) for r in rows]
+        return [ReporterToTell(r.report_id, r.ref_code, chat_id, r.language) for r in rows
+                if (chat_id := seal.open(r.sealed_chat, r.report_id)) is not None]
 
     async def delete(self, report_ids: list[str]) -> None:
         if report_ids:
@@ -393,10 +413,12 @@ class SqlContactRepository:
 
 
 class SqlOwedOutcomeRepository:
-    """Messages owed to reporters in `owed_outcome` (deleted with the contact)."""
+    """Messages owed to reporters in `owed_outcome` (deleted with the contact, whose sealed
+    chat id `seal` opens; one that does not open is not claimed)."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, seal: ContactSeal | None) -> None:
         self._c = conn
+        self._seal = seal
 
     async def add(self, owed: Sequence[ReporterToTell], claimed_at: datetime) -> None:
         if owed:
@@ -405,8 +427,9 @@ class SqlOwedOutcomeRepository:
                 for r in owed])
 
     async def claim(self, before: datetime, now: datetime, limit: int) -> list[ReporterToTell]:
+        seal = _require(self._seal, "telling reporters")
         rows = (await self._c.execute(
-            select(OWED.c.id, OWED.c.report_id, OWED.c.follow_up_id, REPORT.c.ref_code, CONTACT.c.chat_id,
+            select(OWED.c.id, OWED.c.report_id, OWED.c.follow_up_id, REPORT.c.ref_code, CONTACT.c.sealed_chat,
                    CONTACT.c.language, INCIDENT.c.verdict, FOLLOW_UP.c.question)
             .join(CONTACT, CONTACT.c.report_id == OWED.c.report_id)
             .join(REPORT, REPORT.c.id == OWED.c.report_id)
@@ -418,11 +441,14 @@ class SqlOwedOutcomeRepository:
         )).all()
         taken = []
         for r in rows:
+            chat_id = seal.open(r.sealed_chat, r.report_id)
+            if chat_id is None:
+                continue
             won = await self._c.execute(
                 update(OWED).where(OWED.c.id == r.id, OWED.c.claimed_at < before).values(claimed_at=now))
             if won.rowcount == 1:
                 asks = r.follow_up_id is not None  # a question, else the decided incident's verdict
-                taken.append(ReporterToTell(r.report_id, r.ref_code, r.chat_id, r.language, r.follow_up_id,
+                taken.append(ReporterToTell(r.report_id, r.ref_code, chat_id, r.language, r.follow_up_id,
                                             None if asks else Verdict(r.verdict), r.question if asks else ""))
         return taken
 
@@ -591,6 +617,10 @@ class SqlVerdictRepository:
             ).on_conflict_do_nothing(index_elements=["incident_id", "verifier_id"])
         )
         return result.rowcount == 1
+
+    async def redact_before(self, cutoff: datetime) -> int:
+        query = update(VERDICT).where(VERDICT.c.at < cutoff, VERDICT.c.reason != "").values(reason="")
+        return int((await self._c.execute(query)).rowcount)
 
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         rows = await self._c.execute(select(VERDICT).where(VERDICT.c.incident_id == incident_id).order_by(VERDICT.c.id))

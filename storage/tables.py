@@ -1,5 +1,5 @@
 """SQLModel tables. Report rows carry a keyed pseudonym, never a Telegram id; the chat id
-needed to answer a reporter lives in `report_contact`, apart and short-lived."""
+needed to answer a reporter lives in `report_contact`, apart, sealed and short-lived."""
 
 from __future__ import annotations
 
@@ -102,14 +102,15 @@ class ReportRow(SQLModel, table=True):
 
 
 class ReportContactRow(SQLModel, table=True):
-    """How to answer the reporter of one report; deleted after use or at expiry."""
+    """How to answer the reporter of one report; deleted after use or at expiry. The chat
+    id is sealed (see `storage.sealing`): the table names no one without the HMAC key."""
 
     __tablename__ = "report_contact"
 
     report_id: str = Field(
         sa_column=Column(String(36), ForeignKey("report.id", ondelete="CASCADE"), primary_key=True)
     )
-    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sealed_chat: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     language: str = Field(max_length=8)
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 

@@ -6,6 +6,7 @@ import contextlib
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
@@ -30,6 +31,7 @@ from storage.repositories import (
     SqlVerdictRepository,
     SqlVerifierRepository,
 )
+from storage.sealing import ContactSeal
 from storage.stats_repository import SqlStatsRepository
 from verify.errors import Conflict, Unavailable
 
@@ -66,8 +68,9 @@ class SqlUnitOfWork:
     stats: SqlStatsRepository
     drills: SqlDrillRepository
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, seal: ContactSeal | None = None) -> None:
         self._engine = engine
+        self._seal = seal
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
 
@@ -88,8 +91,8 @@ class SqlUnitOfWork:
                 raise Unavailable("the database cannot be reached") from exc
             raise
         self.reports = SqlReportRepository(conn)
-        self.contacts = SqlContactRepository(conn)
-        self.owed = SqlOwedOutcomeRepository(conn)
+        self.contacts = SqlContactRepository(conn, self._seal)
+        self.owed = SqlOwedOutcomeRepository(conn, self._seal)
         self.media = SqlMediaRepository(conn)
         self.neighborhoods = SqlNeighborhoodRepository(conn)
         self.incidents = SqlIncidentRepository(conn)
@@ -145,11 +148,41 @@ class SqlUnitOfWork:
         self._tx = await self._conn.begin()
 
 
-class SqlUnitOfWorkFactory:
-    """Makes a :class:`SqlUnitOfWork` per use case (implements `UnitOfWorkFactory`)."""
+#: Tables holding what reporters and verifiers typed, or who they are (VACUUMed after a purge).
+TYPED_TABLES = ("report", "report_contact", "follow_up", "verdict", "incident", "media", "owed_outcome", "bot_state")
 
-    def __init__(self, engine: AsyncEngine) -> None:
+
+def _vacuum_sqlite(conn: Connection) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()  # outside SQLAlchemy's transaction: VACUUM needs none
+    try:
+        for statement in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
+            cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
+class SqlUnitOfWorkFactory:
+    """Makes a :class:`SqlUnitOfWork` per use case (implements `UnitOfWorkFactory`).
+    Reporter contacts are sealed with a key derived from `hmac_key`; without it, keeping
+    or reading one raises :class:`storage.sealing.SealingKeyMissing` (deleting them,
+    as the retention purge does, needs no key)."""
+
+    def __init__(self, engine: AsyncEngine, hmac_key: bytes | None = None) -> None:
         self._engine = engine
+        self._seal = ContactSeal(hmac_key) if hmac_key else None
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine)
+        return SqlUnitOfWork(self._engine, self._seal)
+
+    async def reclaim(self) -> None:
+        """SQLite: rebuild the file (VACUUM) between two `wal_checkpoint(TRUNCATE)`s, so
+        neither the main file nor the `-wal` file keeps deleted text (a checkpoint that a
+        reader blocks leaves the WAL for SQLite's next one). PostgreSQL: VACUUM the tables
+        that hold what people typed, so the space of deleted rows is reused (the old bytes
+        go as it is overwritten; `VACUUM FULL` rewrites at once, under an exclusive lock)."""
+        async with self._engine.connect() as conn:
+            if self._engine.dialect.name == "sqlite":
+                await conn.run_sync(_vacuum_sqlite)
+            else:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.exec_driver_sql(f"VACUUM {', '.join(TYPED_TABLES)}")

@@ -36,12 +36,14 @@ class MemoryStore:
     #: owed messages by key, with when they were claimed
     owed: dict[str, tuple[ReporterToTell, datetime]] = field(default_factory=dict)
     commits: int = 0
+    #: how many times the freed space was overwritten (`reclaim`)
+    reclaimed: int = 0
 
     def copy(self) -> MemoryStore:
         return MemoryStore(dict(self.reports), dict(self.contacts), dict(self.media), list(self.neighborhoods),
                            dict(self.incidents), list(self.merges), dict(self.verifiers), dict(self.invites),
                            list(self.audit), list(self.verdicts), dict(self.follow_ups), dict(self.owed),
-                           self.commits)
+                           self.commits, self.reclaimed)
 
 
 class _Reports:
@@ -244,6 +246,12 @@ class _Incidents:
             last_seen_at=max(target.last_seen_at, source.last_seen_at), activity=target.activity or source.activity)
         self._s.incidents[source_id] = replace(source, status=IncidentStatus.MERGED, claimed_by=None, lease_until=None)
 
+    async def points_first_seen_before(self, cutoff: datetime) -> list[tuple[str, GeoPoint]]:
+        return [(i.id, i.point) for i in self._s.incidents.values() if i.point is not None and i.first_seen_at < cutoff]
+
+    async def move(self, incident_id: str, point: GeoPoint) -> None:
+        self._s.incidents[incident_id] = replace(self._s.incidents[incident_id], point=point)
+
 
 class _Verdicts:
     def __init__(self, staged: MemoryStore) -> None:
@@ -257,6 +265,12 @@ class _Verdicts:
 
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         return tuple(v for v in self._s.verdicts if v.incident_id == incident_id)
+
+    async def redact_before(self, cutoff: datetime) -> int:
+        old = [n for n, v in enumerate(self._s.verdicts) if v.at < cutoff and v.reason]
+        for n in old:
+            self._s.verdicts[n] = replace(self._s.verdicts[n], reason="")
+        return len(old)
 
 
 class _Merges:
@@ -404,3 +418,6 @@ class MemoryUnitOfWorkFactory:
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.store)
+
+    async def reclaim(self) -> None:
+        self.store.reclaimed += 1

@@ -49,6 +49,13 @@ def cell_of(point: GeoPoint) -> str:
     return h3.latlng_to_cell(point.lat, point.lon, CELL_RESOLUTION)
 
 
+def coarse_point(point: GeoPoint) -> GeoPoint:
+    """The centre of the incident cell holding `point`: the precision public text may carry
+    (about 500 m), kept for an incident once its reports are purged."""
+    lat, lon = h3.cell_to_latlng(cell_of(point))
+    return GeoPoint(lat, lon)
+
+
 def candidate_cells(point: GeoPoint, policy: ClusterPolicy) -> list[str]:
     """Cells where an incident within the fringe of `point` can sit."""
     return list(h3.grid_disk(cell_of(point), policy.ring))

@@ -192,6 +192,14 @@ class IncidentRepository(Protocol):
         the source merged."""
         ...
 
+    async def points_first_seen_before(self, cutoff: datetime) -> list[tuple[str, GeoPoint]]:
+        """(id, point) of every incident with a point whose first report came before `cutoff`."""
+        ...
+
+    async def move(self, incident_id: str, point: GeoPoint) -> None:
+        """Store `point` as the incident's point (its cell stays)."""
+        ...
+
 
 class AlertRepository(Protocol):
     """Alerts and corrections."""
@@ -390,6 +398,10 @@ class VerdictRepository(Protocol):
         nothing stored; a vote sent twice at once is stored once)."""
         ...
 
+    async def redact_before(self, cutoff: datetime) -> int:
+        """Blank the reasons of verdicts given before `cutoff`; returns how many had one."""
+        ...
+
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         """The verdicts on an incident, oldest first."""
         ...
@@ -545,3 +557,8 @@ class UnitOfWorkFactory(Protocol):
     """Makes a fresh unit of work per use case."""
 
     def __call__(self) -> UnitOfWork: ...
+
+    async def reclaim(self) -> None:
+        """Overwrite the space freed by deletes, so what was deleted cannot be read back
+        from the database's files (outside any unit of work; slow on a large database)."""
+        ...

@@ -236,6 +236,24 @@ async def test_connection_refused_raises_network_error() -> None:
     assert not isinstance(caught.value, TimedOut)
 
 
+async def test_a_malformed_answer_raises_network_error_naming_the_host_not_the_token() -> None:
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"NOT HTTP\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(reply, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    request = AiohttpRequest(connect_timeout=2)
+    try:
+        with pytest.raises(NetworkError, match=r"^aiohttp\.ClientResponseError") as caught:
+            await make_bot(base, request).get_me()
+    finally:
+        await request.shutdown()
+        server.close()
+    assert f"{base}/…/getMe" in caught.value.message and TOKEN not in caught.value.message
+
+
 async def test_shutdown_then_initialize_works_again(api: BotApiDouble) -> None:
     request = AiohttpRequest()
     bot = make_bot(api.api_url, request)

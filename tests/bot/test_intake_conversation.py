@@ -7,7 +7,9 @@ import io
 from PIL import Image
 
 from sereno.double import BotApiDouble, FakeUser
+from storage.sealing import ContactSeal
 from tests.bot.conftest import HOTLINE, Harness, jpeg_with_gps
+from tests.conftest import TEST_HMAC_KEY
 
 REPORTER = 5_550_001
 
@@ -62,7 +64,7 @@ async def test_english_report_with_pin_and_photo_is_stored_safely(bot: Harness, 
     assert (report["activity"], report["neighborhood_id"], report["tier"]) == ("checkpoint", "las-palmas", "high")
     assert str(REPORTER) not in " ".join(str(v) for v in report.values())
     [contact] = await bot.rows("SELECT * FROM report_contact")
-    assert contact["chat_id"] == REPORTER
+    assert ContactSeal(TEST_HMAC_KEY.encode()).open(bytes(contact["sealed_chat"]), report["id"]) == REPORTER
     [media] = await bot.rows("SELECT * FROM media")
     assert media["report_id"] == report["id"]
     kept = Image.open(io.BytesIO(media["content"]))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from urllib.parse import quote
 
 import pytest
 
 from sereno import logs
 from sereno.double import BotApiDouble
+from sereno.settings import Settings
 from tests.bot.conftest import Harness
 from tests.bot.test_broadcast_flow import decide, incident, link_channel, staff, subscriber
 from tests.bot.test_desk_flow import report
@@ -68,3 +70,29 @@ def test_json_lines_are_one_object_per_record(capsys: pytest.CaptureFixture[str]
         root.setLevel(level)
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["level"] == "INFO" and line["logger"] == "sereno" and line["message"] == "ready with key [redacted]"
+
+
+def test_tracebacks_extra_fields_and_database_passwords_are_redacted_in_json_lines(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    password = "pg-Secret/pass word"
+    settings = Settings(telegram_token=TEST_TOKEN, hmac_key=TEST_HMAC_KEY,
+                        database_url=f"postgresql+asyncpg://sereno:{quote(password, safe='')}@db/sereno")
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.configure(json_lines=True)
+        logs.redact(settings.secret_values())
+        try:
+            raise ConnectionError(f"cannot reach {settings.database_url} for /bot{TEST_TOKEN}/getMe")
+        except ConnectionError:
+            logging.getLogger("sereno").exception("outage", extra={"url": settings.database_url},
+                                                  stack_info=True)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    written = capsys.readouterr().err
+    line = json.loads(written.strip().splitlines()[-1])
+    assert "cannot reach postgresql+asyncpg://sereno:[redacted]@db/sereno" in line["exc_info"]
+    assert line["url"] == "postgresql+asyncpg://sereno:[redacted]@db/sereno" and "stack_info" in line
+    for secret in (TEST_TOKEN, TEST_HMAC_KEY, password, quote(password, safe="")):
+        assert secret not in written

@@ -10,6 +10,9 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import quote
+
+import pytest
 
 from sereno.double import BotApiDouble
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
@@ -91,3 +94,49 @@ async def test_link_channel_from_the_command_line_checks_the_bots_rights(double:
     assert code == 2 and "unknown neighborhood 'no-such-place'" in out and "Traceback" not in out
     code, out = await sereno("admin", "link-channel", "harbor-view", str(channel), "--language", "es")
     assert code == 0 and "Linked Harbor View alerts to harbor-view" in out
+
+
+async def _failing_bot_api(answer: bytes) -> asyncio.Server:
+    """A Bot API that answers every request with `answer` (raw bytes) and hangs up."""
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(reply, "127.0.0.1", 0)
+
+
+NOT_HTTP = b"NOT HTTP AT ALL\r\n\r\n"  # aiohttp's parse error quotes the request URL, token and all
+NOT_FOUND = b'HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}'  # PTB's InvalidToken quotes the token
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+@pytest.mark.parametrize(("answer", "explained"), [
+    (NOT_HTTP, "run failed: NetworkError: aiohttp.ClientResponseError: 400"),
+    (NOT_FOUND, "run failed: InvalidToken: The token `[redacted]` was rejected by the server"),
+], ids=["not-http", "not-found"])
+async def test_a_failing_bot_api_is_explained_without_the_token_or_the_key(
+        tmp_path: Path, log_format: str, answer: bytes, explained: str) -> None:
+    api = await _failing_bot_api(answer)
+    port = api.sockets[0].getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERENO_")}
+    env.update(SERENO_TELEGRAM_TOKEN=TEST_TOKEN, SERENO_TELEGRAM_API_URL=f"http://127.0.0.1:{port}",
+               SERENO_HMAC_KEY=TEST_HMAC_KEY, SERENO_LOG_FORMAT=log_format,
+               SERENO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}")
+    try:
+        for verbose in ((), ("-v",)):  # -v: the traceback is logged too
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "sereno", *verbose, "run", env=env, cwd=tmp_path,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+            printed = out.decode() + err.decode()
+            assert process.returncode == 1, printed
+            assert explained in printed
+            assert "Traceback" in printed if verbose else "Traceback" not in printed
+            for secret in (TEST_TOKEN, TEST_HMAC_KEY, quote(TEST_TOKEN, safe="")):
+                assert secret not in printed
+    finally:
+        api.close()
+        await api.wait_closed()

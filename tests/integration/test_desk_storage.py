@@ -25,7 +25,7 @@ ANA, BEN, REPORTER = 10, 11, 12
 
 
 async def setup(engine: AsyncEngine) -> tuple[IntakeService, DeskService, ManualClock]:
-    uow, clock, pseudonymize = SqlUnitOfWorkFactory(engine), ManualClock(), Pseudonymizer(KEY)
+    uow, clock, pseudonymize = SqlUnitOfWorkFactory(engine, KEY), ManualClock(), Pseudonymizer(KEY)
     roster = RosterService(uow, clock, pseudonymize)
     for user in (ANA, BEN):
         await roster.redeem((await roster.invite(None, Role.VERIFIER)).code, user, str(user))

@@ -36,7 +36,7 @@ class World:
     """The export service over one migrated database with the demo region."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.uow = SqlUnitOfWorkFactory(engine)
+        self.uow = SqlUnitOfWorkFactory(engine, KEY)
         self.clock = ManualClock()
         self.gazetteer = Gazetteer(parse_geojson(DEMO_REGION.read_text()))
         self.exports = ExportService(self.uow, self.clock, self.gazetteer)

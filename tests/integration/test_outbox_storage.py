@@ -51,7 +51,7 @@ class World:
     """Services over one migrated database with the demo region."""
 
     def __init__(self, engine: AsyncEngine, policy: AlertPolicy) -> None:
-        self.uow = SqlUnitOfWorkFactory(engine)
+        self.uow = SqlUnitOfWorkFactory(engine, KEY)
         self.clock = ManualClock()
         self.gazetteer = Gazetteer(parse_geojson(DEMO_REGION.read_text()))
         self.publisher = Publisher(policy, self.gazetteer.adjacent)
@@ -288,12 +288,12 @@ async def test_the_downgrade_keeps_each_chats_first_post_and_the_upgrade_brings_
     await world.channels.link(None, "harbor-view", -1001, "Harbor View alerts", "en+es+pt+ht+zh+vi+ar")
     await world.decide(await world.incident(), Verdict.CONFIRMED)
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0011"))
+        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync, KEY), "0011"))
     async with engine.connect() as conn:
         kept = [tuple(r) for r in await conn.execute(text("SELECT chat_id, language FROM outbox"))]
         linked = (await conn.execute(text("SELECT language FROM channel_link"))).scalar()
     assert kept == [(-1001, "en")] and linked == "en+es+pt+ht+zh"
-    await upgrade(engine)
+    await upgrade(engine, hmac_key=KEY)
     await world.channels.link(None, "old-mill", -1002, "Old Mill", "en+es+pt+ht+zh+vi+ar")
     await world.decide(await world.incident(point=OLD_MILL), Verdict.CONFIRMED)
     async with engine.connect() as conn:

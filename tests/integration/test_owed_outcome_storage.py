@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.migrate import alembic_config, upgrade
+from storage.migrate import alembic_config, current_revision, upgrade
+from storage.sealing import SealingKeyMissing
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from verify.clock import ManualClock
 from verify.desk import DeskPolicy, DeskService
@@ -31,7 +33,7 @@ class World:
     """One verifier deciding alone, and reporters whose reports open one incident each."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.uow, self.clock, pseudonymize = SqlUnitOfWorkFactory(engine), ManualClock(), Pseudonymizer(KEY)
+        self.uow, self.clock, pseudonymize = SqlUnitOfWorkFactory(engine, KEY), ManualClock(), Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
         self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000))
         self.desk = DeskService(self.uow, self.clock, ALONE)
@@ -69,7 +71,7 @@ async def test_two_sweeps_at_once_take_each_owed_outcome_exactly_once(engine: As
     w = await world(engine)
     for n in range(10):
         await w.decide(await w.incident(n, reporters=2), Verdict.CONFIRMED)  # nobody told: 20 owed
-    other = DeskService(SqlUnitOfWorkFactory(engine), w.clock, ALONE)  # a second replica's sweep
+    other = DeskService(SqlUnitOfWorkFactory(engine, KEY), w.clock, ALONE)  # a second replica's sweep
     for _ in range(10):
         w.clock.advance(ALONE.tell_grace + timedelta(seconds=1))
         first, second = await asyncio.gather(w.desk.claim_owed(), other.claim_owed())
@@ -122,8 +124,33 @@ async def test_the_migration_owes_the_outcome_of_decided_incidents_whose_reporte
     await w.decide(await w.incident(2), Verdict.NEEDS_INFO, "How many vehicles?")  # open: no outcome yet
     await w.incident(3)  # open, no verdict
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0011"))
-    await upgrade(engine)
+        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync, KEY), "0011"))
+    await upgrade(engine, hmac_key=KEY)
     w.clock.advance(timedelta(minutes=2))
     owed = await w.desk.claim_owed()
     assert [(o.chat_id, o.verdict) for o in owed] == [(REPORTER, Verdict.CONFIRMED), (REPORTER + 1, Verdict.CONFIRMED)]
+
+
+async def test_the_contacts_kept_are_sealed_by_the_migration_with_the_key_and_nothing_owed_is_lost(
+        engine: AsyncEngine) -> None:
+    w = await world(engine)
+    await w.decide(await w.incident(1, reporters=2), Verdict.CONFIRMED)  # nobody told yet
+    await w.decide(await w.incident(2), Verdict.NEEDS_INFO, "How many vehicles?")
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync, KEY), "0016-1"))
+    before = await current_revision(engine)
+    async with engine.connect() as conn:
+        clear = sorted((await conn.execute(text("SELECT chat_id FROM report_contact"))).scalars())
+    assert clear == [REPORTER, REPORTER, REPORTER + 1] and await owed_rows(engine) == 3
+    with pytest.raises(SealingKeyMissing, match="sealing the 3 reporter contacts kept now needs SERENO_HMAC_KEY"):
+        await upgrade(engine)  # no key: nothing changes
+    assert await current_revision(engine) == before and await owed_rows(engine) == 3
+    await upgrade(engine, hmac_key=KEY)
+    async with engine.connect() as conn:
+        contacts = (await conn.execute(text("SELECT * FROM report_contact"))).mappings().all()
+    assert len(contacts) == 3 and all(set(c) == {"report_id", "sealed_chat", "language", "expires_at"}
+                                      for c in contacts)
+    w.clock.advance(timedelta(minutes=2))
+    owed = await w.desk.claim_owed()
+    assert sorted((o.chat_id, o.question, o.verdict) for o in owed) == [
+        (REPORTER, "", Verdict.CONFIRMED), (REPORTER, "How many vehicles?", None), (REPORTER + 1, "", Verdict.CONFIRMED)]

@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 from storage.conversation_store import USER_SCOPE, ConversationStore, conversation_scope
 from storage.migrate import current_revision, head_revision, upgrade
+from storage.sealing import ContactSeal
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import DEMO_REGION
 from verify.clock import ManualClock
@@ -45,7 +46,7 @@ USER_ID = 7_123_456_789
 
 
 def service(engine: AsyncEngine, clock: ManualClock, policy: IntakePolicy | None = None) -> IntakeService:
-    return IntakeService(SqlUnitOfWorkFactory(engine), clock, Pseudonymizer(KEY), policy)
+    return IntakeService(SqlUnitOfWorkFactory(engine, KEY), clock, Pseudonymizer(KEY), policy)
 
 
 def full_draft(n: int = 1) -> ReportDraft:
@@ -69,7 +70,7 @@ async def test_migrations_create_exactly_the_models_schema(engine: AsyncEngine) 
 async def test_report_round_trips_with_utc_times_and_no_raw_id(engine: AsyncEngine) -> None:
     clock = ManualClock(datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
     result = await service(engine, clock).submit(full_draft(), USER_ID, USER_ID, "es")
-    async with SqlUnitOfWorkFactory(engine)() as uow:
+    async with SqlUnitOfWorkFactory(engine, KEY)() as uow:
         stored = await uow.reports.by_draft(full_draft().draft_id)
     assert stored == result.report
     assert stored.created_at == clock.now() and stored.created_at.tzinfo is not None
@@ -78,7 +79,11 @@ async def test_report_round_trips_with_utc_times_and_no_raw_id(engine: AsyncEngi
         row = (await conn.execute(text("SELECT * FROM report"))).mappings().one()
         contact = (await conn.execute(text("SELECT * FROM report_contact"))).mappings().one()
     assert str(USER_ID) not in " ".join(str(v) for v in row.values())
-    assert contact["chat_id"] == USER_ID and contact["report_id"] == row["id"]
+    assert contact["report_id"] == row["id"] and str(USER_ID) not in " ".join(str(v) for v in contact.values())
+    sealed = bytes(contact["sealed_chat"])
+    assert ContactSeal(KEY).open(sealed, row["id"]) == USER_ID
+    assert ContactSeal(KEY).open(sealed, "another report's id") is None  # bound to its report
+    assert ContactSeal(KEY + b"rotated").open(sealed, row["id"]) is None
 
 
 async def test_same_draft_submitted_twice_is_one_row(engine: AsyncEngine) -> None:
@@ -114,7 +119,7 @@ async def test_photos_attach_to_the_report_in_the_same_transaction(engine: Async
 
 async def test_neighborhoods_round_trip(engine: AsyncEngine) -> None:
     neighborhoods = parse_geojson(DEMO_REGION.read_text())
-    factory = SqlUnitOfWorkFactory(engine)
+    factory = SqlUnitOfWorkFactory(engine, KEY)
     async with factory() as uow:
         await uow.neighborhoods.replace_all(neighborhoods)
         await uow.commit()
@@ -155,12 +160,12 @@ async def test_retention_purge_deletes_in_the_database(engine: AsyncEngine) -> N
     await svc.keep_photo("never-submitted", b"\xff\xd8", "image/jpeg", (1, 1))
     clock.advance(timedelta(days=31))
     await svc.submit(full_draft(2), USER_ID, USER_ID, "en")
-    retention = RetentionService(SqlUnitOfWorkFactory(engine), clock, timedelta(days=30))
-    assert await retention.purge(dry_run=True) == Purged(reports=1, contacts=1, photos=1)
+    retention = RetentionService(SqlUnitOfWorkFactory(engine, KEY), clock, timedelta(days=30))
+    assert await retention.purge(dry_run=True) == Purged(reports=1, contacts=1, photos=1, pins=1)
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM report"))).scalar_one() == 2  # nothing went
     purged = await retention.purge()
-    assert purged == Purged(reports=1, contacts=1, photos=1)
+    assert purged == Purged(reports=1, contacts=1, photos=1, pins=1)
     async with engine.connect() as conn:
         counts = [(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one()
                   for t in ("report", "report_contact", "media")]
@@ -196,7 +201,7 @@ async def test_nearest_open_incident_matches_an_exhaustive_search(engine: AsyncE
         seen = now - timedelta(minutes=rng.uniform(0, 240))
         incidents.append(Incident(f"{n:036d}", IncidentStatus.OPEN if n % 7 else IncidentStatus.DECIDED, Tier.HIGH,
                                   rng.choice(activities), None, point, cell_of(point), seen, seen, 1))
-    factory = SqlUnitOfWorkFactory(engine)
+    factory = SqlUnitOfWorkFactory(engine, KEY)
     async with factory() as uow:
         for incident in incidents:
             await uow.incidents.add(incident)
