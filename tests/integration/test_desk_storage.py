@@ -124,12 +124,12 @@ async def test_the_migration_folds_a_persons_repeated_votes_into_their_latest(en
     intake, _, clock = await setup(engine)
     incident = await open_incident(intake, 1)
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0014"))
+        await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync, KEY), "0014"))
         for verifier, verdict in ((ANA, "confirmed"), (BEN, "debunked"), (ANA, "debunked")):
             await conn.execute(text("INSERT INTO verdict (incident_id, verifier_id, verdict, reason, at, counts) "
                                     "VALUES (:i, :v, :d, 'r', :at, true)"),
                                {"i": incident, "v": verifier, "d": verdict, "at": clock.now()})
-    await upgrade(engine)
+    await upgrade(engine, hmac_key=KEY)
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT verifier_id, verdict FROM verdict ORDER BY id"))).all()
     assert [tuple(r) for r in rows] == [(BEN, "debunked"), (ANA, "debunked")]
