@@ -37,6 +37,7 @@ from verify.model import (
     Activity,
     AgentCount,
     GeoPoint,
+    InvalidPoint,
     ReportDraft,
     TimeSeen,
     Uniform,
@@ -97,6 +98,9 @@ PROMPTS = {
         "from it. Please avoid showing faces."
     ),
 }
+INVALID_LOCATION = N_(
+    "That location could not be read. Share your location again, or type cross streets, a landmark or a ZIP code."
+)
 
 
 class IntakeConversation:
@@ -395,7 +399,13 @@ class IntakeConversation:
         draft = self.draft(context)
         assert draft is not None
         loc = msg.location
-        match = self.s.places.resolve_point(GeoPoint(loc.latitude, loc.longitude, loc.horizontal_accuracy))
+        try:
+            point = GeoPoint(loc.latitude, loc.longitude, loc.horizontal_accuracy)
+        except InvalidPoint:
+            t = self.t(update, context)
+            await self.reply(update, t(INVALID_LOCATION))
+            return None
+        match = self.s.places.resolve_point(point)
         draft.place_text = None
         return await self.placed(update, context, draft, match)
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import timedelta
+
+import pytest
 
 from bot.app import running_bot
 from sereno.double import BotApiDouble, FakeUser
@@ -97,6 +100,42 @@ async def test_a_pin_outside_the_region_is_said_and_still_accepted(bot: Harness,
     await finish(ana)
     [row] = await bot.rows("SELECT neighborhood_id, lat, lon FROM report")
     assert row == {"neighborhood_id": None, "lat": 40.7128, "lon": -74.006}
+
+
+IMPOSSIBLE_PINS = [(999.0, -118.2577), (34.0565, 200.0), (math.nan, -118.2577), (34.0565, math.inf)]
+
+
+@pytest.mark.parametrize(("lat", "lon"), IMPOSSIBLE_PINS, ids=["lat 999", "lon 200", "NaN", "Infinity"])
+async def test_a_pin_that_is_no_place_is_refused_politely_and_the_question_stays_open(
+        bot: Harness, double: BotApiDouble, lat: float, lon: float) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await ana.press("📝 Report activity")
+    await answer(ana, "What is happening?", "Workplace operation")
+    await ana.wait_text("Where is it happening?")
+    await ana.share_location(lat, lon)
+    await ana.wait_text("That location could not be read. Share your location again")
+    await ana.share_location(34.0565, -118.2577)
+    await ana.wait_text("Got it: Las Palmas.")
+    await skip_after_place(ana)
+    await finish(ana)
+    [row] = await bot.rows("SELECT neighborhood_id, lat, lon FROM report")
+    assert row == {"neighborhood_id": "las-palmas", "lat": 34.0565, "lon": -118.2577}
+
+
+@pytest.mark.parametrize(("lat", "lon"), IMPOSSIBLE_PINS, ids=["lat 999", "lon 200", "NaN", "Infinity"])
+async def test_subscribing_with_a_pin_that_is_no_place_is_refused_politely(
+        bot: Harness, double: BotApiDouble, lat: float, lon: float) -> None:
+    maria = double.user(USER + 1, "Maria")
+    await maria.send_command("/subscribe")
+    await maria.wait_text("Choose the neighborhoods")
+    await maria.press("📍 Use my location")
+    await maria.wait_text("Share a location")
+    await maria.share_location(lat, lon)
+    await maria.wait_text("That location could not be read.")
+    assert await bot.rows("SELECT * FROM subscription") == []
+    await maria.share_location(34.0564, -118.2568)
+    await maria.wait_text("Added Las Palmas")
 
 
 async def test_unknown_commands_are_answered_inside_and_outside_a_report(bot: Harness, double: BotApiDouble) -> None:
