@@ -30,7 +30,7 @@ from bot.i18n import N_, Translator, pick_language, translator
 from bot.menu import Menu
 from bot.messaging import REMOVE_KEYBOARD, Markup
 from bot.services import Services
-from storage.images import NotAnImage, strip_metadata
+from storage.images import MAX_PIXELS, NotAnImage, TooManyPixels, check_pixels, strip_metadata
 from verify.errors import Unavailable
 from verify.intake import RateLimited, Submitted
 from verify.model import (
@@ -487,14 +487,27 @@ class IntakeConversation:
         assert msg is not None
         draft = self.draft(context)
         assert draft is not None
+        limit = self.s.intake.policy.max_photos
+        if draft.photos >= limit:
+            note = t.n("A report can hold {count} photo. Press Continue to check your report.",
+                       "A report can hold {count} photos. Press Continue to check your report.", limit)
+            await self.ask(update, context, note, render.single_button(t, "Continue", f"{render.REPORT}:skip:photo"))
+            return None
         attachment = msg.photo[-1] if msg.photo else msg.document
         if attachment is None or (attachment.file_size or 0) > MAX_PHOTO_BYTES:
             await self.reply(update, t("That file is too large. Please send a smaller photo, or press Skip."))
             return None
         try:
+            if msg.photo:  # a document states no size: its header is checked before decoding
+                check_pixels(msg.photo[-1].width, msg.photo[-1].height)
             file = await attachment.get_file()
             data = bytes(await file.download_as_bytearray())
             clean = await asyncio.to_thread(strip_metadata, data)
+        except TooManyPixels:
+            await self.reply(update, t(
+                "That picture is too large to open safely (more than {megapixels} megapixels). "
+                "Please send a smaller photo or a screenshot, or press Skip.", megapixels=MAX_PIXELS // 1_000_000))
+            return None
         except NotAnImage:
             await self.reply(update, t("I couldn't open that picture. Try another one, or press Skip."))
             return None

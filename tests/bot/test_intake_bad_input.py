@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 
 from bot.app import running_bot
 from sereno.double import BotApiDouble, FakeUser
-from tests.bot.conftest import Harness, seed_region, settings_for
+from tests.bot.conftest import Harness, jpeg_with_gps, seed_region, settings_for
 from tests.bot.test_intake_conversation import answer, start_in
 from verify.clock import ManualClock
 
@@ -136,6 +138,71 @@ async def test_subscribing_with_a_pin_that_is_no_place_is_refused_politely(
     assert await bot.rows("SELECT * FROM subscription") == []
     await maria.share_location(34.0564, -118.2568)
     await maria.wait_text("Added Las Palmas")
+
+
+def png_of_42_megapixels() -> bytes:
+    """A 7,000 × 6,000 one-bit PNG: about 5 KB on disk, 126 MB once decoded as RGB."""
+    out = io.BytesIO()
+    Image.new("1", (7000, 6000)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def to_photo(user: FakeUser) -> None:
+    """From the menu to the photo question."""
+    await to_details(user)
+    await user.press("Skip")
+    await user.wait_text("send a photo")
+
+
+async def test_a_picture_of_too_many_pixels_is_refused_as_a_document_or_a_photo_and_the_draft_kept(
+        bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_photo(ana)
+    await ana.send_photo(jpeg_with_gps())
+    await ana.wait_text("Photo received")
+    huge = png_of_42_megapixels()
+    await ana.send_document(huge, "huge.png", "image/png")
+    await ana.wait_text("That picture is too large to open safely (more than 40 megapixels)")
+    await ana.send_photo(huge)
+    await ana.wait_text("That picture is too large to open safely (more than 40 megapixels)")
+    await ana.press("Continue")
+    summary = await ana.wait_text("Please check your report")
+    assert "1 attached" in summary.text
+    await ana.press("✅ Submit")
+    await ana.wait_text("Report received")
+    assert len(await bot.rows("SELECT id FROM media")) == 1
+
+
+async def test_a_photo_telegram_says_is_too_large_is_refused_without_downloading_it(
+        bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_photo(ana)
+    size = {"file_id": "AgACAgEAAxkBAAIhuge", "file_unique_id": "AQADhuge", "width": 13370, "height": 13370,
+            "file_size": 695_000}
+    message = {"message_id": 900, "from": ana.user_dict, "chat": ana.chat_dict, "date": 0, "photo": [size]}
+    double.push_update({"message": message})
+    await ana.wait_text("That picture is too large to open safely", since_last_action=False)
+    assert double.calls_to("getFile") == []
+
+
+async def test_a_photo_beyond_the_most_a_report_holds_is_refused_and_the_others_kept(
+        bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_photo(ana)
+    for _ in range(5):
+        await ana.send_photo(jpeg_with_gps())
+        await ana.wait_text("Photo received")
+    await ana.send_photo(jpeg_with_gps())
+    await ana.wait_text("A report can hold 5 photos. Press Continue to check your report.")
+    await ana.press("Continue")
+    summary = await ana.wait_text("Please check your report")
+    assert "5 attached" in summary.text
+    await ana.press("✅ Submit")
+    await ana.wait_text("Report received")
+    assert len(await bot.rows("SELECT id FROM media")) == 5
 
 
 async def test_unknown_commands_are_answered_inside_and_outside_a_report(bot: Harness, double: BotApiDouble) -> None:
