@@ -75,8 +75,7 @@ async def sereno_conversation(app: Application, request: OfflineRequest, user: i
     async def send(update: dict[str, Any]) -> None:
         await app.process_update(Update.de_json(update, app.bot))
 
-    await send(message(ids(), user, "/start"))
-    await send(press(ids(), user, request, "lang:en"))
+    await send(message(ids(), user, "/start"))  # greeted in the app's language (en)
     await send(message(ids(), user, "/report"))
     await send(press(ids(), user, request, ":activity:checkpoint"))
     await send(message(ids(), user, "", location={"latitude": 34.0565, "longitude": -118.2577}))

@@ -43,7 +43,6 @@ async def report(bot: OfflineBot, reporter: int, latencies: list[float], start_a
         return press(bot.update_id(), sender, shown, data)
 
     await step(message(bot.update_id(), sender, chat, "/start"))
-    await step(tap("lang:en"))
     await step(message(bot.update_id(), sender, chat, "/report"))
     await step(tap(":activity:checkpoint"))
     await step(message(bot.update_id(), sender, chat, location={"latitude": 34.0565, "longitude": -118.2577}))
