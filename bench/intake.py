@@ -1,6 +1,6 @@
 """Intake cost per conversation step, against a bare echo bot on the same path.
 
-Plays N complete report conversations (12 updates each: /start, language, /report, what,
+Plays N complete report conversations (11 updates each: /start, /report, what,
 pin, when, agents, vehicles, markings, details, skip photo, submit) through
 `Application.process_update` with an offline request, and the same number of text updates
 through an echo bot. Sereno runs with its real persistence (conversation state in the
@@ -38,7 +38,7 @@ from verify.places import parse_geojson  # noqa: E402
 
 DEMO_REGION = Path(__file__).resolve().parents[1] / "sereno" / "data" / "demo_region.geojson"
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-STEPS_PER_CONVERSATION = 12
+STEPS_PER_CONVERSATION = 11
 
 
 def message(update_id: int, user: int, text: str, **extra: Any) -> dict[str, Any]:
