@@ -28,6 +28,13 @@ async def skip_after_place(user: FakeUser, *, details: bool = True) -> None:
         await user.press("Skip")
 
 
+async def to_place(user: FakeUser) -> None:
+    """From the menu to the place question, as a workplace operation."""
+    await user.press("📝 Report activity")
+    await answer(user, "What is happening?", "Workplace operation")
+    await user.wait_text("Where is it happening?")
+
+
 async def to_details(user: FakeUser) -> None:
     """From the menu to the details question, skipping everything before it."""
     await user.press("📝 Report activity")
@@ -93,9 +100,7 @@ async def test_place_text_is_cleaned_and_a_place_with_no_words_is_asked_again(bo
 async def test_a_pin_outside_the_region_is_said_and_still_accepted(bot: Harness, double: BotApiDouble) -> None:
     ana = double.user(USER, "Ana")
     await start_in(ana, "en")
-    await ana.press("📝 Report activity")
-    await answer(ana, "What is happening?", "Workplace operation")
-    await ana.wait_text("Where is it happening?")
+    await to_place(ana)
     await ana.share_location(40.7128, -74.0060)
     await ana.wait_text("outside the area this network covers (Puerto Sereno). We will still take your report.")
     await skip_after_place(ana)
@@ -112,9 +117,7 @@ async def test_a_pin_that_is_no_place_is_refused_politely_and_the_question_stays
         bot: Harness, double: BotApiDouble, lat: float, lon: float) -> None:
     ana = double.user(USER, "Ana")
     await start_in(ana, "en")
-    await ana.press("📝 Report activity")
-    await answer(ana, "What is happening?", "Workplace operation")
-    await ana.wait_text("Where is it happening?")
+    await to_place(ana)
     await ana.share_location(lat, lon)
     await ana.wait_text("That location could not be read. Share your location again")
     await ana.share_location(34.0565, -118.2577)
@@ -154,6 +157,18 @@ async def to_photo(user: FakeUser) -> None:
     await user.wait_text("send a photo")
 
 
+async def submit_counting_photos(bot: Harness, user: FakeUser) -> int:
+    """Continue from the photo question and submit; the photos the summary and the database
+    count (asserted equal)."""
+    await user.press("Continue")
+    summary = (await user.wait_text("Please check your report")).text  # the message is edited on Submit
+    await user.press("✅ Submit")
+    await user.wait_text("Report received")
+    stored = len(await bot.rows("SELECT id FROM media"))
+    assert f"{stored} attached" in summary
+    return stored
+
+
 async def test_a_picture_of_too_many_pixels_is_refused_as_a_document_or_a_photo_and_the_draft_kept(
         bot: Harness, double: BotApiDouble) -> None:
     ana = double.user(USER, "Ana")
@@ -166,12 +181,7 @@ async def test_a_picture_of_too_many_pixels_is_refused_as_a_document_or_a_photo_
     await ana.wait_text("That picture is too large to open safely (more than 40 megapixels)")
     await ana.send_photo(huge)
     await ana.wait_text("That picture is too large to open safely (more than 40 megapixels)")
-    await ana.press("Continue")
-    summary = await ana.wait_text("Please check your report")
-    assert "1 attached" in summary.text
-    await ana.press("✅ Submit")
-    await ana.wait_text("Report received")
-    assert len(await bot.rows("SELECT id FROM media")) == 1
+    assert await submit_counting_photos(bot, ana) == 1
 
 
 async def test_a_photo_telegram_says_is_too_large_is_refused_without_downloading_it(
@@ -192,17 +202,12 @@ async def test_a_photo_beyond_the_most_a_report_holds_is_refused_and_the_others_
     ana = double.user(USER, "Ana")
     await start_in(ana, "en")
     await to_photo(ana)
-    for _ in range(5):
+    for _ in range(bot.settings.photos_per_report):
         await ana.send_photo(jpeg_with_gps())
         await ana.wait_text("Photo received")
     await ana.send_photo(jpeg_with_gps())
     await ana.wait_text("A report can hold 5 photos. Press Continue to check your report.")
-    await ana.press("Continue")
-    summary = await ana.wait_text("Please check your report")
-    assert "5 attached" in summary.text
-    await ana.press("✅ Submit")
-    await ana.wait_text("Report received")
-    assert len(await bot.rows("SELECT id FROM media")) == 5
+    assert await submit_counting_photos(bot, ana) == 5
 
 
 async def test_unknown_commands_are_answered_inside_and_outside_a_report(bot: Harness, double: BotApiDouble) -> None:
