@@ -25,8 +25,9 @@ async def start_in(user: FakeUser, language: str) -> None:
     if user.language_code == language:
         await user.send_command("/start")
     else:
+        user.catch_up()
         await user.send_command("/language")
-        await user.press("English" if language == "en" else "Español", message=await user.wait_text("Choose your"))
+        await user.press("English" if language == "en" else "Español", message=await user.next_message())
     await user.wait_text("Your privacy" if language == "en" else "Su privacidad")
 
 
