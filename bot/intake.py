@@ -481,7 +481,9 @@ class IntakeConversation:
         return await self.advance(update, context, Step.DETAILS, note)
 
     async def on_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
-        """A photo: downloaded, stripped of all metadata, then kept for the draft."""
+        """A photo: downloaded, stripped of all metadata, then kept for the draft. Refused
+        before the download when the draft holds the most photos a report may carry, when
+        the file is over 10 MB or over 40 megapixels (then before decoding)."""
         t = self.t(update, context)
         msg = update.effective_message
         assert msg is not None
@@ -498,8 +500,8 @@ class IntakeConversation:
             await self.reply(update, t("That file is too large. Please send a smaller photo, or press Skip."))
             return None
         try:
-            if msg.photo:  # a document states no size: its header is checked before decoding
-                check_pixels(msg.photo[-1].width, msg.photo[-1].height)
+            if msg.photo:  # Telegram states a photo's size; a document's header is checked before decoding
+                check_pixels(attachment.width, attachment.height)  # type: ignore[union-attr]
             file = await attachment.get_file()
             data = bytes(await file.download_as_bytearray())
             clean = await asyncio.to_thread(strip_metadata, data)
