@@ -89,6 +89,17 @@ class GeoPoint:
         if self.accuracy_m is not None and not (math.isfinite(self.accuracy_m) and self.accuracy_m >= 0):
             raise InvalidPoint(f"no such accuracy: {self.accuracy_m}")
 
+    @classmethod
+    def kept(cls, lat: float | None, lon: float | None, accuracy_m: float | None = None) -> GeoPoint | None:
+        """A point read back (a stored row, a kept draft): None when there is none, or when it
+        is no place on Earth (kept before coordinates were checked)."""
+        if lat is None or lon is None:
+            return None
+        try:
+            return cls(lat, lon, accuracy_m)
+        except InvalidPoint:
+            return None
+
 
 @dataclass(slots=True)
 class ReportDraft:
@@ -141,10 +152,7 @@ class ReportDraft:
         geo = None
         if isinstance(point, (list, tuple)) and len(point) == 3:
             lat, lon, acc = point
-            try:
-                geo = GeoPoint(float(lat), float(lon), None if acc is None else float(acc))  # type: ignore[arg-type]
-            except InvalidPoint:
-                geo = None
+            geo = GeoPoint.kept(float(lat), float(lon), None if acc is None else float(acc))  # type: ignore[arg-type]
         return cls(
             draft_id=str(data["draft_id"]),
             activity=pick(Activity, "activity"),
