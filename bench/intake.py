@@ -1,6 +1,6 @@
 """Intake cost per conversation step, against a bare echo bot on the same path.
 
-Plays N complete report conversations (12 updates each: /start, language, /report, what,
+Plays N complete report conversations (11 updates each: /start, /report, what,
 pin, when, agents, vehicles, markings, details, skip photo, submit) through
 `Application.process_update` with an offline request, and the same number of text updates
 through an echo bot. Sereno runs with its real persistence (conversation state in the
@@ -38,7 +38,7 @@ from verify.places import parse_geojson  # noqa: E402
 
 DEMO_REGION = Path(__file__).resolve().parents[1] / "sereno" / "data" / "demo_region.geojson"
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-STEPS_PER_CONVERSATION = 12
+STEPS_PER_CONVERSATION = 11
 
 
 def message(update_id: int, user: int, text: str, **extra: Any) -> dict[str, Any]:
@@ -75,8 +75,7 @@ async def sereno_conversation(app: Application, request: OfflineRequest, user: i
     async def send(update: dict[str, Any]) -> None:
         await app.process_update(Update.de_json(update, app.bot))
 
-    await send(message(ids(), user, "/start"))
-    await send(press(ids(), user, request, "lang:en"))
+    await send(message(ids(), user, "/start"))  # greeted in the app's language (en)
     await send(message(ids(), user, "/report"))
     await send(press(ids(), user, request, ":activity:checkpoint"))
     await send(message(ids(), user, "", location={"latitude": 34.0565, "longitude": -118.2577}))

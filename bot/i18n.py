@@ -180,10 +180,15 @@ def translator(language: str) -> Translator:
     return Translator(language)
 
 
-def pick_language(stored: object, telegram_code: str | None, default: str) -> str:
-    """The language to speak: the person's choice, else their Telegram app's language when
-    supported, else the deployment's default."""
+def known_language(stored: object, telegram_code: str | None) -> str | None:
+    """The person's choice, else their Telegram app's language when it has a catalog
+    ("pt-BR" → "pt", "zh-hans" → "zh"), else None."""
     if isinstance(stored, str) and stored in SUPPORTED_LANGUAGES:
         return stored
-    code = (telegram_code or "").split("-")[0].lower()
-    return code if code in SUPPORTED_LANGUAGES else default
+    code = (telegram_code or "").replace("_", "-").split("-")[0].lower()
+    return code if code in SUPPORTED_LANGUAGES else None
+
+
+def pick_language(stored: object, telegram_code: str | None, default: str) -> str:
+    """The language to speak: :func:`known_language`, else the deployment's default."""
+    return known_language(stored, telegram_code) or default

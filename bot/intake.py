@@ -30,13 +30,14 @@ from bot.i18n import N_, Translator, pick_language, translator
 from bot.menu import Menu
 from bot.messaging import REMOVE_KEYBOARD, Markup
 from bot.services import Services
-from storage.images import NotAnImage, strip_metadata
+from storage.images import MAX_PIXELS, NotAnImage, TooManyPixels, check_pixels, strip_metadata
 from verify.errors import Unavailable
 from verify.intake import RateLimited, Submitted
 from verify.model import (
     Activity,
     AgentCount,
     GeoPoint,
+    InvalidPoint,
     ReportDraft,
     TimeSeen,
     Uniform,
@@ -97,6 +98,9 @@ PROMPTS = {
         "from it. Please avoid showing faces."
     ),
 }
+INVALID_LOCATION = N_(
+    "That location could not be read. Share your location again, or type cross streets, a landmark or a ZIP code."
+)
 
 
 class IntakeConversation:
@@ -395,7 +399,13 @@ class IntakeConversation:
         draft = self.draft(context)
         assert draft is not None
         loc = msg.location
-        match = self.s.places.resolve_point(GeoPoint(loc.latitude, loc.longitude, loc.horizontal_accuracy))
+        try:
+            point = GeoPoint(loc.latitude, loc.longitude, loc.horizontal_accuracy)
+        except InvalidPoint:
+            t = self.t(update, context)
+            await self.reply(update, t(INVALID_LOCATION))
+            return None
+        match = self.s.places.resolve_point(point)
         draft.place_text = None
         return await self.placed(update, context, draft, match)
 
@@ -471,20 +481,35 @@ class IntakeConversation:
         return await self.advance(update, context, Step.DETAILS, note)
 
     async def on_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
-        """A photo: downloaded, stripped of all metadata, then kept for the draft."""
+        """A photo: downloaded, stripped of all metadata, then kept for the draft. Refused
+        before the download when the draft holds the most photos a report may carry, when
+        the file is over 10 MB or over 40 megapixels (then before decoding)."""
         t = self.t(update, context)
         msg = update.effective_message
         assert msg is not None
         draft = self.draft(context)
         assert draft is not None
+        limit = self.s.intake.policy.max_photos
+        if draft.photos >= limit:
+            note = t.n("A report can hold {count} photo. Press Continue to check your report.",
+                       "A report can hold {count} photos. Press Continue to check your report.", limit)
+            await self.ask(update, context, note, render.single_button(t, "Continue", f"{render.REPORT}:skip:photo"))
+            return None
         attachment = msg.photo[-1] if msg.photo else msg.document
         if attachment is None or (attachment.file_size or 0) > MAX_PHOTO_BYTES:
             await self.reply(update, t("That file is too large. Please send a smaller photo, or press Skip."))
             return None
         try:
+            if msg.photo:  # Telegram states a photo's size; a document's header is checked before decoding
+                check_pixels(attachment.width, attachment.height)  # type: ignore[union-attr]
             file = await attachment.get_file()
             data = bytes(await file.download_as_bytearray())
             clean = await asyncio.to_thread(strip_metadata, data)
+        except TooManyPixels:
+            await self.reply(update, t(
+                "That picture is too large to open safely (more than {megapixels} megapixels). "
+                "Please send a smaller photo or a screenshot, or press Skip.", megapixels=MAX_PIXELS // 1_000_000))
+            return None
         except NotAnImage:
             await self.reply(update, t("I couldn't open that picture. Try another one, or press Skip."))
             return None

@@ -16,7 +16,7 @@ from telegram.ext import (
 
 from bot import messaging, render, rights
 from bot.context import LANG_KEY, translator_for
-from bot.i18n import N_, Translator, translator
+from bot.i18n import LANGUAGE_NAMES, N_, Translator, known_language, translator
 from bot.services import Services
 from bot.subscribe import SUBSCRIBED
 from sereno.settings import SUPPORTED_LANGUAGES
@@ -42,23 +42,38 @@ class Menu:
         return update.effective_chat.id
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Welcome, in every language: choose a language first."""
-        chat = update.effective_chat
-        assert chat is not None
-        welcome = [translator(code)(WELCOME) for code in SUPPORTED_LANGUAGES]
-        await messaging.send(context.bot, chat.id, "\n".join(welcome), render.language_keyboard())
+        """Welcome in the person's language — their choice, else their Telegram app's when it
+        has a catalog — kept as their language, with the privacy notice and the menu (whose
+        Language button changes it). Otherwise welcome in every language: choose one first."""
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and context.user_data is not None
+        code = known_language(context.user_data.get(LANG_KEY), user.language_code if user else None)
+        if code is None:
+            welcome = [translator(lang)(WELCOME) for lang in SUPPORTED_LANGUAGES]
+            await messaging.send(context.bot, chat.id, "\n".join(welcome), render.language_keyboard())
+            return
+        await self._keep_language(update, context, code)
+        t = translator(code)
+        greeting = t("Welcome to Sereno. I will write to you in {language}; press Language below to change it.",
+                     language=LANGUAGE_NAMES[code])
+        await messaging.send(context.bot, chat.id, f"{greeting}\n\n{self.privacy_notice(t)}", render.main_menu(t))
+
+    async def _keep_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE, code: str) -> None:
+        """Store `code` as the person's language (their subscription's too)."""
+        assert context.user_data is not None and update.effective_chat is not None
+        context.user_data[LANG_KEY] = code
+        if context.user_data.get(SUBSCRIBED):
+            await self.s.subscriptions.set_language(update.effective_chat.id, code)
 
     async def choose_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Store the chosen language, then the privacy notice and the menu."""
         query = update.callback_query
-        assert query is not None and update.effective_chat is not None
+        assert query is not None
         code = (query.data or "").removeprefix("lang:")
         if code not in SUPPORTED_LANGUAGES:
             await query.answer()
             return
-        context.user_data[LANG_KEY] = code  # type: ignore[index]
-        if context.user_data.get(SUBSCRIBED):  # type: ignore[union-attr]
-            await self.s.subscriptions.set_language(update.effective_chat.id, code)
+        await self._keep_language(update, context, code)
         t = translator(code)
         await query.answer()
         assert query.message is not None

@@ -19,7 +19,7 @@ from bot.desk import Awaiting
 from bot.i18n import Translator
 from bot.services import Services
 from verify.clustering import distance_m
-from verify.model import GeoPoint
+from verify.model import GeoPoint, InvalidPoint
 from verify.places import Neighborhood
 from verify.subscriptions import MAX_AREAS, TooManyAreas
 
@@ -148,9 +148,14 @@ class SubscribeHandlers:
         """A shared location after `s:loc`: follow the neighborhood there (or the nearest)."""
         msg = update.effective_message
         assert msg is not None and msg.location is not None and update.effective_chat is not None
-        user_data(context).pop(AWAITING_LOCATION, None)
         t = self._t(update, context)
-        point = GeoPoint(msg.location.latitude, msg.location.longitude)
+        try:
+            point = GeoPoint(msg.location.latitude, msg.location.longitude)
+        except InvalidPoint:
+            await messaging.send(context.bot, update.effective_chat.id, t(
+                "That location could not be read. Share your location again, or choose neighborhoods from the list."))
+            return
+        user_data(context).pop(AWAITING_LOCATION, None)
         by_distance = sorted(self.s.places.gazetteer.neighborhoods, key=lambda nb: distance_m(point, nb.centroid))
         if not by_distance:
             return

@@ -156,21 +156,18 @@ async def channel_is_linked(admin: Script, channel: Channel, place: str) -> None
 
 
 async def neighbors_subscribe(sofia: Script, carmen: Script) -> None:
-    await sofia.say("/start", "choose your language")
-    await sofia.tap("English", "Your privacy")
+    await sofia.say("/start", "Your privacy")
     await sofia.say("/subscribe", "Choose the neighborhoods")
     await sofia.tap("Mission Flats", "Choose the neighborhoods")
     await sofia.tap("Done", "You get verified alerts for: Mission Flats")
-    await carmen.say("/start", "choose your language")
-    await carmen.tap("Español", "Su privacidad")
+    await carmen.say("/start", "Su privacidad")
     await carmen.say("/subscribe", "Elija los vecindarios")
     await carmen.tap("Mission Flats", "Elija los vecindarios")
     await carmen.tap("Listo", "Mission Flats")
 
 
 async def english_reporter(script: Script) -> None:
-    await script.say("/start", "choose your language")
-    await script.tap("English", "Your privacy")
+    await script.say("/start", "Your privacy")
     await script.tap("📝 Report activity", "What is happening?")
     await script.tap("Arrest or detention happening", "Where is it happening?")
     await script.pin(34.0380, -118.2577, "When did you see it?")
@@ -184,8 +181,7 @@ async def english_reporter(script: Script) -> None:
 
 
 async def spanish_reporter(script: Script) -> None:
-    await script.say("/start", "choose your language")
-    await script.tap("Español", "Su privacidad")
+    await script.say("/start", "Su privacidad")
     await script.say("/report", "¿Qué está pasando?")
     await script.tap("Agentes presentes o reuniéndose", "¿Dónde está pasando?")
     await script.say("Cerca de la Misión, por la lavandería", "¿Cuándo lo vio?")

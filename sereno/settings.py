@@ -57,6 +57,7 @@ class Settings(BaseSettings):
 
     reports_per_window: int = Field(default=5, ge=1)
     report_window_minutes: int = Field(default=10, ge=1)
+    photos_per_report: int = Field(default=5, ge=1)
     contact_ttl_hours: int = Field(default=72, ge=1)
     retention_days: int = Field(default=30, ge=1)
     conversation_timeout_minutes: int = Field(default=30, ge=1)

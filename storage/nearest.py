@@ -117,7 +117,7 @@ class NearestOpenLookup:
 
     def _candidate(self, row: Sequence[Any]) -> Candidate:
         incident_id, lat, lon, neighborhood_id, activity, last_seen_at, tier = row
-        return Candidate(incident_id, GeoPoint(lat, lon) if lat is not None else None, neighborhood_id,
+        return Candidate(incident_id, GeoPoint.kept(lat, lon), neighborhood_id,
                          Activity(activity) if activity else None, self._read_time(last_seen_at), Tier(tier))
 
 

@@ -148,7 +148,7 @@ def _value(member: Any) -> str | None:
 
 
 def _report(row: Any, media_ids: tuple[str, ...]) -> Report:
-    point = GeoPoint(row["lat"], row["lon"], row["accuracy_m"]) if row["lat"] is not None else None
+    point = GeoPoint.kept(row["lat"], row["lon"], row["accuracy_m"])
     return Report(
         id=row["id"],
         ref_code=row["ref_code"],
@@ -318,7 +318,7 @@ class SqlIncidentRepository:
 
 
 def _candidate(row: Any) -> Candidate:
-    point = GeoPoint(row.lat, row.lon) if row.lat is not None else None
+    point = GeoPoint.kept(row.lat, row.lon)
     return Candidate(row.id, point, row.neighborhood_id, Activity(row.activity) if row.activity else None,
                      row.last_seen_at, Tier(row.tier))
 
@@ -330,7 +330,7 @@ def _incident(row: Any) -> Incident:
         tier=Tier(row["tier"]),
         activity=Activity(row["activity"]) if row["activity"] else None,
         neighborhood_id=row["neighborhood_id"],
-        point=GeoPoint(row["lat"], row["lon"]) if row["lat"] is not None else None,
+        point=GeoPoint.kept(row["lat"], row["lon"]),
         cell=row["cell"],
         first_seen_at=row["first_seen_at"],
         last_seen_at=row["last_seen_at"],

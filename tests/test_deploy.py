@@ -41,9 +41,14 @@ DEPLOY = ROOT / "deploy"
 #: Settings of `sereno run --webhook`, documented ahead of the code that reads them.
 WEBHOOK_SETTINGS = {"SERENO_WEBHOOK_URL", "SERENO_WEBHOOK_SECRET", "SERENO_WEB_HOST", "SERENO_WEB_PORT"}
 ASSIGNMENT = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
-#: What the app reads from its own package at run time, besides its modules.
-RUNTIME_FILES = ["storage/migrations/**/*.py", "storage/migrations/*.mako", "bot/locales/**/*.po",
-                 "bot/locales/*.pot", "sereno/data/*.geojson", "sereno/data/*.toml"]
+PACKAGES = ("verify", "storage", "bot", "sereno")
+
+
+def package_files() -> set[str]:
+    """Every file of the packages (modules and the data they read at run time: catalogs,
+    reviews.toml, migrations, the demo region, drills), bytecode aside."""
+    return {p.relative_to(ROOT).as_posix() for pkg in PACKAGES for p in (ROOT / pkg).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")}
 
 
 def env_example() -> list[tuple[bool, str, str, str]]:
@@ -269,10 +274,8 @@ async def test_the_wheel_installs_alone_and_migrates_postgres(tmp_path: Path) ->
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", tmp_path / "wheels", src)
     (wheel,) = (tmp_path / "wheels").glob("sereno-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
-    needed = {p.relative_to(ROOT).as_posix() for pattern in RUNTIME_FILES for p in ROOT.glob(pattern)}
-    needed |= {p.relative_to(ROOT).as_posix() for pkg in ("verify", "storage", "bot", "sereno")
-               for p in (ROOT / pkg).rglob("*.py")}
-    assert {"bot/locales/es/LC_MESSAGES/sereno.po", "sereno/data/demo_region.geojson",
+    needed = package_files()
+    assert {"bot/locales/es/LC_MESSAGES/sereno.po", "bot/locales/reviews.toml", "sereno/data/demo_region.geojson",
             "storage/migrations/env.py", "storage/migrations/versions/0001_initial_schema.py"} <= needed
     assert sorted(needed - shipped) == []
 
@@ -301,6 +304,8 @@ async def test_the_wheel_installs_alone_and_migrates_postgres(tmp_path: Path) ->
             await engine.dispose()
     demo = run(venv / "bin" / "sereno", "demo", cwd=workdir, env=env).stdout  # the data files, at run time
     assert "Mission Flats" in demo and "Su código de referencia es" in demo
+    translations = run(venv / "bin" / "sereno", "admin", "translations", cwd=workdir, env=env).stdout  # reviews.toml
+    assert "es Español" in translations and "not reviewed" in translations
     print(f"wheel → venv → migrate → demo: {time.monotonic() - started:.1f} s")
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from verify.incidents import Verdict
-from verify.model import Activity, AgentCount, GeoPoint, Uniform, VehicleCount
+from verify.model import Activity, AgentCount, GeoPoint, InvalidPoint, Uniform, VehicleCount
 
 ANSWERS = (Verdict.CONFIRMED, Verdict.DEBUNKED, Verdict.UNVERIFIABLE)
 LANGUAGES = ("en", "es")
@@ -92,11 +92,13 @@ def _report(raw: object, where: str, neighborhoods: set[str] | None) -> DrillRep
         raise DrillFileError(f"{where}.neighborhood: unknown neighborhood {neighborhood!r}")
     point = raw.get("point")
     if point is not None:
-        if (not isinstance(point, Sequence) or len(point) != 2
-                or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in point)
-                or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180)):
-            raise DrillFileError(f"{where}.point: give [latitude, longitude] in degrees")
-        point = GeoPoint(float(point[0]), float(point[1]))
+        try:
+            if (not isinstance(point, Sequence) or len(point) != 2
+                    or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in point)):
+                raise InvalidPoint(point)
+            point = GeoPoint(float(point[0]), float(point[1]))
+        except InvalidPoint:
+            raise DrillFileError(f"{where}.point: give [latitude, longitude] in degrees") from None
     photo = raw.get("photo", False)
     if not isinstance(photo, bool):
         raise DrillFileError(f"{where}.photo: true or false")

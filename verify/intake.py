@@ -56,6 +56,8 @@ class IntakePolicy:
     max_reports: int = 5
     window: timedelta = timedelta(minutes=10)
     contact_ttl: timedelta = timedelta(days=3)
+    #: Photos one report may carry; more are refused before they are downloaded.
+    max_photos: int = 5
 
 
 class RateLimited(Exception):

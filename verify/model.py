@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -67,13 +68,37 @@ class Tier(StrEnum):
     ROUTINE = "routine"
 
 
+class InvalidPoint(ValueError):
+    """Coordinates that are no place on Earth (latitude beyond ±90°, longitude beyond ±180°,
+    NaN or infinity, or a negative or non-finite accuracy)."""
+
+
 @dataclass(frozen=True, slots=True)
 class GeoPoint:
-    """A WGS84 point with the accuracy the device reported, in metres."""
+    """A WGS84 point with the accuracy the device reported, in metres. Raises
+    :class:`InvalidPoint` for coordinates that are no place on Earth."""
 
     lat: float
     lon: float
     accuracy_m: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.lat) and math.isfinite(self.lon)
+                and -90 <= self.lat <= 90 and -180 <= self.lon <= 180):
+            raise InvalidPoint(f"no such place: {self.lat}, {self.lon}")
+        if self.accuracy_m is not None and not (math.isfinite(self.accuracy_m) and self.accuracy_m >= 0):
+            raise InvalidPoint(f"no such accuracy: {self.accuracy_m}")
+
+    @classmethod
+    def kept(cls, lat: float | None, lon: float | None, accuracy_m: float | None = None) -> GeoPoint | None:
+        """A point read back (a stored row, a kept draft): None when there is none, or when it
+        is no place on Earth (kept before coordinates were checked)."""
+        if lat is None or lon is None:
+            return None
+        try:
+            return cls(lat, lon, accuracy_m)
+        except InvalidPoint:
+            return None
 
 
 @dataclass(slots=True)
@@ -127,7 +152,7 @@ class ReportDraft:
         geo = None
         if isinstance(point, (list, tuple)) and len(point) == 3:
             lat, lon, acc = point
-            geo = GeoPoint(float(lat), float(lon), None if acc is None else float(acc))  # type: ignore[arg-type]
+            geo = GeoPoint.kept(float(lat), float(lon), None if acc is None else float(acc))  # type: ignore[arg-type]
         return cls(
             draft_id=str(data["draft_id"]),
             activity=pick(Activity, "activity"),

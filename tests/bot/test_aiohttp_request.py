@@ -1,4 +1,6 @@
-"""AiohttpRequest: PTB's Bot over aiohttp against the Bot API double and misbehaving servers."""
+"""AiohttpRequest: PTB's Bot over aiohttp against the Bot API double and misbehaving servers.
+A timeout test passes when PTB's TimedOut is raised (not `asyncio.wait_for`'s own
+TimeoutError): the configured timeout fired. How soon it fires: bench/timeouts.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import datetime as dtm
 import io
 import json
 import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -166,25 +167,21 @@ async def test_read_timeout_from_the_constructor_raises_timed_out(slow_server: s
     request = AiohttpRequest(read_timeout=0.3)
     assert request.read_timeout == 0.3
     bot = make_bot(slow_server, request)
-    started = time.monotonic()
     try:
         with pytest.raises(TimedOut, match="Timed out"):
             await asyncio.wait_for(bot.get_me(), 10)
     finally:
         await request.shutdown()
-    assert time.monotonic() - started < 2
 
 
 async def test_read_timeout_per_call_overrides_the_default(slow_server: str) -> None:
     request = AiohttpRequest(read_timeout=60)
     bot = make_bot(slow_server, request)
-    started = time.monotonic()
     try:
         with pytest.raises(TimedOut):
             await asyncio.wait_for(bot.get_me(read_timeout=0.3), 10)
     finally:
         await request.shutdown()
-    assert time.monotonic() - started < 2
 
 
 async def test_pool_timeout_when_every_connection_is_busy(slow_server: str) -> None:
@@ -212,7 +209,6 @@ async def test_stalled_upload_raises_timed_out() -> None:
     port = server.sockets[0].getsockname()[1]
     request = AiohttpRequest(connect_timeout=0.2, read_timeout=0.3, media_write_timeout=0.3)
     bot = make_bot(f"http://127.0.0.1:{port}", request)
-    started = time.monotonic()
     try:
         with pytest.raises(TimedOut):
             await asyncio.wait_for(bot.send_document(CHAT, b"x" * (64 * 1024 * 1024), filename="big.bin"), 10)
@@ -222,7 +218,6 @@ async def test_stalled_upload_raises_timed_out() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
-    assert time.monotonic() - started < 3
 
 
 async def test_connection_refused_raises_network_error() -> None:

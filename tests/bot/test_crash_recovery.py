@@ -82,9 +82,7 @@ async def test_sigkill_mid_report_resumes_the_same_draft(double: BotApiDouble, d
     ana = double.user(REPORTER, "Ana", "es")
     async with sereno_run(env, tmp_path, "first"):
         await ana.send_command("/start")
-        await ana.wait_text("choose your language", timeout=START_TIMEOUT)
-        await ana.press("Español")
-        await ana.wait_text("Su privacidad")
+        await ana.wait_text("Su privacidad", timeout=START_TIMEOUT)
         await ana.send_command("/report")
         await ana.wait_text("¿Qué está pasando?")
         await ana.press("Agentes presentes o reuniéndose")

@@ -58,8 +58,6 @@ async def proxy() -> AsyncIterator[TcpProxy]:
 
 async def to_summary(ana: FakeUser) -> None:
     await ana.send_command("/start")
-    await ana.wait_text("choose your language")
-    await ana.press("Español")
     await ana.wait_text("Su privacidad")
     await ana.send_command("/report")
     await ana.wait_text("¿Qué está pasando?")

@@ -1,6 +1,7 @@
 """One person floods the bot with 1,000 messages in a burst while 50 others report: the
-flooder gets one polite notice (not 1,000 replies), every report lands, and the others'
-p99 step latency stays within 2× of the same run without the flooder."""
+flooder gets one polite notice (not 1,000 replies) and every report lands. How much the
+flood slows the others (their p99 step latency against a round without it) is measured by
+bench/flood.py, which reuses this scenario."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import statistics
 import time
 from pathlib import Path
 
-import pytest
 from telegram import Update
 
 from bot.concurrency import PerChatUpdateProcessor
@@ -18,7 +18,7 @@ from tests.bot.offline_app import OfflineBot, buttons, message, offline_bot, pre
 
 REPORTERS = 50
 FLOOD = 1_000
-ROUNDS = 5
+STEPS = 11  # /start, /report, what, pin, when, agents, vehicles, markings, details, photo, submit
 FLOOD_NOTICE = "You are sending messages very fast"
 #: Reporters start over a second (not in lockstep: 50 submits in the same millisecond would
 #: only measure SQLite's single writer), and take a moment between taps.
@@ -43,7 +43,6 @@ async def report(bot: OfflineBot, reporter: int, latencies: list[float], start_a
         return press(bot.update_id(), sender, shown, data)
 
     await step(message(bot.update_id(), sender, chat, "/start"))
-    await step(tap("lang:en"))
     await step(message(bot.update_id(), sender, chat, "/report"))
     await step(tap(":activity:checkpoint"))
     await step(message(bot.update_id(), sender, chat, location={"latitude": 34.0565, "longitude": -118.2577}))
@@ -92,33 +91,24 @@ async def one_round(bot: OfflineBot, base: int, flooder: int | None) -> float:
     if burst:
         work.append(flood(bot, burst))
     await asyncio.gather(*work)
-    assert len(latencies) == REPORTERS * 12
+    assert len(latencies) == REPORTERS * STEPS
     after = (await bot.rows("SELECT count(*) AS n FROM report"))[0]["n"]
     assert after - before == REPORTERS, "every report lands in the database"
     return p99(latencies)
 
 
-@pytest.mark.slow
-async def test_a_flooder_is_throttled_and_does_not_slow_the_others(tmp_path: Path) -> None:
+def replies_to(bot: OfflineBot, chat_id: int) -> list[str]:
+    """What the bot said to `chat_id` since the round began."""
+    return [s.text or "" for s in bot.request.said if s.chat_id == chat_id]
+
+
+async def test_a_flooder_gets_one_notice_while_every_other_report_lands(tmp_path: Path) -> None:
     async with offline_bot(tmp_path) as bot:  # the default flood guard: 20 updates in 10 s
-        await one_round(bot, 100_000, None)  # warm-up: imports, caches, first connections
-        quiet, flooded = [], []
-        for n in range(ROUNDS):
-            quiet.append(await one_round(bot, 200_000 + 1_000 * n, None))
-            flooder = 900_000 + n
-            flooded.append(await one_round(bot, 300_000 + 1_000 * n, flooder))
-            to_flooder = [s for s in bot.request.said if s.chat_id == flooder]
-            notices = [s for s in to_flooder if FLOOD_NOTICE in (s.text or "")]
-            assert len(notices) == 1, f"{len(notices)} flood notices"
-            limit = bot.runtime.services.settings.flood_max_updates
-            assert len(to_flooder) <= limit + 1, f"{len(to_flooder)} replies to {FLOOD} flood messages"
-        without, with_flood = statistics.median(quiet), statistics.median(flooded)
-        ratio = with_flood / without
-        print(f"\nflood: p99 step latency of {REPORTERS} reporters without the flooder "
-              f"{without * 1000:.1f} ms, with a {FLOOD}-message flood {with_flood * 1000:.1f} ms "
-              f"(ratio {ratio:.2f}x, median of {ROUNDS} rounds; rounds without "
-              f"{', '.join(f'{q * 1000:.1f}' for q in quiet)} ms, with {', '.join(f'{f * 1000:.1f}' for f in flooded)} ms)")
-        assert ratio <= 2.0, f"the flood slows the others' p99 step latency {ratio:.2f}x (at most 2x)"
+        flooder = 900_000
+        await one_round(bot, 300_000, flooder)  # asserts every step answered, every report stored
+        to_flooder = replies_to(bot, flooder)
+        assert sum(FLOOD_NOTICE in text for text in to_flooder) == 1
+        assert len(to_flooder) <= bot.runtime.services.settings.flood_max_updates + 1
 
 
 async def test_the_rest_of_a_flood_is_dropped_as_it_arrives(tmp_path: Path) -> None:
@@ -152,7 +142,7 @@ async def test_a_burst_from_one_chat_holds_one_slot_not_all() -> None:
     burst = [asyncio.create_task(processor.process_update(update_from(1, n), slow())) for n in range(50)]
     await asyncio.sleep(0.01)
     other = asyncio.create_task(processor.process_update(update_from(2, 99), quick()))
-    await asyncio.wait_for(other, 1)
+    await asyncio.wait_for(other, 10)  # never, were it stuck behind the burst
     release.set()
     await asyncio.gather(*burst)
 

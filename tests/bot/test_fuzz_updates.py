@@ -336,7 +336,7 @@ async def seed(bot: OfflineBot) -> dict[str, Any]:
 
     invite = await bot.runtime.services.roster.invite(ADMIN, Role.VERIFIER)
     sender, chat = user(SEED_REPORTER), private(SEED_REPORTER)
-    script: list[str | tuple[str, ...]] = ["/start", "lang:en", "/report", ":activity:checkpoint", "pin",
+    script: list[str | tuple[str, ...]] = ["/start", "/report", ":activity:checkpoint", "pin",
                                            ":when:now", ":agents:3-5", ":vehicles:2-3", ":uniform:ice",
                                            ":skip:details", ":skip:photo", ":do:submit"]
     for _ in range(2):

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import math
 from datetime import timedelta
+
+import pytest
+from PIL import Image
 
 from bot.app import running_bot
 from sereno.double import BotApiDouble, FakeUser
-from tests.bot.conftest import Harness, seed_region, settings_for
+from tests.bot.conftest import Harness, jpeg_with_gps, seed_region, settings_for
 from tests.bot.test_intake_conversation import answer, start_in
 from verify.clock import ManualClock
 
@@ -21,6 +26,13 @@ async def skip_after_place(user: FakeUser, *, details: bool = True) -> None:
     await user.wait_text("Anything else")
     if details:
         await user.press("Skip")
+
+
+async def to_place(user: FakeUser) -> None:
+    """From the menu to the place question, as a workplace operation."""
+    await user.press("📝 Report activity")
+    await answer(user, "What is happening?", "Workplace operation")
+    await user.wait_text("Where is it happening?")
 
 
 async def to_details(user: FakeUser) -> None:
@@ -88,15 +100,114 @@ async def test_place_text_is_cleaned_and_a_place_with_no_words_is_asked_again(bo
 async def test_a_pin_outside_the_region_is_said_and_still_accepted(bot: Harness, double: BotApiDouble) -> None:
     ana = double.user(USER, "Ana")
     await start_in(ana, "en")
-    await ana.press("📝 Report activity")
-    await answer(ana, "What is happening?", "Workplace operation")
-    await ana.wait_text("Where is it happening?")
+    await to_place(ana)
     await ana.share_location(40.7128, -74.0060)
     await ana.wait_text("outside the area this network covers (Puerto Sereno). We will still take your report.")
     await skip_after_place(ana)
     await finish(ana)
     [row] = await bot.rows("SELECT neighborhood_id, lat, lon FROM report")
     assert row == {"neighborhood_id": None, "lat": 40.7128, "lon": -74.006}
+
+
+IMPOSSIBLE_PINS = [(999.0, -118.2577), (34.0565, 200.0), (math.nan, -118.2577), (34.0565, math.inf)]
+
+
+@pytest.mark.parametrize(("lat", "lon"), IMPOSSIBLE_PINS, ids=["lat 999", "lon 200", "NaN", "Infinity"])
+async def test_a_pin_that_is_no_place_is_refused_politely_and_the_question_stays_open(
+        bot: Harness, double: BotApiDouble, lat: float, lon: float) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_place(ana)
+    await ana.share_location(lat, lon)
+    await ana.wait_text("That location could not be read. Share your location again")
+    await ana.share_location(34.0565, -118.2577)
+    await ana.wait_text("Got it: Las Palmas.")
+    await skip_after_place(ana)
+    await finish(ana)
+    [row] = await bot.rows("SELECT neighborhood_id, lat, lon FROM report")
+    assert row == {"neighborhood_id": "las-palmas", "lat": 34.0565, "lon": -118.2577}
+
+
+@pytest.mark.parametrize(("lat", "lon"), IMPOSSIBLE_PINS, ids=["lat 999", "lon 200", "NaN", "Infinity"])
+async def test_subscribing_with_a_pin_that_is_no_place_is_refused_politely(
+        bot: Harness, double: BotApiDouble, lat: float, lon: float) -> None:
+    maria = double.user(USER + 1, "Maria")
+    await maria.send_command("/subscribe")
+    await maria.wait_text("Choose the neighborhoods")
+    await maria.press("📍 Use my location")
+    await maria.wait_text("Share a location")
+    await maria.share_location(lat, lon)
+    await maria.wait_text("That location could not be read.")
+    assert await bot.rows("SELECT * FROM subscription") == []
+    await maria.share_location(34.0564, -118.2568)
+    await maria.wait_text("Added Las Palmas")
+
+
+def png_of_42_megapixels() -> bytes:
+    """A 7,000 × 6,000 one-bit PNG: about 5 KB on disk, 126 MB once decoded as RGB."""
+    out = io.BytesIO()
+    Image.new("1", (7000, 6000)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def to_photo(user: FakeUser) -> None:
+    """From the menu to the photo question."""
+    await to_details(user)
+    await user.press("Skip")
+    await user.wait_text("send a photo")
+
+
+async def submit_counting_photos(bot: Harness, user: FakeUser) -> int:
+    """Continue from the photo question and submit; the photos the summary and the database
+    count (asserted equal)."""
+    await user.press("Continue")
+    summary = (await user.wait_text("Please check your report")).text  # the message is edited on Submit
+    await user.press("✅ Submit")
+    await user.wait_text("Report received")
+    stored = len(await bot.rows("SELECT id FROM media"))
+    assert f"{stored} attached" in summary
+    return stored
+
+
+async def test_a_picture_of_too_many_pixels_is_refused_as_a_document_or_a_photo_and_the_draft_kept(
+        bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_photo(ana)
+    await ana.send_photo(jpeg_with_gps())
+    await ana.wait_text("Photo received")
+    huge = png_of_42_megapixels()
+    await ana.send_document(huge, "huge.png", "image/png")
+    await ana.wait_text("That picture is too large to open safely (more than 40 megapixels)")
+    await ana.send_photo(huge)
+    await ana.wait_text("That picture is too large to open safely (more than 40 megapixels)")
+    assert await submit_counting_photos(bot, ana) == 1
+
+
+async def test_a_photo_telegram_says_is_too_large_is_refused_without_downloading_it(
+        bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_photo(ana)
+    size = {"file_id": "AgACAgEAAxkBAAIhuge", "file_unique_id": "AQADhuge", "width": 13370, "height": 13370,
+            "file_size": 695_000}
+    message = {"message_id": 900, "from": ana.user_dict, "chat": ana.chat_dict, "date": 0, "photo": [size]}
+    double.push_update({"message": message})
+    await ana.wait_text("That picture is too large to open safely", since_last_action=False)
+    assert double.calls_to("getFile") == []
+
+
+async def test_a_photo_beyond_the_most_a_report_holds_is_refused_and_the_others_kept(
+        bot: Harness, double: BotApiDouble) -> None:
+    ana = double.user(USER, "Ana")
+    await start_in(ana, "en")
+    await to_photo(ana)
+    for _ in range(bot.settings.photos_per_report):
+        await ana.send_photo(jpeg_with_gps())
+        await ana.wait_text("Photo received")
+    await ana.send_photo(jpeg_with_gps())
+    await ana.wait_text("A report can hold 5 photos. Press Continue to check your report.")
+    assert await submit_counting_photos(bot, ana) == 5
 
 
 async def test_unknown_commands_are_answered_inside_and_outside_a_report(bot: Harness, double: BotApiDouble) -> None:

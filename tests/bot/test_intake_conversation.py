@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 
+from bot.i18n import LANGUAGE_NAMES, translator
 from sereno.double import BotApiDouble, FakeUser
 from storage.sealing import ContactSeal
 from tests.bot.conftest import HOTLINE, Harness, jpeg_with_gps
@@ -21,9 +23,13 @@ async def answer(user: FakeUser, question: str, button: str) -> None:
 
 
 async def start_in(user: FakeUser, language: str) -> None:
-    await user.send_command("/start")
-    await user.wait_text("choose your language")
-    await user.press("English" if language == "en" else "Español")
+    """/start when the user's app speaks `language` (greeted in it), else /language and pick it."""
+    if user.language_code == language:
+        await user.send_command("/start")
+    else:
+        user.catch_up()
+        await user.send_command("/language")
+        await user.press("English" if language == "en" else "Español", message=await user.next_message())
     await user.wait_text("Your privacy" if language == "en" else "Su privacidad")
 
 
@@ -70,6 +76,38 @@ async def test_english_report_with_pin_and_photo_is_stored_safely(bot: Harness, 
     kept = Image.open(io.BytesIO(media["content"]))
     assert not kept.getexif() and "exif" not in kept.info
     assert b"SecretPhone" not in media["content"]
+
+
+@pytest.mark.parametrize(("app_language", "language"), [("es", "es"), ("pt-BR", "pt"), ("zh-hans", "zh"), ("ar", "ar")])
+async def test_start_greets_in_the_telegram_apps_language_and_keeps_it(
+        bot: Harness, double: BotApiDouble, app_language: str, language: str) -> None:
+    t = translator(language)
+    person = double.user(REPORTER + 2, "Luz", app_language)
+    await person.send_command("/start")
+    greeting = await person.wait_text(t("Please do not send names, faces or license plates."))
+    assert LANGUAGE_NAMES[language] in greeting.text and "English" not in greeting.text
+    assert t("📝 Report activity") in person.buttons(greeting)
+    person.language_code = "en"  # the app changes language: the one greeted in is kept
+    await person.send_command("/report")
+    await person.wait_text(t("What is happening?"))
+
+
+async def test_start_in_a_language_without_a_catalog_offers_every_language(bot: Harness, double: BotApiDouble) -> None:
+    person = double.user(REPORTER + 3, "Jonas", "de")
+    await person.send_command("/start")
+    chooser = await person.wait_text("Welcome to Sereno. Please choose your language.")
+    assert "Le damos la bienvenida a Sereno" in chooser.text and "Español" in person.buttons(chooser)
+
+
+async def test_the_language_button_of_the_greeting_changes_the_language(bot: Harness, double: BotApiDouble) -> None:
+    luis = double.user(REPORTER + 1, "Luis", "es")
+    await luis.send_command("/start")
+    await luis.wait_text("Su privacidad")
+    await luis.press("Idioma")
+    await luis.press("English", message=await luis.wait_text("Elija su idioma"))
+    await luis.wait_text("Your privacy")
+    await luis.send_command("/report")
+    await luis.wait_text("What is happening?")
 
 
 async def test_spanish_report_with_typed_ambiguous_place_and_skips(bot: Harness, double: BotApiDouble) -> None:

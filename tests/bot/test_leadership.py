@@ -64,9 +64,7 @@ async def test_one_replica_leads_and_another_takes_over_when_it_dies(double: Bot
         await wait_flags(ports, [True, False], timeout=30)
         processes[0].send_signal(signal.SIGKILL)
         await processes[0].wait()
-        took = await wait_flags(ports, [None, True], timeout=15)
-        print(f"the second replica took over {took:.1f} s after the leader was killed")
-        assert took < 10
+        await wait_flags(ports, [None, True], timeout=15)  # how soon: bench/failover.py
     finally:
         for process in processes:
             if process.returncode is None:

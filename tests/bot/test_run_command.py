@@ -47,7 +47,7 @@ async def test_run_polls_the_configured_api_tells_systemd_and_stops_on_sigterm(d
     try:
         user = double.user(7_000_001, "Ana", "en")
         await user.send_command("/start")
-        await user.wait_text("Please choose your language", timeout=30)
+        await user.wait_text("Welcome to Sereno", timeout=30)
         assert {c["command"] for c in double.commands()} >= {"report", "lawyer", "help", "language", "cancel"}
         assert await next_notification(notifications) == b"READY=1"
         assert await next_notification(notifications) == b"WATCHDOG=1"

@@ -78,7 +78,7 @@ async def test_updates_need_the_secret_token_and_are_processed_once(served: tupl
     assert double.sent_messages(USER) == []  # nothing was processed
     assert await post(base, start_update(3)) == 200
     assert await post(base, start_update(3)) == 200  # Telegram may deliver twice
-    await double.wait_for(lambda m: "choose your language" in (m.text or ""), chat_id=USER)
+    await double.wait_for(lambda m: "Welcome to Sereno" in (m.text or ""), chat_id=USER)
     await asyncio.sleep(0.3)
     assert len(double.sent_messages(USER)) == 1
 
@@ -89,7 +89,7 @@ async def test_health_and_metrics(served: tuple[Runtime, str], double: BotApiDou
     assert status == 200 and '"database": "ok"' in body and '"leader": true' in body and '"outbox_backlog": 0' in body
     double.user(USER, "Ana", "en")
     assert await post(base, start_update(10)) == 200
-    await double.wait_for(lambda m: "choose your language" in (m.text or ""), chat_id=USER)
+    await double.wait_for(lambda m: "Welcome to Sereno" in (m.text or ""), chat_id=USER)
     status, metrics = await get(base, "/metrics")
     assert status == 200
     assert 'sereno_updates_total{kind="message"} 1.0' in metrics

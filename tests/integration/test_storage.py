@@ -86,6 +86,19 @@ async def test_report_round_trips_with_utc_times_and_no_raw_id(engine: AsyncEngi
     assert ContactSeal(KEY + b"rotated").open(sealed, row["id"]) is None
 
 
+async def test_a_point_stored_before_coordinates_were_checked_reads_back_as_no_point(engine: AsyncEngine) -> None:
+    result = await service(engine, ManualClock()).submit(full_draft(), USER_ID, USER_ID, "en")
+    assert result.incident is not None
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE report SET lat = 999, lon = 200"))
+        await conn.execute(text("UPDATE incident SET lat = 999, lon = 200"))
+    async with SqlUnitOfWorkFactory(engine)() as uow:
+        report = await uow.reports.by_draft(full_draft().draft_id)
+        incident = await uow.incidents.get(result.incident.id)
+    assert report is not None and report.point is None and report.neighborhood_id == "las-palmas"
+    assert incident is not None and incident.point is None
+
+
 async def test_same_draft_submitted_twice_is_one_row(engine: AsyncEngine) -> None:
     svc = service(engine, ManualClock())
     first = await svc.submit(full_draft(), USER_ID, USER_ID, "en")

@@ -1,9 +1,10 @@
 import json
+import math
 
 import pytest
 
 from tests.conftest import DEMO_REGION
-from verify.model import GeoPoint
+from verify.model import GeoPoint, InvalidPoint
 from verify.places import Gazetteer, PlaceDataError, PlaceKind, PlaceResolver, parse_geojson
 
 
@@ -117,3 +118,12 @@ def test_centroids_fall_inside_their_neighborhoods(gazetteer: Gazetteer) -> None
     for nb in gazetteer.neighborhoods:
         c = nb.centroid
         assert gazetteer.locate(c.lat, c.lon) == nb
+
+
+@pytest.mark.parametrize(("lat", "lon", "accuracy"), [
+    (90.5, 0.0, None), (-91.0, 0.0, None), (0.0, 180.5, None), (0.0, -200.0, None),
+    (math.nan, 0.0, None), (0.0, math.inf, None), (-math.inf, 0.0, None), (0.0, 0.0, math.nan), (0.0, 0.0, -5.0),
+])
+def test_a_point_that_is_no_place_on_earth_is_refused(lat: float, lon: float, accuracy: float | None) -> None:
+    with pytest.raises(InvalidPoint):
+        GeoPoint(lat, lon, accuracy)
