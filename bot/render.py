@@ -66,7 +66,8 @@ FIELD_LABELS = {
 }
 KNOW_YOUR_RIGHTS_LINE = N_(
     "Know your rights: you have the right to remain silent. Do not open the door: ask agents "
-    "to slide any warrant under it. Do not run, argue or resist."
+    "to slide any warrant under it (to enter a home they need one signed by a judge). Do not run, "
+    "argue or resist."
 )
 
 Button = dict[str, object]

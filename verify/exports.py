@@ -203,7 +203,8 @@ def instruction(record: ExportRecord) -> str:
     if record.state is AlertState.CLEARED:
         return "The activity has ended. Stay calm and share only verified information."
     return ("Stay calm. Avoid the area if you can. Share only verified information. You have the right to remain "
-            "silent. Do not open the door: ask agents to slide any warrant under it. Do not run, argue or resist.")
+            "silent. Do not open the door: ask agents to slide any warrant under it (to enter a home they need one "
+            "signed by a judge). Do not run, argue or resist.")
 
 
 # ---------------------------------------------------------------- CSV and GeoJSON

@@ -200,7 +200,7 @@ async def test_a_confirmed_incident_reaches_the_channel_and_subscribers_once_in_
     [es] = await messages_to(double, spanish.chat_id, 1)
     for text in (post.text, en.text):
         assert text is not None and "Verified alert: Harbor View" in text and "by 2 trained verifiers" in text
-        assert HOTLINE in text and "warrant signed by a judge" in text
+        assert HOTLINE in text and "slide any warrant under it" in text and "signed by a judge" in text
         assert "Two vans" not in text and "vests" not in text  # the report's own words never go public
     assert es.text is not None and "Harbor View" in es.text and "Alerta verificada" in es.text
     await asyncio.sleep(0.5)

@@ -65,7 +65,7 @@ def test_the_list_mirrors_the_map_with_what_when_advice_rights_and_hotline() -> 
         "Expires at 16:10",
         "What to do: stay calm. Avoid the area if you can. Share only verified information.",
         "Know your rights: you have the right to remain silent. Do not open the door: ask agents to slide any "
-        "warrant under it. Do not run, argue or resist.",
+        "warrant under it (to enter a home they need one signed by a judge). Do not run, argue or resist.",
         "Legal hotline (Demo Legal Line): (555) 010-0100",
     ]
     assert [time.attrs["datetime"] for time in item.find("time")] == ["2026-01-15T12:10:00-08:00",
