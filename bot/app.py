@@ -56,7 +56,7 @@ from verify.desk import DeskService
 from verify.export_service import ExportService
 from verify.exports import FeedSource
 from verify.intake import IntakePolicy, IntakeService
-from verify.limits import SendGate
+from verify.limits import SendGate, replica_rate
 from verify.outbox import OutboxService
 from verify.places import Gazetteer, PlaceResolver
 from verify.ports import Clock
@@ -141,7 +141,7 @@ async def build_runtime(
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
     metrics = Metrics()
     metrics.watch_broadcaster(broadcaster.counters)
-    leadership = Leadership(settings.database_url, broadcaster.start, broadcaster.stop)
+    leadership = leadership_of(settings, broadcaster, gate, metrics)
     services = Services(
         settings=settings,
         clock=clock,
@@ -192,6 +192,27 @@ async def build_runtime(
     broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
     freeze_startup_heap()
     return Runtime(application, engine, services, geocoder, broadcaster, leadership)
+
+
+def leadership_of(settings: Settings, broadcaster: Broadcaster, gate: SendGate, metrics: Metrics) -> Leadership:
+    """The leader election: the broadcaster runs (fenced by the lease) while this process
+    leads, and the send gate keeps this replica's share of the token's limits."""
+
+    async def gained() -> None:
+        metrics.leadership_changes.labels("gained").inc()
+        await broadcaster.start()
+
+    async def lost() -> None:
+        metrics.leadership_changes.labels("lost").inc()
+        await broadcaster.stop()
+
+    def share() -> None:
+        gate.set_overall_rate(replica_rate(settings.send_per_second, settings.send_replica_per_second,
+                                           leadership.replicas, leadership.is_leader))
+
+    leadership = Leadership(settings.database_url, gained, lost, on_beat=share)
+    broadcaster.fence = leadership
+    return leadership
 
 
 def register_handlers(application: Application, services: Services,  # type: ignore[type-arg]

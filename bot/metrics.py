@@ -37,6 +37,8 @@ class Metrics:
         self.queue_depth = Gauge("sereno_queue_depth", "Open incidents on the desk", registry=r)
         self.outbox_backlog = Gauge("sereno_outbox_backlog", "Outbox messages pending or being sent", registry=r)
         self.leader = Gauge("sereno_leader", "1 when this process runs the jobs and the broadcaster", registry=r)
+        self.leadership_changes = Counter("sereno_leadership_changes", "Times this process began or stopped leading",
+                                          ["change"], registry=r)
 
     def watch_broadcaster(self, counters: BroadcastCounters) -> None:
         """Expose the broadcaster's own counts (sent, failed, retried, 429 answers)."""

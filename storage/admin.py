@@ -9,8 +9,8 @@ from verify.places import Neighborhood
 
 
 async def migrate(url: str) -> None:
-    """Create or upgrade the schema."""
-    engine = make_engine(url)
+    """Create or upgrade the schema (no statement timeout: building an index may take long)."""
+    engine = make_engine(url, connect_args={"command_timeout": None})
     try:
         await upgrade(engine)
     finally:
