@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -54,6 +54,29 @@ STOP_FLUSH_SECONDS = 1.0
 #: Telegram's answers meaning "this chat cannot be reached" (lower case, matched as substrings).
 _UNREACHABLE = ("chat not found", "bot was kicked", "not enough rights", "need administrator rights",
                 "have no rights", "not a member", "user is deactivated", "chat_write_forbidden")
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, object],
+                          timeout: float | None = None) -> bool:
+    """Await `work` unless `stop` is set (or `timeout` passes) first — a database that does
+    not answer must not hold a stopping broadcaster: then it is cancelled, left to unwind
+    in the background, and False is returned. Its exception, if it failed, is raised."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    _unwinding.add(task)
+    task.add_done_callback(_unwinding.discard)
+    return False
+
+
+_unwinding: set[asyncio.Future[object]] = set()  # cancelled database calls, still closing their connection
 
 
 class Fence(Protocol):
@@ -150,7 +173,8 @@ class Broadcaster:
         try:
             while not stop.is_set():
                 try:
-                    await self._refill()
+                    if not await _unless_stopped(stop, self._refill()):
+                        break
                 except Exception:
                     log.warning("could not claim outbox messages; retrying", exc_info=True)
                     await asyncio.sleep(1.0)
@@ -170,9 +194,7 @@ class Broadcaster:
             self._outcomes.results += [DeliveryResult(m.id or 0, Delivery.PENDING) for m in self._work]
             self._work = []
             flusher.cancel()
-            try:
-                await asyncio.wait_for(self._flush(), timeout=STOP_FLUSH_SECONDS)
-            except TimeoutError:
+            if not await _unless_stopped(asyncio.Event(), self._flush(), timeout=STOP_FLUSH_SECONDS):
                 log.warning("stopping before the last results were recorded; the next start records them")
 
     async def _resume(self, stop: asyncio.Event) -> bool:
@@ -182,11 +204,14 @@ class Broadcaster:
         and count what was sent lately in the gate. Retries until the database answers;
         False if `stop` came first."""
         while not stop.is_set():
-            await self._flush()
+            if not await _unless_stopped(stop, self._flush()):
+                return False
             if not self._outcomes:
                 try:
-                    await self._seed_gate()
-                    await self._outbox.recover()
+                    if not await _unless_stopped(stop, self._seed_gate()):
+                        return False
+                    if not await _unless_stopped(stop, self._outbox.recover()):
+                        return False
                     return True
                 except Exception:
                     log.warning("could not recover the outbox; retrying", exc_info=True)
