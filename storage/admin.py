@@ -10,7 +10,7 @@ from verify.places import Neighborhood
 
 async def migrate(url: str) -> None:
     """Create or upgrade the schema (no statement timeout: building an index may take long)."""
-    engine = make_engine(url, connect_args={"command_timeout": None})
+    engine = make_engine(url, command_timeout=None)
     try:
         await upgrade(engine)
     finally:

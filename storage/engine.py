@@ -36,7 +36,7 @@ def application_name() -> str:
     return f"sereno-{socket.gethostname()[:30]}-{os.getpid()}"
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, *, command_timeout: float | None = COMMAND_TIMEOUT_SECONDS, **kwargs: Any) -> AsyncEngine:
     """An engine for `url`. A SQLite file's folder is created, and every SQLite connection
     runs in WAL mode with foreign keys enforced. SQLite transactions begin IMMEDIATE: they
     take the write lock up front and wait for it (busy timeout) instead of failing with
@@ -44,8 +44,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     writer committed — what a surge of simultaneous reports would otherwise hit.
     PostgreSQL connections are checked before use (a pool that lost the server reconnects),
     give up connecting after CONNECT_TIMEOUT_SECONDS, carry :func:`application_name` and
-    :data:`SERVER_SETTINGS`, and fail a statement after COMMAND_TIMEOUT_SECONDS — the
-    connection is then dropped from the pool, since its state is unknown."""
+    :data:`SERVER_SETTINGS`, and fail a statement after `command_timeout` seconds (None: no
+    limit) — the connection is then dropped from the pool, since its state is unknown."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -56,7 +56,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     connect_args = kwargs.setdefault("connect_args", {})
     connect_args.setdefault("timeout", CONNECT_TIMEOUT_SECONDS)
-    connect_args.setdefault("command_timeout", COMMAND_TIMEOUT_SECONDS)
+    connect_args.setdefault("command_timeout", command_timeout)
     connect_args.setdefault("server_settings", {"application_name": application_name(), **SERVER_SETTINGS})
     engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
     event.listen(engine.sync_engine, "handle_error", _timeout_is_a_disconnect)
