@@ -188,7 +188,7 @@ async def build_runtime(
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
     application = builder.build()
-    channels = register_handlers(application, services, guards, leads=lambda: leadership.is_leader)
+    channels = register_handlers(application, services, guards, leads=leadership.holds)
     broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
     freeze_startup_heap()
     return Runtime(application, engine, services, geocoder, broadcaster, leadership)

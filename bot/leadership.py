@@ -129,9 +129,9 @@ class Leadership:
                 wait = self._beat_seconds
                 if self.is_leader and self._dsn is not None:
                     wait = max(0.0, min(wait, self._deadline - time.monotonic()))
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_first(stop.wait(), self._wake.wait()), timeout=wait)
+                self._wake.clear()  # (a lease given up while this replica looked wakes it at once)
         finally:
             await self._step_down(release=True)
             self._drop_connection()

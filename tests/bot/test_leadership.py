@@ -24,7 +24,7 @@ from storage.admin import migrate, replace_neighborhoods
 from storage.engine import make_engine
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.bot.conftest import database_rows
-from tests.bot.test_broadcast_crash import deliveries
+from tests.bot.test_broadcast_crash import deliveries, queue_alert
 from tests.bot.test_webhook import SECRET, free_port
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
 from tests.tcp_proxy import TcpProxy
@@ -210,3 +210,41 @@ async def test_a_new_leader_keeps_the_channel_limit_its_predecessor_filled(
     assert double.count_429 == 0
     assert deliveries(double, 0, channel)[channel] == 20
     assert [r["state"] for r in held] == ["pending"] * 7
+
+
+def command_from(person: int, update_id: int, text: str = "/start") -> dict[str, object]:
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": int(time.time()), "text": text,
+        "chat": {"id": person, "type": "private", "first_name": "P"},
+        "from": {"id": person, "is_bot": False, "first_name": "P", "language_code": "en"},
+        "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_followers_replies_and_the_leaders_broadcast_together_keep_the_tokens_limit(
+        double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    subscribers, channel, people = 300, -1_001_000_001, range(8_000_001, 8_000_061)
+    await migrate(database_url)
+    await replace_neighborhoods(database_url, parse_geojson(DEMO_REGION.read_text()))
+    for chat in range(1, subscribers + 1):
+        double.add_chat(chat)
+    double.add_chat(channel, type="channel", title="Harbor View alerts")
+    for person in people:
+        double.user(person, "P", "en")
+    double.enforce_limits()  # Telegram's: 30 a second for the token
+    ports = [free_port(), free_port()]
+    async with replicas([replica_env(double, database_url, port) for port in ports], tmp_path):
+        await queue_alert(database_url, subscribers, channel)
+        await double.wait_until(lambda: sum(deliveries(double, subscribers, channel).values()) >= 30, timeout=30,
+                                description="the broadcast under way")
+        async with aiohttp.ClientSession() as session:
+            for update_id, person in enumerate(people, start=1):  # 15 people a second write to the follower
+                async with session.post(f"http://127.0.0.1:{ports[1]}/telegram", json=command_from(person, update_id),
+                                        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+                    assert response.status == 200
+                await asyncio.sleep(1 / 15)
+        await double.wait_until(lambda: all(double.sent_messages(person) for person in people), timeout=60,
+                                description="every person answered")
+        broadcast = sum(deliveries(double, subscribers, channel).values())
+    print(f"429s {double.count_429}; {broadcast} broadcast messages and {len(people)} replies")
+    assert double.count_429 == 0
