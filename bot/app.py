@@ -33,7 +33,7 @@ from bot.geocoding import GeopyGeocoder, geocoder_from
 from bot.guards import UpdateGuards
 from bot.i18n import reviewed, translator
 from bot.intake import IntakeConversation
-from bot.jobs import schedule_jobs
+from bot.jobs import schedule_jobs, sweep_now
 from bot.leadership import Leadership
 from bot.menu import Menu
 from bot.metrics import Metrics
@@ -141,7 +141,6 @@ async def build_runtime(
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
     metrics = Metrics()
     metrics.watch_broadcaster(broadcaster.counters)
-    leadership = leadership_of(settings, broadcaster, gate, metrics)
     services = Services(
         settings=settings,
         clock=clock,
@@ -188,19 +187,23 @@ async def build_runtime(
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
     application = builder.build()
+    leadership = leadership_of(settings, application, broadcaster, gate, metrics)
     channels = register_handlers(application, services, guards, leads=leadership.holds)
     broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
     freeze_startup_heap()
     return Runtime(application, engine, services, geocoder, broadcaster, leadership)
 
 
-def leadership_of(settings: Settings, broadcaster: Broadcaster, gate: SendGate, metrics: Metrics) -> Leadership:
+def leadership_of(settings: Settings, application: Application, broadcaster: Broadcaster,  # type: ignore[type-arg]
+                  gate: SendGate, metrics: Metrics) -> Leadership:
     """The leader election: the broadcaster runs (fenced by the lease) while this process
-    leads, and the send gate keeps this replica's share of the token's limits."""
+    leads, a new leader runs the takeover sweeps at once, and the send gate keeps this
+    replica's share of the token's limits."""
 
     async def gained() -> None:
         metrics.leadership_changes.labels("gained").inc()
         await broadcaster.start()
+        sweep_now(application)
 
     async def lost() -> None:
         metrics.leadership_changes.labels("lost").inc()
