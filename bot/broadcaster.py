@@ -56,6 +56,9 @@ _UNREACHABLE = ("chat not found", "bot was kicked", "not enough rights", "need a
                 "have no rights", "not a member", "user is deactivated", "chat_write_forbidden")
 
 
+_unwinding: set[asyncio.Future[object]] = set()  # cancelled database calls, still closing their connection
+
+
 async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, object],
                           timeout: float | None = None) -> bool:
     """Await `work` unless `stop` is set (or `timeout` passes) first — a database that does
@@ -74,9 +77,6 @@ async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, object]
     _unwinding.add(task)
     task.add_done_callback(_unwinding.discard)
     return False
-
-
-_unwinding: set[asyncio.Future[object]] = set()  # cancelled database calls, still closing their connection
 
 
 class Fence(Protocol):
@@ -173,7 +173,7 @@ class Broadcaster:
         try:
             while not stop.is_set():
                 try:
-                    if not await _unless_stopped(stop, self._refill()):
+                    if self._needs_refill() and not await _unless_stopped(stop, self._refill()):
                         break
                 except Exception:
                     log.warning("could not claim outbox messages; retrying", exc_info=True)
@@ -227,14 +227,15 @@ class Broadcaster:
         self._gate.seed(((chat_id, now - ago) for chat_id, ago in sends), now)
         log.info("counted %d message(s) sent in the last %.0f s against the limits", len(sends), SEED_SECONDS)
 
+    def _needs_refill(self) -> bool:
+        """Whether to claim more: the working set runs low and the outbox may hold more
+        (woken, or the last claim was full, or a poll interval passed: retries come due,
+        other processes queue)."""
+        return len(self._work) <= self._claim_size // 2 and (self._more or time.monotonic() >= self._next_poll)
+
     async def _refill(self) -> None:
-        """Claim more when the working set runs low and the outbox may hold more (woken, or
-        the last claim was full, or a poll interval passed: retries come due, other
-        processes queue)."""
-        now = time.monotonic()
-        if len(self._work) > self._claim_size // 2 or (not self._more and now < self._next_poll):
-            return
-        self._next_poll = now + self._poll_seconds
+        """Claim more messages (see :meth:`_needs_refill`)."""
+        self._next_poll = time.monotonic() + self._poll_seconds
         epoch = self.fence.epoch if self.fence is not None else None
         claimed = await self._outbox.claim(self._claim_size - len(self._work), epoch)
         self._more = len(claimed) == self._claim_size - len(self._work)
