@@ -33,7 +33,7 @@ from bot.geocoding import GeopyGeocoder, geocoder_from
 from bot.guards import UpdateGuards
 from bot.i18n import reviewed, translator
 from bot.intake import IntakeConversation
-from bot.jobs import schedule_jobs
+from bot.jobs import schedule_jobs, sweep_now
 from bot.leadership import Leadership
 from bot.menu import Menu
 from bot.metrics import Metrics
@@ -57,7 +57,7 @@ from verify.desk import DeskService
 from verify.export_service import ExportService
 from verify.exports import FeedSource
 from verify.intake import IntakePolicy, IntakeService
-from verify.limits import SendGate
+from verify.limits import SendGate, replica_rate
 from verify.outbox import OutboxService
 from verify.places import Gazetteer, PlaceResolver
 from verify.ports import Clock
@@ -142,16 +142,6 @@ async def build_runtime(
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
     metrics = Metrics()
     metrics.watch_broadcaster(broadcaster.counters)
-
-    async def on_gain() -> None:
-        metrics.leadership_changes.labels("gained").inc()
-        await broadcaster.start()
-
-    async def on_loss() -> None:
-        metrics.leadership_changes.labels("lost").inc()
-        await broadcaster.stop()
-
-    leadership = Leadership(settings.database_url, on_gain, on_loss)
     services = Services(
         settings=settings,
         clock=clock,
@@ -199,10 +189,35 @@ async def build_runtime(
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
     application = builder.build()
-    channels = register_handlers(application, services, guards, leads=lambda: leadership.is_leader)
+    leadership = leadership_of(settings, application, broadcaster, gate, metrics)
+    channels = register_handlers(application, services, guards, leads=leadership.holds)
     broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
     freeze_startup_heap()
     return Runtime(application, engine, services, geocoder, broadcaster, leadership)
+
+
+def leadership_of(settings: Settings, application: Application, broadcaster: Broadcaster,  # type: ignore[type-arg]
+                  gate: SendGate, metrics: Metrics) -> Leadership:
+    """The leader election: the broadcaster runs (fenced by the lease) while this process
+    leads, a new leader runs the takeover sweeps at once, and the send gate keeps this
+    replica's share of the token's limits."""
+
+    async def gained() -> None:
+        metrics.leadership_changes.labels("gained").inc()
+        await broadcaster.start()
+        sweep_now(application)
+
+    async def lost() -> None:
+        metrics.leadership_changes.labels("lost").inc()
+        await broadcaster.stop()
+
+    def share() -> None:
+        gate.set_overall_rate(replica_rate(settings.send_per_second, settings.send_replica_per_second,
+                                           leadership.replicas, leadership.is_leader))
+
+    leadership = Leadership(settings.database_url, gained, lost, on_beat=share)
+    broadcaster.fence = leadership
+    return leadership
 
 
 def register_handlers(application: Application, services: Services,  # type: ignore[type-arg]

@@ -7,6 +7,13 @@ the bot, flags channels it can no longer post in (admins are told), and retries 
 not have arrived. It runs on its own :class:`telegram.Bot` (an aiohttp request, no PTB rate
 limiter); the gate it uses is shared with the application bot's rate limiter, so replies
 and broadcasts together keep one token's limits.
+
+When it starts (this process became the leader) it counts what was sent in the last minute
+— by the leader before it — in its gate, so a takeover does not overrun Telegram's
+windows. It starts a send only while its :class:`Fence` holds (the leader lease, on this
+process's clock), claims only with the lease's epoch, and starts none while it cannot
+record what it sent (the database does not answer): a leader cut off from the database
+leaves little for its successor to send twice.
 """
 
 from __future__ import annotations
@@ -14,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -38,9 +45,51 @@ log = logging.getLogger(__name__)
 HOLD_SECONDS = 2.0
 #: Sends that may not have arrived (timeouts, network errors) are tried this many times.
 MAX_ATTEMPTS = 8
+#: New sends wait while results older than this are not recorded yet.
+RECORD_LAG_SECONDS = 1.0
+#: What was sent this long before a start is counted in the gate (the longest window).
+SEED_SECONDS = 60.0
+#: How long stopping waits for the last results to be recorded (they are kept otherwise).
+STOP_FLUSH_SECONDS = 1.0
 #: Telegram's answers meaning "this chat cannot be reached" (lower case, matched as substrings).
 _UNREACHABLE = ("chat not found", "bot was kicked", "not enough rights", "need administrator rights",
                 "have no rights", "not a member", "user is deactivated", "chat_write_forbidden")
+
+
+_unwinding: set[asyncio.Future[object]] = set()  # cancelled database calls, still closing their connection
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, object],
+                          timeout: float | None = None) -> bool:
+    """Await `work` unless `stop` is set (or `timeout` passes) first — a database that does
+    not answer must not hold a stopping broadcaster: then it is cancelled, left to unwind
+    in the background, and False is returned. Its exception, if it failed, is raised."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    _unwinding.add(task)
+    task.add_done_callback(_unwinding.discard)
+    return False
+
+
+class Fence(Protocol):
+    """The leader lease, as the broadcaster sees it."""
+
+    def holds(self) -> bool:
+        """Whether this process may send as the leader right now."""
+        ...
+
+    @property
+    def epoch(self) -> int | None:
+        """The lease's fencing token (None where there is no lease)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -74,6 +123,8 @@ class Broadcaster:
         self._gate = gate
         self._clock = clock
         self.on_flagged = on_flagged
+        #: The leader lease; None sends whenever running (one process, no lease).
+        self.fence: Fence | None = None
         self._flush_seconds = flush_seconds
         self._poll_seconds = poll_seconds
         self._language_for = language_for
@@ -82,6 +133,7 @@ class Broadcaster:
         self._alerts: dict[str, Alert] = {}
         self._posted: dict[tuple[str, int, str], int] = {}  # (alert, chat, language) → message id of the post
         self._outcomes = Outcomes()
+        self._recorded_at = time.monotonic()  # when every result so far was recorded
         self._tasks: set[asyncio.Task[None]] = set()
         self._signal = asyncio.Event()  # woken: new messages queued, or a send answered
         self._more = True  # the last claim may have left more behind
@@ -121,11 +173,14 @@ class Broadcaster:
         try:
             while not stop.is_set():
                 try:
-                    await self._refill()
+                    if self._needs_refill() and not await _unless_stopped(stop, self._refill()):
+                        break
                 except Exception:
                     log.warning("could not claim outbox messages; retrying", exc_info=True)
                     await asyncio.sleep(1.0)
                     continue
+                if stop.is_set():
+                    break
                 wait = self._start_ready()
                 self._signal.clear()
                 if wait > 0:
@@ -139,18 +194,24 @@ class Broadcaster:
             self._outcomes.results += [DeliveryResult(m.id or 0, Delivery.PENDING) for m in self._work]
             self._work = []
             flusher.cancel()
-            await self._flush()
+            if not await _unless_stopped(asyncio.Event(), self._flush(), timeout=STOP_FLUSH_SECONDS):
+                log.warning("stopping before the last results were recorded; the next start records them")
 
     async def _resume(self, stop: asyncio.Event) -> bool:
         """Record the results an earlier run of this process could not (the database was
         down when it stopped), then return what a dead broadcaster left *sending* to the
-        queue — in that order, or messages this process already sent would go out again.
-        Retries until the database answers; False if `stop` came first."""
+        queue — in that order, or messages this process already sent would go out again —
+        and count what was sent lately in the gate. Retries until the database answers;
+        False if `stop` came first."""
         while not stop.is_set():
-            await self._flush()
+            if not await _unless_stopped(stop, self._flush()):
+                return False
             if not self._outcomes:
                 try:
-                    await self._outbox.recover()
+                    if not await _unless_stopped(stop, self._seed_gate()):
+                        return False
+                    if not await _unless_stopped(stop, self._outbox.recover()):
+                        return False
                     return True
                 except Exception:
                     log.warning("could not recover the outbox; retrying", exc_info=True)
@@ -160,15 +221,23 @@ class Broadcaster:
                 pass
         return False
 
-    async def _refill(self) -> None:
-        """Claim more when the working set runs low and the outbox may hold more (woken, or
-        the last claim was full, or a poll interval passed: retries come due, other
-        processes queue)."""
+    async def _seed_gate(self) -> None:
+        sends = await self._outbox.recent_sends(timedelta(seconds=SEED_SECONDS))
         now = time.monotonic()
-        if len(self._work) > self._claim_size // 2 or (not self._more and now < self._next_poll):
-            return
-        self._next_poll = now + self._poll_seconds
-        claimed = await self._outbox.claim(self._claim_size - len(self._work))
+        self._gate.seed(((chat_id, now - ago) for chat_id, ago in sends), now)
+        log.info("counted %d message(s) sent in the last %.0f s against the limits", len(sends), SEED_SECONDS)
+
+    def _needs_refill(self) -> bool:
+        """Whether to claim more: the working set runs low and the outbox may hold more
+        (woken, or the last claim was full, or a poll interval passed: retries come due,
+        other processes queue)."""
+        return len(self._work) <= self._claim_size // 2 and (self._more or time.monotonic() >= self._next_poll)
+
+    async def _refill(self) -> None:
+        """Claim more messages (see :meth:`_needs_refill`)."""
+        self._next_poll = time.monotonic() + self._poll_seconds
+        epoch = self.fence.epoch if self.fence is not None else None
+        claimed = await self._outbox.claim(self._claim_size - len(self._work), epoch)
         self._more = len(claimed) == self._claim_size - len(self._work)
         if not claimed:
             return
@@ -178,6 +247,9 @@ class Broadcaster:
     def _start_ready(self) -> float:
         """Start every send the gate allows now; returns how long to wait before looking again."""
         now = time.monotonic()
+        if (self.fence is not None and not self.fence.holds()) or (
+                self._outcomes.results and now - self._recorded_at > RECORD_LAG_SECONDS):
+            return 0.05  # not the leader any more, or what was sent is not recorded yet
         keep: list[OutboxMessage] = []
         wait = self._poll_seconds if not self._work else 0.05
         for index, message in enumerate(self._work):
@@ -306,18 +378,23 @@ class Broadcaster:
 
     async def _flush(self) -> None:
         """Record the results gathered so far (kept for the next try if the database fails)."""
+        taken = time.monotonic()
         if not self._outcomes:
+            self._recorded_at = taken
             return
         batch, self._outcomes = self._outcomes, Outcomes()
         try:
             flagged = await self._outbox.record(batch)
-        except Exception:
-            log.warning("could not record %d outbox results; will retry", len(batch.results), exc_info=True)
+        except BaseException as exc:  # kept for the next try, even when cancelled
             batch.results += self._outcomes.results
             batch.blocked |= self._outcomes.blocked
             batch.broken.update(self._outcomes.broken)
             self._outcomes = batch
+            if not isinstance(exc, Exception):
+                raise
+            log.warning("could not record %d outbox results; will retry", len(batch.results), exc_info=True)
             return
+        self._recorded_at = taken
         states = [r.state for r in batch.results]
         log.info("outbox: %d sent, %d failed, %d to retry", states.count(Delivery.SENT), states.count(Delivery.FAILED),
                  states.count(Delivery.PENDING))

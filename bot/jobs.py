@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
@@ -29,6 +30,8 @@ LEASE_SWEEP_SECONDS = 15
 OWED_SWEEP_SECONDS = 15
 #: The first lease, alert and owed-outcome sweeps run this soon after a start.
 STARTUP_SWEEP_SECONDS = 2
+#: The sweeps a replica runs as soon as it becomes the leader (what a leader that died left).
+TAKEOVER_SWEEPS = ("expire-leases", "expire-alerts", "tell-owed-outcomes")
 
 
 def schedule_jobs(application: Application, intake: IntakeConversation, desk: DeskHandlers,  # type: ignore[type-arg]
@@ -100,3 +103,14 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
         metrics.job_last_success.labels(name)  # exposed from the start, at 0 until it first succeeds
         queue.run_repeating(leader_only(tracked(name, job)) if shared else tracked(name, job), interval=interval,
                             first=first, name=name)
+
+
+def sweep_now(application: Application) -> None:  # type: ignore[type-arg]
+    """Bring the takeover sweeps forward to now (this replica just became the leader); at a
+    start, before the job queue runs, they come soon anyway."""
+    queue = application.job_queue
+    if queue is None or not queue.scheduler.running:
+        return
+    for name in TAKEOVER_SWEEPS:
+        for job in queue.get_jobs_by_name(name):
+            job.job.modify(next_run_time=datetime.now(UTC))

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     send_per_second: float = Field(default=30.0, gt=0, le=1000)
     send_private_per_second: float = Field(default=1.0, gt=0)
     send_group_per_minute: float = Field(default=20.0, gt=0)
+    # with several replicas: what one that does not lead may send a second (its replies);
+    # the leader keeps the rest of send_per_second
+    send_replica_per_second: float = Field(default=5.0, gt=0)
 
     # `sereno run --webhook`: Telegram posts updates to WEBHOOK_URL (public https, behind a
     # reverse proxy that forwards to WEB_HOST:WEB_PORT/telegram) with WEBHOOK_SECRET

@@ -13,7 +13,7 @@ async def migrate(url: str, to: str = "head", *, allow_downgrade: bool = False,
                   hmac_key: bytes | None = None) -> Migration:
     """Create the schema or take it to revision `to` (see :func:`storage.migrate.migrate`;
     `hmac_key`: to seal or open the reporter contacts kept)."""
-    engine = make_engine(url)
+    engine = make_engine(url, command_timeout=None)  # building an index may take long
     try:
         return await migrate_engine(engine, to, allow_downgrade=allow_downgrade, hmac_key=hmac_key)
     finally:

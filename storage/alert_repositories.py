@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.repositories import _incident
@@ -15,6 +15,7 @@ from storage.tables import (
     ChannelLinkRow,
     ChannelLinkTokenRow,
     IncidentRow,
+    LeaderLeaseRow,
     OutboxRow,
     SubscriberRow,
     SubscriptionRow,
@@ -43,6 +44,7 @@ SUBSCRIPTION = SubscriptionRow.__table__  # type: ignore[attr-defined]
 CHANNEL = ChannelLinkRow.__table__  # type: ignore[attr-defined]
 LINK_TOKEN = ChannelLinkTokenRow.__table__  # type: ignore[attr-defined]
 INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
+LEASE = LeaderLeaseRow.__table__  # type: ignore[attr-defined]
 
 #: Messages that reached (or may be reaching) their chat: later lifecycle messages follow them.
 _DELIVERED_OR_COMING = (Delivery.PENDING.value, Delivery.SENDING.value, Delivery.SENT.value)
@@ -212,12 +214,14 @@ class SqlOutboxRepository:
     async def fan_out_replies(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
         return await self._follow_post(alert_id, TargetKind.SUBSCRIBER, kind, revision, now)
 
-    async def claim(self, limit: int, now: datetime) -> list[OutboxMessage]:
+    async def claim(self, limit: int, now: datetime, epoch: int | None = None) -> list[OutboxMessage]:
         due = (select(OUTBOX.c.id)
                .where(OUTBOX.c.state == Delivery.PENDING.value,
                       or_(OUTBOX.c.not_before.is_(None), OUTBOX.c.not_before <= now))
                .order_by(OUTBOX.c.priority, OUTBOX.c.id).limit(limit)
                .with_for_update(skip_locked=True))
+        if epoch is not None:  # the database's clock decides whether the lease still holds
+            due = due.where(exists().where(LEASE.c.epoch == epoch, LEASE.c.expires_at > func.now()))
         rows = await self._c.execute(
             update(OUTBOX).where(OUTBOX.c.id.in_(due.scalar_subquery()))
             .values(state=Delivery.SENDING.value, attempts=OUTBOX.c.attempts + 1)
@@ -239,6 +243,13 @@ class SqlOutboxRepository:
         result = await self._c.execute(update(OUTBOX).where(OUTBOX.c.state == Delivery.SENDING.value)
                                        .values(state=Delivery.PENDING.value))
         return int(result.rowcount or 0)
+
+    async def recent_sends(self, since: datetime) -> list[tuple[int, datetime | None]]:
+        sent = select(OUTBOX.c.chat_id, OUTBOX.c.sent_at).where(OUTBOX.c.state == Delivery.SENT.value,
+                                                                OUTBOX.c.sent_at >= since)
+        sending = select(OUTBOX.c.chat_id, literal(None, OUTBOX.c.sent_at.type)).where(
+            OUTBOX.c.state == Delivery.SENDING.value, OUTBOX.c.chat_id < 0)
+        return [(int(r[0]), r[1]) for r in await self._c.execute(sent.union_all(sending))]
 
     async def post_of(self, alert_id: str, chat_id: int, language: str) -> OutboxMessage | None:
         row = (await self._c.execute(select(OUTBOX).where(

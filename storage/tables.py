@@ -399,3 +399,17 @@ class CertificationProposalRow(SQLModel, table=True):
 
     user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     proposed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class LeaderLeaseRow(SQLModel, table=True):
+    """Which replica leads (runs the jobs and the broadcaster) and until when, by the
+    database's clock: the holder renews it every few seconds; once `expires_at` has passed,
+    another replica may take it, and `epoch` (the fencing token) counts every taking. Used
+    on PostgreSQL only (a SQLite database has one process, which always leads)."""
+
+    __tablename__ = "leader_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=64)
+    epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,6 +1,7 @@
 """A small asyncio TCP proxy for outage tests: forwards 127.0.0.1:<free port> to a target,
-and can `cut()` the line (every open connection closed, new ones refused or held) and
-`heal()` it."""
+and can `cut()` the line (every open connection closed, new ones refused or held), or
+`drop()` everything sent on it (a partition: bytes accepted and never forwarded, nothing
+reset, new connections accepted and never answered), and `heal()` it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class TcpProxy:
         self._healed = asyncio.Event()
         self._healed.set()
         self._hold = False
+        self._dropping = False
+        self._dropped: set[asyncio.StreamWriter] = set()  # connections open during a drop
 
     @property
     def is_cut(self) -> bool:
@@ -63,7 +66,20 @@ class TcpProxy:
         self._healed.clear()
         self._drop_all()
 
+    def drop(self) -> None:
+        """From now until :meth:`heal`, forward nothing in either direction and reset
+        nothing: every peer sees a silent line, as in a network partition."""
+        self._dropping = True
+        self._dropped |= self._open
+
     def heal(self) -> None:
+        """End a cut or a drop. The connections a drop silenced lost bytes, so they are
+        reset now (as their peers would eventually give up on them)."""
+        self._dropping = False
+        for writer in list(self._dropped):
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
+        self._dropped.clear()
         self._healed.set()
 
     def _drop_all(self) -> None:
@@ -83,6 +99,12 @@ class TcpProxy:
                 writer.transport.abort()
                 return
             await self._healed.wait()
+            if self._dropping:
+                self._dropped.add(writer)
+                while self._dropping and await reader.read(65536):
+                    pass  # swallowed
+                writer.transport.abort()
+                return
             try:
                 up_reader, up_writer = await asyncio.open_connection(*self.target)
             except OSError:
@@ -107,6 +129,9 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if self._dropping:
+                    self._dropped.add(writer)
+                    continue
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 INF = math.inf
@@ -58,6 +59,12 @@ class _Window:
     @property
     def idle(self) -> bool:
         return self.in_flight == 0 and not self.done
+
+    def add_done(self, times: Iterable[float], now: float) -> None:
+        """Count sends answered at `times` (those still inside the window)."""
+        recent = [t for t in times if t > now - self.seconds]
+        if recent:
+            self.done = deque(sorted([*self.done, *recent]))
 
 
 class SendGate:
@@ -118,6 +125,31 @@ class SendGate:
             window.in_flight -= 1
             window.done.append(now)
 
+    def set_overall_rate(self, rate: float) -> None:
+        """Keep to `rate` messages a second overall from now on (this replica's share of the
+        token's limit changed); at least one."""
+        rate = max(1.0, min(rate, self.limits.overall_per_second))
+        self._overall.limit = int(rate)
+        self._rate = rate
+        self._capacity = max(1.0, rate / 10)
+        self._tokens = min(self._tokens, self._capacity)
+
+    @property
+    def overall_rate(self) -> float:
+        """Messages a second this gate lets through overall, as now set."""
+        return self._rate
+
+    def seed(self, sends: Iterable[tuple[int, float]], now: float) -> None:
+        """Count messages another process sent with this token — (chat id, when its answer
+        came, on this process's monotonic clock) — in the windows they still fill, as if
+        this gate had sent them: a new leader does not spend what its predecessor just did."""
+        by_chat: dict[int, list[float]] = {}
+        for chat_id, at in sends:
+            by_chat.setdefault(chat_id, []).append(at)
+        self._overall.add_done((at for times in by_chat.values() for at in times), now)
+        for chat_id, times in by_chat.items():
+            self._chat(chat_id).add_done(times, now)
+
     def pause(self, until: float) -> None:
         """Send nothing before `until` (Telegram said retry_after)."""
         self._paused_until = max(self._paused_until, until)
@@ -126,3 +158,13 @@ class SendGate:
         """Drop the windows of chats with nothing in them (keeps memory flat)."""
         for chat_id in [c for c, w in self._chats.items() if w.ready_at(now) == now and w.idle]:
             del self._chats[chat_id]
+
+
+def replica_rate(overall: float, share: float, replicas: int, leading: bool) -> float:
+    """Messages a second one of `replicas` processes sharing a bot token may send: a
+    replica that does not lead sends only replies, at most `share`; the leader (replies,
+    jobs and the broadcaster) keeps what the others cannot use. Together they stay within
+    `overall` as long as `share * (replicas - 1)` does."""
+    if not leading:
+        return min(share, overall)
+    return max(1.0, overall - share * (replicas - 1))

@@ -43,12 +43,22 @@ class OutboxService:
             await uow.commit()
         return count
 
-    async def claim(self, limit: int) -> list[OutboxMessage]:
-        """Up to `limit` due messages, most urgent first, now marked *sending*."""
+    async def claim(self, limit: int, epoch: int | None = None) -> list[OutboxMessage]:
+        """Up to `limit` due messages, most urgent first, now marked *sending* — none if
+        `epoch` is given and the leader lease no longer has it (a deposed leader's claim)."""
         async with self._uow() as uow:
-            claimed = await uow.outbox.claim(limit, self._clock.now())
+            claimed = await uow.outbox.claim(limit, self._clock.now(), epoch)
             await uow.commit()
         return claimed
+
+    async def recent_sends(self, window: timedelta) -> list[tuple[int, float]]:
+        """(chat id, seconds ago) of each message sent within `window` — by any process:
+        a new leader counts them against Telegram's limits. A message to a group or
+        channel left *sending* (its sender died or was cut off) counts as sent just now."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            sends = await uow.outbox.recent_sends(now - window)
+        return [(chat_id, 0.0 if at is None else max(0.0, (now - at).total_seconds())) for chat_id, at in sends]
 
     async def record(self, outcomes: Outcomes) -> list[ChannelLink]:
         """Store the results; deactivate subscribers that blocked the bot and flag broken

@@ -256,9 +256,15 @@ class OutboxRepository(Protocol):
         """One message per subscriber who was sent (or will be sent) the alert's post."""
         ...
 
-    async def claim(self, limit: int, now: datetime) -> list[OutboxMessage]:
+    async def claim(self, limit: int, now: datetime, epoch: int | None = None) -> list[OutboxMessage]:
         """Mark up to `limit` due pending messages as sending and return them, most urgent
-        first (concurrent claimers never get the same message)."""
+        first (concurrent claimers never get the same message). With `epoch`, only while
+        the leader lease still has that epoch and has not run out (else nothing)."""
+        ...
+
+    async def recent_sends(self, since: datetime) -> list[tuple[int, datetime | None]]:
+        """(chat id, sent at) of each message sent since `since`, and (chat id, None) of
+        each message to a group or channel still marked sending (it may have gone out)."""
         ...
 
     async def finish(self, results: Sequence[DeliveryResult], now: datetime) -> None:

@@ -300,3 +300,30 @@ async def test_the_downgrade_keeps_each_chats_first_post_and_the_upgrade_brings_
         posts = [r.language for r in await conn.execute(
             text("SELECT language FROM outbox WHERE chat_id = -1002 ORDER BY id"))]
     assert posts == ["en", "es", "pt", "ht", "zh", "vi", "ar"]
+
+
+async def test_recent_sends_are_what_went_out_in_the_window_and_channel_posts_still_sending(world: World) -> None:
+    await world.channels.link(None, "harbor-view", -1001, "Harbor View alerts", "en")
+    await world.subscriptions.subscribe(1, "en", ["harbor-view"])
+    await world.subscriptions.subscribe(2, "en", ["harbor-view"])
+    await world.decide(await world.incident(), Verdict.CONFIRMED)
+    claimed = {m.chat_id: m for m in await world.outbox.claim(10)}
+    await world.outbox.record(Outcomes([DeliveryResult(claimed[1].id or 0, Delivery.SENT, sent_message_id=5)]))
+    world.clock.advance(timedelta(seconds=90))
+    await world.outbox.record(Outcomes([DeliveryResult(claimed[2].id or 0, Delivery.SENT, sent_message_id=6)]))
+    world.clock.advance(timedelta(seconds=3))
+    recent = await world.outbox.recent_sends(timedelta(seconds=60))
+    # chat 1 went out 93 s ago (past the window); chat 2, 3 s ago; the channel's post is still
+    # sending, so it may be going out now
+    assert sorted(recent) == [(-1001, 0.0), (2, 3.0)]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_claim_under_a_lease_epoch_that_is_not_current_gets_nothing(world: World, engine: AsyncEngine) -> None:
+    await world.subscriptions.subscribe(1, "en", ["harbor-view"])
+    await world.decide(await world.incident(), Verdict.CONFIRMED)
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO leader_lease (name, holder, epoch, expires_at) "
+                                "VALUES ('sereno', 'sereno-a-1-lead-0000', 7, now() + interval '8 seconds')"))
+    assert await world.outbox.claim(10, epoch=6) == []  # a deposed leader's claim
+    assert [m.chat_id for m in await world.outbox.claim(10, epoch=7)] == [1]

@@ -3,7 +3,7 @@ start until its answer plus the window."""
 
 from __future__ import annotations
 
-from verify.limits import INF, SendGate, SendLimits
+from verify.limits import INF, SendGate, SendLimits, replica_rate
 
 USER, OTHER, CHANNEL = 1, 2, -100
 
@@ -70,3 +70,27 @@ def test_idle_chats_are_forgotten() -> None:
     assert gate.ready_at(USER, 0.5) == 1.0  # still in its window: kept
     gate.forget_idle(2.0)
     assert gate.ready_at(USER, 2.0) == 2.0
+
+
+def test_a_seeded_gate_counts_what_another_process_just_sent() -> None:
+    gate = SendGate(SendLimits(overall_per_second=2, group_per_minute=2))
+    gate.seed([(CHANNEL, 50.0), (CHANNEL, 70.0), (USER, 99.5), (OTHER, 30.0)], now=100.0)
+    assert gate.chat_ready_at(CHANNEL, 100.0) == 50.0 + 60.0  # the minute holds two: wait for the first to age out
+    assert gate.chat_ready_at(USER, 100.0) == 100.5
+    assert gate.chat_ready_at(OTHER, 100.0) == 100.0  # a second long past: nothing left of it
+    assert gate.ready_at(-200, 100.0) == 100.0  # one send in the last second, of two allowed
+
+
+def test_a_replica_that_does_not_lead_keeps_a_share_and_the_leader_the_rest() -> None:
+    assert replica_rate(30, 5, replicas=3, leading=False) == 5
+    assert replica_rate(30, 5, replicas=3, leading=True) == 20
+    assert replica_rate(30, 5, replicas=1, leading=True) == 30
+    gate = SendGate(SendLimits(overall_per_second=30))
+    gate.set_overall_rate(replica_rate(30, 5, replicas=2, leading=False))
+    started = 0
+    while gate.ready_at(started + 1, 0.0, private_limit=False) <= 0.0:
+        gate.start(started + 1)
+        gate.finish(started + 1, 0.0)
+        started += 1
+    assert started == 1  # paced: a tenth of a second's worth at a time, at least one
+    assert gate.overall_rate == 5
