@@ -1,7 +1,7 @@
 """sealed contacts: a reporter's chat id is kept encrypted, bound to the report
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-03
 
 `report_contact.chat_id` becomes `sealed_chat` (AES-GCM under a key derived from

@@ -1,7 +1,7 @@
 """leader lease: leadership by a renewed lease with a fencing epoch (replaces the advisory lock)
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-03
 """
 
