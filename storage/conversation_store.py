@@ -7,28 +7,25 @@ digest, so reading the table tells nobody who is talking to the bot.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.sealing import derive_key, sealer
 from storage.tables import BotStateRow
+from storage.update_inbox import mark_handled
 from verify.ports import Clock
 
 StateKey = tuple[int | str, ...]
 USER_SCOPE = "user"
 _TABLE = BotStateRow.__table__
-
-
-def _derive(key: bytes, purpose: bytes) -> bytes:
-    return hmac.new(key, b"sereno:" + purpose, hashlib.sha256).digest()
 
 
 def conversation_scope(name: str) -> str:
@@ -37,13 +34,14 @@ def conversation_scope(name: str) -> str:
 
 
 class ConversationStore:
-    """Loads every entry of a scope, and saves batches of changes in one transaction."""
+    """Loads every entry of a scope or a few given entries, and saves batches of changes in
+    one transaction."""
 
     def __init__(self, engine: AsyncEngine, hmac_key: bytes, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(hmac_key, b"state-seal")))
-        self._digest_key = _derive(hmac_key, b"state-digest")
+        self._fernet = sealer(hmac_key, b"state-seal")
+        self._digest_key = derive_key(hmac_key, b"state-digest")
         insert = sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
         stmt = insert(_TABLE)
         self._upsert = stmt.on_conflict_do_update(
@@ -70,8 +68,20 @@ class ConversationStore:
                 out[tuple(key)] = value["v"]
             return out
 
-    async def save(self, changes: Mapping[tuple[str, StateKey], Any]) -> None:
-        """Write a batch of `(scope, key) → value` in one transaction; None deletes."""
+    async def load_entries(self, entries: Iterable[tuple[str, StateKey]]) -> dict[tuple[str, StateKey], Any]:
+        """The stored values of `entries` (one SELECT); an entry not stored is left out."""
+        wanted = {(scope, self._digest(scope, key)): (scope, key) for scope, key in entries}
+        if not wanted:
+            return {}
+        match = or_(*(and_(_TABLE.c.scope == scope, _TABLE.c.key_digest == digest) for scope, digest in wanted))
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(_TABLE.c.scope, _TABLE.c.key_digest, _TABLE.c.value).where(match))
+            return {wanted[(scope, digest)]: value["v"] for scope, digest, value in rows}
+
+    async def save(self, changes: Mapping[tuple[str, StateKey], Any], handled: Sequence[int] = ()) -> None:
+        """Write a batch of `(scope, key) → value` in one transaction; None deletes. The
+        webhook updates `handled` are marked handled in the same transaction (the state an
+        update led to and its being handled are stored together, or neither)."""
         now = self._clock.now()
         rows, gone = [], []
         for (scope, key), value in changes.items():
@@ -82,7 +92,11 @@ class ConversationStore:
                 sealed = self._fernet.encrypt(json.dumps(list(key)).encode()).decode()
                 rows.append({"scope": scope, "key_digest": digest, "sealed_key": sealed,
                              "value": {"v": value}, "updated_at": now})
+        if not rows and not gone and not handled:
+            return
         async with self._engine.begin() as conn:
+            if handled:
+                await conn.execute(mark_handled(handled, now))
             if rows:
                 await conn.execute(self._upsert, rows)
             if gone:
