@@ -178,7 +178,7 @@ async def build_runtime(
             await services.roster.add_admin(admin, "admin")
     store = ConversationStore(engine, key, clock)
     writer = StateWriter(store, settings.persistence_interval_seconds)
-    people = PersonState(store, writer)
+    people = PersonState(store, writer, shared=not is_sqlite(settings.database_url))  # SQLite: one process
     inbox = UpdateInbox(engine, key, clock, timedelta(seconds=settings.webhook_replay_seconds))
     guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
     builder = (

@@ -25,6 +25,7 @@ from telegram import Update
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
+from storage.batching import GroupCommit
 from storage.conversation_store import (
     USER_SCOPE,
     ConversationStore,
@@ -40,26 +41,40 @@ BOT_SCOPE = "bot"
 BOT_KEY: tuple[str] = ("data",)
 #: Longest wait for a person's state to be read or written before handling goes on with the
 #: copy in memory (the database is away; the write is kept and retried).
-STEP_TIMEOUT = 2.0
+STEP_TIMEOUT = 3.0
 
 
 class StateWriter:
-    """Writes changes to the store. What could not be written is kept and written again
-    every `retry_seconds` (or with the next write, newer values first) until it is."""
+    """Writes changes to the store. Writes asked for while one runs go together in the next
+    transaction (group commit); each caller waits for its own. What could not be written is
+    kept and written again every `retry_seconds` (or with the next write, newer values
+    first) until it is."""
 
     def __init__(self, store: ConversationStore, retry_seconds: float) -> None:
         self._store = store
         self._retry_seconds = retry_seconds
         self._pending: dict[Entry, Any] = {}
         self._handled: list[int] = []
+        self._commit: GroupCommit[tuple[Mapping[Entry, Any], Sequence[int]], None] = GroupCommit(self._save)
         self._retry: asyncio.Task[None] | None = None
         self._closing = False
 
+    @property
+    def unwritten(self) -> Mapping[Entry, Any]:
+        """What earlier writes left unwritten (newer than what is stored)."""
+        return self._pending
+
     async def write(self, changes: Mapping[Entry, Any], handled: Sequence[int] = ()) -> None:
-        """Write `changes` (None deletes) and mark the webhook updates `handled`, in one
-        transaction with whatever earlier writes left unwritten."""
-        batch, self._pending = {**self._pending, **changes}, {}
-        marks, self._handled = [*self._handled, *handled], []
+        """Write `changes` (None deletes) and mark the webhook updates `handled`, with
+        whatever earlier writes left unwritten."""
+        await self._commit.submit((changes, handled))
+
+    async def _save(self, asked: list[tuple[Mapping[Entry, Any], Sequence[int]]]) -> None:
+        batch, self._pending = self._pending, {}
+        marks, self._handled = self._handled, []
+        for changes, handled in asked:
+            batch.update(changes)
+            marks.extend(handled)
         if not batch and not marks:
             return
         try:
@@ -88,8 +103,8 @@ class StateWriter:
 
 
 class PersonState:
-    """Reads a person's stored state before each of their updates and writes what changed
-    after it. The update processor calls :meth:`before` and :meth:`after` around each
+    """Reads a person's stored state before each of their updates (on a store no other
+    process writes: before their first) and writes what changed after it. The update processor calls :meth:`before` and :meth:`after` around each
     update, inside the person's turn, so their steps are read and written in order.
 
     PTB keeps conversation states in each ConversationHandler's own dictionary and offers
@@ -97,9 +112,15 @@ class PersonState:
     (their `_conversations`); they are built with `persistent=False`, this class being
     their persistence."""
 
-    def __init__(self, store: ConversationStore, writer: StateWriter) -> None:
+    def __init__(self, store: ConversationStore, writer: StateWriter, shared: bool = True) -> None:
         self._store = store
         self._writer = writer
+        #: False when no other process writes the store (SQLite): a person's state is then
+        #: read once, at their first update since the start, and kept current in memory.
+        self._shared = shared
+        self._read: set[Entry] = set()
+        #: People's reads asked for while one runs go together in the next SELECT.
+        self._reads: GroupCommit[list[Entry], dict[Entry, Any]] = GroupCommit(self._read_together)
         self._application: Application | None = None  # type: ignore[type-arg]
         self._handlers: dict[str, ConversationHandler] = {}  # type: ignore[type-arg]
         #: Whether updates come through the webhook's inbox (and are marked handled there).
@@ -114,20 +135,28 @@ class PersonState:
             self._handlers[conversation_scope(handler.name)] = handler
 
     async def before(self, update: object) -> dict[Entry, Any]:
-        """Load the stored state of the update's person into memory; returns what it is (to
-        tell afterwards what changed). With the database away, the copy in memory is used."""
+        """Load the stored state of the update's person into memory (what this replica could
+        not write yet wins over it); returns what it is, to tell afterwards what changed.
+        With the database away, the copy in memory is used."""
         entries = self._entries(update)
-        if not entries:
-            return {}
+        if not self._shared and self._read.issuperset(entries):
+            return {entry: copy.deepcopy(self._current(entry)) for entry in entries}
         try:
             async with asyncio.timeout(STEP_TIMEOUT):
-                stored = await self._store.load_entries(entries)
+                stored = await self._reads.submit(entries)
         except Exception:
             log.warning("reading conversation state failed; going on with the copy in memory", exc_info=True)
             return {entry: copy.deepcopy(self._current(entry)) for entry in entries}
-        for entry in entries:
-            self._set(entry, stored.get(entry))
-        return {entry: stored.get(entry) for entry in entries}
+        unwritten = self._writer.unwritten
+        found = {entry: unwritten[entry] if entry in unwritten else stored.get(entry) for entry in entries}
+        for entry, value in found.items():
+            self._set(entry, value)
+        if not self._shared:
+            self._read.update(entries)
+        return found
+
+    async def _read_together(self, asked: list[list[Entry]]) -> dict[Entry, Any]:
+        return await self._store.load_entries({entry for entries in asked for entry in entries})
 
     async def after(self, update: object, before: Mapping[Entry, Any]) -> None:
         """Write what handling the update changed, marking it handled (from the inbox)."""
@@ -176,7 +205,7 @@ class PersonState:
                 return
             data = self._application.user_data[user_id]  # PTB's dict for this person (made if new)
             data.clear()
-            data.update(value or {})
+            data.update(copy.deepcopy(value) or {})  # apart from what `before` returns, to tell changes
             return
         conversations = self._handlers[scope]._conversations  # noqa: SLF001 (see the class docstring)
         if value is None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import Executable, and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,13 +42,8 @@ class ConversationStore:
         self._clock = clock
         self._fernet = sealer(hmac_key, b"state-seal")
         self._digest_key = derive_key(hmac_key, b"state-digest")
-        insert = sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
-        stmt = insert(_TABLE)
-        self._upsert = stmt.on_conflict_do_update(
-            index_elements=["scope", "key_digest"],
-            set_={"sealed_key": stmt.excluded.sealed_key, "value": stmt.excluded.value,
-                  "updated_at": stmt.excluded.updated_at},
-        )
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
 
     def _digest(self, scope: str, key: StateKey) -> str:
         material = json.dumps([scope, list(key)]).encode()
@@ -75,13 +70,14 @@ class ConversationStore:
             return {}
         match = or_(*(and_(_TABLE.c.scope == scope, _TABLE.c.key_digest == digest) for scope, digest in wanted))
         async with self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement: no BEGIN, no ROLLBACK
             rows = await conn.execute(select(_TABLE.c.scope, _TABLE.c.key_digest, _TABLE.c.value).where(match))
             return {wanted[(scope, digest)]: value["v"] for scope, digest, value in rows}
 
     async def save(self, changes: Mapping[tuple[str, StateKey], Any], handled: Sequence[int] = ()) -> None:
-        """Write a batch of `(scope, key) → value` in one transaction; None deletes. The
-        webhook updates `handled` are marked handled in the same transaction (the state an
-        update led to and its being handled are stored together, or neither)."""
+        """Write a batch of `(scope, key) → value` in one transaction (one statement on
+        PostgreSQL); None deletes. The webhook updates `handled` are marked handled with it
+        (the state an update led to and its being handled are stored together, or neither)."""
         now = self._clock.now()
         rows, gone = [], []
         for (scope, key), value in changes.items():
@@ -92,12 +88,27 @@ class ConversationStore:
                 sealed = self._fernet.encrypt(json.dumps(list(key)).encode()).decode()
                 rows.append({"scope": scope, "key_digest": digest, "sealed_key": sealed,
                              "value": {"v": value}, "updated_at": now})
-        if not rows and not gone and not handled:
+        statements: list[Executable] = []
+        if rows:
+            upsert = self._insert(_TABLE).values(rows)
+            statements.append(upsert.on_conflict_do_update(
+                index_elements=["scope", "key_digest"],
+                set_={"sealed_key": upsert.excluded.sealed_key, "value": upsert.excluded.value,
+                      "updated_at": upsert.excluded.updated_at}))
+        if gone:
+            statements.append(delete(_TABLE).where(or_(*gone)))
+        if handled:
+            statements.append(mark_handled(handled, now))
+        if not statements:
+            return
+        if self._postgres:  # one statement, atomic on its own: the others ride along as CTEs
+            main, *others = statements
+            for n, other in enumerate(others):
+                main = main.add_cte(other.cte(f"also_{n}"))  # type: ignore[attr-defined]
+            async with self._engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(main)
             return
         async with self._engine.begin() as conn:
-            if handled:
-                await conn.execute(mark_handled(handled, now))
-            if rows:
-                await conn.execute(self._upsert, rows)
-            if gone:
-                await conn.execute(delete(_TABLE).where(or_(*gone)))
+            for statement in statements:
+                await conn.execute(statement)

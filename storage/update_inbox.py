@@ -19,6 +19,7 @@ from sqlalchemy import Update, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.batching import GroupCommit
 from storage.sealing import sealer
 from storage.tables import UpdateInboxRow
 from verify.ports import Clock
@@ -44,16 +45,25 @@ class UpdateInbox:
         self._postgres = engine.dialect.name == "postgresql"
         insert = postgresql.insert if self._postgres else sqlite.insert
         self._insert = insert(_TABLE).on_conflict_do_nothing(index_elements=["update_id"]).returning(_TABLE.c.update_id)
+        self._accepts: GroupCommit[tuple[int, str], set[int]] = GroupCommit(self._record)
 
     async def accept(self, update_id: int, body: bytes) -> bool:
         """Record update `update_id` (its raw JSON `body`, sealed), leased to this replica.
-        False when that id was recorded before: a delivery again, to be answered and dropped."""
+        False when that id was recorded before: a delivery again, to be answered and dropped.
+        Updates arriving together are recorded in one statement."""
+        inserted = await self._accepts.submit((update_id, self._fernet.encrypt(body).decode()))
+        if update_id not in inserted:
+            return False
+        inserted.discard(update_id)  # the same id twice in one batch: only its first caller has it
+        return True
+
+    async def _record(self, updates: list[tuple[int, str]]) -> set[int]:
         now = self._clock.now()
-        sealed = self._fernet.encrypt(body).decode()
-        async with self._engine.begin() as conn:
-            inserted = await conn.execute(self._insert, {"update_id": update_id, "body": sealed, "received_at": now,
-                                                         "lease_until": now + self._lease})
-            return inserted.first() is not None
+        rows = [{"update_id": update_id, "body": sealed, "received_at": now, "lease_until": now + self._lease}
+                for update_id, sealed in updates]
+        async with self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement: no BEGIN, no COMMIT
+            return set((await conn.execute(self._insert.values(rows))).scalars())
 
     async def claim_abandoned(self, limit: int = 100) -> list[bytes]:
         """The raw bodies, oldest first, of updates accepted and not handled whose lease ran
