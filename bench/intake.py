@@ -1,11 +1,12 @@
 """Intake cost per conversation step, against a bare echo bot on the same path.
 
 Plays N complete report conversations (12 updates each: /start, language, /report, what,
-pin, when, agents, vehicles, markings, details, skip photo, submit) through
-the application's update processor and `Application.process_update` with an offline
-request, and the same number of text updates
-through an echo bot. Sereno runs with its real persistence (conversation state in the
-database, flushed every second and at the end) on SQLite and on PostgreSQL.
+pin, when, agents, vehicles, markings, details, skip photo, submit) through the
+application's update processor and `Application.process_update` with an offline request,
+and the same number of text updates through an echo bot. Sereno runs with its real
+persistence (each person's state read before and written after every step; on SQLite read
+once) on SQLite and on PostgreSQL. One conversation at a time: no step shares a database
+round trip with another (the worst case for the per-step cost).
 
     python bench/intake.py [--conversations N] [--databases sqlite,postgres] [--profile]
 """

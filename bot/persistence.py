@@ -2,10 +2,12 @@
 
 - :class:`PersonState`: a person's data (language, the report draft, what they were asked)
   and their conversation states are read from the database right before each of their
-  updates is handled (one SELECT of their few entries) and written back right after it
-  (one transaction with only what changed, and the webhook update marked handled). Another
+  updates is handled (one SELECT of their few entries; on SQLite, one process by nature,
+  only before their first update since the start) and written back right after it (one
+  transaction with only what changed, and the webhook update marked handled). Another
   replica therefore serves the next step as well as this one, and a process killed after
-  answering a step has already stored it.
+  answering a step has already stored it. Reads, and writes, that many people ask for at
+  the same moment go to the database together (`storage.batching.GroupCommit`).
 - :class:`DatabasePersistence`: PTB persistence for the bot's own data (the update ids
   handled lately, see `bot.guards`), read at start and written every `update_interval`.
 
@@ -41,7 +43,7 @@ BOT_SCOPE = "bot"
 BOT_KEY: tuple[str] = ("data",)
 #: Longest wait for a person's state to be read or written before handling goes on with the
 #: copy in memory (the database is away; the write is kept and retried).
-STEP_TIMEOUT = 3.0
+STEP_TIMEOUT = 2.0
 
 
 class StateWriter:
@@ -55,14 +57,15 @@ class StateWriter:
         self._retry_seconds = retry_seconds
         self._pending: dict[Entry, Any] = {}
         self._handled: list[int] = []
+        self._writing: dict[Entry, Any] = {}
         self._commit: GroupCommit[tuple[Mapping[Entry, Any], Sequence[int]], None] = GroupCommit(self._save)
         self._retry: asyncio.Task[None] | None = None
         self._closing = False
 
     @property
     def unwritten(self) -> Mapping[Entry, Any]:
-        """What earlier writes left unwritten (newer than what is stored)."""
-        return self._pending
+        """What is being written or waits to be (newer than what is stored)."""
+        return {**self._writing, **self._pending} if self._writing else self._pending
 
     async def write(self, changes: Mapping[Entry, Any], handled: Sequence[int] = ()) -> None:
         """Write `changes` (None deletes) and mark the webhook updates `handled`, with
@@ -77,6 +80,7 @@ class StateWriter:
             marks.extend(handled)
         if not batch and not marks:
             return
+        self._writing = batch
         try:
             async with asyncio.timeout(STEP_TIMEOUT):
                 await self._store.save(batch, marks)
@@ -87,6 +91,8 @@ class StateWriter:
             self._handled.extend(marks)
             if not self._closing and (self._retry is None or self._retry.done()):
                 self._retry = asyncio.get_running_loop().create_task(self._write_later())
+        finally:
+            self._writing = {}
 
     async def _write_later(self) -> None:
         await asyncio.sleep(self._retry_seconds)
@@ -104,8 +110,9 @@ class StateWriter:
 
 class PersonState:
     """Reads a person's stored state before each of their updates (on a store no other
-    process writes: before their first) and writes what changed after it. The update processor calls :meth:`before` and :meth:`after` around each
-    update, inside the person's turn, so their steps are read and written in order.
+    process writes: before their first) and writes what changed after it. The update
+    processor calls :meth:`before` and :meth:`after` around each update, inside the
+    person's turn, so their steps are read and written in order.
 
     PTB keeps conversation states in each ConversationHandler's own dictionary and offers
     no public way to set one, so the handlers named at :meth:`bind` are read and set there
@@ -135,25 +142,25 @@ class PersonState:
             self._handlers[conversation_scope(handler.name)] = handler
 
     async def before(self, update: object) -> dict[Entry, Any]:
-        """Load the stored state of the update's person into memory (what this replica could
-        not write yet wins over it); returns what it is, to tell afterwards what changed.
-        With the database away, the copy in memory is used."""
+        """Load the stored state of the update's person into memory; returns what it is, to
+        tell afterwards what changed. What this replica has not written yet (the database
+        was away) is newer than the stored copy and not read, nor, on an unshared store,
+        what it read before. With the database away, the copy in memory is used."""
         entries = self._entries(update)
-        if not self._shared and self._read.issuperset(entries):
-            return {entry: copy.deepcopy(self._current(entry)) for entry in entries}
-        try:
-            async with asyncio.timeout(STEP_TIMEOUT):
-                stored = await self._reads.submit(entries)
-        except Exception:
-            log.warning("reading conversation state failed; going on with the copy in memory", exc_info=True)
-            return {entry: copy.deepcopy(self._current(entry)) for entry in entries}
         unwritten = self._writer.unwritten
-        found = {entry: unwritten[entry] if entry in unwritten else stored.get(entry) for entry in entries}
-        for entry, value in found.items():
-            self._set(entry, value)
-        if not self._shared:
-            self._read.update(entries)
-        return found
+        wanted = [e for e in entries if e not in unwritten and (self._shared or e not in self._read)]
+        if wanted:
+            try:
+                async with asyncio.timeout(STEP_TIMEOUT):
+                    stored = await self._reads.submit(wanted)
+            except Exception:
+                log.warning("reading conversation state failed; going on with the copy in memory", exc_info=True)
+            else:
+                for entry in wanted:
+                    self._set(entry, stored.get(entry))
+                if not self._shared:
+                    self._read.update(wanted)
+        return {entry: copy.deepcopy(self._current(entry)) for entry in entries}
 
     async def _read_together(self, asked: list[list[Entry]]) -> dict[Entry, Any]:
         return await self._store.load_entries({entry for entries in asked for entry in entries})
