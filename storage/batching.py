@@ -26,6 +26,9 @@ class GroupCommit(Generic[T, R]):
         self._items.append(item)
         if self._done is None:
             self._done = asyncio.get_running_loop().create_future()
+            # a caller that gave up waiting leaves the outcome unread: read it, so no
+            # "exception was never retrieved" is logged
+            self._done.add_done_callback(lambda done: done.cancelled() or done.exception())
         done = self._done
         if self._running is None:
             self._running = asyncio.get_running_loop().create_task(self._drain())

@@ -31,9 +31,9 @@ from verify.places import parse_geojson
 pytestmark = pytest.mark.slow
 
 ADMIN, ANA, ROSA, REPORTER = 8_100_001, 8_100_002, 8_100_003, 8_100_004
-#: Conversation state is written every PERSISTENCE seconds; before a kill the test waits
-#: PERSISTED (several intervals), so what the person did is on disk — a kill sooner may
-#: lose the last interval's steps (the person then answers that question again).
+#: Conversation state is written at every step (a write the database refused is retried
+#: every PERSISTENCE seconds); before a kill the test still waits PERSISTED, so that what
+#: the person did is on disk whatever the machine's load.
 PERSISTENCE = 0.3
 PERSISTED = 1.5
 START_TIMEOUT = 30.0  # the first answer after a (re)start: interpreter, migrations, first poll
