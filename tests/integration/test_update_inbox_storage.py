@@ -4,6 +4,7 @@ are remembered a day."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -32,6 +33,14 @@ async def test_an_update_id_is_accepted_once_and_its_body_is_sealed(engine: Asyn
     async with engine.connect() as conn:
         dump = str((await conn.execute(text("SELECT * FROM update_inbox"))).all())
     assert str(USER_ID) not in dump and "/lawyer" not in dump
+
+
+async def test_the_same_update_posted_twice_at_once_is_accepted_once(engine: AsyncEngine) -> None:
+    inbox = UpdateInbox(engine, KEY, ManualClock(), LEASE)
+    first = asyncio.create_task(inbox.accept(1, body(1)))
+    await asyncio.sleep(0)  # in flight: the next two go together in one statement
+    together = await asyncio.gather(inbox.accept(2, body(2)), inbox.accept(2, body(2)))
+    assert await first and sorted(together) == [False, True]
 
 
 async def test_an_unhandled_update_goes_to_another_replica_only_when_its_lease_ran_out(engine: AsyncEngine) -> None:
