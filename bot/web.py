@@ -5,8 +5,9 @@
 `update_id` gets 400, one over MAX_BODY bytes 413. An update is recorded in the inbox
 (`storage.update_inbox`) before it is answered 200 and queued for the Application, so a
 crash loses none; an update id recorded before (by any replica) is answered 200 and
-dropped; with the database away the answer is 503 and Telegram delivers it again later. `GET /healthz` says whether the database answers, the
-scheduler runs (on the leader) and how many outbox messages wait; 503 when unhealthy.
+dropped; with the database away the answer is 503 and Telegram delivers it again later.
+`GET /healthz` says whether the database answers, the scheduler runs (on the leader) and
+how many outbox messages wait; 503 when unhealthy.
 `GET /metrics` is the Prometheus exposition.
 """
 
