@@ -1,10 +1,12 @@
 """Intake cost per conversation step, against a bare echo bot on the same path.
 
 Plays N complete report conversations (11 updates each: /start, /report, what,
-pin, when, agents, vehicles, markings, details, skip photo, submit) through
-`Application.process_update` with an offline request, and the same number of text updates
-through an echo bot. Sereno runs with its real persistence (conversation state in the
-database, flushed every second and at the end) on SQLite and on PostgreSQL.
+pin, when, agents, vehicles, markings, details, skip photo, submit) through the
+application's update processor and `Application.process_update` with an offline request,
+and the same number of text updates through an echo bot. Sereno runs with its real
+persistence (each person's state read before and written after every step; on SQLite read
+once) on SQLite and on PostgreSQL. One conversation at a time: no step shares a database
+round trip with another (the worst case for the per-step cost).
 
     python bench/intake.py [--conversations N] [--databases sqlite,postgres] [--profile]
 """
@@ -73,7 +75,10 @@ def press(update_id: int, user: int, request: OfflineRequest, suffix: str) -> di
 
 async def sereno_conversation(app: Application, request: OfflineRequest, user: int, ids: Callable[[], int]) -> None:  # type: ignore[type-arg]
     async def send(update: dict[str, Any]) -> None:
-        await app.process_update(Update.de_json(update, app.bot))
+        # the path of a real update: the update processor (per-chat order, the person's
+        # stored state read before and written after), then the handlers
+        parsed = Update.de_json(update, app.bot)
+        await app.update_processor.process_update(parsed, app.process_update(parsed))
 
     await send(message(ids(), user, "/start"))  # greeted in the app's language (en)
     await send(message(ids(), user, "/report"))

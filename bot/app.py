@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from aiohttp import web
 from prometheus_client import Counter
@@ -37,9 +38,10 @@ from bot.jobs import schedule_jobs, sweep_now
 from bot.leadership import Leadership
 from bot.menu import Menu
 from bot.metrics import Metrics
-from bot.persistence import DatabasePersistence
+from bot.persistence import DatabasePersistence, PersonState, StateWriter
 from bot.public_map import load_from, map_routes
 from bot.rate_limiter import GateRateLimiter
+from bot.replay import replay_abandoned
 from bot.services import Services
 from bot.subscribe import SubscribeHandlers
 from bot.watchdog import keep_alive, notify, watchdog_interval
@@ -50,6 +52,7 @@ from storage.conversation_store import ConversationStore
 from storage.engine import answers, is_sqlite, make_engine
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.unit_of_work import SqlUnitOfWorkFactory
+from storage.update_inbox import UpdateInbox
 from verify.alerts import AlertPolicy
 from verify.channels import ChannelService
 from verify.clock import SystemClock
@@ -82,6 +85,8 @@ class Runtime:
     geocoder: GeopyGeocoder | None
     broadcaster: Broadcaster
     leadership: Leadership
+    people: PersonState
+    inbox: UpdateInbox
 
 
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
@@ -172,15 +177,18 @@ async def build_runtime(
         existing = await services.roster.get(admin)
         if existing is None or existing.role is not Role.ADMIN:
             await services.roster.add_admin(admin, "admin")
-    persistence = DatabasePersistence(ConversationStore(engine, key, clock), settings.persistence_interval_seconds)
+    store = ConversationStore(engine, key, clock)
+    writer = StateWriter(store, settings.persistence_interval_seconds)
+    people = PersonState(store, writer, shared=not is_sqlite(settings.database_url))  # SQLite: one process
+    inbox = UpdateInbox(engine, key, clock, timedelta(seconds=settings.webhook_replay_seconds))
     guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
     builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.bot_base_url)
         .base_file_url(settings.bot_base_file_url)
-        .persistence(persistence)
-        .concurrent_updates(PerChatUpdateProcessor(admit=arrival(metrics, guards)))
+        .persistence(DatabasePersistence(store, writer, settings.persistence_interval_seconds))
+        .concurrent_updates(PerChatUpdateProcessor(admit=arrival(metrics, guards), around=people))
     )
     if limit_sends:
         builder = builder.rate_limiter(GateRateLimiter(gate))
@@ -190,10 +198,10 @@ async def build_runtime(
         builder = builder.get_updates_request(updates_request)
     application = builder.build()
     leadership = leadership_of(settings, application, broadcaster, gate, metrics)
-    channels = register_handlers(application, services, guards, leads=leadership.holds)
+    channels = register_handlers(application, services, guards, people, leads=leadership.holds)
     broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
     freeze_startup_heap()
-    return Runtime(application, engine, services, geocoder, broadcaster, leadership)
+    return Runtime(application, engine, services, geocoder, broadcaster, leadership, people, inbox)
 
 
 def leadership_of(settings: Settings, application: Application, broadcaster: Broadcaster,  # type: ignore[type-arg]
@@ -221,15 +229,18 @@ def leadership_of(settings: Settings, application: Application, broadcaster: Bro
 
 
 def register_handlers(application: Application, services: Services,  # type: ignore[type-arg]
-                      guards: UpdateGuards, leads: Callable[[], bool]) -> ChannelHandlers:
+                      guards: UpdateGuards, people: PersonState, leads: Callable[[], bool]) -> ChannelHandlers:
     """Every feature's handlers, guards first, and the jobs (run only while `leads()`);
-    returns the channel handlers (the broadcaster tells them about broken links)."""
+    returns the channel handlers (the broadcaster tells them about broken links). `people`
+    keeps each person's data and conversation states."""
     settings = services.settings
     application.add_handler(guards.handler(), group=-1)
     menu = Menu(services)
     desk = DeskHandlers(services)
-    intake = IntakeConversation(services, menu, desk.announce)
-    application.add_handler(intake.handler())
+    intake = IntakeConversation(services, menu, desk.announce, people)
+    conversation = intake.handler()
+    people.bind(application, [conversation])
+    application.add_handler(conversation)
     application.add_handlers(desk.handlers(application))
     drills = DrillHandlers(services, desk)
     desk.debrief = drills.debrief
@@ -328,13 +339,15 @@ UPDATE_KINDS = ("message", "callback_query", "edited_message", "channel_post", "
 @asynccontextmanager
 async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_timeout: int = 10,
                       webhook: bool = False) -> AsyncIterator[Runtime]:
-    """A started bot — polling for updates, or serving the webhook, /healthz and /metrics —
-    whose jobs and broadcaster run while it leads; stopped (state flushed) on exit."""
+    """A started bot — polling for updates, or serving the webhook, /healthz and /metrics
+    (and handling the updates other replicas accepted and left unhandled) — whose jobs and
+    broadcaster run while it leads; stopped (state flushed) on exit."""
     secret = settings.require_webhook_secret() if webhook else ""
     runtime = await build_runtime(settings, clock=clock)
     app = runtime.application
     stop_leading = asyncio.Event()
     runner: web.AppRunner | None = None
+    replaying: asyncio.Task[None] | None = None
     try:
         await app.initialize()
         leading = asyncio.create_task(runtime.leadership.run(stop_leading), name="leadership")
@@ -345,8 +358,11 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
             await publish_commands(app)
             await app.start()
             if webhook:
+                runtime.people.from_inbox = True
+                replaying = asyncio.create_task(replay_abandoned(runtime.inbox, app, settings.webhook_replay_seconds,
+                                                                 stop_leading), name="replay")
                 context = WebContext(app, runtime.engine, runtime.services.outbox, runtime.leadership,
-                                     runtime.services.metrics, secret,
+                                     runtime.services.metrics, secret, inbox=runtime.inbox,
                                      max_pending_seconds=settings.health_max_pending_seconds)
                 served = web_app(context, public_routes(runtime), trust_forwarded_headers=settings.trust_forwarded_headers)
                 runner = await serve(served, settings.web_host, settings.web_port)
@@ -364,6 +380,8 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
                 await app.updater.stop()
             stop_leading.set()
             await leading
+            if replaying is not None:
+                await replaying
             if app.running:
                 await app.stop()
             await app.shutdown()

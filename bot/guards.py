@@ -13,7 +13,8 @@ from bot import messaging
 from bot.context import translator_for
 
 #: Where the latest update ids are kept in the bot's (persisted) data, so that an update
-#: delivered again after a restart, or to another replica, is still recognised.
+#: delivered again after a restart is still recognised (long polling; behind the webhook
+#: the inbox, `storage.update_inbox`, recognises it first, whichever replica it reaches).
 SEEN_KEY = "recent_updates"
 #: How many of them survive a restart: Telegram redelivers what was not confirmed, at
 #: most a few batches of 100 (long polling) or the webhook's pending updates.

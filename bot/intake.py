@@ -29,6 +29,7 @@ from bot.context import LANG_KEY, language_of, translator_for, user_data
 from bot.i18n import N_, Translator, pick_language, translator
 from bot.menu import Menu
 from bot.messaging import REMOVE_KEYBOARD, Markup
+from bot.persistence import PersonState
 from bot.services import Services
 from storage.images import MAX_PIXELS, NotAnImage, TooManyPixels, check_pixels, strip_metadata
 from verify.errors import Unavailable
@@ -107,10 +108,11 @@ class IntakeConversation:
     """Builds the ConversationHandler and holds its callbacks."""
 
     def __init__(self, services: Services, menu: Menu,
-                 announce: Callable[[Bot, Submitted], Awaitable[object]]) -> None:
+                 announce: Callable[[Bot, Submitted], Awaitable[object]], people: PersonState) -> None:
         self.s = services
         self.menu = menu
         self._announce = announce
+        self._people = people
         self.default_language = services.settings.default_language
 
     # ── helpers ───────────────────────────────────────────────────────────────────
@@ -231,17 +233,18 @@ class IntakeConversation:
 
     async def close_idle(self, application: Any) -> int:
         """Close every draft left untouched for the conversation timeout, telling its author
-        that nothing was sent. Returns how many were closed. (Run by a repeating job; the
-        conversation itself ends at the person's next update, see :meth:`expired`.)"""
+        that nothing was sent. Returns how many were closed. (Run by a repeating job on the
+        stored drafts, whichever replica served them; the conversation itself ends at the
+        person's next update, see :meth:`expired`.)"""
         limit = self.s.clock.now().timestamp() - self.s.settings.conversation_timeout_minutes * 60
         closed = 0
-        for user_id, data in list(application.user_data.items()):
+        for user_id, data in (await self._people.everyone()).items():
             touched = data.get(TOUCHED_KEY)
             if DRAFT_KEY not in data or not isinstance(touched, (int, float)) or touched > limit:
                 continue
             for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY, TOUCHED_KEY):
                 data.pop(key, None)
-            application.mark_data_for_update_persistence(user_ids=user_id)
+            await self._people.save_person(user_id, data)
             t = translator(pick_language(data.get(LANG_KEY), None, self.default_language))
             minutes = self.s.settings.conversation_timeout_minutes
             try:
@@ -588,7 +591,7 @@ class IntakeConversation:
                     MessageHandler(private, d(self.remind)),
                 ],
                 name="intake",
-                persistent=True,
+                persistent=False,  # its states are kept by PersonState, read and written every step
                 allow_reentry=False,
             )
 

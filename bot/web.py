@@ -1,9 +1,13 @@
 """The HTTP side of `sereno run --webhook` (aiohttp): Telegram's webhook, health, metrics.
 
 `POST /telegram` takes updates only with the right `X-Telegram-Bot-Api-Secret-Token`
-(anything else: 403, nothing processed) and queues them for the Application, which drops
-update ids it has already seen; a middleware times every webhook request and counts those
-answered with an error. `GET /healthz` says whether the database answers, the scheduler
+(anything else: 403, nothing processed). A body that is not a JSON object with an integer
+`update_id` gets 400, one over MAX_BODY bytes 413. An update is recorded in the inbox
+(`storage.update_inbox`) before it is answered 200 and queued for the Application, so a
+crash loses none; an update id recorded before (by any replica) is answered 200 and
+dropped; with the database away the answer is 503 and Telegram delivers it again later.
+A middleware times every webhook request and counts those answered with an error.
+`GET /healthz` says whether the database answers, the scheduler
 runs (on the leader), how many outbox messages wait and how long the oldest has waited
 (the same figures on every replica). It answers 503 with a `reason` when unhealthy
 (database, scheduler), and on the leader — whose broadcaster drains the outbox — also when
@@ -39,6 +43,7 @@ from telegram.ext import Application
 from bot.leadership import Leadership
 from bot.metrics import Metrics
 from storage.engine import answers
+from storage.update_inbox import UpdateInbox
 from verify.outbox import OutboxService
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,8 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEALTH_TIMEOUT = 2.0
+#: The largest webhook body taken (Telegram's updates are a few kilobytes).
+MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,7 @@ class WebContext:
     secret: str
     #: The leader's /healthz degrades once an outbox message has waited longer (seconds).
     max_pending_seconds: float = 300.0
+    inbox: UpdateInbox | None = None
 
 
 def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
@@ -67,17 +75,27 @@ def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
     """The aiohttp application: webhook, /healthz, /metrics, and `extra` routes; with
     `trust_forwarded_headers`, requests as the reverse proxy in front saw them."""
     middlewares = [XForwardedRelaxed().middleware] if trust_forwarded_headers else []
-    app = web.Application(client_max_size=1024 * 1024, middlewares=[*middlewares, _instrument_webhook(ctx.metrics)])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[*middlewares, _instrument_webhook(ctx.metrics)])
 
     async def webhook(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not ctx.secret or not hmac.compare_digest(given.encode(), ctx.secret.encode()):
             return web.Response(status=403, text="forbidden")
+        body = await request.read()  # over MAX_BODY: aiohttp answers 413
         try:
-            data = await request.json(loads=json.loads)
+            data = json.loads(body)
+            if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+                raise ValueError("not an update")
             update = Update.de_json(data, ctx.application.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             return web.Response(status=400, text="not an update")
+        if ctx.inbox is not None:
+            try:
+                if not await ctx.inbox.accept(update.update_id, body):
+                    return web.Response(text="ok")  # delivered again: handled, or being handled
+            except Exception as exc:  # not recorded: Telegram delivers it again later
+                log.warning("webhook: the update could not be recorded (%s)", type(exc).__name__)
+                return web.Response(status=503, text="try again")
         await ctx.application.update_queue.put(update)
         return web.Response(text="ok")
 

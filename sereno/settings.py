@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # reverse proxy that forwards to WEB_HOST:WEB_PORT/telegram) with WEBHOOK_SECRET
     webhook_url: str = ""
     webhook_secret: SecretStr | None = None
+    # an update accepted by a replica and not handled this long after (the replica died)
+    # is handled by whichever replica looks next (every replica looks this often)
+    webhook_replay_seconds: float = Field(default=30.0, gt=0)
     web_host: str = "0.0.0.0"
     web_port: int = Field(default=8080, ge=1, le=65535)
     # true only when every request comes through the deployment's own reverse proxy: its

@@ -7,20 +7,20 @@ digest, so reading the table tells nobody who is talking to the bot.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import and_, delete, or_, select
+from cryptography.fernet import InvalidToken
+from sqlalchemy import Executable, and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.sealing import derive
+from storage.sealing import derive, sealer
 from storage.tables import BotStateRow
+from storage.update_inbox import mark_handled
 from verify.ports import Clock
 
 StateKey = tuple[int | str, ...]
@@ -34,20 +34,16 @@ def conversation_scope(name: str) -> str:
 
 
 class ConversationStore:
-    """Loads every entry of a scope, and saves batches of changes in one transaction."""
+    """Loads every entry of a scope or a few given entries, and saves batches of changes in
+    one transaction."""
 
     def __init__(self, engine: AsyncEngine, hmac_key: bytes, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
-        self._fernet = Fernet(base64.urlsafe_b64encode(derive(hmac_key, b"state-seal")))
+        self._fernet = sealer(hmac_key, b"state-seal")
         self._digest_key = derive(hmac_key, b"state-digest")
-        insert = sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
-        stmt = insert(_TABLE)
-        self._upsert = stmt.on_conflict_do_update(
-            index_elements=["scope", "key_digest"],
-            set_={"sealed_key": stmt.excluded.sealed_key, "value": stmt.excluded.value,
-                  "updated_at": stmt.excluded.updated_at},
-        )
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
 
     def _digest(self, scope: str, key: StateKey) -> str:
         material = json.dumps([scope, list(key)]).encode()
@@ -67,8 +63,21 @@ class ConversationStore:
                 out[tuple(key)] = value["v"]
             return out
 
-    async def save(self, changes: Mapping[tuple[str, StateKey], Any]) -> None:
-        """Write a batch of `(scope, key) → value` in one transaction; None deletes."""
+    async def load_entries(self, entries: Iterable[tuple[str, StateKey]]) -> dict[tuple[str, StateKey], Any]:
+        """The stored values of `entries` (one SELECT); an entry not stored is left out."""
+        wanted = {(scope, self._digest(scope, key)): (scope, key) for scope, key in entries}
+        if not wanted:
+            return {}
+        match = or_(*(and_(_TABLE.c.scope == scope, _TABLE.c.key_digest == digest) for scope, digest in wanted))
+        async with self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement: no BEGIN, no ROLLBACK
+            rows = await conn.execute(select(_TABLE.c.scope, _TABLE.c.key_digest, _TABLE.c.value).where(match))
+            return {wanted[(scope, digest)]: value["v"] for scope, digest, value in rows}
+
+    async def save(self, changes: Mapping[tuple[str, StateKey], Any], handled: Sequence[int] = ()) -> None:
+        """Write a batch of `(scope, key) → value` in one transaction (one statement on
+        PostgreSQL); None deletes. The webhook updates `handled` are marked handled with it
+        (the state an update led to and its being handled are stored together, or neither)."""
         now = self._clock.now()
         rows, gone = [], []
         for (scope, key), value in changes.items():
@@ -79,8 +88,27 @@ class ConversationStore:
                 sealed = self._fernet.encrypt(json.dumps(list(key)).encode()).decode()
                 rows.append({"scope": scope, "key_digest": digest, "sealed_key": sealed,
                              "value": {"v": value}, "updated_at": now})
+        statements: list[Executable] = []
+        if rows:
+            upsert = self._insert(_TABLE).values(rows)
+            statements.append(upsert.on_conflict_do_update(
+                index_elements=["scope", "key_digest"],
+                set_={"sealed_key": upsert.excluded.sealed_key, "value": upsert.excluded.value,
+                      "updated_at": upsert.excluded.updated_at}))
+        if gone:
+            statements.append(delete(_TABLE).where(or_(*gone)))
+        if handled:
+            statements.append(mark_handled(handled, now))
+        if not statements:
+            return
+        if self._postgres:  # one statement, atomic on its own: the others ride along as CTEs
+            main, *others = statements
+            for n, other in enumerate(others):
+                main = main.add_cte(other.cte(f"also_{n}"))  # type: ignore[attr-defined]
+            async with self._engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(main)
+            return
         async with self._engine.begin() as conn:
-            if rows:
-                await conn.execute(self._upsert, rows)
-            if gone:
-                await conn.execute(delete(_TABLE).where(or_(*gone)))
+            for statement in statements:
+                await conn.execute(statement)

@@ -45,7 +45,8 @@ def make_engine(url: str, *, command_timeout: float | None = COMMAND_TIMEOUT_SEC
     runs in WAL mode with foreign keys enforced. SQLite transactions begin IMMEDIATE: they
     take the write lock up front and wait for it (busy timeout) instead of failing with
     "database is locked" when a transaction that read first tries to write after another
-    writer committed — what a surge of simultaneous reports would otherwise hit.
+    writer committed — what a surge of simultaneous reports would otherwise hit. A
+    connection set to AUTOCOMMIT (one statement on its own) begins none.
     PostgreSQL connections are checked before use (a pool that lost the server reconnects),
     give up connecting after CONNECT_TIMEOUT_SECONDS, carry :func:`application_name` and
     :data:`SERVER_SETTINGS`, and fail a statement after `command_timeout` seconds (None: no
@@ -84,7 +85,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_immediate(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # a single statement needs none
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(url: str) -> bool:

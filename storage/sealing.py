@@ -1,4 +1,5 @@
-"""Keys derived from the deployment's HMAC key, and the seal on reporters' chat ids.
+"""Keys derived from the deployment's HMAC key (one per purpose), Fernet sealing under
+them, and the seal on reporters' chat ids.
 
 A reporter's chat id is kept (in `report_contact`) only to tell them the outcome of their
 report. It is stored sealed: encrypted with AES-GCM under a key derived from
@@ -8,11 +9,13 @@ alone names no one, and a sealed id moved to another report does not open.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE_BYTES = 12
@@ -21,6 +24,11 @@ _NONCE_BYTES = 12
 def derive(key: bytes, purpose: bytes) -> bytes:
     """A 32-byte key for one `purpose`, derived from the deployment's HMAC key."""
     return hmac.new(key, b"sereno:" + purpose, hashlib.sha256).digest()
+
+
+def sealer(key: bytes, purpose: bytes) -> Fernet:
+    """Fernet under a key derived from the HMAC key for `purpose`."""
+    return Fernet(base64.urlsafe_b64encode(derive(key, purpose)))
 
 
 class SealingKeyMissing(RuntimeError):

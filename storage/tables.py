@@ -169,6 +169,25 @@ class BotStateRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class UpdateInboxRow(SQLModel, table=True):
+    """A webhook update accepted (answered 200) and not yet handled, or handled lately.
+
+    `body` is the raw update sealed with a key derived from the HMAC key (it names the
+    sender), and is cleared once handled; the row stays a day so that Telegram delivering
+    the same update again, to any replica, is recognised. `lease_until`: until then the
+    replica that accepted (or replayed) it is handling it; past it, any replica replays it.
+    """
+
+    __tablename__ = "update_inbox"
+    __table_args__ = (Index("ix_update_inbox_pending", "handled_at", "lease_until"),)
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    body: str | None = Field(default=None, sa_column=Column(String(), nullable=True))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    lease_until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
 class VerifierRow(SQLModel, table=True):
     """A desk member. Verifiers consent to being known to coordinators, so the Telegram id
     is kept here (never in report tables); `pseudonym` matches their reports' pseudonym."""

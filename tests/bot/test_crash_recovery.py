@@ -1,7 +1,9 @@
 """`sereno run` killed with SIGKILL and restarted (a real process against the double, on
 SQLite and PostgreSQL): a half-finished report resumes where it was, a verdict is recorded
 whole or not at all, a reporter whose outcome the dead process never told is told it once
-after the restart, and a claim held when the process died returns to the queue."""
+after the restart, a claim held when the process died returns to the queue, and webhook
+updates answered 200 but not yet handled when the process died are all handled after the
+restart, each once."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from sereno.double import BotApiDouble, FakeUser
@@ -21,15 +24,16 @@ from storage.engine import make_engine
 from storage.migrate import upgrade
 from tests.bot.conftest import database_rows as rows
 from tests.bot.test_desk_flow import join_desk, report
+from tests.bot.test_webhook import SECRET, free_port
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
 from verify.places import parse_geojson
 
 pytestmark = pytest.mark.slow
 
 ADMIN, ANA, ROSA, REPORTER = 8_100_001, 8_100_002, 8_100_003, 8_100_004
-#: Conversation state is written every PERSISTENCE seconds; before a kill the test waits
-#: PERSISTED (several intervals), so what the person did is on disk — a kill sooner may
-#: lose the last interval's steps (the person then answers that question again).
+#: Conversation state is written at every step (a write the database refused is retried
+#: every PERSISTENCE seconds); before a kill the test still waits PERSISTED, so that what
+#: the person did is on disk whatever the machine's load.
 PERSISTENCE = 0.3
 PERSISTED = 1.5
 START_TIMEOUT = 30.0  # the first answer after a (re)start: interpreter, migrations, first poll
@@ -57,10 +61,10 @@ def environment(double: BotApiDouble, database_url: str, **extra: str) -> dict[s
 
 
 @asynccontextmanager
-async def sereno_run(env: dict[str, str], cwd: Path, name: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`sereno run`, SIGKILLed on leaving the block unless the block ended it already."""
+async def sereno_run(env: dict[str, str], cwd: Path, name: str, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`sereno run [args]`, SIGKILLed on leaving the block unless the block ended it already."""
     with (cwd / f"{name}.log").open("wb") as log:
-        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "sereno", "run", env=env, cwd=cwd,
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "sereno", "run", *args, env=env, cwd=cwd,
                                                        stdout=asyncio.subprocess.DEVNULL, stderr=log)
         try:
             yield process
@@ -258,3 +262,69 @@ async def test_a_claim_held_when_the_process_died_returns_to_the_queue(
         await ana.press("Claim", message=card)
         await ana.wait_text("Claimed until")
         await stop(second)
+
+
+async def healthy(port: int, timeout: float = START_TIMEOUT) -> None:
+    """Wait until the webhook server at `port` answers /healthz."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while True:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            assert asyncio.get_running_loop().time() < deadline, "the webhook server did not start"
+            await asyncio.sleep(0.2)
+
+
+#: What each command answers (a line no other of the three answers has).
+ANSWERS = {"/lawyer": "being detained right now", "/help": "What I can do", "/rights": "General information"}
+
+
+def answers(person: FakeUser) -> dict[str, int]:
+    """How many times the person got each command's answer."""
+    return {command: len([m for m in person.messages() if m.text and line in m.text])
+            for command, line in ANSWERS.items()}
+
+
+async def test_sigkill_with_webhook_updates_accepted_but_not_handled_loses_none_and_handles_each_once(
+        double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    await prepare(database_url)
+    port = free_port()
+    env = environment(double, database_url, SERENO_WEBHOOK_SECRET=SECRET, SERENO_WEB_HOST="127.0.0.1",
+                      SERENO_WEB_PORT=str(port), SERENO_WEBHOOK_REPLAY_SECONDS="1")
+    double.deliver_webhook_to(f"http://127.0.0.1:{port}/telegram", SECRET)
+    people = [double.user(REPORTER + n, f"P{n}", "en") for n in range(3)]
+    async with sereno_run(env, tmp_path, "first", "--webhook"):
+        await healthy(port)
+        # every reply is delivered but its answer held: one update of each person stays in
+        # its handler, and the two others wait in the queue, accepted (200) and not handled
+        double.answer_delay = 60.0
+        for person in people:
+            for command in ANSWERS:
+                await person.send_command(command)
+        await double.wait_until(lambda: double.webhook_answers.count(200) == 9, timeout=10,
+                                description="every update accepted")
+        await double.wait_until(lambda: all(sum(answers(p).values()) == 1 for p in people), timeout=10,
+                                description="one update of each person in its handler")
+    double.answer_delay = 0.0
+    in_handler = [next(c for c, n in answers(person).items() if n) for person in people]
+    async with sereno_run(env, tmp_path, "second", "--webhook") as second:
+        await healthy(port)
+        await double.wait_until(lambda: all(min(answers(p).values()) >= 1 for p in people), timeout=START_TIMEOUT,
+                                description="every update answered after the restart")
+        await wait_for_no_rows(database_url, "SELECT update_id FROM update_inbox WHERE handled_at IS NULL",
+                               timeout=START_TIMEOUT)
+        await asyncio.sleep(1)  # anything handled twice would have answered by now
+        await stop(second)
+    accepted = len(await rows(database_url, "SELECT update_id FROM update_inbox"))
+    lost = sum(1 for person in people for n in answers(person).values() if n == 0)
+    print(f"webhook updates accepted before the SIGKILL: {accepted}; lost: {lost}")
+    assert accepted == 9 and lost == 0
+    for person, started in zip(people, in_handler, strict=True):
+        # queued when the process died: handled once; in its handler: answered then, and at
+        # most once more after the restart (the reply was sent, its step not yet stored)
+        assert {c: n for c, n in answers(person).items() if c != started} == {c: 1 for c in ANSWERS if c != started}
+        assert 1 <= answers(person)[started] <= 2

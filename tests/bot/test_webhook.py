@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from bot.app import Runtime, running_bot
+from bot.web import MAX_BODY
 from sereno.double import BotApiDouble
 from storage.migrate import head_revision
 from tests.bot.conftest import seed_region, settings_for
@@ -73,7 +74,7 @@ async def test_updates_need_the_secret_token_and_are_processed_once(served: tupl
     double.user(USER, "Ana", "en")
     assert await post(base, start_update(1), secret=None) == 403
     assert await post(base, start_update(2), secret="wrong") == 403
-    assert await post(base, {"not": "an update"}) in (200, 400)
+    assert await post(base, {"not": "an update"}) == 400
     await asyncio.sleep(0.3)
     assert double.sent_messages(USER) == []  # nothing was processed
     assert await post(base, start_update(3)) == 200
@@ -81,6 +82,38 @@ async def test_updates_need_the_secret_token_and_are_processed_once(served: tupl
     await double.wait_for(lambda m: "Welcome to Sereno" in (m.text or ""), chat_id=USER)
     await asyncio.sleep(0.3)
     assert len(double.sent_messages(USER)) == 1
+
+
+async def post_raw(base: str, body: bytes) -> int:
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{base}/telegram", data=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET,
+                                                    "Content-Type": "application/json"}) as response:
+        return response.status
+
+
+NOT_UPDATES = [b"null", b"[]", b"[1, 2]", b"42", b'"an update"', b"{", b"not json", b"", b'{"message": {}}',
+               b'{"update_id": "7"}', b'{"update_id": true}', b'{"update_id": 7, "message": "text"}']
+
+
+async def test_a_body_that_is_not_an_update_gets_400_and_nothing_is_handled(
+        served: tuple[Runtime, str], double: BotApiDouble) -> None:
+    _, base = served
+    double.user(USER, "Ana", "en")
+    assert {body: await post_raw(base, body) for body in NOT_UPDATES} == {body: 400 for body in NOT_UPDATES}
+    assert await post(base, start_update(20)) == 200  # the webhook still works
+    await double.wait_for(lambda m: "choose your language" in (m.text or ""), chat_id=USER)
+    await asyncio.sleep(0.3)
+    assert len(double.sent_messages(USER)) == 1
+
+
+async def test_a_body_over_the_limit_gets_413(served: tuple[Runtime, str], double: BotApiDouble) -> None:
+    _, base = served
+    double.user(USER, "Ana", "en")
+    update = start_update(21)
+    update["message"]["text"] = "x" * MAX_BODY
+    assert await post(base, update) == 413
+    await asyncio.sleep(0.3)
+    assert double.sent_messages(USER) == []
 
 
 async def test_health_and_metrics(served: tuple[Runtime, str], double: BotApiDouble) -> None:
