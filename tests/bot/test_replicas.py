@@ -52,8 +52,9 @@ async def test_a_report_whose_steps_go_to_different_replicas_completes_and_is_st
     async with replicas(double, database_url, 3) as urls:
         ana = double.user(REPORTER, "Ana", "en")
         steps: list[tuple[int, Callable[[], Awaitable[int]], str]] = [
-            (0, lambda: ana.send_command("/start"), "choose your language"),
-            (1, lambda: ana.press("English"), "Your privacy"),
+            (0, lambda: ana.send_command("/start"), "Your privacy"),  # greeted in her app's language
+            (1, lambda: ana.send_command("/language"), "Choose your language"),
+            (2, lambda: ana.press("English"), "Your privacy"),
             (0, lambda: ana.press("📝 Report activity"), "What is happening?"),
             (1, lambda: ana.press("Checkpoint or vehicle stop"), "Where is it happening?"),
             (2, lambda: ana.send_text("Old Mill"), "When did you see it?"),
