@@ -54,3 +54,31 @@ async def test_flush_on_shutdown_leaves_no_retry_behind() -> None:
     await writer.flush()  # the write failed once; flush writes what is pending
     assert list(store.saved.values()) == [{"lang": "es"}]
     assert writer._retry is None
+
+
+class CountingStore(FlakyStore):
+    """Counts the transactions (saves) it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+        self.saves = 0
+
+    async def save(self, batch: dict[Any, Any], handled: Sequence[int] = ()) -> None:
+        self.saves += 1
+        await super().save(batch, handled)
+
+
+async def test_steps_staged_together_are_written_soon_in_one_transaction() -> None:
+    store = CountingStore()
+    writer = StateWriter(store, retry_seconds=60)  # type: ignore[arg-type]
+    for step in ("what", "where", "when"):
+        writer.stage({("conversation:intake", (7, 7)): step}, handled=[len(step)])
+    assert store.saves == 0  # nobody waits for it
+    for _ in range(200):
+        if store.saves:
+            break
+        await asyncio.sleep(0.01)
+    assert store.saves == 1 and store.saved == {("conversation:intake", (7, 7)): "when"} and store.handled == [4, 5, 4]
+    writer.stage({("user", (7,)): {"draft": None}})  # staged after that write: taken by the next
+    await writer.flush()  # at once, on shutdown
+    assert store.saves == 2 and store.saved[("user", (7,))] == {"draft": None}
