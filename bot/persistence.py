@@ -196,8 +196,15 @@ class PersonState:
             self._writer.stage(changes, handled)
 
     async def everyone(self) -> dict[int, UserData]:
-        """Every person's stored data, by user id."""
-        return {int(key[0]): value for key, value in (await self._store.load(USER_SCOPE)).items()}
+        """Every person's data, by user id: as stored, or newer where this process has not
+        written it yet."""
+        people = {int(key[0]): value for key, value in (await self._store.load(USER_SCOPE)).items()}
+        for (scope, key), value in self._writer.unwritten.items():
+            if scope == USER_SCOPE and value is None:
+                people.pop(int(key[0]), None)
+            elif scope == USER_SCOPE:
+                people[int(key[0])] = value
+        return people
 
     async def save_person(self, user_id: int, data: UserData) -> None:
         """Store a person's data (changed outside an update of theirs, e.g. by a job)."""

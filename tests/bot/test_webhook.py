@@ -101,7 +101,7 @@ async def test_a_body_that_is_not_an_update_gets_400_and_nothing_is_handled(
     double.user(USER, "Ana", "en")
     assert {body: await post_raw(base, body) for body in NOT_UPDATES} == {body: 400 for body in NOT_UPDATES}
     assert await post(base, start_update(20)) == 200  # the webhook still works
-    await double.wait_for(lambda m: "choose your language" in (m.text or ""), chat_id=USER)
+    await double.wait_for(lambda m: "Welcome to Sereno" in (m.text or ""), chat_id=USER)
     await asyncio.sleep(0.3)
     assert len(double.sent_messages(USER)) == 1
 
