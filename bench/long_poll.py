@@ -3,8 +3,8 @@
 In one run, N times each: (a) a getUpdates round trip when the update is already queued
 (the floor: HTTP and JSON only), (b) a long poll (timeout 60 s) already waiting when the
 update is pushed, timed from the push to the answer. Also one empty long poll with a
-0.3 s timeout, timed to its answer. Printed: median and p99 of (a) and (b), and (b) ÷ (a). Targets: a waiting poll answers within 1.5 s (p99); the empty poll answers
-within 0.25–1.5 s.
+0.3 s timeout, timed to its answer. Printed: median and p99 of (a) and (b), and (b) ÷ (a).
+Targets: a waiting poll answers within 1.5 s (p99); the empty poll answers within 0.25–1.5 s.
 
     python bench/long_poll.py [--rounds 200]
 """

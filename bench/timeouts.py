@@ -75,8 +75,9 @@ async def main() -> None:
             upload = AiohttpRequest(connect_timeout=0.2, read_timeout=0.3, media_write_timeout=0.3)
             cases = {
                 "(a) read timeout on the request": (0.3, 2.0, bot(slow_url, by_default).get_me),
-                "(b) read timeout per call": (0.3, 2.0, lambda: bot(slow_url, per_call).get_me(read_timeout=0.3)),
-                "(c) stalled 64 MiB upload": (0.3, 3.0, lambda: bot(deaf_url, upload).send_document(
+                "(b) read timeout per call": (0.3, 2.0,
+                                              lambda per_call=per_call: bot(slow_url, per_call).get_me(read_timeout=0.3)),
+                "(c) stalled 64 MiB upload": (0.3, 3.0, lambda upload=upload: bot(deaf_url, upload).send_document(
                     1, b"x" * (64 * 1024 * 1024), filename="big.bin")),
             }
             for name, (_, _, call) in cases.items():

@@ -28,10 +28,10 @@ from packaging.utils import canonicalize_name
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from sereno.settings import Settings
 from bot.watchdog import notify, ping_if_healthy, watchdog_interval
-from storage.engine import answers, make_engine
 from sereno.cli import main
+from sereno.settings import Settings
+from storage.engine import answers, make_engine
 from storage.migrate import current_revision, head_revision
 from storage.scratch import scratch_database
 from tests.conftest import PG_ADMIN_URL
@@ -178,8 +178,8 @@ def test_the_lock_file_pins_every_dependency_with_its_hashes() -> None:
     lock = locked()
     wanted = [Requirement(r) for r in project["dependencies"]]
     for extra_of in [r for r in wanted if r.extras]:  # python-telegram-bot[job-queue,…] brings these
-        for text in metadata.requires(extra_of.name) or []:
-            needed = Requirement(text)
+        for requirement in metadata.requires(extra_of.name) or []:
+            needed = Requirement(requirement)
             if needed.marker is not None and any(needed.marker.evaluate({"extra": e}) for e in extra_of.extras):
                 wanted.append(needed)
     assert len(wanted) > len(project["dependencies"])
