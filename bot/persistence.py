@@ -6,8 +6,10 @@
   only before their first update since the start) and written back right after it (one
   transaction with only what changed, and the webhook update marked handled). Another
   replica therefore serves the next step as well as this one, and a process killed after
-  answering a step has already stored it. Reads, and writes, that many people ask for at
-  the same moment go to the database together (`storage.batching.GroupCommit`).
+  answering a step has already stored it; on SQLite, where no other process reads it, the
+  write waits up to STAGE_SECONDS to share a transaction with the next steps. Reads, and
+  writes, that many people ask for at the same moment go to the database together
+  (`storage.batching.GroupCommit`).
 - :class:`DatabasePersistence`: PTB persistence for the bot's own data (the update ids
   handled lately, see `bot.guards`), read at start and written every `update_interval`.
 
