@@ -6,7 +6,7 @@ Two layouts of the incidents seen within the clustering window:
 * ``random`` (the issue's stress case): every incident drawn independently — 70 % around a
   few hundred hot spots (gaussian, σ 1 km), 30 % uniform — so hot spots hold hundreds of
   open, compatible incidents within a kilometre of each other;
-* ``steady``: the same reports replayed in time order through `verify.clustering.place`, as
+* ``steady``: the same reports replayed in time order through `sereno.verify.clustering.place`, as
   the intake would (a JOIN bumps the incident, anything else opens one), so what is open in
   the window is what Sereno itself would hold after those reports.
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from verify.clustering import Candidate, ClusterPolicy, Decision, Placement, cell_of, place
-from verify.incidents import IncidentStatus, more_urgent
-from verify.model import Activity, GeoPoint, Tier
+from sereno.verify.clustering import Candidate, ClusterPolicy, Decision, Placement, cell_of, place
+from sereno.verify.incidents import IncidentStatus, more_urgent
+from sereno.verify.model import Activity, GeoPoint, Tier
 
 CENTER_LAT, CENTER_LON = 34.05, -118.25  # downtown Los Angeles
 M_PER_DEG_LAT = 111_320.0

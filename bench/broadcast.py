@@ -35,25 +35,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert  # noqa: E402
 from telegram import Bot  # noqa: E402
 
-from bot.aiohttp_request import AiohttpRequest  # noqa: E402
-from bot.alert_render import AlertRenderer  # noqa: E402
-from bot.broadcaster import Broadcaster  # noqa: E402
+from sereno.bot.aiohttp_request import AiohttpRequest  # noqa: E402
+from sereno.bot.alert_render import AlertRenderer  # noqa: E402
+from sereno.bot.broadcaster import Broadcaster  # noqa: E402
 from sereno.double import BotApiDouble  # noqa: E402
-from storage.admin import replace_neighborhoods  # noqa: E402
-from storage.alert_repositories import CHANNEL, SUBSCRIBER, SUBSCRIPTION  # noqa: E402
-from storage.engine import make_engine  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
-from storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
-from verify.alerts import AlertPolicy  # noqa: E402
-from verify.clock import SystemClock  # noqa: E402
-from verify.incidents import Incident, IncidentStatus, Verdict  # noqa: E402
-from verify.limits import SendGate, SendLimits  # noqa: E402
-from verify.model import Activity, GeoPoint, Tier  # noqa: E402
-from verify.outbox import OutboxService  # noqa: E402
-from verify.places import Gazetteer, parse_geojson  # noqa: E402
-from verify.publishing import Publisher  # noqa: E402
-from verify.resources import Hotline, Resources  # noqa: E402
+from sereno.storage.admin import replace_neighborhoods  # noqa: E402
+from sereno.storage.alert_repositories import CHANNEL, SUBSCRIBER, SUBSCRIPTION  # noqa: E402
+from sereno.storage.engine import make_engine  # noqa: E402
+from sereno.storage.migrate import upgrade  # noqa: E402
+from sereno.storage.scratch import scratch_database  # noqa: E402
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
+from sereno.verify.alerts import AlertPolicy  # noqa: E402
+from sereno.verify.clock import SystemClock  # noqa: E402
+from sereno.verify.incidents import Incident, IncidentStatus, Verdict  # noqa: E402
+from sereno.verify.limits import SendGate, SendLimits  # noqa: E402
+from sereno.verify.model import Activity, GeoPoint, Tier  # noqa: E402
+from sereno.verify.outbox import OutboxService  # noqa: E402
+from sereno.verify.places import Gazetteer, parse_geojson  # noqa: E402
+from sereno.verify.publishing import Publisher  # noqa: E402
+from sereno.verify.resources import Hotline, Resources  # noqa: E402
 
 TOKEN = "555:BENCH-BROADCAST"
 REGION = Path(__file__).resolve().parents[1] / "sereno" / "data" / "demo_region.geojson"

@@ -19,7 +19,8 @@ The indexed lookup is timed twice: on one connection and transaction reused for 
 query (the lookup itself), and with a fresh unit of work per query as the intake opens one
 per submission (adds pool checkout, BEGIN, ROLLBACK). An untimed pass then counts the
 statements each lookup sent (the search widens to the whole fringe only when needed) and
-shows the database's plan for the widest one (storage/nearest.py runs it as one driver call). `--layout steady` replaces the
+shows the database's plan for the widest one (sereno/storage/nearest.py runs it as one driver call).
+`--layout steady` replaces the
 independently drawn incidents of the window with those the intake itself would leave open
 after the same reports (see bench/_dedup_data.py); `--area` changes the size of the area.
 
@@ -53,16 +54,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine  # noqa: E402
 
 from bench import _dedup_data as data  # noqa: E402
 from bench._dedup_data import Query  # noqa: E402
-from storage.admin import migrate  # noqa: E402
-from storage.engine import make_engine  # noqa: E402
-from storage.nearest import nearest_open_lookup  # noqa: E402
-from storage.repositories import SqlIncidentRepository, _candidate  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
-from storage.tables import IncidentRow  # noqa: E402
-from storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
-from verify.clustering import Candidate, ClusterPolicy, Decision, place, search_stages  # noqa: E402
-from verify.incidents import IncidentStatus  # noqa: E402
-from verify.intake import nearest_incident  # noqa: E402
+from sereno.storage.admin import migrate  # noqa: E402
+from sereno.storage.engine import make_engine  # noqa: E402
+from sereno.storage.nearest import nearest_open_lookup  # noqa: E402
+from sereno.storage.repositories import SqlIncidentRepository, _candidate  # noqa: E402
+from sereno.storage.scratch import scratch_database  # noqa: E402
+from sereno.storage.tables import IncidentRow  # noqa: E402
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
+from sereno.verify.clustering import Candidate, ClusterPolicy, Decision, place, search_stages  # noqa: E402
+from sereno.verify.incidents import IncidentStatus  # noqa: E402
+from sereno.verify.intake import nearest_incident  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
@@ -152,7 +153,7 @@ def _shorten(line: str, width: int = 110) -> str:
 
 
 async def indexed(repo: SqlIncidentRepository, q: Query, now: datetime, policy: ClusterPolicy) -> tuple[Decision, int]:
-    """What the intake does for a located report (verify.intake.IntakeService._cluster)."""
+    """What the intake does for a located report (sereno.verify.intake.IntakeService._cluster)."""
     nearest = await nearest_incident(repo, q.point, q.activity, now - policy.window, policy)
     candidates = [nearest] if nearest is not None else []
     return place(q.point, None, q.activity, now, candidates, policy), len(candidates)

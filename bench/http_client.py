@@ -30,7 +30,7 @@ import httpx  # noqa: E402
 from telegram import Bot  # noqa: E402
 from telegram.request import BaseRequest, HTTPXRequest  # noqa: E402
 
-from bot.aiohttp_request import AiohttpRequest  # noqa: E402
+from sereno.bot.aiohttp_request import AiohttpRequest  # noqa: E402
 from sereno.double import BotApiDouble  # noqa: E402
 
 TOKEN = "555:BENCH"

@@ -32,11 +32,11 @@ from telegram import Update  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters  # noqa: E402
 
 from bench.offline import OfflineRequest  # noqa: E402
-from bot.app import build_runtime, close_runtime  # noqa: E402
-from sereno.settings import Settings  # noqa: E402
-from storage.admin import replace_neighborhoods  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
-from verify.places import parse_geojson  # noqa: E402
+from sereno.bot.app import build_runtime, close_runtime  # noqa: E402
+from sereno.config import Settings  # noqa: E402
+from sereno.storage.admin import replace_neighborhoods  # noqa: E402
+from sereno.storage.scratch import scratch_database  # noqa: E402
+from sereno.verify.places import parse_geojson  # noqa: E402
 
 DEMO_REGION = Path(__file__).resolve().parents[1] / "sereno" / "data" / "demo_region.geojson"
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text  # noqa: E402
 
-from bot.app import running_bot  # noqa: E402
+from sereno.bot.app import running_bot  # noqa: E402
+from sereno.config import Settings  # noqa: E402
 from sereno.double import BotApiDouble, FakeUser  # noqa: E402
-from sereno.settings import Settings  # noqa: E402
-from storage.admin import replace_neighborhoods  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
-from verify.places import parse_geojson  # noqa: E402
+from sereno.storage.admin import replace_neighborhoods  # noqa: E402
+from sereno.storage.scratch import scratch_database  # noqa: E402
+from sereno.verify.places import parse_geojson  # noqa: E402
 
 REGION = Path(__file__).resolve().parents[1] / "sereno" / "data" / "demo_region.geojson"
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -68,7 +68,7 @@ async def one_report(user: FakeUser, n: int, latencies: list[float]) -> None:
 async def bench(people: int, database: str) -> bool:
     async with scratch_database(database, PG_ADMIN_URL) as url:
         if database == "postgres":
-            from storage.admin import migrate
+            from sereno.storage.admin import migrate
 
             await migrate(url)
         await replace_neighborhoods(url, parse_geojson(REGION.read_text()))

@@ -24,17 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import running_bot  # noqa: E402
+from sereno.bot.app import running_bot  # noqa: E402
+from sereno.config import Settings  # noqa: E402
 from sereno.double import BotApiDouble, FakeUser  # noqa: E402
-from sereno.settings import Settings  # noqa: E402
-from storage.admin import replace_neighborhoods  # noqa: E402
-from storage.engine import make_engine  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
-from storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
-from verify.clock import SystemClock  # noqa: E402
-from verify.places import parse_geojson  # noqa: E402
-from verify.pseudonyms import Pseudonymizer  # noqa: E402
-from verify.roster import Role, RosterService  # noqa: E402
+from sereno.storage.admin import replace_neighborhoods  # noqa: E402
+from sereno.storage.engine import make_engine  # noqa: E402
+from sereno.storage.scratch import scratch_database  # noqa: E402
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
+from sereno.verify.clock import SystemClock  # noqa: E402
+from sereno.verify.places import parse_geojson  # noqa: E402
+from sereno.verify.pseudonyms import Pseudonymizer  # noqa: E402
+from sereno.verify.roster import Role, RosterService  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_REGION = ROOT / "sereno" / "data" / "demo_region.geojson"

@@ -29,8 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sereno.double import BotApiDouble  # noqa: E402
-from storage.admin import migrate, replace_neighborhoods  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
+from sereno.storage.admin import migrate, replace_neighborhoods  # noqa: E402
+from sereno.storage.scratch import scratch_database  # noqa: E402
+from sereno.verify.places import parse_geojson  # noqa: E402
 from tests.bot.conftest import database_rows  # noqa: E402
 from tests.bot.test_broadcast_crash import deliveries, queue_alert  # noqa: E402
 from tests.bot.test_leadership import (  # noqa: E402
@@ -42,7 +43,6 @@ from tests.bot.test_leadership import (  # noqa: E402
 from tests.bot.test_webhook import free_port  # noqa: E402
 from tests.conftest import DEMO_REGION, TEST_TOKEN  # noqa: E402
 from tests.tcp_proxy import TcpProxy  # noqa: E402
-from verify.places import parse_geojson  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SUBSCRIBERS = 600

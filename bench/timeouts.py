@@ -25,7 +25,7 @@ from aiohttp import web  # noqa: E402
 from telegram import Bot  # noqa: E402
 from telegram.error import TimedOut  # noqa: E402
 
-from bot.aiohttp_request import AiohttpRequest  # noqa: E402
+from sereno.bot.aiohttp_request import AiohttpRequest  # noqa: E402
 
 TOKEN = "444:BENCH-TIMEOUTS"
 

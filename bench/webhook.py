@@ -36,12 +36,12 @@ import aiohttp  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ContextTypes, MessageHandler, filters  # noqa: E402
 
-from bot.app import running_bot  # noqa: E402
+from sereno.bot.app import running_bot  # noqa: E402
+from sereno.config import Settings  # noqa: E402
 from sereno.double import BotApiDouble  # noqa: E402
-from sereno.settings import Settings  # noqa: E402
-from storage.admin import replace_neighborhoods  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
-from verify.places import parse_geojson  # noqa: E402
+from sereno.storage.admin import replace_neighborhoods  # noqa: E402
+from sereno.storage.scratch import scratch_database  # noqa: E402
+from sereno.verify.places import parse_geojson  # noqa: E402
 
 TOKEN = "777:BENCH-WEBHOOK"
 SECRET = "bench_secret"
@@ -149,7 +149,7 @@ async def echo_bot(api_url: str, port: int) -> AsyncIterator[str]:
 async def sereno_bot(api_url: str, port: int, database: str) -> AsyncIterator[str]:
     async with scratch_database(database, PG_ADMIN_URL) as url:
         if database == "postgres":
-            from storage.admin import migrate
+            from sereno.storage.admin import migrate
 
             await migrate(url)
         await replace_neighborhoods(url, parse_geojson(REGION.read_text()))

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from sereno import logs
+from sereno.config import SUPPORTED_LANGUAGES, MissingSetting, Settings
 from sereno.data import STARTER_DRILLS
-from sereno.settings import SUPPORTED_LANGUAGES, MissingSetting, Settings
 
 if TYPE_CHECKING:  # imported late: the CLI starts fast
-    from storage.unit_of_work import SqlUnitOfWorkFactory
-    from verify.roster import RosterService
+    from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+    from sereno.verify.roster import RosterService
 
 EXIT_USAGE = 2
 
@@ -45,7 +45,7 @@ async def _run(args: argparse.Namespace) -> None:
     if args.webhook:
         settings.require_webhook_secret()
     logs.configure(args.verbose, json_lines=settings.log_format == "json")
-    from bot.app import serve_bot
+    from sereno.bot.app import serve_bot
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,9 +56,9 @@ async def _run(args: argparse.Namespace) -> None:
 
 async def _migrate(args: argparse.Namespace) -> None:
     """Print where the schema was and where it is now ("already at" when nothing changed)."""
-    from storage.admin import migrate
-    from storage.migrate import MigrationRefused
-    from storage.sealing import SealingKeyMissing
+    from sereno.storage.admin import migrate
+    from sereno.storage.migrate import MigrationRefused
+    from sereno.storage.sealing import SealingKeyMissing
 
     settings = _settings()
     try:
@@ -73,8 +73,8 @@ async def _migrate(args: argparse.Namespace) -> None:
 
 
 async def _import_neighborhoods(args: argparse.Namespace) -> None:
-    from storage.admin import replace_neighborhoods
-    from verify.places import PlaceDataError, parse_geojson
+    from sereno.storage.admin import replace_neighborhoods
+    from sereno.verify.places import PlaceDataError, parse_geojson
 
     path = Path(args.file)
     try:
@@ -97,7 +97,7 @@ async def _add_admin(args: argparse.Namespace) -> None:
 
 
 async def _invite(args: argparse.Namespace) -> None:
-    from verify.roster import Role
+    from sereno.verify.roster import Role
 
     role = Role.parse(args.role)
     if role is None or role is Role.REVOKED:
@@ -112,9 +112,9 @@ async def _invite(args: argparse.Namespace) -> None:
 async def _link_channel(args: argparse.Namespace) -> None:
     from telegram import Bot
 
-    from bot.channels import RIGHTS, missing_rights
-    from verify.channels import ChannelService
-    from verify.clock import SystemClock
+    from sereno.bot.channels import RIGHTS, missing_rights
+    from sereno.verify.channels import ChannelService
+    from sereno.verify.clock import SystemClock
 
     settings = _settings()
     bot = Bot(settings.require_token(), base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url)
@@ -138,8 +138,8 @@ async def _link_channel(args: argparse.Namespace) -> None:
 
 
 async def _purge(args: argparse.Namespace) -> None:
-    from verify.clock import SystemClock
-    from verify.retention import RetentionService
+    from sereno.verify.clock import SystemClock
+    from sereno.verify.retention import RetentionService
 
     settings = _settings()
     async with _database(settings) as uow:
@@ -155,11 +155,11 @@ async def _purge(args: argparse.Namespace) -> None:
 async def _stats(args: argparse.Namespace) -> None:
     from datetime import timedelta
 
-    from bot.i18n import translator
-    from bot.stats_render import stats_text
-    from verify.clock import SystemClock
-    from verify.places import Gazetteer
-    from verify.stats import StatsService
+    from sereno.bot.i18n import translator
+    from sereno.bot.stats_render import stats_text
+    from sereno.verify.clock import SystemClock
+    from sereno.verify.places import Gazetteer
+    from sereno.verify.stats import StatsService
 
     if args.days < 1:
         raise MissingSetting("--days must be at least 1")
@@ -173,7 +173,7 @@ async def _stats(args: argparse.Namespace) -> None:
 
 def _moment(flag: str, text: str | None, settings: Settings, end_of_day: bool = False) -> datetime | None:
     """An ISO date or time given on the command line (SERENO_TIMEZONE when it has no offset)."""
-    from verify.exports import parse_moment
+    from sereno.verify.exports import parse_moment
 
     try:
         return parse_moment(text, settings.tz, end_of_day=end_of_day) if text else None
@@ -183,7 +183,7 @@ def _moment(flag: str, text: str | None, settings: Settings, end_of_day: bool = 
 
 async def _export(args: argparse.Namespace) -> None:
     """Write the PII-free export of alerts and corrections (audited) to stdout or a file."""
-    from verify.exports import ExportFormat, FeedSource
+    from sereno.verify.exports import ExportFormat, FeedSource
 
     settings = _settings()
     try:
@@ -198,9 +198,9 @@ async def _export(args: argparse.Namespace) -> None:
             source = FeedSource(args.sender, source.name, source.tz)
     except ValueError as exc:
         raise MissingSetting(f"--sender: {exc}") from None
-    from verify.clock import SystemClock
-    from verify.export_service import ExportError, ExportService
-    from verify.places import Gazetteer
+    from sereno.verify.clock import SystemClock
+    from sereno.verify.export_service import ExportError, ExportService
+    from sereno.verify.places import Gazetteer
 
     async with _database(settings) as uow:
         async with uow() as tx:
@@ -227,7 +227,7 @@ async def _export(args: argparse.Namespace) -> None:
 
 
 async def _translations(args: argparse.Namespace) -> None:
-    from bot.i18n import catalog_status
+    from sereno.bot.i18n import catalog_status
 
     print(f"{'language':<24} {'translated':>12}  native review")
     for status in catalog_status():
@@ -243,9 +243,9 @@ async def _import_drills(args: argparse.Namespace) -> None:
 
     import yaml
 
-    from verify.clock import SystemClock
-    from verify.drills import DrillFileError
-    from verify.training import TrainingService
+    from sereno.verify.clock import SystemClock
+    from sereno.verify.drills import DrillFileError
+    from sereno.verify.training import TrainingService
 
     path = Path(args.file)
     try:
@@ -268,9 +268,9 @@ async def _import_drills(args: argparse.Namespace) -> None:
 @asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[SqlUnitOfWorkFactory]:
     """Units of work on the configured database, migrated first; the pool is closed after."""
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
-    from storage.unit_of_work import SqlUnitOfWorkFactory
+    from sereno.storage.engine import make_engine
+    from sereno.storage.migrate import upgrade
+    from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 
     key = settings.optional_hmac_key()
     engine = make_engine(settings.database_url)
@@ -283,9 +283,9 @@ async def _database(settings: Settings) -> AsyncIterator[SqlUnitOfWorkFactory]:
 
 @asynccontextmanager
 async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
-    from verify.clock import SystemClock
-    from verify.pseudonyms import Pseudonymizer
-    from verify.roster import RosterService
+    from sereno.verify.clock import SystemClock
+    from sereno.verify.pseudonyms import Pseudonymizer
+    from sereno.verify.roster import RosterService
 
     async with _database(settings) as uow:
         yield RosterService(uow, SystemClock(), Pseudonymizer(settings.require_hmac_key()))

@@ -21,16 +21,16 @@ from typing import Any, TextIO
 import yaml
 from sqlalchemy import text
 
-from bot.app import Runtime, running_bot
-from bot.desk import DeskHandlers
+from sereno.bot.app import Runtime, running_bot
+from sereno.bot.desk import DeskHandlers
+from sereno.config import Settings
 from sereno.data import DEMO_REGION, STARTER_DRILLS
 from sereno.double import BotApiDouble, FakeUser
-from sereno.settings import Settings
-from storage.admin import replace_neighborhoods
-from storage.scratch import scratch_database
-from verify.incidents import Verdict
-from verify.model import Activity, GeoPoint, ReportDraft
-from verify.places import parse_geojson
+from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.scratch import scratch_database
+from sereno.verify.incidents import Verdict
+from sereno.verify.model import Activity, GeoPoint, ReportDraft
+from sereno.verify.places import parse_geojson
 
 DEMO_TOKEN = "424242:DEMO-not-a-real-token"
 DEMO_HOTLINE = "555-0100 (fictional demo number)"

@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.engine import make_engine
-from storage.migrate import upgrade
-from storage.scratch import scratch_database
+from sereno.storage.engine import make_engine
+from sereno.storage.migrate import upgrade
+from sereno.storage.scratch import scratch_database
 
 #: The server CI and every developer machine run; override to point elsewhere.
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

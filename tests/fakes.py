@@ -1,4 +1,4 @@
-"""In-memory implementations of the `verify.ports` protocols, for domain tests."""
+"""In-memory implementations of the `sereno.verify.ports` protocols, for domain tests."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from verify.audit import AuditEvent
-from verify.clustering import Candidate, compatible, distance_m
-from verify.desk import FollowUp, ReporterToTell, VerdictRecord
-from verify.errors import Conflict
-from verify.incidents import Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
-from verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
-from verify.places import Neighborhood
-from verify.roster import Invite, Role, Verifier
+from sereno.verify.audit import AuditEvent
+from sereno.verify.clustering import Candidate, compatible, distance_m
+from sereno.verify.desk import FollowUp, ReporterToTell, VerdictRecord
+from sereno.verify.errors import Conflict
+from sereno.verify.incidents import Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
+from sereno.verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
+from sereno.verify.places import Neighborhood
+from sereno.verify.roster import Invite, Role, Verifier
 
 
 @dataclass

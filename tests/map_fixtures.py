@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sereno.verify.alerts import Alert, AlertKind
+from sereno.verify.model import Activity, Tier
+from sereno.verify.places import Neighborhood, parse_geojson
+from sereno.verify.resources import Hotline, Resources
 from tests.conftest import DEMO_REGION
-from verify.alerts import Alert, AlertKind
-from verify.model import Activity, Tier
-from verify.places import Neighborhood, parse_geojson
-from verify.resources import Hotline, Resources
 
 TZ = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2026, 1, 15, 20, 30, tzinfo=UTC)  # 12:30 in Los Angeles

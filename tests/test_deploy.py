@@ -28,12 +28,12 @@ from packaging.utils import canonicalize_name
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.watchdog import notify, ping_if_healthy, watchdog_interval
+from sereno.bot.watchdog import notify, ping_if_healthy, watchdog_interval
 from sereno.cli import main
-from sereno.settings import Settings
-from storage.engine import answers, make_engine
-from storage.migrate import current_revision, head_revision
-from storage.scratch import scratch_database
+from sereno.config import Settings
+from sereno.storage.engine import answers, make_engine
+from sereno.storage.migrate import current_revision, head_revision
+from sereno.storage.scratch import scratch_database
 from tests.conftest import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ DEPLOY = ROOT / "deploy"
 #: Settings of `sereno run --webhook`, documented ahead of the code that reads them.
 WEBHOOK_SETTINGS = {"SERENO_WEBHOOK_URL", "SERENO_WEBHOOK_SECRET", "SERENO_WEB_HOST", "SERENO_WEB_PORT"}
 ASSIGNMENT = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
-PACKAGES = ("verify", "storage", "bot", "sereno")
+PACKAGES = ("sereno",)
 
 
 def package_files() -> set[str]:
@@ -275,9 +275,10 @@ async def test_the_wheel_installs_alone_and_migrates_postgres(tmp_path: Path) ->
     (wheel,) = (tmp_path / "wheels").glob("sereno-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
     needed = package_files()
-    assert {"bot/locales/es/LC_MESSAGES/sereno.po", "bot/locales/reviews.toml", "sereno/data/demo_region.geojson",
-            "storage/migrations/env.py", "storage/migrations/versions/0001_initial_schema.py"} <= needed
+    assert {"sereno/bot/locales/es/LC_MESSAGES/sereno.po", "sereno/bot/locales/reviews.toml", "sereno/data/demo_region.geojson",
+            "sereno/storage/migrations/env.py", "sereno/storage/migrations/versions/0001_initial_schema.py"} <= needed
     assert sorted(needed - shipped) == []
+    assert {name.split("/")[0] for name in shipped if not name.startswith("sereno-")} == {"sereno"}  # one namespace
 
     # final stage: a fresh virtualenv with the locked dependencies (hash-checked), then the wheel alone
     venv = tmp_path / "venv"
@@ -289,7 +290,7 @@ async def test_the_wheel_installs_alone_and_migrates_postgres(tmp_path: Path) ->
     workdir = tmp_path / "var-lib-sereno"
     workdir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERENO_") and k != "PYTHONPATH"}
-    where = run(venv / "bin" / "python", "-c", "import storage; print(storage.__file__)", cwd=workdir, env=env)
+    where = run(venv / "bin" / "python", "-c", "import sereno.storage; print(sereno.storage.__file__)", cwd=workdir, env=env)
     assert where.stdout.startswith(str(venv))  # the installed code, not the checkout's
 
     usage = run(venv / "bin" / "sereno", "--help", cwd=workdir, env=env).stdout

@@ -22,20 +22,20 @@ from sqlmodel import SQLModel
 
 from sereno.demo import DEMO_TOKEN, run_demo
 from sereno.double import BotApiDouble
-from storage.engine import make_engine
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.storage.engine import make_engine
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.clock import SystemClock
+from sereno.verify.clustering import cell_of, coarse_point, distance_m
+from sereno.verify.export_service import ExportService
+from sereno.verify.exports import ExportFormat, FeedSource
+from sereno.verify.incidents import Verdict
+from sereno.verify.model import GeoPoint
+from sereno.verify.places import Gazetteer
 from tests.bot.conftest import Harness, bot, double, settings_overrides  # noqa: F401 (fixtures)
 from tests.bot.test_broadcast_flow import ANA, BEN, COORD, decide, staff
 from tests.bot.test_desk_flow import report
 from tests.bot.test_intake_bad_input import finish, skip_after_place
 from tests.bot.test_intake_conversation import start_in
-from verify.clock import SystemClock
-from verify.clustering import cell_of, coarse_point, distance_m
-from verify.export_service import ExportService
-from verify.exports import ExportFormat, FeedSource
-from verify.incidents import Verdict
-from verify.model import GeoPoint
-from verify.places import Gazetteer
 
 DEMO_KEY = "demo-only-hmac-key-not-for-production-use"
 REPORTERS = (100001, 100002, 200000, 200001, 200002)  # Ana, Luis and the three neighbors of the rumor

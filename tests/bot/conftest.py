@@ -10,14 +10,14 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from bot.app import Runtime, running_bot
+from sereno.bot.app import Runtime, running_bot
+from sereno.config import Settings
 from sereno.double import BotApiDouble
-from sereno.settings import Settings
-from storage.admin import replace_neighborhoods
-from storage.engine import make_engine
+from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.engine import make_engine
+from sereno.verify.clock import ManualClock
+from sereno.verify.places import parse_geojson
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
-from verify.clock import ManualClock
-from verify.places import parse_geojson
 
 HOTLINE = "555-0100"  # fictional
 

@@ -19,8 +19,8 @@ from telegram.ext import Application, ContextTypes
 from telegram.request import RequestData
 
 from bench.offline import BOT_USER, OfflineRequest
-from bot.app import Runtime, build_runtime, close_runtime
-from sereno.settings import Settings
+from sereno.bot.app import Runtime, build_runtime, close_runtime
+from sereno.config import Settings
 from tests.bot.conftest import HOTLINE, seed_region
 from tests.conftest import TEST_HMAC_KEY, TEST_TOKEN
 

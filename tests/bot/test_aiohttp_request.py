@@ -20,7 +20,7 @@ from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.aiohttp_request import AiohttpRequest
+from sereno.bot.aiohttp_request import AiohttpRequest
 from sereno.double import BotApiDouble, UploadedFile
 
 TOKEN = "123456:TEST-aiohttp"

@@ -1,8 +1,8 @@
 """Who may do what, through the Bot API double: every command and every button action ×
 every kind of person (anonymous, reporter, trainee, verifier, coordinator, admin, revoked).
 
-The table below is the policy as the code states it (verify/roster.py, verify/desk.py,
-verify/publishing.py, verify/channels.py, verify/stats.py, the handlers' docstrings). Each
+The table below is the policy as the code states it (sereno/verify/roster.py, sereno/verify/desk.py,
+sereno/verify/publishing.py, sereno/verify/channels.py, sereno/verify/stats.py, the handlers' docstrings). Each
 row runs in a freshly built world (people and incidents made through the services); each
 cell gets its own fresh subject (an incident, an alert, a person to promote…), so one
 person's allowed action never changes what the next person's press is about.
@@ -28,18 +28,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.app import running_bot
-from bot.services import Services
-from bot.subscribe import area_key
+from sereno.bot.app import running_bot
+from sereno.bot.services import Services
+from sereno.bot.subscribe import area_key
 from sereno.double import BotApiDouble, FakeUser, SentMessage
-from storage.scratch import scratch_database
+from sereno.storage.scratch import scratch_database
+from sereno.verify.clock import ManualClock
+from sereno.verify.incidents import Verdict
+from sereno.verify.model import Activity, GeoPoint, ReportDraft
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.roster import Role
 from tests.bot.conftest import Harness, seed_region, settings_for
 from tests.conftest import PG_ADMIN_URL
-from verify.clock import ManualClock
-from verify.incidents import Verdict
-from verify.model import Activity, GeoPoint, ReportDraft
-from verify.pseudonyms import Pseudonymizer
-from verify.roster import Role
 
 
 class Who(StrEnum):

@@ -14,11 +14,11 @@ from datetime import timedelta
 import pytest
 
 from sereno.double import BotApiDouble, FakeUser, SentMessage
+from sereno.verify.desk import Outcome
+from sereno.verify.incidents import Verdict
+from sereno.verify.model import Activity, GeoPoint, ReportDraft
+from sereno.verify.roster import Role
 from tests.bot.conftest import HOTLINE, Harness
-from verify.desk import Outcome
-from verify.incidents import Verdict
-from verify.model import Activity, GeoPoint, ReportDraft
-from verify.roster import Role
 
 ADMIN, ANA, BEN, COORD = 8_100_001, 8_100_002, 8_100_003, 8_100_004
 CHANNEL = -1_001_234_567

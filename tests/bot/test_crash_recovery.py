@@ -19,14 +19,14 @@ import aiohttp
 import pytest
 
 from sereno.double import BotApiDouble, FakeUser
-from storage.admin import replace_neighborhoods
-from storage.engine import make_engine
-from storage.migrate import upgrade
+from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.engine import make_engine
+from sereno.storage.migrate import upgrade
+from sereno.verify.places import parse_geojson
 from tests.bot.conftest import database_rows as rows
 from tests.bot.test_desk_flow import join_desk, report
 from tests.bot.test_webhook import SECRET, free_port
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
-from verify.places import parse_geojson
 
 pytestmark = pytest.mark.slow
 

@@ -13,22 +13,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.app import running_bot
+from sereno.bot.app import running_bot
 from sereno.double import BotApiDouble, FakeUser
-from storage.admin import replace_neighborhoods
-from storage.engine import CONNECT_TIMEOUT_SECONDS, make_engine
-from storage.migrate import upgrade
-from storage.scratch import scratch_database
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.engine import CONNECT_TIMEOUT_SECONDS, make_engine
+from sereno.storage.migrate import upgrade
+from sereno.storage.scratch import scratch_database
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.clock import ManualClock
+from sereno.verify.errors import Unavailable
+from sereno.verify.places import parse_geojson
+from sereno.verify.subscriptions import Subscriber
 from tests.bot.conftest import database_rows as rows
 from tests.bot.conftest import settings_for
 from tests.bot.test_broadcast_crash import deliveries, queue_alert
 from tests.conftest import DEMO_REGION, PG_ADMIN_URL
 from tests.tcp_proxy import TcpProxy
-from verify.clock import ManualClock
-from verify.errors import Unavailable
-from verify.places import parse_geojson
-from verify.subscriptions import Subscriber
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

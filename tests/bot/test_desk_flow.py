@@ -10,14 +10,14 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from bot.messaging import MAX_TEXT, units
+from sereno.bot.messaging import MAX_TEXT, units
 from sereno.double import BotApiDouble, FakeUser
+from sereno.verify.incidents import Verdict
+from sereno.verify.model import Activity, GeoPoint, ReportDraft
+from sereno.verify.text import MAX_DETAILS_CHARS
 from tests.bot.conftest import Harness, jpeg_with_gps
 from tests.bot.test_intake_bad_input import finish, to_details
 from tests.bot.test_intake_conversation import start_in
-from verify.incidents import Verdict
-from verify.model import Activity, GeoPoint, ReportDraft
-from verify.text import MAX_DETAILS_CHARS
 
 ADMIN, ANA, BEN, ROSA = 8_000_001, 8_000_002, 8_000_003, 8_000_004
 

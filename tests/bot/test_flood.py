@@ -12,8 +12,8 @@ from pathlib import Path
 
 from telegram import Update
 
-from bot.concurrency import PerChatUpdateProcessor
-from bot.guards import SEEN_KEY
+from sereno.bot.concurrency import PerChatUpdateProcessor
+from sereno.bot.guards import SEEN_KEY
 from tests.bot.offline_app import OfflineBot, buttons, message, offline_bot, press, private, user
 
 REPORTERS = 50

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from bot.app import running_bot
+from sereno.bot.app import running_bot
 from sereno.double import BotApiDouble, FakeUser
+from sereno.verify.clock import ManualClock
 from tests.bot.conftest import Harness, jpeg_with_gps, seed_region, settings_for
 from tests.bot.test_intake_conversation import answer, start_in
-from verify.clock import ManualClock
 
 USER = 6_660_001
 

@@ -7,9 +7,9 @@ import io
 import pytest
 from PIL import Image
 
-from bot.i18n import LANGUAGE_NAMES, translator
+from sereno.bot.i18n import LANGUAGE_NAMES, translator
 from sereno.double import BotApiDouble, FakeUser
-from storage.sealing import ContactSeal
+from sereno.storage.sealing import ContactSeal
 from tests.bot.conftest import HOTLINE, Harness, jpeg_with_gps
 from tests.conftest import TEST_HMAC_KEY
 

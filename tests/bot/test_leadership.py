@@ -20,20 +20,20 @@ import aiohttp
 import pytest
 
 from sereno.double import BotApiDouble
-from storage.admin import migrate, replace_neighborhoods
-from storage.engine import make_engine
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.storage.admin import migrate, replace_neighborhoods
+from sereno.storage.engine import make_engine
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.alerts import AlertPolicy, ChannelPosts
+from sereno.verify.channels import ChannelLink
+from sereno.verify.incidents import Incident, IncidentStatus, Verdict
+from sereno.verify.model import Activity, GeoPoint, Tier
+from sereno.verify.places import Gazetteer, parse_geojson
+from sereno.verify.publishing import Publisher
 from tests.bot.conftest import database_rows
 from tests.bot.test_broadcast_crash import deliveries, queue_alert
 from tests.bot.test_webhook import SECRET, free_port
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
 from tests.tcp_proxy import TcpProxy
-from verify.alerts import AlertPolicy, ChannelPosts
-from verify.channels import ChannelLink
-from verify.incidents import Incident, IncidentStatus, Verdict
-from verify.model import Activity, GeoPoint, Tier
-from verify.places import Gazetteer, parse_geojson
-from verify.publishing import Publisher
 
 pytestmark = pytest.mark.slow
 

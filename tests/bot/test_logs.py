@@ -10,13 +10,13 @@ from urllib.parse import quote
 import pytest
 
 from sereno import logs
+from sereno.config import Settings
 from sereno.double import BotApiDouble
-from sereno.settings import Settings
+from sereno.verify.incidents import Verdict
 from tests.bot.conftest import Harness
 from tests.bot.test_broadcast_flow import decide, incident, link_channel, staff, subscriber
 from tests.bot.test_desk_flow import report
 from tests.conftest import TEST_HMAC_KEY, TEST_TOKEN
-from verify.incidents import Verdict
 
 REPORTER = 7_400_001
 DETAILS = "Two vans, agents in vests"  # what tests.bot.test_desk_flow.report types

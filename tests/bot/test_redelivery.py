@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import text
 
-from bot.app import Runtime, running_bot
+from sereno.bot.app import Runtime, running_bot
 from sereno.double import BotApiDouble, FakeUser
+from sereno.verify.clock import ManualClock
+from sereno.verify.incidents import Verdict
+from sereno.verify.roster import Role
 from tests.bot.conftest import HOTLINE, Harness, seed_region, settings_for
 from tests.bot.test_intake_bad_input import finish, skip_after_place
 from tests.bot.test_intake_conversation import answer, start_in
-from verify.clock import ManualClock
-from verify.incidents import Verdict
-from verify.roster import Role
 
 ADMIN, ANA, BEN, ROSA, MARIA = 8_200_001, 8_200_002, 8_200_003, 8_200_004, 8_200_005
 CHANNEL = -1_009_876_543

@@ -11,11 +11,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import aiohttp
 import pytest
 
-from bot.app import running_bot
+from sereno.bot.app import running_bot
 from sereno.double import BotApiDouble
+from sereno.verify.clock import ManualClock
 from tests.bot.conftest import database_rows, seed_region, settings_for
 from tests.bot.test_webhook import SECRET, free_port
-from verify.clock import ManualClock
 
 REPORTER = 5_770_001
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sereno.double import BotApiDouble, FakeUser
+from sereno.verify.resources import load_resources
 from tests.bot.conftest import HOTLINE, Harness
 from tests.bot.test_intake_conversation import answer, start_in
-from verify.resources import load_resources
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sereno" / "data" / "resources.example.toml"
 USER = 7_770_001

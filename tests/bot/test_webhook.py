@@ -18,13 +18,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
-from bot.app import Runtime, running_bot
-from bot.web import MAX_BODY
+from sereno.bot.app import Runtime, running_bot
 from sereno.double import BotApiDouble
-from storage.migrate import head_revision
+from sereno.storage.migrate import head_revision
+from sereno.verify.clock import ManualClock
+from sereno.web.server import MAX_BODY
 from tests.bot.conftest import seed_region, settings_for
 from tests.conftest import PG_ADMIN_URL
-from verify.clock import ManualClock
 
 SECRET = "s3cret_token-for-tests"
 USER = 7_300_001
@@ -155,9 +155,9 @@ async def test_healthz_reports_a_database_outage_and_recovers(served: tuple[Runt
 async def test_the_public_map_and_the_feeds_show_the_active_alert(served: tuple[Runtime, str]) -> None:
     import xml.etree.ElementTree as ET
 
-    from verify.incidents import Verdict
-    from verify.model import Activity, GeoPoint, ReportDraft
-    from verify.roster import Role
+    from sereno.verify.incidents import Verdict
+    from sereno.verify.model import Activity, GeoPoint, ReportDraft
+    from sereno.verify.roster import Role
 
     runtime, base = served
     services = runtime.services
@@ -192,9 +192,9 @@ async def test_the_public_map_and_the_feeds_show_the_active_alert(served: tuple[
 
 async def queue_an_alert_for_a_subscriber(runtime: Runtime) -> None:
     """Two verifiers confirm a report in Las Palmas, where one neighbor subscribed: one outbox message."""
-    from verify.incidents import Verdict
-    from verify.model import Activity, GeoPoint, ReportDraft
-    from verify.roster import Role
+    from sereno.verify.incidents import Verdict
+    from sereno.verify.model import Activity, GeoPoint, ReportDraft
+    from sereno.verify.roster import Role
 
     services = runtime.services
     await services.subscriptions.subscribe(USER, "en", ["las-palmas"])

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.admin import replace_neighborhoods
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.channels import ChannelLink, ChannelService, LinkRefusal, LinkRefused, hash_token
+from sereno.verify.clock import ManualClock
+from sereno.verify.places import parse_geojson
+from sereno.verify.roster import Role, RosterService
 from tests.conftest import DEMO_REGION
-from verify.channels import ChannelLink, ChannelService, LinkRefusal, LinkRefused, hash_token
-from verify.clock import ManualClock
-from verify.places import parse_geojson
-from verify.roster import Role, RosterService
 
 ADMIN, OTHER_ADMIN = 20, 21
 CHAT, ELSEWHERE = -1_001, -1_002

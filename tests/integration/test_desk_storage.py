@@ -10,15 +10,15 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.migrate import alembic_config, upgrade
-from storage.unit_of_work import SqlUnitOfWorkFactory
-from verify.clock import ManualClock
-from verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome, VerdictRecord
-from verify.incidents import IncidentStatus, Verdict
-from verify.intake import IntakePolicy, IntakeService
-from verify.model import Activity, GeoPoint, ReportDraft
-from verify.pseudonyms import Pseudonymizer
-from verify.roster import Role, RosterService
+from sereno.storage.migrate import alembic_config, upgrade
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.clock import ManualClock
+from sereno.verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome, VerdictRecord
+from sereno.verify.incidents import IncidentStatus, Verdict
+from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.model import Activity, GeoPoint, ReportDraft
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.roster import Role, RosterService
 
 KEY = b"integration-key-0123456789abcdef"
 ANA, BEN, REPORTER = 10, 11, 12

@@ -10,22 +10,22 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.admin import replace_neighborhoods
-from storage.repositories import AUDIT
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.repositories import AUDIT
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.alerts import Alert, AlertKind, AlertPolicy, AlertState
+from sereno.verify.clock import ManualClock
+from sereno.verify.desk import DeskService, Outcome
+from sereno.verify.export_service import ExportError, ExportService
+from sereno.verify.exports import ExportFormat, FeedSource
+from sereno.verify.incidents import Incident, IncidentStatus, Verdict
+from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.model import Activity, AgentCount, GeoPoint, ReportDraft, Tier, Uniform, VehicleCount
+from sereno.verify.places import Gazetteer, parse_geojson
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.publishing import Publisher
+from sereno.verify.roster import Role, RosterService
 from tests.conftest import DEMO_REGION
-from verify.alerts import Alert, AlertKind, AlertPolicy, AlertState
-from verify.clock import ManualClock
-from verify.desk import DeskService, Outcome
-from verify.export_service import ExportError, ExportService
-from verify.exports import ExportFormat, FeedSource
-from verify.incidents import Incident, IncidentStatus, Verdict
-from verify.intake import IntakePolicy, IntakeService
-from verify.model import Activity, AgentCount, GeoPoint, ReportDraft, Tier, Uniform, VehicleCount
-from verify.places import Gazetteer, parse_geojson
-from verify.pseudonyms import Pseudonymizer
-from verify.publishing import Publisher
-from verify.roster import Role, RosterService
 
 KEY = b"export-test-key-0123456789abcdef"
 ANA, BEN = 7_770_001, 7_770_002

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from bot.geocoding import GeopyGeocoder
-from verify.model import GeoPoint
+from sereno.bot.geocoding import GeopyGeocoder
+from sereno.verify.model import GeoPoint
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.admin import replace_neighborhoods
-from storage.migrate import alembic_config, upgrade
-from storage.unit_of_work import SqlUnitOfWorkFactory
-from tests.conftest import DEMO_REGION
-from verify.alerts import (
+from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.migrate import alembic_config, upgrade
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.alerts import (
     AlertKind,
     AlertPolicy,
     ChannelPosts,
@@ -27,19 +26,20 @@ from verify.alerts import (
     TargetKind,
     UpdateKind,
 )
-from verify.channels import ChannelService
-from verify.clock import ManualClock
-from verify.desk import DeskService, Outcome
-from verify.errors import Conflict
-from verify.incidents import Verdict
-from verify.intake import IntakePolicy, IntakeService
-from verify.model import Activity, GeoPoint, ReportDraft, Tier
-from verify.outbox import OutboxService, Outcomes
-from verify.places import Gazetteer, parse_geojson
-from verify.pseudonyms import Pseudonymizer
-from verify.publishing import AlertRefusal, AlertRefused, AlertService, Publisher
-from verify.roster import Role, RosterService
-from verify.subscriptions import SubscriptionService
+from sereno.verify.channels import ChannelService
+from sereno.verify.clock import ManualClock
+from sereno.verify.desk import DeskService, Outcome
+from sereno.verify.errors import Conflict
+from sereno.verify.incidents import Verdict
+from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier
+from sereno.verify.outbox import OutboxService, Outcomes
+from sereno.verify.places import Gazetteer, parse_geojson
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.publishing import AlertRefusal, AlertRefused, AlertService, Publisher
+from sereno.verify.roster import Role, RosterService
+from sereno.verify.subscriptions import SubscriptionService
+from tests.conftest import DEMO_REGION
 
 KEY = b"integration-key-0123456789abcdef"
 ANA, BEN, COORD = 10, 11, 12
@@ -138,7 +138,7 @@ async def test_a_failed_verdict_transaction_leaves_neither_verdict_nor_outbox(wo
     async def broken_fan_out(*_args: object, **_kw: object) -> int:
         raise RuntimeError("disk full")
 
-    from storage import alert_repositories
+    from sereno.storage import alert_repositories
 
     original = alert_repositories.SqlOutboxRepository.fan_out
     alert_repositories.SqlOutboxRepository.fan_out = broken_fan_out  # type: ignore[method-assign]

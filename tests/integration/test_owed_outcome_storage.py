@@ -12,17 +12,17 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.migrate import alembic_config, current_revision, upgrade
-from storage.sealing import SealingKeyMissing
-from storage.unit_of_work import SqlUnitOfWorkFactory
-from verify.clock import ManualClock
-from verify.desk import DeskPolicy, DeskService
-from verify.incidents import Verdict
-from verify.intake import IntakePolicy, IntakeService
-from verify.model import Activity, GeoPoint, ReportDraft, Tier
-from verify.pseudonyms import Pseudonymizer
-from verify.retention import RetentionService
-from verify.roster import Role, RosterService
+from sereno.storage.migrate import alembic_config, current_revision, upgrade
+from sereno.storage.sealing import SealingKeyMissing
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.clock import ManualClock
+from sereno.verify.desk import DeskPolicy, DeskService
+from sereno.verify.incidents import Verdict
+from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.retention import RetentionService
+from sereno.verify.roster import Role, RosterService
 
 KEY = b"integration-key-0123456789abcdef"
 ANA, REPORTER = 10, 1_000

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.i18n import translator
-from bot.public_map import load_from, render_map
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.bot.i18n import translator
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.alerts import AlertKind, AlertState
+from sereno.verify.incidents import Incident, IncidentStatus
+from sereno.verify.model import Tier
+from sereno.verify.places import Gazetteer
+from sereno.web.public_map import load_from, render_map
 from tests.map_fixtures import NOW, RESOURCES, TZ, alert, demo_neighborhoods, parse_html
-from verify.alerts import AlertKind, AlertState
-from verify.incidents import Incident, IncidentStatus
-from verify.model import Tier
-from verify.places import Gazetteer
 
 
 def incident(incident_id: str, neighborhood_id: str) -> Incident:

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.unit_of_work import SqlUnitOfWorkFactory
-from verify.clock import ManualClock
-from verify.pseudonyms import Pseudonymizer
-from verify.roster import Refused, Role, RosterService
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.clock import ManualClock
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.roster import Refused, Role, RosterService
 
 KEY = b"integration-key-0123456789abcdef"
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.i18n import translator
-from bot.stats_render import stats_text
+from sereno.bot.i18n import translator
+from sereno.bot.stats_render import stats_text
+from sereno.verify.incidents import Verdict
+from sereno.verify.roster import Refused
+from sereno.verify.stats import StatsService, percentile
 from tests.integration.test_outbox_storage import ANA, BEN, COORD, OLD_MILL, World, world  # noqa: F401
-from verify.incidents import Verdict
-from verify.roster import Refused
-from verify.stats import StatsService, percentile
 
 MINUTE = 60.0
 # (minutes to the first claim, minutes to the verdict, verdict) for five incidents in Harbor View

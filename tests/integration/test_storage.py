@@ -12,22 +12,21 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from storage.conversation_store import USER_SCOPE, ConversationStore, conversation_scope
-from storage.migrate import current_revision, head_revision, upgrade
-from storage.sealing import ContactSeal
-from storage.unit_of_work import SqlUnitOfWorkFactory
-from tests.conftest import DEMO_REGION
-from verify.clock import ManualClock
-from verify.clustering import (
+from sereno.storage.conversation_store import USER_SCOPE, ConversationStore, conversation_scope
+from sereno.storage.migrate import current_revision, head_revision, upgrade
+from sereno.storage.sealing import ContactSeal
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.clock import ManualClock
+from sereno.verify.clustering import (
     ClusterPolicy,
     candidate_cells,
     cell_of,
     compatible,
     distance_m,
 )
-from verify.incidents import Incident, IncidentStatus
-from verify.intake import IntakePolicy, IntakeService, RateLimited
-from verify.model import (
+from sereno.verify.incidents import Incident, IncidentStatus
+from sereno.verify.intake import IntakePolicy, IntakeService, RateLimited
+from sereno.verify.model import (
     Activity,
     AgentCount,
     GeoPoint,
@@ -37,9 +36,10 @@ from verify.model import (
     Uniform,
     VehicleCount,
 )
-from verify.places import parse_geojson
-from verify.pseudonyms import Pseudonymizer
-from verify.retention import Purged, RetentionService
+from sereno.verify.places import parse_geojson
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.retention import Purged, RetentionService
+from tests.conftest import DEMO_REGION
 
 KEY = b"integration-key-0123456789abcdef"
 USER_ID = 7_123_456_789

@@ -11,21 +11,21 @@ import pytest
 import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.admin import replace_neighborhoods
+from sereno.storage.admin import replace_neighborhoods
+from sereno.verify.alerts import Alert, AlertKind, AlertPolicy, MessageKind, Priority, TargetKind
+from sereno.verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
+from sereno.verify.drills import CertificationBar, DrillFileError
+from sereno.verify.incidents import DrillKind, Verdict
+from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.model import Activity, ReportDraft
+from sereno.verify.places import parse_geojson
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.publishing import DrillNotPublished
+from sereno.verify.roster import Role
+from sereno.verify.stats import StatsService
+from sereno.verify.training import TrainingService
 from tests.conftest import DEMO_REGION
 from tests.integration.test_outbox_storage import ANA, BEN, COORD, World
-from verify.alerts import Alert, AlertKind, AlertPolicy, MessageKind, Priority, TargetKind
-from verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
-from verify.drills import CertificationBar, DrillFileError
-from verify.incidents import DrillKind, Verdict
-from verify.intake import IntakePolicy, IntakeService
-from verify.model import Activity, ReportDraft
-from verify.places import parse_geojson
-from verify.pseudonyms import Pseudonymizer
-from verify.publishing import DrillNotPublished
-from verify.roster import Role
-from verify.stats import StatsService
-from verify.training import TrainingService
 
 STARTER = Path(__file__).parents[2] / "sereno" / "data" / "drills.yaml"
 TRAINEE = 20

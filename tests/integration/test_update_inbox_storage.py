@@ -12,10 +12,10 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.conversation_store import USER_SCOPE, ConversationStore
-from storage.migrate import alembic_config, upgrade
-from storage.update_inbox import UpdateInbox
-from verify.clock import ManualClock
+from sereno.storage.conversation_store import USER_SCOPE, ConversationStore
+from sereno.storage.migrate import alembic_config, upgrade
+from sereno.storage.update_inbox import UpdateInbox
+from sereno.verify.clock import ManualClock
 
 KEY = b"integration-key-0123456789abcdef"
 USER_ID = 7_123_456_789

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sereno.cli import main
-from storage.migrate import head_revision
+from sereno.storage.migrate import head_revision
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY
 
 

@@ -6,8 +6,7 @@ import h3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fakes import MemoryStore, _Incidents
-from verify.clustering import (
+from sereno.verify.clustering import (
     Candidate,
     ClusterPolicy,
     Placement,
@@ -17,9 +16,10 @@ from verify.clustering import (
     distance_m,
     place,
 )
-from verify.incidents import Incident, IncidentStatus
-from verify.intake import nearest_incident
-from verify.model import Activity, GeoPoint, Tier
+from sereno.verify.incidents import Incident, IncidentStatus
+from sereno.verify.intake import nearest_incident
+from sereno.verify.model import Activity, GeoPoint, Tier
+from tests.fakes import MemoryStore, _Incidents
 
 NOW = datetime(2026, 5, 1, 15, 0, tzinfo=UTC)
 POLICY = ClusterPolicy()

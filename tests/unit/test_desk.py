@@ -2,14 +2,14 @@ from datetime import timedelta
 
 import pytest
 
+from sereno.verify.clock import ManualClock
+from sereno.verify.desk import DeskPolicy, DeskRefusal, DeskRefused, DeskService, Outcome
+from sereno.verify.incidents import IncidentStatus, Verdict
+from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.roster import Role, RosterService
 from tests.fakes import MemoryUnitOfWorkFactory
-from verify.clock import ManualClock
-from verify.desk import DeskPolicy, DeskRefusal, DeskRefused, DeskService, Outcome
-from verify.incidents import IncidentStatus, Verdict
-from verify.intake import IntakePolicy, IntakeService
-from verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
-from verify.pseudonyms import Pseudonymizer
-from verify.roster import Role, RosterService
 
 KEY = b"unit-test-key-0123456789abcdef"
 ADMIN, COORD, ANA, BEN, TIM = 1, 2, 3, 4, 5

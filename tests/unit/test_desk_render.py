@@ -12,20 +12,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import desk_render
-from bot.i18n import translator
-from bot.messaging import ELLIPSIS, MAX_TEXT, clip, pack, units
-from sereno.settings import SUPPORTED_LANGUAGES
-from verify.desk import FollowUp, IncidentView, VerdictRecord
-from verify.incidents import DrillKind, Incident, IncidentStatus, MergeSuggestion, Verdict
-from verify.model import Activity, AgentCount, GeoPoint, Report, Tier, Uniform, VehicleCount
-from verify.places import Gazetteer, Neighborhood
-from verify.text import MAX_DETAILS_CHARS
+from sereno.bot import desk_render
+from sereno.bot.i18n import translator
+from sereno.bot.messaging import ELLIPSIS, MAX_TEXT, clip, pack, units
+from sereno.config import SUPPORTED_LANGUAGES
+from sereno.verify.desk import FollowUp, IncidentView, VerdictRecord
+from sereno.verify.incidents import DrillKind, Incident, IncidentStatus, MergeSuggestion, Verdict
+from sereno.verify.model import Activity, AgentCount, GeoPoint, Report, Tier, Uniform, VehicleCount
+from sereno.verify.places import Gazetteer, Neighborhood
+from sereno.verify.text import MAX_DETAILS_CHARS
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 TZ = ZoneInfo("America/Los_Angeles")
 ID = "1" * 36
-#: Longest typed question or verdict reason, and longest follow-up answer (bot/desk.py).
+#: Longest typed question or verdict reason, and longest follow-up answer (sereno/bot/desk.py).
 MAX_REASON, MAX_ANSWER = 500, 1000
 #: Text as long as Telegram can count it: every character two UTF-16 units.
 WIDE = "🚐"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from verify.drills import CertificationBar, DrillFileError, Grade, grade, parse_scenarios
-from verify.incidents import Verdict
-from verify.model import Activity, Uniform
+from sereno.verify.drills import CertificationBar, DrillFileError, Grade, grade, parse_scenarios
+from sereno.verify.incidents import Verdict
+from sereno.verify.model import Activity, Uniform
 
 AREAS = {"harbor-view", "old-mill"}
 
@@ -76,8 +76,8 @@ def test_the_starter_scenarios_load_and_are_graded() -> None:
 
     import yaml
 
+    from sereno.verify.places import parse_geojson
     from tests.conftest import DEMO_REGION
-    from verify.places import parse_geojson
 
     starter = Path(__file__).resolve().parents[2] / "sereno" / "data" / "drills.yaml"
     areas = {nb.id for nb in parse_geojson(DEMO_REGION.read_text())}

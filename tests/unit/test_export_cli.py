@@ -14,15 +14,15 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from storage.admin import replace_neighborhoods
-from storage.engine import make_engine
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.engine import make_engine
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.alerts import Alert, AlertKind
+from sereno.verify.exports import ATOM_NS, CAP_NS
+from sereno.verify.incidents import Incident, IncidentStatus, Verdict
+from sereno.verify.model import Activity, Tier
+from sereno.verify.places import parse_geojson
 from tests.conftest import DEMO_REGION
-from verify.alerts import Alert, AlertKind
-from verify.exports import ATOM_NS, CAP_NS
-from verify.incidents import Incident, IncidentStatus, Verdict
-from verify.model import Activity, Tier
-from verify.places import parse_geojson
 
 ROOT = Path(__file__).resolve().parents[2]
 JAN_10, JAN_20 = datetime(2026, 1, 10, 18, tzinfo=UTC), datetime(2026, 1, 20, 18, tzinfo=UTC)

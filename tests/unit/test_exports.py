@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import DEMO_REGION
-from verify.alerts import Alert, AlertKind, AlertState, UpdateKind
-from verify.exports import (
+from sereno.verify.alerts import Alert, AlertKind, AlertState, UpdateKind
+from sereno.verify.exports import (
     ACTIVITY_NAMES,
     ATOM_NS,
     CAP_LIST_NS,
@@ -35,8 +34,9 @@ from verify.exports import (
     to_csv,
     to_geojson,
 )
-from verify.model import Activity, Tier
-from verify.places import Neighborhood, parse_geojson
+from sereno.verify.model import Activity, Tier
+from sereno.verify.places import Neighborhood, parse_geojson
+from tests.conftest import DEMO_REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 CAP = f"{{{CAP_NS}}}"
@@ -322,13 +322,13 @@ def test_characters_xml_cannot_hold_are_dropped_from_names(fmt: ExportFormat) ->
 
 
 def test_activity_names_are_the_bots_english_labels() -> None:
-    from bot.render import ACTIVITY_LABELS
+    from sereno.bot.render import ACTIVITY_LABELS
 
     assert ACTIVITY_NAMES == ACTIVITY_LABELS
 
 
 def test_the_export_renderers_import_no_telegram_database_or_web_library() -> None:
-    code = ("import sys, verify.exports, verify.export_service; "
+    code = ("import sys, sereno.verify.exports, sereno.verify.export_service; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "{'telegram', 'sqlmodel', 'sqlalchemy', 'aiohttp', 'bot', 'storage'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,

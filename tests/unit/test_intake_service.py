@@ -2,13 +2,13 @@ from datetime import timedelta
 
 import pytest
 
+from sereno.verify.clock import ManualClock
+from sereno.verify.clustering import Placement
+from sereno.verify.intake import IntakePolicy, IntakeService, RateLimited
+from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.refcodes import ALPHABET
 from tests.fakes import MemoryUnitOfWorkFactory
-from verify.clock import ManualClock
-from verify.clustering import Placement
-from verify.intake import IntakePolicy, IntakeService, RateLimited
-from verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
-from verify.pseudonyms import Pseudonymizer
-from verify.refcodes import ALPHABET
 
 KEY = b"unit-test-key-0123456789abcdef"
 

@@ -9,16 +9,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.alert_render import AlertRenderer
-from bot.app import alert_policy
-from bot.i18n import ISOLATE, LANGUAGE_NAMES, catalog_status, pick_language, translator
-from bot.rights import rights_card
-from sereno.settings import SUPPORTED_LANGUAGES, Settings
+from sereno.bot.alert_render import AlertRenderer
+from sereno.bot.app import alert_policy
+from sereno.bot.i18n import ISOLATE, LANGUAGE_NAMES, catalog_status, pick_language, translator
+from sereno.bot.rights import rights_card
+from sereno.config import SUPPORTED_LANGUAGES, Settings
+from sereno.verify.alerts import Alert, AlertKind, AlertState, MessageKind, UpdateKind
+from sereno.verify.model import Activity, Tier
+from sereno.verify.places import Gazetteer, parse_geojson
+from sereno.verify.resources import Hotline, Resources
 from tests.conftest import DEMO_REGION
-from verify.alerts import Alert, AlertKind, AlertState, MessageKind, UpdateKind
-from verify.model import Activity, Tier
-from verify.places import Gazetteer, parse_geojson
-from verify.resources import Hotline, Resources
 
 NOW = datetime(2026, 11, 25, 22, 5, tzinfo=UTC)
 TZ = ZoneInfo("America/Los_Angeles")

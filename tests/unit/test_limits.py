@@ -3,7 +3,7 @@ start until its answer plus the window."""
 
 from __future__ import annotations
 
-from verify.limits import INF, SendGate, SendLimits, replica_rate
+from sereno.verify.limits import INF, SendGate, SendLimits, replica_rate
 
 USER, OTHER, CHANNEL = 1, 2, -100
 

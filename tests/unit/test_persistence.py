@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from bot.persistence import StateWriter
+from sereno.bot.persistence import StateWriter
 
 
 class FlakyStore:

@@ -3,9 +3,9 @@ import math
 
 import pytest
 
+from sereno.verify.model import GeoPoint, InvalidPoint
+from sereno.verify.places import Gazetteer, PlaceDataError, PlaceKind, PlaceResolver, parse_geojson
 from tests.conftest import DEMO_REGION
-from verify.model import GeoPoint, InvalidPoint
-from verify.places import Gazetteer, PlaceDataError, PlaceKind, PlaceResolver, parse_geojson
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,14 @@ from datetime import timedelta
 
 import pytest
 
-from bot.i18n import translator
-from bot.map_assets import CONTENT_SECURITY_POLICY, SCRIPT, STYLE, csp_hash
-from bot.map_projection import label_point, project
-from bot.public_map import PAGE_TEXTS, choose_language, render_map, render_unavailable
+from sereno.bot.i18n import translator
+from sereno.verify.alerts import AlertKind, AlertState
+from sereno.verify.places import Neighborhood
+from sereno.verify.resources import Hotline, NeighborhoodResources, Resources
+from sereno.web.map_assets import CONTENT_SECURITY_POLICY, SCRIPT, STYLE, csp_hash
+from sereno.web.map_projection import label_point, project
+from sereno.web.public_map import PAGE_TEXTS, choose_language, render_map, render_unavailable
 from tests.map_fixtures import NOW, RESOURCES, TZ, alert, demo_neighborhoods, parse_html
-from verify.alerts import AlertKind, AlertState
-from verify.places import Neighborhood
-from verify.resources import Hotline, NeighborhoodResources, Resources
 
 
 def page(alerts: list | None = None, language: str = "en", **kw: object) -> str:  # type: ignore[type-arg]

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from sereno.cli import main
-from sereno.settings import MissingSetting, Settings
-from tests.conftest import DEMO_REGION, TEST_HMAC_KEY
-from verify.resources import (
+from sereno.config import MissingSetting, Settings
+from sereno.verify.resources import (
     Hotline,
     LegalAid,
     Resources,
@@ -21,6 +20,7 @@ from verify.resources import (
     load_resources,
     parse_resources,
 )
+from tests.conftest import DEMO_REGION, TEST_HMAC_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "sereno" / "data" / "resources.example.toml"
@@ -158,7 +158,7 @@ def test_run_with_a_malformed_file_exits_2_with_one_line(
 
 def test_the_model_is_pure_python() -> None:
     code = (
-        "import sys, verify.resources; "
+        "import sys, sereno.verify.resources; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'telegram', 'sqlmodel', 'sqlalchemy', 'aiohttp'}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,

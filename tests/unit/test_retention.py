@@ -1,15 +1,15 @@
 from datetime import timedelta
 
+from sereno.verify.clock import ManualClock
+from sereno.verify.clustering import cell_of, distance_m
+from sereno.verify.desk import DeskPolicy, DeskService
+from sereno.verify.incidents import Verdict
+from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.model import GeoPoint, ReportDraft, Tier
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.retention import Purged, RetentionService
+from sereno.verify.roster import Role, RosterService
 from tests.fakes import MemoryUnitOfWorkFactory
-from verify.clock import ManualClock
-from verify.clustering import cell_of, distance_m
-from verify.desk import DeskPolicy, DeskService
-from verify.incidents import Verdict
-from verify.intake import IntakePolicy, IntakeService
-from verify.model import GeoPoint, ReportDraft, Tier
-from verify.pseudonyms import Pseudonymizer
-from verify.retention import Purged, RetentionService
-from verify.roster import Role, RosterService
 
 KEY = b"unit-test-key-0123456789abcdef"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import translator
-from bot.messaging import MAX_TEXT, pack
-from bot.rights import help_keyboard, language_names, legal_help, parse_legal_data, rights_card
-from verify.places import Neighborhood
-from verify.resources import (
+from sereno.bot.i18n import translator
+from sereno.bot.messaging import MAX_TEXT, pack
+from sereno.bot.rights import help_keyboard, language_names, legal_help, parse_legal_data, rights_card
+from sereno.verify.places import Neighborhood
+from sereno.verify.resources import (
     MAX_NAME,
     MAX_NOTE,
     MAX_URL,

@@ -2,10 +2,10 @@ from datetime import timedelta
 
 import pytest
 
+from sereno.verify.clock import ManualClock
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.roster import Refusal, Refused, Role, RosterService, normalise_invite_code
 from tests.fakes import MemoryUnitOfWorkFactory
-from verify.clock import ManualClock
-from verify.pseudonyms import Pseudonymizer
-from verify.roster import Refusal, Refused, Role, RosterService, normalise_invite_code
 
 KEY = b"unit-test-key-0123456789abcdef"
 ADMIN, COORD, ANA, BEN = 1, 2, 3, 4

@@ -1,4 +1,4 @@
-from verify.text import CleanText, TextProblem, clean_text
+from sereno.verify.text import CleanText, TextProblem, clean_text
 
 
 def test_control_and_invisible_characters_are_removed() -> None:

@@ -10,8 +10,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import ISOLATE, LOCALES, POP, translator
-from sereno.settings import SUPPORTED_LANGUAGES
+from sereno.bot.i18n import ISOLATE, LOCALES, POP, translator
+from sereno.config import SUPPORTED_LANGUAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
@@ -50,7 +50,7 @@ def test_every_source_message_is_translated_with_the_same_placeholders(language:
 def test_the_template_lists_every_source_message() -> None:
     with (LOCALES / "sereno.pot").open("rb") as fh:
         template = {m.id for m in read_po(fh) if m.id}
-    assert source_messages() <= template, "run pybabel extract (see bot/i18n.py)"
+    assert source_messages() <= template, "run pybabel extract (see sereno/bot/i18n.py)"
 
 
 def test_right_to_left_messages_isolate_their_values() -> None:

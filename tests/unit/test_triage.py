@@ -1,7 +1,7 @@
 import pytest
 
-from verify.model import Activity, AgentCount, ReportDraft, Tier, TimeSeen
-from verify.triage import tier_for
+from sereno.verify.model import Activity, AgentCount, ReportDraft, Tier, TimeSeen
+from sereno.verify.triage import tier_for
 
 
 def draft(activity: Activity | None, when: TimeSeen | None = TimeSeen.NOW, agents: AgentCount | None = None) -> ReportDraft:

@@ -12,13 +12,13 @@ from xml.etree import ElementTree as ET
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.feeds import feed_routes
-from bot.metrics import Metrics
-from bot.web import WebContext, web_app
+from sereno.bot.metrics import Metrics
+from sereno.verify.alerts import AlertState, UpdateKind
+from sereno.verify.clock import ManualClock
+from sereno.verify.exports import ExportRecord, FeedSource
+from sereno.web.feeds import feed_routes
+from sereno.web.server import WebContext, web_app
 from tests.map_fixtures import NOW, TZ, alert, demo_neighborhoods
-from verify.alerts import AlertState, UpdateKind
-from verify.clock import ManualClock
-from verify.exports import ExportRecord, FeedSource
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"

@@ -17,17 +17,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from bot.public_map import MapData, map_routes
+from sereno.verify.clock import ManualClock
+from sereno.web.public_map import MapData, map_routes
 from tests.map_fixtures import NOW, RESOURCES, TZ, alert, demo_neighborhoods, parse_html
 from tests.web.browser import CHROMIUM, browser_page
-from verify.clock import ManualClock
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)"),
 ]
 
-AMBER = (242, 181, 68)  # --amber in bot/map_assets.STYLE
+AMBER = (242, 181, 68)  # --amber in sereno/web/map_assets.STYLE
 
 
 #: One word too long for a phone's line, as some configured names are.

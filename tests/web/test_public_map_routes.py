@@ -8,10 +8,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.map_assets import CONTENT_SECURITY_POLICY
-from bot.public_map import MapData, map_routes
+from sereno.verify.clock import ManualClock
+from sereno.web.map_assets import CONTENT_SECURITY_POLICY
+from sereno.web.public_map import MapData, map_routes
 from tests.map_fixtures import NOW, RESOURCES, TZ, alert, demo_neighborhoods, parse_html
-from verify.clock import ManualClock
 
 
 class Source:

@@ -1,0 +1,406 @@
+"""The composition root: settings → storage → services → the PTB Application."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from aiohttp import web
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Bot, BotCommand, Update
+from telegram.ext import Application, ApplicationBuilder
+from telegram.request import BaseRequest
+
+from sereno import logs
+from sereno.bot.aiohttp_request import AiohttpRequest
+from sereno.bot.alert_desk import AlertDeskHandlers
+from sereno.bot.alert_render import AlertRenderer
+from sereno.bot.broadcaster import Broadcaster
+from sereno.bot.channels import ChannelHandlers
+from sereno.bot.concurrency import PerChatUpdateProcessor
+from sereno.bot.desk import DeskHandlers
+from sereno.bot.desk_stats import StatsHandlers
+from sereno.bot.drills import DrillHandlers
+from sereno.bot.errors import make_error_handler
+from sereno.bot.export_handlers import ExportHandlers
+from sereno.bot.geocoding import GeopyGeocoder, geocoder_from
+from sereno.bot.guards import UpdateGuards
+from sereno.bot.i18n import reviewed, translator
+from sereno.bot.intake import IntakeConversation
+from sereno.bot.jobs import schedule_jobs, sweep_now
+from sereno.bot.leadership import Leadership
+from sereno.bot.menu import Menu
+from sereno.bot.metrics import Metrics
+from sereno.bot.persistence import DatabasePersistence, PersonState, StateWriter
+from sereno.bot.rate_limiter import GateRateLimiter
+from sereno.bot.replay import replay_abandoned
+from sereno.bot.services import Services
+from sereno.bot.subscribe import SubscribeHandlers
+from sereno.bot.watchdog import keep_alive, notify, watchdog_interval
+from sereno.config import SUPPORTED_LANGUAGES, MissingSetting, Settings
+from sereno.storage.conversation_store import ConversationStore
+from sereno.storage.engine import answers, is_sqlite, make_engine
+from sereno.storage.migrate import current_revision, head_revision, upgrade
+from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.storage.update_inbox import UpdateInbox
+from sereno.verify.alerts import AlertPolicy
+from sereno.verify.channels import ChannelService
+from sereno.verify.clock import SystemClock
+from sereno.verify.desk import DeskService
+from sereno.verify.export_service import ExportService
+from sereno.verify.exports import FeedSource
+from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.limits import SendGate, replica_rate
+from sereno.verify.outbox import OutboxService
+from sereno.verify.places import Gazetteer, PlaceResolver
+from sereno.verify.ports import Clock
+from sereno.verify.pseudonyms import Pseudonymizer
+from sereno.verify.publishing import AlertService, Publisher
+from sereno.verify.retention import RetentionService
+from sereno.verify.roster import Role, RosterService
+from sereno.verify.stats import StatsService
+from sereno.verify.subscriptions import SubscriptionService
+from sereno.verify.training import TrainingService
+from sereno.web.feeds import feed_routes
+from sereno.web.public_map import load_from, map_routes
+from sereno.web.server import HEALTH_TIMEOUT, WebContext, serve, web_app
+
+log = logging.getLogger("sereno")
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a running bot owns, closed by :func:`open_runtime`."""
+
+    application: Application  # type: ignore[type-arg]
+    engine: AsyncEngine
+    services: Services
+    geocoder: GeopyGeocoder | None
+    broadcaster: Broadcaster
+    leadership: Leadership
+    people: PersonState
+    inbox: UpdateInbox
+
+
+async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
+    """Migrate a SQLite database; require an up-to-date PostgreSQL one (`sereno migrate`)."""
+    if is_sqlite(settings.database_url):
+        await upgrade(engine, hmac_key=settings.require_hmac_key())
+        return
+    if await current_revision(engine) != head_revision():
+        raise MissingSetting("the database schema is not up to date: run `sereno migrate` first.")
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+    limit_sends: bool = True,
+) -> Runtime:
+    """Open the database, load the neighborhoods and build the Application (not started),
+    then freeze the heap built so far (see :func:`freeze_startup_heap`).
+    `limit_sends=False` drops the send gate from the application bot (only for measuring
+    processing cost against an offline request, where no Telegram limit applies)."""
+    token = settings.require_token()
+    key = settings.require_hmac_key()
+    logs.quiet()
+    resources = settings.load_resources()
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    try:
+        await prepare_database(settings, engine)
+        uow = SqlUnitOfWorkFactory(engine, key)
+        async with uow() as tx:
+            neighborhoods = await tx.neighborhoods.all()
+    except BaseException:
+        await engine.dispose()
+        raise
+    if not neighborhoods:
+        log.warning("no neighborhoods loaded: import them with `sereno admin import-neighborhoods FILE`")
+    if unknown := resources.unknown_neighborhoods(nb.id for nb in neighborhoods):
+        log.warning("SERENO_RESOURCES_FILE names unknown neighborhoods (check the ids): %s", ", ".join(unknown))
+    geocoder = geocoder_from(settings)
+    pseudonymize = Pseudonymizer(key)
+    gazetteer = Gazetteer(neighborhoods)
+    policy = alert_policy(settings)
+    publisher = Publisher(policy, gazetteer.adjacent)
+    outbox = OutboxService(uow, clock)
+    gate = SendGate(settings.send_limits)
+    broadcaster = Broadcaster(
+        outbox,
+        Bot(token, base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url,
+            request=AiohttpRequest(connection_pool_size=gate.limits.max_in_flight)),
+        AlertRenderer(gazetteer, resources, settings.tz),
+        gate,
+        clock,
+        language_for=policy.language_for,
+    )
+    training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
+    metrics = Metrics()
+    metrics.watch_broadcaster(broadcaster.counters)
+    services = Services(
+        settings=settings,
+        clock=clock,
+        intake=IntakeService(
+            uow,
+            clock,
+            pseudonymize,
+            IntakePolicy(settings.reports_per_window, settings.report_window, settings.contact_ttl,
+                         settings.photos_per_report),
+            settings.cluster_policy,
+        ),
+        places=PlaceResolver(gazetteer, geocoder),
+        retention=RetentionService(uow, clock, settings.retention),
+        roster=RosterService(uow, clock, pseudonymize),
+        desk=DeskService(uow, clock, settings.desk_policy, publisher, pseudonymize, training),
+        resources=resources,
+        alerts=AlertService(uow, clock, publisher, pseudonymize),
+        subscriptions=SubscriptionService(uow, clock),
+        channels=ChannelService(uow, clock, pseudonymize),
+        outbox=outbox,
+        broadcast_queued=broadcaster.wake,
+        metrics=metrics,
+        stats=StatsService(uow, clock, pseudonymize),
+        exports=ExportService(uow, clock, gazetteer),
+        training=training,
+    )
+    for admin in settings.admins:
+        existing = await services.roster.get(admin)
+        if existing is None or existing.role is not Role.ADMIN:
+            await services.roster.add_admin(admin, "admin")
+    store = ConversationStore(engine, key, clock)
+    writer = StateWriter(store, settings.persistence_interval_seconds)
+    people = PersonState(store, writer, shared=not is_sqlite(settings.database_url))  # SQLite: one process
+    inbox = UpdateInbox(engine, key, clock, timedelta(seconds=settings.webhook_replay_seconds))
+    guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.bot_base_url)
+        .base_file_url(settings.bot_base_file_url)
+        .persistence(DatabasePersistence(store, writer, settings.persistence_interval_seconds))
+        .concurrent_updates(PerChatUpdateProcessor(admit=arrival(metrics, guards), around=people))
+    )
+    if limit_sends:
+        builder = builder.rate_limiter(GateRateLimiter(gate))
+    # replies go out through aiohttp (PTB's default httpx client manages a few hundred a second)
+    builder = builder.request(request or AiohttpRequest())
+    if updates_request is not None:
+        builder = builder.get_updates_request(updates_request)
+    application = builder.build()
+    leadership = leadership_of(settings, application, broadcaster, gate, metrics)
+    channels = register_handlers(application, services, guards, people, leads=leadership.holds)
+    broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
+    freeze_startup_heap()
+    return Runtime(application, engine, services, geocoder, broadcaster, leadership, people, inbox)
+
+
+def leadership_of(settings: Settings, application: Application, broadcaster: Broadcaster,  # type: ignore[type-arg]
+                  gate: SendGate, metrics: Metrics) -> Leadership:
+    """The leader election: the broadcaster runs (fenced by the lease) while this process
+    leads, a new leader runs the takeover sweeps at once, and the send gate keeps this
+    replica's share of the token's limits."""
+
+    async def gained() -> None:
+        metrics.leadership_changes.labels("gained").inc()
+        await broadcaster.start()
+        sweep_now(application)
+
+    async def lost() -> None:
+        metrics.leadership_changes.labels("lost").inc()
+        await broadcaster.stop()
+
+    def share() -> None:
+        gate.set_overall_rate(replica_rate(settings.send_per_second, settings.send_replica_per_second,
+                                           leadership.replicas, leadership.is_leader))
+
+    leadership = Leadership(settings.database_url, gained, lost, on_beat=share)
+    broadcaster.fence = leadership
+    return leadership
+
+
+def register_handlers(application: Application, services: Services,  # type: ignore[type-arg]
+                      guards: UpdateGuards, people: PersonState, leads: Callable[[], bool]) -> ChannelHandlers:
+    """Every feature's handlers, guards first, and the jobs (run only while `leads()`);
+    returns the channel handlers (the broadcaster tells them about broken links). `people`
+    keeps each person's data and conversation states."""
+    settings = services.settings
+    application.add_handler(guards.handler(), group=-1)
+    menu = Menu(services)
+    desk = DeskHandlers(services)
+    intake = IntakeConversation(services, menu, desk.announce, people)
+    conversation = intake.handler()
+    people.bind(application, [conversation])
+    application.add_handler(conversation)
+    application.add_handlers(desk.handlers(application))
+    drills = DrillHandlers(services, desk)
+    desk.debrief = drills.debrief
+    application.add_handlers(drills.handlers(application))
+    channels = ChannelHandlers(services)
+    application.add_handlers(channels.handlers())
+    application.add_handlers(AlertDeskHandlers(services).handlers())
+    application.add_handlers(StatsHandlers(services).handlers())
+    application.add_handlers(ExportHandlers(services).handlers())
+    application.add_handlers(SubscribeHandlers(services).handlers(application))
+    application.add_handlers(menu.handlers())
+    application.add_error_handler(make_error_handler(settings.default_language))
+    schedule_jobs(application, intake, desk, services, leads)
+    return channels
+
+
+async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """The command menu in every supported language."""
+    for language in SUPPORTED_LANGUAGES:
+        t = translator(language)
+        commands = [
+            BotCommand("report", t("Report enforcement activity")),
+            BotCommand("lawyer", t("Legal hotline")),
+            BotCommand("rights", t("Know your rights")),
+            BotCommand("subscribe", t("Get verified alerts for your neighborhood")),
+            BotCommand("mysubscriptions", t("Your alert subscriptions")),
+            BotCommand("language", t("Change language")),
+            BotCommand("help", t("Help")),
+            BotCommand("cancel", t("Stop the current report")),
+        ]
+        await application.bot.set_my_commands(commands, language_code=None if language == "en" else language)
+
+
+async def close_runtime(runtime: Runtime) -> None:
+    """Release the geocoder session and the database pool, and hand the frozen heap back
+    to the garbage collector."""
+    if runtime.geocoder is not None:
+        await runtime.geocoder.close()
+    await runtime.engine.dispose()
+    gc.unfreeze()
+
+
+def freeze_startup_heap() -> None:
+    """Take every object alive now (modules, handlers, settings, neighborhoods: ~170,000 of
+    them, kept for the bot's whole life) out of the garbage collector's sight. A full
+    collection walks all tracked objects: over this heap it stops the event loop for
+    100–250 ms on a small server, and a burst of updates (a flood) allocates enough to
+    trigger one; frozen, a full collection walks only what was made since the start."""
+    gc.freeze()
+
+
+def alert_policy(settings: Settings) -> AlertPolicy:
+    """The configured alert rules. An alert goes out in its reader's language, unless the
+    deployment only sends reviewed languages and theirs is not (then the default, or
+    English when the default is not reviewed either); a channel's per-language posts follow
+    the same rule, each language once."""
+    policy = settings.alert_policy
+    if settings.alert_languages == "all":
+        return policy
+    fallback = settings.default_language if reviewed(settings.default_language) else "en"
+    return replace(policy, language_for=lambda language: language if reviewed(language) else fallback)
+
+
+def public_routes(runtime: Runtime) -> list[web.RouteDef]:
+    """The public map and the alert feeds, read from the bot's database."""
+    services = runtime.services
+    settings = services.settings
+    uow = SqlUnitOfWorkFactory(runtime.engine)
+    gazetteer = services.places.gazetteer
+    return [
+        *map_routes(functools.partial(load_from, uow, gazetteer), tz=settings.tz, resources=services.resources,
+                    default_language=settings.default_language, region_name=settings.region_name,
+                    clock=services.clock),
+        *feed_routes(services.exports, FeedSource.for_region(settings.region_name, settings.tz), services.clock),
+    ]
+
+
+def arrival(metrics: Metrics, guards: UpdateGuards) -> Callable[[object], bool]:
+    """What the update processor asks of each update as it arrives: a Telegram update is
+    counted by kind (a flood's included), then admitted or dropped by the flood guard."""
+
+    counters: dict[str, Counter] = {}  # one per kind seen: `labels()` is slow for every update of a flood
+
+    def admit(update: object) -> bool:
+        if isinstance(update, Update):
+            kind = next((k for k in UPDATE_KINDS if getattr(update, k, None) is not None), "other")
+            (counters.get(kind) or counters.setdefault(kind, metrics.updates.labels(kind))).inc()
+        return guards.admit(update)
+
+    return admit
+
+
+UPDATE_KINDS = ("message", "callback_query", "edited_message", "channel_post", "edited_channel_post", "my_chat_member")
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_timeout: int = 10,
+                      webhook: bool = False) -> AsyncIterator[Runtime]:
+    """A started bot — polling for updates, or serving the webhook, /healthz and /metrics
+    (and handling the updates other replicas accepted and left unhandled) — whose jobs and
+    broadcaster run while it leads; stopped (state flushed) on exit."""
+    secret = settings.require_webhook_secret() if webhook else ""
+    runtime = await build_runtime(settings, clock=clock)
+    app = runtime.application
+    stop_leading = asyncio.Event()
+    runner: web.AppRunner | None = None
+    replaying: asyncio.Task[None] | None = None
+    try:
+        await app.initialize()
+        leading = asyncio.create_task(runtime.leadership.run(stop_leading), name="leadership")
+        tried = asyncio.create_task(runtime.leadership.tried.wait())
+        await asyncio.wait([leading, tried], return_when=asyncio.FIRST_COMPLETED)
+        tried.cancel()
+        try:
+            await publish_commands(app)
+            await app.start()
+            if webhook:
+                runtime.people.from_inbox = True
+                replaying = asyncio.create_task(replay_abandoned(runtime.inbox, app, settings.webhook_replay_seconds,
+                                                                 stop_leading), name="replay")
+                context = WebContext(app, runtime.engine, runtime.services.outbox, runtime.leadership,
+                                     runtime.services.metrics, secret, inbox=runtime.inbox,
+                                     max_pending_seconds=settings.health_max_pending_seconds)
+                served = web_app(context, public_routes(runtime), trust_forwarded_headers=settings.trust_forwarded_headers)
+                runner = await serve(served, settings.web_host, settings.web_port)
+                if settings.webhook_url:
+                    await app.bot.set_webhook(settings.webhook_url, secret_token=secret,
+                                              allowed_updates=Update.ALL_TYPES)
+            else:
+                assert app.updater is not None
+                await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, drop_pending_updates=False)
+            yield runtime
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            stop_leading.set()
+            await leading
+            if replaying is not None:
+                await replaying
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+    finally:
+        await close_runtime(runtime)
+
+
+async def serve_bot(settings: Settings, stop: asyncio.Event, webhook: bool = False) -> None:
+    """Run until `stop` is set (long polling, or the webhook server), telling systemd when
+    the bot is ready and, under its watchdog, pinging it while the database answers."""
+    async with running_bot(settings, webhook=webhook) as runtime:
+        me = runtime.application.bot
+        where = f"webhook on {settings.web_host}:{settings.web_port}" if webhook else "polling"
+        log.info("Sereno is running as @%s (%s)", me.username, where)
+        notify("READY=1")
+        interval = watchdog_interval()
+        pinging = None if interval is None else asyncio.create_task(
+            keep_alive(functools.partial(answers, runtime.engine, HEALTH_TIMEOUT), interval, stop), name="watchdog")
+        await stop.wait()
+        if pinging is not None:
+            await pinging  # its last check done: no ping follows STOPPING
+        notify("STOPPING=1")

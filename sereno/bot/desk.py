@@ -1,0 +1,495 @@
+"""The verification desk in Telegram: joining, duty, the queue, claims, verdicts, the
+roster, and telling reporters the outcome. Every command and button is checked by the
+roster and desk services on the server (callback data is only a hint of intent)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+
+from telegram import Bot, Message, Update
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from sereno.bot import desk_render, messaging
+from sereno.bot.context import MAX_TELEGRAM_ID, small_int, translator_for, user_data
+from sereno.bot.i18n import N_, Translator, translator
+from sereno.bot.services import Services
+from sereno.config import SUPPORTED_LANGUAGES
+from sereno.verify.clustering import Placement, distance_m
+from sereno.verify.desk import DeskRefusal, DeskRefused, Outcome, ReporterToTell, VerdictResult
+from sereno.verify.incidents import DrillKind, Incident, Verdict
+from sereno.verify.intake import Submitted
+from sereno.verify.roster import Refusal, Refused, Role, Verifier
+from sereno.verify.text import CleanText, clean_text
+from sereno.verify.training import DrillDebrief
+
+log = logging.getLogger(__name__)
+
+PENDING_VERDICT = "desk_verdict"  # [incident id, verdict] waiting for the reason
+ANSWERING = "answering"  # follow-up id whose answer the reporter is typing
+
+REFUSALS = {
+    Refusal.NOT_ALLOWED: N_("You are not allowed to do that. If you think you should be, ask a coordinator."),
+    Refusal.UNKNOWN_INVITE: N_("That invite code is not valid. Check it, or ask a coordinator for a new one."),
+    Refusal.EXPIRED_INVITE: N_("That invite code has expired (codes last 72 hours). Ask a coordinator for a new one."),
+    Refusal.USED_INVITE: N_("That invite code was already used. Ask a coordinator for a new one."),
+    Refusal.ALREADY_MEMBER: N_("You are already on the desk."),
+    Refusal.UNKNOWN_PERSON: N_("That person is not on the roster."),
+    Refusal.SELF: N_("You cannot change your own role."),
+    Refusal.REVOKED: N_("Your place on the desk was revoked, so an invite code cannot bring you back. If you think "
+                        "this is a mistake, talk to a coordinator."),
+    DeskRefusal.NOT_ALLOWED: N_("You are not allowed to do that. If you think you should be, ask a coordinator."),
+    DeskRefusal.UNKNOWN: N_("That incident does not exist."),
+    DeskRefusal.TAKEN: N_("Someone else has just claimed this incident."),
+    DeskRefusal.NOT_HOLDER: N_("You do not hold this incident. Claim it first."),
+    DeskRefusal.LEASE_EXPIRED: N_("Your claim on this incident expired. Claim it again if it is still open."),
+    DeskRefusal.DECIDED: N_("This incident has already been decided."),
+    DeskRefusal.OWN_REPORT: N_("You cannot verify an incident that includes your own report."),
+    DeskRefusal.ALREADY_VOTED: N_("You already gave a verdict here; a second verifier must look at it."),
+    DeskRefusal.DRILL_QUESTION: N_("A practice drill has no reporter to ask: decide with what the reports say."),
+    DeskRefusal.TRAINEE_LIVE: N_("Trainees practise on drills (/drills): live incidents are claimed and decided by "
+                                 "verifiers."),
+}
+
+
+class DeskHandlers:
+    """Callbacks of the desk; `handlers(application)` lists them."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        #: Tells whoever must know that a drill was decided (set by the drill handlers).
+        self.debrief: Callable[[Bot, DrillDebrief], Awaitable[None]] | None = None
+
+    def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
+        return translator_for(update, context, self.s.settings.default_language)
+
+    async def say(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
+                  markup: messaging.Markup | None = None) -> None:
+        if update.callback_query:
+            await update.callback_query.answer()
+        assert update.effective_chat is not None
+        await messaging.send(context.bot, update.effective_chat.id, text, markup)
+
+    async def refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE, reason: Refusal | DeskRefusal) -> None:
+        t = self.t(update, context)
+        if update.callback_query:
+            await update.callback_query.answer(t(REFUSALS[reason])[:190], show_alert=True)
+        else:
+            await self.say(update, context, t(REFUSALS[reason]))
+
+    # ── joining and one's own settings ────────────────────────────────────────────
+    async def join(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/join CODE"""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        if not context.args:
+            await self.say(update, context, t("Send /join followed by your invite code, for example /join K7M2-QX9P."))
+            return
+        try:
+            person = await self.s.roster.redeem(" ".join(context.args), user.id, user.first_name)
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await self.say(update, context, t(
+            "Welcome to the desk as {role}. Set the languages you read with /languages (for example "
+            "/languages en es), your areas with /areas, then go on duty with /duty on.",
+            role=t(desk_render.ROLE_LABELS[person.role])))
+
+    async def duty(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/duty on|off"""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        arg = (context.args or [""])[0].lower()
+        if arg not in ("on", "off"):
+            await self.say(update, context, t("Send /duty on or /duty off."))
+            return
+        try:
+            person = await self.s.roster.update(user.id, on_duty=arg == "on")
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await self.say(update, context, t("You are on duty: new incidents in your areas will reach you here.")
+                       if person.on_duty else t("You are off duty."))
+
+    async def languages(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/languages en es"""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        chosen = tuple(dict.fromkeys(a.lower() for a in context.args or [] if a.lower() in SUPPORTED_LANGUAGES))
+        if not chosen:
+            await self.say(update, context, t("Send /languages with the languages you read, from: {codes}.",
+                                              codes=" ".join(SUPPORTED_LANGUAGES)))
+            return
+        try:
+            await self.s.roster.update(user.id, languages=chosen)
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await self.say(update, context, t("Languages: {codes}.", codes=" ".join(chosen)))
+
+    async def areas(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/areas ID… (no argument: list the neighborhoods; `all` covers everywhere)."""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        gazetteer = self.s.places.gazetteer
+        wanted = [a.lower() for a in context.args or []]
+        known = [a for a in wanted if gazetteer.get(a) is not None]
+        if not wanted or (wanted != ["all"] and len(known) != len(wanted)):
+            listing = "\n".join(f"{nb.id} — {nb.name}" for nb in gazetteer.neighborhoods)
+            await self.say(update, context, t("Send /areas with neighborhood ids, or /areas all:") + "\n" + listing)
+            return
+        try:
+            await self.s.roster.update(user.id, neighborhoods=() if wanted == ["all"] else tuple(known))
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await self.say(update, context, t("Areas: {areas}.", areas=", ".join(known) if known else t("all")))
+
+    # ── coordinators ──────────────────────────────────────────────────────────────
+    async def invite(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/invite [trainee|verifier|coordinator|admin]"""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        role = Role.parse((context.args or ["verifier"])[0]) or Role.REVOKED
+        try:
+            invite = await self.s.roster.invite(user.id, role)
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        local = invite.expires_at.astimezone(self.s.settings.tz).strftime("%Y-%m-%d %H:%M")
+        await self.say(update, context, t(
+            "Invite code for a {role}: {code}\nIt works once, until {until}. The person sends me /join {code} "
+            "in a private chat.", role=t(desk_render.ROLE_LABELS[role]), code=invite.code, until=local))
+
+    async def roster(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/roster: members with role buttons (coordinators and admins)."""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        try:
+            await self.s.roster.require(user.id, Role.COORDINATOR, "roster")
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        for person in await self.s.roster.members():
+            if person.user_id != user.id:
+                await self.say(update, context, desk_render.roster_line(t, person),
+                               desk_render.roster_keyboard(t, person))
+
+    async def on_role(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A role button: `r:<user id>:<role>`."""
+        query = update.callback_query
+        assert query is not None and update.effective_user is not None
+        t = self.t(update, context)
+        parts = (query.data or "").split(":")
+        role = Role.parse(parts[2]) if len(parts) == 3 else None
+        target = small_int(parts[1], MAX_TELEGRAM_ID) if len(parts) == 3 else None
+        if role is None or target is None:
+            await query.answer(t("This button is no longer active."))
+            return
+        try:
+            person = await self.s.roster.set_role(update.effective_user.id, target, role)
+        except Refused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        await query.answer()
+        assert query.message is not None
+        await messaging.edit(context.bot, query.message.chat.id, query.message.message_id,
+                             desk_render.roster_line(t, person), desk_render.roster_keyboard(t, person))
+
+    # ── queue, claims, verdicts ───────────────────────────────────────────────────
+    async def queue(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/queue: open incidents, most urgent first, each with Claim."""
+        t = self.t(update, context)
+        user = update.effective_user
+        assert user is not None
+        try:
+            incidents = await self.s.desk.queue(user.id)
+        except DeskRefused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        if not incidents:
+            await self.say(update, context, t("The queue is empty."))
+            return
+        await self.say(update, context, t("Open incidents: {count}", count=len(incidents)))
+        for incident in incidents[:10]:
+            await self.say(update, context, *await self.card(t, user.id, incident.id))
+
+    async def card(self, t: Translator, user_id: int, incident_id: str, *, holding: bool = False,
+                   note: str = "") -> tuple[str, messaging.Markup]:
+        """The card of an incident as `user_id` may see it (under `note` if given), one
+        message long, with its buttons: the verdicts for its holder, else Claim."""
+        view = await self.s.desk.view(user_id, incident_id)
+        shown = desk_render.card(t, view, self.s.places.gazetteer, self.s.clock.now(), self.s.settings.tz, note)
+        keyboard = desk_render.verdict_keyboard if holding else desk_render.claim_keyboard
+        return shown.text, keyboard(t, view, shown)
+
+    async def on_desk_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`d:claim:<id>`, `d:release:<id>`, `d:photos:<id>`, `d:reports:<id>`, `d:merge:<id>`,
+        `d:separate:<id>`, `d:v:<id>:<verdict>` — checked by the desk."""
+        query = update.callback_query
+        assert query is not None and update.effective_user is not None and query.message is not None
+        t = self.t(update, context)
+        user_id = update.effective_user.id
+        _, _, rest = (query.data or "").partition(":")
+        action, _, rest = rest.partition(":")
+        incident_id, _, value = rest.partition(":")
+        try:
+            chat_id, message_id = query.message.chat.id, query.message.message_id
+            if action == "claim":
+                await self.s.desk.claim(user_id, incident_id)
+                await query.answer(t("You hold this incident now."))
+                await messaging.edit(context.bot, chat_id, message_id,
+                                     *await self.card(t, user_id, incident_id, holding=True))
+            elif action == "release":
+                await self.s.desk.release(user_id, incident_id)
+                await query.answer(t("Released: it is back in the queue."))
+                await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
+            elif action == "photos":
+                photos = await self.s.desk.photos(user_id, incident_id)
+                await query.answer(None if photos else t("This incident has no photos."))
+                for photo in photos:
+                    await context.bot.send_photo(chat_id, photo.content)
+            elif action == "reports":
+                view = await self.s.desk.view(user_id, incident_id, action="reports")
+                await query.answer()
+                await messaging.send_blocks(context.bot, chat_id, desk_render.full_text(t, view, self.s.settings.tz))
+            elif action == "merge":
+                target = await self.s.desk.merge(user_id, incident_id)
+                await query.answer(t("Merged."))
+                await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, target.id))
+            elif action == "separate":
+                await self.s.desk.keep_separate(user_id, incident_id)
+                await query.answer(t("Kept separate."))
+                await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
+            elif action == "v" and value in Verdict.__members__.values():
+                await self.s.desk.require_holder(user_id, incident_id)
+                user_data(context)[PENDING_VERDICT] = [incident_id, value]
+                await query.answer()
+                prompt = (t("Type the question for the reporter(s). It is sent as you write it, so keep it short "
+                            "and never ask for names.") if value == Verdict.NEEDS_INFO.value
+                          else t("Send a short reason for “{verdict}”.",
+                                 verdict=t(desk_render.VERDICT_LABELS[Verdict(value)])))
+                await messaging.send(context.bot, query.message.chat.id, prompt)
+            else:
+                await query.answer(t("This button is no longer active."))
+        except DeskRefused as refusal:
+            await self.refused(update, context, refusal.reason)
+
+    async def on_reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The reason (or question) for the verdict chosen by button."""
+        t = self.t(update, context)
+        user = update.effective_user
+        msg = update.effective_message
+        assert user is not None and msg is not None
+        incident_id, value = user_data(context).pop(PENDING_VERDICT)
+        cleaned = clean_text(msg.text, 500)
+        if not isinstance(cleaned, CleanText):
+            user_data(context)[PENDING_VERDICT] = [incident_id, value]
+            await self.say(update, context, t("Please write the reason in words."))
+            return
+        try:
+            result = await self.s.desk.decide(user.id, incident_id, Verdict(value), cleaned.text)
+        except DeskRefused as refusal:
+            await self.refused(update, context, refusal.reason)
+            return
+        drill = result.drill
+        if drill is not None and drill.run.kind is DrillKind.TRAINING:  # the feedback is the answer
+            if self.debrief is not None:
+                await self.debrief(context.bot, drill)
+            return
+        if result.outcome is Outcome.DECIDED and result.incident.drill is None:
+            self.s.broadcast_queued()
+            self.observe_decided(result.incident)
+        await self.say(update, context, self.verdict_summary(t, result))
+        await self.tell_reporters(context.bot, result.tell)
+        if drill is not None and self.debrief is not None:
+            await self.debrief(context.bot, drill)
+        if result.outcome is Outcome.ESCALATED:
+            await self.alert_coordinators(context.bot, result.incident)
+
+    def observe_decided(self, incident: Incident) -> None:
+        """Count the verdict and how long the desk took (metrics)."""
+        metrics = self.s.metrics
+        assert incident.verdict is not None and incident.decided_at is not None
+        log.info("incident %s decided: %s", incident.id, incident.verdict.value)
+        metrics.incidents.labels(incident.verdict.value).inc()
+        metrics.time_to_verdict.observe((incident.decided_at - incident.first_seen_at).total_seconds())
+        if incident.first_claimed_at is not None:
+            metrics.time_to_claim.observe((incident.first_claimed_at - incident.first_seen_at).total_seconds())
+
+    def verdict_summary(self, t: Translator, result: VerdictResult) -> str:
+        if result.outcome is Outcome.DECIDED:
+            assert result.incident.verdict is not None
+            return t("Decided: {verdict}. The reporters are being told.",
+                     verdict=t(desk_render.VERDICT_LABELS[result.incident.verdict]))
+        if result.outcome is Outcome.ESCALATED:
+            return t("Verifiers disagree: the incident goes to the coordinators.")
+        if result.outcome is Outcome.NEEDS_INFO:
+            return t("Question sent to {count} reporter(s). The incident is back in the queue.",
+                     count=len(result.tell))
+        return t("Recorded. A second verifier must agree before anything is published.")
+
+    async def tell_reporters(self, bot: Bot, reporters: Sequence[ReporterToTell]) -> None:
+        """Send each reporter what they are owed (an outcome or a follow-up question), in
+        their language, then settle it with the desk (`DeskService.told`: a reporter told the
+        outcome is forgotten). A reporter who cannot be reached (blocked the bot, chat gone)
+        is settled too; a send that fails otherwise stays owed, for `tell_owed` to retry."""
+        settled = []
+        for reporter in reporters:
+            text, markup = desk_render.for_reporter(translator(reporter.language), reporter)
+            try:
+                await messaging.send(bot, reporter.chat_id, text, markup)
+            except (Forbidden, BadRequest):
+                log.info("a reporter cannot be reached", exc_info=True)
+            except TelegramError:
+                log.info("could not reach a reporter; it will be tried again", exc_info=True)
+                continue
+            settled.append(reporter)
+        if settled:
+            await self.s.desk.told(settled)
+
+    async def tell_owed(self, bot: Bot) -> int:
+        """Tell reporters what they are still owed past the grace period (the process that
+        decided died, or the send failed); returns how many messages were claimed."""
+        owed = await self.s.desk.claim_owed()
+        await self.tell_reporters(bot, owed)
+        return len(owed)
+
+    # ── reporters answering follow-ups ────────────────────────────────────────────
+    async def on_answer_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`f:<follow-up id>`: the next text is the answer (checked against the reporter)."""
+        query = update.callback_query
+        assert query is not None
+        t = self.t(update, context)
+        user_data(context)[ANSWERING] = (query.data or "")[2:]
+        await query.answer()
+        assert query.message is not None
+        await messaging.send(context.bot, query.message.chat.id,
+                             t("Type your answer. Please leave out names, faces and license plates."))
+
+    async def on_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        t = self.t(update, context)
+        user = update.effective_user
+        msg = update.effective_message
+        assert user is not None and msg is not None
+        follow_up_id = user_data(context).pop(ANSWERING)
+        cleaned = clean_text(msg.text, 1000)
+        if not isinstance(cleaned, CleanText):
+            user_data(context)[ANSWERING] = follow_up_id
+            await self.say(update, context, t("Please answer in words."))
+            return
+        answered = await self.s.intake.answer_follow_up(follow_up_id, user.id, cleaned.text)
+        await self.say(update, context, t("Thank you. Your answer was passed on to the verifiers.") if answered
+                       else t("That question is closed or was already answered."))
+
+    # ── notifications ─────────────────────────────────────────────────────────────
+    async def announce(self, bot: Bot, submitted: Submitted) -> int:
+        """Send the card of a new (or newly more urgent) incident to the on-duty verifiers
+        covering it; returns how many were reached."""
+        incident = submitted.incident
+        if incident is None or submitted.duplicate or (
+                submitted.placement is Placement.JOIN and not submitted.escalated):
+            return 0
+        return await self.announce_incident(bot, incident, submitted.report.language)
+
+    async def announce_incident(self, bot: Bot, incident: Incident, language: str) -> int:
+        """Send the incident's card to the on-duty verifiers covering it who read `language`,
+        nearest first; returns how many were reached."""
+        reached = 0
+        for person in await self.s.desk.on_duty_for(incident, language, self._distance_to(incident)):
+            t = translator(person.language)
+            try:
+                await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id))
+                reached += 1
+            except (TelegramError, DeskRefused):
+                log.info("could not notify a verifier", exc_info=True)
+        return reached
+
+    def _distance_to(self, incident: Incident) -> Callable[[Verifier], float]:
+        """Metres from the incident to the nearest of a verifier's home neighborhoods (those
+        covering everywhere, or an incident without a pin, come after)."""
+        gazetteer = self.s.places.gazetteer
+
+        def distance(person: Verifier) -> float:
+            homes = [nb.centroid for nb_id in person.neighborhoods if (nb := gazetteer.get(nb_id)) is not None]
+            if incident.point is None or not homes:
+                return math.inf
+            return min(distance_m(incident.point, home) for home in homes)
+
+        return distance
+
+    async def alert_coordinators(self, bot: Bot, incident: Incident) -> None:
+        """Verifiers disagree: every coordinator gets the card to settle it."""
+        for person in await self.s.roster.members():
+            if not person.can(Role.COORDINATOR):
+                continue
+            t = translator(person.language)
+            try:
+                await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id))
+            except (TelegramError, DeskRefused):
+                log.info("could not alert a coordinator", exc_info=True)
+
+    async def ping_unclaimed(self, bot: Bot) -> int:
+        """Ping about incidents nobody claimed in time (see `DeskService.unclaimed_pings`);
+        returns how many cards were sent."""
+        sent = 0
+        for incident, people in await self.s.desk.unclaimed_pings():
+            minutes = int((self.s.clock.now() - incident.first_seen_at).total_seconds() // 60)
+            for person in people:
+                t = translator(person.language)
+                try:
+                    note = t("⏰ Nobody has claimed this for {minutes} min.", minutes=minutes)
+                    await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id, note=note))
+                    sent += 1
+                except (TelegramError, DeskRefused):
+                    log.info("could not ping a verifier", exc_info=True)
+        return sent
+
+    def handlers(self, application: Application) -> list[BaseHandler]:  # type: ignore[type-arg]
+        """Handlers to add before the menu's catch-alls."""
+        private = filters.ChatType.PRIVATE
+        return [
+            CommandHandler("join", self.join, filters=private),
+            CommandHandler("duty", self.duty, filters=private),
+            CommandHandler("languages", self.languages, filters=private),
+            CommandHandler("areas", self.areas, filters=private),
+            CommandHandler("invite", self.invite, filters=private),
+            CommandHandler("roster", self.roster, filters=private),
+            CommandHandler("queue", self.queue, filters=private),
+            CallbackQueryHandler(self.on_desk_button, pattern=rf"^{desk_render.DESK}:"),
+            CallbackQueryHandler(self.on_role, pattern=r"^r:\d+:"),
+            CallbackQueryHandler(self.on_answer_button, pattern=r"^f:"),
+            MessageHandler(filters.TEXT & ~filters.COMMAND & Awaiting(application, PENDING_VERDICT), self.on_reason),
+            MessageHandler(filters.TEXT & ~filters.COMMAND & Awaiting(application, ANSWERING), self.on_answer),
+        ]
+
+
+class Awaiting(filters.MessageFilter):
+    """Matches messages from a person for whom `key` is set in their bot data (a typed
+    answer the bot asked for)."""
+
+    def __init__(self, application: Application, key: str) -> None:  # type: ignore[type-arg]
+        super().__init__(name=f"Awaiting({key})")
+        self._application = application
+        self._key = key
+
+    def filter(self, message: Message) -> bool:
+        user = message.from_user
+        return user is not None and self._key in self._application.user_data.get(user.id, {})
+

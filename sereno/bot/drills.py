@@ -1,0 +1,300 @@
+"""Training in Telegram: /drills, practice drills, scenario files, live drills and debriefs.
+
+A practice drill is worked with the desk's own card and buttons (claim, verdict, reason);
+what differs is said here: the feedback after the verdict, the records, the proposal to
+promote a trainee, and — for live drills — telling the desk afterwards. Every action is
+checked by the training and desk services on the server."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+import yaml
+from telegram import Bot, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from sereno.bot import desk_render, messaging
+from sereno.bot.context import translator_for, user_data
+from sereno.bot.desk import Awaiting, DeskHandlers
+from sereno.bot.i18n import Translator, translator
+from sereno.bot.services import Services
+from sereno.verify.desk import DeskRefusal, DeskRefused
+from sereno.verify.drills import DrillFileError, scenario_document
+from sereno.verify.incidents import DrillKind, IncidentStatus
+from sereno.verify.roster import Role
+from sereno.verify.training import DrillDebrief, TrainingRecord
+
+log = logging.getLogger(__name__)
+
+DRILLS = "dr"  # button prefix: `dr:<action>[:<scenario id>]`, never trusted
+IMPORTING = "drill_import"  # set while the bot waits for a coordinator's scenario file
+MAX_FILE_BYTES = 256 * 1024
+LIVE_CHOICES = 20
+
+
+def duration(t: Translator, span: timedelta) -> str:
+    """"4 min 05 s" (or "35 s")."""
+    seconds = max(0, int(span.total_seconds()))
+    if seconds < 60:
+        return t("{seconds} s", seconds=seconds)
+    return t("{minutes} min {seconds:02d} s", minutes=seconds // 60, seconds=seconds % 60)
+
+
+def text_in(texts: Mapping[str, str], language: str) -> str:
+    """A scenario text in `language`, else English."""
+    return texts.get(language) or texts["en"]
+
+
+def record_line(t: Translator, record: TrainingRecord) -> str:
+    """One person's drills: count, share right, median time to a verdict, the bar."""
+    median = duration(t, record.median_verdict) if record.median_verdict is not None else "—"
+    line = t.n("{count} drill, right: {percent}%, median {median} to a verdict",
+               "{count} drills, right: {percent}%, median {median} to a verdict",
+               record.drills, count=record.drills, percent=round(100 * record.accuracy), median=median)
+    return line + (" · " + t("meets the bar") if record.meets_bar else "")
+
+
+class DrillHandlers:
+    """/drills and its buttons, scenario files, and the debriefs after a drill's verdict."""
+
+    def __init__(self, services: Services, desk: DeskHandlers) -> None:
+        self.s = services
+        self.desk = desk
+
+    def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
+        return translator_for(update, context, self.s.settings.default_language)
+
+    async def drills(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/drills: one's record and Practice; coordinators also get records, live drills,
+        and the import and download of scenario files."""
+        t = self.t(update, context)
+        assert update.effective_user is not None and update.effective_chat is not None
+        try:
+            record = await self.s.training.record(update.effective_user.id)
+        except DeskRefused as refusal:
+            await self.desk.refused(update, context, refusal.reason)
+            return
+        rows = [[self._button(t("Practice a drill"), "practice")]]
+        if record.person.can(Role.COORDINATOR):
+            rows += [[self._button(t("Training records"), "records"), self._button(t("Live drill"), "live")],
+                     [self._button(t("Import scenarios"), "import"), self._button(t("Download scenarios"), "export")]]
+        text = t("Drills are practice incidents with a known answer. Nothing in a drill is real or published.")
+        mine = record_line(t, record) if record.drills else t("You have not done a drill yet.")
+        await messaging.send(context.bot, update.effective_chat.id, f"{text}\n\n{t('Your drills:')} {mine}",
+                             {"inline_keyboard": rows})
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`dr:practice`, `dr:records`, `dr:live`, `dr:inject:<scenario>`, `dr:end:<incident>`,
+        `dr:import`, `dr:export`."""
+        query = update.callback_query
+        assert query is not None and update.effective_user is not None and query.message is not None
+        t = self.t(update, context)
+        user_id, chat_id = update.effective_user.id, query.message.chat.id
+        _, _, rest = (query.data or "").partition(":")
+        action, _, value = rest.partition(":")
+        language = t.language
+        try:
+            if action == "practice":
+                incident = await self.s.training.practice(user_id, language)
+                await query.answer()
+                text, markup = await self.desk.card(t, user_id, incident.id)
+                await messaging.send(context.bot, chat_id, t(
+                    "Work it as you would a real incident: claim it, check the reports, give your verdict "
+                    "and a reason. You get the answer right after."))
+                await messaging.send(context.bot, chat_id, text, markup)
+            elif action == "records":
+                records = await self.s.training.records(user_id)
+                await query.answer()
+                lines = [f"{r.person.name} · {t(desk_render.ROLE_LABELS[r.person.role])}: {record_line(t, r)}"
+                         for r in records]
+                await messaging.send(context.bot, chat_id, "\n".join(
+                    [t("Training records:"), *lines] if lines else [t("Nobody has done a drill yet.")]))
+            elif action == "live":
+                await self.offer_live(context.bot, t, user_id, chat_id)
+                await query.answer()
+            elif action == "inject":
+                incident = await self.s.training.inject_live(user_id, value, self.s.settings.default_language)
+                await query.answer()
+                reached = await self.desk.announce_incident(context.bot, incident, self.s.settings.default_language)
+                await messaging.send(context.bot, chat_id, t(
+                    "Live drill started. It is in the live queue as if it were real, and {count} verifier(s) on "
+                    "duty were sent its card. Only coordinators see it marked as a drill; nothing will be "
+                    "published. You get a report when the desk decides it.", count=reached))
+            elif action == "end":
+                debrief = await self.s.training.end_live(user_id, value)
+                await query.answer(t("Live drill ended."))
+                await self.debrief(context.bot, debrief)
+            elif action == "import":
+                await self.s.training.scenarios(user_id)  # coordinators only (checked, audited)
+                user_data(context)[IMPORTING] = True
+                await query.answer()
+                await messaging.send(context.bot, chat_id, t(
+                    "Send the scenario file (YAML or JSON) as a document. Download scenarios gives you the stored "
+                    "ones to edit or copy. Scenarios with an id already stored are replaced."))
+            elif action == "export":
+                scenarios = await self.s.training.scenarios(user_id)
+                await query.answer()
+                document = yaml.safe_dump({"scenarios": [scenario_document(s) for s in scenarios]},
+                                          allow_unicode=True, sort_keys=False, width=100)
+                await context.bot.send_document(chat_id, document.encode("utf-8"), filename="drills.yaml",
+                                                caption=t("Drill scenarios: {count}", count=len(scenarios)))
+            else:
+                await query.answer(t("This button is no longer active."))
+        except DeskRefused as refusal:
+            if action == "practice" and refusal.reason is DeskRefusal.UNKNOWN:
+                await query.answer(t("There are no drill scenarios yet. A coordinator can import them with "
+                                     "/drills.")[:190], show_alert=True)
+            else:
+                await self.desk.refused(update, context, refusal.reason)
+
+    async def offer_live(self, bot: Bot, t: Translator, user_id: int, chat_id: int) -> None:
+        """The live drills so far and a button per scenario to start one (coordinators)."""
+        running = await self.s.training.live_drills(user_id)
+        scenarios = await self.s.training.scenarios(user_id)
+        lines = [t("Live drills:")] if running else []
+        rows = []
+        for drill in running[:10]:
+            title = text_in(drill.scenario.title, t.language)
+            if drill.incident.verdict is not None:
+                state = t(desk_render.VERDICT_LABELS[drill.incident.verdict])
+            elif drill.incident.status is IncidentStatus.OPEN:
+                state = t("open")
+                rows.append([self._button(t("End: {title}", title=title)[:60], f"end:{drill.incident.id}")])
+            else:
+                state = t("ended")
+            lines.append(f"— {title}: {state}")
+        lines.append(t("Choose a scenario to put in the live queue as if it were real:") if scenarios
+                     else t("There are no drill scenarios yet. A coordinator can import them with /drills."))
+        rows += [[self._button(text_in(s.title, t.language)[:60], f"inject:{s.id}")] for s in scenarios[:LIVE_CHOICES]]
+        await messaging.send(bot, chat_id, "\n".join(lines), {"inline_keyboard": rows})
+
+    async def on_file(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A scenario file after Import scenarios: read, checked field by field, stored."""
+        t = self.t(update, context)
+        msg = update.effective_message
+        assert msg is not None and update.effective_user is not None
+        user_data(context).pop(IMPORTING, None)
+        document = msg.document
+        assert document is not None
+        name = (document.file_name or "").lower()
+        if (document.file_size or 0) > MAX_FILE_BYTES or not name.endswith((".yaml", ".yml", ".json")):
+            await self.desk.say(update, context, t("Please send a .yaml or .json file under 256 KB. Press Import "
+                                                   "scenarios in /drills to try again."))
+            return
+        try:
+            file = await document.get_file()
+            raw = bytes(await file.download_as_bytearray()).decode("utf-8")
+            data = json.loads(raw) if name.endswith(".json") else yaml.safe_load(raw)
+            new, replaced = await self.s.training.import_scenarios(update.effective_user.id, data)
+        except DeskRefused as refusal:
+            await self.desk.refused(update, context, refusal.reason)
+            return
+        except (UnicodeDecodeError, ValueError, yaml.YAMLError, DrillFileError) as problem:
+            detail = str(problem).splitlines()[0][:300] if isinstance(problem, DrillFileError) else t(
+                "it is not valid YAML or JSON")
+            await self.desk.say(update, context, t("That file could not be used, nothing was stored: {problem}",
+                                                   problem=detail))
+            return
+        except TelegramError:
+            log.warning("scenario file download failed", exc_info=True)
+            await self.desk.say(update, context, t("I couldn't download that file. Please try again."))
+            return
+        await self.desk.say(update, context, t("Imported {count} scenario(s): {new} new, {replaced} replaced.",
+                                               count=new + replaced, new=new, replaced=replaced))
+
+    # ── after a drill's verdict ───────────────────────────────────────────────────
+    async def debrief(self, bot: Bot, debrief: DrillDebrief) -> None:
+        """A practice drill: feedback to the trainee (and a proposal to coordinators when
+        they now meet the bar). A live drill: the desk is told it was a drill, and
+        coordinators get its times and verdict."""
+        if debrief.run.kind is DrillKind.TRAINING:
+            await self._feedback(bot, debrief)
+            if debrief.proposal is not None:
+                await self._propose(bot, debrief.proposal)
+            return
+        coordinators = [p for p in await self.s.roster.members() if p.can(Role.COORDINATOR)]
+        for person_id in debrief.participants:
+            if person_id in {c.user_id for c in coordinators}:
+                continue
+            person = await self.s.roster.get(person_id)
+            t = translator(person.language if person else self.s.settings.default_language)
+            await self._send(bot, person_id, t(
+                "That incident was a live drill set by the coordinators: nothing was published and nobody "
+                "was alerted. The true answer: {answer}. Why: {why}\nThank you for handling it as real.",
+                answer=t(desk_render.VERDICT_LABELS[debrief.scenario.answer]),
+                why=text_in(debrief.scenario.explanation, t.language)))
+        for person in coordinators:
+            await self._send(bot, person.user_id, self._live_report(translator(person.language), debrief))
+
+    def _live_report(self, t: Translator, debrief: DrillDebrief) -> str:
+        run, grade = debrief.run, debrief.grade
+        if grade is None or run.verdict is None:
+            claimed = (t("First claim after {claim}.", claim=duration(t, run.first_claimed_at - run.started_at))
+                       if run.first_claimed_at else t("Nobody claimed it."))
+            return "\n".join([
+                t("Live drill ended before the desk decided: {title}",
+                  title=text_in(debrief.scenario.title, t.language)),
+                claimed + " " + t("Verdicts given: {count}.", count=len(debrief.verdicts)),
+                t("Nothing was published. The verifiers who worked it have been told it was a drill."),
+            ])
+        return "\n".join([
+            t("Live drill decided: {title}", title=text_in(debrief.scenario.title, t.language)),
+            t("Desk verdict: {verdict} ({right}); true answer: {answer}.",
+              verdict=t(desk_render.VERDICT_LABELS[run.verdict]), right=t("right") if grade.correct else t("wrong"),
+              answer=t(desk_render.VERDICT_LABELS[debrief.scenario.answer])),
+            t("First claim after {claim}; decided after {verdict}; {count} verdict(s) given.",
+              claim=duration(t, grade.time_to_claim), verdict=duration(t, grade.time_to_verdict),
+              count=len(debrief.verdicts)),
+            t("Nothing was published. The verifiers who worked it have been told it was a drill."),
+        ])
+
+    async def _feedback(self, bot: Bot, debrief: DrillDebrief) -> None:
+        run, grade, record = debrief.run, debrief.grade, debrief.record
+        assert run.verdict is not None and grade is not None and record is not None
+        t = translator(record.person.language)
+        verdict = t(desk_render.VERDICT_LABELS[run.verdict])
+        answer = t(desk_render.VERDICT_LABELS[debrief.scenario.answer])
+        lines = [
+            t("✅ Right: {verdict}.", verdict=verdict) if grade.correct
+            else t("❌ Not quite: you said {verdict}; the answer is {answer}.", verdict=verdict, answer=answer),
+            t("Why: {why}", why=text_in(debrief.scenario.explanation, t.language)),
+            t("You claimed it after {claim} and gave your verdict after {verdict}.",
+              claim=duration(t, grade.time_to_claim), verdict=duration(t, grade.time_to_verdict)),
+            t("Your drills:") + " " + record_line(t, record),
+        ]
+        await self._send(bot, run.person, "\n".join(lines),
+                         {"inline_keyboard": [[self._button(t("Practice another drill"), "practice")]]})
+
+    async def _propose(self, bot: Bot, record: TrainingRecord) -> None:
+        """Every coordinator is asked; promotion stays their decision (the role button is
+        checked and audited by the roster)."""
+        for person in await self.s.roster.members():
+            if not person.can(Role.COORDINATOR):
+                continue
+            t = translator(person.language)
+            text = t("{name} (trainee) meets the bar to become a verifier: {record}. Promotion is your decision.",
+                     name=record.person.name, record=record_line(t, record))
+            button = {"text": t("Make {role}", role=t(desk_render.ROLE_LABELS[Role.VERIFIER])),
+                      "callback_data": f"r:{record.person.user_id}:{Role.VERIFIER.label}"}
+            await self._send(bot, person.user_id, text, {"inline_keyboard": [[button]]})
+
+    async def _send(self, bot: Bot, chat_id: int, text: str, markup: messaging.Markup | None = None) -> None:
+        try:
+            await messaging.send(bot, chat_id, text, markup)
+        except TelegramError:
+            log.info("could not reach a desk member about a drill", exc_info=True)
+
+    @staticmethod
+    def _button(text: str, action: str) -> dict[str, object]:
+        return {"text": text, "callback_data": f"{DRILLS}:{action}"}
+
+    def handlers(self, application: Application) -> list[BaseHandler]:  # type: ignore[type-arg]
+        return [
+            CommandHandler("drills", self.drills, filters=filters.ChatType.PRIVATE),
+            CallbackQueryHandler(self.on_button, pattern=rf"^{DRILLS}:"),
+            MessageHandler(filters.Document.ALL & Awaiting(application, IMPORTING), self.on_file),
+        ]

@@ -1,0 +1,182 @@
+"""Subscribing to verified alerts: /subscribe, /mysubscriptions, /unsubscribe.
+
+Neighborhoods are chosen with buttons (a tap toggles one) or by sharing a location (the
+neighborhood there, or the nearest, is added). Buttons carry a short digest of the
+neighborhood id that is looked up again on the server; nothing in them is trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from telegram import Update
+from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler
+from telegram.ext import filters as tg_filters
+
+from sereno.bot import messaging
+from sereno.bot.context import language_of, translator_for, user_data
+from sereno.bot.desk import Awaiting
+from sereno.bot.i18n import Translator
+from sereno.bot.services import Services
+from sereno.verify.clustering import distance_m
+from sereno.verify.model import GeoPoint, InvalidPoint
+from sereno.verify.places import Neighborhood
+from sereno.verify.subscriptions import MAX_AREAS, TooManyAreas
+
+SUBSCRIBE = "s"
+AWAITING_LOCATION = "subscribe_location"
+#: Set in a person's data once they subscribe: a language change must then reach their alerts.
+SUBSCRIBED = "subscribed"
+
+
+def area_key(neighborhood_id: str) -> str:
+    """Eight hex characters naming a neighborhood in callback data (ids can be too long)."""
+    return hashlib.sha256(neighborhood_id.encode()).hexdigest()[:8]
+
+
+class SubscribeHandlers:
+    """The subscriber's commands and buttons."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def _neighborhoods(self) -> list[Neighborhood]:
+        return sorted(self.s.places.gazetteer.neighborhoods, key=lambda nb: nb.name)
+
+    def _by_key(self, key: str) -> Neighborhood | None:
+        return next((nb for nb in self.s.places.gazetteer.neighborhoods if area_key(nb.id) == key), None)
+
+    def _t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
+        return translator_for(update, context, self.s.settings.default_language)
+
+    def keyboard(self, t: Translator, followed: list[str], order: list[Neighborhood] | None = None) -> messaging.Markup:
+        """One toggle per neighborhood (✅ when followed), then location and done."""
+        buttons = [{"text": ("✅ " if nb.id in followed else "") + nb.name,
+                    "callback_data": f"{SUBSCRIBE}:t:{area_key(nb.id)}"} for nb in (order or self._neighborhoods())]
+        rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+        rows.append([{"text": t("📍 Use my location"), "callback_data": f"{SUBSCRIBE}:loc"},
+                     {"text": t("Done"), "callback_data": f"{SUBSCRIBE}:done"}])
+        return {"inline_keyboard": rows}
+
+    def summary(self, t: Translator, followed: list[str]) -> str:
+        names = [nb.name for n in followed if (nb := self.s.places.gazetteer.get(n)) is not None]
+        if not names:
+            return t("You are not subscribed to any neighborhood. Send /subscribe to choose some.")
+        return t("You get verified alerts for: {places}.", places=", ".join(names))
+
+    async def subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/subscribe: the neighborhood toggles."""
+        t = self._t(update, context)
+        assert update.effective_chat is not None
+        if not self.s.places.gazetteer.neighborhoods:
+            await messaging.send(context.bot, update.effective_chat.id,
+                                 t("No neighborhoods are set up yet, so there is nothing to subscribe to."))
+            return
+        followed = await self.s.subscriptions.areas(update.effective_chat.id)
+        await messaging.send(context.bot, update.effective_chat.id, self.prompt(t), self.keyboard(t, followed))
+
+    @staticmethod
+    def prompt(t: Translator) -> str:
+        return t("Choose the neighborhoods you want verified alerts for (tap again to remove). "
+                 "Alerts are only sent after trained verifiers confirm a report.")
+
+    async def mine(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/mysubscriptions and /unsubscribe: what is followed, with a way to stop."""
+        t = self._t(update, context)
+        assert update.effective_chat is not None
+        followed = await self.s.subscriptions.areas(update.effective_chat.id)
+        markup = None
+        if followed:
+            rows = [[{"text": t("Remove {place}", place=nb.name), "callback_data": f"{SUBSCRIBE}:r:{area_key(nb.id)}"}]
+                    for n in followed if (nb := self.s.places.gazetteer.get(n)) is not None]
+            rows.append([{"text": t("Stop all alerts"), "callback_data": f"{SUBSCRIBE}:all"}])
+            markup = {"inline_keyboard": rows}
+        await messaging.send(context.bot, update.effective_chat.id, self.summary(t, followed), markup)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`s:t:<key>` toggle, `s:r:<key>` remove, `s:all`, `s:loc`, `s:done`."""
+        query = update.callback_query
+        assert query is not None and query.message is not None and update.effective_chat is not None
+        t = self._t(update, context)
+        chat_id = update.effective_chat.id
+        _, _, rest = (query.data or "").partition(":")
+        action, _, key = rest.partition(":")
+        if action == "loc":
+            await query.answer()
+            user_data(context)[AWAITING_LOCATION] = True
+            await messaging.send(context.bot, chat_id, t("Share a location with the button below (it is used once "
+                                                         "to pick the nearest neighborhood and is not stored)."),
+                                 {"keyboard": [[{"text": t("📍 Share location"), "request_location": True}]],
+                                  "resize_keyboard": True, "one_time_keyboard": True})
+            return
+        if action == "done":
+            await query.answer()
+            await messaging.edit(context.bot, chat_id, query.message.message_id,
+                                 self.summary(t, await self.s.subscriptions.areas(chat_id)))
+            return
+        if action == "all":
+            await self.s.subscriptions.unsubscribe(chat_id)
+            user_data(context).pop(SUBSCRIBED, None)
+            await query.answer(t("Unsubscribed."))
+            await messaging.edit(context.bot, chat_id, query.message.message_id,
+                                 t("You will get no more alerts. Send /subscribe any time to start again."))
+            return
+        neighborhood = self._by_key(key) if action in ("t", "r") else None
+        if neighborhood is None:
+            await query.answer(t("That button is out of date. Send /subscribe again."), show_alert=True)
+            return
+        followed = await self.s.subscriptions.areas(chat_id)
+        if action == "r" or neighborhood.id in followed:
+            followed = await self.s.subscriptions.unsubscribe(chat_id, neighborhood.id)
+        else:
+            try:
+                followed = await self.s.subscriptions.subscribe(chat_id, language_of(
+                    update, context, self.s.settings.default_language), [neighborhood.id])
+            except TooManyAreas:
+                await query.answer(t("You can follow at most {count} neighborhoods.", count=MAX_AREAS),
+                                   show_alert=True)
+                return
+            user_data(context)[SUBSCRIBED] = True
+        await query.answer()
+        if action == "r":
+            await messaging.edit(context.bot, chat_id, query.message.message_id, self.summary(t, followed))
+        else:
+            await messaging.edit(context.bot, chat_id, query.message.message_id, self.prompt(t),
+                                 self.keyboard(t, followed))
+
+    async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A shared location after `s:loc`: follow the neighborhood there (or the nearest)."""
+        msg = update.effective_message
+        assert msg is not None and msg.location is not None and update.effective_chat is not None
+        t = self._t(update, context)
+        try:
+            point = GeoPoint(msg.location.latitude, msg.location.longitude)
+        except InvalidPoint:
+            await messaging.send(context.bot, update.effective_chat.id, t(
+                "That location could not be read. Share your location again, or choose neighborhoods from the list."))
+            return
+        user_data(context).pop(AWAITING_LOCATION, None)
+        by_distance = sorted(self.s.places.gazetteer.neighborhoods, key=lambda nb: distance_m(point, nb.centroid))
+        if not by_distance:
+            return
+        here = self.s.places.gazetteer.locate(point.lat, point.lon) or by_distance[0]
+        try:
+            followed = await self.s.subscriptions.subscribe(
+                update.effective_chat.id, language_of(update, context, self.s.settings.default_language), [here.id])
+        except TooManyAreas:
+            followed = await self.s.subscriptions.areas(update.effective_chat.id)
+        user_data(context)[SUBSCRIBED] = True
+        await messaging.send(context.bot, update.effective_chat.id,
+                             t("Added {place}. Nearby neighborhoods are listed first; tap to add or remove.",
+                               place=here.name), messaging.REMOVE_KEYBOARD)
+        await messaging.send(context.bot, update.effective_chat.id, self.summary(t, followed),
+                             self.keyboard(t, followed, by_distance))
+
+    def handlers(self, application: Application) -> list[BaseHandler]:  # type: ignore[type-arg]
+        private = tg_filters.ChatType.PRIVATE
+        return [
+            CommandHandler("subscribe", self.subscribe, filters=private),
+            CommandHandler(["mysubscriptions", "unsubscribe"], self.mine, filters=private),
+            CallbackQueryHandler(self.on_button, pattern=rf"^{SUBSCRIBE}:"),
+            MessageHandler(tg_filters.LOCATION & private & Awaiting(application, AWAITING_LOCATION), self.on_location),
+        ]

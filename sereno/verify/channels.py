@@ -1,0 +1,183 @@
+"""Neighborhood channels: Telegram channels or groups where a neighborhood's alerts are posted.
+
+Only admins link them; the bot layer checks first that the bot may post there. A link the
+broadcaster finds broken (chat gone, rights removed) is flagged for admins, not dropped.
+
+Telegram does not say who posts in a channel, so an admin links one with a command: they ask
+for it in private (`request_link`) and post it in the channel. The command carries a random
+token and nothing else — no id, no neighborhood. Only the token's SHA-256 is stored, with
+the admin who asked, the neighborhood and an expiry (30 minutes). The first chat the command
+is posted in binds it (`check_link`: posted anywhere else it is refused), and linking uses
+it up (`link_with`). Every refusal is audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
+from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from sereno.verify.roster import Refusal, Refused, Role
+
+LINK_TOKEN_TTL = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLink:
+    """A neighborhood's channel. `problem` is set when the broadcaster could not post."""
+
+    neighborhood_id: str
+    chat_id: int
+    title: str
+    language: str
+    linked_at: datetime
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkToken:
+    """A pending link command as stored: the hash of its token, never the token. `chat_id`
+    is the chat it was first posted in; `used_at` is set once it linked that chat."""
+
+    token_hash: str
+    neighborhood_id: str
+    admin_id: int
+    created_at: datetime
+    expires_at: datetime
+    chat_id: int | None = None
+    used_at: datetime | None = None
+
+
+class LinkRefusal(StrEnum):
+    """Why a posted link command was refused."""
+
+    UNKNOWN = "unknown_token"
+    EXPIRED = "expired_token"
+    USED = "used_token"
+    OTHER_CHAT = "other_chat"  # first posted in another chat: it works there only
+    NOT_ADMIN = "not_admin"  # whoever asked for it is no longer an admin
+
+
+class LinkRefused(Exception):
+    """A link command the service will not honour; it has been audited."""
+
+    def __init__(self, reason: LinkRefusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+def hash_token(token: str) -> str:
+    """What is stored of a token (it is random, so a plain digest is enough)."""
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+class ChannelService:
+    """Links neighborhood channels (audited; admins only)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, pseudonymize: Callable[[int], str] | None = None) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._pseudonymize = pseudonymize
+
+    async def link(self, by: int | None, neighborhood_id: str, chat_id: int, title: str,
+                   language: str) -> ChannelLink:
+        """Link a channel to a neighborhood (`by` None: the command line). Relinking clears
+        a flagged problem. Raises Refused unless `by` is an admin."""
+        async with self._uow() as uow:
+            if by is not None:
+                await self._require_admin(uow, by, {"chat": chat_id})
+            link = await self._save(uow, by, neighborhood_id, chat_id, title, language)
+            await uow.commit()
+        return link
+
+    async def request_link(self, by: int, neighborhood_id: str) -> str:
+        """A new one-use token for an admin to post in the channel to link to
+        `neighborhood_id` (expired tokens are forgotten meanwhile). Raises Refused unless
+        `by` is an admin."""
+        now = self._clock.now()
+        token = secrets.token_urlsafe(18)
+        async with self._uow() as uow:
+            await self._require_admin(uow, by, {"neighborhood": neighborhood_id})
+            await uow.channels.add_token(
+                LinkToken(hash_token(token), neighborhood_id, by, now, now + LINK_TOKEN_TTL), now)
+            await uow.audit.add(AuditEvent(now, verifier_actor(by), "channel.token", neighborhood_id, {}))
+            await uow.commit()
+        return token
+
+    async def check_link(self, token: str, chat_id: int, poster: int | None) -> LinkToken:
+        """The pending link behind a token posted in `chat_id` (by `poster`, when Telegram
+        says who), binding the token to that chat the first time. Raises LinkRefused (audited)
+        when it is unknown, expired, used, bound to another chat, or its admin is one no more."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            pending = await uow.channels.token(hash_token(token))
+            reason = None
+            if pending is None:
+                reason = LinkRefusal.UNKNOWN
+            elif pending.used_at is not None:
+                reason = LinkRefusal.USED
+            elif pending.expires_at <= now:
+                reason = LinkRefusal.EXPIRED
+            elif pending.chat_id not in (None, chat_id) or not await uow.channels.bind_token(
+                    pending.token_hash, chat_id):
+                reason = LinkRefusal.OTHER_CHAT
+            elif not await self._is_admin(uow, pending.admin_id):
+                reason = LinkRefusal.NOT_ADMIN
+            if reason is not None:
+                await self._refuse_token(uow, poster, chat_id, reason)
+            assert pending is not None
+            await uow.commit()
+        return LinkToken(pending.token_hash, pending.neighborhood_id, pending.admin_id, pending.created_at,
+                         pending.expires_at, chat_id)
+
+    async def link_with(self, token: str, chat_id: int, poster: int | None, title: str,
+                        language: str) -> ChannelLink:
+        """Use the token (checked by `check_link` in this chat) to link the chat, in the name
+        of the admin who asked for it; once only. Raises LinkRefused (audited)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            pending = await uow.channels.token(hash_token(token))
+            if pending is None or not await uow.channels.use_token(pending.token_hash, chat_id, now):
+                await self._refuse_token(uow, poster, chat_id, LinkRefusal.USED)
+            assert pending is not None
+            if not await self._is_admin(uow, pending.admin_id):
+                await self._refuse_token(uow, poster, chat_id, LinkRefusal.NOT_ADMIN)
+            link = await self._save(uow, pending.admin_id, pending.neighborhood_id, chat_id, title, language)
+            await uow.commit()
+        return link
+
+    async def _save(self, uow: UnitOfWork, by: int | None, neighborhood_id: str, chat_id: int, title: str,
+                    language: str) -> ChannelLink:
+        now = self._clock.now()
+        link = ChannelLink(neighborhood_id, chat_id, title[:200], language, now)
+        await uow.channels.save(link)
+        await uow.audit.add(AuditEvent(now, verifier_actor(by), "channel.link", neighborhood_id, {"chat": chat_id}))
+        return link
+
+    @staticmethod
+    async def _is_admin(uow: UnitOfWork, user_id: int) -> bool:
+        person = await uow.verifiers.get(user_id)
+        return person is not None and person.can(Role.ADMIN)
+
+    async def _require_admin(self, uow: UnitOfWork, by: int, detail: dict[str, object]) -> None:
+        if not await self._is_admin(uow, by):
+            await uow.rollback()
+            await uow.audit.add(AuditEvent(self._clock.now(), await refused_actor(uow, by, self._pseudonymize),
+                                           "refused.channel.link", Refusal.NOT_ALLOWED.value, dict(detail)))
+            await uow.commit()
+            raise Refused(Refusal.NOT_ALLOWED)
+
+    async def _refuse_token(self, uow: UnitOfWork, poster: int | None, chat_id: int, reason: LinkRefusal) -> None:
+        """Record the refusal in its own transaction (nothing else of this one is kept). In
+        a channel nobody is named (Telegram does not say who posted)."""
+        await uow.rollback()
+        actor = "outsider" if poster is None else await refused_actor(uow, poster, self._pseudonymize)
+        await uow.audit.add(AuditEvent(self._clock.now(), actor, "refused.channel.link_token", reason.value,
+                                       {"chat": chat_id}))
+        await uow.commit()
+        raise LinkRefused(reason)

@@ -1,0 +1,504 @@
+"""The verification desk: a shared queue, claims with leases, and verdicts under a
+two-person rule.
+
+A claim is a lease held by one person, taken by a conditional update in the database, so
+two people pressing Claim at the same moment cannot both hold it. Confirmed and debunked
+need two distinct verifiers by default (configurable per tier), one vote per person per
+incident; disagreement is settled by a coordinator who has not voted on it; nobody decides
+an incident that holds a report of their own. Trainees practise on their own training
+drills: they may look at the live queue but never claim or decide a live incident (live
+drills included, which must look real), so they never block a verifier and never ask a
+reporter anything — only a vote that counts asks reporters a question. Drills (see
+`sereno.verify.training`) go through the same queue, claims and verdicts, but are never
+published: a training drill is its owner's alone and their verdict decides it; a live
+drill looks real to everyone but coordinators.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
+from sereno.verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, MergeSuggestion, Verdict
+from sereno.verify.model import Media, Report, Tier
+from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from sereno.verify.roster import Role, Verifier
+
+if TYPE_CHECKING:
+    from sereno.verify.publishing import Publisher
+    from sereno.verify.training import DrillDebrief, TrainingService
+
+FINAL = frozenset({Verdict.CONFIRMED, Verdict.DEBUNKED})
+
+
+@dataclass(frozen=True, slots=True)
+class DeskPolicy:
+    """Leases and quorum, configurable per deployment."""
+
+    lease: timedelta = timedelta(minutes=10)
+    urgent_lease: timedelta = timedelta(minutes=5)
+    quorum: Mapping[Tier, int] = field(default_factory=lambda: {Tier.URGENT: 2, Tier.HIGH: 2, Tier.ROUTINE: 2})
+    coordinator_alone: frozenset[Tier] = frozenset({Tier.URGENT})
+    #: An outcome still owed to a reporter this long after it was claimed (its teller died
+    #: or failed) is taken over by the sweep; shorter than this, the teller may be at work.
+    tell_grace: timedelta = timedelta(seconds=60)
+    #: Unclaimed this long: everyone on duty is pinged; twice as long: coordinators too.
+    ping_after: Mapping[Tier, timedelta] = field(default_factory=lambda: {
+        Tier.URGENT: timedelta(minutes=2), Tier.HIGH: timedelta(minutes=5), Tier.ROUTINE: timedelta(minutes=15)})
+
+    def lease_for(self, tier: Tier) -> timedelta:
+        return self.urgent_lease if tier is Tier.URGENT else self.lease
+
+
+class DeskRefusal(StrEnum):
+    """Why the desk refused an action (each has its own message)."""
+
+    NOT_ALLOWED = "not_allowed"
+    UNKNOWN = "unknown_incident"
+    TAKEN = "taken"
+    NOT_HOLDER = "not_holder"
+    LEASE_EXPIRED = "lease_expired"
+    DECIDED = "already_decided"
+    OWN_REPORT = "own_report"
+    ALREADY_VOTED = "already_voted"
+    DRILL_QUESTION = "drill_question"  # a training drill has no reporter to ask
+    TRAINEE_LIVE = "trainee_live"  # trainees practise on drills; live incidents are verifiers' work
+
+
+class DeskRefused(Exception):
+    """An action the desk will not do; it has been audited and nothing changed."""
+
+    def __init__(self, reason: DeskRefusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRecord:
+    """One person's verdict on an incident; `counts` is false for trainees."""
+
+    incident_id: str
+    verifier_id: int
+    verdict: Verdict
+    reason: str
+    at: datetime
+    counts: bool
+
+
+class Outcome(StrEnum):
+    """What a verdict did to the incident."""
+
+    RECORDED = "recorded"  # waits for a second verifier
+    DECIDED = "decided"  # final: confirmed, debunked or unverifiable
+    ESCALATED = "escalated"  # verifiers disagree: coordinators decide
+    NEEDS_INFO = "needs_info"  # the reporters are asked a follow-up question
+
+
+@dataclass(frozen=True, slots=True)
+class ReporterToTell:
+    """A message owed to a reporter about an incident: its `verdict`, or a verifier's
+    follow-up `question` (`follow_up_id` set). The chat id comes from the short-lived
+    contact table; what is owed is recorded with the verdict, so it survives a crash."""
+
+    report_id: str
+    ref_code: str
+    chat_id: int
+    language: str
+    follow_up_id: str | None = None
+    verdict: Verdict | None = None
+    question: str = ""
+
+    @property
+    def key(self) -> str:
+        """Names what is owed: the follow-up's id for a question, else the report's id (a
+        report has one outcome)."""
+        return self.follow_up_id or self.report_id
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A verifier's question to a reporter, and the answer once given."""
+
+    id: str
+    report_id: str
+    question: str
+    asked_by: int
+    asked_at: datetime
+    answer: str | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    """Everything a verifier sees on a card, with the merge suggestion if one is open."""
+
+    incident: Incident
+    reports: list[Report]
+    verdicts: tuple[VerdictRecord, ...]
+    follow_ups: list[FollowUp]
+    suggestion: MergeSuggestion | None = None
+    #: Whether the viewer may claim it (a trainee only claims their own training drills).
+    claimable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictResult:
+    """The incident after a verdict, what happened, and whom to tell: every reporter of a
+    decided incident, or the reporters a follow-up question is for (then `DeskService.told`;
+    whatever is not told in time is claimed again by `DeskService.claim_owed`); for a
+    decided drill, its debrief."""
+
+    incident: Incident
+    outcome: Outcome
+    verdicts: tuple[VerdictRecord, ...]
+    tell: tuple[ReporterToTell, ...] = ()
+    drill: DrillDebrief | None = None
+
+
+def agreeing(verdicts: tuple[VerdictRecord, ...], verdict: Verdict) -> int:
+    """How many distinct verifiers (trainees not counted) gave `verdict`."""
+    return len({v.verifier_id for v in verdicts if v.counts and v.verdict is verdict})
+
+
+class DeskGuard:
+    """Role checks, audit records and audited refusals shared by the desk's services (they
+    set `_clock` and `_pseudonymize`)."""
+
+    _clock: Clock
+    _pseudonymize: Callable[[int], str] | None
+
+    async def _member(self, uow: UnitOfWork, user_id: int, minimum: Role, action: str, subject: str) -> Verifier:
+        person = await uow.verifiers.get(user_id)
+        if person is None or not person.can(minimum):
+            await self._refuse(uow, user_id, action, subject, DeskRefusal.NOT_ALLOWED)
+        assert person is not None
+        return person
+
+    async def _audit(self, uow: UnitOfWork, user_id: int | None, action: str, subject: str,
+                     detail: dict[str, object]) -> None:
+        await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(user_id), action, subject, dict(detail)))
+
+    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: DeskRefusal) -> None:
+        """Record the refusal in its own transaction (nothing else of this one is kept)."""
+        await uow.rollback()
+        actor = await refused_actor(uow, user_id, self._pseudonymize)
+        await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", subject, {"reason": reason.value}))
+        await uow.commit()
+        raise DeskRefused(reason)
+
+
+class DeskService(DeskGuard):
+    """Queue, claims and verdicts; every action and refusal is audited."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None,
+                 publisher: Publisher | None = None, pseudonymize: Callable[[int], str] | None = None,
+                 training: TrainingService | None = None) -> None:
+        self._uow = uow
+        self._training = training
+        self._pseudonymize = pseudonymize
+        self._clock = clock
+        self.policy = policy or DeskPolicy()
+        self._publisher = publisher
+
+    async def queue(self, user_id: int) -> list[Incident]:
+        """Open incidents of the live queue (live drills included, training drills not), most
+        urgent tier first, then oldest first."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.TRAINEE, "queue", "queue")
+            open_ = [i for i in await uow.incidents.open_queue() if i.drill is not DrillKind.TRAINING]
+        return sorted(open_, key=lambda i: (TIER_ORDER.index(i.tier), i.first_seen_at))
+
+    async def claim(self, user_id: int, incident_id: str) -> Incident:
+        """Take the incident's lease (5 min when urgent, else 10). Exactly one of several
+        simultaneous claims wins; the others are refused with TAKEN. Trainees claim only
+        their own training drills. Someone who already voted on the incident cannot claim it
+        again (the second look, and the settling of a disagreement, are another person's)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            person = await self._member(uow, user_id, Role.TRAINEE, "claim", incident_id)
+            incident = await self._open_incident(uow, user_id, incident_id, "claim")
+            await self._own_training(uow, user_id, incident, "claim")
+            await self._trainees_on_drills(uow, person, incident, "claim")
+            if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
+                await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.OWN_REPORT)
+            if any(v.verifier_id == user_id for v in await uow.verdicts.for_incident(incident_id)):
+                await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.ALREADY_VOTED)
+            until = now + self.policy.lease_for(incident.tier)
+            if not await uow.incidents.take_lease(incident_id, user_id, now, until):
+                await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.TAKEN)
+            await self._audit(uow, user_id, "claim", incident_id, {"until": until.isoformat()})
+            claimed = await uow.incidents.get(incident_id)
+            await uow.commit()
+        assert claimed is not None
+        return claimed
+
+    async def require_holder(self, user_id: int, incident_id: str) -> Incident:
+        """The incident, if `user_id` holds its lease now (before asking them for a reason);
+        otherwise the refusal is audited."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            person = await self._member(uow, user_id, Role.TRAINEE, "verdict", incident_id)
+            incident = await self._open_incident(uow, user_id, incident_id, "verdict")
+            await self._trainees_on_drills(uow, person, incident, "verdict")
+            if incident.claimed_by != user_id:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.NOT_HOLDER)
+            if incident.lease_until is None or incident.lease_until <= now:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.LEASE_EXPIRED)
+            return incident
+
+    async def merge(self, user_id: int, incident_id: str) -> Incident:
+        """Fold the incident into the one it was suggested to duplicate (verifiers and up);
+        returns the incident that now holds every report."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.VERIFIER, "merge", incident_id)
+            await self._open_incident(uow, user_id, incident_id, "merge")
+            suggestion = await uow.merges.open_for(incident_id)
+            if suggestion is None:
+                await self._refuse(uow, user_id, "merge", incident_id, DeskRefusal.UNKNOWN)
+            assert suggestion is not None
+            await self._open_incident(uow, user_id, suggestion.other_incident_id, "merge")
+            await uow.incidents.merge_into(incident_id, suggestion.other_incident_id)
+            await uow.merges.resolve(incident_id, "merged")
+            await self._audit(uow, user_id, "merge", incident_id, {"into": suggestion.other_incident_id})
+            target = await uow.incidents.get(suggestion.other_incident_id)
+            await uow.commit()
+        assert target is not None
+        return target
+
+    async def keep_separate(self, user_id: int, incident_id: str) -> None:
+        """Dismiss the incident's merge suggestion (verifiers and up)."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.VERIFIER, "keep_separate", incident_id)
+            if await uow.merges.open_for(incident_id) is None:
+                await self._refuse(uow, user_id, "keep_separate", incident_id, DeskRefusal.UNKNOWN)
+            await uow.merges.resolve(incident_id, "separate")
+            await self._audit(uow, user_id, "keep_separate", incident_id, {})
+            await uow.commit()
+
+    async def release(self, user_id: int, incident_id: str) -> None:
+        """Give the lease back (only its holder can)."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.TRAINEE, "release", incident_id)
+            if not await uow.incidents.drop_lease(incident_id, holder=user_id):
+                await self._refuse(uow, user_id, "release", incident_id, DeskRefusal.NOT_HOLDER)
+            await self._audit(uow, user_id, "release", incident_id, {})
+            await uow.commit()
+
+    async def expire_leases(self) -> list[tuple[str, int]]:
+        """Return expired leases to the queue; `(incident id, former holder)` for each."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            expired = await uow.incidents.expired_leases(now)
+            returned = []
+            for incident_id, holder in expired:
+                if await uow.incidents.drop_lease(incident_id, holder=holder, expired_before=now):
+                    await uow.audit.add(AuditEvent(now, verifier_actor(holder), "lease.expired", incident_id))
+                    returned.append((incident_id, holder))
+            await uow.commit()
+        return returned
+
+    async def decide(self, user_id: int, incident_id: str, verdict: Verdict, reason: str) -> VerdictResult:
+        """Record a verdict by the lease holder and apply the quorum rules. One vote per
+        person per incident (the database holds to it too): a second one — the same press
+        sent twice at once — is refused with ALREADY_VOTED and changes nothing."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            person = await self._member(uow, user_id, Role.TRAINEE, "verdict", incident_id)
+            incident = await self._open_incident(uow, user_id, incident_id, "verdict")
+            await self._trainees_on_drills(uow, person, incident, "verdict")
+            earlier = await uow.verdicts.for_incident(incident_id)
+            if any(v.verifier_id == user_id for v in earlier):
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.ALREADY_VOTED)
+            if incident.claimed_by != user_id:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.NOT_HOLDER)
+            if incident.lease_until is None or incident.lease_until <= now:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.LEASE_EXPIRED)
+            if incident.drill is DrillKind.TRAINING and verdict is Verdict.NEEDS_INFO:
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.DRILL_QUESTION)
+            if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.OWN_REPORT)
+            counts = person.can(Role.VERIFIER)
+            record = VerdictRecord(incident_id, user_id, verdict, reason.strip()[:500], now, counts)
+            if not await uow.verdicts.add(record):  # the same person's vote landed a moment ago
+                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.ALREADY_VOTED)
+            verdicts = (*earlier, record)
+            outcome, final = self._judge(incident, person, verdicts)
+            tell: tuple[ReporterToTell, ...] = ()
+            debrief = None
+            if outcome is Outcome.DECIDED:
+                assert final is not None
+                await uow.incidents.decide(incident_id, final, now)
+                if incident.drill is not None:
+                    if self._training is not None:
+                        debrief = await self._training.on_decided(uow, incident, final, verdicts, now)
+                elif self._publisher is not None:
+                    await self._publisher.on_decided(uow, incident, final, agreeing(verdicts, final), now)
+                tell = tuple(replace(r, verdict=final) for r in await uow.contacts.for_incident(incident_id))
+            elif outcome is Outcome.NEEDS_INFO:
+                await uow.incidents.drop_lease(incident_id, holder=user_id)
+                tell = tuple(await self._ask(uow, user_id, incident_id, record.reason, now))
+            else:
+                await uow.incidents.drop_lease(incident_id, holder=user_id)
+                if outcome is Outcome.ESCALATED:
+                    await uow.incidents.escalate(incident_id)
+            await uow.owed.add(tell, now)  # claimed by the caller, who tells them now
+            await self._audit(uow, user_id, f"verdict.{verdict.value}", incident_id,
+                              {"counts": counts, "outcome": outcome.value})
+            updated = await uow.incidents.get(incident_id)
+            await uow.commit()
+        assert updated is not None
+        return VerdictResult(updated, outcome, verdicts, tell, debrief)
+
+    async def _ask(self, uow: UnitOfWork, user_id: int, incident_id: str, question: str,
+                   now: datetime) -> list[ReporterToTell]:
+        asked = []
+        for reporter in await uow.contacts.for_incident(incident_id):
+            follow_up = FollowUp(str(uuid.uuid4()), reporter.report_id, question, user_id, now)
+            await uow.follow_ups.add(follow_up)
+            asked.append(replace(reporter, follow_up_id=follow_up.id, question=question))
+        return asked
+
+    async def told(self, reporters: Sequence[ReporterToTell]) -> None:
+        """These messages were delivered (or can never be: the reporter blocked the bot):
+        they are no longer owed, and a reporter told the outcome is forgotten (the contact
+        is deleted; a question keeps it, for the outcome to come)."""
+        async with self._uow() as uow:
+            await uow.owed.delete([r.key for r in reporters])
+            await uow.contacts.delete([r.report_id for r in reporters if r.follow_up_id is None])
+            await uow.commit()
+
+    async def claim_owed(self, limit: int = 100) -> list[ReporterToTell]:
+        """Outcomes and questions still owed after `policy.tell_grace` (whoever was telling
+        them died or could not reach the reporter), oldest first, each claimed for the caller
+        by a conditional update: of several sweeps at once, one takes each. The caller tells
+        them, then calls `told`; what it does not tell is claimed again after the grace."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            claimed = await uow.owed.claim(now - self.policy.tell_grace, now, limit)
+            await uow.commit()
+        return claimed
+
+    async def follow_ups(self, user_id: int, incident_id: str) -> list[FollowUp]:
+        """The questions asked about an incident and the answers (for the desk)."""
+        return (await self.view(user_id, incident_id)).follow_ups
+
+    async def view(self, user_id: int, incident_id: str, action: str = "view") -> IncidentView:
+        """The incident with its reports, verdicts and follow-ups, for a desk member who may
+        see it (a refusal is audited as `refused.<action>`)."""
+        async with self._uow() as uow:
+            person = await self._member(uow, user_id, Role.TRAINEE, action, incident_id[:36])
+            incident = await uow.incidents.get(incident_id)
+            if incident is None:
+                await self._refuse(uow, user_id, action, incident_id[:36], DeskRefusal.UNKNOWN)
+            assert incident is not None
+            await self._own_training(uow, user_id, incident, action)
+            claimable = incident.drill is DrillKind.TRAINING or person.can(Role.VERIFIER)
+            if incident.drill is DrillKind.LIVE and not person.can(Role.COORDINATOR):
+                incident = replace(incident, drill=None)  # a live drill looks real to the desk
+            return IncidentView(incident, await uow.reports.for_incident(incident_id),
+                                await uow.verdicts.for_incident(incident_id),
+                                await uow.follow_ups.for_incident(incident_id),
+                                await uow.merges.open_for(incident_id), claimable)
+
+    async def photos(self, user_id: int, incident_id: str) -> list[Media]:
+        """The photos of the incident's reports (already stripped of metadata), for a desk
+        member who may see the incident."""
+        async with self._uow() as uow:
+            await self._member(uow, user_id, Role.TRAINEE, "photos", incident_id[:36])
+            incident = await uow.incidents.get(incident_id)
+            if incident is None:
+                await self._refuse(uow, user_id, "photos", incident_id[:36], DeskRefusal.UNKNOWN)
+            assert incident is not None
+            await self._own_training(uow, user_id, incident, "photos")
+            return await uow.media.for_incident(incident_id)
+
+    async def unclaimed_pings(self) -> list[tuple[Incident, list[Verifier]]]:
+        """Open incidents nobody claimed in time, each with whom to ping now: everyone on
+        duty after `ping_after`, coordinators (on duty or not) after twice that. Each level
+        is sent once (recorded with a conditional update)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            people = await uow.verifiers.all()
+            due = []
+            for incident in await uow.incidents.open_queue():
+                if incident.claimed_by is not None or incident.drill is DrillKind.TRAINING:
+                    continue
+                waited = now - incident.first_seen_at
+                after = self.policy.ping_after.get(incident.tier, timedelta(minutes=5))
+                level = 2 if waited >= 2 * after else 1 if waited >= after else 0
+                if level and await uow.incidents.raise_ping(incident.id, level):
+                    if level == 1:
+                        targets = [v for v in people if v.on_duty and v.can(Role.VERIFIER)]
+                    else:
+                        targets = [v for v in people if v.can(Role.COORDINATOR)]
+                    await uow.audit.add(AuditEvent(now, "system", f"ping.{level}", incident.id,
+                                                   {"people": len(targets)}))
+                    due.append((incident, targets))
+            await uow.commit()
+        return due
+
+    async def on_duty_for(self, incident: Incident, language: str,
+                          distance: Callable[[Verifier], float] | None = None) -> list[Verifier]:
+        """On-duty verifiers (and up) covering the incident's neighborhood (or everywhere) and
+        reading `language`, nearest first when `distance` is given."""
+        async with self._uow() as uow:
+            everyone = await uow.verifiers.all()
+        covering = [
+            v for v in everyone
+            if v.on_duty and v.can(Role.VERIFIER) and language in v.languages
+            and (not v.neighborhoods or incident.neighborhood_id in v.neighborhoods)
+        ]
+        return sorted(covering, key=distance) if distance else covering
+
+    def _judge(self, incident: Incident, person: Verifier,
+               verdicts: tuple[VerdictRecord, ...]) -> tuple[Outcome, Verdict | None]:
+        latest = verdicts[-1]
+        if incident.drill is DrillKind.TRAINING:
+            return Outcome.DECIDED, latest.verdict  # practice: one's own verdict is graded at once
+        if not latest.counts:
+            return Outcome.RECORDED, None  # only a vote that counts may ask reporters anything
+        if latest.verdict is Verdict.NEEDS_INFO:
+            return Outcome.NEEDS_INFO, None
+        counting = [v for v in verdicts if v.counts and v.verdict in FINAL]
+        if latest.verdict is Verdict.UNVERIFIABLE:
+            return (Outcome.ESCALATED, None) if counting else (Outcome.DECIDED, Verdict.UNVERIFIABLE)
+        if len({v.verdict for v in counting}) > 1:
+            if person.can(Role.COORDINATOR) and incident.escalated:
+                # a coordinator settles the disagreement (one who has not voted on it: a
+                # person votes once, so the earlier votes are all someone else's)
+                return Outcome.DECIDED, latest.verdict
+            return Outcome.ESCALATED, None
+        if person.can(Role.COORDINATOR) and incident.tier in self.policy.coordinator_alone:
+            return Outcome.DECIDED, latest.verdict
+        voters = {v.verifier_id for v in counting if v.verdict is latest.verdict}
+        if len(voters) >= self.policy.quorum.get(incident.tier, 2):
+            return Outcome.DECIDED, latest.verdict
+        return Outcome.RECORDED, None
+
+    async def _trainees_on_drills(self, uow: UnitOfWork, person: Verifier, incident: Incident, action: str) -> None:
+        """Trainees practise on their training drills: a live incident (a live drill too, as
+        it must look real) is claimed and decided by verifiers and up."""
+        if incident.drill is not DrillKind.TRAINING and not person.can(Role.VERIFIER):
+            await self._refuse(uow, person.user_id, action, incident.id, DeskRefusal.TRAINEE_LIVE)
+
+    async def _own_training(self, uow: UnitOfWork, user_id: int, incident: Incident, action: str) -> None:
+        """A training drill exists only for the person practising it."""
+        if incident.drill is DrillKind.TRAINING:
+            run = await uow.drills.run_for_incident(incident.id)
+            if run is None or run.person != user_id:
+                await self._refuse(uow, user_id, action, incident.id, DeskRefusal.UNKNOWN)
+
+    async def _open_incident(self, uow: UnitOfWork, user_id: int, incident_id: str, action: str) -> Incident:
+        incident = await uow.incidents.get(incident_id)
+        if incident is None:
+            await self._refuse(uow, user_id, action, incident_id[:36], DeskRefusal.UNKNOWN)
+        assert incident is not None
+        if incident.status is not IncidentStatus.OPEN:
+            await self._refuse(uow, user_id, action, incident_id, DeskRefusal.DECIDED)
+        return incident
+
