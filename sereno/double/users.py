@@ -13,7 +13,8 @@ import time
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
-    from sereno.double.server import BotApiDouble, SentMessage
+    from sereno.double.records import SentMessage
+    from sereno.double.server import BotApiDouble
 
 __all__ = ["Button", "FakeUser", "TranscriptEntry"]
 
@@ -70,7 +71,7 @@ class FakeUser:
 
     Created through :meth:`BotApiDouble.user`. Sending methods push one update each and
     return its ``update_id``. Reading methods look at the bot's messages in this chat
-    (:class:`~sereno.double.server.SentMessage` objects, live with edits).
+    (:class:`~sereno.double.records.SentMessage` objects, live with edits).
     """
 
     def __init__(
