@@ -134,9 +134,14 @@ class Callback:
         return SEPARATOR.join([self.prefix, *written])
 
     def fits(self) -> bool:
-        """Whether the packed data is within Telegram's 64 bytes (a button whose data would
-        not fit is left out of its keyboard)."""
-        return len(self._join().encode()) <= MAX_BYTES
+        """Whether `pack` succeeds: the data is within Telegram's 64 bytes and reads back (a
+        button for a neighborhood or scenario whose id cannot be carried is left out of its
+        keyboard)."""
+        try:
+            self.pack()
+        except ValueError:
+            return False
+        return True
 
     def pack(self) -> str:
         """The callback data. Raises CallbackTooLong past 64 bytes, ValueError for values

@@ -227,12 +227,12 @@ def claim_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
 def verdict_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
     """Verdicts, Release (and Photos, and Read all reports when the card is abridged), for
     the lease holder."""
-    def verdict(mark: str, verdict: Verdict) -> dict[str, object]:
+    def choice(mark: str, verdict: Verdict) -> dict[str, object]:
         return _button(f"{mark} " + t(VERDICT_LABELS[verdict]), _desk(DeskAction.VERDICT, view, verdict))
 
     rows = [
-        [verdict("✅", Verdict.CONFIRMED), verdict("❌", Verdict.DEBUNKED)],
-        [verdict("❔", Verdict.UNVERIFIABLE), verdict("💬", Verdict.NEEDS_INFO)],
+        [choice("✅", Verdict.CONFIRMED), choice("❌", Verdict.DEBUNKED)],
+        [choice("❔", Verdict.UNVERIFIABLE), choice("💬", Verdict.NEEDS_INFO)],
         [_button(t("Release"), _desk(DeskAction.RELEASE, view)), *photos_button(t, view)],
         *_more_rows(t, view, shown),
     ]

@@ -29,8 +29,8 @@ import pytest
 import yaml
 
 from sereno.bot.app import running_bot
-from sereno.bot.services import Services
 from sereno.bot.callbacks import area_key
+from sereno.bot.services import Services
 from sereno.double import BotApiDouble, FakeUser, SentMessage
 from sereno.storage.scratch import scratch_database
 from sereno.verify.clock import ManualClock

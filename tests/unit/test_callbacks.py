@@ -198,6 +198,7 @@ def test_pack_refuses_what_it_cannot_carry() -> None:
         DeskButton(DeskAction.CLAIM, Token("x" * 64)).pack()
     assert not DeskButton(DeskAction.CLAIM, Token("x" * 64)).fits()
     assert not LegalButton(Text("é" * 30)).fits()  # bytes, not characters: 6 + 60
+    assert not LegalButton(Text("")).fits() and LegalButton(Text("é" * 29)).fits()
     with pytest.raises(ValueError, match="cannot be written"):
         DeskButton(DeskAction.CLAIM, INCIDENT, Verdict.CONFIRMED).pack()
     with pytest.raises(ValueError, match="cannot be written"):

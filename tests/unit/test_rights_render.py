@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from sereno.bot.callbacks import LegalButton
 from sereno.bot.i18n import translator
 from sereno.bot.messaging import MAX_TEXT, pack
-from sereno.bot.callbacks import LegalButton
 from sereno.bot.rights import help_keyboard, language_names, legal_help, rights_card
 from sereno.verify.places import Neighborhood
 from sereno.verify.resources import (
