@@ -11,6 +11,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Cont
 
 from sereno.bot import messaging
 from sereno.bot.alert_render import UPDATE_LINES
+from sereno.bot.callbacks import AlertAction, AlertButton, Token
 from sereno.bot.context import translator_for
 from sereno.bot.i18n import N_, Translator
 from sereno.bot.render import ACTIVITY_LABELS
@@ -19,7 +20,6 @@ from sereno.verify.alerts import Alert, UpdateKind
 from sereno.verify.incidents import Incident
 from sereno.verify.publishing import AlertRefusal, AlertRefused
 
-BOARD = "a"
 REFUSALS = {
     AlertRefusal.NOT_ALLOWED: N_("Only coordinators can do that."),
     AlertRefusal.UNKNOWN: N_("That alert or incident does not exist."),
@@ -35,7 +35,7 @@ UPDATE_BUTTONS = {
 
 
 class AlertDeskHandlers:
-    """/alerts and its buttons: `a:u:<alert>:<update>`, `a:c:<incident>`."""
+    """/alerts and its buttons (:class:`AlertButton`): update an alert, correct a rumor."""
 
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -73,11 +73,12 @@ class AlertDeskHandlers:
             await messaging.send(context.bot, chat.id, t("No active alerts, and no recent rumors to correct."))
             return
         for alert in board.active:
-            buttons = [{"text": t(label), "callback_data": f"{BOARD}:u:{alert.id}:{kind.value}"}
+            buttons = [{"text": t(label), "callback_data": AlertButton(AlertAction.UPDATE, Token(alert.id), kind).pack()}
                        for kind, label in UPDATE_BUTTONS.items()]
             await messaging.send(context.bot, chat.id, self.alert_line(t, alert), {"inline_keyboard": [buttons]})
         for incident in board.uncorrected:
-            button = {"text": t("Publish correction"), "callback_data": f"{BOARD}:c:{incident.id}"}
+            button = {"text": t("Publish correction"),
+                      "callback_data": AlertButton(AlertAction.CORRECT, Token(incident.id)).pack()}
             await messaging.send(context.bot, chat.id, self.debunked_line(t, incident), {"inline_keyboard": [[button]]})
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -85,13 +86,13 @@ class AlertDeskHandlers:
         user = update.effective_user
         assert query is not None and user is not None and query.message is not None
         t = self._t(update, context)
-        parts = (query.data or "").split(":")
+        button = AlertButton.parse(query.data)
         try:
-            if len(parts) == 4 and parts[1] == "u" and parts[3] in {k.value for k in UpdateKind}:
-                published = await self.s.alerts.update(user.id, parts[2][:36], UpdateKind(parts[3]))
-                text = t(UPDATE_LINES[UpdateKind(parts[3])], time=self._time(t, self.s.clock.now()))
-            elif len(parts) == 3 and parts[1] == "c":
-                published = await self.s.alerts.correct(user.id, parts[2][:36])
+            if button is not None and button.update is not None:
+                published = await self.s.alerts.update(user.id, button.subject_id, button.update)
+                text = t(UPDATE_LINES[button.update], time=self._time(t, self.s.clock.now()))
+            elif button is not None and button.action is AlertAction.CORRECT:
+                published = await self.s.alerts.correct(user.id, button.subject_id)
                 text = t("Correction queued for the neighborhood channels.")
             else:
                 await query.answer(t("That button is out of date. Send /alerts again."), show_alert=True)
@@ -107,7 +108,7 @@ class AlertDeskHandlers:
     def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
         return [
             CommandHandler("alerts", self.board, filters=filters.ChatType.PRIVATE),
-            CallbackQueryHandler(self.on_button, pattern=rf"^{BOARD}:"),
+            CallbackQueryHandler(self.on_button, pattern=AlertButton.pattern),
         ]
 
 

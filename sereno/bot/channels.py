@@ -20,16 +20,15 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from sereno.bot import messaging
+from sereno.bot.callbacks import ChannelButton, area_key
 from sereno.bot.context import translator_for
 from sereno.bot.i18n import N_, Translator, translator
 from sereno.bot.services import Services
-from sereno.bot.subscribe import area_key
 from sereno.verify.channels import ChannelLink, LinkRefusal, LinkRefused
 from sereno.verify.roster import Refused, Role
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "c"
 RIGHTS = {
     "administrator": N_("be an administrator"),
     "can_post_messages": N_("post messages"),
@@ -85,7 +84,7 @@ class ChannelHandlers:
         except Refused:
             await messaging.send(context.bot, chat.id, t("Only admins can link channels."))
             return
-        buttons = [{"text": nb.name, "callback_data": f"{CHANNEL}:{area_key(nb.id)}"}
+        buttons = [{"text": nb.name, "callback_data": ChannelButton(area_key(nb.id)).pack()}
                    for nb in sorted(self.s.places.gazetteer.neighborhoods, key=lambda nb: nb.name)]
         if not buttons:
             await messaging.send(context.bot, chat.id, t("No neighborhoods are set up yet."))
@@ -94,13 +93,15 @@ class ChannelHandlers:
                              {"inline_keyboard": [buttons[i:i + 2] for i in range(0, len(buttons), 2)]})
 
     async def on_pick(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`c:<key>`: a new one-use command to post in the channel (role checked again)."""
+        """A neighborhood button (:class:`ChannelButton`): a new one-use command to post in the
+        channel (role checked again)."""
         query = update.callback_query
         user = update.effective_user
         assert query is not None and user is not None and update.effective_chat is not None
         t = translator_for(update, context, self.s.settings.default_language)
-        key = (query.data or "").removeprefix(f"{CHANNEL}:")
-        neighborhood = next((nb for nb in self.s.places.gazetteer.neighborhoods if area_key(nb.id) == key), None)
+        button = ChannelButton.parse(query.data)
+        neighborhood = next((nb for nb in self.s.places.gazetteer.neighborhoods
+                             if button is not None and area_key(nb.id) == button.area), None)
         try:
             if neighborhood is None:
                 await self.s.roster.require(user.id, Role.ADMIN, "channel.link")
@@ -197,7 +198,7 @@ class ChannelHandlers:
         in_chats = (filters.ChatType.CHANNEL | filters.ChatType.GROUPS) & filters.Regex(r"^/linkchannel(@\w+)?\s")
         return [
             CommandHandler("linkchannel", self.start, filters=filters.ChatType.PRIVATE),
-            CallbackQueryHandler(self.on_pick, pattern=rf"^{CHANNEL}:[0-9a-f]{{8}}$"),
+            CallbackQueryHandler(self.on_pick, pattern=ChannelButton.pattern),
             MessageHandler(in_chats & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST), self.in_chat),
         ]
 

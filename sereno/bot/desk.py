@@ -21,7 +21,8 @@ from telegram.ext import (
 )
 
 from sereno.bot import desk_render, messaging
-from sereno.bot.context import MAX_TELEGRAM_ID, small_int, translator_for, user_data
+from sereno.bot.callbacks import AnswerButton, DeskAction, DeskButton, RoleButton
+from sereno.bot.context import translator_for, user_data
 from sereno.bot.i18n import N_, Translator, translator
 from sereno.bot.services import Services
 from sereno.config import SUPPORTED_LANGUAGES
@@ -192,18 +193,16 @@ class DeskHandlers:
                                desk_render.roster_keyboard(t, person))
 
     async def on_role(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A role button: `r:<user id>:<role>`."""
+        """A role button (:class:`RoleButton`)."""
         query = update.callback_query
         assert query is not None and update.effective_user is not None
         t = self.t(update, context)
-        parts = (query.data or "").split(":")
-        role = Role.parse(parts[2]) if len(parts) == 3 else None
-        target = small_int(parts[1], MAX_TELEGRAM_ID) if len(parts) == 3 else None
-        if role is None or target is None:
+        button = RoleButton.parse(query.data)
+        if button is None:
             await query.answer(t("This button is no longer active."))
             return
         try:
-            person = await self.s.roster.set_role(update.effective_user.id, target, role)
+            person = await self.s.roster.set_role(update.effective_user.id, button.user_id, button.role)
         except Refused as refusal:
             await self.refused(update, context, refusal.reason)
             return
@@ -240,54 +239,55 @@ class DeskHandlers:
         return shown.text, keyboard(t, view, shown)
 
     async def on_desk_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`d:claim:<id>`, `d:release:<id>`, `d:photos:<id>`, `d:reports:<id>`, `d:merge:<id>`,
-        `d:separate:<id>`, `d:v:<id>:<verdict>` — checked by the desk."""
+        """A button under a card (:class:`DeskButton`): claim, release, photos, read all
+        reports, merge, keep separate, a verdict — checked by the desk."""
         query = update.callback_query
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
         user_id = update.effective_user.id
-        _, _, rest = (query.data or "").partition(":")
-        action, _, rest = rest.partition(":")
-        incident_id, _, value = rest.partition(":")
+        button = DeskButton.parse(query.data)
+        if button is None:
+            await query.answer(t("This button is no longer active."))
+            return
+        action, incident_id, value = button.action, button.incident_id, button.verdict
         try:
             chat_id, message_id = query.message.chat.id, query.message.message_id
-            if action == "claim":
+            if action is DeskAction.CLAIM:
                 await self.s.desk.claim(user_id, incident_id)
                 await query.answer(t("You hold this incident now."))
                 await messaging.edit(context.bot, chat_id, message_id,
                                      *await self.card(t, user_id, incident_id, holding=True))
-            elif action == "release":
+            elif action is DeskAction.RELEASE:
                 await self.s.desk.release(user_id, incident_id)
                 await query.answer(t("Released: it is back in the queue."))
                 await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
-            elif action == "photos":
+            elif action is DeskAction.PHOTOS:
                 photos = await self.s.desk.photos(user_id, incident_id)
                 await query.answer(None if photos else t("This incident has no photos."))
                 for photo in photos:
                     await context.bot.send_photo(chat_id, photo.content)
-            elif action == "reports":
+            elif action is DeskAction.REPORTS:
                 view = await self.s.desk.view(user_id, incident_id, action="reports")
                 await query.answer()
                 await messaging.send_blocks(context.bot, chat_id, desk_render.full_text(t, view, self.s.settings.tz))
-            elif action == "merge":
+            elif action is DeskAction.MERGE:
                 target = await self.s.desk.merge(user_id, incident_id)
                 await query.answer(t("Merged."))
                 await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, target.id))
-            elif action == "separate":
+            elif action is DeskAction.SEPARATE:
                 await self.s.desk.keep_separate(user_id, incident_id)
                 await query.answer(t("Kept separate."))
                 await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
-            elif action == "v" and value in Verdict.__members__.values():
+            else:  # DeskAction.VERDICT, which always comes with its verdict
+                assert value is not None
                 await self.s.desk.require_holder(user_id, incident_id)
-                user_data(context)[PENDING_VERDICT] = [incident_id, value]
+                user_data(context)[PENDING_VERDICT] = [incident_id, value.value]
                 await query.answer()
                 prompt = (t("Type the question for the reporter(s). It is sent as you write it, so keep it short "
-                            "and never ask for names.") if value == Verdict.NEEDS_INFO.value
+                            "and never ask for names.") if value is Verdict.NEEDS_INFO
                           else t("Send a short reason for “{verdict}”.",
-                                 verdict=t(desk_render.VERDICT_LABELS[Verdict(value)])))
+                                 verdict=t(desk_render.VERDICT_LABELS[value])))
                 await messaging.send(context.bot, query.message.chat.id, prompt)
-            else:
-                await query.answer(t("This button is no longer active."))
         except DeskRefused as refusal:
             await self.refused(update, context, refusal.reason)
 
@@ -373,11 +373,16 @@ class DeskHandlers:
 
     # ── reporters answering follow-ups ────────────────────────────────────────────
     async def on_answer_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`f:<follow-up id>`: the next text is the answer (checked against the reporter)."""
+        """An Answer button (:class:`AnswerButton`): the next text is the answer (checked
+        against the reporter)."""
         query = update.callback_query
         assert query is not None
         t = self.t(update, context)
-        user_data(context)[ANSWERING] = (query.data or "")[2:]
+        button = AnswerButton.parse(query.data)
+        if button is None:
+            await query.answer(t("This button is no longer active."))
+            return
+        user_data(context)[ANSWERING] = button.follow_up_id
         await query.answer()
         assert query.message is not None
         await messaging.send(context.bot, query.message.chat.id,
@@ -472,9 +477,9 @@ class DeskHandlers:
             CommandHandler("invite", self.invite, filters=private),
             CommandHandler("roster", self.roster, filters=private),
             CommandHandler("queue", self.queue, filters=private),
-            CallbackQueryHandler(self.on_desk_button, pattern=rf"^{desk_render.DESK}:"),
-            CallbackQueryHandler(self.on_role, pattern=r"^r:\d+:"),
-            CallbackQueryHandler(self.on_answer_button, pattern=r"^f:"),
+            CallbackQueryHandler(self.on_desk_button, pattern=DeskButton.pattern),
+            CallbackQueryHandler(self.on_role, pattern=RoleButton.pattern),
+            CallbackQueryHandler(self.on_answer_button, pattern=AnswerButton.pattern),
             MessageHandler(filters.TEXT & ~filters.COMMAND & Awaiting(application, PENDING_VERDICT), self.on_reason),
             MessageHandler(filters.TEXT & ~filters.COMMAND & Awaiting(application, ANSWERING), self.on_answer),
         ]

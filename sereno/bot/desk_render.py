@@ -8,6 +8,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sereno.bot import messaging
+from sereno.bot.callbacks import AnswerButton, Callback, DeskAction, DeskButton, RoleButton, Token
 from sereno.bot.i18n import N_, Translator
 from sereno.bot.messaging import Markup
 from sereno.bot.render import ACTIVITY_LABELS, AGENT_LABELS, UNIFORM_LABELS, VEHICLE_LABELS
@@ -16,9 +17,6 @@ from sereno.verify.incidents import DrillKind, Verdict
 from sereno.verify.model import Report, Tier
 from sereno.verify.places import Gazetteer
 from sereno.verify.roster import Role, Verifier
-
-#: Prefix of desk buttons: `d:<action>:<incident id>[:<value>]`; never trusted, always checked.
-DESK = "d"
 
 TIER_LABELS = {
     Tier.URGENT: N_("🔴 URGENT"),
@@ -63,7 +61,7 @@ def for_reporter(t: Translator, reporter: ReporterToTell) -> tuple[str, Markup |
     Answer button, or the outcome of their report."""
     if reporter.follow_up_id is not None:
         text = t("A verifier has a question about your report {code}:", code=reporter.ref_code)
-        markup = {"inline_keyboard": [[{"text": t("Answer"), "callback_data": f"f:{reporter.follow_up_id}"}]]}
+        markup = {"inline_keyboard": [[_button(t("Answer"), AnswerButton(Token(reporter.follow_up_id)))]]}
         return f"{text}\n\n{reporter.question}", markup
     assert reporter.verdict is not None
     return t(OUTCOME_FOR_REPORTER[reporter.verdict], code=reporter.ref_code), None
@@ -195,44 +193,47 @@ def full_text(t: Translator, view: IncidentView, tz: ZoneInfo) -> list[str]:
     ]
 
 
-def _button(text: str, data: str) -> dict[str, object]:
-    return {"text": text, "callback_data": data}
+def _button(text: str, data: Callback) -> dict[str, object]:
+    return {"text": text, "callback_data": data.pack()}
+
+
+def _desk(action: DeskAction, view: IncidentView, verdict: Verdict | None = None) -> DeskButton:
+    return DeskButton(action, Token(view.incident.id), verdict)
 
 
 def _more_rows(t: Translator, view: IncidentView, shown: Card) -> list[list[dict[str, object]]]:
     """A Read all reports button under a card that leaves something out."""
-    return [[_button(t("📄 Read all reports"), f"{DESK}:reports:{view.incident.id}")]] if shown.abridged else []
+    return [[_button(t("📄 Read all reports"), _desk(DeskAction.REPORTS, view))]] if shown.abridged else []
 
 
 def photos_button(t: Translator, view: IncidentView) -> list[dict[str, object]]:
     """A "Photos (n)" button when the incident's reports carry photos (none otherwise)."""
     count = sum(len(r.media_ids) for r in view.reports)
-    return [_button(t("📷 Photos ({count})", count=count), f"{DESK}:photos:{view.incident.id}")] if count else []
+    return [_button(t("📷 Photos ({count})", count=count), _desk(DeskAction.PHOTOS, view))] if count else []
 
 
 def claim_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
     """The Claim button of a card for a viewer who may claim it (and Photos), Read all
     reports when the card is abridged, and Merge / Keep separate when a merge is suggested
     (for a viewer who may claim: merging is a verifier's decision too)."""
-    incident_id = view.incident.id
-    claim = [_button(t("Claim"), f"{DESK}:claim:{incident_id}")] if view.claimable else []
+    claim = [_button(t("Claim"), _desk(DeskAction.CLAIM, view))] if view.claimable else []
     rows = [row for row in ([*claim, *photos_button(t, view)], *_more_rows(t, view, shown)) if row]
     if view.suggestion is not None and view.claimable:
-        rows.append([_button(t("Merge"), f"{DESK}:merge:{incident_id}"),
-                     _button(t("Keep separate"), f"{DESK}:separate:{incident_id}")])
+        rows.append([_button(t("Merge"), _desk(DeskAction.MERGE, view)),
+                     _button(t("Keep separate"), _desk(DeskAction.SEPARATE, view))])
     return {"inline_keyboard": rows}
 
 
 def verdict_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
     """Verdicts, Release (and Photos, and Read all reports when the card is abridged), for
     the lease holder."""
-    incident_id = view.incident.id
+    def choice(mark: str, verdict: Verdict) -> dict[str, object]:
+        return _button(f"{mark} " + t(VERDICT_LABELS[verdict]), _desk(DeskAction.VERDICT, view, verdict))
+
     rows = [
-        [_button("✅ " + t(VERDICT_LABELS[Verdict.CONFIRMED]), f"{DESK}:v:{incident_id}:confirmed"),
-         _button("❌ " + t(VERDICT_LABELS[Verdict.DEBUNKED]), f"{DESK}:v:{incident_id}:debunked")],
-        [_button("❔ " + t(VERDICT_LABELS[Verdict.UNVERIFIABLE]), f"{DESK}:v:{incident_id}:unverifiable"),
-         _button("💬 " + t(VERDICT_LABELS[Verdict.NEEDS_INFO]), f"{DESK}:v:{incident_id}:needs_info")],
-        [_button(t("Release"), f"{DESK}:release:{incident_id}"), *photos_button(t, view)],
+        [choice("✅", Verdict.CONFIRMED), choice("❌", Verdict.DEBUNKED)],
+        [choice("❔", Verdict.UNVERIFIABLE), choice("💬", Verdict.NEEDS_INFO)],
+        [_button(t("Release"), _desk(DeskAction.RELEASE, view)), *photos_button(t, view)],
         *_more_rows(t, view, shown),
     ]
     return {"inline_keyboard": rows}
@@ -244,15 +245,20 @@ def roster_line(t: Translator, person: Verifier) -> str:
     return f"{person.name} · {t(ROLE_LABELS[person.role])} · {duty} · {', '.join(person.languages)}"
 
 
+def role_button(t: Translator, user_id: int, role: Role) -> dict[str, object]:
+    """"Make <role>" for a desk member (the roster checks who presses it)."""
+    return _button(t("Make {role}", role=t(ROLE_LABELS[role])), RoleButton(user_id, role))
+
+
 def roster_keyboard(t: Translator, person: Verifier) -> Markup:
     """Role buttons for one member: promote one step, demote one step, revoke."""
     buttons = []
     if person.role < Role.COORDINATOR:
         higher = Role(max(Role.TRAINEE, person.role) + 1)
-        buttons.append(_button(t("Make {role}", role=t(ROLE_LABELS[higher])), f"r:{person.user_id}:{higher.label}"))
+        buttons.append(role_button(t, person.user_id, higher))
     if person.role > Role.TRAINEE:
         lower = Role(person.role - 1)
-        buttons.append(_button(t("Make {role}", role=t(ROLE_LABELS[lower])), f"r:{person.user_id}:{lower.label}"))
+        buttons.append(role_button(t, person.user_id, lower))
     if person.role is not Role.REVOKED:
-        buttons.append(_button(t("Revoke"), f"r:{person.user_id}:revoked"))
+        buttons.append(_button(t("Revoke"), RoleButton(person.user_id, Role.REVOKED)))
     return {"inline_keyboard": [buttons]} if buttons else {"inline_keyboard": []}

@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from sereno.bot import desk_render, messaging
+from sereno.bot.callbacks import DrillAction, DrillButton, Token
 from sereno.bot.context import translator_for, user_data
 from sereno.bot.desk import Awaiting, DeskHandlers
 from sereno.bot.i18n import Translator, translator
@@ -30,7 +31,6 @@ from sereno.verify.training import DrillDebrief, TrainingRecord
 
 log = logging.getLogger(__name__)
 
-DRILLS = "dr"  # button prefix: `dr:<action>[:<scenario id>]`, never trusted
 IMPORTING = "drill_import"  # set while the bot waits for a coordinator's scenario file
 MAX_FILE_BYTES = 256 * 1024
 LIVE_CHOICES = 20
@@ -78,27 +78,32 @@ class DrillHandlers:
         except DeskRefused as refusal:
             await self.desk.refused(update, context, refusal.reason)
             return
-        rows = [[self._button(t("Practice a drill"), "practice")]]
+        rows = [[self._button(t("Practice a drill"), DrillButton(DrillAction.PRACTICE))]]
         if record.person.can(Role.COORDINATOR):
-            rows += [[self._button(t("Training records"), "records"), self._button(t("Live drill"), "live")],
-                     [self._button(t("Import scenarios"), "import"), self._button(t("Download scenarios"), "export")]]
+            rows += [[self._button(t("Training records"), DrillButton(DrillAction.RECORDS)),
+                      self._button(t("Live drill"), DrillButton(DrillAction.LIVE))],
+                     [self._button(t("Import scenarios"), DrillButton(DrillAction.IMPORT)),
+                      self._button(t("Download scenarios"), DrillButton(DrillAction.EXPORT))]]
         text = t("Drills are practice incidents with a known answer. Nothing in a drill is real or published.")
         mine = record_line(t, record) if record.drills else t("You have not done a drill yet.")
         await messaging.send(context.bot, update.effective_chat.id, f"{text}\n\n{t('Your drills:')} {mine}",
                              {"inline_keyboard": rows})
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`dr:practice`, `dr:records`, `dr:live`, `dr:inject:<scenario>`, `dr:end:<incident>`,
-        `dr:import`, `dr:export`."""
+        """A /drills button (:class:`DrillButton`): practice, records, live, inject a
+        scenario, end a live drill, import, export."""
         query = update.callback_query
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
         user_id, chat_id = update.effective_user.id, query.message.chat.id
-        _, _, rest = (query.data or "").partition(":")
-        action, _, value = rest.partition(":")
+        button = DrillButton.parse(query.data)
+        if button is None:
+            await query.answer(t("This button is no longer active."))
+            return
+        action, value = button.action, button.subject or ""
         language = t.language
         try:
-            if action == "practice":
+            if action is DrillAction.PRACTICE:
                 incident = await self.s.training.practice(user_id, language)
                 await query.answer()
                 text, markup = await self.desk.card(t, user_id, incident.id)
@@ -106,17 +111,17 @@ class DrillHandlers:
                     "Work it as you would a real incident: claim it, check the reports, give your verdict "
                     "and a reason. You get the answer right after."))
                 await messaging.send(context.bot, chat_id, text, markup)
-            elif action == "records":
+            elif action is DrillAction.RECORDS:
                 records = await self.s.training.records(user_id)
                 await query.answer()
                 lines = [f"{r.person.name} · {t(desk_render.ROLE_LABELS[r.person.role])}: {record_line(t, r)}"
                          for r in records]
                 await messaging.send(context.bot, chat_id, "\n".join(
                     [t("Training records:"), *lines] if lines else [t("Nobody has done a drill yet.")]))
-            elif action == "live":
+            elif action is DrillAction.LIVE:
                 await self.offer_live(context.bot, t, user_id, chat_id)
                 await query.answer()
-            elif action == "inject":
+            elif action is DrillAction.INJECT:
                 incident = await self.s.training.inject_live(user_id, value, self.s.settings.default_language)
                 await query.answer()
                 reached = await self.desk.announce_incident(context.bot, incident, self.s.settings.default_language)
@@ -124,28 +129,26 @@ class DrillHandlers:
                     "Live drill started. It is in the live queue as if it were real, and {count} verifier(s) on "
                     "duty were sent its card. Only coordinators see it marked as a drill; nothing will be "
                     "published. You get a report when the desk decides it.", count=reached))
-            elif action == "end":
+            elif action is DrillAction.END:
                 debrief = await self.s.training.end_live(user_id, value)
                 await query.answer(t("Live drill ended."))
                 await self.debrief(context.bot, debrief)
-            elif action == "import":
+            elif action is DrillAction.IMPORT:
                 await self.s.training.scenarios(user_id)  # coordinators only (checked, audited)
                 user_data(context)[IMPORTING] = True
                 await query.answer()
                 await messaging.send(context.bot, chat_id, t(
                     "Send the scenario file (YAML or JSON) as a document. Download scenarios gives you the stored "
                     "ones to edit or copy. Scenarios with an id already stored are replaced."))
-            elif action == "export":
+            else:  # DrillAction.EXPORT
                 scenarios = await self.s.training.scenarios(user_id)
                 await query.answer()
                 document = yaml.safe_dump({"scenarios": [scenario_document(s) for s in scenarios]},
                                           allow_unicode=True, sort_keys=False, width=100)
                 await context.bot.send_document(chat_id, document.encode("utf-8"), filename="drills.yaml",
                                                 caption=t("Drill scenarios: {count}", count=len(scenarios)))
-            else:
-                await query.answer(t("This button is no longer active."))
         except DeskRefused as refusal:
-            if action == "practice" and refusal.reason is DeskRefusal.UNKNOWN:
+            if action is DrillAction.PRACTICE and refusal.reason is DeskRefusal.UNKNOWN:
                 await query.answer(t("There are no drill scenarios yet. A coordinator can import them with "
                                      "/drills.")[:190], show_alert=True)
             else:
@@ -163,13 +166,16 @@ class DrillHandlers:
                 state = t(desk_render.VERDICT_LABELS[drill.incident.verdict])
             elif drill.incident.status is IncidentStatus.OPEN:
                 state = t("open")
-                rows.append([self._button(t("End: {title}", title=title)[:60], f"end:{drill.incident.id}")])
+                rows.append([self._button(t("End: {title}", title=title)[:60],
+                                          DrillButton(DrillAction.END, Token(drill.incident.id)))])
             else:
                 state = t("ended")
             lines.append(f"— {title}: {state}")
         lines.append(t("Choose a scenario to put in the live queue as if it were real:") if scenarios
                      else t("There are no drill scenarios yet. A coordinator can import them with /drills."))
-        rows += [[self._button(text_in(s.title, t.language)[:60], f"inject:{s.id}")] for s in scenarios[:LIVE_CHOICES]]
+        injects = [(text_in(s.title, t.language)[:60], DrillButton(DrillAction.INJECT, Token(s.id)))
+                   for s in scenarios[:LIVE_CHOICES]]
+        rows += [[self._button(title, data)] for title, data in injects if data.fits()]  # a longer id is left out
         await messaging.send(bot, chat_id, "\n".join(lines), {"inline_keyboard": rows})
 
     async def on_file(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -267,7 +273,7 @@ class DrillHandlers:
             t("Your drills:") + " " + record_line(t, record),
         ]
         await self._send(bot, run.person, "\n".join(lines),
-                         {"inline_keyboard": [[self._button(t("Practice another drill"), "practice")]]})
+                         {"inline_keyboard": [[self._button(t("Practice another drill"), DrillButton(DrillAction.PRACTICE))]]})
 
     async def _propose(self, bot: Bot, record: TrainingRecord) -> None:
         """Every coordinator is asked; promotion stays their decision (the role button is
@@ -278,8 +284,7 @@ class DrillHandlers:
             t = translator(person.language)
             text = t("{name} (trainee) meets the bar to become a verifier: {record}. Promotion is your decision.",
                      name=record.person.name, record=record_line(t, record))
-            button = {"text": t("Make {role}", role=t(desk_render.ROLE_LABELS[Role.VERIFIER])),
-                      "callback_data": f"r:{record.person.user_id}:{Role.VERIFIER.label}"}
+            button = desk_render.role_button(t, record.person.user_id, Role.VERIFIER)
             await self._send(bot, person.user_id, text, {"inline_keyboard": [[button]]})
 
     async def _send(self, bot: Bot, chat_id: int, text: str, markup: messaging.Markup | None = None) -> None:
@@ -289,12 +294,12 @@ class DrillHandlers:
             log.info("could not reach a desk member about a drill", exc_info=True)
 
     @staticmethod
-    def _button(text: str, action: str) -> dict[str, object]:
-        return {"text": text, "callback_data": f"{DRILLS}:{action}"}
+    def _button(text: str, data: DrillButton) -> dict[str, object]:
+        return {"text": text, "callback_data": data.pack()}
 
     def handlers(self, application: Application) -> list[BaseHandler]:  # type: ignore[type-arg]
         return [
             CommandHandler("drills", self.drills, filters=filters.ChatType.PRIVATE),
-            CallbackQueryHandler(self.on_button, pattern=rf"^{DRILLS}:"),
+            CallbackQueryHandler(self.on_button, pattern=DrillButton.pattern),
             MessageHandler(filters.Document.ALL & Awaiting(application, IMPORTING), self.on_file),
         ]

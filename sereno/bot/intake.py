@@ -25,6 +25,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from sereno.bot import messaging, render, rights
+from sereno.bot.callbacks import MenuButton, MenuItem, ReportButton, ReportField
 from sereno.bot.context import LANG_KEY, language_of, translator_for, user_data
 from sereno.bot.i18n import N_, Translator, pick_language, translator
 from sereno.bot.menu import Menu
@@ -147,10 +148,10 @@ class IntakeConversation:
         if step is Step.WHERE:
             return t(PROMPTS[step]), render.where_keyboard(t)
         if step is Step.DETAILS:
-            return t(PROMPTS[step]), render.single_button(t, "Skip", f"{render.REPORT}:skip:details")
+            return t(PROMPTS[step]), render.single_button(t, "Skip", render.skip(Step.DETAILS))
         if step is Step.PHOTO:
             label = N_("Continue") if draft.photos else N_("Skip")
-            return t(PROMPTS[step]), render.single_button(t, label, f"{render.REPORT}:skip:photo")
+            return t(PROMPTS[step]), render.single_button(t, label, render.skip(Step.PHOTO))
         if step is Step.EDIT:
             return t("Which answer do you want to change?"), render.edit_keyboard(t)
         return render.summary(t, draft, self.s.places.gazetteer), render.summary_keyboard(t)
@@ -264,7 +265,8 @@ class IntakeConversation:
         """An update for a conversation whose draft was closed: end it, or start afresh
         when the person asks for a new report."""
         msg = update.effective_message
-        wants_report = (update.callback_query is not None and update.callback_query.data == "m:report") or (
+        pressed = MenuButton.parse(update.callback_query.data) if update.callback_query is not None else None
+        wants_report = pressed == MenuButton(MenuItem.REPORT) or (
             msg is not None and msg.text is not None and msg.text.split("@")[0].strip() in ("/report", "/start"))
         if wants_report:
             return await self.start(update, context)
@@ -296,12 +298,12 @@ class IntakeConversation:
         t = self.t(update, context)
         draft = self.draft(context)
         step = self.current_step(context)
-        _, _, rest = (query.data or "").partition(":")
-        field, _, value = rest.partition(":")
-        if draft is None or not _is_prompt(query, context):
+        button = ReportButton.parse(query.data)
+        if button is None or draft is None or not _is_prompt(query, context):
             await self.remind(update, context)
             return None
-        if field == "lawyer":
+        field, value = button.field, button.value
+        if field is ReportField.LAWYER:
             await self.menu.lawyer(update, context)
             return None
         if field == step and step in CHOICES:
@@ -315,13 +317,13 @@ class IntakeConversation:
             self.keep(context, draft)
             await query.answer()
             return await self.advance(update, context, step, f"✓ {t(labels[choice])}")
-        if field == "skip" and value == step:
+        if field is ReportField.SKIP and value == step:
             await query.answer()
             if step is Step.WHERE:
                 await self.reply(update, t("No place given. That's OK."), REMOVE_KEYBOARD)
             skipped = t("Skipped")
             return await self.advance(update, context, step, "" if draft.photos else f"✓ {skipped}")
-        if field == "nb" and step is Step.WHERE:
+        if field is ReportField.NEIGHBORHOOD and step is Step.WHERE:
             nb = self.s.places.gazetteer.get(value)
             if nb is None:
                 await self.remind(update, context)
@@ -331,7 +333,7 @@ class IntakeConversation:
             await query.answer()
             await self.reply(update, t("Neighborhood: {name}", name=nb.name), REMOVE_KEYBOARD)
             return await self.advance(update, context, step)
-        if field == "do" and step in (Step.SUMMARY, Step.EDIT):
+        if field is ReportField.DO and step in (Step.SUMMARY, Step.EDIT):
             if value == "submit" and step is Step.SUMMARY:
                 return await self.submit(update, context, draft)
             if value == "cancel":
@@ -339,7 +341,7 @@ class IntakeConversation:
             if value in ("edit", "summary"):
                 await query.answer()
                 return await self.prompt(update, context, Step.EDIT if value == "edit" else Step.SUMMARY)
-        if field == "edit" and step is Step.EDIT and value in ORDER:
+        if field is ReportField.EDIT and step is Step.EDIT and value in ORDER:
             await query.answer()
             user_data(context)[EDITING_KEY] = True
             return await self.prompt(update, context, Step(value))
@@ -496,7 +498,7 @@ class IntakeConversation:
         if draft.photos >= limit:
             note = t.n("A report can hold {count} photo. Press Continue to check your report.",
                        "A report can hold {count} photos. Press Continue to check your report.", limit)
-            await self.ask(update, context, note, render.single_button(t, "Continue", f"{render.REPORT}:skip:photo"))
+            await self.ask(update, context, note, render.single_button(t, "Continue", render.skip(Step.PHOTO)))
             return None
         attachment = msg.photo[-1] if msg.photo else msg.document
         if attachment is None or (attachment.file_size or 0) > MAX_PHOTO_BYTES:
@@ -524,7 +526,7 @@ class IntakeConversation:
         draft.photos += 1
         self.keep(context, draft)
         note = t("Photo received. Location data and other hidden details were removed. Send another, or press Continue.")
-        await self.ask(update, context, note, render.single_button(t, "Continue", f"{render.REPORT}:skip:photo"))
+        await self.ask(update, context, note, render.single_button(t, "Continue", render.skip(Step.PHOTO)))
         return None
 
     async def not_a_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -556,7 +558,7 @@ class IntakeConversation:
         :meth:`close_idle` (a repeating job), not by PTB's per-update timeout jobs, which
         cost a scheduler round trip on every step and do not survive a restart."""
         d = self._with_draft
-        button = CallbackQueryHandler(d(self.on_button), pattern=rf"^{render.REPORT}:")
+        button = CallbackQueryHandler(d(self.on_button), pattern=ReportButton.pattern)
         text = filters.TEXT & ~filters.COMMAND
         private = filters.ChatType.PRIVATE
         states: dict[object, list[Any]] = {step.value: [button] for step in Step}
@@ -576,7 +578,7 @@ class IntakeConversation:
             return ConversationHandler(
                 entry_points=[
                     CommandHandler("report", self.start),
-                    CallbackQueryHandler(self.start, pattern=r"^m:report$"),
+                    CallbackQueryHandler(self.start, pattern=MenuButton(MenuItem.REPORT).matcher()),
                 ],
                 states=states,
                 fallbacks=[
@@ -586,8 +588,8 @@ class IntakeConversation:
                     CommandHandler("help", self.menu.help),
                     CommandHandler("language", self.menu.language),
                     CommandHandler(["start", "report"], d(self.in_progress)),
-                    CallbackQueryHandler(self.menu.lawyer, pattern=r"^m:lawyer$"),
-                    CallbackQueryHandler(d(self.in_progress), pattern=r"^m:report$"),
+                    CallbackQueryHandler(self.menu.lawyer, pattern=MenuButton(MenuItem.LAWYER).matcher()),
+                    CallbackQueryHandler(d(self.in_progress), pattern=MenuButton(MenuItem.REPORT).matcher()),
                     MessageHandler(private, d(self.remind)),
                 ],
                 name="intake",

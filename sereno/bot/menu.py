@@ -15,6 +15,7 @@ from telegram.ext import (
 )
 
 from sereno.bot import messaging, render, rights
+from sereno.bot.callbacks import LanguageButton, LegalButton, MenuButton, MenuItem
 from sereno.bot.context import LANG_KEY, translator_for
 from sereno.bot.i18n import LANGUAGE_NAMES, N_, Translator, known_language, translator
 from sereno.bot.services import Services
@@ -69,7 +70,8 @@ class Menu:
         """Store the chosen language, then the privacy notice and the menu."""
         query = update.callback_query
         assert query is not None
-        code = (query.data or "").removeprefix("lang:")
+        button = LanguageButton.parse(query.data)
+        code = button.code if button is not None else ""
         if code not in SUPPORTED_LANGUAGES:
             await query.answer()
             return
@@ -127,7 +129,8 @@ class Menu:
         t = self.t(update, context)
         query = update.callback_query
         assert query is not None
-        neighborhood = self.s.places.gazetteer.get(rights.parse_legal_data(query.data))
+        button = LegalButton.parse(query.data)
+        neighborhood = self.s.places.gazetteer.get(button.neighborhood_id if button is not None else None)
         blocks = rights.legal_help(t, self.s.resources, neighborhood)
         await messaging.send_blocks(context.bot, await self._chat_id(update), blocks, render.main_menu(t))
 
@@ -182,12 +185,12 @@ class Menu:
             CommandHandler("language", self.language, filters=private),
             CommandHandler(["lawyer", "hotline"], self.lawyer),
             CommandHandler("rights", self.show_rights),
-            CallbackQueryHandler(self.choose_language, pattern=r"^lang:"),
-            CallbackQueryHandler(self.help, pattern=r"^m:help$"),
-            CallbackQueryHandler(self.language, pattern=r"^m:language$"),
-            CallbackQueryHandler(self.lawyer, pattern=r"^m:lawyer$"),
-            CallbackQueryHandler(self.show_rights, pattern=r"^m:rights$"),
-            CallbackQueryHandler(self.legal_help, pattern=rf"^{rights.LEGAL}:"),
+            CallbackQueryHandler(self.choose_language, pattern=LanguageButton.pattern),
+            CallbackQueryHandler(self.help, pattern=MenuButton(MenuItem.HELP).matcher()),
+            CallbackQueryHandler(self.language, pattern=MenuButton(MenuItem.LANGUAGE).matcher()),
+            CallbackQueryHandler(self.lawyer, pattern=MenuButton(MenuItem.LAWYER).matcher()),
+            CallbackQueryHandler(self.show_rights, pattern=MenuButton(MenuItem.RIGHTS).matcher()),
+            CallbackQueryHandler(self.legal_help, pattern=LegalButton.pattern),
             CallbackQueryHandler(self.stale_button),
             MessageHandler(filters.COMMAND & private, self.unknown_command),
             MessageHandler(private & ~filters.StatusUpdate.ALL, self.anything_else),

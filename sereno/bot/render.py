@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cache
 
+from sereno.bot.callbacks import Callback, LanguageButton, MenuButton, MenuItem, ReportButton, ReportField, Text, Token
 from sereno.bot.i18n import LANGUAGE_NAMES, N_, Translator
 from sereno.bot.messaging import Markup
 from sereno.verify.model import (
@@ -73,8 +74,8 @@ KNOW_YOUR_RIGHTS_LINE = N_(
 Button = dict[str, object]
 
 
-def _button(text: str, data: str) -> Button:
-    return {"text": text, "callback_data": data}
+def _button(text: str, data: Callback) -> Button:
+    return {"text": text, "callback_data": data.pack()}
 
 
 def _inline(buttons: list[Button], width: int, *extra_rows: list[Button]) -> Markup:
@@ -86,9 +87,6 @@ def is_inline(markup: Markup | None) -> bool:
     """Whether `markup` is an inline keyboard (which can replace another one in place)."""
     return markup is not None and "inline_keyboard" in markup
 
-
-#: Prefix of every report-conversation button's callback data: `r:field:value`.
-REPORT = "r"
 
 #: Button steps and their labels, by the field name used in callback data.
 CHOICE_LABELS: dict[str, dict] = {  # type: ignore[type-arg]
@@ -105,15 +103,20 @@ def choice_keyboard(t: Translator, field: str) -> Markup:
     """Buttons for one field's choices, plus Skip (and, for the first question, the
     lawyer button). Built once per language."""
     labels = CHOICE_LABELS[field]
-    buttons = [_button(t(label), f"{REPORT}:{field}:{value}") for value, label in labels.items()]
-    extra = [[_button(t("Skip"), f"{REPORT}:skip:{field}")]]
+    buttons = [_button(t(label), ReportButton(ReportField(field), Text(str(value)))) for value, label in labels.items()]
+    extra = [[_button(t("Skip"), skip(field))]]
     if field == "activity":
-        extra.append([_button(t("⚖️ Someone needs a lawyer now"), f"{REPORT}:lawyer:now")])
+        extra.append([_button(t("⚖️ Someone needs a lawyer now"), ReportButton(ReportField.LAWYER, Text("now")))])
     return _inline(buttons, 1 if field == "activity" else 2, *extra)
 
 
+def skip(step: str) -> ReportButton:
+    """The Skip (or Continue) button of a report step."""
+    return ReportButton(ReportField.SKIP, Text(step))
+
+
 @cache
-def single_button(t: Translator, label: str, data: str) -> Markup:
+def single_button(t: Translator, label: str, data: Callback) -> Markup:
     """A keyboard of one button (Skip, Continue…)."""
     return _inline([_button(t(label), data)], 1)
 
@@ -123,19 +126,19 @@ def main_menu(t: Translator) -> Markup:
     """The home menu every conversation ends on."""
     return _inline(
         [
-            _button(t("📝 Report activity"), "m:report"),
-            _button(t("⚖️ Someone needs a lawyer now"), "m:lawyer"),
-            _button(t("🛡️ Know your rights"), "m:rights"),
+            _button(t("📝 Report activity"), MenuButton(MenuItem.REPORT)),
+            _button(t("⚖️ Someone needs a lawyer now"), MenuButton(MenuItem.LAWYER)),
+            _button(t("🛡️ Know your rights"), MenuButton(MenuItem.RIGHTS)),
         ],
         1,
-        [_button(t("Help"), "m:help"), _button(t("Language"), "m:language")],
+        [_button(t("Help"), MenuButton(MenuItem.HELP)), _button(t("Language"), MenuButton(MenuItem.LANGUAGE))],
     )
 
 
 @cache
 def language_keyboard() -> Markup:
     """One button per supported language, each in its own language."""
-    return _inline([_button(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()], 3)
+    return _inline([_button(name, LanguageButton(Token(code))) for code, name in LANGUAGE_NAMES.items()], 3)
 
 
 def hotline_text(t: Translator, hotline: str, hotline_name: str) -> str:
@@ -173,9 +176,11 @@ def where_keyboard(t: Translator) -> Markup:
 
 
 def neighborhood_keyboard(t: Translator, neighborhoods: list[Neighborhood]) -> Markup:
-    """Pick a neighborhood from a list, or say it is none of them."""
-    buttons = [_button(nb.name, f"{REPORT}:nb:{nb.id}") for nb in neighborhoods]
-    return _inline(buttons, 2, [_button(t("Not in this list / not sure"), f"{REPORT}:skip:where")])
+    """Pick a neighborhood from a list (those whose id is too long for a button's data are
+    left out: they can be typed), or say it is none of them."""
+    choices = [(nb.name, ReportButton(ReportField.NEIGHBORHOOD, Text(nb.id))) for nb in neighborhoods]
+    buttons = [_button(name, data) for name, data in choices if data.fits()]
+    return _inline(buttons, 2, [_button(t("Not in this list / not sure"), skip("where"))])
 
 
 def summary(t: Translator, draft: ReportDraft, gazetteer: Gazetteer) -> str:
@@ -215,17 +220,18 @@ def summary(t: Translator, draft: ReportDraft, gazetteer: Gazetteer) -> str:
 def summary_keyboard(t: Translator) -> Markup:
     """Submit / Edit / Cancel."""
     return _inline(
-        [_button(t("✅ Submit"), f"{REPORT}:do:submit")],
+        [_button(t("✅ Submit"), ReportButton(ReportField.DO, Text("submit")))],
         1,
-        [_button(t("✏️ Edit"), f"{REPORT}:do:edit"), _button(t("✖️ Cancel"), f"{REPORT}:do:cancel")],
+        [_button(t("✏️ Edit"), ReportButton(ReportField.DO, Text("edit"))),
+         _button(t("✖️ Cancel"), ReportButton(ReportField.DO, Text("cancel")))],
     )
 
 
 @cache
 def edit_keyboard(t: Translator) -> Markup:
     """Which answer to change."""
-    buttons = [_button(t(label), f"{REPORT}:edit:{step}") for step, label in FIELD_LABELS.items()]
-    return _inline(buttons, 2, [_button(t("Back to summary"), f"{REPORT}:do:summary")])
+    buttons = [_button(t(label), ReportButton(ReportField.EDIT, Text(step))) for step, label in FIELD_LABELS.items()]
+    return _inline(buttons, 2, [_button(t("Back to summary"), ReportButton(ReportField.DO, Text("summary")))])
 
 
 def wait_text(t: Translator, wait: timedelta) -> str:

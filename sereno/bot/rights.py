@@ -13,15 +13,11 @@ from collections.abc import Sequence
 from babel import Locale
 
 from sereno.bot import render
+from sereno.bot.callbacks import LegalButton, Text
 from sereno.bot.i18n import N_, Translator
 from sereno.bot.messaging import Markup
 from sereno.verify.places import Neighborhood
 from sereno.verify.resources import Hotline, LegalAid, Resources
-
-#: Telegram's limit on a button's callback data, in bytes.
-MAX_CALLBACK_BYTES = 64
-#: Callback data of a neighborhood button under /help: `legal:<neighborhood id>`.
-LEGAL = "legal"
 
 RIGHTS_TITLE = N_("🛡️ Know your rights")  # also the main-menu button (sereno.bot.render)
 NOT_LEGAL_ADVICE = N_("General information, not legal advice.")
@@ -115,24 +111,10 @@ def legal_help(t: Translator, resources: Resources, neighborhood: Neighborhood |
     return blocks
 
 
-def legal_data(neighborhood_id: str) -> str:
-    """Callback data of the /help button for a neighborhood."""
-    return f"{LEGAL}:{neighborhood_id}"
-
-
-def parse_legal_data(data: str | None) -> str | None:
-    """The neighborhood id a /help button claims to be for (to be looked up, never trusted)."""
-    prefix = f"{LEGAL}:"
-    return data[len(prefix):] if data and data.startswith(prefix) and len(data) > len(prefix) else None
-
-
 def help_keyboard(t: Translator, neighborhoods: Sequence[Neighborhood]) -> Markup:
     """One button per neighborhood (two a row; ids too long for callback data are left out),
     then the main menu."""
-    buttons = [
-        {"text": nb.name, "callback_data": legal_data(nb.id)}
-        for nb in neighborhoods
-        if len(legal_data(nb.id).encode()) <= MAX_CALLBACK_BYTES
-    ]
+    choices = [(nb.name, LegalButton(Text(nb.id))) for nb in neighborhoods]
+    buttons = [{"text": name, "callback_data": data.pack()} for name, data in choices if data.fits()]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     return {"inline_keyboard": [*rows, *render.main_menu(t)["inline_keyboard"]]}

@@ -7,13 +7,12 @@ neighborhood id that is looked up again on the server; nothing in them is truste
 
 from __future__ import annotations
 
-import hashlib
-
 from telegram import Update
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler
 from telegram.ext import filters as tg_filters
 
 from sereno.bot import messaging
+from sereno.bot.callbacks import AreaKey, SubscribeAction, SubscribeButton, area_key
 from sereno.bot.context import language_of, translator_for, user_data
 from sereno.bot.desk import Awaiting
 from sereno.bot.i18n import Translator
@@ -23,15 +22,14 @@ from sereno.verify.model import GeoPoint, InvalidPoint
 from sereno.verify.places import Neighborhood
 from sereno.verify.subscriptions import MAX_AREAS, TooManyAreas
 
-SUBSCRIBE = "s"
 AWAITING_LOCATION = "subscribe_location"
 #: Set in a person's data once they subscribe: a language change must then reach their alerts.
 SUBSCRIBED = "subscribed"
 
 
-def area_key(neighborhood_id: str) -> str:
-    """Eight hex characters naming a neighborhood in callback data (ids can be too long)."""
-    return hashlib.sha256(neighborhood_id.encode()).hexdigest()[:8]
+def _button(text: str, action: SubscribeAction, neighborhood: Neighborhood | None = None) -> dict[str, object]:
+    area = area_key(neighborhood.id) if neighborhood is not None else None
+    return {"text": text, "callback_data": SubscribeButton(action, area).pack()}
 
 
 class SubscribeHandlers:
@@ -43,7 +41,7 @@ class SubscribeHandlers:
     def _neighborhoods(self) -> list[Neighborhood]:
         return sorted(self.s.places.gazetteer.neighborhoods, key=lambda nb: nb.name)
 
-    def _by_key(self, key: str) -> Neighborhood | None:
+    def _by_key(self, key: AreaKey) -> Neighborhood | None:
         return next((nb for nb in self.s.places.gazetteer.neighborhoods if area_key(nb.id) == key), None)
 
     def _t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
@@ -51,11 +49,11 @@ class SubscribeHandlers:
 
     def keyboard(self, t: Translator, followed: list[str], order: list[Neighborhood] | None = None) -> messaging.Markup:
         """One toggle per neighborhood (✅ when followed), then location and done."""
-        buttons = [{"text": ("✅ " if nb.id in followed else "") + nb.name,
-                    "callback_data": f"{SUBSCRIBE}:t:{area_key(nb.id)}"} for nb in (order or self._neighborhoods())]
+        buttons = [_button(("✅ " if nb.id in followed else "") + nb.name, SubscribeAction.TOGGLE, nb)
+                   for nb in (order or self._neighborhoods())]
         rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-        rows.append([{"text": t("📍 Use my location"), "callback_data": f"{SUBSCRIBE}:loc"},
-                     {"text": t("Done"), "callback_data": f"{SUBSCRIBE}:done"}])
+        rows.append([_button(t("📍 Use my location"), SubscribeAction.LOCATION),
+                     _button(t("Done"), SubscribeAction.DONE)])
         return {"inline_keyboard": rows}
 
     def summary(self, t: Translator, followed: list[str]) -> str:
@@ -87,21 +85,22 @@ class SubscribeHandlers:
         followed = await self.s.subscriptions.areas(update.effective_chat.id)
         markup = None
         if followed:
-            rows = [[{"text": t("Remove {place}", place=nb.name), "callback_data": f"{SUBSCRIBE}:r:{area_key(nb.id)}"}]
+            rows = [[_button(t("Remove {place}", place=nb.name), SubscribeAction.REMOVE, nb)]
                     for n in followed if (nb := self.s.places.gazetteer.get(n)) is not None]
-            rows.append([{"text": t("Stop all alerts"), "callback_data": f"{SUBSCRIBE}:all"}])
+            rows.append([_button(t("Stop all alerts"), SubscribeAction.ALL)])
             markup = {"inline_keyboard": rows}
         await messaging.send(context.bot, update.effective_chat.id, self.summary(t, followed), markup)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """`s:t:<key>` toggle, `s:r:<key>` remove, `s:all`, `s:loc`, `s:done`."""
+        """A subscription button (:class:`SubscribeButton`): toggle or remove a neighborhood,
+        stop all, share a location, done."""
         query = update.callback_query
         assert query is not None and query.message is not None and update.effective_chat is not None
         t = self._t(update, context)
         chat_id = update.effective_chat.id
-        _, _, rest = (query.data or "").partition(":")
-        action, _, key = rest.partition(":")
-        if action == "loc":
+        button = SubscribeButton.parse(query.data)
+        action = button.action if button is not None else None
+        if action is SubscribeAction.LOCATION:
             await query.answer()
             user_data(context)[AWAITING_LOCATION] = True
             await messaging.send(context.bot, chat_id, t("Share a location with the button below (it is used once "
@@ -109,24 +108,24 @@ class SubscribeHandlers:
                                  {"keyboard": [[{"text": t("📍 Share location"), "request_location": True}]],
                                   "resize_keyboard": True, "one_time_keyboard": True})
             return
-        if action == "done":
+        if action is SubscribeAction.DONE:
             await query.answer()
             await messaging.edit(context.bot, chat_id, query.message.message_id,
                                  self.summary(t, await self.s.subscriptions.areas(chat_id)))
             return
-        if action == "all":
+        if action is SubscribeAction.ALL:
             await self.s.subscriptions.unsubscribe(chat_id)
             user_data(context).pop(SUBSCRIBED, None)
             await query.answer(t("Unsubscribed."))
             await messaging.edit(context.bot, chat_id, query.message.message_id,
                                  t("You will get no more alerts. Send /subscribe any time to start again."))
             return
-        neighborhood = self._by_key(key) if action in ("t", "r") else None
+        neighborhood = self._by_key(button.area) if button is not None and button.area is not None else None
         if neighborhood is None:
             await query.answer(t("That button is out of date. Send /subscribe again."), show_alert=True)
             return
         followed = await self.s.subscriptions.areas(chat_id)
-        if action == "r" or neighborhood.id in followed:
+        if action is SubscribeAction.REMOVE or neighborhood.id in followed:
             followed = await self.s.subscriptions.unsubscribe(chat_id, neighborhood.id)
         else:
             try:
@@ -138,7 +137,7 @@ class SubscribeHandlers:
                 return
             user_data(context)[SUBSCRIBED] = True
         await query.answer()
-        if action == "r":
+        if action is SubscribeAction.REMOVE:
             await messaging.edit(context.bot, chat_id, query.message.message_id, self.summary(t, followed))
         else:
             await messaging.edit(context.bot, chat_id, query.message.message_id, self.prompt(t),
@@ -177,6 +176,6 @@ class SubscribeHandlers:
         return [
             CommandHandler("subscribe", self.subscribe, filters=private),
             CommandHandler(["mysubscriptions", "unsubscribe"], self.mine, filters=private),
-            CallbackQueryHandler(self.on_button, pattern=rf"^{SUBSCRIBE}:"),
+            CallbackQueryHandler(self.on_button, pattern=SubscribeButton.pattern),
             MessageHandler(tg_filters.LOCATION & private & Awaiting(application, AWAITING_LOCATION), self.on_location),
         ]

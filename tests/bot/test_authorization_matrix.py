@@ -29,8 +29,8 @@ import pytest
 import yaml
 
 from sereno.bot.app import running_bot
+from sereno.bot.callbacks import area_key
 from sereno.bot.services import Services
-from sereno.bot.subscribe import area_key
 from sereno.double import BotApiDouble, FakeUser, SentMessage
 from sereno.storage.scratch import scratch_database
 from sereno.verify.clock import ManualClock
@@ -446,15 +446,15 @@ ROWS: tuple[Row, ...] = (
         says=says("not allowed")),
     Row("d:separate", VERIFIERS, press("d:separate:{incident}"), "Kept separate", prepare=suggested_merge,
         subject=(INCIDENT_ROW,)),
-    Row("r:promote trainee", COORDINATORS, press("r:{target}:verifier"), "· verifier ·",
+    Row("role:promote trainee", COORDINATORS, press("role:{target}:verifier"), "· verifier ·",
         prepare=target(Role.TRAINEE),
         says=says("not allowed")),
-    Row("r:revoke verifier", COORDINATORS, press("r:{target}:revoked"), "· revoked ·", prepare=target(Role.VERIFIER),
+    Row("role:revoke verifier", COORDINATORS, press("role:{target}:revoked"), "· revoked ·", prepare=target(Role.VERIFIER),
         says=says("not allowed")),
-    Row("r:make coordinator", ADMINS, press("r:{target}:coordinator"), "· coordinator ·",
+    Row("role:make coordinator", ADMINS, press("role:{target}:coordinator"), "· coordinator ·",
         prepare=target(Role.VERIFIER),
         says=says("not allowed")),
-    Row("r:revoke coordinator", ADMINS, press("r:{target}:revoked"), "· revoked ·", prepare=target(Role.COORDINATOR),
+    Row("role:revoke coordinator", ADMINS, press("role:{target}:revoked"), "· revoked ·", prepare=target(Role.COORDINATOR),
         says=says("not allowed")),
     Row("f:answer", frozenset({Who.REPORTER}), press_then_type("f:{follow_up}", "They said POLICE"), "passed on",
         prepare=follow_up, audited=False),
@@ -492,8 +492,8 @@ ROWS: tuple[Row, ...] = (
     Row("legal:", ALL, press("legal:harbor-view"), "Legal help in Harbor View", audited=False),
     # forged callback data: refused for everyone, admins included
     Row("forged d:claim of a made-up incident", NOBODY, press("d:claim:no-such-incident"), ""),
-    Row("forged d:claim truncated", NOBODY, press("d:claim"), ""),
-    Row("forged d:claim oversized", NOBODY, press(f"d:claim:{OVERSIZED}"), ""),
+    Row("forged d:claim truncated", NOBODY, press("d:claim"), "", audited=False),  # unreadable: never reaches the desk
+    Row("forged d:claim oversized", NOBODY, press(f"d:claim:{OVERSIZED}"), "", audited=False),
     Row("forged d:v on someone else's claim", NOBODY, press("d:v:{incident}:confirmed"), "",
         prepare=holding("other"), subject=(INCIDENT_ROW,), in_database=True,
         says=says("not allowed", trainee="Trainees practise on drills", verifier="do not hold", coordinator="do not hold",
@@ -504,16 +504,16 @@ ROWS: tuple[Row, ...] = (
         audited=False, subject=(INCIDENT_ROW,)),
     Row("forged d:merge without a suggestion", NOBODY, press("d:merge:{incident}"), "", prepare=fresh_incident,
         subject=(INCIDENT_ROW,)),
-    Row("forged r: on oneself", NOBODY, press("r:{me}:admin"), "",
+    Row("forged role: on oneself", NOBODY, press("role:{me}:admin"), "",
         says=says("not allowed", coordinator="own role", admin="own role")),
-    Row("forged r: on an unknown person", NOBODY, press("r:9999999:verifier"), "",
+    Row("forged role: on an unknown person", NOBODY, press("role:9999999:verifier"), "",
         says=says("not allowed", coordinator="not on the roster", admin="not on the roster")),
-    Row("forged r: on an admin", NOBODY, press("r:{admin}:revoked"), ""),
-    Row("forged r: with a made-up role", NOBODY, press("r:{target}:superuser"), "", prepare=target(Role.TRAINEE),
+    Row("forged role: on an admin", NOBODY, press("role:{admin}:revoked"), ""),
+    Row("forged role: with a made-up role", NOBODY, press("role:{target}:superuser"), "", prepare=target(Role.TRAINEE),
         audited=False),
     Row("forged f: of someone else's question", NOBODY, press_then_type("f:{follow_up}", "hello"), "",
         prepare=follow_up_of_someone_else, audited=False),
-    Row("forged f: garbage", NOBODY, press_then_type(f"f:{OVERSIZED}", "hello"), "", audited=False),
+    Row("forged f: garbage", NOBODY, press(f"f:{OVERSIZED}"), "", audited=False),
     Row("forged a:u of a made-up alert", NOBODY, press("a:u:no-such-alert:all_clear"), ""),
     Row("forged a:u with a made-up update", NOBODY, press("a:u:{alert}:retract"), "", prepare=active_alert,
         audited=False, subject=(ALERT_ROW,)),

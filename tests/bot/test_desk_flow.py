@@ -14,6 +14,7 @@ from sereno.bot.messaging import MAX_TEXT, units
 from sereno.double import BotApiDouble, FakeUser
 from sereno.verify.incidents import Verdict
 from sereno.verify.model import Activity, GeoPoint, ReportDraft
+from sereno.verify.roster import Role
 from sereno.verify.text import MAX_DETAILS_CHARS
 from tests.bot.conftest import Harness, jpeg_with_gps
 from tests.bot.test_intake_bad_input import finish, to_details
@@ -106,7 +107,7 @@ async def test_forged_and_unauthorised_presses_are_refused_and_audited(bot: Harn
     assert "do not hold" in str((await ana.wait_callback_answer()).get("text"))
     await ana.press_data("d:claim:no-such-incident", card)
     assert "does not exist" in str((await ana.wait_callback_answer()).get("text"))
-    await rosa.press_data(f"r:{ANA}:admin", rosa.last_message())  # type: ignore[arg-type]
+    await rosa.press_data(f"role:{ANA}:admin", rosa.last_message())  # type: ignore[arg-type]
     assert "not allowed" in str((await rosa.wait_callback_answer()).get("text"))
     refused = await bot.rows("SELECT action FROM audit_event WHERE action LIKE 'refused.%' ORDER BY id")
     assert [r["action"] for r in refused] == ["refused.claim", "refused.verdict", "refused.claim", "refused.role.change"]
@@ -295,6 +296,33 @@ async def test_the_roster_promotes_and_revokes_with_buttons(bot: Harness, double
     await ana.wait_text("not allowed")
     actions = [r["action"] for r in await bot.rows("SELECT action FROM audit_event WHERE action LIKE 'role.%'")]
     assert actions[-2:] == ["role.coordinator", "role.revoked"]
+
+
+async def test_a_role_button_works_while_the_coordinator_writes_a_report(bot: Harness, double: BotApiDouble) -> None:
+    """The role buttons and the report's buttons are told apart: a coordinator with a report
+    draft open who presses "Make verifier" on /roster changes the role, and the draft stays
+    where it was."""
+    admin = double.user(ADMIN, "Admin", "en")
+    await admin.send_command("/invite trainee")
+    invite = await admin.wait_text("Invite code for a trainee")
+    code = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", invite.text)
+    assert code is not None
+    ana = double.user(ANA, "Ana", "en")
+    await ana.send_command(f"/join {code.group()}")
+    await ana.wait_text("Welcome to the desk as trainee")
+    await admin.send_command("/roster")
+    line = await admin.wait_text("Ana · trainee")
+    await admin.send_command("/report")
+    question = await admin.wait_text("What is happening?")
+    await admin.press("Make verifier", message=line)
+    assert (await admin.wait_callback_answer()).get("text") is None  # answered without a complaint
+    await admin.wait_text("Ana · verifier")
+    person = await bot.runtime.services.roster.get(ANA)
+    assert person is not None and person.role is Role.VERIFIER
+    await admin.press("Checkpoint or vehicle stop", message=question)  # the draft goes on where it was
+    await admin.wait_text("Where is it happening?")
+    await admin.send_text("Skip")
+    await admin.wait_text("When did you see it?")
 
 
 async def test_verifiers_see_the_reports_photos_without_their_metadata(bot: Harness, double: BotApiDouble) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from sereno.bot.callbacks import LegalButton
 from sereno.bot.i18n import translator
 from sereno.bot.messaging import MAX_TEXT, pack
-from sereno.bot.rights import help_keyboard, language_names, legal_help, parse_legal_data, rights_card
+from sereno.bot.rights import help_keyboard, language_names, legal_help, rights_card
 from sereno.verify.places import Neighborhood
 from sereno.verify.resources import (
     MAX_NAME,
@@ -63,5 +64,5 @@ def test_neighborhood_buttons_carry_only_ids_that_fit_and_parse_back() -> None:
     rows = help_keyboard(translator("en"), nbs)["inline_keyboard"]
     data = [b["callback_data"] for row in rows for b in row]
     assert "legal:las-palmas" in data and not any("x" * 60 in d for d in data)
-    assert parse_legal_data("legal:las-palmas") == "las-palmas"
-    assert parse_legal_data("legal:") is None and parse_legal_data("m:help") is None and parse_legal_data(None) is None
+    assert LegalButton.parse("legal:las-palmas") == LegalButton("las-palmas")  # type: ignore[arg-type]
+    assert LegalButton.parse("legal:") is None and LegalButton.parse("m:help") is None and LegalButton.parse(None) is None
