@@ -10,12 +10,20 @@ from typing import Self
 
 from sereno.verify.audit import AuditEvent
 from sereno.verify.clustering import Candidate, compatible, distance_m
-from sereno.verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from sereno.verify.errors import Conflict
-from sereno.verify.incidents import Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
+from sereno.verify.incidents import (
+    FollowUp,
+    Incident,
+    IncidentStatus,
+    MergeSuggestion,
+    ReporterToTell,
+    Verdict,
+    VerdictRecord,
+    more_urgent,
+)
+from sereno.verify.members import Invite, Role, Verifier
 from sereno.verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from sereno.verify.places import Neighborhood
-from sereno.verify.roster import Invite, Role, Verifier
 
 
 @dataclass

@@ -58,13 +58,14 @@ from sereno.verify.export_service import ExportService
 from sereno.verify.exports import FeedSource
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.limits import SendGate, replica_rate
+from sereno.verify.members import Role
 from sereno.verify.outbox import OutboxService
 from sereno.verify.places import Gazetteer, PlaceResolver
 from sereno.verify.ports import Clock
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.publishing import AlertService, Publisher
 from sereno.verify.retention import RetentionService
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from sereno.verify.stats import StatsService
 from sereno.verify.subscriptions import SubscriptionService
 from sereno.verify.training import TrainingService

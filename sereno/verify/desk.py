@@ -24,14 +24,26 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
-from sereno.verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, MergeSuggestion, Verdict
+from sereno.verify.incidents import (
+    TIER_ORDER,
+    DrillKind,
+    FollowUp,
+    Incident,
+    IncidentStatus,
+    MergeSuggestion,
+    ReporterToTell,
+    Verdict,
+    VerdictRecord,
+    agreeing,
+)
+from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Media, Report, Tier
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from sereno.verify.roster import Role, Verifier
 
 if TYPE_CHECKING:
+    from sereno.verify.drills import DrillDebrief
     from sereno.verify.publishing import Publisher
-    from sereno.verify.training import DrillDebrief, TrainingService
+    from sereno.verify.training import TrainingService
 
 FINAL = frozenset({Verdict.CONFIRMED, Verdict.DEBUNKED})
 
@@ -78,18 +90,6 @@ class DeskRefused(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class VerdictRecord:
-    """One person's verdict on an incident; `counts` is false for trainees."""
-
-    incident_id: str
-    verifier_id: int
-    verdict: Verdict
-    reason: str
-    at: datetime
-    counts: bool
-
-
 class Outcome(StrEnum):
     """What a verdict did to the incident."""
 
@@ -97,40 +97,6 @@ class Outcome(StrEnum):
     DECIDED = "decided"  # final: confirmed, debunked or unverifiable
     ESCALATED = "escalated"  # verifiers disagree: coordinators decide
     NEEDS_INFO = "needs_info"  # the reporters are asked a follow-up question
-
-
-@dataclass(frozen=True, slots=True)
-class ReporterToTell:
-    """A message owed to a reporter about an incident: its `verdict`, or a verifier's
-    follow-up `question` (`follow_up_id` set). The chat id comes from the short-lived
-    contact table; what is owed is recorded with the verdict, so it survives a crash."""
-
-    report_id: str
-    ref_code: str
-    chat_id: int
-    language: str
-    follow_up_id: str | None = None
-    verdict: Verdict | None = None
-    question: str = ""
-
-    @property
-    def key(self) -> str:
-        """Names what is owed: the follow-up's id for a question, else the report's id (a
-        report has one outcome)."""
-        return self.follow_up_id or self.report_id
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """A verifier's question to a reporter, and the answer once given."""
-
-    id: str
-    report_id: str
-    question: str
-    asked_by: int
-    asked_at: datetime
-    answer: str | None = None
-    answered_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +124,6 @@ class VerdictResult:
     verdicts: tuple[VerdictRecord, ...]
     tell: tuple[ReporterToTell, ...] = ()
     drill: DrillDebrief | None = None
-
-
-def agreeing(verdicts: tuple[VerdictRecord, ...], verdict: Verdict) -> int:
-    """How many distinct verifiers (trainees not counted) gave `verdict`."""
-    return len({v.verifier_id for v in verdicts if v.counts and v.verdict is verdict})
 
 
 class DeskGuard:

@@ -32,12 +32,13 @@ from sereno.verify.desk import DeskService, Outcome
 from sereno.verify.errors import Conflict
 from sereno.verify.incidents import Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier
 from sereno.verify.outbox import OutboxService, Outcomes
 from sereno.verify.places import Gazetteer, parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.publishing import AlertRefusal, AlertRefused, AlertService, Publisher
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from sereno.verify.subscriptions import SubscriptionService
 from tests.conftest import DEMO_REGION
 

@@ -17,11 +17,11 @@ from sereno.verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
 from sereno.verify.drills import CertificationBar, DrillFileError
 from sereno.verify.incidents import DrillKind, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, ReportDraft
 from sereno.verify.places import parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.publishing import DrillNotPublished
-from sereno.verify.roster import Role
 from sereno.verify.stats import StatsService
 from sereno.verify.training import TrainingService
 from tests.conftest import DEMO_REGION
