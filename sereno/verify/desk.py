@@ -21,9 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
+from sereno.verify.drills import DrillDebrief
 from sereno.verify.incidents import (
     TIER_ORDER,
     DrillKind,
@@ -39,11 +40,6 @@ from sereno.verify.incidents import (
 from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Media, Report, Tier
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-
-if TYPE_CHECKING:
-    from sereno.verify.drills import DrillDebrief
-    from sereno.verify.publishing import Publisher
-    from sereno.verify.training import TrainingService
 
 FINAL = frozenset({Verdict.CONFIRMED, Verdict.DEBUNKED})
 
@@ -65,6 +61,27 @@ class DeskPolicy:
 
     def lease_for(self, tier: Tier) -> timedelta:
         return self.urgent_lease if tier is Tier.URGENT else self.lease
+
+
+class OnDecided(Protocol):
+    """The desk's hook for a live incident (not a drill) that just got its final verdict,
+    called in the verdict's transaction with how many verifiers agreed on it: whatever it
+    writes is committed with the verdict or not at all. The composition root wires
+    `sereno.verify.publishing.Publisher.on_decided` (the alert or correction, and its
+    outbox messages)."""
+
+    async def __call__(self, uow: UnitOfWork, incident: Incident, verdict: Verdict, verifiers: int,
+                       now: datetime, /) -> object: ...
+
+
+class OnDrillDecided(Protocol):
+    """The desk's hook for a drill that just got its final verdict, called in the verdict's
+    transaction with every verdict given on it; the debrief it returns goes back in the
+    :class:`VerdictResult`. The composition root wires
+    `sereno.verify.training.TrainingService.on_decided` (grading, certification proposals)."""
+
+    async def __call__(self, uow: UnitOfWork, incident: Incident, verdict: Verdict,
+                       verdicts: tuple[VerdictRecord, ...], now: datetime, /) -> DrillDebrief | None: ...
 
 
 class DeskRefusal(StrEnum):
@@ -154,17 +171,19 @@ class DeskGuard:
 
 
 class DeskService(DeskGuard):
-    """Queue, claims and verdicts; every action and refusal is audited."""
+    """Queue, claims and verdicts; every action and refusal is audited. What a final verdict
+    sets off beyond the desk (publishing, grading a drill) is its decision hooks' work:
+    without `on_decided` nothing is published, without `on_drill_decided` no drill is graded."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None,
-                 publisher: Publisher | None = None, pseudonymize: Callable[[int], str] | None = None,
-                 training: TrainingService | None = None) -> None:
+                 pseudonymize: Callable[[int], str] | None = None, *, on_decided: OnDecided | None = None,
+                 on_drill_decided: OnDrillDecided | None = None) -> None:
         self._uow = uow
-        self._training = training
+        self._on_drill_decided = on_drill_decided
         self._pseudonymize = pseudonymize
         self._clock = clock
         self.policy = policy or DeskPolicy()
-        self._publisher = publisher
+        self._on_decided = on_decided
 
     async def queue(self, user_id: int) -> list[Incident]:
         """Open incidents of the live queue (live drills included, training drills not), most
@@ -295,10 +314,10 @@ class DeskService(DeskGuard):
                 assert final is not None
                 await uow.incidents.decide(incident_id, final, now)
                 if incident.drill is not None:
-                    if self._training is not None:
-                        debrief = await self._training.on_decided(uow, incident, final, verdicts, now)
-                elif self._publisher is not None:
-                    await self._publisher.on_decided(uow, incident, final, agreeing(verdicts, final), now)
+                    if self._on_drill_decided is not None:
+                        debrief = await self._on_drill_decided(uow, incident, final, verdicts, now)
+                elif self._on_decided is not None:
+                    await self._on_decided(uow, incident, final, agreeing(verdicts, final), now)
                 tell = tuple(replace(r, verdict=final) for r in await uow.contacts.for_incident(incident_id))
             elif outcome is Outcome.NEEDS_INFO:
                 await uow.incidents.drop_lease(incident_id, holder=user_id)

@@ -167,7 +167,7 @@ async def seed_reports(world: World) -> tuple[list[str], list[int]]:
         await roster.redeem((await roster.invite(None, Role.VERIFIER)).code, user, name)
     intake = IntakeService(world.uow, world.clock, pseudonymize, IntakePolicy(max_reports=100))
     desk = DeskService(world.uow, world.clock,
-                       publisher=Publisher(AlertPolicy(correction_reports=3), world.gazetteer.adjacent))
+                       on_decided=Publisher(AlertPolicy(correction_reports=3), world.gazetteer.adjacent).on_decided)
     reporters, chats = [], []
     for batch, (count, verdict) in enumerate(((2, Verdict.CONFIRMED), (3, Verdict.DEBUNKED))):
         incident_id = ""

@@ -59,7 +59,7 @@ class World:
         pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
         self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000))
-        self.desk = DeskService(self.uow, self.clock, publisher=self.publisher)
+        self.desk = DeskService(self.uow, self.clock, on_decided=self.publisher.on_decided)
         self.alerts = AlertService(self.uow, self.clock, self.publisher)
         self.subscriptions = SubscriptionService(self.uow, self.clock)
         self.channels = ChannelService(self.uow, self.clock)
