@@ -32,9 +32,10 @@ from sereno.storage.engine import make_engine  # noqa: E402
 from sereno.storage.scratch import scratch_database  # noqa: E402
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory  # noqa: E402
 from sereno.verify.clock import SystemClock  # noqa: E402
+from sereno.verify.members import Role  # noqa: E402
 from sereno.verify.places import parse_geojson  # noqa: E402
 from sereno.verify.pseudonyms import Pseudonymizer  # noqa: E402
-from sereno.verify.roster import Role, RosterService  # noqa: E402
+from sereno.verify.roster import RosterService  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_REGION = ROOT / "sereno" / "data" / "demo_region.geojson"

@@ -97,7 +97,7 @@ async def _add_admin(args: argparse.Namespace) -> None:
 
 
 async def _invite(args: argparse.Namespace) -> None:
-    from sereno.verify.roster import Role
+    from sereno.verify.members import Role
 
     role = Role.parse(args.role)
     if role is None or role is Role.REVOKED:

@@ -1,21 +1,55 @@
-"""In-memory implementations of the `sereno.verify.ports` protocols, for domain tests."""
+"""In-memory implementations of the `sereno.verify.ports` protocols, for domain tests.
+
+Each repository keeps the semantics of its `sereno.storage` counterpart: the same order of
+results, the same uniqueness (a clash raises :class:`sereno.verify.errors.Conflict`, where
+the database would refuse the statement or the commit), the same references (a row about a
+missing incident, alert, subscriber or neighborhood is refused; deleting the neighborhoods
+deletes what refers to them, like the tables' ON DELETE CASCADE) and the same returns.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+from sereno.verify.alerts import (
+    Alert,
+    AlertKind,
+    AlertState,
+    Delivery,
+    DeliveryResult,
+    MessageKind,
+    OutboxMessage,
+    Priority,
+    TargetKind,
+)
+from sereno.verify.audience import ChannelLink, LinkToken, Subscriber
 from sereno.verify.audit import AuditEvent
 from sereno.verify.clustering import Candidate, compatible, distance_m
-from sereno.verify.desk import FollowUp, ReporterToTell, VerdictRecord
+from sereno.verify.drills import DrillRun, Scenario, parse_scenarios, scenario_document
 from sereno.verify.errors import Conflict
-from sereno.verify.incidents import Incident, IncidentStatus, MergeSuggestion, Verdict, more_urgent
+from sereno.verify.incidents import (
+    DrillKind,
+    FollowUp,
+    Incident,
+    IncidentStatus,
+    MergeSuggestion,
+    ReporterToTell,
+    Verdict,
+    VerdictRecord,
+    more_urgent,
+)
+from sereno.verify.members import Invite, Role, Verifier
 from sereno.verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from sereno.verify.places import Neighborhood
-from sereno.verify.roster import Invite, Role, Verifier
+from sereno.verify.training import DRILL_REPORTER
+
+#: Outbox messages that reached (or may be reaching) their chat: lifecycle messages follow them.
+_DELIVERED_OR_COMING = (Delivery.PENDING, Delivery.SENDING, Delivery.SENT)
 
 
 @dataclass
@@ -35,15 +69,30 @@ class MemoryStore:
     follow_ups: dict[str, FollowUp] = field(default_factory=dict)
     #: owed messages by key, with when they were claimed
     owed: dict[str, tuple[ReporterToTell, datetime]] = field(default_factory=dict)
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    #: outbox messages by id (ids count up from 1, like the table's), and when each was sent
+    outbox: dict[int, OutboxMessage] = field(default_factory=dict)
+    sent_at: dict[int, datetime] = field(default_factory=dict)
+    next_outbox_id: int = 1
+    #: the leader lease as (epoch, expires at); None: nobody leads (see `_Outbox.claim`)
+    leader: tuple[int, datetime] | None = None
+    subscribers: dict[int, Subscriber] = field(default_factory=dict)
+    #: (chat id, neighborhood id), in the order they were added
+    subscriptions: list[tuple[int, str]] = field(default_factory=list)
+    channels: list[ChannelLink] = field(default_factory=list)
+    link_tokens: dict[str, LinkToken] = field(default_factory=dict)
+    #: scenarios as stored: the document they round-trip through, and when imported
+    scenarios: dict[str, tuple[dict[str, Any], datetime]] = field(default_factory=dict)
+    drill_runs: dict[str, DrillRun] = field(default_factory=dict)
+    #: trainees proposed for promotion, and when
+    proposals: dict[int, datetime] = field(default_factory=dict)
     commits: int = 0
     #: how many times the freed space was overwritten (`reclaim`)
     reclaimed: int = 0
 
     def copy(self) -> MemoryStore:
-        return MemoryStore(dict(self.reports), dict(self.contacts), dict(self.media), list(self.neighborhoods),
-                           dict(self.incidents), list(self.merges), dict(self.verifiers), dict(self.invites),
-                           list(self.audit), list(self.verdicts), dict(self.follow_ups), dict(self.owed),
-                           self.commits, self.reclaimed)
+        """A copy to stage changes on (rows are frozen, so copying the containers suffices)."""
+        return MemoryStore(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(self)})
 
 
 class _Reports:
@@ -360,10 +409,334 @@ class _Neighborhoods:
         self._s = staged
 
     async def replace_all(self, neighborhoods: list[Neighborhood]) -> None:
+        # every row goes, and with them (ON DELETE CASCADE) every subscription and channel link
         self._s.neighborhoods = list(neighborhoods)
+        self._s.subscriptions = []
+        self._s.channels = []
 
     async def all(self) -> list[Neighborhood]:
-        return list(self._s.neighborhoods)
+        return sorted(self._s.neighborhoods, key=lambda n: n.name)
+
+
+class _Alerts:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def add(self, alert: Alert) -> None:
+        if alert.incident_id not in self._s.incidents:
+            raise Conflict(f"alert about unknown incident {alert.incident_id}")
+        if alert.id in self._s.alerts or any(
+                (a.incident_id, a.kind) == (alert.incident_id, alert.kind) for a in self._s.alerts.values()):
+            raise Conflict("duplicate alert")
+        self._s.alerts[alert.id] = alert
+
+    async def save(self, alert: Alert) -> None:
+        stored = self._s.alerts.get(alert.id)
+        if stored is not None:
+            self._s.alerts[alert.id] = replace(stored, state=alert.state, revision=alert.revision,
+                                               last_update=alert.last_update, updated_at=alert.updated_at,
+                                               expires_at=alert.expires_at)
+
+    async def get(self, alert_id: str) -> Alert | None:
+        return self._s.alerts.get(alert_id)
+
+    async def for_incident(self, incident_id: str, kind: AlertKind) -> Alert | None:
+        return next((a for a in self._s.alerts.values() if a.incident_id == incident_id and a.kind is kind), None)
+
+    async def active(self) -> list[Alert]:
+        return sorted((a for a in self._s.alerts.values() if a.state is AlertState.ACTIVE and a.kind is AlertKind.ALERT),
+                      key=lambda a: a.verified_at, reverse=True)
+
+    async def due(self, now: datetime) -> list[Alert]:
+        return [a for a in self._s.alerts.values() if a.state is AlertState.ACTIVE and a.expires_at <= now]
+
+    async def uncorrected_debunked(self, since: datetime) -> list[Incident]:
+        corrected = {a.incident_id for a in self._s.alerts.values() if a.kind is AlertKind.CORRECTION}
+        found = [i for i in self._s.incidents.values()
+                 if i.status is IncidentStatus.DECIDED and i.verdict is Verdict.DEBUNKED and i.decided_at is not None
+                 and i.decided_at >= since and i.id not in corrected and i.drill is None]
+        return sorted(found, key=lambda i: i.decided_at or since, reverse=True)
+
+    async def verified_between(self, since: datetime | None, until: datetime | None,
+                               neighborhood_id: str | None = None, *, active_only: bool = False,
+                               limit: int | None = None) -> list[Alert]:
+        found = [a for a in self._s.alerts.values()
+                 if (since is None or a.verified_at >= since) and (until is None or a.verified_at < until)
+                 and (neighborhood_id is None or a.neighborhood_id == neighborhood_id)
+                 and (not active_only or a.state is AlertState.ACTIVE)]
+        return sorted(found, key=lambda a: (a.verified_at, a.id), reverse=True)[:limit]
+
+
+class _Outbox:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    def _insert(self, alert_id: str, chat_id: int, target: TargetKind, kind: MessageKind, revision: int,
+                language: str, priority: Priority, now: datetime) -> None:
+        if alert_id not in self._s.alerts:
+            raise Conflict(f"outbox message about unknown alert {alert_id}")
+        key = (alert_id, chat_id, kind, revision, language)
+        if any((m.alert_id, m.chat_id, m.kind, m.revision, m.language) == key for m in self._s.outbox.values()):
+            raise Conflict(f"duplicate outbox message {key}")
+        message_id = self._s.next_outbox_id
+        self._s.next_outbox_id += 1
+        self._s.outbox[message_id] = OutboxMessage(message_id, alert_id, chat_id, target, kind, revision, language,
+                                                   priority, now)
+
+    async def fan_out(self, alert_id: str, areas: Sequence[str], target: TargetKind, kind: MessageKind,
+                      revision: int, priority: Priority, now: datetime,
+                      post_languages: Callable[[str], Sequence[str]] = lambda linked: [linked]) -> int:
+        chats: dict[int, str] = {}  # chat id → the language it gets (the least, as the query's min())
+        if target is TargetKind.CHANNEL:
+            for link in self._s.channels:
+                if link.neighborhood_id in areas and link.problem is None:
+                    chats[link.chat_id] = min(chats.get(link.chat_id, link.language), link.language)
+            messages = [(chat, language) for chat in sorted(chats) for language in post_languages(chats[chat])]
+        else:
+            for chat_id, neighborhood_id in self._s.subscriptions:
+                subscriber = self._s.subscribers.get(chat_id)
+                if neighborhood_id in areas and subscriber is not None and subscriber.active:
+                    chats[chat_id] = subscriber.language
+            messages = sorted(chats.items())
+        for chat_id, language in messages:
+            self._insert(alert_id, chat_id, target, kind, revision, language, priority, now)
+        return len(messages)
+
+    def _follow_post(self, alert_id: str, target: TargetKind, kind: MessageKind, revision: int, now: datetime) -> int:
+        posts = [m for _, m in sorted(self._s.outbox.items())
+                 if m.alert_id == alert_id and m.kind is MessageKind.POST and m.target is target
+                 and m.state in _DELIVERED_OR_COMING]
+        if target is TargetKind.SUBSCRIBER:
+            posts = [m for m in posts if (s := self._s.subscribers.get(m.chat_id)) is not None and s.active]
+        for post in posts:
+            self._insert(alert_id, post.chat_id, target, kind, revision, post.language, Priority.LIFECYCLE, now)
+        return len(posts)
+
+    async def fan_out_edits(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
+        return self._follow_post(alert_id, TargetKind.CHANNEL, kind, revision, now)
+
+    async def fan_out_replies(self, alert_id: str, kind: MessageKind, revision: int, now: datetime) -> int:
+        return self._follow_post(alert_id, TargetKind.SUBSCRIBER, kind, revision, now)
+
+    async def claim(self, limit: int, now: datetime, epoch: int | None = None) -> list[OutboxMessage]:
+        """As the table's, with `now` standing for the database's clock in the lease check."""
+        if epoch is not None and (self._s.leader is None or self._s.leader[0] != epoch or self._s.leader[1] <= now):
+            return []
+        due = sorted((m for m in self._s.outbox.values()
+                      if m.state is Delivery.PENDING and (m.not_before is None or m.not_before <= now)),
+                     key=lambda m: (m.priority, m.id or 0))[:limit]
+        claimed = []
+        for message in due:
+            assert message.id is not None
+            claimed.append(replace(message, state=Delivery.SENDING, attempts=message.attempts + 1))
+            self._s.outbox[message.id] = claimed[-1]
+        return claimed
+
+    async def finish(self, results: Sequence[DeliveryResult], now: datetime) -> None:
+        for result in results:
+            message = self._s.outbox.get(result.message_id)
+            if message is None:
+                continue
+            if result.state is Delivery.SENT:
+                self._s.outbox[result.message_id] = replace(message, state=Delivery.SENT,
+                                                            message_id=result.sent_message_id, error=None)
+                self._s.sent_at[result.message_id] = now
+            elif result.state is Delivery.PENDING:
+                self._s.outbox[result.message_id] = replace(message, state=Delivery.PENDING,
+                                                            not_before=result.retry_at, error=result.error)
+            elif result.state is Delivery.FAILED:
+                self._s.outbox[result.message_id] = replace(message, state=Delivery.FAILED,
+                                                            error=(result.error or "")[:300])
+
+    async def recover(self) -> int:
+        sending = [i for i, m in self._s.outbox.items() if m.state is Delivery.SENDING]
+        for message_id in sending:
+            self._s.outbox[message_id] = replace(self._s.outbox[message_id], state=Delivery.PENDING)
+        return len(sending)
+
+    async def recent_sends(self, since: datetime) -> list[tuple[int, datetime | None]]:
+        sent: list[tuple[int, datetime | None]] = [
+            (m.chat_id, at) for i, m in sorted(self._s.outbox.items())
+            if m.state is Delivery.SENT and (at := self._s.sent_at.get(i)) is not None and at >= since]
+        sending = [(m.chat_id, None) for _, m in sorted(self._s.outbox.items())
+                   if m.state is Delivery.SENDING and m.chat_id < 0]
+        return [*sent, *sending]
+
+    async def post_of(self, alert_id: str, chat_id: int, language: str) -> OutboxMessage | None:
+        return next((m for _, m in sorted(self._s.outbox.items())
+                     if (m.alert_id, m.chat_id, m.language, m.kind) == (alert_id, chat_id, language, MessageKind.POST)),
+                    None)
+
+    async def drop_pending(self, chat_id: int, error: str, now: datetime) -> int:
+        pending = [i for i, m in self._s.outbox.items() if m.chat_id == chat_id and m.state is Delivery.PENDING]
+        for message_id in pending:
+            self._s.outbox[message_id] = replace(self._s.outbox[message_id], state=Delivery.FAILED, error=error[:300])
+        return len(pending)
+
+    def _waiting(self) -> list[OutboxMessage]:
+        return [m for m in self._s.outbox.values() if m.state in (Delivery.PENDING, Delivery.SENDING)]
+
+    async def backlog(self) -> int:
+        return len(self._waiting())
+
+    async def oldest_waiting(self) -> datetime | None:
+        return min((m.created_at for m in self._waiting()), default=None)
+
+    async def for_alert(self, alert_id: str) -> list[OutboxMessage]:
+        return [m for _, m in sorted(self._s.outbox.items()) if m.alert_id == alert_id]
+
+
+class _Subscribers:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def get(self, chat_id: int) -> Subscriber | None:
+        return self._s.subscribers.get(chat_id)
+
+    async def save(self, subscriber: Subscriber) -> None:
+        stored = self._s.subscribers.get(subscriber.chat_id)
+        self._s.subscribers[subscriber.chat_id] = subscriber if stored is None else replace(
+            stored, language=subscriber.language, active=subscriber.active)  # `since` stays the first one
+
+    async def areas(self, chat_id: int) -> list[str]:
+        return sorted(n for c, n in self._s.subscriptions if c == chat_id)
+
+    async def add_area(self, chat_id: int, neighborhood_id: str) -> None:
+        if chat_id not in self._s.subscribers or neighborhood_id not in {n.id for n in self._s.neighborhoods}:
+            raise Conflict(f"subscription of {chat_id} to {neighborhood_id}: unknown subscriber or neighborhood")
+        if (chat_id, neighborhood_id) in self._s.subscriptions:
+            raise Conflict(f"duplicate subscription of {chat_id} to {neighborhood_id}")
+        self._s.subscriptions.append((chat_id, neighborhood_id))
+
+    async def remove_area(self, chat_id: int, neighborhood_id: str) -> None:
+        self._s.subscriptions = [s for s in self._s.subscriptions if s != (chat_id, neighborhood_id)]
+
+    async def forget(self, chat_id: int) -> None:
+        self._s.subscriptions = [s for s in self._s.subscriptions if s[0] != chat_id]
+        self._s.subscribers.pop(chat_id, None)
+
+    async def set_language(self, chat_id: int, language: str) -> None:
+        if (stored := self._s.subscribers.get(chat_id)) is not None:
+            self._s.subscribers[chat_id] = replace(stored, language=language)
+
+    async def deactivate(self, chat_id: int) -> None:
+        if (stored := self._s.subscribers.get(chat_id)) is not None:
+            self._s.subscribers[chat_id] = replace(stored, active=False)
+
+
+class _Channels:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def save(self, link: ChannelLink) -> None:
+        if link.neighborhood_id not in {n.id for n in self._s.neighborhoods}:
+            raise Conflict(f"channel link to unknown neighborhood {link.neighborhood_id}")
+        self._s.channels = [c for c in self._s.channels
+                            if (c.neighborhood_id, c.chat_id) != (link.neighborhood_id, link.chat_id)]
+        self._s.channels.append(link)
+
+    async def flag(self, chat_id: int, problem: str) -> list[ChannelLink]:
+        flagged = []
+        for n, link in enumerate(self._s.channels):
+            if link.chat_id == chat_id and link.problem is None:
+                self._s.channels[n] = replace(link, problem=problem)
+                flagged.append(self._s.channels[n])
+        return flagged
+
+    async def add_token(self, token: LinkToken, now: datetime) -> None:
+        self._s.link_tokens = {h: t for h, t in self._s.link_tokens.items() if t.expires_at >= now}
+        if token.token_hash in self._s.link_tokens:
+            raise Conflict("duplicate link token")
+        self._s.link_tokens[token.token_hash] = token
+
+    async def token(self, token_hash: str) -> LinkToken | None:
+        return self._s.link_tokens.get(token_hash)
+
+    async def bind_token(self, token_hash: str, chat_id: int) -> bool:
+        token = self._s.link_tokens.get(token_hash)
+        if token is None or token.chat_id not in (None, chat_id):
+            return False
+        self._s.link_tokens[token_hash] = replace(token, chat_id=chat_id)
+        return True
+
+    async def use_token(self, token_hash: str, chat_id: int, now: datetime) -> bool:
+        token = self._s.link_tokens.get(token_hash)
+        if token is None or token.chat_id != chat_id or token.used_at is not None or token.expires_at <= now:
+            return False
+        self._s.link_tokens[token_hash] = replace(token, used_at=now)
+        return True
+
+
+class _Stats:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def reports_by_area(self, since: datetime, until: datetime) -> dict[str | None, int]:
+        counts: dict[str | None, int] = {}
+        for report in self._s.reports.values():
+            if since <= report.created_at <= until and report.reporter != DRILL_REPORTER:
+                counts[report.neighborhood_id] = counts.get(report.neighborhood_id, 0) + 1
+        return counts
+
+    async def incidents_between(self, since: datetime, until: datetime) -> list[Incident]:
+        return [i for i in self._s.incidents.values() if since <= i.first_seen_at <= until and i.drill is None]
+
+    async def alerts_between(self, since: datetime, until: datetime) -> list[Alert]:
+        return [a for a in self._s.alerts.values() if since <= a.verified_at <= until]
+
+    async def deliveries(self, alert_ids: Sequence[str]) -> dict[str, dict[Delivery, int]]:
+        found: dict[str, dict[Delivery, int]] = {}
+        for message in self._s.outbox.values():
+            if message.alert_id in alert_ids:
+                by_state = found.setdefault(message.alert_id, {})
+                by_state[message.state] = by_state.get(message.state, 0) + 1
+        return found
+
+
+class _Drills:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def save(self, scenario: Scenario, at: datetime) -> bool:
+        new = scenario.id not in self._s.scenarios
+        self._s.scenarios[scenario.id] = (scenario_document(scenario), at)
+        return new
+
+    async def all(self) -> list[Scenario]:
+        stored = sorted(self._s.scenarios.items(), key=lambda item: (item[1][1], item[0]))
+        return parse_scenarios({"scenarios": [document for _, (document, _) in stored]}) if stored else []
+
+    async def get(self, scenario_id: str) -> Scenario | None:
+        stored = self._s.scenarios.get(scenario_id)
+        return parse_scenarios({"scenarios": [stored[0]]})[0] if stored is not None else None
+
+    async def add_run(self, run: DrillRun) -> None:
+        if run.incident_id not in self._s.incidents:
+            raise Conflict(f"drill run of unknown incident {run.incident_id}")
+        if run.id in self._s.drill_runs or any(r.incident_id == run.incident_id for r in self._s.drill_runs.values()):
+            raise Conflict("duplicate drill run")
+        # only what a run starts with is stored; the rest comes with `finish`
+        self._s.drill_runs[run.id] = DrillRun(run.id, run.scenario_id, run.incident_id, run.kind, run.person,
+                                              run.started_at)
+
+    async def run_for_incident(self, incident_id: str) -> DrillRun | None:
+        return next((r for r in self._s.drill_runs.values() if r.incident_id == incident_id), None)
+
+    async def runs(self, kind: DrillKind, person: int | None) -> list[DrillRun]:
+        return sorted((r for r in self._s.drill_runs.values() if r.kind is kind and person in (None, r.person)),
+                      key=lambda r: (r.started_at, r.id))
+
+    async def finish(self, run: DrillRun) -> None:
+        stored = self._s.drill_runs.get(run.id)
+        if stored is not None:
+            self._s.drill_runs[run.id] = replace(stored, verdict=run.verdict, first_claimed_at=run.first_claimed_at,
+                                                 finished_at=run.finished_at)
+
+    async def propose(self, user_id: int, at: datetime) -> bool:
+        if user_id in self._s.proposals:
+            return False
+        self._s.proposals[user_id] = at
+        return True
 
 
 class MemoryUnitOfWork:
@@ -390,6 +763,12 @@ class MemoryUnitOfWork:
         self.audit = _Audit(self._staged)
         self.verdicts = _Verdicts(self._staged)
         self.follow_ups = _FollowUps(self._staged)
+        self.alerts = _Alerts(self._staged)
+        self.outbox = _Outbox(self._staged)
+        self.subscribers = _Subscribers(self._staged)
+        self.channels = _Channels(self._staged)
+        self.stats = _Stats(self._staged)
+        self.drills = _Drills(self._staged)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -58,13 +58,14 @@ from sereno.verify.export_service import ExportService
 from sereno.verify.exports import FeedSource
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.limits import SendGate, replica_rate
+from sereno.verify.members import Role
 from sereno.verify.outbox import OutboxService
 from sereno.verify.places import Gazetteer, PlaceResolver
 from sereno.verify.ports import Clock
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.publishing import AlertService, Publisher
 from sereno.verify.retention import RetentionService
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from sereno.verify.stats import StatsService
 from sereno.verify.subscriptions import SubscriptionService
 from sereno.verify.training import TrainingService
@@ -161,7 +162,8 @@ async def build_runtime(
         places=PlaceResolver(gazetteer, geocoder),
         retention=RetentionService(uow, clock, settings.retention),
         roster=RosterService(uow, clock, pseudonymize),
-        desk=DeskService(uow, clock, settings.desk_policy, publisher, pseudonymize, training),
+        desk=DeskService(uow, clock, settings.desk_policy, pseudonymize, on_decided=publisher.on_decided,
+                         on_drill_decided=training.on_decided),
         resources=resources,
         alerts=AlertService(uow, clock, publisher, pseudonymize),
         subscriptions=SubscriptionService(uow, clock),

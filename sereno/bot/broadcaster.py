@@ -34,7 +34,7 @@ from sereno.bot.alert_render import AlertRenderer
 from sereno.bot.i18n import Translator, translator
 from sereno.bot.rate_limiter import retry_seconds
 from sereno.verify.alerts import Alert, Delivery, DeliveryResult, MessageKind, OutboxMessage, TargetKind
-from sereno.verify.channels import ChannelLink
+from sereno.verify.audience import ChannelLink
 from sereno.verify.limits import INF, SendGate
 from sereno.verify.outbox import OutboxService, Outcomes
 from sereno.verify.ports import Clock

@@ -24,8 +24,10 @@ from sereno.bot.callbacks import ChannelButton, area_key
 from sereno.bot.context import translator_for
 from sereno.bot.i18n import N_, Translator, translator
 from sereno.bot.services import Services
-from sereno.verify.channels import ChannelLink, LinkRefusal, LinkRefused
-from sereno.verify.roster import Refused, Role
+from sereno.verify.audience import ChannelLink
+from sereno.verify.channels import LinkRefusal, LinkRefused
+from sereno.verify.members import Role
+from sereno.verify.roster import Refused
 
 log = logging.getLogger(__name__)
 

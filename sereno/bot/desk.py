@@ -27,12 +27,13 @@ from sereno.bot.i18n import N_, Translator, translator
 from sereno.bot.services import Services
 from sereno.config import SUPPORTED_LANGUAGES
 from sereno.verify.clustering import Placement, distance_m
-from sereno.verify.desk import DeskRefusal, DeskRefused, Outcome, ReporterToTell, VerdictResult
-from sereno.verify.incidents import DrillKind, Incident, Verdict
+from sereno.verify.desk import DeskRefusal, DeskRefused, Outcome, VerdictResult
+from sereno.verify.drills import DrillDebrief
+from sereno.verify.incidents import DrillKind, Incident, ReporterToTell, Verdict
 from sereno.verify.intake import Submitted
-from sereno.verify.roster import Refusal, Refused, Role, Verifier
+from sereno.verify.members import Role, Verifier
+from sereno.verify.roster import Refusal, Refused
 from sereno.verify.text import CleanText, clean_text
-from sereno.verify.training import DrillDebrief
 
 log = logging.getLogger(__name__)
 

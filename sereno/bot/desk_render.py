@@ -12,11 +12,11 @@ from sereno.bot.callbacks import AnswerButton, Callback, DeskAction, DeskButton,
 from sereno.bot.i18n import N_, Translator
 from sereno.bot.messaging import Markup
 from sereno.bot.render import ACTIVITY_LABELS, AGENT_LABELS, UNIFORM_LABELS, VEHICLE_LABELS
-from sereno.verify.desk import FollowUp, IncidentView, ReporterToTell, VerdictRecord
-from sereno.verify.incidents import DrillKind, Verdict
+from sereno.verify.desk import IncidentView
+from sereno.verify.incidents import DrillKind, FollowUp, ReporterToTell, Verdict, VerdictRecord
+from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Report, Tier
 from sereno.verify.places import Gazetteer
-from sereno.verify.roster import Role, Verifier
 
 TIER_LABELS = {
     Tier.URGENT: N_("🔴 URGENT"),

@@ -24,10 +24,9 @@ from sereno.bot.desk import Awaiting, DeskHandlers
 from sereno.bot.i18n import Translator, translator
 from sereno.bot.services import Services
 from sereno.verify.desk import DeskRefusal, DeskRefused
-from sereno.verify.drills import DrillFileError, scenario_document
+from sereno.verify.drills import DrillDebrief, DrillFileError, TrainingRecord, scenario_document
 from sereno.verify.incidents import DrillKind, IncidentStatus
-from sereno.verify.roster import Role
-from sereno.verify.training import DrillDebrief, TrainingRecord
+from sereno.verify.members import Role
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from sereno.bot.services import Services
 from sereno.verify.audit import verifier_actor
 from sereno.verify.export_service import ExportError
 from sereno.verify.exports import ExportFormat, FeedSource
-from sereno.verify.roster import Refused, Role
+from sereno.verify.members import Role
+from sereno.verify.roster import Refused
 
 MAX_DAYS = 366
 EXTENSIONS = {ExportFormat.CSV: "csv", ExportFormat.GEOJSON: "geojson", ExportFormat.CAP: "xml",

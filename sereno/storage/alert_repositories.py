@@ -32,10 +32,9 @@ from sereno.verify.alerts import (
     TargetKind,
     UpdateKind,
 )
-from sereno.verify.channels import ChannelLink, LinkToken
+from sereno.verify.audience import ChannelLink, LinkToken, Subscriber
 from sereno.verify.incidents import Incident, IncidentStatus, Verdict
 from sereno.verify.model import Activity, Tier
-from sereno.verify.subscriptions import Subscriber
 
 ALERT = AlertRow.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]

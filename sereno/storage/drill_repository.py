@@ -9,9 +9,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sereno.storage.tables import CertificationProposalRow, DrillRunRow, DrillScenarioRow
-from sereno.verify.drills import Scenario, parse_scenarios, scenario_document
+from sereno.verify.drills import DrillRun, Scenario, parse_scenarios, scenario_document
 from sereno.verify.incidents import DrillKind, Verdict
-from sereno.verify.training import DrillRun
 
 DRILL = DrillScenarioRow.__table__  # type: ignore[attr-defined]
 RUN = DrillRunRow.__table__  # type: ignore[attr-defined]

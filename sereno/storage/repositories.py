@@ -31,17 +31,20 @@ from sereno.storage.tables import (
 )
 from sereno.verify.audit import AuditEvent
 from sereno.verify.clustering import Candidate
-from sereno.verify.desk import FollowUp, ReporterToTell, VerdictRecord
 from sereno.verify.errors import Conflict
 from sereno.verify.incidents import (
     TIER_ORDER,
     DrillKind,
+    FollowUp,
     Incident,
     IncidentStatus,
     MergeSuggestion,
+    ReporterToTell,
     Verdict,
+    VerdictRecord,
     more_urgent,
 )
+from sereno.verify.members import Invite, Role, Verifier
 from sereno.verify.model import (
     Activity,
     AgentCount,
@@ -55,7 +58,6 @@ from sereno.verify.model import (
     VehicleCount,
 )
 from sereno.verify.places import Neighborhood, parse_polygons
-from sereno.verify.roster import Invite, Role, Verifier
 
 REPORT = ReportRow.__table__
 CONTACT = ReportContactRow.__table__

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from sereno.verify.ports import UnitOfWork
+from sereno.verify.members import Verifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +34,19 @@ def person_actor(user_id: int, pseudonym: str | None) -> str:
     return f"person:{pseudonym}" if pseudonym else "outsider"
 
 
-async def refused_actor(uow: UnitOfWork, user_id: int | None, pseudonymize: Callable[[int], str] | None) -> str:
+class _Roster(Protocol):
+    async def get(self, user_id: int) -> Verifier | None: ...
+
+
+class WithRoster(Protocol):
+    """What :func:`refused_actor` needs of a unit of work (`sereno.verify.ports.UnitOfWork`
+    has it): the roster, to tell members from outsiders."""
+
+    @property
+    def verifiers(self) -> _Roster: ...
+
+
+async def refused_actor(uow: WithRoster, user_id: int | None, pseudonymize: Callable[[int], str] | None) -> str:
     """The actor of a refused action: a roster member (revoked ones too) by id, anyone else
     by :func:`person_actor`."""
     if user_id is None or await uow.verifiers.get(user_id) is not None:

@@ -16,41 +16,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
+from sereno.verify.audience import ChannelLink, LinkToken
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
+from sereno.verify.members import Role
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from sereno.verify.roster import Refusal, Refused, Role
+from sereno.verify.roster import Refusal, Refused
 
 LINK_TOKEN_TTL = timedelta(minutes=30)
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelLink:
-    """A neighborhood's channel. `problem` is set when the broadcaster could not post."""
-
-    neighborhood_id: str
-    chat_id: int
-    title: str
-    language: str
-    linked_at: datetime
-    problem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LinkToken:
-    """A pending link command as stored: the hash of its token, never the token. `chat_id`
-    is the chat it was first posted in; `used_at` is set once it linked that chat."""
-
-    token_hash: str
-    neighborhood_id: str
-    admin_id: int
-    created_at: datetime
-    expires_at: datetime
-    chat_id: int | None = None
-    used_at: datetime | None = None
 
 
 class LinkRefusal(StrEnum):

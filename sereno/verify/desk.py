@@ -21,17 +21,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
-from sereno.verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, MergeSuggestion, Verdict
+from sereno.verify.drills import DrillDebrief
+from sereno.verify.incidents import (
+    TIER_ORDER,
+    DrillKind,
+    FollowUp,
+    Incident,
+    IncidentStatus,
+    MergeSuggestion,
+    ReporterToTell,
+    Verdict,
+    VerdictRecord,
+    agreeing,
+)
+from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Media, Report, Tier
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from sereno.verify.roster import Role, Verifier
-
-if TYPE_CHECKING:
-    from sereno.verify.publishing import Publisher
-    from sereno.verify.training import DrillDebrief, TrainingService
 
 FINAL = frozenset({Verdict.CONFIRMED, Verdict.DEBUNKED})
 
@@ -53,6 +61,27 @@ class DeskPolicy:
 
     def lease_for(self, tier: Tier) -> timedelta:
         return self.urgent_lease if tier is Tier.URGENT else self.lease
+
+
+class OnDecided(Protocol):
+    """The desk's hook for a live incident (not a drill) that just got its final verdict,
+    called in the verdict's transaction with how many verifiers agreed on it: whatever it
+    writes is committed with the verdict or not at all. The composition root wires
+    `sereno.verify.publishing.Publisher.on_decided` (the alert or correction, and its
+    outbox messages)."""
+
+    async def __call__(self, uow: UnitOfWork, incident: Incident, verdict: Verdict, verifiers: int,
+                       now: datetime, /) -> object: ...
+
+
+class OnDrillDecided(Protocol):
+    """The desk's hook for a drill that just got its final verdict, called in the verdict's
+    transaction with every verdict given on it; the debrief it returns goes back in the
+    :class:`VerdictResult`. The composition root wires
+    `sereno.verify.training.TrainingService.on_decided` (grading, certification proposals)."""
+
+    async def __call__(self, uow: UnitOfWork, incident: Incident, verdict: Verdict,
+                       verdicts: tuple[VerdictRecord, ...], now: datetime, /) -> DrillDebrief | None: ...
 
 
 class DeskRefusal(StrEnum):
@@ -78,18 +107,6 @@ class DeskRefused(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class VerdictRecord:
-    """One person's verdict on an incident; `counts` is false for trainees."""
-
-    incident_id: str
-    verifier_id: int
-    verdict: Verdict
-    reason: str
-    at: datetime
-    counts: bool
-
-
 class Outcome(StrEnum):
     """What a verdict did to the incident."""
 
@@ -97,40 +114,6 @@ class Outcome(StrEnum):
     DECIDED = "decided"  # final: confirmed, debunked or unverifiable
     ESCALATED = "escalated"  # verifiers disagree: coordinators decide
     NEEDS_INFO = "needs_info"  # the reporters are asked a follow-up question
-
-
-@dataclass(frozen=True, slots=True)
-class ReporterToTell:
-    """A message owed to a reporter about an incident: its `verdict`, or a verifier's
-    follow-up `question` (`follow_up_id` set). The chat id comes from the short-lived
-    contact table; what is owed is recorded with the verdict, so it survives a crash."""
-
-    report_id: str
-    ref_code: str
-    chat_id: int
-    language: str
-    follow_up_id: str | None = None
-    verdict: Verdict | None = None
-    question: str = ""
-
-    @property
-    def key(self) -> str:
-        """Names what is owed: the follow-up's id for a question, else the report's id (a
-        report has one outcome)."""
-        return self.follow_up_id or self.report_id
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """A verifier's question to a reporter, and the answer once given."""
-
-    id: str
-    report_id: str
-    question: str
-    asked_by: int
-    asked_at: datetime
-    answer: str | None = None
-    answered_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +141,6 @@ class VerdictResult:
     verdicts: tuple[VerdictRecord, ...]
     tell: tuple[ReporterToTell, ...] = ()
     drill: DrillDebrief | None = None
-
-
-def agreeing(verdicts: tuple[VerdictRecord, ...], verdict: Verdict) -> int:
-    """How many distinct verifiers (trainees not counted) gave `verdict`."""
-    return len({v.verifier_id for v in verdicts if v.counts and v.verdict is verdict})
 
 
 class DeskGuard:
@@ -193,17 +171,19 @@ class DeskGuard:
 
 
 class DeskService(DeskGuard):
-    """Queue, claims and verdicts; every action and refusal is audited."""
+    """Queue, claims and verdicts; every action and refusal is audited. What a final verdict
+    sets off beyond the desk (publishing, grading a drill) is its decision hooks' work:
+    without `on_decided` nothing is published, without `on_drill_decided` no drill is graded."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None,
-                 publisher: Publisher | None = None, pseudonymize: Callable[[int], str] | None = None,
-                 training: TrainingService | None = None) -> None:
+                 pseudonymize: Callable[[int], str] | None = None, *, on_decided: OnDecided | None = None,
+                 on_drill_decided: OnDrillDecided | None = None) -> None:
         self._uow = uow
-        self._training = training
+        self._on_drill_decided = on_drill_decided
         self._pseudonymize = pseudonymize
         self._clock = clock
         self.policy = policy or DeskPolicy()
-        self._publisher = publisher
+        self._on_decided = on_decided
 
     async def queue(self, user_id: int) -> list[Incident]:
         """Open incidents of the live queue (live drills included, training drills not), most
@@ -334,10 +314,10 @@ class DeskService(DeskGuard):
                 assert final is not None
                 await uow.incidents.decide(incident_id, final, now)
                 if incident.drill is not None:
-                    if self._training is not None:
-                        debrief = await self._training.on_decided(uow, incident, final, verdicts, now)
-                elif self._publisher is not None:
-                    await self._publisher.on_decided(uow, incident, final, agreeing(verdicts, final), now)
+                    if self._on_drill_decided is not None:
+                        debrief = await self._on_drill_decided(uow, incident, final, verdicts, now)
+                elif self._on_decided is not None:
+                    await self._on_decided(uow, incident, final, agreeing(verdicts, final), now)
                 tell = tuple(replace(r, verdict=final) for r in await uow.contacts.for_incident(incident_id))
             elif outcome is Outcome.NEEDS_INFO:
                 await uow.incidents.drop_lease(incident_id, holder=user_id)

@@ -5,18 +5,21 @@ photo) with the answer a careful verifier should reach and why. Scenarios are au
 YAML/JSON (see `sereno/data/drills.yaml`) and checked here field by field: a malformed file
 is refused with the path of the first problem (``scenarios[3].reports[0].activity: …``).
 Grading compares a trainee's verdict with the answer and measures how long they took;
-certification says when a trainee's record meets a deployment's bar.
+certification says when a trainee's record meets a deployment's bar. A drill worked on
+the desk is a :class:`DrillRun`; its outcome is a :class:`DrillDebrief` (the service is
+:mod:`sereno.verify.training`).
 """
 
 from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sereno.verify.incidents import Verdict
+from sereno.verify.incidents import DrillKind, Verdict, VerdictRecord
+from sereno.verify.members import Verifier
 from sereno.verify.model import Activity, AgentCount, GeoPoint, InvalidPoint, Uniform, VehicleCount
 
 ANSWERS = (Verdict.CONFIRMED, Verdict.DEBUNKED, Verdict.UNVERIFIABLE)
@@ -197,3 +200,74 @@ class CertificationBar:
         accuracy = sum(g.correct for g in grades) / len(grades)
         median = statistics.median(g.time_to_verdict.total_seconds() for g in grades)
         return accuracy >= self.min_accuracy and median <= self.max_median_verdict.total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class DrillRun:
+    """One drill on the desk. `person` is the trainee (training) or the coordinator who
+    injected it (live); the verdict and times are filled in when it is decided."""
+
+    id: str
+    scenario_id: str
+    incident_id: str
+    kind: DrillKind
+    person: int
+    started_at: datetime
+    first_claimed_at: datetime | None = None
+    verdict: Verdict | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRecord:
+    """A person's graded training drills."""
+
+    person: Verifier
+    grades: tuple[Grade, ...]
+    meets_bar: bool
+
+    @property
+    def drills(self) -> int:
+        return len(self.grades)
+
+    @property
+    def correct(self) -> int:
+        return sum(g.correct for g in self.grades)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.drills if self.grades else 0.0
+
+    @property
+    def median_verdict(self) -> timedelta | None:
+        return _median(g.time_to_verdict for g in self.grades)
+
+
+def _median(values: Iterable[timedelta]) -> timedelta | None:
+    seconds = [v.total_seconds() for v in values]
+    return timedelta(seconds=statistics.median(seconds)) if seconds else None
+
+
+@dataclass(frozen=True, slots=True)
+class DrillDebrief:
+    """A drill just finished: its grade (None when a coordinator ended a live drill before
+    any decision) and the scenario's explanation; for a live drill the desk members who
+    worked it (to be told it was a drill); for a practice drill the person's record, this
+    drill included, and whether it just got them proposed to coordinators."""
+
+    run: DrillRun
+    scenario: Scenario
+    grade: Grade | None
+    verdicts: tuple[VerdictRecord, ...]
+    participants: tuple[int, ...] = ()
+    record: TrainingRecord | None = None
+    proposed: bool = False
+
+    @property
+    def proposal(self) -> TrainingRecord | None:
+        """The record to put to coordinators, when this drill got the trainee proposed."""
+        return self.record if self.proposed else None

@@ -1,4 +1,5 @@
-"""Incidents: what verifiers decide on. One incident gathers the reports of one event."""
+"""Incidents: what verifiers decide on. One incident gathers the reports of one event; each
+desk member gives it one verdict, and its reporters are owed its outcome or a question."""
 
 from __future__ import annotations
 
@@ -73,3 +74,54 @@ class MergeSuggestion:
     incident_id: str
     other_incident_id: str
     distance_m: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRecord:
+    """One person's verdict on an incident; `counts` is false for trainees."""
+
+    incident_id: str
+    verifier_id: int
+    verdict: Verdict
+    reason: str
+    at: datetime
+    counts: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReporterToTell:
+    """A message owed to a reporter about an incident: its `verdict`, or a verifier's
+    follow-up `question` (`follow_up_id` set). The chat id comes from the short-lived
+    contact table; what is owed is recorded with the verdict, so it survives a crash."""
+
+    report_id: str
+    ref_code: str
+    chat_id: int
+    language: str
+    follow_up_id: str | None = None
+    verdict: Verdict | None = None
+    question: str = ""
+
+    @property
+    def key(self) -> str:
+        """Names what is owed: the follow-up's id for a question, else the report's id (a
+        report has one outcome)."""
+        return self.follow_up_id or self.report_id
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A verifier's question to a reporter, and the answer once given."""
+
+    id: str
+    report_id: str
+    question: str
+    asked_by: int
+    asked_at: datetime
+    answer: str | None = None
+    answered_at: datetime | None = None
+
+
+def agreeing(verdicts: tuple[VerdictRecord, ...], verdict: Verdict) -> int:
+    """How many distinct verifiers (trainees not counted) gave `verdict`."""
+    return len({v.verifier_id for v in verdicts if v.counts and v.verdict is verdict})

@@ -16,9 +16,8 @@ from sereno.verify.clustering import (
     place,
     search_stages,
 )
-from sereno.verify.desk import FollowUp
 from sereno.verify.errors import Conflict
-from sereno.verify.incidents import Incident, IncidentStatus, MergeSuggestion
+from sereno.verify.incidents import FollowUp, Incident, IncidentStatus, MergeSuggestion
 from sereno.verify.model import (
     Activity,
     GeoPoint,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sereno.verify.alerts import Alert, DeliveryResult, OutboxMessage
-from sereno.verify.channels import ChannelLink
+from sereno.verify.audience import ChannelLink
 from sereno.verify.ports import Clock, UnitOfWorkFactory
 
 

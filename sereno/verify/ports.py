@@ -1,36 +1,41 @@
-"""Ports the domain needs from the outside world; `storage/` and `bot/` implement them."""
+"""Ports the domain needs from the outside world; `storage/` and `bot/` implement them.
+
+The ports speak of entity modules' records only (no service module is imported here, and
+no entity module imports this one), so `sereno.verify` has no import cycle."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Protocol, Self
 
+from sereno.verify.alerts import (
+    Alert,
+    AlertKind,
+    Delivery,
+    DeliveryResult,
+    MessageKind,
+    OutboxMessage,
+    Priority,
+    TargetKind,
+)
+from sereno.verify.audience import ChannelLink, LinkToken, Subscriber
 from sereno.verify.audit import AuditEvent
 from sereno.verify.clustering import Candidate
-from sereno.verify.incidents import Incident, MergeSuggestion, Verdict
+from sereno.verify.drills import DrillRun, Scenario
+from sereno.verify.incidents import (
+    DrillKind,
+    FollowUp,
+    Incident,
+    MergeSuggestion,
+    ReporterToTell,
+    Verdict,
+    VerdictRecord,
+)
+from sereno.verify.members import Invite, Role, Verifier
 from sereno.verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from sereno.verify.places import Neighborhood
-
-if TYPE_CHECKING:
-    from sereno.verify.alerts import (
-        Alert,
-        AlertKind,
-        Delivery,
-        DeliveryResult,
-        MessageKind,
-        OutboxMessage,
-        Priority,
-        TargetKind,
-    )
-    from sereno.verify.channels import ChannelLink, LinkToken
-    from sereno.verify.desk import FollowUp, ReporterToTell, VerdictRecord
-    from sereno.verify.drills import Scenario
-    from sereno.verify.incidents import DrillKind
-    from sereno.verify.roster import Invite, Role, Verifier
-    from sereno.verify.subscriptions import Subscriber
-    from sereno.verify.training import DrillRun
 
 
 class Clock(Protocol):

@@ -27,10 +27,9 @@ from sereno.verify.alerts import (
     UpdateKind,
 )
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
-from sereno.verify.desk import agreeing
-from sereno.verify.incidents import Incident, IncidentStatus, Verdict
+from sereno.verify.incidents import Incident, IncidentStatus, Verdict, agreeing
+from sereno.verify.members import Role
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from sereno.verify.roster import Role
 
 Adjacency = Callable[[str], Sequence[str]]
 

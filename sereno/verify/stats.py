@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from sereno.verify.alerts import Alert, AlertKind, Delivery
 from sereno.verify.audit import AuditEvent, refused_actor
 from sereno.verify.incidents import Incident, Verdict
+from sereno.verify.members import Role
 from sereno.verify.ports import Clock, UnitOfWorkFactory
-from sereno.verify.roster import Refusal, Refused, Role
+from sereno.verify.roster import Refusal, Refused
 
 
 def percentile(values: list[float], p: float) -> float | None:

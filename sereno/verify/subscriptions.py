@@ -6,23 +6,11 @@ neighborhoods, nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
+from sereno.verify.audience import Subscriber
 from sereno.verify.ports import Clock, UnitOfWorkFactory
 
 #: At most this many neighborhoods per subscriber (keeps fan-out and menus sane).
 MAX_AREAS = 12
-
-
-@dataclass(frozen=True, slots=True)
-class Subscriber:
-    """A chat that receives alerts; `active` turns false when the person blocked the bot."""
-
-    chat_id: int
-    language: str
-    active: bool
-    since: datetime
 
 
 class TooManyAreas(Exception):

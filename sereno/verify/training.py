@@ -20,44 +20,33 @@ promotion itself stays a coordinator's decision through the roster (audited).
 
 from __future__ import annotations
 
-import statistics
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sereno.verify.audit import AuditEvent
-from sereno.verify.desk import DeskGuard, DeskRefusal, VerdictRecord
-from sereno.verify.drills import CertificationBar, DrillReport, Grade, Scenario, grade, parse_scenarios
-from sereno.verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, Verdict
+from sereno.verify.desk import DeskGuard, DeskRefusal
+from sereno.verify.drills import (
+    CertificationBar,
+    DrillDebrief,
+    DrillReport,
+    DrillRun,
+    Grade,
+    Scenario,
+    TrainingRecord,
+    grade,
+    parse_scenarios,
+)
+from sereno.verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, Verdict, VerdictRecord
+from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Report, ReportDraft, TimeSeen
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from sereno.verify.refcodes import new_ref_code
-from sereno.verify.roster import Role, Verifier
 from sereno.verify.triage import tier_for
 
 #: What synthetic reports carry instead of a reporter's pseudonym (nobody's pseudonym).
 DRILL_REPORTER = "drill"
-
-
-@dataclass(frozen=True, slots=True)
-class DrillRun:
-    """One drill on the desk. `person` is the trainee (training) or the coordinator who
-    injected it (live); the verdict and times are filled in when it is decided."""
-
-    id: str
-    scenario_id: str
-    incident_id: str
-    kind: DrillKind
-    person: int
-    started_at: datetime
-    first_claimed_at: datetime | None = None
-    verdict: Verdict | None = None
-    finished_at: datetime | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.finished_at is not None
 
 
 def grade_run(run: DrillRun, scenario: Scenario) -> Grade:
@@ -65,57 +54,6 @@ def grade_run(run: DrillRun, scenario: Scenario) -> Grade:
     assert run.verdict is not None and run.finished_at is not None
     claimed = run.first_claimed_at or run.finished_at
     return grade(scenario, run.verdict, claimed - run.started_at, run.finished_at - run.started_at)
-
-
-@dataclass(frozen=True, slots=True)
-class TrainingRecord:
-    """A person's graded training drills."""
-
-    person: Verifier
-    grades: tuple[Grade, ...]
-    meets_bar: bool
-
-    @property
-    def drills(self) -> int:
-        return len(self.grades)
-
-    @property
-    def correct(self) -> int:
-        return sum(g.correct for g in self.grades)
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / self.drills if self.grades else 0.0
-
-    @property
-    def median_verdict(self) -> timedelta | None:
-        return _median(g.time_to_verdict for g in self.grades)
-
-
-def _median(values: Iterable[timedelta]) -> timedelta | None:
-    seconds = [v.total_seconds() for v in values]
-    return timedelta(seconds=statistics.median(seconds)) if seconds else None
-
-
-@dataclass(frozen=True, slots=True)
-class DrillDebrief:
-    """A drill just finished: its grade (None when a coordinator ended a live drill before
-    any decision) and the scenario's explanation; for a live drill the desk members who
-    worked it (to be told it was a drill); for a practice drill the person's record, this
-    drill included, and whether it just got them proposed to coordinators."""
-
-    run: DrillRun
-    scenario: Scenario
-    grade: Grade | None
-    verdicts: tuple[VerdictRecord, ...]
-    participants: tuple[int, ...] = ()
-    record: TrainingRecord | None = None
-    proposed: bool = False
-
-    @property
-    def proposal(self) -> TrainingRecord | None:
-        """The record to put to coordinators, when this drill got the trainee proposed."""
-        return self.record if self.proposed else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,9 @@ from sereno.double import BotApiDouble, FakeUser, SentMessage
 from sereno.storage.scratch import scratch_database
 from sereno.verify.clock import ManualClock
 from sereno.verify.incidents import Verdict
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.roster import Role
 from tests.bot.conftest import Harness, seed_region, settings_for
 from tests.conftest import PG_ADMIN_URL
 

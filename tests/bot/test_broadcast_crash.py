@@ -20,12 +20,11 @@ from sereno.storage.admin import migrate, replace_neighborhoods
 from sereno.storage.engine import make_engine
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.alerts import AlertPolicy
-from sereno.verify.channels import ChannelLink
+from sereno.verify.audience import ChannelLink, Subscriber
 from sereno.verify.incidents import Incident, IncidentStatus, Verdict
 from sereno.verify.model import Activity, GeoPoint, Tier
 from sereno.verify.places import Gazetteer, parse_geojson
 from sereno.verify.publishing import Publisher
-from sereno.verify.subscriptions import Subscriber
 from tests.bot.conftest import database_rows
 from tests.conftest import DEMO_REGION, TEST_HMAC_KEY, TEST_TOKEN
 

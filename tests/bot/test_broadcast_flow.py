@@ -16,8 +16,8 @@ import pytest
 from sereno.double import BotApiDouble, FakeUser, SentMessage
 from sereno.verify.desk import Outcome
 from sereno.verify.incidents import Verdict
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft
-from sereno.verify.roster import Role
 from tests.bot.conftest import HOTLINE, Harness
 
 ADMIN, ANA, BEN, COORD = 8_100_001, 8_100_002, 8_100_003, 8_100_004

@@ -20,10 +20,10 @@ from sereno.storage.engine import CONNECT_TIMEOUT_SECONDS, make_engine
 from sereno.storage.migrate import upgrade
 from sereno.storage.scratch import scratch_database
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.audience import Subscriber
 from sereno.verify.clock import ManualClock
 from sereno.verify.errors import Unavailable
 from sereno.verify.places import parse_geojson
-from sereno.verify.subscriptions import Subscriber
 from tests.bot.conftest import database_rows as rows
 from tests.bot.conftest import settings_for
 from tests.bot.test_broadcast_crash import deliveries, queue_alert

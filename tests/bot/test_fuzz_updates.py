@@ -332,7 +332,7 @@ ODD = {
 # ── the test ─────────────────────────────────────────────────────────────────────────
 async def seed(bot: OfflineBot) -> dict[str, Any]:
     """A desk to attack: an admin, an unused invite, and two reports (so incidents exist)."""
-    from sereno.verify.roster import Role
+    from sereno.verify.members import Role
 
     invite = await bot.runtime.services.roster.invite(ADMIN, Role.VERIFIER)
     sender, chat = user(SEED_REPORTER), private(SEED_REPORTER)
@@ -356,7 +356,7 @@ async def seed(bot: OfflineBot) -> dict[str, Any]:
 
 async def make_staff(bot: OfflineBot) -> None:
     """A coordinator and a verifier beside the admin, all on duty everywhere."""
-    from sereno.verify.roster import Role
+    from sereno.verify.members import Role
 
     roster = bot.runtime.services.roster
     for person, role in ((COORDINATOR, Role.COORDINATOR), (VERIFIER, Role.VERIFIER)):

@@ -24,7 +24,7 @@ from sereno.storage.admin import migrate, replace_neighborhoods
 from sereno.storage.engine import make_engine
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.alerts import AlertPolicy, ChannelPosts
-from sereno.verify.channels import ChannelLink
+from sereno.verify.audience import ChannelLink
 from sereno.verify.incidents import Incident, IncidentStatus, Verdict
 from sereno.verify.model import Activity, GeoPoint, Tier
 from sereno.verify.places import Gazetteer, parse_geojson

@@ -17,7 +17,7 @@ from sereno.bot.app import Runtime, running_bot
 from sereno.double import BotApiDouble, FakeUser
 from sereno.verify.clock import ManualClock
 from sereno.verify.incidents import Verdict
-from sereno.verify.roster import Role
+from sereno.verify.members import Role
 from tests.bot.conftest import HOTLINE, Harness, seed_region, settings_for
 from tests.bot.test_intake_bad_input import finish, skip_after_place
 from tests.bot.test_intake_conversation import answer, start_in

@@ -156,8 +156,8 @@ async def test_the_public_map_and_the_feeds_show_the_active_alert(served: tuple[
     import xml.etree.ElementTree as ET
 
     from sereno.verify.incidents import Verdict
+    from sereno.verify.members import Role
     from sereno.verify.model import Activity, GeoPoint, ReportDraft
-    from sereno.verify.roster import Role
 
     runtime, base = served
     services = runtime.services
@@ -193,8 +193,8 @@ async def test_the_public_map_and_the_feeds_show_the_active_alert(served: tuple[
 async def queue_an_alert_for_a_subscriber(runtime: Runtime) -> None:
     """Two verifiers confirm a report in Las Palmas, where one neighbor subscribed: one outbox message."""
     from sereno.verify.incidents import Verdict
+    from sereno.verify.members import Role
     from sereno.verify.model import Activity, GeoPoint, ReportDraft
-    from sereno.verify.roster import Role
 
     services = runtime.services
     await services.subscriptions.subscribe(USER, "en", ["las-palmas"])

@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sereno.storage.admin import replace_neighborhoods
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
-from sereno.verify.channels import ChannelLink, ChannelService, LinkRefusal, LinkRefused, hash_token
+from sereno.verify.audience import ChannelLink
+from sereno.verify.channels import ChannelService, LinkRefusal, LinkRefused, hash_token
 from sereno.verify.clock import ManualClock
+from sereno.verify.members import Role
 from sereno.verify.places import parse_geojson
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from tests.conftest import DEMO_REGION
 
 ADMIN, OTHER_ADMIN = 20, 21

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sereno.storage.migrate import alembic_config, upgrade
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.clock import ManualClock
-from sereno.verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome, VerdictRecord
-from sereno.verify.incidents import IncidentStatus, Verdict
+from sereno.verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
+from sereno.verify.incidents import IncidentStatus, Verdict, VerdictRecord
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 
 KEY = b"integration-key-0123456789abcdef"
 ANA, BEN, REPORTER = 10, 11, 12

@@ -20,11 +20,12 @@ from sereno.verify.export_service import ExportError, ExportService
 from sereno.verify.exports import ExportFormat, FeedSource
 from sereno.verify.incidents import Incident, IncidentStatus, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, AgentCount, GeoPoint, ReportDraft, Tier, Uniform, VehicleCount
 from sereno.verify.places import Gazetteer, parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.publishing import Publisher
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from tests.conftest import DEMO_REGION
 
 KEY = b"export-test-key-0123456789abcdef"
@@ -166,7 +167,7 @@ async def seed_reports(world: World) -> tuple[list[str], list[int]]:
         await roster.redeem((await roster.invite(None, Role.VERIFIER)).code, user, name)
     intake = IntakeService(world.uow, world.clock, pseudonymize, IntakePolicy(max_reports=100))
     desk = DeskService(world.uow, world.clock,
-                       publisher=Publisher(AlertPolicy(correction_reports=3), world.gazetteer.adjacent))
+                       on_decided=Publisher(AlertPolicy(correction_reports=3), world.gazetteer.adjacent).on_decided)
     reporters, chats = [], []
     for batch, (count, verdict) in enumerate(((2, Verdict.CONFIRMED), (3, Verdict.DEBUNKED))):
         incident_id = ""

@@ -32,12 +32,13 @@ from sereno.verify.desk import DeskService, Outcome
 from sereno.verify.errors import Conflict
 from sereno.verify.incidents import Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier
 from sereno.verify.outbox import OutboxService, Outcomes
 from sereno.verify.places import Gazetteer, parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.publishing import AlertRefusal, AlertRefused, AlertService, Publisher
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from sereno.verify.subscriptions import SubscriptionService
 from tests.conftest import DEMO_REGION
 
@@ -58,7 +59,7 @@ class World:
         pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
         self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000))
-        self.desk = DeskService(self.uow, self.clock, publisher=self.publisher)
+        self.desk = DeskService(self.uow, self.clock, on_decided=self.publisher.on_decided)
         self.alerts = AlertService(self.uow, self.clock, self.publisher)
         self.subscriptions = SubscriptionService(self.uow, self.clock)
         self.channels = ChannelService(self.uow, self.clock)

@@ -19,10 +19,11 @@ from sereno.verify.clock import ManualClock
 from sereno.verify.desk import DeskPolicy, DeskService
 from sereno.verify.incidents import Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.retention import RetentionService
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 
 KEY = b"integration-key-0123456789abcdef"
 ANA, REPORTER = 10, 1_000

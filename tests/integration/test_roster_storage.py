@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.clock import ManualClock
+from sereno.verify.members import Role
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.roster import Refused, Role, RosterService
+from sereno.verify.roster import Refused, RosterService
 
 KEY = b"integration-key-0123456789abcdef"
 

@@ -17,11 +17,11 @@ from sereno.verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
 from sereno.verify.drills import CertificationBar, DrillFileError
 from sereno.verify.incidents import DrillKind, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, ReportDraft
 from sereno.verify.places import parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.publishing import DrillNotPublished
-from sereno.verify.roster import Role
 from sereno.verify.stats import StatsService
 from sereno.verify.training import TrainingService
 from tests.conftest import DEMO_REGION
@@ -37,7 +37,8 @@ class Training(World):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, AlertPolicy())
         self.training = TrainingService(self.uow, self.clock, CertificationBar(2, 0.5, timedelta(minutes=10)))
-        self.desk = DeskService(self.uow, self.clock, publisher=self.publisher, training=self.training)
+        self.desk = DeskService(self.uow, self.clock, on_decided=self.publisher.on_decided,
+                                on_drill_decided=self.training.on_decided)
 
     async def practice_and_decide(self, right: bool = True) -> tuple[str, Outcome]:
         incident = await self.training.practice(TRAINEE, "es")

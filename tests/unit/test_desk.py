@@ -6,9 +6,10 @@ from sereno.verify.clock import ManualClock
 from sereno.verify.desk import DeskPolicy, DeskRefusal, DeskRefused, DeskService, Outcome
 from sereno.verify.incidents import IncidentStatus, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from tests.fakes import MemoryUnitOfWorkFactory
 
 KEY = b"unit-test-key-0123456789abcdef"

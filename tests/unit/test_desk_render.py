@@ -16,8 +16,8 @@ from sereno.bot import desk_render
 from sereno.bot.i18n import translator
 from sereno.bot.messaging import ELLIPSIS, MAX_TEXT, clip, pack, units
 from sereno.config import SUPPORTED_LANGUAGES
-from sereno.verify.desk import FollowUp, IncidentView, VerdictRecord
-from sereno.verify.incidents import DrillKind, Incident, IncidentStatus, MergeSuggestion, Verdict
+from sereno.verify.desk import IncidentView
+from sereno.verify.incidents import DrillKind, FollowUp, Incident, IncidentStatus, MergeSuggestion, Verdict, VerdictRecord
 from sereno.verify.model import Activity, AgentCount, GeoPoint, Report, Tier, Uniform, VehicleCount
 from sereno.verify.places import Gazetteer, Neighborhood
 from sereno.verify.text import MAX_DETAILS_CHARS

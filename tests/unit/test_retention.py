@@ -5,10 +5,11 @@ from sereno.verify.clustering import cell_of, distance_m
 from sereno.verify.desk import DeskPolicy, DeskService
 from sereno.verify.incidents import Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import GeoPoint, ReportDraft, Tier
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.retention import Purged, RetentionService
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from tests.fakes import MemoryUnitOfWorkFactory
 
 KEY = b"unit-test-key-0123456789abcdef"

@@ -3,8 +3,9 @@ from datetime import timedelta
 import pytest
 
 from sereno.verify.clock import ManualClock
+from sereno.verify.members import Role
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.roster import Refusal, Refused, Role, RosterService, normalise_invite_code
+from sereno.verify.roster import Refusal, Refused, RosterService, normalise_invite_code
 from tests.fakes import MemoryUnitOfWorkFactory
 
 KEY = b"unit-test-key-0123456789abcdef"
