@@ -77,11 +77,11 @@ def forged_templates(incidents: list[str], alerts: list[str]) -> st.SearchStrate
                                        "submit", "edit", "cancel", "summary", "now", "checkpoint", "1", ""]), short_text)
     prefix = st.sampled_from(["d:claim", "d:v", "d:release", "d:merge", "d:separate", "d:info", "a:u", "a:c", "a",
                               "r", "f", "s:t", "s:r", "s:loc", "s:done", "s:all", "c", "lang", "legal", "m", "r:do",
-                              "r:activity", "r:where", "r:nb", "r:skip", "r:edit", "r:lawyer", "d", "", "x"])
+                              "r:activity", "r:where", "r:nb", "r:skip", "r:edit", "r:lawyer", "role", "d", "", "x"])
     data = st.one_of(
         st.builds(lambda p, i, v: f"{p}:{i}:{v}", prefix, ids, value),
         st.builds(lambda p, i: f"{p}:{i}", prefix, ids),
-        st.builds(lambda u, v: f"r:{u}:{v}", users, value),
+        st.builds(lambda u, v: f"role:{u}:{v}", users, value),
         st.builds(lambda p, i, v, n: f"{p}:{i}:{v}"[:n], prefix, ids, value, st.integers(0, 12)),  # truncated
         st.builds(lambda p, i, v, n: f"{p}:{i}:{v}" * n, prefix, ids, value, st.integers(20, 200)),  # oversized
         st.binary(max_size=64).map(lambda b: b.decode("latin-1")),  # binary-ish
