@@ -33,7 +33,7 @@ from typing import Any, ClassVar, NamedTuple, NewType, Self
 from sereno.bot.context import MAX_TELEGRAM_ID
 from sereno.verify.alerts import UpdateKind
 from sereno.verify.incidents import Verdict
-from sereno.verify.roster import Role
+from sereno.verify.members import Role
 
 #: Telegram's limit on a button's callback data, in bytes (UTF-8).
 MAX_BYTES = 64

@@ -13,8 +13,8 @@ from PIL import Image
 from sereno.bot.messaging import MAX_TEXT, units
 from sereno.double import BotApiDouble, FakeUser
 from sereno.verify.incidents import Verdict
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft
-from sereno.verify.roster import Role
 from sereno.verify.text import MAX_DETAILS_CHARS
 from tests.bot.conftest import Harness, jpeg_with_gps
 from tests.bot.test_intake_bad_input import finish, to_details

@@ -46,7 +46,7 @@ from sereno.bot.callbacks import (
 from sereno.bot.context import MAX_TELEGRAM_ID
 from sereno.verify.alerts import UpdateKind
 from sereno.verify.incidents import Verdict
-from sereno.verify.roster import Role
+from sereno.verify.members import Role
 
 INCIDENT = Token("5f0c7a2e-3b1d-4c8e-9a6f-0d2b4e6f8a10")
 

@@ -92,3 +92,33 @@ def test_verify_has_no_import_cycle() -> None:
 def test_the_desk_imports_neither_the_publisher_nor_training() -> None:
     """The desk calls its decision hooks; the composition root wires them to those services."""
     assert not {"publishing", "training"} & verify_imports()["desk"]
+
+
+def defined_names(path: Path) -> set[str]:
+    """The names a module defines at its top level (classes, functions, assignments), not
+    those it imports."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_names_of_verify_are_imported_from_the_module_that_defines_them() -> None:
+    """One way to reach each record: `from sereno.verify.roster import Role` would work only
+    because roster imports it from `sereno.verify.members`."""
+    project = Path(__file__).resolve().parents[2]
+    defined = {path.stem: defined_names(path) for path in ROOT.glob("*.py")}
+    wrong = []
+    for folder in ("sereno", "tests", "bench"):
+        for path in sorted((project / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(f"{PACKAGE}."):
+                    module = (node.module or "").removeprefix(f"{PACKAGE}.")
+                    wrong += [f"{path.relative_to(project)}:{node.lineno}: {alias.name} from {module}"
+                              for alias in node.names if module in defined and alias.name not in defined[module]]
+    assert not wrong, "imported from a module that does not define them:\n" + "\n".join(wrong)
