@@ -409,10 +409,11 @@ class _Neighborhoods:
         self._s = staged
 
     async def replace_all(self, neighborhoods: list[Neighborhood]) -> None:
-        # every row goes, and with them (ON DELETE CASCADE) every subscription and channel link
+        # kept ids keep what points at them; removed ids take it with them (ON DELETE CASCADE)
+        kept = {nb.id for nb in neighborhoods}
         self._s.neighborhoods = list(neighborhoods)
-        self._s.subscriptions = []
-        self._s.channels = []
+        self._s.subscriptions = [s for s in self._s.subscriptions if s[1] in kept]
+        self._s.channels = [c for c in self._s.channels if c.neighborhood_id in kept]
 
     async def all(self) -> list[Neighborhood]:
         return sorted(self._s.neighborhoods, key=lambda n: n.name)

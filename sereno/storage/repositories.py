@@ -498,16 +498,22 @@ class SqlNeighborhoodRepository:
         self._c = conn
 
     async def replace_all(self, neighborhoods: list[Neighborhood]) -> None:
-        await self._c.execute(delete(NEIGHBORHOOD))
-        if neighborhoods:
+        """Neighborhoods whose id is kept are updated in place, so their subscriptions, channel
+        links and alerts stay; new ids are added; only the ids no longer listed are deleted
+        (and with them, ON DELETE CASCADE, what pointed at them)."""
+        rows = [{"nb_id": nb.id, "name": nb.name, "aliases": list(nb.aliases), "zips": list(nb.zips),
+                 "geometry": nb.to_geojson_geometry()} for nb in neighborhoods]
+        existing = set((await self._c.execute(select(NEIGHBORHOOD.c.id))).scalars())
+        await self._c.execute(delete(NEIGHBORHOOD).where(NEIGHBORHOOD.c.id.not_in([r["nb_id"] for r in rows])))
+        if kept := [r for r in rows if r["nb_id"] in existing]:
             await self._c.execute(
-                insert(NEIGHBORHOOD),
-                [
-                    {"id": nb.id, "name": nb.name, "aliases": list(nb.aliases), "zips": list(nb.zips),
-                     "geometry": nb.to_geojson_geometry()}
-                    for nb in neighborhoods
-                ],
+                update(NEIGHBORHOOD).where(NEIGHBORHOOD.c.id == bindparam("nb_id"))
+                .values(name=bindparam("name"), aliases=bindparam("aliases"), zips=bindparam("zips"),
+                        geometry=bindparam("geometry")),
+                kept,
             )
+        if added := [r for r in rows if r["nb_id"] not in existing]:
+            await self._c.execute(insert(NEIGHBORHOOD), [{"id": r.pop("nb_id"), **r} for r in added])
 
     async def all(self) -> list[Neighborhood]:
         rows = (await self._c.execute(select(NEIGHBORHOOD).order_by(NEIGHBORHOOD.c.name))).mappings()

@@ -484,7 +484,9 @@ class AuditRepository(Protocol):
 class NeighborhoodRepository(Protocol):
     """The deployment's neighborhoods."""
 
-    async def replace_all(self, neighborhoods: list[Neighborhood]) -> None: ...
+    async def replace_all(self, neighborhoods: list[Neighborhood]) -> None:
+        """Make the stored neighborhoods exactly `neighborhoods`; those whose id is kept keep
+        their subscriptions and channel links."""
 
     async def all(self) -> list[Neighborhood]: ...
 

@@ -16,6 +16,7 @@ from sereno.storage.conversation_store import USER_SCOPE, ConversationStore, con
 from sereno.storage.migrate import current_revision, head_revision, upgrade
 from sereno.storage.sealing import ContactSeal
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+from sereno.verify.audience import Subscriber
 from sereno.verify.clock import ManualClock
 from sereno.verify.clustering import (
     ClusterPolicy,
@@ -36,7 +37,7 @@ from sereno.verify.model import (
     Uniform,
     VehicleCount,
 )
-from sereno.verify.places import parse_geojson
+from sereno.verify.places import Neighborhood, parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.retention import Purged, RetentionService
 from tests.conftest import DEMO_REGION
@@ -141,6 +142,27 @@ async def test_neighborhoods_round_trip(engine: AsyncEngine) -> None:
     async with factory() as uow:
         loaded = await uow.neighborhoods.all()
     assert sorted(loaded, key=lambda n: n.id) == sorted(neighborhoods, key=lambda n: n.id)
+
+
+async def test_importing_the_neighborhoods_again_keeps_the_subscriptions_of_those_kept(engine: AsyncEngine) -> None:
+    neighborhoods = parse_geojson(DEMO_REGION.read_text())
+    kept, dropped = neighborhoods[0], neighborhoods[1]
+    factory = SqlUnitOfWorkFactory(engine, KEY)
+    async with factory() as uow:
+        await uow.neighborhoods.replace_all(neighborhoods)
+        await uow.subscribers.save(Subscriber(chat_id=77, language="es", active=True, since=datetime.now(UTC)))
+        await uow.subscribers.add_area(77, kept.id)
+        await uow.subscribers.add_area(77, dropped.id)
+        await uow.commit()
+    renamed = Neighborhood(id=kept.id, name=kept.name + " Norte", aliases=kept.aliases, zips=kept.zips,
+                           polygons=kept.polygons)
+    async with factory() as uow:
+        await uow.neighborhoods.replace_all([renamed, *neighborhoods[2:]])
+        await uow.commit()
+    async with factory() as uow:
+        assert await uow.subscribers.areas(77) == [kept.id]
+        assert {nb.id: nb.name for nb in await uow.neighborhoods.all()}[kept.id] == kept.name + " Norte"
+        assert dropped.id not in {nb.id for nb in await uow.neighborhoods.all()}
 
 
 async def test_bot_state_is_sealed_batched_and_deletable(engine: AsyncEngine) -> None:
