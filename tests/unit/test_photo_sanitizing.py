@@ -79,3 +79,11 @@ async def test_a_small_file_whose_header_states_too_many_pixels_is_refused() -> 
         await service.keep_photo("draft-1", out.getvalue())
     assert refused.value.reason is RefusalReason.TOO_MANY_PIXELS
     assert uow.store.media == {}
+
+
+def test_a_photo_size_stated_over_the_limit_is_refused_before_anything_is_fetched() -> None:
+    service, _ = make_service()
+    service.check_photo_size(MAX_PIXELS)  # at the limit: fine
+    with pytest.raises(Refusal) as refused:
+        service.check_photo_size(13_370 * 13_370)
+    assert refused.value.reason is RefusalReason.TOO_MANY_PIXELS
