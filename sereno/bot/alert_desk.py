@@ -18,16 +18,7 @@ from sereno.bot.render import ACTIVITY_LABELS
 from sereno.bot.services import Services
 from sereno.verify.alerts import Alert, UpdateKind
 from sereno.verify.incidents import Incident
-from sereno.verify.publishing import AlertRefusal, AlertRefused
 
-REFUSALS = {
-    AlertRefusal.NOT_ALLOWED: N_("Only coordinators can do that."),
-    AlertRefusal.UNKNOWN: N_("That alert or incident does not exist."),
-    AlertRefusal.NOT_ACTIVE: N_("That alert is no longer active."),
-    AlertRefusal.NOT_DEBUNKED: N_("Only debunked incidents get a correction."),
-    AlertRefusal.ALREADY: N_("A correction was already published for this incident."),
-    AlertRefusal.DRILL: N_("Drills are never published."),
-}
 UPDATE_BUTTONS = {
     UpdateKind.STILL_ACTIVE: N_("Still active"),
     UpdateKind.ALL_CLEAR: N_("All clear"),
@@ -64,11 +55,7 @@ class AlertDeskHandlers:
         t = self._t(update, context)
         user, chat = update.effective_user, update.effective_chat
         assert user is not None and chat is not None
-        try:
-            board = await self.s.alerts.board(user.id)
-        except AlertRefused as refusal:
-            await messaging.send(context.bot, chat.id, t(REFUSALS[refusal.reason]))
-            return
+        board = await self.s.alerts.board(user.id)
         if not board.active and not board.uncorrected:
             await messaging.send(context.bot, chat.id, t("No active alerts, and no recent rumors to correct."))
             return
@@ -87,18 +74,14 @@ class AlertDeskHandlers:
         assert query is not None and user is not None and query.message is not None
         t = self._t(update, context)
         button = AlertButton.parse(query.data)
-        try:
-            if button is not None and button.update is not None:
-                published = await self.s.alerts.update(user.id, button.subject_id, button.update)
-                text = t(UPDATE_LINES[button.update], time=self._time(t, self.s.clock.now()))
-            elif button is not None and button.action is AlertAction.CORRECT:
-                published = await self.s.alerts.correct(user.id, button.subject_id)
-                text = t("Correction queued for the neighborhood channels.")
-            else:
-                await query.answer(t("That button is out of date. Send /alerts again."), show_alert=True)
-                return
-        except AlertRefused as refusal:
-            await query.answer(t(REFUSALS[refusal.reason])[:190], show_alert=True)
+        if button is not None and button.update is not None:
+            published = await self.s.alerts.update(user.id, button.subject_id, button.update)
+            text = t(UPDATE_LINES[button.update], time=self._time(t, self.s.clock.now()))
+        elif button is not None and button.action is AlertAction.CORRECT:
+            published = await self.s.alerts.correct(user.id, button.subject_id)
+            text = t("Correction queued for the neighborhood channels.")
+        else:
+            await query.answer(t("That button is out of date. Send /alerts again."), show_alert=True)
             return
         self.s.broadcast_queued()
         await query.answer()

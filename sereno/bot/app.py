@@ -40,6 +40,7 @@ from sereno.bot.menu import Menu
 from sereno.bot.metrics import Metrics
 from sereno.bot.persistence import DatabasePersistence, PersonState, StateWriter
 from sereno.bot.rate_limiter import GateRateLimiter
+from sereno.bot.refusals import answer_refusals
 from sereno.bot.replay import replay_abandoned
 from sereno.bot.services import Services
 from sereno.bot.subscribe import SubscribeHandlers
@@ -47,6 +48,7 @@ from sereno.bot.watchdog import keep_alive, notify, watchdog_interval
 from sereno.config import SUPPORTED_LANGUAGES, MissingSetting, Settings
 from sereno.storage.conversation_store import ConversationStore
 from sereno.storage.engine import answers, is_sqlite, make_engine
+from sereno.storage.images import PillowImageSanitizer
 from sereno.storage.migrate import current_revision, head_revision, upgrade
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.storage.update_inbox import UpdateInbox
@@ -158,6 +160,7 @@ async def build_runtime(
             IntakePolicy(settings.reports_per_window, settings.report_window, settings.contact_ttl,
                          settings.photos_per_report),
             settings.cluster_policy,
+            images=PillowImageSanitizer(),
         ),
         places=PlaceResolver(gazetteer, geocoder),
         retention=RetentionService(uow, clock, settings.retention),
@@ -254,6 +257,7 @@ def register_handlers(application: Application, services: Services,  # type: ign
     application.add_handlers(ExportHandlers(services).handlers())
     application.add_handlers(SubscribeHandlers(services).handlers(application))
     application.add_handlers(menu.handlers())
+    answer_refusals(application, settings.default_language)  # every handler: refusals answered in one place
     application.add_error_handler(make_error_handler(settings.default_language))
     schedule_jobs(application, intake, desk, services, leads)
     return channels

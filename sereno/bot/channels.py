@@ -23,11 +23,11 @@ from sereno.bot import messaging
 from sereno.bot.callbacks import ChannelButton, area_key
 from sereno.bot.context import translator_for
 from sereno.bot.i18n import N_, Translator, translator
+from sereno.bot.refusals import REFUSAL_TEXTS
 from sereno.bot.services import Services
 from sereno.verify.audience import ChannelLink
-from sereno.verify.channels import LinkRefusal, LinkRefused
+from sereno.verify.errors import RefusalReason
 from sereno.verify.members import Role
-from sereno.verify.roster import Refused
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +35,6 @@ RIGHTS = {
     "administrator": N_("be an administrator"),
     "can_post_messages": N_("post messages"),
     "can_edit_messages": N_("edit messages"),
-}
-
-
-LINK_REFUSALS = {
-    LinkRefusal.UNKNOWN: N_("This link command is not valid or has expired. Ask for a new one with /linkchannel in "
-                            "a private chat with me."),
-    LinkRefusal.EXPIRED: N_("This link command is not valid or has expired. Ask for a new one with /linkchannel in "
-                            "a private chat with me."),
-    LinkRefusal.USED: N_("This link command was already used. Ask for a new one with /linkchannel in a private chat "
-                         "with me."),
-    LinkRefusal.OTHER_CHAT: N_("This link command was posted in another chat first and works only there. Ask for a "
-                               "new one with /linkchannel in a private chat with me."),
-    LinkRefusal.NOT_ADMIN: N_("This link command is no longer valid."),
 }
 
 
@@ -81,11 +68,7 @@ class ChannelHandlers:
         t = translator_for(update, context, self.s.settings.default_language)
         user, chat = update.effective_user, update.effective_chat
         assert user is not None and chat is not None
-        try:
-            await self.s.roster.require(user.id, Role.ADMIN, "channel.link")
-        except Refused:
-            await messaging.send(context.bot, chat.id, t("Only admins can link channels."))
-            return
+        await self.s.roster.require(user.id, Role.ADMIN, "channel.link", RefusalReason.CHANNELS_NOT_ALLOWED)
         buttons = [{"text": nb.name, "callback_data": ChannelButton(area_key(nb.id)).pack()}
                    for nb in sorted(self.s.places.gazetteer.neighborhoods, key=lambda nb: nb.name)]
         if not buttons:
@@ -104,15 +87,11 @@ class ChannelHandlers:
         button = ChannelButton.parse(query.data)
         neighborhood = next((nb for nb in self.s.places.gazetteer.neighborhoods
                              if button is not None and area_key(nb.id) == button.area), None)
-        try:
-            if neighborhood is None:
-                await self.s.roster.require(user.id, Role.ADMIN, "channel.link")
-                await query.answer(t("That button is out of date. Send /linkchannel again."), show_alert=True)
-                return
-            token = await self.s.channels.request_link(user.id, neighborhood.id)
-        except Refused:
-            await query.answer(t("Only admins can link channels."), show_alert=True)
+        if neighborhood is None:
+            await self.s.roster.require(user.id, Role.ADMIN, "channel.link", RefusalReason.CHANNELS_NOT_ALLOWED)
+            await query.answer(t("That button is out of date. Send /linkchannel again."), show_alert=True)
             return
+        token = await self.s.channels.request_link(user.id, neighborhood.id)
         await query.answer()
         await messaging.send(context.bot, update.effective_chat.id, "\n\n".join([
             t("1. Add me to the channel or group as an administrator allowed to post and edit messages."),
@@ -129,15 +108,11 @@ class ChannelHandlers:
         token = parts[1] if len(parts) == 2 else ""
         poster = message.from_user.id if message.from_user is not None else None
         t = translator(self.s.settings.default_language)
-        try:
-            pending = await self.s.channels.check_link(token, chat.id, poster)
-        except LinkRefused as refusal:
-            await self._say(context.bot, chat.id, t(LINK_REFUSALS[refusal.reason]))
-            return
+        pending = await self.s.channels.check_link(token, chat.id, poster)
         neighborhood = self.s.places.gazetteer.get(pending.neighborhood_id)
         person = await self.s.roster.get(pending.admin_id)
         if neighborhood is None or person is None:
-            await self._say(context.bot, chat.id, t(LINK_REFUSALS[LinkRefusal.NOT_ADMIN]))
+            await self._say(context.bot, chat.id, t(REFUSAL_TEXTS[RefusalReason.TOKEN_ADMIN_GONE]))
             return
         admin_t = translator(person.language)
         title = chat.title or str(chat.id)
@@ -146,11 +121,7 @@ class ChannelHandlers:
             await self._say(context.bot, person.user_id, self._missing_text(admin_t, title, missing))
             await self._say(context.bot, chat.id, self._missing_text(t, title, missing))
             return
-        try:
-            await self.s.channels.link_with(token, chat.id, poster, title, self.s.settings.channel_language)
-        except LinkRefused as refusal:
-            await self._say(context.bot, chat.id, t(LINK_REFUSALS[refusal.reason]))
-            return
+        await self.s.channels.link_with(token, chat.id, poster, title, self.s.settings.channel_language)
         await self._say(context.bot, chat.id, t("This chat will receive verified alerts for {place}.",
                                                 place=neighborhood.name))
         await self._say(context.bot, person.user_id, self._linked_text(admin_t, title, neighborhood.name))

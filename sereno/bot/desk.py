@@ -23,46 +23,22 @@ from telegram.ext import (
 from sereno.bot import desk_render, messaging
 from sereno.bot.callbacks import AnswerButton, DeskAction, DeskButton, RoleButton
 from sereno.bot.context import translator_for, user_data
-from sereno.bot.i18n import N_, Translator, translator
+from sereno.bot.i18n import Translator, translator
 from sereno.bot.services import Services
 from sereno.config import SUPPORTED_LANGUAGES
 from sereno.verify.clustering import Placement, distance_m
-from sereno.verify.desk import DeskRefusal, DeskRefused, Outcome, VerdictResult
+from sereno.verify.desk import Outcome, VerdictResult
 from sereno.verify.drills import DrillDebrief
+from sereno.verify.errors import Refusal
 from sereno.verify.incidents import DrillKind, Incident, ReporterToTell, Verdict
 from sereno.verify.intake import Submitted
 from sereno.verify.members import Role, Verifier
-from sereno.verify.roster import Refusal, Refused
 from sereno.verify.text import CleanText, clean_text
 
 log = logging.getLogger(__name__)
 
 PENDING_VERDICT = "desk_verdict"  # [incident id, verdict] waiting for the reason
 ANSWERING = "answering"  # follow-up id whose answer the reporter is typing
-
-REFUSALS = {
-    Refusal.NOT_ALLOWED: N_("You are not allowed to do that. If you think you should be, ask a coordinator."),
-    Refusal.UNKNOWN_INVITE: N_("That invite code is not valid. Check it, or ask a coordinator for a new one."),
-    Refusal.EXPIRED_INVITE: N_("That invite code has expired (codes last 72 hours). Ask a coordinator for a new one."),
-    Refusal.USED_INVITE: N_("That invite code was already used. Ask a coordinator for a new one."),
-    Refusal.ALREADY_MEMBER: N_("You are already on the desk."),
-    Refusal.UNKNOWN_PERSON: N_("That person is not on the roster."),
-    Refusal.SELF: N_("You cannot change your own role."),
-    Refusal.REVOKED: N_("Your place on the desk was revoked, so an invite code cannot bring you back. If you think "
-                        "this is a mistake, talk to a coordinator."),
-    DeskRefusal.NOT_ALLOWED: N_("You are not allowed to do that. If you think you should be, ask a coordinator."),
-    DeskRefusal.UNKNOWN: N_("That incident does not exist."),
-    DeskRefusal.TAKEN: N_("Someone else has just claimed this incident."),
-    DeskRefusal.NOT_HOLDER: N_("You do not hold this incident. Claim it first."),
-    DeskRefusal.LEASE_EXPIRED: N_("Your claim on this incident expired. Claim it again if it is still open."),
-    DeskRefusal.DECIDED: N_("This incident has already been decided."),
-    DeskRefusal.OWN_REPORT: N_("You cannot verify an incident that includes your own report."),
-    DeskRefusal.ALREADY_VOTED: N_("You already gave a verdict here; a second verifier must look at it."),
-    DeskRefusal.DRILL_QUESTION: N_("A practice drill has no reporter to ask: decide with what the reports say."),
-    DeskRefusal.TRAINEE_LIVE: N_("Trainees practise on drills (/drills): live incidents are claimed and decided by "
-                                 "verifiers."),
-}
-
 
 class DeskHandlers:
     """Callbacks of the desk; `handlers(application)` lists them."""
@@ -82,13 +58,6 @@ class DeskHandlers:
         assert update.effective_chat is not None
         await messaging.send(context.bot, update.effective_chat.id, text, markup)
 
-    async def refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE, reason: Refusal | DeskRefusal) -> None:
-        t = self.t(update, context)
-        if update.callback_query:
-            await update.callback_query.answer(t(REFUSALS[reason])[:190], show_alert=True)
-        else:
-            await self.say(update, context, t(REFUSALS[reason]))
-
     # ── joining and one's own settings ────────────────────────────────────────────
     async def join(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/join CODE"""
@@ -98,11 +67,7 @@ class DeskHandlers:
         if not context.args:
             await self.say(update, context, t("Send /join followed by your invite code, for example /join K7M2-QX9P."))
             return
-        try:
-            person = await self.s.roster.redeem(" ".join(context.args), user.id, user.first_name)
-        except Refused as refusal:
-            await self.refused(update, context, refusal.reason)
-            return
+        person = await self.s.roster.redeem(" ".join(context.args), user.id, user.first_name)
         await self.say(update, context, t(
             "Welcome to the desk as {role}. Set the languages you read with /languages (for example "
             "/languages en es), your areas with /areas, then go on duty with /duty on.",
@@ -117,11 +82,7 @@ class DeskHandlers:
         if arg not in ("on", "off"):
             await self.say(update, context, t("Send /duty on or /duty off."))
             return
-        try:
-            person = await self.s.roster.update(user.id, on_duty=arg == "on")
-        except Refused as refusal:
-            await self.refused(update, context, refusal.reason)
-            return
+        person = await self.s.roster.update(user.id, on_duty=arg == "on")
         await self.say(update, context, t("You are on duty: new incidents in your areas will reach you here.")
                        if person.on_duty else t("You are off duty."))
 
@@ -135,11 +96,7 @@ class DeskHandlers:
             await self.say(update, context, t("Send /languages with the languages you read, from: {codes}.",
                                               codes=" ".join(SUPPORTED_LANGUAGES)))
             return
-        try:
-            await self.s.roster.update(user.id, languages=chosen)
-        except Refused as refusal:
-            await self.refused(update, context, refusal.reason)
-            return
+        await self.s.roster.update(user.id, languages=chosen)
         await self.say(update, context, t("Languages: {codes}.", codes=" ".join(chosen)))
 
     async def areas(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -154,11 +111,7 @@ class DeskHandlers:
             listing = "\n".join(f"{nb.id} — {nb.name}" for nb in gazetteer.neighborhoods)
             await self.say(update, context, t("Send /areas with neighborhood ids, or /areas all:") + "\n" + listing)
             return
-        try:
-            await self.s.roster.update(user.id, neighborhoods=() if wanted == ["all"] else tuple(known))
-        except Refused as refusal:
-            await self.refused(update, context, refusal.reason)
-            return
+        await self.s.roster.update(user.id, neighborhoods=() if wanted == ["all"] else tuple(known))
         await self.say(update, context, t("Areas: {areas}.", areas=", ".join(known) if known else t("all")))
 
     # ── coordinators ──────────────────────────────────────────────────────────────
@@ -168,11 +121,7 @@ class DeskHandlers:
         user = update.effective_user
         assert user is not None
         role = Role.parse((context.args or ["verifier"])[0]) or Role.REVOKED
-        try:
-            invite = await self.s.roster.invite(user.id, role)
-        except Refused as refusal:
-            await self.refused(update, context, refusal.reason)
-            return
+        invite = await self.s.roster.invite(user.id, role)
         local = invite.expires_at.astimezone(self.s.settings.tz).strftime("%Y-%m-%d %H:%M")
         await self.say(update, context, t(
             "Invite code for a {role}: {code}\nIt works once, until {until}. The person sends me /join {code} "
@@ -183,11 +132,7 @@ class DeskHandlers:
         t = self.t(update, context)
         user = update.effective_user
         assert user is not None
-        try:
-            await self.s.roster.require(user.id, Role.COORDINATOR, "roster")
-        except Refused as refusal:
-            await self.refused(update, context, refusal.reason)
-            return
+        await self.s.roster.require(user.id, Role.COORDINATOR, "roster")
         for person in await self.s.roster.members():
             if person.user_id != user.id:
                 await self.say(update, context, desk_render.roster_line(t, person),
@@ -202,11 +147,7 @@ class DeskHandlers:
         if button is None:
             await query.answer(t("This button is no longer active."))
             return
-        try:
-            person = await self.s.roster.set_role(update.effective_user.id, button.user_id, button.role)
-        except Refused as refusal:
-            await self.refused(update, context, refusal.reason)
-            return
+        person = await self.s.roster.set_role(update.effective_user.id, button.user_id, button.role)
         await query.answer()
         assert query.message is not None
         await messaging.edit(context.bot, query.message.chat.id, query.message.message_id,
@@ -218,11 +159,7 @@ class DeskHandlers:
         t = self.t(update, context)
         user = update.effective_user
         assert user is not None
-        try:
-            incidents = await self.s.desk.queue(user.id)
-        except DeskRefused as refusal:
-            await self.refused(update, context, refusal.reason)
-            return
+        incidents = await self.s.desk.queue(user.id)
         if not incidents:
             await self.say(update, context, t("The queue is empty."))
             return
@@ -251,46 +188,43 @@ class DeskHandlers:
             await query.answer(t("This button is no longer active."))
             return
         action, incident_id, value = button.action, button.incident_id, button.verdict
-        try:
-            chat_id, message_id = query.message.chat.id, query.message.message_id
-            if action is DeskAction.CLAIM:
-                await self.s.desk.claim(user_id, incident_id)
-                await query.answer(t("You hold this incident now."))
-                await messaging.edit(context.bot, chat_id, message_id,
-                                     *await self.card(t, user_id, incident_id, holding=True))
-            elif action is DeskAction.RELEASE:
-                await self.s.desk.release(user_id, incident_id)
-                await query.answer(t("Released: it is back in the queue."))
-                await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
-            elif action is DeskAction.PHOTOS:
-                photos = await self.s.desk.photos(user_id, incident_id)
-                await query.answer(None if photos else t("This incident has no photos."))
-                for photo in photos:
-                    await context.bot.send_photo(chat_id, photo.content)
-            elif action is DeskAction.REPORTS:
-                view = await self.s.desk.view(user_id, incident_id, action="reports")
-                await query.answer()
-                await messaging.send_blocks(context.bot, chat_id, desk_render.full_text(t, view, self.s.settings.tz))
-            elif action is DeskAction.MERGE:
-                target = await self.s.desk.merge(user_id, incident_id)
-                await query.answer(t("Merged."))
-                await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, target.id))
-            elif action is DeskAction.SEPARATE:
-                await self.s.desk.keep_separate(user_id, incident_id)
-                await query.answer(t("Kept separate."))
-                await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
-            else:  # DeskAction.VERDICT, which always comes with its verdict
-                assert value is not None
-                await self.s.desk.require_holder(user_id, incident_id)
-                user_data(context)[PENDING_VERDICT] = [incident_id, value.value]
-                await query.answer()
-                prompt = (t("Type the question for the reporter(s). It is sent as you write it, so keep it short "
-                            "and never ask for names.") if value is Verdict.NEEDS_INFO
-                          else t("Send a short reason for “{verdict}”.",
-                                 verdict=t(desk_render.VERDICT_LABELS[value])))
-                await messaging.send(context.bot, query.message.chat.id, prompt)
-        except DeskRefused as refusal:
-            await self.refused(update, context, refusal.reason)
+        chat_id, message_id = query.message.chat.id, query.message.message_id
+        if action is DeskAction.CLAIM:
+            await self.s.desk.claim(user_id, incident_id)
+            await query.answer(t("You hold this incident now."))
+            await messaging.edit(context.bot, chat_id, message_id,
+                                 *await self.card(t, user_id, incident_id, holding=True))
+        elif action is DeskAction.RELEASE:
+            await self.s.desk.release(user_id, incident_id)
+            await query.answer(t("Released: it is back in the queue."))
+            await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
+        elif action is DeskAction.PHOTOS:
+            photos = await self.s.desk.photos(user_id, incident_id)
+            await query.answer(None if photos else t("This incident has no photos."))
+            for photo in photos:
+                await context.bot.send_photo(chat_id, photo.content)
+        elif action is DeskAction.REPORTS:
+            view = await self.s.desk.view(user_id, incident_id, action="reports")
+            await query.answer()
+            await messaging.send_blocks(context.bot, chat_id, desk_render.full_text(t, view, self.s.settings.tz))
+        elif action is DeskAction.MERGE:
+            target = await self.s.desk.merge(user_id, incident_id)
+            await query.answer(t("Merged."))
+            await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, target.id))
+        elif action is DeskAction.SEPARATE:
+            await self.s.desk.keep_separate(user_id, incident_id)
+            await query.answer(t("Kept separate."))
+            await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
+        else:  # DeskAction.VERDICT, which always comes with its verdict
+            assert value is not None
+            await self.s.desk.require_holder(user_id, incident_id)
+            user_data(context)[PENDING_VERDICT] = [incident_id, value.value]
+            await query.answer()
+            prompt = (t("Type the question for the reporter(s). It is sent as you write it, so keep it short "
+                        "and never ask for names.") if value is Verdict.NEEDS_INFO
+                      else t("Send a short reason for “{verdict}”.",
+                             verdict=t(desk_render.VERDICT_LABELS[value])))
+            await messaging.send(context.bot, query.message.chat.id, prompt)
 
     async def on_reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The reason (or question) for the verdict chosen by button."""
@@ -304,11 +238,7 @@ class DeskHandlers:
             user_data(context)[PENDING_VERDICT] = [incident_id, value]
             await self.say(update, context, t("Please write the reason in words."))
             return
-        try:
-            result = await self.s.desk.decide(user.id, incident_id, Verdict(value), cleaned.text)
-        except DeskRefused as refusal:
-            await self.refused(update, context, refusal.reason)
-            return
+        result = await self.s.desk.decide(user.id, incident_id, Verdict(value), cleaned.text)
         drill = result.drill
         if drill is not None and drill.run.kind is DrillKind.TRAINING:  # the feedback is the answer
             if self.debrief is not None:
@@ -423,7 +353,7 @@ class DeskHandlers:
             try:
                 await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id))
                 reached += 1
-            except (TelegramError, DeskRefused):
+            except (TelegramError, Refusal):
                 log.info("could not notify a verifier", exc_info=True)
         return reached
 
@@ -448,7 +378,7 @@ class DeskHandlers:
             t = translator(person.language)
             try:
                 await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id))
-            except (TelegramError, DeskRefused):
+            except (TelegramError, Refusal):
                 log.info("could not alert a coordinator", exc_info=True)
 
     async def ping_unclaimed(self, bot: Bot) -> int:
@@ -463,7 +393,7 @@ class DeskHandlers:
                     note = t("⏰ Nobody has claimed this for {minutes} min.", minutes=minutes)
                     await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id, note=note))
                     sent += 1
-                except (TelegramError, DeskRefused):
+                except (TelegramError, Refusal):
                     log.info("could not ping a verifier", exc_info=True)
         return sent
 

@@ -23,7 +23,6 @@ from sereno.bot.context import translator_for, user_data
 from sereno.bot.desk import Awaiting, DeskHandlers
 from sereno.bot.i18n import Translator, translator
 from sereno.bot.services import Services
-from sereno.verify.desk import DeskRefusal, DeskRefused
 from sereno.verify.drills import DrillDebrief, DrillFileError, TrainingRecord, scenario_document
 from sereno.verify.incidents import DrillKind, IncidentStatus
 from sereno.verify.members import Role
@@ -72,11 +71,7 @@ class DrillHandlers:
         and the import and download of scenario files."""
         t = self.t(update, context)
         assert update.effective_user is not None and update.effective_chat is not None
-        try:
-            record = await self.s.training.record(update.effective_user.id)
-        except DeskRefused as refusal:
-            await self.desk.refused(update, context, refusal.reason)
-            return
+        record = await self.s.training.record(update.effective_user.id)
         rows = [[self._button(t("Practice a drill"), DrillButton(DrillAction.PRACTICE))]]
         if record.person.can(Role.COORDINATOR):
             rows += [[self._button(t("Training records"), DrillButton(DrillAction.RECORDS)),
@@ -101,57 +96,50 @@ class DrillHandlers:
             return
         action, value = button.action, button.subject or ""
         language = t.language
-        try:
-            if action is DrillAction.PRACTICE:
-                incident = await self.s.training.practice(user_id, language)
-                await query.answer()
-                text, markup = await self.desk.card(t, user_id, incident.id)
-                await messaging.send(context.bot, chat_id, t(
-                    "Work it as you would a real incident: claim it, check the reports, give your verdict "
-                    "and a reason. You get the answer right after."))
-                await messaging.send(context.bot, chat_id, text, markup)
-            elif action is DrillAction.RECORDS:
-                records = await self.s.training.records(user_id)
-                await query.answer()
-                lines = [f"{r.person.name} · {t(desk_render.ROLE_LABELS[r.person.role])}: {record_line(t, r)}"
-                         for r in records]
-                await messaging.send(context.bot, chat_id, "\n".join(
-                    [t("Training records:"), *lines] if lines else [t("Nobody has done a drill yet.")]))
-            elif action is DrillAction.LIVE:
-                await self.offer_live(context.bot, t, user_id, chat_id)
-                await query.answer()
-            elif action is DrillAction.INJECT:
-                incident = await self.s.training.inject_live(user_id, value, self.s.settings.default_language)
-                await query.answer()
-                reached = await self.desk.announce_incident(context.bot, incident, self.s.settings.default_language)
-                await messaging.send(context.bot, chat_id, t(
-                    "Live drill started. It is in the live queue as if it were real, and {count} verifier(s) on "
-                    "duty were sent its card. Only coordinators see it marked as a drill; nothing will be "
-                    "published. You get a report when the desk decides it.", count=reached))
-            elif action is DrillAction.END:
-                debrief = await self.s.training.end_live(user_id, value)
-                await query.answer(t("Live drill ended."))
-                await self.debrief(context.bot, debrief)
-            elif action is DrillAction.IMPORT:
-                await self.s.training.scenarios(user_id)  # coordinators only (checked, audited)
-                user_data(context)[IMPORTING] = True
-                await query.answer()
-                await messaging.send(context.bot, chat_id, t(
-                    "Send the scenario file (YAML or JSON) as a document. Download scenarios gives you the stored "
-                    "ones to edit or copy. Scenarios with an id already stored are replaced."))
-            else:  # DrillAction.EXPORT
-                scenarios = await self.s.training.scenarios(user_id)
-                await query.answer()
-                document = yaml.safe_dump({"scenarios": [scenario_document(s) for s in scenarios]},
-                                          allow_unicode=True, sort_keys=False, width=100)
-                await context.bot.send_document(chat_id, document.encode("utf-8"), filename="drills.yaml",
-                                                caption=t("Drill scenarios: {count}", count=len(scenarios)))
-        except DeskRefused as refusal:
-            if action is DrillAction.PRACTICE and refusal.reason is DeskRefusal.UNKNOWN:
-                await query.answer(t("There are no drill scenarios yet. A coordinator can import them with "
-                                     "/drills.")[:190], show_alert=True)
-            else:
-                await self.desk.refused(update, context, refusal.reason)
+        if action is DrillAction.PRACTICE:
+            incident = await self.s.training.practice(user_id, language)
+            await query.answer()
+            text, markup = await self.desk.card(t, user_id, incident.id)
+            await messaging.send(context.bot, chat_id, t(
+                "Work it as you would a real incident: claim it, check the reports, give your verdict "
+                "and a reason. You get the answer right after."))
+            await messaging.send(context.bot, chat_id, text, markup)
+        elif action is DrillAction.RECORDS:
+            records = await self.s.training.records(user_id)
+            await query.answer()
+            lines = [f"{r.person.name} · {t(desk_render.ROLE_LABELS[r.person.role])}: {record_line(t, r)}"
+                     for r in records]
+            await messaging.send(context.bot, chat_id, "\n".join(
+                [t("Training records:"), *lines] if lines else [t("Nobody has done a drill yet.")]))
+        elif action is DrillAction.LIVE:
+            await self.offer_live(context.bot, t, user_id, chat_id)
+            await query.answer()
+        elif action is DrillAction.INJECT:
+            incident = await self.s.training.inject_live(user_id, value, self.s.settings.default_language)
+            await query.answer()
+            reached = await self.desk.announce_incident(context.bot, incident, self.s.settings.default_language)
+            await messaging.send(context.bot, chat_id, t(
+                "Live drill started. It is in the live queue as if it were real, and {count} verifier(s) on "
+                "duty were sent its card. Only coordinators see it marked as a drill; nothing will be "
+                "published. You get a report when the desk decides it.", count=reached))
+        elif action is DrillAction.END:
+            debrief = await self.s.training.end_live(user_id, value)
+            await query.answer(t("Live drill ended."))
+            await self.debrief(context.bot, debrief)
+        elif action is DrillAction.IMPORT:
+            await self.s.training.scenarios(user_id)  # coordinators only (checked, audited)
+            user_data(context)[IMPORTING] = True
+            await query.answer()
+            await messaging.send(context.bot, chat_id, t(
+                "Send the scenario file (YAML or JSON) as a document. Download scenarios gives you the stored "
+                "ones to edit or copy. Scenarios with an id already stored are replaced."))
+        else:  # DrillAction.EXPORT
+            scenarios = await self.s.training.scenarios(user_id)
+            await query.answer()
+            document = yaml.safe_dump({"scenarios": [scenario_document(s) for s in scenarios]},
+                                      allow_unicode=True, sort_keys=False, width=100)
+            await context.bot.send_document(chat_id, document.encode("utf-8"), filename="drills.yaml",
+                                            caption=t("Drill scenarios: {count}", count=len(scenarios)))
 
     async def offer_live(self, bot: Bot, t: Translator, user_id: int, chat_id: int) -> None:
         """The live drills so far and a button per scenario to start one (coordinators)."""
@@ -195,9 +183,6 @@ class DrillHandlers:
             raw = bytes(await file.download_as_bytearray()).decode("utf-8")
             data = json.loads(raw) if name.endswith(".json") else yaml.safe_load(raw)
             new, replaced = await self.s.training.import_scenarios(update.effective_user.id, data)
-        except DeskRefused as refusal:
-            await self.desk.refused(update, context, refusal.reason)
-            return
         except (UnicodeDecodeError, ValueError, yaml.YAMLError, DrillFileError) as problem:
             detail = str(problem).splitlines()[0][:300] if isinstance(problem, DrillFileError) else t(
                 "it is not valid YAML or JSON")

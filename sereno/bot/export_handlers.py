@@ -11,10 +11,10 @@ from sereno.bot import messaging
 from sereno.bot.context import translator_for
 from sereno.bot.services import Services
 from sereno.verify.audit import verifier_actor
+from sereno.verify.errors import RefusalReason
 from sereno.verify.export_service import ExportError
 from sereno.verify.exports import ExportFormat, FeedSource
 from sereno.verify.members import Role
-from sereno.verify.roster import Refused
 
 MAX_DAYS = 366
 EXTENSIONS = {ExportFormat.CSV: "csv", ExportFormat.GEOJSON: "geojson", ExportFormat.CAP: "xml",
@@ -31,11 +31,7 @@ class ExportHandlers:
         t = translator_for(update, context, self.s.settings.default_language)
         user, chat = update.effective_user, update.effective_chat
         assert user is not None and chat is not None
-        try:
-            await self.s.roster.require(user.id, Role.COORDINATOR, "export")
-        except Refused:
-            await messaging.send(context.bot, chat.id, t("Only coordinators can export alerts."))
-            return
+        await self.s.roster.require(user.id, Role.COORDINATOR, "export", RefusalReason.EXPORT_NOT_ALLOWED)
         args = context.args or []
         try:
             fmt = ExportFormat.parse(args[0]) if args else ExportFormat.CSV

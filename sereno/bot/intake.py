@@ -3,11 +3,11 @@ then a summary to submit, edit or cancel. Every step can be skipped."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -31,10 +31,10 @@ from sereno.bot.i18n import N_, Translator, pick_language, translator
 from sereno.bot.menu import Menu
 from sereno.bot.messaging import REMOVE_KEYBOARD, Markup
 from sereno.bot.persistence import PersonState
+from sereno.bot.refusals import rate_limited_text
 from sereno.bot.services import Services
-from sereno.storage.images import MAX_PIXELS, NotAnImage, TooManyPixels, check_pixels, strip_metadata
-from sereno.verify.errors import Unavailable
-from sereno.verify.intake import RateLimited, Submitted
+from sereno.verify.errors import Refusal, RefusalReason, Unavailable
+from sereno.verify.intake import Submitted
 from sereno.verify.model import (
     Activity,
     AgentCount,
@@ -356,11 +356,6 @@ class IntakeConversation:
         lang = language_of(update, context, self.default_language)
         try:
             result = await self.s.intake.submit(draft, update.effective_user.id, update.effective_chat.id, lang)
-        except RateLimited as limited:
-            await query.answer()
-            await self.reply(update, _limited(t, limited.retry_in, self.s) + "\n\n" + t(
-                "Your report is kept here: press Submit again later."))
-            return Step.SUMMARY
         except Unavailable:
             log.warning("the database is unavailable: a report waits for the reporter to submit again")
             await query.answer()
@@ -486,9 +481,11 @@ class IntakeConversation:
         return await self.advance(update, context, Step.DETAILS, note)
 
     async def on_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
-        """A photo: downloaded, stripped of all metadata, then kept for the draft. Refused
-        before the download when the draft holds the most photos a report may carry, when
-        the file is over 10 MB or over 40 megapixels (then before decoding)."""
+        """A photo: downloaded, then kept for the draft as the intake service keeps photos
+        (stripped of all metadata; refused when it is not a picture or over the pixel limit,
+        then before decoding). Refused before the download when the draft holds the most
+        photos a report may carry, when the file is over 10 MB, or when Telegram states it
+        is over the pixel limit."""
         t = self.t(update, context)
         msg = update.effective_message
         assert msg is not None
@@ -504,25 +501,19 @@ class IntakeConversation:
         if attachment is None or (attachment.file_size or 0) > MAX_PHOTO_BYTES:
             await self.reply(update, t("That file is too large. Please send a smaller photo, or press Skip."))
             return None
+        # Telegram states a photo's size (checked before the download); a document's header is
+        # checked before decoding
+        stated = attachment.width * attachment.height if msg.photo else None  # type: ignore[union-attr]
+        if stated is not None:
+            self.s.intake.check_photo_size(stated)
         try:
-            if msg.photo:  # Telegram states a photo's size; a document's header is checked before decoding
-                check_pixels(attachment.width, attachment.height)  # type: ignore[union-attr]
             file = await attachment.get_file()
             data = bytes(await file.download_as_bytearray())
-            clean = await asyncio.to_thread(strip_metadata, data)
-        except TooManyPixels:
-            await self.reply(update, t(
-                "That picture is too large to open safely (more than {megapixels} megapixels). "
-                "Please send a smaller photo or a screenshot, or press Skip.", megapixels=MAX_PIXELS // 1_000_000))
-            return None
-        except NotAnImage:
-            await self.reply(update, t("I couldn't open that picture. Try another one, or press Skip."))
-            return None
         except TelegramError:
             log.warning("photo download failed", exc_info=True)
             await self.reply(update, t("I couldn't download that photo. Please try again, or press Skip."))
             return None
-        await self.s.intake.keep_photo(draft.draft_id, clean.content, clean.mime_type, (clean.width, clean.height))
+        await self.s.intake.keep_photo(draft.draft_id, data, stated)
         draft.photos += 1
         self.keep(context, draft)
         note = t("Photo received. Location data and other hidden details were removed. Send another, or press Continue.")
@@ -603,12 +594,8 @@ def _is_prompt(query: Any, context: ContextTypes.DEFAULT_TYPE) -> bool:
     return query.message is not None and query.message.message_id == user_data(context).get(PROMPT_KEY)
 
 
-def _limited(t: Translator, wait: Any, services: Services) -> str:
+def _limited(t: Translator, wait: timedelta, services: Services) -> str:
+    """What someone who may not report yet is told (the refusal a submission would meet)."""
     policy = services.intake.policy
-    return t(
-        "You have sent {count} reports in the last {minutes} minutes. To keep the queue clear for "
-        "everyone, please wait {wait} before sending another.",
-        count=policy.max_reports,
-        minutes=int(policy.window.total_seconds() // 60),
-        wait=render.wait_text(t, wait),
-    )
+    return rate_limited_text(t, Refusal(RefusalReason.RATE_LIMITED, retry_after=wait, limit=policy.max_reports,
+                                        window=policy.window))

@@ -20,7 +20,6 @@ from sereno.bot.services import Services
 from sereno.verify.clustering import distance_m
 from sereno.verify.model import GeoPoint, InvalidPoint
 from sereno.verify.places import Neighborhood
-from sereno.verify.subscriptions import MAX_AREAS, TooManyAreas
 
 AWAITING_LOCATION = "subscribe_location"
 #: Set in a person's data once they subscribe: a language change must then reach their alerts.
@@ -128,13 +127,8 @@ class SubscribeHandlers:
         if action is SubscribeAction.REMOVE or neighborhood.id in followed:
             followed = await self.s.subscriptions.unsubscribe(chat_id, neighborhood.id)
         else:
-            try:
-                followed = await self.s.subscriptions.subscribe(chat_id, language_of(
-                    update, context, self.s.settings.default_language), [neighborhood.id])
-            except TooManyAreas:
-                await query.answer(t("You can follow at most {count} neighborhoods.", count=MAX_AREAS),
-                                   show_alert=True)
-                return
+            followed = await self.s.subscriptions.subscribe(chat_id, language_of(
+                update, context, self.s.settings.default_language), [neighborhood.id])
             user_data(context)[SUBSCRIBED] = True
         await query.answer()
         if action is SubscribeAction.REMOVE:
@@ -159,11 +153,8 @@ class SubscribeHandlers:
         if not by_distance:
             return
         here = self.s.places.gazetteer.locate(point.lat, point.lon) or by_distance[0]
-        try:
-            followed = await self.s.subscriptions.subscribe(
-                update.effective_chat.id, language_of(update, context, self.s.settings.default_language), [here.id])
-        except TooManyAreas:
-            followed = await self.s.subscriptions.areas(update.effective_chat.id)
+        followed = await self.s.subscriptions.subscribe(
+            update.effective_chat.id, language_of(update, context, self.s.settings.default_language), [here.id])
         user_data(context)[SUBSCRIBED] = True
         await messaging.send(context.bot, update.effective_chat.id,
                              t("Added {place}. Nearby neighborhoods are listed first; tap to add or remove.",

@@ -1,11 +1,15 @@
-"""Photos are re-encoded from their pixels alone, so no EXIF, GPS or other metadata survives."""
+"""The image sanitizer (`sereno.verify.ports.ImageSanitizer`) with Pillow: photos are
+re-encoded from their pixels alone, so no EXIF, GPS or other metadata survives."""
 
 from __future__ import annotations
 
+import asyncio
 import io
-from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from sereno.verify.errors import Refusal, RefusalReason
+from sereno.verify.model import CleanImage
 
 #: Longest side kept; larger photos are scaled down (verifiers need no more).
 MAX_SIDE = 2048
@@ -14,43 +18,26 @@ MAX_SIDE = 2048
 MAX_PIXELS = 40_000_000
 
 
-class NotAnImage(ValueError):
-    """The bytes are not a picture Pillow can read."""
-
-
-class TooManyPixels(ValueError):
-    """The picture has more than :data:`MAX_PIXELS`; it was not decoded."""
-
-
-def check_pixels(width: int, height: int) -> None:
-    """Raise :class:`TooManyPixels` when a picture of this size must not be decoded."""
-    if width * height > MAX_PIXELS:
-        raise TooManyPixels(f"{width} x {height} pixels is more than {MAX_PIXELS:,}")
-
-
-@dataclass(frozen=True, slots=True)
-class CleanImage:
-    """A JPEG with no metadata."""
-
-    content: bytes
-    width: int
-    height: int
-    mime_type: str = "image/jpeg"
+def check_pixels(pixels: int) -> None:
+    """Refuse (TOO_MANY_PIXELS) a picture of this many pixels: it must not be decoded."""
+    if pixels > MAX_PIXELS:
+        raise Refusal(RefusalReason.TOO_MANY_PIXELS, limit=MAX_PIXELS)
 
 
 def strip_metadata(data: bytes) -> CleanImage:
     """Decode, apply the EXIF orientation to the pixels, then write a fresh JPEG from the
     pixels only: EXIF (GPS, device, time), XMP, IPTC, ICC and comments are all dropped.
-    The size the header states is checked before any pixel is decoded (:class:`TooManyPixels`)."""
+    The size the header states is checked before any pixel is decoded (TOO_MANY_PIXELS);
+    bytes Pillow cannot read are refused as NOT_AN_IMAGE."""
     try:
         with Image.open(io.BytesIO(data)) as img:
-            check_pixels(img.width, img.height)
+            check_pixels(img.width * img.height)
             img.load()
             upright = ImageOps.exif_transpose(img)
-    except Image.DecompressionBombError as exc:  # Pillow's own, far higher, limit
-        raise TooManyPixels(str(exc)) from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise NotAnImage(str(exc)) from None
+    except Image.DecompressionBombError:  # Pillow's own, far higher, limit
+        raise Refusal(RefusalReason.TOO_MANY_PIXELS, limit=MAX_PIXELS) from None
+    except (UnidentifiedImageError, OSError):
+        raise Refusal(RefusalReason.NOT_AN_IMAGE) from None
     pixels = upright.convert("RGB")
     pixels.thumbnail((MAX_SIDE, MAX_SIDE))
     clean = Image.new("RGB", pixels.size)
@@ -58,3 +45,16 @@ def strip_metadata(data: bytes) -> CleanImage:
     out = io.BytesIO()
     clean.save(out, format="JPEG", quality=85, optimize=True)
     return CleanImage(out.getvalue(), clean.width, clean.height)
+
+
+class PillowImageSanitizer:
+    """Checks the stated size, then strips the picture in a worker thread (decoding and
+    encoding take tens of milliseconds, too long for the event loop)."""
+
+    def check_pixels(self, pixels: int) -> None:
+        check_pixels(pixels)
+
+    async def sanitize(self, data: bytes, stated_pixels: int | None = None) -> CleanImage:
+        if stated_pixels is not None:
+            check_pixels(stated_pixels)
+        return await asyncio.to_thread(strip_metadata, data)

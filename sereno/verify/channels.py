@@ -17,33 +17,16 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from enum import StrEnum
 
 from sereno.verify.audience import ChannelLink, LinkToken
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.members import Role
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from sereno.verify.roster import Refusal, Refused
 
 LINK_TOKEN_TTL = timedelta(minutes=30)
 
 
-class LinkRefusal(StrEnum):
-    """Why a posted link command was refused."""
-
-    UNKNOWN = "unknown_token"
-    EXPIRED = "expired_token"
-    USED = "used_token"
-    OTHER_CHAT = "other_chat"  # first posted in another chat: it works there only
-    NOT_ADMIN = "not_admin"  # whoever asked for it is no longer an admin
-
-
-class LinkRefused(Exception):
-    """A link command the service will not honour; it has been audited."""
-
-    def __init__(self, reason: LinkRefusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 def hash_token(token: str) -> str:
@@ -62,7 +45,7 @@ class ChannelService:
     async def link(self, by: int | None, neighborhood_id: str, chat_id: int, title: str,
                    language: str) -> ChannelLink:
         """Link a channel to a neighborhood (`by` None: the command line). Relinking clears
-        a flagged problem. Raises Refused unless `by` is an admin."""
+        a flagged problem. Raises :class:`Refusal` unless `by` is an admin."""
         async with self._uow() as uow:
             if by is not None:
                 await self._require_admin(uow, by, {"chat": chat_id})
@@ -72,7 +55,7 @@ class ChannelService:
 
     async def request_link(self, by: int, neighborhood_id: str) -> str:
         """A new one-use token for an admin to post in the channel to link to
-        `neighborhood_id` (expired tokens are forgotten meanwhile). Raises Refused unless
+        `neighborhood_id` (expired tokens are forgotten meanwhile). Raises :class:`Refusal` unless
         `by` is an admin."""
         now = self._clock.now()
         token = secrets.token_urlsafe(18)
@@ -86,23 +69,23 @@ class ChannelService:
 
     async def check_link(self, token: str, chat_id: int, poster: int | None) -> LinkToken:
         """The pending link behind a token posted in `chat_id` (by `poster`, when Telegram
-        says who), binding the token to that chat the first time. Raises LinkRefused (audited)
+        says who), binding the token to that chat the first time. Raises :class:`Refusal` (audited)
         when it is unknown, expired, used, bound to another chat, or its admin is one no more."""
         now = self._clock.now()
         async with self._uow() as uow:
             pending = await uow.channels.token(hash_token(token))
             reason = None
             if pending is None:
-                reason = LinkRefusal.UNKNOWN
+                reason = RefusalReason.UNKNOWN_TOKEN
             elif pending.used_at is not None:
-                reason = LinkRefusal.USED
+                reason = RefusalReason.USED_TOKEN
             elif pending.expires_at <= now:
-                reason = LinkRefusal.EXPIRED
+                reason = RefusalReason.EXPIRED_TOKEN
             elif pending.chat_id not in (None, chat_id) or not await uow.channels.bind_token(
                     pending.token_hash, chat_id):
-                reason = LinkRefusal.OTHER_CHAT
+                reason = RefusalReason.OTHER_CHAT
             elif not await self._is_admin(uow, pending.admin_id):
-                reason = LinkRefusal.NOT_ADMIN
+                reason = RefusalReason.TOKEN_ADMIN_GONE
             if reason is not None:
                 await self._refuse_token(uow, poster, chat_id, reason)
             assert pending is not None
@@ -113,15 +96,15 @@ class ChannelService:
     async def link_with(self, token: str, chat_id: int, poster: int | None, title: str,
                         language: str) -> ChannelLink:
         """Use the token (checked by `check_link` in this chat) to link the chat, in the name
-        of the admin who asked for it; once only. Raises LinkRefused (audited)."""
+        of the admin who asked for it; once only. Raises :class:`Refusal` (audited)."""
         now = self._clock.now()
         async with self._uow() as uow:
             pending = await uow.channels.token(hash_token(token))
             if pending is None or not await uow.channels.use_token(pending.token_hash, chat_id, now):
-                await self._refuse_token(uow, poster, chat_id, LinkRefusal.USED)
+                await self._refuse_token(uow, poster, chat_id, RefusalReason.USED_TOKEN)
             assert pending is not None
             if not await self._is_admin(uow, pending.admin_id):
-                await self._refuse_token(uow, poster, chat_id, LinkRefusal.NOT_ADMIN)
+                await self._refuse_token(uow, poster, chat_id, RefusalReason.TOKEN_ADMIN_GONE)
             link = await self._save(uow, pending.admin_id, pending.neighborhood_id, chat_id, title, language)
             await uow.commit()
         return link
@@ -143,11 +126,12 @@ class ChannelService:
         if not await self._is_admin(uow, by):
             await uow.rollback()
             await uow.audit.add(AuditEvent(self._clock.now(), await refused_actor(uow, by, self._pseudonymize),
-                                           "refused.channel.link", Refusal.NOT_ALLOWED.value, dict(detail)))
+                                           "refused.channel.link", RefusalReason.CHANNELS_NOT_ALLOWED.value,
+                                           dict(detail)))
             await uow.commit()
-            raise Refused(Refusal.NOT_ALLOWED)
+            raise Refusal(RefusalReason.CHANNELS_NOT_ALLOWED)
 
-    async def _refuse_token(self, uow: UnitOfWork, poster: int | None, chat_id: int, reason: LinkRefusal) -> None:
+    async def _refuse_token(self, uow: UnitOfWork, poster: int | None, chat_id: int, reason: RefusalReason) -> None:
         """Record the refusal in its own transaction (nothing else of this one is kept). In
         a channel nobody is named (Telegram does not say who posted)."""
         await uow.rollback()
@@ -155,4 +139,4 @@ class ChannelService:
         await uow.audit.add(AuditEvent(self._clock.now(), actor, "refused.channel.link_token", reason.value,
                                        {"chat": chat_id}))
         await uow.commit()
-        raise LinkRefused(reason)
+        raise Refusal(reason)

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
 from sereno.verify.drills import DrillDebrief
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import (
     TIER_ORDER,
     DrillKind,
@@ -84,29 +85,6 @@ class OnDrillDecided(Protocol):
                        verdicts: tuple[VerdictRecord, ...], now: datetime, /) -> DrillDebrief | None: ...
 
 
-class DeskRefusal(StrEnum):
-    """Why the desk refused an action (each has its own message)."""
-
-    NOT_ALLOWED = "not_allowed"
-    UNKNOWN = "unknown_incident"
-    TAKEN = "taken"
-    NOT_HOLDER = "not_holder"
-    LEASE_EXPIRED = "lease_expired"
-    DECIDED = "already_decided"
-    OWN_REPORT = "own_report"
-    ALREADY_VOTED = "already_voted"
-    DRILL_QUESTION = "drill_question"  # a training drill has no reporter to ask
-    TRAINEE_LIVE = "trainee_live"  # trainees practise on drills; live incidents are verifiers' work
-
-
-class DeskRefused(Exception):
-    """An action the desk will not do; it has been audited and nothing changed."""
-
-    def __init__(self, reason: DeskRefusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
-
-
 class Outcome(StrEnum):
     """What a verdict did to the incident."""
 
@@ -153,7 +131,7 @@ class DeskGuard:
     async def _member(self, uow: UnitOfWork, user_id: int, minimum: Role, action: str, subject: str) -> Verifier:
         person = await uow.verifiers.get(user_id)
         if person is None or not person.can(minimum):
-            await self._refuse(uow, user_id, action, subject, DeskRefusal.NOT_ALLOWED)
+            await self._refuse(uow, user_id, action, subject, RefusalReason.NOT_ALLOWED)
         assert person is not None
         return person
 
@@ -161,13 +139,13 @@ class DeskGuard:
                      detail: dict[str, object]) -> None:
         await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(user_id), action, subject, dict(detail)))
 
-    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: DeskRefusal) -> None:
+    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: RefusalReason) -> None:
         """Record the refusal in its own transaction (nothing else of this one is kept)."""
         await uow.rollback()
         actor = await refused_actor(uow, user_id, self._pseudonymize)
         await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", subject, {"reason": reason.value}))
         await uow.commit()
-        raise DeskRefused(reason)
+        raise Refusal(reason)
 
 
 class DeskService(DeskGuard):
@@ -205,12 +183,12 @@ class DeskService(DeskGuard):
             await self._own_training(uow, user_id, incident, "claim")
             await self._trainees_on_drills(uow, person, incident, "claim")
             if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
-                await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.OWN_REPORT)
+                await self._refuse(uow, user_id, "claim", incident_id, RefusalReason.OWN_REPORT)
             if any(v.verifier_id == user_id for v in await uow.verdicts.for_incident(incident_id)):
-                await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.ALREADY_VOTED)
+                await self._refuse(uow, user_id, "claim", incident_id, RefusalReason.ALREADY_VOTED)
             until = now + self.policy.lease_for(incident.tier)
             if not await uow.incidents.take_lease(incident_id, user_id, now, until):
-                await self._refuse(uow, user_id, "claim", incident_id, DeskRefusal.TAKEN)
+                await self._refuse(uow, user_id, "claim", incident_id, RefusalReason.TAKEN)
             await self._audit(uow, user_id, "claim", incident_id, {"until": until.isoformat()})
             claimed = await uow.incidents.get(incident_id)
             await uow.commit()
@@ -226,9 +204,9 @@ class DeskService(DeskGuard):
             incident = await self._open_incident(uow, user_id, incident_id, "verdict")
             await self._trainees_on_drills(uow, person, incident, "verdict")
             if incident.claimed_by != user_id:
-                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.NOT_HOLDER)
+                await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.NOT_HOLDER)
             if incident.lease_until is None or incident.lease_until <= now:
-                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.LEASE_EXPIRED)
+                await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.LEASE_EXPIRED)
             return incident
 
     async def merge(self, user_id: int, incident_id: str) -> Incident:
@@ -239,7 +217,7 @@ class DeskService(DeskGuard):
             await self._open_incident(uow, user_id, incident_id, "merge")
             suggestion = await uow.merges.open_for(incident_id)
             if suggestion is None:
-                await self._refuse(uow, user_id, "merge", incident_id, DeskRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, "merge", incident_id, RefusalReason.UNKNOWN_INCIDENT)
             assert suggestion is not None
             await self._open_incident(uow, user_id, suggestion.other_incident_id, "merge")
             await uow.incidents.merge_into(incident_id, suggestion.other_incident_id)
@@ -255,7 +233,7 @@ class DeskService(DeskGuard):
         async with self._uow() as uow:
             await self._member(uow, user_id, Role.VERIFIER, "keep_separate", incident_id)
             if await uow.merges.open_for(incident_id) is None:
-                await self._refuse(uow, user_id, "keep_separate", incident_id, DeskRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, "keep_separate", incident_id, RefusalReason.UNKNOWN_INCIDENT)
             await uow.merges.resolve(incident_id, "separate")
             await self._audit(uow, user_id, "keep_separate", incident_id, {})
             await uow.commit()
@@ -265,7 +243,7 @@ class DeskService(DeskGuard):
         async with self._uow() as uow:
             await self._member(uow, user_id, Role.TRAINEE, "release", incident_id)
             if not await uow.incidents.drop_lease(incident_id, holder=user_id):
-                await self._refuse(uow, user_id, "release", incident_id, DeskRefusal.NOT_HOLDER)
+                await self._refuse(uow, user_id, "release", incident_id, RefusalReason.NOT_HOLDER)
             await self._audit(uow, user_id, "release", incident_id, {})
             await uow.commit()
 
@@ -293,19 +271,19 @@ class DeskService(DeskGuard):
             await self._trainees_on_drills(uow, person, incident, "verdict")
             earlier = await uow.verdicts.for_incident(incident_id)
             if any(v.verifier_id == user_id for v in earlier):
-                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.ALREADY_VOTED)
+                await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.ALREADY_VOTED)
             if incident.claimed_by != user_id:
-                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.NOT_HOLDER)
+                await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.NOT_HOLDER)
             if incident.lease_until is None or incident.lease_until <= now:
-                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.LEASE_EXPIRED)
+                await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.LEASE_EXPIRED)
             if incident.drill is DrillKind.TRAINING and verdict is Verdict.NEEDS_INFO:
-                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.DRILL_QUESTION)
+                await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.DRILL_QUESTION)
             if await uow.reports.incident_has_reporter(incident_id, person.pseudonym):
-                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.OWN_REPORT)
+                await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.OWN_REPORT)
             counts = person.can(Role.VERIFIER)
             record = VerdictRecord(incident_id, user_id, verdict, reason.strip()[:500], now, counts)
             if not await uow.verdicts.add(record):  # the same person's vote landed a moment ago
-                await self._refuse(uow, user_id, "verdict", incident_id, DeskRefusal.ALREADY_VOTED)
+                await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.ALREADY_VOTED)
             verdicts = (*earlier, record)
             outcome, final = self._judge(incident, person, verdicts)
             tell: tuple[ReporterToTell, ...] = ()
@@ -374,7 +352,7 @@ class DeskService(DeskGuard):
             person = await self._member(uow, user_id, Role.TRAINEE, action, incident_id[:36])
             incident = await uow.incidents.get(incident_id)
             if incident is None:
-                await self._refuse(uow, user_id, action, incident_id[:36], DeskRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, action, incident_id[:36], RefusalReason.UNKNOWN_INCIDENT)
             assert incident is not None
             await self._own_training(uow, user_id, incident, action)
             claimable = incident.drill is DrillKind.TRAINING or person.can(Role.VERIFIER)
@@ -392,7 +370,7 @@ class DeskService(DeskGuard):
             await self._member(uow, user_id, Role.TRAINEE, "photos", incident_id[:36])
             incident = await uow.incidents.get(incident_id)
             if incident is None:
-                await self._refuse(uow, user_id, "photos", incident_id[:36], DeskRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, "photos", incident_id[:36], RefusalReason.UNKNOWN_INCIDENT)
             assert incident is not None
             await self._own_training(uow, user_id, incident, "photos")
             return await uow.media.for_incident(incident_id)
@@ -464,21 +442,21 @@ class DeskService(DeskGuard):
         """Trainees practise on their training drills: a live incident (a live drill too, as
         it must look real) is claimed and decided by verifiers and up."""
         if incident.drill is not DrillKind.TRAINING and not person.can(Role.VERIFIER):
-            await self._refuse(uow, person.user_id, action, incident.id, DeskRefusal.TRAINEE_LIVE)
+            await self._refuse(uow, person.user_id, action, incident.id, RefusalReason.TRAINEE_LIVE)
 
     async def _own_training(self, uow: UnitOfWork, user_id: int, incident: Incident, action: str) -> None:
         """A training drill exists only for the person practising it."""
         if incident.drill is DrillKind.TRAINING:
             run = await uow.drills.run_for_incident(incident.id)
             if run is None or run.person != user_id:
-                await self._refuse(uow, user_id, action, incident.id, DeskRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, action, incident.id, RefusalReason.UNKNOWN_INCIDENT)
 
     async def _open_incident(self, uow: UnitOfWork, user_id: int, incident_id: str, action: str) -> Incident:
         incident = await uow.incidents.get(incident_id)
         if incident is None:
-            await self._refuse(uow, user_id, action, incident_id[:36], DeskRefusal.UNKNOWN)
+            await self._refuse(uow, user_id, action, incident_id[:36], RefusalReason.UNKNOWN_INCIDENT)
         assert incident is not None
         if incident.status is not IncidentStatus.OPEN:
-            await self._refuse(uow, user_id, action, incident_id, DeskRefusal.DECIDED)
+            await self._refuse(uow, user_id, action, incident_id, RefusalReason.DECIDED)
         return incident
 

@@ -16,7 +16,7 @@ from sereno.verify.clustering import (
     place,
     search_stages,
 )
-from sereno.verify.errors import Conflict
+from sereno.verify.errors import Conflict, Refusal, RefusalReason
 from sereno.verify.incidents import FollowUp, Incident, IncidentStatus, MergeSuggestion
 from sereno.verify.model import (
     Activity,
@@ -27,7 +27,7 @@ from sereno.verify.model import (
     ReportDraft,
     Tier,
 )
-from sereno.verify.ports import Clock, IncidentRepository, UnitOfWork, UnitOfWorkFactory
+from sereno.verify.ports import Clock, ImageSanitizer, IncidentRepository, UnitOfWork, UnitOfWorkFactory
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.refcodes import new_ref_code
 from sereno.verify.triage import tier_for
@@ -59,14 +59,6 @@ class IntakePolicy:
     max_photos: int = 5
 
 
-class RateLimited(Exception):
-    """The reporter sent the most reports allowed in the window; `retry_in` says for how long."""
-
-    def __init__(self, retry_in: timedelta) -> None:
-        super().__init__(f"rate limited for {retry_in}")
-        self.retry_in = retry_in
-
-
 @dataclass(frozen=True, slots=True)
 class Submitted:
     """A stored report and the incident it now belongs to. `duplicate` is true when this
@@ -82,7 +74,8 @@ class Submitted:
 
 
 class IntakeService:
-    """Stores reports under pseudonyms, with the contact kept apart, one per draft."""
+    """Stores reports under pseudonyms, with the contact kept apart, one per draft, and
+    their photos as `images` (the image sanitizer) re-encodes them."""
 
     def __init__(
         self,
@@ -91,10 +84,13 @@ class IntakeService:
         pseudonymize: Pseudonymizer,
         policy: IntakePolicy | None = None,
         clustering: ClusterPolicy | None = None,
+        *,
+        images: ImageSanitizer,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._pseudonymize = pseudonymize
+        self._images = images
         self.policy = policy or IntakePolicy()
         self.clustering = clustering or ClusterPolicy()
         self._limited_until: dict[str, datetime] = {}
@@ -119,7 +115,8 @@ class IntakeService:
         attach the draft's photos — all in one transaction.
 
         Submitting the same draft again returns the first report (`duplicate=True`) and
-        stores nothing. Raises :class:`RateLimited` when the reporter is over the limit.
+        stores nothing. Raises :class:`Refusal` (RATE_LIMITED: `retry_after`, `limit` reports per
+        `window`) when the reporter is over the limit.
         """
         reporter = self._pseudonymize(user_id)
         for _ in range(_REF_CODE_ATTEMPTS):
@@ -140,7 +137,8 @@ class IntakeService:
             if await uow.reports.count_since(reporter, since) >= self.policy.max_reports:
                 oldest = await uow.reports.oldest_since(reporter, since) or now
                 self._limited_until[reporter] = oldest + self.policy.window
-                raise RateLimited(max(oldest + self.policy.window - now, timedelta(seconds=1)))
+                raise Refusal(RefusalReason.RATE_LIMITED, limit=self.policy.max_reports, window=self.policy.window,
+                              retry_after=max(oldest + self.policy.window - now, timedelta(seconds=1)))
             report_id = str(uuid.uuid4())
             tier = tier_for(draft)
             incident, decision, escalated = await self._cluster(uow, draft, tier, now)
@@ -220,15 +218,25 @@ class IntakeService:
             await uow.commit()
         return replace(follow_up, answer=text, answered_at=now)
 
-    async def keep_photo(self, draft_id: str, content: bytes, mime_type: str, size: tuple[int, int]) -> Media:
-        """Store a photo (already stripped of metadata) for a draft; returns its record."""
+    def check_photo_size(self, stated_pixels: int) -> None:
+        """Refuse (TOO_MANY_PIXELS) a photo whose stated size is over the image sanitizer's
+        limit: checked before the photo is downloaded at all."""
+        self._images.check_pixels(stated_pixels)
+
+    async def keep_photo(self, draft_id: str, data: bytes, stated_pixels: int | None = None) -> Media:
+        """Store a photo for a draft, whatever bytes it came as: only what the image
+        sanitizer re-encodes from its pixels is kept, never the bytes given (no EXIF, GPS or
+        other metadata). `stated_pixels` is the size the sender stated, checked before
+        anything is decoded. Raises :class:`Refusal` (NOT_AN_IMAGE, TOO_MANY_PIXELS) and
+        stores nothing when the picture cannot be kept. Returns the stored record."""
+        clean = await self._images.sanitize(data, stated_pixels)
         media = Media(
             id=str(uuid.uuid4()),
             draft_id=draft_id,
-            content=content,
-            mime_type=mime_type,
-            width=size[0],
-            height=size[1],
+            content=clean.content,
+            mime_type=clean.mime_type,
+            width=clean.width,
+            height=clean.height,
             created_at=self._clock.now(),
         )
         async with self._uow() as uow:

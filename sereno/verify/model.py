@@ -208,6 +208,17 @@ class ReportContact:
 
 
 @dataclass(frozen=True, slots=True)
+class CleanImage:
+    """A picture re-encoded from its pixels alone: no EXIF (GPS, device, time) or other
+    metadata is left in `content`."""
+
+    content: bytes
+    width: int
+    height: int
+    mime_type: str = "image/jpeg"
+
+
+@dataclass(frozen=True, slots=True)
 class Media:
     """A photo with all metadata removed, waiting for or attached to a report."""
 

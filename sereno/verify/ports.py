@@ -34,7 +34,7 @@ from sereno.verify.incidents import (
     VerdictRecord,
 )
 from sereno.verify.members import Invite, Role, Verifier
-from sereno.verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
+from sereno.verify.model import Activity, CleanImage, GeoPoint, Media, Report, ReportContact, Tier
 from sereno.verify.places import Neighborhood
 
 
@@ -42,6 +42,24 @@ class Clock(Protocol):
     """The current time, timezone-aware UTC (tests move it)."""
 
     def now(self) -> datetime: ...
+
+
+class ImageSanitizer(Protocol):
+    """Makes a picture safe to keep: decoded from whatever bytes a reporter sent and
+    written afresh from its pixels, so nothing but the picture survives (no GPS, device or
+    time in EXIF, no XMP, IPTC, ICC or comments)."""
+
+    def check_pixels(self, pixels: int) -> None:
+        """Refuse (TOO_MANY_PIXELS, `limit`: the most pixels decoded) a picture of this many
+        pixels, before it is even fetched."""
+        ...
+
+    async def sanitize(self, data: bytes, stated_pixels: int | None = None) -> CleanImage:
+        """The clean picture. Raises :class:`~sereno.verify.errors.Refusal` with
+        TOO_MANY_PIXELS (`limit`: the most pixels decoded) when `stated_pixels` (the size the
+        sender stated, if any) or the file's own header is over the limit — then nothing is
+        decoded — and with NOT_AN_IMAGE when the bytes are not a picture it can read."""
+        ...
 
 
 class ReportRepository(Protocol):

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sereno.verify.alerts import (
     Alert,
@@ -27,6 +26,7 @@ from sereno.verify.alerts import (
     UpdateKind,
 )
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import Incident, IncidentStatus, Verdict, agreeing
 from sereno.verify.members import Role
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -34,25 +34,8 @@ from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 Adjacency = Callable[[str], Sequence[str]]
 
 
-class AlertRefusal(StrEnum):
-    NOT_ALLOWED = "not_allowed"
-    UNKNOWN = "unknown"
-    NOT_ACTIVE = "not_active"
-    NOT_DEBUNKED = "not_debunked"
-    ALREADY = "already"
-    DRILL = "drill"
-
-
 class DrillNotPublished(Exception):
     """Something tried to publish a drill incident; nothing was written."""
-
-
-class AlertRefused(Exception):
-    """A lifecycle action that was refused (and audited)."""
-
-    def __init__(self, reason: AlertRefusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +140,10 @@ class AlertService:
             await self._coordinator(uow, user_id, f"alerts.{update.value}", alert_id)
             alert = await uow.alerts.get(alert_id)
             if alert is None or alert.kind is not AlertKind.ALERT:
-                await self._refuse(uow, user_id, f"alerts.{update.value}", alert_id, AlertRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, f"alerts.{update.value}", alert_id, RefusalReason.UNKNOWN_ALERT)
             assert alert is not None
             if alert.state is not AlertState.ACTIVE:
-                await self._refuse(uow, user_id, f"alerts.{update.value}", alert_id, AlertRefusal.NOT_ACTIVE)
+                await self._refuse(uow, user_id, f"alerts.{update.value}", alert_id, RefusalReason.NOT_ACTIVE)
             changed = alert.updated(update, now, self.publisher.policy.lifetime)
             await uow.alerts.save(changed)
             kind = MessageKind.CLEAR if update is UpdateKind.ALL_CLEAR else MessageKind.UPDATE
@@ -176,14 +159,14 @@ class AlertService:
             await self._coordinator(uow, user_id, "alerts.correct", incident_id)
             incident = await uow.incidents.get(incident_id)
             if incident is None:
-                await self._refuse(uow, user_id, "alerts.correct", incident_id[:36], AlertRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, "alerts.correct", incident_id[:36], RefusalReason.UNKNOWN_ALERT)
             assert incident is not None
             if incident.drill is not None:
-                await self._refuse(uow, user_id, "alerts.correct", incident_id, AlertRefusal.DRILL)
+                await self._refuse(uow, user_id, "alerts.correct", incident_id, RefusalReason.DRILL_NOT_PUBLISHED)
             if incident.status is not IncidentStatus.DECIDED or incident.verdict is not Verdict.DEBUNKED:
-                await self._refuse(uow, user_id, "alerts.correct", incident_id, AlertRefusal.NOT_DEBUNKED)
+                await self._refuse(uow, user_id, "alerts.correct", incident_id, RefusalReason.NOT_DEBUNKED)
             if await uow.alerts.for_incident(incident_id, AlertKind.CORRECTION) is not None:
-                await self._refuse(uow, user_id, "alerts.correct", incident_id, AlertRefusal.ALREADY)
+                await self._refuse(uow, user_id, "alerts.correct", incident_id, RefusalReason.ALREADY_CORRECTED)
             verifiers = agreeing(await uow.verdicts.for_incident(incident_id), Verdict.DEBUNKED)
             published = await self.publisher.correction(uow, incident, verifiers, now)
             await self._audit(uow, user_id, "alerts.correct", incident_id, {"queued": published.queued})
@@ -207,14 +190,14 @@ class AlertService:
     async def _coordinator(self, uow: UnitOfWork, user_id: int, action: str, subject: str) -> None:
         person = await uow.verifiers.get(user_id)
         if person is None or not person.can(Role.COORDINATOR):
-            await self._refuse(uow, user_id, action, subject[:36], AlertRefusal.NOT_ALLOWED)
+            await self._refuse(uow, user_id, action, subject[:36], RefusalReason.ALERTS_NOT_ALLOWED)
 
     async def _audit(self, uow: UnitOfWork, user_id: int, action: str, subject: str, detail: dict[str, object]) -> None:
         await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(user_id), action, subject, dict(detail)))
 
-    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: AlertRefusal) -> None:
+    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: RefusalReason) -> None:
         await uow.rollback()
         actor = await refused_actor(uow, user_id, self._pseudonymize)
         await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", subject, {"reason": reason.value}))
         await uow.commit()
-        raise AlertRefused(reason)
+        raise Refusal(reason)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from datetime import timedelta
-from enum import StrEnum
 
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.members import Invite, Role, Verifier
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from sereno.verify.pseudonyms import Pseudonymizer
@@ -20,25 +20,6 @@ from sereno.verify.refcodes import ALPHABET
 INVITE_TTL = timedelta(hours=72)
 
 
-class Refusal(StrEnum):
-    """Why the roster refused an action (each has its own message for the person)."""
-
-    NOT_ALLOWED = "not_allowed"
-    UNKNOWN_INVITE = "unknown_invite"
-    EXPIRED_INVITE = "expired_invite"
-    USED_INVITE = "used_invite"
-    ALREADY_MEMBER = "already_member"
-    UNKNOWN_PERSON = "unknown_person"
-    SELF = "self"
-    REVOKED = "revoked"  # a revoked person is brought back by a coordinator, never by a code
-
-
-class Refused(Exception):
-    """An action the roster will not do; it has been audited."""
-
-    def __init__(self, reason: Refusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 def may_invite(person: Verifier, role: Role) -> bool:
@@ -73,13 +54,15 @@ class RosterService:
         async with self._uow() as uow:
             return await uow.verifiers.get(user_id)
 
-    async def require(self, user_id: int, minimum: Role, action: str) -> Verifier:
+    async def require(self, user_id: int, minimum: Role, action: str,
+                      reason: RefusalReason = RefusalReason.NOT_ALLOWED) -> Verifier:
         """The person, if they hold at least `minimum`; otherwise the refusal is audited and
-        :class:`Refused` raised."""
+        :class:`Refusal` raised with `reason` (a tool that explains itself to those who may
+        not use it names its own, such as `EXPORT_NOT_ALLOWED`)."""
         async with self._uow() as uow:
             person = await uow.verifiers.get(user_id)
             if person is None or not person.can(minimum):
-                await self._refuse(uow, user_id, action, Refusal.NOT_ALLOWED, {"needs": minimum.label})
+                await self._refuse(uow, user_id, action, reason, {"needs": minimum.label})
             assert person is not None
             return person
 
@@ -101,7 +84,7 @@ class RosterService:
             if by is not None:
                 actor = await uow.verifiers.get(by)
                 if actor is None or not may_invite(actor, role):
-                    await self._refuse(uow, by, "invite", Refusal.NOT_ALLOWED, {"role": role.label})
+                    await self._refuse(uow, by, "invite", RefusalReason.NOT_ALLOWED, {"role": role.label})
             invite = Invite(new_invite_code(), role, by, now, now + INVITE_TTL)
             await uow.invites.add(invite)
             await self._audit(uow, by, "invite.create", f"invite:{invite.code[:4]}", {"role": role.label})
@@ -120,15 +103,15 @@ class RosterService:
             existing = await uow.verifiers.get(user_id)
             problem = None
             if existing is not None:
-                problem = Refusal.REVOKED if existing.role is Role.REVOKED else Refusal.ALREADY_MEMBER
+                problem = RefusalReason.REVOKED if existing.role is Role.REVOKED else RefusalReason.ALREADY_MEMBER
             elif invite is None:
-                problem = Refusal.UNKNOWN_INVITE
+                problem = RefusalReason.UNKNOWN_INVITE
             elif invite.used_by is not None:
-                problem = Refusal.USED_INVITE
+                problem = RefusalReason.USED_INVITE
             elif invite.expires_at <= now:
-                problem = Refusal.EXPIRED_INVITE
+                problem = RefusalReason.EXPIRED_INVITE
             if problem is None and not await uow.invites.use(code, user_id, now):
-                problem = Refusal.USED_INVITE  # taken by someone else a moment ago
+                problem = RefusalReason.USED_INVITE  # taken by someone else a moment ago
             if problem is not None:
                 await self._refuse(uow, user_id, "invite.redeem", problem, {})
             assert invite is not None
@@ -147,18 +130,19 @@ class RosterService:
             actor = await uow.verifiers.get(by)
             if actor is None or not actor.can(Role.COORDINATOR):
                 # checked first: someone off the desk must not learn who is on the roster
-                await self._refuse(uow, by, "role.change", Refusal.NOT_ALLOWED, {"target": target, "role": role.label})
+                await self._refuse(uow, by, "role.change", RefusalReason.NOT_ALLOWED,
+                                   {"target": target, "role": role.label})
             person = await uow.verifiers.get(target)
             if person is None:
-                await self._refuse(uow, by, "role.change", Refusal.UNKNOWN_PERSON, {"target": target})
+                await self._refuse(uow, by, "role.change", RefusalReason.UNKNOWN_PERSON, {"target": target})
             assert person is not None
             if by == target:
-                await self._refuse(uow, by, "role.change", Refusal.SELF, {})
+                await self._refuse(uow, by, "role.change", RefusalReason.SELF, {})
             admin = actor is not None and actor.can(Role.ADMIN)
             coordinator_ok = (actor is not None and actor.can(Role.COORDINATOR)
                               and person.role < Role.COORDINATOR and role <= Role.VERIFIER)
             if not (admin or coordinator_ok):
-                await self._refuse(uow, by, "role.change", Refusal.NOT_ALLOWED,
+                await self._refuse(uow, by, "role.change", RefusalReason.NOT_ALLOWED,
                                    {"target": target, "role": role.label})
             changed = replace(person, role=role, on_duty=person.on_duty and role is not Role.REVOKED)
             await uow.verifiers.save(changed)
@@ -176,7 +160,7 @@ class RosterService:
         async with self._uow() as uow:
             person = await uow.verifiers.get(user_id)
             if person is None or not person.can(Role.TRAINEE):
-                await self._refuse(uow, user_id, "profile.update", Refusal.NOT_ALLOWED, {})
+                await self._refuse(uow, user_id, "profile.update", RefusalReason.NOT_ALLOWED, {})
             assert person is not None
             changed = replace(
                 person,
@@ -202,11 +186,11 @@ class RosterService:
                      detail: dict[str, object]) -> None:
         await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(by), action, subject, dict(detail)))
 
-    async def _refuse(self, uow: UnitOfWork, by: int | None, action: str, reason: Refusal,
+    async def _refuse(self, uow: UnitOfWork, by: int | None, action: str, reason: RefusalReason,
                       detail: dict[str, object]) -> None:
         """Record the refusal in its own transaction (nothing else of this one is kept)."""
         await uow.rollback()
         actor = await refused_actor(uow, by, self._pseudonymize)
         await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", reason.value, dict(detail)))
         await uow.commit()
-        raise Refused(reason)
+        raise Refusal(reason)

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 from sereno.verify.alerts import Alert, AlertKind, Delivery
 from sereno.verify.audit import AuditEvent, refused_actor
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import Incident, Verdict
 from sereno.verify.members import Role
 from sereno.verify.ports import Clock, UnitOfWorkFactory
-from sereno.verify.roster import Refusal, Refused
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -111,9 +111,9 @@ class StatsService:
                 if person is None or not person.can(Role.COORDINATOR):
                     actor = await refused_actor(uow, user_id, self._pseudonymize)
                     await uow.audit.add(AuditEvent(self._clock.now(), actor, "refused.stats",
-                                                   Refusal.NOT_ALLOWED.value, {"needs": Role.COORDINATOR.label}))
+                                                   RefusalReason.STATS_NOT_ALLOWED.value, {"needs": Role.COORDINATOR.label}))
                     await uow.commit()
-                    raise Refused(Refusal.NOT_ALLOWED)
+                    raise Refusal(RefusalReason.STATS_NOT_ALLOWED)
             reports = await uow.stats.reports_by_area(since, until)
             incidents = await uow.stats.incidents_between(since, until)
             alerts = await uow.stats.alerts_between(since, until)

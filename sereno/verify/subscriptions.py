@@ -7,14 +7,13 @@ neighborhoods, nothing else.
 from __future__ import annotations
 
 from sereno.verify.audience import Subscriber
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.ports import Clock, UnitOfWorkFactory
 
 #: At most this many neighborhoods per subscriber (keeps fan-out and menus sane).
 MAX_AREAS = 12
 
 
-class TooManyAreas(Exception):
-    """The subscriber already follows the most neighborhoods allowed."""
 
 
 class SubscriptionService:
@@ -34,13 +33,14 @@ class SubscriptionService:
 
     async def subscribe(self, chat_id: int, language: str, neighborhood_ids: list[str]) -> list[str]:
         """Follow these neighborhoods too (reactivating a subscriber who had blocked the bot);
-        returns all the neighborhoods followed now. Raises TooManyAreas past MAX_AREAS."""
+        returns all the neighborhoods followed now. Raises :class:`Refusal` (TOO_MANY_AREAS)
+        past MAX_AREAS, and follows none of them then."""
         async with self._uow() as uow:
             await uow.subscribers.save(Subscriber(chat_id, language, True, self._clock.now()))
             current = await uow.subscribers.areas(chat_id)
             new = [n for n in dict.fromkeys(neighborhood_ids) if n not in current]
             if len(current) + len(new) > MAX_AREAS:
-                raise TooManyAreas
+                raise Refusal(RefusalReason.TOO_MANY_AREAS, limit=MAX_AREAS)
             for neighborhood_id in new:
                 await uow.subscribers.add_area(chat_id, neighborhood_id)
             await uow.commit()

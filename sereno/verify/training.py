@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sereno.verify.audit import AuditEvent
-from sereno.verify.desk import DeskGuard, DeskRefusal
+from sereno.verify.desk import DeskGuard
 from sereno.verify.drills import (
     CertificationBar,
     DrillDebrief,
@@ -38,6 +38,7 @@ from sereno.verify.drills import (
     grade,
     parse_scenarios,
 )
+from sereno.verify.errors import RefusalReason
 from sereno.verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, Verdict, VerdictRecord
 from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Report, ReportDraft, TimeSeen
@@ -148,7 +149,7 @@ class TrainingService(DeskGuard):
                 return incident
             scenarios = await uow.drills.all()
             if not scenarios:
-                await self._refuse(uow, user_id, "drills.practice", "training", DeskRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, "drills.practice", "training", RefusalReason.NO_SCENARIOS)
             done = {s.id: sum(r.scenario_id == s.id for r in runs) for s in scenarios}
             scenario = min(scenarios, key=lambda s: done[s.id])
             incident = await self._start(uow, scenario, DrillKind.TRAINING, user_id, language, now)
@@ -163,7 +164,7 @@ class TrainingService(DeskGuard):
             await self._member(uow, user_id, Role.COORDINATOR, "drills.live", scenario_id[:64])
             scenario = await uow.drills.get(scenario_id)
             if scenario is None:
-                await self._refuse(uow, user_id, "drills.live", scenario_id[:64], DeskRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, "drills.live", scenario_id[:64], RefusalReason.UNKNOWN_INCIDENT)
             assert scenario is not None
             incident = await self._start(uow, scenario, DrillKind.LIVE, user_id, language, now)
             await self._audit(uow, user_id, "drills.live", incident.id, {"scenario": scenario.id})
@@ -229,10 +230,10 @@ class TrainingService(DeskGuard):
             incident = await uow.incidents.get(incident_id)
             scenario = await uow.drills.get(run.scenario_id) if run else None
             if run is None or run.kind is not DrillKind.LIVE or incident is None or scenario is None:
-                await self._refuse(uow, user_id, "drills.end", incident_id[:36], DeskRefusal.UNKNOWN)
+                await self._refuse(uow, user_id, "drills.end", incident_id[:36], RefusalReason.UNKNOWN_INCIDENT)
             assert run is not None and incident is not None and scenario is not None
             if not await uow.incidents.withdraw(incident_id):
-                await self._refuse(uow, user_id, "drills.end", incident_id, DeskRefusal.DECIDED)
+                await self._refuse(uow, user_id, "drills.end", incident_id, RefusalReason.DECIDED)
             run = replace(run, finished_at=now, first_claimed_at=incident.first_claimed_at)
             await uow.drills.finish(run)
             verdicts = await uow.verdicts.for_incident(incident_id)

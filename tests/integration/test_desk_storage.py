@@ -10,10 +10,12 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.storage.migrate import alembic_config, upgrade
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.clock import ManualClock
-from sereno.verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
+from sereno.verify.desk import DeskService, Outcome
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import IncidentStatus, Verdict, VerdictRecord
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.members import Role
@@ -30,7 +32,8 @@ async def setup(engine: AsyncEngine) -> tuple[IntakeService, DeskService, Manual
     roster = RosterService(uow, clock, pseudonymize)
     for user in (ANA, BEN):
         await roster.redeem((await roster.invite(None, Role.VERIFIER)).code, user, str(user))
-    return IntakeService(uow, clock, pseudonymize, IntakePolicy(max_reports=10_000)), DeskService(uow, clock), clock
+    intake = IntakeService(uow, clock, pseudonymize, IntakePolicy(max_reports=10_000), images=PillowImageSanitizer())
+    return intake, DeskService(uow, clock), clock
 
 
 async def open_incident(intake: IntakeService, n: int) -> str:
@@ -48,7 +51,7 @@ async def test_two_claims_at_the_same_moment_have_exactly_one_winner_100_times(e
         winners = [r for r in results if not isinstance(r, BaseException)]
         losers = [r for r in results if isinstance(r, BaseException)]
         assert len(winners) == 1, results
-        assert [type(r) for r in losers] == [DeskRefused] and losers[0].reason is DeskRefusal.TAKEN  # type: ignore[attr-defined]
+        assert [type(r) for r in losers] == [Refusal] and losers[0].reason is RefusalReason.TAKEN  # type: ignore[attr-defined]
     async with engine.connect() as conn:
         refused = (await conn.execute(text("SELECT count(*) FROM audit_event WHERE action = 'refused.claim'"))).scalar()
     assert refused == 100
@@ -98,8 +101,8 @@ async def test_the_same_verdict_sent_twice_at_once_is_stored_once_and_the_repeat
         recorded = [r for r in results if not isinstance(r, BaseException)]
         repeats = [r for r in results if isinstance(r, BaseException)]
         assert [r.outcome for r in recorded] == [Outcome.RECORDED], results
-        assert [type(r) for r in repeats] == [DeskRefused]
-        assert repeats[0].reason is DeskRefusal.ALREADY_VOTED  # type: ignore[attr-defined]
+        assert [type(r) for r in repeats] == [Refusal]
+        assert repeats[0].reason is RefusalReason.ALREADY_VOTED  # type: ignore[attr-defined]
     async with engine.connect() as conn:
         votes = (await conn.execute(text(
             "SELECT count(*) FROM verdict GROUP BY incident_id, verifier_id HAVING count(*) > 1"))).all()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.images import PillowImageSanitizer
 from sereno.storage.repositories import AUDIT
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.alerts import Alert, AlertKind, AlertPolicy, AlertState
@@ -165,7 +166,7 @@ async def seed_reports(world: World) -> tuple[list[str], list[int]]:
     roster = RosterService(world.uow, world.clock, pseudonymize)
     for user, name in ((ANA, "Ana Verifica"), (BEN, "Ben Checkwell")):
         await roster.redeem((await roster.invite(None, Role.VERIFIER)).code, user, name)
-    intake = IntakeService(world.uow, world.clock, pseudonymize, IntakePolicy(max_reports=100))
+    intake = IntakeService(world.uow, world.clock, pseudonymize, IntakePolicy(max_reports=100), images=PillowImageSanitizer())
     desk = DeskService(world.uow, world.clock,
                        on_decided=Publisher(AlertPolicy(correction_reports=3), world.gazetteer.adjacent).on_decided)
     reporters, chats = [], []

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.images import PillowImageSanitizer
 from sereno.storage.migrate import alembic_config, upgrade
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.alerts import (
@@ -29,7 +30,7 @@ from sereno.verify.alerts import (
 from sereno.verify.channels import ChannelService
 from sereno.verify.clock import ManualClock
 from sereno.verify.desk import DeskService, Outcome
-from sereno.verify.errors import Conflict
+from sereno.verify.errors import Conflict, Refusal, RefusalReason
 from sereno.verify.incidents import Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.members import Role
@@ -37,7 +38,7 @@ from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier
 from sereno.verify.outbox import OutboxService, Outcomes
 from sereno.verify.places import Gazetteer, parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.publishing import AlertRefusal, AlertRefused, AlertService, Publisher
+from sereno.verify.publishing import AlertService, Publisher
 from sereno.verify.roster import RosterService
 from sereno.verify.subscriptions import SubscriptionService
 from tests.conftest import DEMO_REGION
@@ -58,7 +59,8 @@ class World:
         self.publisher = Publisher(policy, self.gazetteer.adjacent)
         pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000))
+        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000),
+                                    images=PillowImageSanitizer())
         self.desk = DeskService(self.uow, self.clock, on_decided=self.publisher.on_decided)
         self.alerts = AlertService(self.uow, self.clock, self.publisher)
         self.subscriptions = SubscriptionService(self.uow, self.clock)
@@ -204,9 +206,9 @@ async def test_updates_follow_the_post_and_expiry_edits_channels_only(world: Wor
     await world.subscriptions.subscribe(1, "en", ["harbor-view"])
     await world.decide(await world.incident(), Verdict.CONFIRMED)
     [alert] = (await world.alerts.board(COORD)).active
-    with pytest.raises(AlertRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await world.alerts.update(ANA, alert.id, UpdateKind.STILL_ACTIVE)
-    assert refused.value.reason is AlertRefusal.NOT_ALLOWED
+    assert refused.value.reason is RefusalReason.ALERTS_NOT_ALLOWED
     update = await world.alerts.update(COORD, alert.id, UpdateKind.STILL_ACTIVE)
     assert update.queued == 2 and update.alert.revision == 1
     world.clock.advance(timedelta(hours=3, minutes=59))
@@ -217,7 +219,7 @@ async def test_updates_follow_the_post_and_expiry_edits_channels_only(world: Wor
         kinds = sorted((m.kind.value, m.target.value, m.revision) for m in await uow.outbox.for_alert(alert.id))
     assert kinds == [("expire", "channel", 1), ("post", "channel", 0), ("post", "subscriber", 0),
                      ("update", "channel", 1), ("update", "subscriber", 1)]
-    with pytest.raises(AlertRefused):
+    with pytest.raises(Refusal):
         await world.alerts.update(COORD, expired.id, UpdateKind.ALL_CLEAR)
 
 
@@ -236,9 +238,9 @@ async def test_a_debunked_rumor_with_enough_reports_gets_a_correction_others_onl
     assert [i.id for i in board.uncorrected] == [small]
     published = await world.alerts.correct(COORD, small)
     assert published.alert.verifiers == 2
-    with pytest.raises(AlertRefused) as again:
+    with pytest.raises(Refusal) as again:
         await world.alerts.correct(COORD, small)
-    assert again.value.reason is AlertRefusal.ALREADY
+    assert again.value.reason is RefusalReason.ALREADY_CORRECTED
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.storage.migrate import alembic_config, current_revision, upgrade
 from sereno.storage.sealing import SealingKeyMissing
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -36,7 +37,8 @@ class World:
     def __init__(self, engine: AsyncEngine) -> None:
         self.uow, self.clock, pseudonymize = SqlUnitOfWorkFactory(engine, KEY), ManualClock(), Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000))
+        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000),
+                                    images=PillowImageSanitizer())
         self.desk = DeskService(self.uow, self.clock, ALONE)
 
     async def staff(self) -> None:

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.clock import ManualClock
+from sereno.verify.errors import Refusal
 from sereno.verify.members import Role
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.roster import Refused, RosterService
+from sereno.verify.roster import RosterService
 
 KEY = b"integration-key-0123456789abcdef"
 
@@ -30,7 +31,7 @@ async def test_join_promote_and_audit_round_trip(engine: AsyncEngine) -> None:
     await service.set_role(1, ana.user_id, Role.TRAINEE)
     stored = await service.get(ana.user_id)
     assert stored is not None and stored.role is Role.TRAINEE and stored.on_duty and stored.languages == ("es",)
-    with pytest.raises(Refused):
+    with pytest.raises(Refusal):
         await service.set_role(ana.user_id, 1, Role.REVOKED)
     async with engine.connect() as conn:
         actions = (await conn.execute(text("SELECT action FROM audit_event ORDER BY id"))).scalars().all()
@@ -47,4 +48,4 @@ async def test_two_people_racing_for_one_invite_yield_one_member(engine: AsyncEn
             return_exceptions=True,
         )
         assert sum(not isinstance(r, BaseException) for r in results) == 1, results
-        assert all(isinstance(r, Refused) for r in results if isinstance(r, BaseException))
+        assert all(isinstance(r, Refusal) for r in results if isinstance(r, BaseException))

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sereno.bot.i18n import translator
 from sereno.bot.stats_render import stats_text
+from sereno.verify.errors import Refusal
 from sereno.verify.incidents import Verdict
-from sereno.verify.roster import Refused
 from sereno.verify.stats import StatsService, percentile
 from tests.integration.test_outbox_storage import ANA, BEN, COORD, OLD_MILL, World, world  # noqa: F401
 
@@ -41,7 +41,7 @@ async def test_stats_of_a_seeded_week(world: World, engine: AsyncEngine) -> None
         world.clock.advance(timedelta(hours=4))  # the next report is a new incident
     still_open = await world.incident(point=OLD_MILL)
     stats = StatsService(world.uow, world.clock)
-    with pytest.raises(Refused):
+    with pytest.raises(Refusal):
         await stats.stats(ANA, timedelta(days=7))
     figures = await stats.stats(COORD, since=start, until=world.clock.now())
     total = figures.total

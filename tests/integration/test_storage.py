@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from sereno.storage.conversation_store import USER_SCOPE, ConversationStore, conversation_scope
+from sereno.storage.images import PillowImageSanitizer
 from sereno.storage.migrate import current_revision, head_revision, upgrade
 from sereno.storage.sealing import ContactSeal
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -25,8 +26,9 @@ from sereno.verify.clustering import (
     compatible,
     distance_m,
 )
+from sereno.verify.errors import Refusal
 from sereno.verify.incidents import Incident, IncidentStatus
-from sereno.verify.intake import IntakePolicy, IntakeService, RateLimited
+from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.model import (
     Activity,
     AgentCount,
@@ -41,13 +43,14 @@ from sereno.verify.places import Neighborhood, parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.retention import Purged, RetentionService
 from tests.conftest import DEMO_REGION
+from tests.photos import tiny_jpeg
 
 KEY = b"integration-key-0123456789abcdef"
 USER_ID = 7_123_456_789
 
 
 def service(engine: AsyncEngine, clock: ManualClock, policy: IntakePolicy | None = None) -> IntakeService:
-    return IntakeService(SqlUnitOfWorkFactory(engine, KEY), clock, Pseudonymizer(KEY), policy)
+    return IntakeService(SqlUnitOfWorkFactory(engine, KEY), clock, Pseudonymizer(KEY), policy, images=PillowImageSanitizer())
 
 
 def full_draft(n: int = 1) -> ReportDraft:
@@ -115,17 +118,17 @@ async def test_rate_limit_counts_in_the_database(engine: AsyncEngine) -> None:
     await svc.submit(full_draft(1), USER_ID, USER_ID, "en")
     clock.advance(timedelta(minutes=3))
     await svc.submit(full_draft(2), USER_ID, USER_ID, "en")
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refusal) as refused:
         await svc.submit(full_draft(3), USER_ID, USER_ID, "en")
-    assert refused.value.retry_in == timedelta(minutes=7)
+    assert refused.value.retry_after == timedelta(minutes=7)
     await svc.submit(full_draft(4), USER_ID + 1, USER_ID + 1, "en")
 
 
 async def test_photos_attach_to_the_report_in_the_same_transaction(engine: AsyncEngine) -> None:
     svc = service(engine, ManualClock())
     draft = full_draft()
-    one = await svc.keep_photo(draft.draft_id, b"\xff\xd8one", "image/jpeg", (4, 3))
-    two = await svc.keep_photo(draft.draft_id, b"\xff\xd8two", "image/jpeg", (4, 3))
+    one = await svc.keep_photo(draft.draft_id, tiny_jpeg())
+    two = await svc.keep_photo(draft.draft_id, tiny_jpeg())
     draft.photos = 2
     report = (await svc.submit(draft, USER_ID, USER_ID, "en")).report
     assert set(report.media_ids) == {one.id, two.id}
@@ -189,10 +192,10 @@ async def test_retention_purge_deletes_in_the_database(engine: AsyncEngine) -> N
     clock = ManualClock()
     svc = service(engine, clock)
     draft = full_draft(1)
-    await svc.keep_photo(draft.draft_id, b"\xff\xd8", "image/jpeg", (1, 1))
+    await svc.keep_photo(draft.draft_id, tiny_jpeg())
     draft.photos = 1
     await svc.submit(draft, USER_ID, USER_ID, "en")
-    await svc.keep_photo("never-submitted", b"\xff\xd8", "image/jpeg", (1, 1))
+    await svc.keep_photo("never-submitted", tiny_jpeg())
     clock.advance(timedelta(days=31))
     await svc.submit(full_draft(2), USER_ID, USER_ID, "en")
     retention = RetentionService(SqlUnitOfWorkFactory(engine, KEY), clock, timedelta(days=30))

@@ -12,9 +12,11 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sereno.storage.admin import replace_neighborhoods
+from sereno.storage.images import PillowImageSanitizer
 from sereno.verify.alerts import Alert, AlertKind, AlertPolicy, MessageKind, Priority, TargetKind
-from sereno.verify.desk import DeskRefusal, DeskRefused, DeskService, Outcome
+from sereno.verify.desk import DeskService, Outcome
 from sereno.verify.drills import CertificationBar, DrillFileError
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import DrillKind, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.members import Role
@@ -92,13 +94,13 @@ async def test_a_practice_drill_is_its_owners_alone_and_never_in_the_live_queue(
     assert await training.training.practice(TRAINEE, "en") == incident  # the open one is resumed
     assert incident.id not in [i.id for i in await training.desk.queue(ANA)]
     for action in (training.desk.claim(ANA, incident.id), training.desk.view(ANA, incident.id)):
-        with pytest.raises(DeskRefused) as refused:
+        with pytest.raises(Refusal) as refused:
             await action
-        assert refused.value.reason is DeskRefusal.UNKNOWN
+        assert refused.value.reason is RefusalReason.UNKNOWN_INCIDENT
     await training.desk.claim(TRAINEE, incident.id)
-    with pytest.raises(DeskRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await training.desk.decide(TRAINEE, incident.id, Verdict.NEEDS_INFO, "who saw it?")
-    assert refused.value.reason is DeskRefusal.DRILL_QUESTION
+    assert refused.value.reason is RefusalReason.DRILL_QUESTION
     training.clock.advance(timedelta(hours=1))
     await training.desk.release(TRAINEE, incident.id)
     assert await training.desk.unclaimed_pings() == []  # nobody is paged about practice
@@ -125,7 +127,7 @@ async def test_a_trainee_meeting_the_bar_is_proposed_once_and_promotion_stays_a_
     assert (await training.roster.get(TRAINEE)).role is Role.TRAINEE  # type: ignore[union-attr]
     [record] = [r for r in await training.training.records(COORD) if r.person.user_id == TRAINEE]
     assert record.drills == 3 and record.meets_bar
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await training.training.records(ANA)  # verifiers do not see others' records
 
 
@@ -153,7 +155,8 @@ async def test_a_real_report_beside_a_live_drill_opens_its_own_incident(training
     drill = await training.training.inject_live(COORD, scenario.id, "en")
     point = scenario.reports[0].point
     assert point is not None
-    intake = IntakeService(training.uow, training.clock, Pseudonymizer(b"k" * 32), IntakePolicy(max_reports=100))
+    intake = IntakeService(training.uow, training.clock, Pseudonymizer(b"k" * 32), IntakePolicy(max_reports=100),
+                           images=PillowImageSanitizer())
     where = training.gazetteer.locate(point.lat, point.lon)
     submitted = await intake.submit(ReportDraft("f" * 32, activity=scenario.reports[0].activity, point=point,
                                                 neighborhood_id=where.id if where else None), 500, 500, "en")
@@ -196,7 +199,7 @@ async def test_scenario_files_are_imported_by_coordinators_only_and_malformed_on
         await training.training.import_scenarios(COORD, {"scenarios": [
             {"id": "new-one", "title": {"en": "x", "es": "x"}, "answer": "maybe",
              "explanation": {"en": "x", "es": "x"}, "reports": [{"activity": "arrest", "text": {"en": "x", "es": "x"}}]}]})
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await training.training.import_scenarios(ANA, yaml.safe_load(STARTER.read_text()))
     assert len(await training.training.scenarios(COORD)) == before
     assert await training.training.import_scenarios(COORD, yaml.safe_load(STARTER.read_text())) == (0, before)
@@ -209,19 +212,19 @@ async def test_a_coordinator_ends_an_undecided_live_drill_and_whoever_worked_it_
     await training.desk.claim(ANA, incident.id)
     await training.desk.decide(ANA, incident.id, Verdict.CONFIRMED, "seen")  # waits for a second verifier
     await training.desk.claim(BEN, incident.id)
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await training.training.end_live(ANA, incident.id)  # coordinators only
     debrief = await training.training.end_live(COORD, incident.id)
     assert debrief.grade is None and debrief.participants == (ANA, BEN) and debrief.run.finished
     assert incident.id not in [i.id for i in await training.desk.queue(ANA)]
-    with pytest.raises(DeskRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await training.desk.decide(BEN, incident.id, Verdict.CONFIRMED, "seen too")
-    assert refused.value.reason is DeskRefusal.DECIDED
-    with pytest.raises(DeskRefused) as refused:
+    assert refused.value.reason is RefusalReason.DECIDED
+    with pytest.raises(Refusal) as refused:
         await training.training.end_live(COORD, incident.id)
-    assert refused.value.reason is DeskRefusal.DECIDED
+    assert refused.value.reason is RefusalReason.DECIDED
     practice = await training.training.practice(TRAINEE, "en")
-    with pytest.raises(DeskRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await training.training.end_live(COORD, practice.id)  # only live drills are ended this way
-    assert refused.value.reason is DeskRefusal.UNKNOWN
+    assert refused.value.reason is RefusalReason.UNKNOWN_INCIDENT
     assert await outbox_and_alerts(training) == (0, 0)

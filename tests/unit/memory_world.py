@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.verify.alerts import Alert, AlertKind, AlertPolicy, OutboxMessage
 from sereno.verify.channels import ChannelService
 from sereno.verify.clock import ManualClock
@@ -42,7 +43,8 @@ class MemoryWorld:
         self.publisher = Publisher(policy, self.gazetteer.adjacent)
         pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000))
+        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000),
+                                    images=PillowImageSanitizer())
         self.training = TrainingService(self.uow, self.clock, bar, pseudonymize)
         self.desk = DeskService(self.uow, self.clock, pseudonymize=pseudonymize,
                                 on_decided=self.publisher.on_decided, on_drill_decided=self.training.on_decided)

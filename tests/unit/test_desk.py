@@ -2,8 +2,10 @@ from datetime import timedelta
 
 import pytest
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.verify.clock import ManualClock
-from sereno.verify.desk import DeskPolicy, DeskRefusal, DeskRefused, DeskService, Outcome
+from sereno.verify.desk import DeskPolicy, DeskService, Outcome
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import IncidentStatus, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.members import Role
@@ -22,7 +24,8 @@ class Desk:
         self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock()
         self.pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100))
+        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100),
+                                    images=PillowImageSanitizer())
         self.desk = DeskService(self.uow, self.clock)
 
     async def staff(self) -> None:
@@ -53,9 +56,9 @@ async def test_two_verifiers_confirm_and_the_incident_is_decided(d: Desk) -> Non
     incident = await d.incident()
     assert await d.verdict(ANA, incident, Verdict.CONFIRMED) is Outcome.RECORDED
     assert d.uow.store.incidents[incident].claimed_by is None  # back in the queue for a second person
-    with pytest.raises(DeskRefused) as again:
+    with pytest.raises(Refusal) as again:
         await d.verdict(ANA, incident, Verdict.CONFIRMED)
-    assert again.value.reason is DeskRefusal.ALREADY_VOTED
+    assert again.value.reason is RefusalReason.ALREADY_VOTED
     assert await d.verdict(BEN, incident, Verdict.CONFIRMED) is Outcome.DECIDED
     decided = d.uow.store.incidents[incident]
     assert decided.status is IncidentStatus.DECIDED and decided.verdict is Verdict.CONFIRMED
@@ -63,9 +66,9 @@ async def test_two_verifiers_confirm_and_the_incident_is_decided(d: Desk) -> Non
 
 async def test_a_trainee_cannot_claim_a_live_incident_so_never_blocks_a_verifier(d: Desk) -> None:
     incident = await d.incident()
-    with pytest.raises(DeskRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await d.desk.claim(TIM, incident)
-    assert refused.value.reason is DeskRefusal.TRAINEE_LIVE
+    assert refused.value.reason is RefusalReason.TRAINEE_LIVE
     assert d.uow.store.incidents[incident].claimed_by is None
     assert (d.uow.store.audit[-1].action, d.uow.store.audit[-1].detail) == ("refused.claim", {"reason": "trainee_live"})
     assert (await d.desk.claim(ANA, incident)).claimed_by == ANA  # free for a verifier
@@ -74,13 +77,13 @@ async def test_a_trainee_cannot_claim_a_live_incident_so_never_blocks_a_verifier
 
 async def test_a_trainees_needs_more_info_never_reaches_a_reporter(d: Desk) -> None:
     incident = await d.incident()
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await d.desk.claim(TIM, incident)
     await d.desk.claim(ANA, incident)
     await d.roster.set_role(COORD, ANA, Role.TRAINEE)  # demoted while holding the lease
-    with pytest.raises(DeskRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await d.desk.decide(ANA, incident, Verdict.NEEDS_INFO, "Send your name and address to …")
-    assert refused.value.reason is DeskRefusal.TRAINEE_LIVE
+    assert refused.value.reason is RefusalReason.TRAINEE_LIVE
     assert d.uow.store.follow_ups == {} and d.uow.store.owed == {} and d.uow.store.verdicts == []
     assert d.uow.store.audit[-1].action == "refused.verdict"
 
@@ -89,9 +92,9 @@ async def test_a_coordinator_who_voted_does_not_settle_the_disagreement_alone(d:
     incident = await d.incident()  # high tier: not the urgent "coordinator alone" rule
     assert await d.verdict(COORD, incident, Verdict.CONFIRMED) is Outcome.RECORDED
     assert await d.verdict(ANA, incident, Verdict.DEBUNKED) is Outcome.ESCALATED
-    with pytest.raises(DeskRefused) as again:
+    with pytest.raises(Refusal) as again:
         await d.desk.claim(COORD, incident)
-    assert again.value.reason is DeskRefusal.ALREADY_VOTED
+    assert again.value.reason is RefusalReason.ALREADY_VOTED
     assert d.uow.store.incidents[incident].status is IncidentStatus.OPEN
     assert await d.verdict(ADMIN, incident, Verdict.DEBUNKED) is Outcome.DECIDED  # someone who has not voted
     assert d.uow.store.incidents[incident].verdict is Verdict.DEBUNKED
@@ -101,9 +104,9 @@ async def test_a_verdict_sent_again_is_refused_politely_and_stored_once(d: Desk)
     incident = await d.incident()
     await d.desk.claim(ANA, incident)
     await d.desk.decide(ANA, incident, Verdict.CONFIRMED, "seen")
-    with pytest.raises(DeskRefused) as again:
+    with pytest.raises(Refusal) as again:
         await d.desk.decide(ANA, incident, Verdict.CONFIRMED, "seen")
-    assert again.value.reason is DeskRefusal.ALREADY_VOTED
+    assert again.value.reason is RefusalReason.ALREADY_VOTED
     assert len(d.uow.store.verdicts) == 1
 
 
@@ -140,25 +143,25 @@ async def test_needs_more_info_returns_the_incident_to_the_queue(d: Desk) -> Non
 
 async def test_nobody_claims_or_decides_an_incident_holding_their_own_report(d: Desk) -> None:
     incident = await d.incident(by=ANA)
-    with pytest.raises(DeskRefused) as own:
+    with pytest.raises(Refusal) as own:
         await d.desk.claim(ANA, incident)
-    assert own.value.reason is DeskRefusal.OWN_REPORT
+    assert own.value.reason is RefusalReason.OWN_REPORT
     assert d.uow.store.audit[-1].action == "refused.claim"
 
 
 async def test_a_claim_is_exclusive_until_its_lease_runs_out(d: Desk) -> None:
     incident = await d.incident()
     await d.desk.claim(ANA, incident)
-    with pytest.raises(DeskRefused) as taken:
+    with pytest.raises(Refusal) as taken:
         await d.desk.claim(BEN, incident)
-    assert taken.value.reason is DeskRefusal.TAKEN
-    with pytest.raises(DeskRefused) as not_holder:
+    assert taken.value.reason is RefusalReason.TAKEN
+    with pytest.raises(Refusal) as not_holder:
         await d.desk.decide(BEN, incident, Verdict.CONFIRMED, "forged")
-    assert not_holder.value.reason is DeskRefusal.NOT_HOLDER
+    assert not_holder.value.reason is RefusalReason.NOT_HOLDER
     d.clock.advance(DeskPolicy().lease + timedelta(seconds=1))
-    with pytest.raises(DeskRefused) as expired:
+    with pytest.raises(Refusal) as expired:
         await d.desk.decide(ANA, incident, Verdict.CONFIRMED, "too late")
-    assert expired.value.reason is DeskRefusal.LEASE_EXPIRED
+    assert expired.value.reason is RefusalReason.LEASE_EXPIRED
     assert await d.desk.expire_leases() == [(incident, ANA)]
     assert (await d.desk.claim(BEN, incident)).claimed_by == BEN
 
@@ -171,22 +174,22 @@ async def test_urgent_leases_are_shorter(d: Desk) -> None:
 
 async def test_people_off_the_roster_or_revoked_can_do_nothing(d: Desk) -> None:
     incident = await d.incident()
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await d.desk.claim(12345, incident)
     await d.roster.set_role(ADMIN, BEN, Role.REVOKED)
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await d.desk.queue(BEN)
-    with pytest.raises(DeskRefused) as unknown:
+    with pytest.raises(Refusal) as unknown:
         await d.desk.claim(ANA, "no-such-incident")
-    assert unknown.value.reason is DeskRefusal.UNKNOWN
+    assert unknown.value.reason is RefusalReason.UNKNOWN_INCIDENT
 
 
 async def test_decided_incidents_cannot_be_claimed_again(d: Desk) -> None:
     incident = await d.incident()
     await d.verdict(ANA, incident, Verdict.UNVERIFIABLE)
-    with pytest.raises(DeskRefused) as decided:
+    with pytest.raises(Refusal) as decided:
         await d.desk.claim(BEN, incident)
-    assert decided.value.reason is DeskRefusal.DECIDED
+    assert decided.value.reason is RefusalReason.DECIDED
 
 
 async def test_the_queue_lists_urgent_first_then_oldest(d: Desk) -> None:
@@ -298,12 +301,12 @@ async def test_a_suggested_duplicate_can_be_merged_or_kept_separate(d: Desk) -> 
     assert near.incident is not None
     view = await d.desk.view(ANA, near.incident.id)
     assert view.suggestion is not None and view.suggestion.other_incident_id == first
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await d.desk.merge(TIM, near.incident.id)  # trainees do not merge
     merged = await d.desk.merge(ANA, near.incident.id)
     assert merged.id == first and merged.report_count == 2
     assert d.uow.store.incidents[near.incident.id].status is IncidentStatus.MERGED
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await d.desk.keep_separate(ANA, near.incident.id)
     other = await d.intake.submit(ReportDraft("fringe2", point=GeoPoint(35.0365, -118.25)), REPORTER + 2, REPORTER + 2, "en")
     assert other.incident is not None
@@ -331,9 +334,9 @@ async def test_unclaimed_incidents_ping_everyone_on_duty_then_coordinators_once_
 async def test_only_the_holder_releases_a_claim_and_it_is_audited(d: Desk) -> None:
     incident = await d.incident()
     await d.desk.claim(ANA, incident)
-    with pytest.raises(DeskRefused) as not_holder:
+    with pytest.raises(Refusal) as not_holder:
         await d.desk.release(BEN, incident)
-    assert not_holder.value.reason is DeskRefusal.NOT_HOLDER
+    assert not_holder.value.reason is RefusalReason.NOT_HOLDER
     await d.desk.release(ANA, incident)
     assert d.uow.store.incidents[incident].claimed_by is None
     assert [e.action for e in d.uow.store.audit[-3:]] == ["claim", "refused.release", "release"]

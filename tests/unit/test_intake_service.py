@@ -2,20 +2,23 @@ from datetime import timedelta
 
 import pytest
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.verify.clock import ManualClock
 from sereno.verify.clustering import Placement
-from sereno.verify.intake import IntakePolicy, IntakeService, RateLimited
+from sereno.verify.errors import Refusal
+from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.model import Activity, GeoPoint, ReportDraft, Tier, TimeSeen
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.refcodes import ALPHABET
 from tests.fakes import MemoryUnitOfWorkFactory
+from tests.photos import tiny_jpeg
 
 KEY = b"unit-test-key-0123456789abcdef"
 
 
 def make_service(policy: IntakePolicy | None = None) -> tuple[IntakeService, MemoryUnitOfWorkFactory, ManualClock]:
     uow, clock = MemoryUnitOfWorkFactory(), ManualClock()
-    return IntakeService(uow, clock, Pseudonymizer(KEY), policy), uow, clock
+    return IntakeService(uow, clock, Pseudonymizer(KEY), policy, images=PillowImageSanitizer()), uow, clock
 
 
 def a_draft(n: int = 0) -> ReportDraft:
@@ -49,9 +52,9 @@ async def test_sixth_report_in_ten_minutes_is_refused_politely_with_the_wait() -
     for n in range(5):
         await service.submit(a_draft(n), 1, 1, "en")
         clock.advance(timedelta(minutes=1))
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(Refusal) as refused:
         await service.submit(a_draft(99), 1, 1, "en")
-    assert refused.value.retry_in == timedelta(minutes=5)
+    assert refused.value.retry_after == timedelta(minutes=5)
     assert service.wait_before_reporting(1) == timedelta(minutes=5)
     assert len(uow.store.reports) == 5
     # someone else is unaffected
@@ -64,14 +67,14 @@ async def test_sixth_report_in_ten_minutes_is_refused_politely_with_the_wait() -
 async def test_rate_limit_is_configurable() -> None:
     service, _, _ = make_service(IntakePolicy(max_reports=1, window=timedelta(minutes=1)))
     await service.submit(a_draft(1), 1, 1, "en")
-    with pytest.raises(RateLimited):
+    with pytest.raises(Refusal):
         await service.submit(a_draft(2), 1, 1, "en")
 
 
 async def test_photos_kept_for_a_draft_are_attached_to_its_report() -> None:
     service, uow, _ = make_service()
     draft = a_draft()
-    media = await service.keep_photo(draft.draft_id, b"jpeg", "image/jpeg", (10, 10))
+    media = await service.keep_photo(draft.draft_id, tiny_jpeg())
     draft.photos = 1
     report = (await service.submit(draft, 1, 1, "en")).report
     assert report.media_ids == (media.id,)

@@ -20,11 +20,12 @@ from sereno.verify.alerts import (
     UpdateKind,
 )
 from sereno.verify.desk import DeskService, Outcome
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import Incident, Verdict
 from sereno.verify.model import Activity
 from sereno.verify.outbox import Outcomes
 from sereno.verify.ports import UnitOfWork
-from sereno.verify.publishing import AlertRefusal, AlertRefused, DrillNotPublished
+from sereno.verify.publishing import DrillNotPublished
 from tests.unit.memory_world import ANA, BEN, COORD, OLD_MILL, MemoryWorld
 
 
@@ -112,22 +113,22 @@ async def test_a_coordinator_flags_a_debunked_rumor_for_a_correction_once(world:
     rumor = await world.incident(point=OLD_MILL)
     await world.decide(rumor, Verdict.DEBUNKED)
     assert [i.id for i in (await world.alerts.board(COORD)).uncorrected] == [rumor]
-    with pytest.raises(AlertRefused) as not_allowed:
+    with pytest.raises(Refusal) as not_allowed:
         await world.alerts.correct(ANA, rumor)
-    assert not_allowed.value.reason is AlertRefusal.NOT_ALLOWED
+    assert not_allowed.value.reason is RefusalReason.ALERTS_NOT_ALLOWED
     assert world.uow.store.audit[-1].action == "refused.alerts.correct"
     published = await world.alerts.correct(COORD, rumor)
     assert published.alert.kind is AlertKind.CORRECTION and published.alert.verifiers == 2 and published.queued == 1
     assert (await world.alerts.board(COORD)).uncorrected == []
-    for incident, reason in ((rumor, AlertRefusal.ALREADY), ("no-such-incident", AlertRefusal.UNKNOWN)):
-        with pytest.raises(AlertRefused) as refused:
+    for incident, reason in ((rumor, RefusalReason.ALREADY_CORRECTED), ("no-such-incident", RefusalReason.UNKNOWN_ALERT)):
+        with pytest.raises(Refusal) as refused:
             await world.alerts.correct(COORD, incident)
         assert refused.value.reason is reason
     confirmed = await world.incident()
     await world.decide(confirmed, Verdict.CONFIRMED)
-    with pytest.raises(AlertRefused) as not_debunked:
+    with pytest.raises(Refusal) as not_debunked:
         await world.alerts.correct(COORD, confirmed)
-    assert not_debunked.value.reason is AlertRefusal.NOT_DEBUNKED
+    assert not_debunked.value.reason is RefusalReason.NOT_DEBUNKED
 
 
 async def test_a_drill_is_never_published(world: MemoryWorld) -> None:
@@ -137,9 +138,9 @@ async def test_a_drill_is_never_published(world: MemoryWorld) -> None:
         assert incident is not None
         with pytest.raises(DrillNotPublished):
             await world.publisher.on_decided(uow, incident, Verdict.CONFIRMED, 2, world.clock.now())
-    with pytest.raises(AlertRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await world.alerts.correct(COORD, drill.id)
-    assert refused.value.reason is AlertRefusal.DRILL
+    assert refused.value.reason is RefusalReason.DRILL_NOT_PUBLISHED
     assert world.uow.store.alerts == {} and world.uow.store.outbox == {}
 
 
@@ -190,14 +191,14 @@ async def test_the_all_clear_ends_an_alert_and_only_coordinators_update_active_a
     await world.decide(incident, Verdict.CONFIRMED)
     alert = await world.alert_for(incident)
     assert alert is not None
-    with pytest.raises(AlertRefused) as not_allowed:
+    with pytest.raises(Refusal) as not_allowed:
         await world.alerts.update(BEN, alert.id, UpdateKind.ALL_CLEAR)
-    assert not_allowed.value.reason is AlertRefusal.NOT_ALLOWED
+    assert not_allowed.value.reason is RefusalReason.ALERTS_NOT_ALLOWED
     cleared = await world.alerts.update(COORD, alert.id, UpdateKind.ALL_CLEAR)
     assert cleared.alert.state is AlertState.CLEARED and cleared.queued == 1
     assert (await world.alerts.board(COORD)).active == []
-    for alert_id, reason in ((alert.id, AlertRefusal.NOT_ACTIVE), ("no-such-alert", AlertRefusal.UNKNOWN)):
-        with pytest.raises(AlertRefused) as refused:
+    for alert_id, reason in ((alert.id, RefusalReason.NOT_ACTIVE), ("no-such-alert", RefusalReason.UNKNOWN_ALERT)):
+        with pytest.raises(Refusal) as refused:
             await world.alerts.update(COORD, alert_id, UpdateKind.STILL_ACTIVE)
         assert refused.value.reason is reason
     [clear] = [m for m in await world.messages(alert.id) if m.kind is MessageKind.CLEAR]

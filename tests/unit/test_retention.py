@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.verify.clock import ManualClock
 from sereno.verify.clustering import cell_of, distance_m
 from sereno.verify.desk import DeskPolicy, DeskService
@@ -11,18 +12,20 @@ from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.retention import Purged, RetentionService
 from sereno.verify.roster import RosterService
 from tests.fakes import MemoryUnitOfWorkFactory
+from tests.photos import tiny_jpeg
 
 KEY = b"unit-test-key-0123456789abcdef"
 
 
 async def test_purge_drops_old_reports_expired_contacts_and_abandoned_photos() -> None:
     uow, clock = MemoryUnitOfWorkFactory(), ManualClock()
-    intake = IntakeService(uow, clock, Pseudonymizer(KEY), IntakePolicy(contact_ttl=timedelta(days=3)))
+    intake = IntakeService(uow, clock, Pseudonymizer(KEY), IntakePolicy(contact_ttl=timedelta(days=3)),
+                           images=PillowImageSanitizer())
     retention = RetentionService(uow, clock, timedelta(days=30))
     old = ReportDraft("old", photos=1)
-    await intake.keep_photo("old", b"jpeg", "image/jpeg", (1, 1))
+    await intake.keep_photo("old", tiny_jpeg())
     await intake.submit(old, 1, 1, "en")
-    await intake.keep_photo("abandoned", b"jpeg", "image/jpeg", (1, 1))
+    await intake.keep_photo("abandoned", tiny_jpeg())
     clock.advance(timedelta(days=4))
     await intake.submit(ReportDraft("recent"), 2, 2, "en")
     assert await retention.purge() == Purged(reports=0, contacts=1, photos=1)
@@ -34,7 +37,7 @@ async def test_purge_drops_old_reports_expired_contacts_and_abandoned_photos() -
 
 async def test_purge_blanks_old_verdict_reasons_coarsens_old_pins_and_reclaims_the_space() -> None:
     uow, clock = MemoryUnitOfWorkFactory(), ManualClock()
-    intake = IntakeService(uow, clock, Pseudonymizer(KEY), IntakePolicy())
+    intake = IntakeService(uow, clock, Pseudonymizer(KEY), IntakePolicy(), images=PillowImageSanitizer())
     desk = DeskService(uow, clock, DeskPolicy(quorum={Tier.URGENT: 1, Tier.HIGH: 1, Tier.ROUTINE: 1}))
     roster = RosterService(uow, clock, Pseudonymizer(KEY))
     await roster.redeem((await roster.invite(None, Role.VERIFIER)).code, 10, "Ana")

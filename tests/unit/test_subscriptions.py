@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from sereno.verify.alerts import TargetKind
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import Verdict
 from sereno.verify.outbox import Outcomes
 from sereno.verify.places import Neighborhood
-from sereno.verify.subscriptions import MAX_AREAS, TooManyAreas
+from sereno.verify.subscriptions import MAX_AREAS
 from tests.unit.memory_world import MemoryWorld
 
 SUBSCRIBER = 7
@@ -46,8 +47,9 @@ async def test_a_subscriber_follows_at_most_the_limit_and_a_refused_subscription
                                              *(Neighborhood(n, n) for n in many)])
         await uow.commit()
     assert len(await world.subscriptions.subscribe(SUBSCRIBER, "en", many[:MAX_AREAS])) == MAX_AREAS
-    with pytest.raises(TooManyAreas):
+    with pytest.raises(Refusal) as refused:
         await world.subscriptions.subscribe(SUBSCRIBER, "es", many[MAX_AREAS:])
+    assert (refused.value.reason, refused.value.limit) == (RefusalReason.TOO_MANY_AREAS, MAX_AREAS)
     assert await world.subscriptions.areas(SUBSCRIBER) == many[:MAX_AREAS]
     assert world.uow.store.subscribers[SUBSCRIBER].language == "en"  # the refused call's language was not kept
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from sereno.verify.desk import DeskRefusal, DeskRefused, Outcome
+from sereno.verify.desk import Outcome
 from sereno.verify.drills import CertificationBar, DrillDebrief, DrillFileError
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import DrillKind, IncidentStatus, Verdict
 from sereno.verify.members import Role
 from tests.unit.memory_world import ANA, BEN, COORD, TRAINEE, MemoryWorld
@@ -85,9 +86,9 @@ async def test_practice_returns_the_open_drill_and_then_the_least_practised_scen
 
 async def test_practice_without_scenarios_is_refused() -> None:
     world = await MemoryWorld.create()
-    with pytest.raises(DeskRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await world.training.practice(TRAINEE, "en")
-    assert refused.value.reason is DeskRefusal.UNKNOWN
+    assert refused.value.reason is RefusalReason.NO_SCENARIOS
     assert world.uow.store.audit[-1].action == "refused.drills.practice"
 
 
@@ -97,13 +98,13 @@ async def test_a_training_drill_is_its_owners_alone_decided_by_one_verdict_and_n
     assert incident.drill is DrillKind.TRAINING and incident.cell is None
     assert incident.id not in [i.id for i in await world.desk.queue(ANA)]
     for person in (ANA, COORD):
-        with pytest.raises(DeskRefused) as refused:
+        with pytest.raises(Refusal) as refused:
             await world.desk.claim(person, incident.id)
-        assert refused.value.reason is DeskRefusal.UNKNOWN  # it does not exist for anyone else
+        assert refused.value.reason is RefusalReason.UNKNOWN_INCIDENT  # it does not exist for anyone else
     await world.desk.claim(TRAINEE, incident.id)
-    with pytest.raises(DeskRefused) as question:
+    with pytest.raises(Refusal) as question:
         await world.desk.decide(TRAINEE, incident.id, Verdict.NEEDS_INFO, "who saw it?")
-    assert question.value.reason is DeskRefusal.DRILL_QUESTION
+    assert question.value.reason is RefusalReason.DRILL_QUESTION
     result = await world.desk.decide(TRAINEE, incident.id, Verdict.DEBUNKED, "police")
     assert result.outcome is Outcome.DECIDED and result.tell == ()
     assert result.drill is not None and result.drill.grade is not None and not result.drill.grade.correct
@@ -113,10 +114,10 @@ async def test_a_training_drill_is_its_owners_alone_decided_by_one_verdict_and_n
 
 async def test_a_live_drill_looks_real_to_verifiers_needs_two_of_them_and_is_never_published() -> None:
     world = await drills()
-    with pytest.raises(DeskRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await world.training.inject_live(ANA, "alpha", "en")
-    assert refused.value.reason is DeskRefusal.NOT_ALLOWED
-    with pytest.raises(DeskRefused):
+    assert refused.value.reason is RefusalReason.NOT_ALLOWED
+    with pytest.raises(Refusal):
         await world.training.inject_live(COORD, "no-such-scenario", "en")
     incident = await world.training.inject_live(COORD, "alpha", "en")
     assert incident.id in [i.id for i in await world.desk.queue(ANA)]
@@ -141,26 +142,26 @@ async def test_a_coordinator_ends_an_undecided_live_drill_and_whoever_worked_it_
     await world.desk.claim(ANA, incident.id)
     await world.desk.decide(ANA, incident.id, Verdict.CONFIRMED, "seen")
     await world.desk.claim(BEN, incident.id)
-    with pytest.raises(DeskRefused) as not_allowed:
+    with pytest.raises(Refusal) as not_allowed:
         await world.training.end_live(ANA, incident.id)
-    assert not_allowed.value.reason is DeskRefusal.NOT_ALLOWED
+    assert not_allowed.value.reason is RefusalReason.NOT_ALLOWED
     debrief = await world.training.end_live(COORD, incident.id)
     assert debrief.grade is None and debrief.participants == (ANA, BEN) and debrief.run.finished
     assert world.uow.store.incidents[incident.id].status is IncidentStatus.WITHDRAWN
     assert incident.id not in [i.id for i in await world.desk.queue(ANA)]
-    with pytest.raises(DeskRefused) as again:
+    with pytest.raises(Refusal) as again:
         await world.training.end_live(COORD, incident.id)
-    assert again.value.reason is DeskRefusal.DECIDED
+    assert again.value.reason is RefusalReason.DECIDED
     practice = await world.training.practice(TRAINEE, "en")
-    with pytest.raises(DeskRefused) as training:
+    with pytest.raises(Refusal) as training:
         await world.training.end_live(COORD, practice.id)
-    assert training.value.reason is DeskRefusal.UNKNOWN  # only live drills are ended
+    assert training.value.reason is RefusalReason.UNKNOWN_INCIDENT  # only live drills are ended
     assert nothing_published(world)
 
 
 async def test_scenarios_are_imported_by_coordinators_only_replaced_by_id_and_bad_files_store_nothing() -> None:
     world = await drills(None, "alpha")
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await world.training.import_scenarios(ANA, {"scenarios": [scenario("bravo")]})
     assert await world.training.import_scenarios(None, {"scenarios": [scenario("alpha", "debunked"),
                                                                       scenario("bravo")]}) == (1, 1)
@@ -179,6 +180,6 @@ async def test_coordinators_see_the_records_of_everyone_who_trained_trainees_fir
     await world.roster.redeem((await world.roster.invite(None, Role.TRAINEE)).code, 21, "Zoe")  # never trained
     records = await world.training.records(COORD)
     assert [(r.person.user_id, r.drills, r.accuracy) for r in records] == [(TRAINEE, 1, 1.0)]
-    with pytest.raises(DeskRefused):
+    with pytest.raises(Refusal):
         await world.training.records(ANA)
     assert (await world.training.record(21)).drills == 0

@@ -21,7 +21,7 @@ def source_messages() -> set[str | tuple[str, ...]]:
     """Messages marked with t(…), t.n(…, …) or N_(…) in bot/, as Babel extracts them
     (plural messages as (singular, plural))."""
     found = extract_from_dir(
-        str(ROOT / "bot"), method_map=[("**.py", "python")], keywords={"t": None, "N_": None, "n": (1, 2)}
+        str(ROOT / "sereno" / "bot"), method_map=[("**.py", "python")], keywords={"t": None, "N_": None, "n": (1, 2)}
     )
     return {message for _file, _line, message, _comments, _context in found}
 
