@@ -977,7 +977,7 @@ class _Surges:
     async def report_counts(self, since: datetime, until: datetime) -> dict[str | None, int]:
         counts: dict[str | None, int] = {}
         for report in self._s.reports.values():
-            if since <= report.created_at < until and report.reporter != DRILL_REPORTER:
+            if since < report.created_at <= until and report.reporter != DRILL_REPORTER:
                 counts[report.neighborhood_id] = counts.get(report.neighborhood_id, 0) + 1
         return counts
 

@@ -332,7 +332,7 @@ class SqlSurgeRepository:
     async def report_counts(self, since: datetime, until: datetime) -> dict[str | None, int]:
         rows = await self._c.execute(
             select(REPORT.c.neighborhood_id, func.count())
-            .where(REPORT.c.created_at >= since, REPORT.c.created_at < until, REPORT.c.reporter != DRILL_REPORTER)
+            .where(REPORT.c.created_at > since, REPORT.c.created_at <= until, REPORT.c.reporter != DRILL_REPORTER)
             .group_by(REPORT.c.neighborhood_id))
         return {area: int(count) for area, count in rows}
 

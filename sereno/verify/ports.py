@@ -712,7 +712,8 @@ class SurgeRepository(Protocol):
     async def clear_override(self, neighborhood_id: str) -> bool: ...
 
     async def report_counts(self, since: datetime, until: datetime) -> dict[str | None, int]:
-        """Reports made in [since, until) by neighborhood id (None: no place), drills' left out."""
+        """Reports made after `since` up to and including `until`, by neighborhood id (None:
+        no place); drills' left out."""
         ...
 
     async def last_summary(self) -> datetime | None: ...

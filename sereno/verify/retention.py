@@ -32,9 +32,10 @@ class RetentionService:
     """Deletes reports older than the retention window (their contacts, photos and
     follow-up questions and answers with them), contacts past their expiry, and photos of
     drafts never submitted; blanks the reasons verifiers typed in verdicts older than the
-    window (and the text of field verifiers' on-site reports), and moves the point of every incident first reported before it to the centre
-    of its ~500 m cell (the first reporter's exact pin is not kept). After a purge that
-    removed any of that, the database is asked to overwrite the space it freed."""
+    window (and the text of field verifiers' on-site reports), and moves the point of every
+    incident first reported before it to the centre of its ~500 m cell (the first reporter's
+    exact pin is not kept). After a purge that removed any of that, the database is asked
+    to overwrite the space it freed."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, window: timedelta) -> None:
         self._uow = uow
