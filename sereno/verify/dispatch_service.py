@@ -421,11 +421,12 @@ class DispatchService:
     async def check_in(self, dispatch_id: str, person: int, answer: CheckInAnswer) -> DispatchResult:
         """The person in the field answers (at any time, not only when asked): OK schedules
         the next check-in; HELP tells every coordinator at once; LEAVING or SAFE ends the
-        dispatch. After an escalation, coordinators are told that the person answered."""
+        dispatch. After an escalation, coordinators are told that the person answered.
+        Only the person in the field may answer — whatever their role now: someone whose
+        role was taken away while out there is still heard when they ask for help."""
         now = self._clock.now()
         action = f"dispatch.check_in.{answer.value}"
         async with self._uow() as uow:
-            await self._member(uow, person, Role.TRAINEE, action, dispatch_id[:36])
 
             async def change(dispatch: Dispatch) -> _Change:
                 if not dispatch.is_open:
@@ -437,7 +438,7 @@ class DispatchService:
                 if answer is CheckInAnswer.HELP:
                     helped, tell = ask_for_help(dispatch, now, self.policy)
                     notices = await self._to_coordinators(uow, NoticeKind.HELP, helped, now) if tell else []
-                    return helped, notices, [(action, {"coordinators": len(notices)})]
+                    return helped, notices, [(action, {"told": len(notices)})]
                 if answer is CheckInAnswer.OK:
                     changed = check_in_ok(dispatch, now, self.policy)
                 else:
@@ -605,9 +606,8 @@ class DispatchService:
             return stepped, [self._notice(NoticeKind.REMINDER, person, stepped, now)], [
                 ("dispatch.check_in.missed", {})]
         notices = await self._to_coordinators(uow, NoticeKind.ESCALATION, stepped, now)
-        neighborhood = notices[0].neighborhood_id if notices else None
-        return stepped, notices, [("dispatch.check_in.escalated",
-                                   {"coordinators": len(notices), "neighborhood": neighborhood})]
+        _, neighborhood = await self._named(uow, stepped)
+        return stepped, notices, [("dispatch.check_in.escalated", {"told": len(notices), "neighborhood": neighborhood})]
 
     async def _apply(self, uow: UnitOfWork, user_id: int, dispatch_id: str, action: str,
                      change: Callable[[Dispatch], Awaitable[_Change]]) -> DispatchResult:
@@ -657,10 +657,12 @@ class DispatchService:
     async def _to_coordinators(self, uow: UnitOfWork, kind: NoticeKind, dispatch: Dispatch,
                                now: datetime) -> list[DispatchNotice]:
         """One notice per coordinator (on duty or not), with who is out there and their last
-        shared neighborhood."""
+        shared neighborhood; with no coordinator on the roster, the dispatcher is told
+        (without who)."""
         named = await self._named(uow, dispatch)
-        return [self._notice(kind, member.user_id, dispatch, now, named)
-                for member in await uow.verifiers.all() if member.can(Role.COORDINATOR)]
+        notices = [self._notice(kind, member.user_id, dispatch, now, named)
+                   for member in await uow.verifiers.all() if member.can(Role.COORDINATOR)]
+        return notices or await self._to_dispatcher(uow, kind, dispatch, now)
 
     async def _coarsen(self, uow: UnitOfWork, user_id: int) -> None:
         """The person's dispatch ended: keep their neighborhood, not their location."""

@@ -229,7 +229,7 @@ async def test_a_missed_check_in_reminds_then_escalates_once_and_is_audited(w: W
     assert w.actions("dispatch.check_in") == ["dispatch.check_in.asked", "dispatch.check_in.missed",
                                               "dispatch.check_in.escalated"]
     escalation = next(e for e in w.uow.store.audit if e.action == "dispatch.check_in.escalated")
-    assert escalation.detail == {"coordinators": 2, "neighborhood": "las-palmas"}
+    assert escalation.detail == {"told": 2, "neighborhood": "las-palmas"}
     ok = await w.dispatch.check_in(sent.dispatch.id, ANA, CheckInAnswer.OK)  # late, but fine
     assert sorted(kinds(ok.notices)) == [(NoticeKind.ALL_CLEAR, ADMIN), (NoticeKind.ALL_CLEAR, COORD)]
 
@@ -264,6 +264,32 @@ async def test_i_need_help_escalates_at_once_and_a_second_press_soon_after_tells
     w.clock.advance(timedelta(hours=2))
     assert await w.due() == []  # no prompts to someone who asked for help
     assert helped.dispatch.escalations == 1
+
+
+async def test_someone_whose_role_was_taken_away_in_the_field_is_still_heard(w: World) -> None:
+    incident = await w.incident()
+    sent = await w.dispatch.send(incident, by=DISP)
+    await w.dispatch.accept(sent.dispatch.id, ANA, 5)
+    await w.roster.set_role(COORD, ANA, Role.REVOKED)
+    helped = await w.dispatch.check_in(sent.dispatch.id, ANA, CheckInAnswer.HELP)
+    assert {n.kind for n in helped.notices} == {NoticeKind.HELP}
+    with pytest.raises(DispatchRefused) as stranger:
+        await w.dispatch.check_in(sent.dispatch.id, BEN, CheckInAnswer.SAFE)
+    assert stranger.value.reason is DispatchRefusal.NOT_IN_FIELD
+
+
+async def test_with_no_coordinator_on_the_roster_the_dispatcher_hears_of_a_missed_check_in(w: World) -> None:
+    for coordinator in (ADMIN, COORD):
+        w.uow.store.verifiers[coordinator] = replace(w.uow.store.verifiers[coordinator], role=Role.VERIFIER)
+    incident = await w.incident()
+    sent = await w.dispatch.send(incident, by=DISP)
+    await w.dispatch.accept(sent.dispatch.id, ANA, 5)
+    for minutes in (25, 5):
+        w.clock.advance(timedelta(minutes=minutes))
+        await w.due()
+    w.clock.advance(timedelta(minutes=5))
+    [told] = await w.due()
+    assert (told.kind, told.recipient, told.person) == (NoticeKind.ESCALATION, DISP, None)
 
 
 async def test_i_am_ok_reschedules_and_safe_and_gone_ends_keeping_only_the_neighborhood(w: World) -> None:
