@@ -71,10 +71,10 @@ from sereno.verify.dispatch import (
 )
 from sereno.verify.errors import Conflict
 from sereno.verify.incidents import Incident, IncidentStatus, Verdict
+from sereno.verify.members import Role, Verifier
 from sereno.verify.model import GeoPoint
 from sereno.verify.places import Gazetteer
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from sereno.verify.roster import Role, Verifier
 from sereno.verify.stats import Durations
 from sereno.verify.text import CleanText, clean_text
 

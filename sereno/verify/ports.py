@@ -23,6 +23,7 @@ from sereno.verify.alerts import (
 from sereno.verify.audience import ChannelLink, LinkToken, Subscriber
 from sereno.verify.audit import AuditEvent
 from sereno.verify.clustering import Candidate
+from sereno.verify.dispatch import Dispatch, DispatchNotice, FieldVerifier, OnSiteReport
 from sereno.verify.drills import DrillRun, Scenario
 from sereno.verify.incidents import (
     DrillKind,
@@ -36,6 +37,8 @@ from sereno.verify.incidents import (
 from sereno.verify.members import Invite, Role, Verifier
 from sereno.verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from sereno.verify.places import Neighborhood
+from sereno.verify.surge import SurgeOverride
+from sereno.verify.trust import Trust
 
 
 class Clock(Protocol):
@@ -594,12 +597,6 @@ class UnitOfWorkFactory(Protocol):
         from the database's files (outside any unit of work; slow on a large database)."""
         ...
 
-
-# ── issue 18: dispatch, trust, surge ───────────────────────────────────────────────────
-if TYPE_CHECKING:
-    from sereno.verify.dispatch import Dispatch, DispatchNotice, FieldVerifier, OnSiteReport
-    from sereno.verify.surge import SurgeOverride
-    from sereno.verify.trust import Trust
 
 
 class FieldVerifierRepository(Protocol):

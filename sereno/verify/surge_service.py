@@ -11,9 +11,9 @@ from enum import StrEnum
 
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
 from sereno.verify.incidents import IncidentStatus
+from sereno.verify.members import Role
 from sereno.verify.places import Gazetteer
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from sereno.verify.roster import Role
 from sereno.verify.surge import (
     EVERYWHERE,
     CoordinatorNotice,

@@ -28,11 +28,12 @@ from sereno.verify.dispatch import (
 from sereno.verify.dispatch_service import DispatchRefusal, DispatchRefused, DispatchService
 from sereno.verify.incidents import DrillKind, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, AgentCount, GeoPoint, ReportDraft, TimeSeen, Uniform, VehicleCount
 from sereno.verify.places import Gazetteer, parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.retention import RetentionService
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from sereno.verify.surge import SurgeOverride
 from sereno.verify.surge_service import SurgeService
 from sereno.verify.trust import Trust

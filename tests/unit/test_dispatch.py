@@ -30,10 +30,11 @@ from sereno.verify.dispatch_service import (
 )
 from sereno.verify.incidents import DrillKind, IncidentStatus, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, AgentCount, GeoPoint, ReportDraft, TimeSeen, Uniform
 from sereno.verify.places import Gazetteer, parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from tests.conftest import DEMO_REGION
 from tests.fakes import MemoryUnitOfWorkFactory
 

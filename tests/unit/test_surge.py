@@ -9,10 +9,11 @@ import pytest
 
 from sereno.verify.clock import ManualClock
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft
 from sereno.verify.places import Gazetteer, parse_geojson
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from sereno.verify.surge import (
     EVERYWHERE,
     CoordinatorNotice,

@@ -10,9 +10,10 @@ from sereno.verify.clock import ManualClock
 from sereno.verify.desk import DeskService
 from sereno.verify.incidents import DrillKind, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
+from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft
 from sereno.verify.pseudonyms import Pseudonymizer
-from sereno.verify.roster import Role, RosterService
+from sereno.verify.roster import RosterService
 from sereno.verify.trust import Trust, TrustHint
 from sereno.verify.trust_service import TrustService
 from tests.fakes import MemoryUnitOfWorkFactory
