@@ -30,6 +30,7 @@ from sereno.verify.alerts import (
 from sereno.verify.audience import ChannelLink, LinkToken, Subscriber
 from sereno.verify.audit import AuditEvent
 from sereno.verify.clustering import Candidate, compatible, distance_m
+from sereno.verify.dispatch import Dispatch, DispatchNotice, DispatchState, FieldVerifier, OnSiteReport
 from sereno.verify.drills import DrillRun, Scenario, parse_scenarios, scenario_document
 from sereno.verify.errors import Conflict
 from sereno.verify.incidents import (
@@ -46,7 +47,9 @@ from sereno.verify.incidents import (
 from sereno.verify.members import Invite, Role, Verifier
 from sereno.verify.model import Activity, GeoPoint, Media, Report, ReportContact, Tier
 from sereno.verify.places import Neighborhood
+from sereno.verify.surge import SurgeOverride
 from sereno.verify.training import DRILL_REPORTER
+from sereno.verify.trust import Trust
 
 #: Outbox messages that reached (or may be reaching) their chat: lifecycle messages follow them.
 _DELIVERED_OR_COMING = (Delivery.PENDING, Delivery.SENDING, Delivery.SENT)
@@ -89,6 +92,7 @@ class MemoryStore:
     commits: int = 0
     #: how many times the freed space was overwritten (`reclaim`)
     reclaimed: int = 0
+    dispatch: DispatchMemory = field(default_factory=lambda: DispatchMemory())
 
     def copy(self) -> MemoryStore:
         """A copy to stage changes on (rows are frozen, so copying the containers suffices)."""
@@ -770,6 +774,8 @@ class MemoryUnitOfWork:
         self.channels = _Channels(self._staged)
         self.stats = _Stats(self._staged)
         self.drills = _Drills(self._staged)
+        self.field_verifiers, self.dispatches, self.on_site_reports, self.dispatch_notices, self.trust, self.surges = (
+            dispatch_repositories(self._staged))
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -801,3 +807,192 @@ class MemoryUnitOfWorkFactory:
 
     async def reclaim(self) -> None:
         self.store.reclaimed += 1
+
+
+# ── issue 18: dispatch, trust, surge ───────────────────────────────────────────────────
+
+
+@dataclass
+class DispatchMemory:
+    """What the dispatch and surge tables would hold (part of a :class:`MemoryStore`)."""
+
+    field_verifiers: dict[int, FieldVerifier] = field(default_factory=dict)
+    #: dispatches by id, with the due time of their next step
+    dispatches: dict[str, tuple[Dispatch, datetime | None]] = field(default_factory=dict)
+    on_site: dict[str, OnSiteReport] = field(default_factory=dict)
+    #: notices by id, with when they were claimed
+    notices: dict[str, tuple[DispatchNotice, datetime]] = field(default_factory=dict)
+    overrides: dict[str, SurgeOverride] = field(default_factory=dict)
+    summary_at: datetime | None = None
+
+    def copy(self) -> DispatchMemory:
+        return DispatchMemory(dict(self.field_verifiers), dict(self.dispatches), dict(self.on_site),
+                              dict(self.notices), dict(self.overrides), self.summary_at)
+
+    __copy__ = copy  # `MemoryStore.copy` copies each field with copy.copy
+
+
+class _FieldVerifiers:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._d = staged.dispatch
+
+    async def get(self, user_id: int) -> FieldVerifier | None:
+        return self._d.field_verifiers.get(user_id)
+
+    async def save(self, field_verifier: FieldVerifier) -> None:
+        self._d.field_verifiers[field_verifier.user_id] = field_verifier
+
+    async def remove(self, user_id: int) -> bool:
+        return self._d.field_verifiers.pop(user_id, None) is not None
+
+    async def all(self) -> list[FieldVerifier]:
+        return sorted(self._d.field_verifiers.values(), key=lambda f: f.user_id)
+
+    async def stale_points(self, now: datetime) -> list[FieldVerifier]:
+        return [f for f in await self.all() if f.point is not None and f.point_until is not None
+                and f.point_until <= now]
+
+
+class _Dispatches:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+        self._d = staged.dispatch
+
+    def _one_ask(self, dispatch: Dispatch) -> None:
+        if dispatch.state is DispatchState.OFFERED and any(
+                d.id != dispatch.id and d.incident_id == dispatch.incident_id and d.state is DispatchState.OFFERED
+                for d, _ in self._d.dispatches.values()):
+            raise Conflict("one open ask per incident")
+
+    async def add(self, dispatch: Dispatch, due: datetime | None) -> None:
+        self._one_ask(dispatch)
+        self._d.dispatches[dispatch.id] = (dispatch, due)
+
+    async def get(self, dispatch_id: str) -> Dispatch | None:
+        found = self._d.dispatches.get(dispatch_id)
+        return found[0] if found is not None else None
+
+    async def save(self, dispatch: Dispatch, due: datetime | None, previous: int) -> bool:
+        stored = self._d.dispatches.get(dispatch.id)
+        if stored is None or stored[0].version != previous:
+            return False
+        self._one_ask(dispatch)
+        self._d.dispatches[dispatch.id] = (dispatch, due)
+        return True
+
+    def _sorted(self, keep: object) -> list[Dispatch]:
+        return sorted((d for d, _ in self._d.dispatches.values() if keep(d)),  # type: ignore[operator]
+                      key=lambda d: (d.created_at, d.id))
+
+    async def for_incident(self, incident_id: str) -> list[Dispatch]:
+        return self._sorted(lambda d: d.incident_id == incident_id)
+
+    async def open(self) -> list[Dispatch]:
+        return self._sorted(lambda d: d.is_open)
+
+    async def due(self, now: datetime, limit: int) -> list[Dispatch]:
+        due = sorted(((t, d.id, d) for d, t in self._d.dispatches.values() if d.is_open and t is not None and t <= now),
+                     key=lambda item: (item[0], item[1]))
+        return [d for _, _, d in due[:limit]]
+
+    async def between(self, since: datetime, until: datetime) -> list[tuple[Dispatch, datetime]]:
+        return [(d, self._s.incidents[d.incident_id].first_seen_at)
+                for d in self._sorted(lambda d: since <= d.created_at <= until)]
+
+
+class _OnSiteReports:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._d = staged.dispatch
+
+    async def add(self, report: OnSiteReport) -> None:
+        if any(r.dispatch_id == report.dispatch_id for r in self._d.on_site.values()):
+            raise Conflict("one on-site report per dispatch")
+        self._d.on_site[report.id] = report
+
+    async def for_dispatch(self, dispatch_id: str) -> OnSiteReport | None:
+        return next((r for r in self._d.on_site.values() if r.dispatch_id == dispatch_id), None)
+
+    async def for_incident(self, incident_id: str) -> list[OnSiteReport]:
+        return sorted((r for r in self._d.on_site.values() if r.incident_id == incident_id), key=lambda r: (r.at, r.id))
+
+    async def redact_before(self, cutoff: datetime) -> int:
+        old = [k for k, r in self._d.on_site.items() if r.at < cutoff and (r.text or r.salute.place_text)]
+        for k in old:
+            report = self._d.on_site[k]
+            self._d.on_site[k] = replace(report, text=None, salute=replace(report.salute, place_text=None))
+        return len(old)
+
+
+class _DispatchNotices:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._d = staged.dispatch
+
+    async def add(self, notices: Sequence[DispatchNotice], claimed_at: datetime) -> None:
+        for notice in notices:
+            self._d.notices[notice.id] = (notice, claimed_at)
+
+    async def claim(self, before: datetime, now: datetime, limit: int) -> list[DispatchNotice]:
+        stale = sorted((n for n in self._d.notices.values() if n[1] < before),
+                       key=lambda n: (n[1], n[0].at, n[0].id))[:limit]
+        for notice, _ in stale:
+            self._d.notices[notice.id] = (notice, now)
+        return [notice for notice, _ in stale]
+
+    async def delete(self, notice_ids: Sequence[str]) -> None:
+        for notice_id in notice_ids:
+            self._d.notices.pop(notice_id, None)
+
+
+class _Trust:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+
+    async def outcomes(self, reporters: Sequence[str], exclude_incident: str | None = None) -> dict[str, Trust]:
+        seen: dict[str, dict[Verdict, set[str]]] = {}
+        for report in self._s.reports.values():
+            incident = self._s.incidents.get(report.incident_id or "")
+            if (report.reporter not in reporters or report.reporter == DRILL_REPORTER or incident is None
+                    or incident.id == exclude_incident or incident.drill is not None
+                    or incident.status is not IncidentStatus.DECIDED
+                    or incident.verdict not in (Verdict.CONFIRMED, Verdict.DEBUNKED)):
+                continue
+            seen.setdefault(report.reporter, {}).setdefault(incident.verdict, set()).add(incident.id)
+        return {r: Trust(len(v.get(Verdict.CONFIRMED, ())), len(v.get(Verdict.DEBUNKED, ()))) for r, v in seen.items()}
+
+
+class _Surges:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._s = staged
+        self._d = staged.dispatch
+
+    async def overrides(self) -> list[SurgeOverride]:
+        return [self._d.overrides[k] for k in sorted(self._d.overrides)]
+
+    async def set_override(self, override: SurgeOverride) -> None:
+        self._d.overrides[override.neighborhood_id] = override
+
+    async def clear_override(self, neighborhood_id: str) -> bool:
+        return self._d.overrides.pop(neighborhood_id, None) is not None
+
+    async def report_counts(self, since: datetime, until: datetime) -> dict[str | None, int]:
+        counts: dict[str | None, int] = {}
+        for report in self._s.reports.values():
+            if since < report.created_at <= until and report.reporter != DRILL_REPORTER:
+                counts[report.neighborhood_id] = counts.get(report.neighborhood_id, 0) + 1
+        return counts
+
+    async def last_summary(self) -> datetime | None:
+        return self._d.summary_at
+
+    async def claim_summary(self, previous: datetime | None, at: datetime) -> bool:
+        if self._d.summary_at != previous:
+            return False
+        self._d.summary_at = at
+        return True
+
+
+def dispatch_repositories(staged: MemoryStore) -> tuple[
+        _FieldVerifiers, _Dispatches, _OnSiteReports, _DispatchNotices, _Trust, _Surges]:
+    """The dispatch, trust and surge repositories over a staged store."""
+    return (_FieldVerifiers(staged), _Dispatches(staged), _OnSiteReports(staged), _DispatchNotices(staged),
+            _Trust(staged), _Surges(staged))

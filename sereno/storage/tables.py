@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from sereno.storage.types import UTCDateTime
@@ -432,3 +432,125 @@ class LeaderLeaseRow(SQLModel, table=True):
     holder: str = Field(max_length=64)
     epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# ── issue 18: dispatch, surge ──────────────────────────────────────────────────────────
+
+
+class FieldVerifierRow(SQLModel, table=True):
+    """A desk member who opted in to be sent to look. `lat`/`lon`: a location they shared,
+    kept until `point_until` or until their dispatch ends; after that only the neighborhood."""
+
+    __tablename__ = "field_verifier"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    opted_in_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    neighborhood_id: str | None = Field(default=None, max_length=64)
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    point_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True))
+
+
+class DispatchRow(SQLModel, table=True):
+    """Sending a field verifier to an incident. `offers`: each ask as
+    {"person", "at", "answer", "answered_at"}; `offered_to`/`person` mirror the open ask
+    and who went; `next_due`: when the next timed step is due (the job's index); `version`
+    makes every write conditional. At most one open ask per incident (a partial unique index)."""
+
+    __tablename__ = "dispatch"
+    __table_args__ = (
+        Index("ix_dispatch_next_due", "next_due"),
+        Index("uq_dispatch_one_ask", "incident_id", unique=True,
+              sqlite_where=text("state = 'offered'"), postgresql_where=text("state = 'offered'")),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    incident_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, index=True))
+    dispatcher: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    state: str = Field(max_length=16, index=True)
+    offers: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    offered_to: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    person: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    eta_minutes: int | None = None
+    accepted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    on_site_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    check_in_due: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    check_in_stage: str | None = Field(default=None, max_length=16)
+    check_in_stage_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    help_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    missed_check_ins: int = 0
+    escalations: int = 0
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    ended_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    end_reason: str | None = Field(default=None, max_length=16)
+    next_due: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    version: int = 0
+
+
+class OnSiteReportRow(SQLModel, table=True):
+    """A field verifier's report from the scene, one per dispatch (raw text: redacted after
+    the retention window)."""
+
+    __tablename__ = "on_site_report"
+
+    id: str = Field(primary_key=True, max_length=36)
+    dispatch_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("dispatch.id", ondelete="CASCADE"), nullable=False, unique=True))
+    incident_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, index=True))
+    person: int = Field(sa_column=Column(BigInteger, nullable=False))
+    finding: str = Field(max_length=16)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    agents: str | None = Field(default=None, max_length=16)
+    vehicles: str | None = Field(default=None, max_length=16)
+    activity: str | None = Field(default=None, max_length=32)
+    place_text: str | None = Field(default=None, max_length=200)
+    uniform: str | None = Field(default=None, max_length=32)
+    time_seen: str | None = Field(default=None, max_length=32)
+    equipment: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    direction: str | None = Field(default=None, max_length=16)
+    text: str | None = Field(default=None, max_length=500)
+    photo_id: str | None = Field(default=None, max_length=64)
+    verdict: str | None = Field(default=None, max_length=16)
+    counts: bool = False
+    refusal: str | None = Field(default=None, max_length=32)
+
+
+class DispatchNoticeRow(SQLModel, table=True):
+    """A message a dispatch owes one person, written with the change that caused it and
+    deleted once sent; `claimed_at`: when its sender took it (older than the grace: taken over)."""
+
+    __tablename__ = "dispatch_notice"
+
+    id: str = Field(primary_key=True, max_length=36)
+    dispatch_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("dispatch.id", ondelete="CASCADE"), nullable=False, index=True))
+    kind: str = Field(max_length=16)
+    recipient: int = Field(sa_column=Column(BigInteger, nullable=False))
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    claimed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class SurgeOverrideRow(SQLModel, table=True):
+    """A coordinator's /surge on or off for a neighborhood ("*": everywhere)."""
+
+    __tablename__ = "surge_override"
+
+    neighborhood_id: str = Field(primary_key=True, max_length=64)
+    on: bool
+    set_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    set_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class SurgeSummaryRow(SQLModel, table=True):
+    """When the last surge summary went to coordinators (one row, "coordinators")."""
+
+    __tablename__ = "surge_summary"
+
+    name: str = Field(primary_key=True, max_length=32)
+    sent_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -16,6 +16,14 @@ from sereno.storage.alert_repositories import (
     SqlOutboxRepository,
     SqlSubscriberRepository,
 )
+from sereno.storage.dispatch_repository import (
+    SqlDispatchNoticeRepository,
+    SqlDispatchRepository,
+    SqlFieldVerifierRepository,
+    SqlOnSiteReportRepository,
+    SqlSurgeRepository,
+    SqlTrustRepository,
+)
 from sereno.storage.drill_repository import SqlDrillRepository
 from sereno.storage.repositories import (
     SqlAuditRepository,
@@ -67,6 +75,12 @@ class SqlUnitOfWork:
     channels: SqlChannelRepository
     stats: SqlStatsRepository
     drills: SqlDrillRepository
+    field_verifiers: SqlFieldVerifierRepository
+    dispatches: SqlDispatchRepository
+    on_site_reports: SqlOnSiteReportRepository
+    dispatch_notices: SqlDispatchNoticeRepository
+    trust: SqlTrustRepository
+    surges: SqlSurgeRepository
 
     def __init__(self, engine: AsyncEngine, seal: ContactSeal | None = None) -> None:
         self._engine = engine
@@ -108,6 +122,12 @@ class SqlUnitOfWork:
         self.channels = SqlChannelRepository(conn)
         self.stats = SqlStatsRepository(conn)
         self.drills = SqlDrillRepository(conn)
+        self.field_verifiers = SqlFieldVerifierRepository(conn)
+        self.dispatches = SqlDispatchRepository(conn)
+        self.on_site_reports = SqlOnSiteReportRepository(conn)
+        self.dispatch_notices = SqlDispatchNoticeRepository(conn)
+        self.trust = SqlTrustRepository(conn)
+        self.surges = SqlSurgeRepository(conn)
         return self
 
     async def __aexit__(
@@ -149,7 +169,8 @@ class SqlUnitOfWork:
 
 
 #: Tables holding what reporters and verifiers typed, or who they are (VACUUMed after a purge).
-TYPED_TABLES = ("report", "report_contact", "follow_up", "verdict", "incident", "media", "owed_outcome", "bot_state")
+TYPED_TABLES = ("report", "report_contact", "follow_up", "verdict", "incident", "media", "owed_outcome", "bot_state",
+                "on_site_report", "field_verifier")
 
 
 def _vacuum_sqlite(conn: Connection) -> None:

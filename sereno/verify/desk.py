@@ -260,10 +260,14 @@ class DeskService(DeskGuard):
             await uow.commit()
         return returned
 
-    async def decide(self, user_id: int, incident_id: str, verdict: Verdict, reason: str) -> VerdictResult:
+    async def decide(self, user_id: int, incident_id: str, verdict: Verdict, reason: str, *,
+                     on_site: bool = False) -> VerdictResult:
         """Record a verdict by the lease holder and apply the quorum rules. One vote per
         person per incident (the database holds to it too): a second one — the same press
-        sent twice at once — is refused with ALREADY_VOTED and changes nothing."""
+        sent twice at once — is refused with ALREADY_VOTED and changes nothing. With
+        `on_site`, the verdict is a dispatched field verifier's report from the scene (see
+        `sereno.verify.dispatch_service`): the dispatch stands in for the lease, every other
+        rule holds."""
         now = self._clock.now()
         async with self._uow() as uow:
             person = await self._member(uow, user_id, Role.TRAINEE, "verdict", incident_id)
@@ -272,9 +276,9 @@ class DeskService(DeskGuard):
             earlier = await uow.verdicts.for_incident(incident_id)
             if any(v.verifier_id == user_id for v in earlier):
                 await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.ALREADY_VOTED)
-            if incident.claimed_by != user_id:
+            if not on_site and incident.claimed_by != user_id:
                 await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.NOT_HOLDER)
-            if incident.lease_until is None or incident.lease_until <= now:
+            if not on_site and (incident.lease_until is None or incident.lease_until <= now):
                 await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.LEASE_EXPIRED)
             if incident.drill is DrillKind.TRAINING and verdict is Verdict.NEEDS_INFO:
                 await self._refuse(uow, user_id, "verdict", incident_id, RefusalReason.DRILL_QUESTION)

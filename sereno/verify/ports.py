@@ -23,6 +23,7 @@ from sereno.verify.alerts import (
 from sereno.verify.audience import ChannelLink, LinkToken, Subscriber
 from sereno.verify.audit import AuditEvent
 from sereno.verify.clustering import Candidate
+from sereno.verify.dispatch import Dispatch, DispatchNotice, FieldVerifier, OnSiteReport
 from sereno.verify.drills import DrillRun, Scenario
 from sereno.verify.incidents import (
     DrillKind,
@@ -36,6 +37,8 @@ from sereno.verify.incidents import (
 from sereno.verify.members import Invite, Role, Verifier
 from sereno.verify.model import Activity, CleanImage, GeoPoint, Media, Report, ReportContact, Tier
 from sereno.verify.places import Neighborhood
+from sereno.verify.surge import SurgeOverride
+from sereno.verify.trust import Trust
 
 
 class Clock(Protocol):
@@ -566,6 +569,24 @@ class UnitOfWork(Protocol):
     @property
     def drills(self) -> DrillRepository: ...
 
+    @property
+    def field_verifiers(self) -> FieldVerifierRepository: ...
+
+    @property
+    def dispatches(self) -> DispatchRepository: ...
+
+    @property
+    def on_site_reports(self) -> OnSiteReportRepository: ...
+
+    @property
+    def dispatch_notices(self) -> DispatchNoticeRepository: ...
+
+    @property
+    def trust(self) -> TrustRepository: ...
+
+    @property
+    def surges(self) -> SurgeRepository: ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -592,4 +613,127 @@ class UnitOfWorkFactory(Protocol):
     async def reclaim(self) -> None:
         """Overwrite the space freed by deletes, so what was deleted cannot be read back
         from the database's files (outside any unit of work; slow on a large database)."""
+        ...
+
+
+
+class FieldVerifierRepository(Protocol):
+    """Desk members who opted in to be sent to look."""
+
+    async def get(self, user_id: int) -> FieldVerifier | None: ...
+
+    async def save(self, field_verifier: FieldVerifier) -> None:
+        """Insert or replace the entry."""
+        ...
+
+    async def remove(self, user_id: int) -> bool:
+        """Opt out (the entry and any location go); False if they had not opted in."""
+        ...
+
+    async def all(self) -> list[FieldVerifier]: ...
+
+    async def stale_points(self, now: datetime) -> list[FieldVerifier]:
+        """Those holding a shared location whose `point_until` is at or before `now`."""
+        ...
+
+
+class DispatchRepository(Protocol):
+    """Dispatches, with the due time of their next timed step (`due`, None: none)."""
+
+    async def add(self, dispatch: Dispatch, due: datetime | None) -> None:
+        """Stage a new dispatch; a second open ask for one incident fails with `Conflict`
+        (at once or at commit)."""
+        ...
+
+    async def get(self, dispatch_id: str) -> Dispatch | None: ...
+
+    async def save(self, dispatch: Dispatch, due: datetime | None, previous: int) -> bool:
+        """Store the dispatch only if the stored one is still at version `previous` (one
+        conditional update: of two changes at one moment, one wins); False otherwise."""
+        ...
+
+    async def for_incident(self, incident_id: str) -> list[Dispatch]:
+        """The incident's dispatches, oldest first."""
+        ...
+
+    async def open(self) -> list[Dispatch]:
+        """Every open dispatch (offered, accepted, on site), oldest first."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[Dispatch]:
+        """Up to `limit` open dispatches whose next step is due by `now`, earliest first."""
+        ...
+
+    async def between(self, since: datetime, until: datetime) -> list[tuple[Dispatch, datetime]]:
+        """Dispatches made in [since, until], each with its incident's first report time."""
+        ...
+
+
+class OnSiteReportRepository(Protocol):
+    """Field verifiers' reports from the scene (one per dispatch)."""
+
+    async def add(self, report: OnSiteReport) -> None:
+        """Stage the report; a second one for the same dispatch fails with `Conflict` (at
+        once or at commit)."""
+        ...
+
+    async def for_dispatch(self, dispatch_id: str) -> OnSiteReport | None: ...
+
+    async def for_incident(self, incident_id: str) -> list[OnSiteReport]:
+        """The incident's on-site reports, oldest first."""
+        ...
+
+    async def redact_before(self, cutoff: datetime) -> int:
+        """Blank the text and typed place of reports made before `cutoff`; returns how many
+        had any."""
+        ...
+
+
+class DispatchNoticeRepository(Protocol):
+    """Messages the dispatch owes people, kept until sent."""
+
+    async def add(self, notices: Sequence[DispatchNotice], claimed_at: datetime) -> None:
+        """Record these as owed, claimed at `claimed_at` by whoever sends them now."""
+        ...
+
+    async def claim(self, before: datetime, now: datetime, limit: int) -> list[DispatchNotice]:
+        """Take over up to `limit` notices claimed before `before` (oldest first), each
+        claimed again at `now` by a conditional update (of several callers, one gets it)."""
+        ...
+
+    async def delete(self, notice_ids: Sequence[str]) -> None:
+        """Sent (or never sendable): no longer owed."""
+        ...
+
+
+class TrustRepository(Protocol):
+    """Past outcomes per reporter pseudonym."""
+
+    async def outcomes(self, reporters: Sequence[str], exclude_incident: str | None = None) -> dict[str, Trust]:
+        """For each pseudonym with any: how many distinct decided incidents (drills and
+        `exclude_incident` left out) holding a report by it were confirmed and debunked."""
+        ...
+
+
+class SurgeRepository(Protocol):
+    """Coordinators' surge overrides, report counts, and the last surge summary."""
+
+    async def overrides(self) -> list[SurgeOverride]: ...
+
+    async def set_override(self, override: SurgeOverride) -> None:
+        """Insert or replace the override of its neighborhood."""
+        ...
+
+    async def clear_override(self, neighborhood_id: str) -> bool: ...
+
+    async def report_counts(self, since: datetime, until: datetime) -> dict[str | None, int]:
+        """Reports made after `since` up to and including `until`, by neighborhood id (None:
+        no place); drills' left out."""
+        ...
+
+    async def last_summary(self) -> datetime | None: ...
+
+    async def claim_summary(self, previous: datetime | None, at: datetime) -> bool:
+        """Record a summary sent at `at`, only if the last one is still `previous` (one
+        sender wins)."""
         ...
