@@ -1,8 +1,8 @@
 """What the bot says about rights and legal help: the know-your-rights card, hotlines,
 vetted legal-aid contacts and the notario warning.
 
-The card holds only the general facts of the domain notes (accurate information, not legal
-advice). Every phone number shown comes from :class:`sereno.verify.resources.Resources`, that is,
+The card holds only the general facts listed in ARCHITECTURE.md, "Domain facts" (accurate
+information, not legal advice). Every phone number shown comes from :class:`sereno.verify.resources.Resources`, that is,
 from configuration. Messages are plain text, like every other message of the bot.
 """
 

@@ -1,4 +1,4 @@
-"""Triage: which tier a report starts in (see domain notes)."""
+"""Triage: which tier a report starts in (the tiers: ARCHITECTURE.md, "Domain facts")."""
 
 from __future__ import annotations
 
