@@ -78,6 +78,19 @@ REFUSAL_TEXTS: dict[RefusalReason, str] = {
     RefusalReason.NOT_AN_IMAGE: N_("I couldn't open that picture. Try another one, or press Skip."),
     RefusalReason.TOO_MANY_PIXELS: N_("That picture is too large to open safely (more than {megapixels} megapixels). "
                                       "Please send a smaller photo or a screenshot, or press Skip."),
+    RefusalReason.UNKNOWN_DISPATCH: N_("That request to go and look no longer exists."),
+    RefusalReason.DRILL_DISPATCH: N_("Nobody is sent to a drill: this incident is a practice drill."),
+    RefusalReason.NO_FIELD_VERIFIER: N_("No field verifier can be asked right now: nobody who opted in is on duty "
+                                        "and free."),
+    RefusalReason.DISPATCH_PENDING: N_("Someone is already being asked to go and look at this incident."),
+    RefusalReason.OFFER_GONE: N_("This request is no longer open for you: it passed to someone else or was closed."),
+    RefusalReason.BAD_ETA: N_("Please choose one of the times offered."),
+    RefusalReason.NOT_IN_FIELD: N_("Only the person who went can answer this."),
+    RefusalReason.DISPATCH_ENDED: N_("This dispatch has ended."),
+    RefusalReason.ALREADY_REPORTED: N_("You already sent your on-site report for this dispatch."),
+    RefusalReason.NOT_FIELD_VERIFIER: N_("You have not opted in as a field verifier."),
+    RefusalReason.UNKNOWN_NEIGHBORHOOD: N_("That neighborhood is not one of this network's."),
+    RefusalReason.CHANGED_MEANWHILE: N_("This changed a moment ago. Please try again."),
 }
 #: A second paragraph for the reasons that leave something kept for later.
 NOTES: dict[RefusalReason, str] = {

@@ -31,11 +31,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
-from sereno.verify.desk import DeskRefused, DeskService, VerdictResult
+from sereno.verify.audit import AuditEvent, verifier_actor
+from sereno.verify.desk import DeskGuard, DeskService, VerdictResult
 from sereno.verify.dispatch import (
     ETA_CHOICES,
     IN_FIELD,
@@ -69,9 +68,9 @@ from sereno.verify.dispatch import (
     rank_candidates,
     take_step,
 )
-from sereno.verify.errors import Conflict
+from sereno.verify.errors import Conflict, Refusal, RefusalReason
 from sereno.verify.incidents import Incident, IncidentStatus, Verdict
-from sereno.verify.members import Role, Verifier
+from sereno.verify.members import Role
 from sereno.verify.model import GeoPoint
 from sereno.verify.places import Gazetteer
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -82,33 +81,6 @@ from sereno.verify.text import CleanText, clean_text
 _ATTEMPTS = 3
 
 SYSTEM = "system"
-
-
-class DispatchRefusal(StrEnum):
-    """Why dispatch refused an action (each has its own message)."""
-
-    NOT_ALLOWED = "not_allowed"
-    UNKNOWN = "unknown"  # no such incident or dispatch
-    INCIDENT_CLOSED = "incident_closed"  # decided, merged or withdrawn
-    DRILL = "drill"  # nobody is sent to a synthetic incident
-    NOBODY = "nobody"  # no field verifier can be asked now
-    PENDING = "pending"  # someone is being asked about this incident already
-    NOT_OFFERED = "not_offered"  # the ask is not (or no longer) this person's
-    BAD_ETA = "bad_eta"
-    NOT_IN_FIELD = "not_in_field"  # only the person who went reports and checks in
-    ENDED = "ended"  # the dispatch has ended
-    ALREADY_REPORTED = "already_reported"  # one on-site report per dispatch
-    NOT_OPTED_IN = "not_opted_in"
-    UNKNOWN_PLACE = "unknown_place"
-    CHANGED = "changed"  # changed by someone else at the same moment, again and again
-
-
-class DispatchRefused(Exception):
-    """An action dispatch will not do; it has been audited and nothing changed."""
-
-    def __init__(self, reason: DispatchRefusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +191,7 @@ _Audit = tuple[str, dict[str, Any]]
 _Change = tuple[Dispatch, list[DispatchNotice], list[_Audit]]
 
 
-class DispatchService:
+class DispatchService(DeskGuard):
     """Sending field verifiers, their safety check-ins, and what the desk may see of it."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, gazetteer: Gazetteer, desk: DeskService,
@@ -238,12 +210,12 @@ class DispatchService:
         async with self._uow() as uow:
             await self._member(uow, user_id, Role.TRAINEE, "field.opt_in", f"verifier:{user_id}")
             if neighborhood_id is not None and self._gazetteer.get(neighborhood_id) is None:
-                await self._refuse(uow, user_id, "field.opt_in", f"verifier:{user_id}", DispatchRefusal.UNKNOWN_PLACE)
+                await self._refuse(uow, user_id, "field.opt_in", f"verifier:{user_id}", RefusalReason.UNKNOWN_NEIGHBORHOOD)
             existing = await uow.field_verifiers.get(user_id)
             person = (replace(existing, neighborhood_id=neighborhood_id or existing.neighborhood_id) if existing
                       else FieldVerifier(user_id, now, neighborhood_id))
             await uow.field_verifiers.save(person)
-            await self._audit(uow, verifier_actor(user_id), "field.opt_in", f"verifier:{user_id}",
+            await self._record(uow, verifier_actor(user_id), "field.opt_in", f"verifier:{user_id}",
                               {"neighborhood": person.neighborhood_id})
             await uow.commit()
         return person
@@ -254,7 +226,7 @@ class DispatchService:
         async with self._uow() as uow:
             removed = await uow.field_verifiers.remove(user_id)
             if removed:
-                await self._audit(uow, verifier_actor(user_id), "field.opt_out", f"verifier:{user_id}", {})
+                await self._record(uow, verifier_actor(user_id), "field.opt_out", f"verifier:{user_id}", {})
             await uow.commit()
         return removed
 
@@ -272,7 +244,7 @@ class DispatchService:
         async with self._uow() as uow:
             person = await uow.field_verifiers.get(user_id)
             if person is None:
-                await self._refuse(uow, user_id, "field.location", f"verifier:{user_id}", DispatchRefusal.NOT_OPTED_IN)
+                await self._refuse(uow, user_id, "field.location", f"verifier:{user_id}", RefusalReason.NOT_FIELD_VERIFIER)
             assert person is not None
             area = self._gazetteer.locate(point.lat, point.lon)
             neighborhood = area.id if area is not None else person.neighborhood_id
@@ -280,7 +252,7 @@ class DispatchService:
                               neighborhood_id=neighborhood)
             await uow.field_verifiers.save(changed)
             if person.point is None or neighborhood != person.neighborhood_id:
-                await self._audit(uow, verifier_actor(user_id), "field.location", f"verifier:{user_id}",
+                await self._record(uow, verifier_actor(user_id), "field.location", f"verifier:{user_id}",
                                   {"neighborhood": neighborhood})
             await uow.commit()
         return changed
@@ -303,26 +275,26 @@ class DispatchService:
             await self._member(uow, by, Role.VERIFIER, action, incident_id[:36])
             incident = await self._incident(uow, by, incident_id, action)
             if incident.status is not IncidentStatus.OPEN:
-                await self._refuse(uow, by, action, incident_id, DispatchRefusal.INCIDENT_CLOSED)
+                await self._refuse(uow, by, action, incident_id, RefusalReason.DECIDED)
             if any(d.current_offer is not None for d in await uow.dispatches.for_incident(incident_id)):
-                await self._refuse(uow, by, action, incident_id, DispatchRefusal.PENDING)
+                await self._refuse(uow, by, action, incident_id, RefusalReason.DISPATCH_PENDING)
             ranked = await self._candidates(uow, incident, by, ())
             if not ranked:
-                await self._refuse(uow, by, action, incident_id, DispatchRefusal.NOBODY)
+                await self._refuse(uow, by, action, incident_id, RefusalReason.NO_FIELD_VERIFIER)
             dispatch = offer_to(Dispatch(str(uuid.uuid4()), incident_id, by, now), ranked[0], now)
             try:
                 await uow.dispatches.add(dispatch, next_due(dispatch, self.policy))
             except Conflict:
-                await self._refuse(uow, by, action, incident_id, DispatchRefusal.PENDING)
+                await self._refuse(uow, by, action, incident_id, RefusalReason.DISPATCH_PENDING)
             notices = [self._notice(NoticeKind.OFFER, ranked[0], dispatch, now)]
             await uow.dispatch_notices.add(notices, now)
-            await self._audit(uow, verifier_actor(by), action, dispatch.id,
+            await self._record(uow, verifier_actor(by), action, dispatch.id,
                               {"incident": incident_id, "candidates": len(ranked)})
-            await self._audit(uow, SYSTEM, "dispatch.offer", dispatch.id, {"to": ranked[0]})
+            await self._record(uow, SYSTEM, "dispatch.offer", dispatch.id, {"to": ranked[0]})
             try:
                 await uow.commit()
             except Conflict:  # another ask for this incident landed a moment ago
-                await self._refuse_anew(by, action, incident_id, DispatchRefusal.PENDING)
+                await self._refuse_anew(by, action, incident_id, RefusalReason.DISPATCH_PENDING)
         return DispatchResult(dispatch, tuple(notices))
 
     async def accept(self, dispatch_id: str, person: int, eta_minutes: int) -> DispatchResult:
@@ -333,7 +305,7 @@ class DispatchService:
         async with self._uow() as uow:
             await self._member(uow, person, Role.TRAINEE, action, dispatch_id[:36])
             if eta_minutes not in ETA_CHOICES:
-                await self._refuse(uow, person, action, dispatch_id[:36], DispatchRefusal.BAD_ETA)
+                await self._refuse(uow, person, action, dispatch_id[:36], RefusalReason.BAD_ETA)
 
             async def change(dispatch: Dispatch) -> _Change:
                 await self._offered(uow, person, dispatch, action)
@@ -378,9 +350,9 @@ class DispatchService:
             await self._member(uow, person, Role.TRAINEE, action, dispatch_id[:36])
             dispatch = await self._dispatch(uow, person, dispatch_id, action)
             if dispatch.state not in IN_FIELD or dispatch.person != person:
-                await self._refuse(uow, person, action, dispatch_id, DispatchRefusal.NOT_IN_FIELD)
+                await self._refuse(uow, person, action, dispatch_id, RefusalReason.NOT_IN_FIELD)
             if await uow.on_site_reports.for_dispatch(dispatch_id) is not None:
-                await self._refuse(uow, person, action, dispatch_id, DispatchRefusal.ALREADY_REPORTED)
+                await self._refuse(uow, person, action, dispatch_id, RefusalReason.ALREADY_REPORTED)
         cleaned = clean_text(text, MAX_ON_SITE_TEXT)
         words = cleaned.text if isinstance(cleaned, CleanText) else None
         place = clean_text(salute.place_text, MAX_ON_SITE_PLACE)
@@ -391,7 +363,7 @@ class DispatchService:
         refusal: str | None = None
         try:
             decided = await self._desk.decide(person, dispatch.incident_id, verdict, words or "", on_site=True)
-        except DeskRefused as refused:
+        except Refusal as refused:
             refusal = refused.reason.value
         mine = [v for v in decided.verdicts if v.verifier_id == person] if decided is not None else []
         report = OnSiteReport(str(uuid.uuid4()), dispatch_id, dispatch.incident_id, person, finding, now, salute,
@@ -401,7 +373,7 @@ class DispatchService:
             try:
                 await uow.on_site_reports.add(report)
             except Conflict:
-                await self._refuse(uow, person, action, dispatch_id, DispatchRefusal.ALREADY_REPORTED)
+                await self._refuse(uow, person, action, dispatch_id, RefusalReason.ALREADY_REPORTED)
 
             async def change(current: Dispatch) -> _Change:
                 if current.state not in IN_FIELD:  # a coordinator closed it meanwhile: keep the report
@@ -410,12 +382,12 @@ class DispatchService:
                 return arrived, await self._to_dispatcher(uow, NoticeKind.ON_SITE, arrived, now), []
 
             result = await self._apply(uow, person, dispatch_id, action, change)
-            await self._audit(uow, verifier_actor(person), action, dispatch_id,
+            await self._record(uow, verifier_actor(person), action, dispatch_id,
                               {"finding": finding.value, "counts": report.counts, "refusal": refusal})
             try:
                 await uow.commit()
             except Conflict:
-                await self._refuse_anew(person, action, dispatch_id, DispatchRefusal.ALREADY_REPORTED)
+                await self._refuse_anew(person, action, dispatch_id, RefusalReason.ALREADY_REPORTED)
         return OnSiteResult(report, result.dispatch, decided, result.notices)
 
     async def check_in(self, dispatch_id: str, person: int, answer: CheckInAnswer) -> DispatchResult:
@@ -430,9 +402,9 @@ class DispatchService:
 
             async def change(dispatch: Dispatch) -> _Change:
                 if not dispatch.is_open:
-                    await self._refuse(uow, person, action, dispatch_id, DispatchRefusal.ENDED)
+                    await self._refuse(uow, person, action, dispatch_id, RefusalReason.DISPATCH_ENDED)
                 if dispatch.state not in IN_FIELD or dispatch.person != person:
-                    await self._refuse(uow, person, action, dispatch_id, DispatchRefusal.NOT_IN_FIELD)
+                    await self._refuse(uow, person, action, dispatch_id, RefusalReason.NOT_IN_FIELD)
                 check = dispatch.check_in
                 was_escalated = check is not None and check.stage is CheckInStage.ESCALATED
                 if answer is CheckInAnswer.HELP:
@@ -463,7 +435,7 @@ class DispatchService:
 
             async def change(dispatch: Dispatch) -> _Change:
                 if not dispatch.is_open:
-                    await self._refuse(uow, by, action, dispatch_id, DispatchRefusal.ENDED)
+                    await self._refuse(uow, by, action, dispatch_id, RefusalReason.DISPATCH_ENDED)
                 offer = dispatch.current_offer
                 closed = end(dispatch, EndReason.COORDINATOR, by, now)
                 notices = []
@@ -501,7 +473,7 @@ class DispatchService:
                     continue  # someone answered a moment ago: the next run looks again
                 await uow.dispatch_notices.add(owed, now)
                 for audit_action, detail in audits:
-                    await self._audit(uow, SYSTEM, audit_action, dispatch_id, detail)
+                    await self._record(uow, SYSTEM, audit_action, dispatch_id, detail)
                 if not changed.is_open and changed.person is not None:
                     await self._coarsen(uow, changed.person)
                 await uow.commit()
@@ -621,9 +593,9 @@ class DispatchService:
                 await uow.dispatch_notices.add(notices, self._clock.now())
                 for audit_action, detail in audits:
                     actor = verifier_actor(user_id) if audit_action == action else SYSTEM
-                    await self._audit(uow, actor, audit_action, dispatch_id, detail)
+                    await self._record(uow, actor, audit_action, dispatch_id, detail)
                 return DispatchResult(changed, tuple(notices))
-        await self._refuse(uow, user_id, action, dispatch_id, DispatchRefusal.CHANGED)
+        await self._refuse(uow, user_id, action, dispatch_id, RefusalReason.CHANGED_MEANWHILE)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
@@ -673,44 +645,28 @@ class DispatchService:
     async def _offered(self, uow: UnitOfWork, person: int, dispatch: Dispatch, action: str) -> None:
         offer = dispatch.current_offer
         if offer is None or offer.person != person:
-            await self._refuse(uow, person, action, dispatch.id, DispatchRefusal.NOT_OFFERED)
+            await self._refuse(uow, person, action, dispatch.id, RefusalReason.OFFER_GONE)
 
     async def _dispatch(self, uow: UnitOfWork, user_id: int, dispatch_id: str, action: str) -> Dispatch:
         dispatch = await uow.dispatches.get(dispatch_id)
         if dispatch is None:
-            await self._refuse(uow, user_id, action, dispatch_id[:36], DispatchRefusal.UNKNOWN)
+            await self._refuse(uow, user_id, action, dispatch_id[:36], RefusalReason.UNKNOWN_DISPATCH)
         assert dispatch is not None
         return dispatch
 
     async def _incident(self, uow: UnitOfWork, user_id: int, incident_id: str, action: str) -> Incident:
         incident = await uow.incidents.get(incident_id)
         if incident is None:
-            await self._refuse(uow, user_id, action, incident_id[:36], DispatchRefusal.UNKNOWN)
+            await self._refuse(uow, user_id, action, incident_id[:36], RefusalReason.UNKNOWN_INCIDENT)
         assert incident is not None
         if incident.drill is not None:
-            await self._refuse(uow, user_id, action, incident_id, DispatchRefusal.DRILL)
+            await self._refuse(uow, user_id, action, incident_id, RefusalReason.DRILL_DISPATCH)
         return incident
 
-    async def _member(self, uow: UnitOfWork, user_id: int, minimum: Role, action: str, subject: str) -> Verifier:
-        person = await uow.verifiers.get(user_id)
-        if person is None or not person.can(minimum):
-            await self._refuse(uow, user_id, action, subject, DispatchRefusal.NOT_ALLOWED)
-        assert person is not None
-        return person
-
-    async def _audit(self, uow: UnitOfWork, actor: str, action: str, subject: str, detail: dict[str, Any]) -> None:
+    async def _record(self, uow: UnitOfWork, actor: str, action: str, subject: str, detail: dict[str, Any]) -> None:
         await uow.audit.add(AuditEvent(self._clock.now(), actor, action, subject, dict(detail)))
 
-    async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str,
-                      reason: DispatchRefusal) -> None:
-        """Record the refusal in its own transaction (nothing else of this one is kept)."""
-        await uow.rollback()
-        actor = await refused_actor(uow, user_id, self._pseudonymize)
-        await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", subject, {"reason": reason.value}))
-        await uow.commit()
-        raise DispatchRefused(reason)
-
-    async def _refuse_anew(self, user_id: int, action: str, subject: str, reason: DispatchRefusal) -> None:
+    async def _refuse_anew(self, user_id: int, action: str, subject: str, reason: RefusalReason) -> None:
         """A refusal found at commit: recorded in a fresh unit of work."""
         async with self._uow() as uow:
             await self._refuse(uow, user_id, action, subject, reason)

@@ -54,6 +54,19 @@ class RefusalReason(StrEnum):
     TOO_MANY_AREAS = "too_many_areas"  # `limit` neighborhoods
     NOT_AN_IMAGE = "not_an_image"
     TOO_MANY_PIXELS = "too_many_pixels"  # `limit` pixels; the picture was not decoded
+    # sending field verifiers (dispatch) and surge mode
+    UNKNOWN_DISPATCH = "unknown_dispatch"
+    DRILL_DISPATCH = "drill_dispatch"  # nobody is sent to a synthetic incident
+    NO_FIELD_VERIFIER = "no_field_verifier"  # nobody on duty, opted in and free can be asked
+    DISPATCH_PENDING = "dispatch_pending"  # someone is being asked about this incident already
+    OFFER_GONE = "offer_gone"  # the ask is not (or no longer) this person's
+    BAD_ETA = "bad_eta"
+    NOT_IN_FIELD = "not_in_field"  # only the person who went reports and checks in
+    DISPATCH_ENDED = "dispatch_ended"
+    ALREADY_REPORTED = "already_reported"  # one on-site report per dispatch
+    NOT_FIELD_VERIFIER = "not_field_verifier"  # sharing a location before opting in
+    UNKNOWN_NEIGHBORHOOD = "unknown_neighborhood"
+    CHANGED_MEANWHILE = "changed_meanwhile"  # changed by someone else at the same moment, again and again
 
 
 class Refusal(Exception):

@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import IncidentStatus
 from sereno.verify.members import Role
 from sereno.verify.places import Gazetteer
@@ -29,21 +29,6 @@ from sereno.verify.surge import (
     surge_status,
 )
 from sereno.verify.trust import Trust, TrustHint
-
-
-class SurgeRefusal(StrEnum):
-    """Why a surge command was refused."""
-
-    NOT_ALLOWED = "not_allowed"
-    UNKNOWN_PLACE = "unknown_place"
-
-
-class SurgeRefused(Exception):
-    """A surge command refused; it has been audited and nothing changed."""
-
-    def __init__(self, reason: SurgeRefusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +86,7 @@ class SurgeService:
         async with self._uow() as uow:
             await self._coordinator(uow, by, action, area)
             if area != EVERYWHERE and self._gazetteer.get(area) is None:
-                await self._refuse(uow, by, action, area[:64], SurgeRefusal.UNKNOWN_PLACE)
+                await self._refuse(uow, by, action, area[:64], RefusalReason.UNKNOWN_NEIGHBORHOOD)
             override = SurgeOverride(area, on, by, now, None if on else now + self.policy.off_hold)
             await uow.surges.set_override(override)
             await uow.audit.add(AuditEvent(now, verifier_actor(by), action, f"neighborhood:{area}",
@@ -189,12 +174,12 @@ class SurgeService:
     async def _coordinator(self, uow: UnitOfWork, by: int, action: str, subject: str) -> None:
         person = await uow.verifiers.get(by)
         if person is None or not person.can(Role.COORDINATOR):
-            await self._refuse(uow, by, action, subject[:64], SurgeRefusal.NOT_ALLOWED)
+            await self._refuse(uow, by, action, subject[:64], RefusalReason.NOT_ALLOWED)
 
-    async def _refuse(self, uow: UnitOfWork, by: int, action: str, subject: str, reason: SurgeRefusal) -> None:
+    async def _refuse(self, uow: UnitOfWork, by: int, action: str, subject: str, reason: RefusalReason) -> None:
         await uow.rollback()
         actor = await refused_actor(uow, by, self._pseudonymize)
         await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", f"neighborhood:{subject}",
                                        {"reason": reason.value}))
         await uow.commit()
-        raise SurgeRefused(reason)
+        raise Refusal(reason)

@@ -11,6 +11,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.storage.migrate import alembic_config, upgrade
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.clock import ManualClock
@@ -25,7 +26,8 @@ from sereno.verify.dispatch import (
     NoticeKind,
     Salute,
 )
-from sereno.verify.dispatch_service import DispatchRefusal, DispatchRefused, DispatchService
+from sereno.verify.dispatch_service import DispatchService
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import DrillKind, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.members import Role
@@ -52,7 +54,8 @@ class Desk:
     def __init__(self, engine: AsyncEngine) -> None:
         self.uow, self.clock, self.pseudonymize = SqlUnitOfWorkFactory(engine, KEY), ManualClock(), Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=10_000))
+        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=10_000),
+                                    images=PillowImageSanitizer())
         self.desk = DeskService(self.uow, self.clock, pseudonymize=self.pseudonymize)
         self.dispatch = self.service()
         self.n = 0
@@ -142,7 +145,7 @@ async def test_two_sends_at_once_make_one_ask(engine: AsyncEngine) -> None:
         winners = [r for r in results if not isinstance(r, BaseException)]
         losers = [r for r in results if isinstance(r, BaseException)]
         assert len(winners) == 1, results
-        assert isinstance(losers[0], DispatchRefused) and losers[0].reason is DispatchRefusal.PENDING
+        assert isinstance(losers[0], Refusal) and losers[0].reason is RefusalReason.DISPATCH_PENDING
         await d.dispatch.close(winners[0].dispatch.id, by=COORD)
 
 
@@ -159,7 +162,7 @@ async def test_an_answer_and_the_expiry_at_the_same_moment_have_one_outcome(engi
             stored = await uow.dispatches.get(sent.dispatch.id)
         assert stored is not None
         if isinstance(accepted, BaseException):  # the expiry won
-            assert isinstance(accepted, DispatchRefused) and accepted.reason is DispatchRefusal.NOT_OFFERED
+            assert isinstance(accepted, Refusal) and accepted.reason is RefusalReason.OFFER_GONE
             assert stored.person is None and stored.asked[0] == asked and len(stored.asked) == 2
         else:
             assert stored.state is DispatchState.ACCEPTED and stored.person == asked and stored.asked == (asked,)

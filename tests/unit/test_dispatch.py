@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import pytest
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.verify.clock import ManualClock
 from sereno.verify.desk import DeskService, Outcome
 from sereno.verify.dispatch import (
@@ -22,12 +23,11 @@ from sereno.verify.dispatch import (
     Salute,
 )
 from sereno.verify.dispatch_service import (
-    DispatchRefusal,
-    DispatchRefused,
     DispatchResult,
     DispatchService,
     OnSiteResult,
 )
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import DrillKind, IncidentStatus, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.members import Role
@@ -84,7 +84,8 @@ class World:
         self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock()
         self.pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100))
+        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100),
+                                    images=PillowImageSanitizer())
         self.desk = DeskService(self.uow, self.clock, pseudonymize=self.pseudonymize)
         self.dispatch = self.service()
 
@@ -170,9 +171,9 @@ async def test_a_decline_passes_to_the_next_and_nobody_left_tells_the_dispatcher
     assert kinds(ended.notices) == [(NoticeKind.NOBODY, DISP)]
     assert w.actions() == ["dispatch.send", "dispatch.offer", "dispatch.decline", "dispatch.offer",
                            "dispatch.decline", "dispatch.offer", "dispatch.decline", "dispatch.nobody"]
-    with pytest.raises(DispatchRefused) as again:  # everyone was asked about this incident already
+    with pytest.raises(Refusal) as again:  # everyone was asked about this incident already
         await w.dispatch.send(incident, by=DISP)
-    assert again.value.reason is DispatchRefusal.NOBODY
+    assert again.value.reason is RefusalReason.NO_FIELD_VERIFIER
 
 
 async def test_an_unanswered_ask_expires_after_two_minutes_and_passes_on(w: World) -> None:
@@ -182,10 +183,10 @@ async def test_an_unanswered_ask_expires_after_two_minutes_and_passes_on(w: Worl
     assert await w.due() == []
     w.clock.advance(timedelta(seconds=1))
     assert kinds(await w.due()) == [(NoticeKind.OFFER_ENDED, ANA), (NoticeKind.OFFER, TIM)]
-    with pytest.raises(DispatchRefused) as late:
+    with pytest.raises(Refusal) as late:
         await w.dispatch.accept(sent.dispatch.id, ANA, 10)
-    assert late.value.reason is DispatchRefusal.NOT_OFFERED
-    assert ("refused.dispatch.accept", {"reason": "not_offered"}) in [(e.action, e.detail) for e in w.uow.store.audit]
+    assert late.value.reason is RefusalReason.OFFER_GONE
+    assert ("refused.dispatch.accept", {"reason": "offer_gone"}) in [(e.action, e.detail) for e in w.uow.store.audit]
     assert "dispatch.offer.expired" in w.actions()
     w.clock.advance(timedelta(minutes=2))
     assert kinds(await w.due()) == [(NoticeKind.OFFER_ENDED, TIM), (NoticeKind.OFFER, BEN)]
@@ -197,9 +198,9 @@ async def test_an_unanswered_ask_expires_after_two_minutes_and_passes_on(w: Worl
 async def test_accepting_tells_the_dispatcher_and_sets_the_check_in_at_eta_plus_twenty(w: World) -> None:
     incident = await w.incident()
     sent = await w.dispatch.send(incident, by=DISP)
-    with pytest.raises(DispatchRefused) as bad:
+    with pytest.raises(Refusal) as bad:
         await w.dispatch.accept(sent.dispatch.id, ANA, 15)
-    assert bad.value.reason is DispatchRefusal.BAD_ETA
+    assert bad.value.reason is RefusalReason.BAD_ETA
     accepted = await w.dispatch.accept(sent.dispatch.id, ANA, 10)
     assert accepted.dispatch.state is DispatchState.ACCEPTED and accepted.dispatch.person == ANA
     check = accepted.dispatch.check_in
@@ -274,9 +275,9 @@ async def test_someone_whose_role_was_taken_away_in_the_field_is_still_heard(w: 
     await w.roster.set_role(COORD, ANA, Role.REVOKED)
     helped = await w.dispatch.check_in(sent.dispatch.id, ANA, CheckInAnswer.HELP)
     assert {n.kind for n in helped.notices} == {NoticeKind.HELP}
-    with pytest.raises(DispatchRefused) as stranger:
+    with pytest.raises(Refusal) as stranger:
         await w.dispatch.check_in(sent.dispatch.id, BEN, CheckInAnswer.SAFE)
-    assert stranger.value.reason is DispatchRefusal.NOT_IN_FIELD
+    assert stranger.value.reason is RefusalReason.NOT_IN_FIELD
 
 
 async def test_with_no_coordinator_on_the_roster_the_dispatcher_hears_of_a_missed_check_in(w: World) -> None:
@@ -313,9 +314,9 @@ async def test_i_am_ok_reschedules_and_safe_and_gone_ends_keeping_only_the_neigh
     assert kept.point is None and kept.neighborhood_id == "las-palmas"
     w.clock.advance(timedelta(hours=1))
     assert await w.due() == []
-    with pytest.raises(DispatchRefused) as ended:
+    with pytest.raises(Refusal) as ended:
         await w.dispatch.check_in(sent.dispatch.id, ANA, CheckInAnswer.OK)
-    assert ended.value.reason is DispatchRefusal.ENDED
+    assert ended.value.reason is RefusalReason.DISPATCH_ENDED
 
 
 async def test_a_trainees_on_site_report_is_shown_but_does_not_count(w: World) -> None:
@@ -339,9 +340,9 @@ async def test_a_verifiers_on_site_report_is_one_vote_of_the_two_person_rule(w: 
     result = await w.dispatch.on_site_report(sent.dispatch.id, ANA, Finding.CONFIRMED, text="agents at the corner")
     assert result.verdict is not None and result.verdict.outcome is Outcome.RECORDED and result.report.counts
     assert kinds(result.notices) == [(NoticeKind.ON_SITE, DISP)]
-    with pytest.raises(DispatchRefused) as twice:
+    with pytest.raises(Refusal) as twice:
         await w.dispatch.on_site_report(sent.dispatch.id, ANA, Finding.CONFIRMED)
-    assert twice.value.reason is DispatchRefusal.ALREADY_REPORTED
+    assert twice.value.reason is RefusalReason.ALREADY_REPORTED
     second = await w.desk.decide(DISP, incident, Verdict.CONFIRMED, "photos match")
     assert second.outcome is Outcome.DECIDED and second.incident.status is IncidentStatus.DECIDED
     assert [(v.verifier_id, v.counts) for v in second.verdicts] == [(ANA, True), (DISP, True)]
@@ -377,12 +378,12 @@ async def test_coordinators_alone_see_who_was_dispatched(w: World) -> None:
     assert [(r.person, r.person_name) for r in coordinator_view.reports] == [(ANA, "Ana")]
     assert [v.person for v in await w.dispatch.open_dispatches(COORD)] == [ANA]
     for outsider in (DISP, ANA, 12345):
-        with pytest.raises(DispatchRefused) as refused:
+        with pytest.raises(Refusal) as refused:
             await w.dispatch.open_dispatches(outsider)
-        assert refused.value.reason is DispatchRefusal.NOT_ALLOWED
-    with pytest.raises(DispatchRefused):
+        assert refused.value.reason is RefusalReason.NOT_ALLOWED
+    with pytest.raises(Refusal):
         await w.dispatch.candidates(DISP, incident)
-    with pytest.raises(DispatchRefused):
+    with pytest.raises(Refusal):
         await w.dispatch.card(12345, incident)  # not on the desk at all
 
 
@@ -392,9 +393,9 @@ async def test_a_coordinators_dispatch_notice_names_the_person_and_a_coordinator
     accepted = await w.dispatch.accept(sent.dispatch.id, DISP, 5)
     [told] = accepted.notices
     assert (told.kind, told.recipient, told.person, told.person_name) == (NoticeKind.ON_THE_WAY, COORD, DISP, "Dee")
-    with pytest.raises(DispatchRefused) as not_allowed:
+    with pytest.raises(Refusal) as not_allowed:
         await w.dispatch.close(sent.dispatch.id, by=ANA)
-    assert not_allowed.value.reason is DispatchRefusal.NOT_ALLOWED
+    assert not_allowed.value.reason is RefusalReason.NOT_ALLOWED
     closed = await w.dispatch.close(sent.dispatch.id, by=COORD)
     assert closed.dispatch.state is DispatchState.CLOSED and closed.dispatch.ended_by == COORD
     assert kinds(closed.notices) == [(NoticeKind.CLOSED, DISP)]
@@ -407,27 +408,27 @@ async def test_a_coordinator_closing_an_open_ask_withdraws_it(w: World) -> None:
     sent = await w.dispatch.send(incident, by=DISP)
     closed = await w.dispatch.close(sent.dispatch.id, by=COORD)
     assert kinds(closed.notices) == [(NoticeKind.OFFER_ENDED, ANA)]
-    with pytest.raises(DispatchRefused) as gone:
+    with pytest.raises(Refusal) as gone:
         await w.dispatch.accept(sent.dispatch.id, ANA, 5)
-    assert gone.value.reason is DispatchRefusal.NOT_OFFERED
+    assert gone.value.reason is RefusalReason.OFFER_GONE
 
 
 async def test_sending_is_checked_on_the_server_and_audited(w: World) -> None:
     incident = await w.incident()
     for who in (TIM, 12345):
-        with pytest.raises(DispatchRefused) as refused:
+        with pytest.raises(Refusal) as refused:
             await w.dispatch.send(incident, by=who)
-        assert refused.value.reason is DispatchRefusal.NOT_ALLOWED
+        assert refused.value.reason is RefusalReason.NOT_ALLOWED
     refusals = [(e.actor, e.action) for e in w.uow.store.audit if e.action == "refused.dispatch.send"]
     assert refusals == [(f"verifier:{TIM}", "refused.dispatch.send"),
                         (f"person:{w.pseudonymize(12345)}", "refused.dispatch.send")]
     await w.dispatch.send(incident, by=DISP)
-    with pytest.raises(DispatchRefused) as pending:  # one open ask per incident
+    with pytest.raises(Refusal) as pending:  # one open ask per incident
         await w.dispatch.send(incident, by=COORD)
-    assert pending.value.reason is DispatchRefusal.PENDING
-    with pytest.raises(DispatchRefused) as unknown:
+    assert pending.value.reason is RefusalReason.DISPATCH_PENDING
+    with pytest.raises(Refusal) as unknown:
         await w.dispatch.send("no-such-incident", by=DISP)
-    assert unknown.value.reason is DispatchRefusal.UNKNOWN
+    assert unknown.value.reason is RefusalReason.UNKNOWN_INCIDENT
 
 
 async def test_a_second_person_may_be_sent_once_the_first_went_but_not_the_busy(w: World) -> None:
@@ -447,9 +448,9 @@ async def test_nobody_is_sent_to_a_drill(w: World) -> None:
     incident = await w.incident()
     store = w.uow.store
     store.incidents[incident] = replace(store.incidents[incident], drill=DrillKind.LIVE)
-    with pytest.raises(DispatchRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await w.dispatch.send(incident, by=DISP)
-    assert refused.value.reason is DispatchRefusal.DRILL
+    assert refused.value.reason is RefusalReason.DRILL_DISPATCH
     assert store.dispatch.dispatches == {}
 
 
@@ -472,15 +473,15 @@ async def test_the_timers_come_back_after_a_restart(w: World) -> None:
 
 
 async def test_opting_in_needs_the_desk_and_a_known_neighborhood(w: World) -> None:
-    with pytest.raises(DispatchRefused) as outsider:
+    with pytest.raises(Refusal) as outsider:
         await w.dispatch.opt_in(12345, "las-palmas")
-    assert outsider.value.reason is DispatchRefusal.NOT_ALLOWED
-    with pytest.raises(DispatchRefused) as nowhere:
+    assert outsider.value.reason is RefusalReason.NOT_ALLOWED
+    with pytest.raises(Refusal) as nowhere:
         await w.dispatch.opt_in(NOT_IN, "atlantis")
-    assert nowhere.value.reason is DispatchRefusal.UNKNOWN_PLACE
-    with pytest.raises(DispatchRefused) as not_in:
+    assert nowhere.value.reason is RefusalReason.UNKNOWN_NEIGHBORHOOD
+    with pytest.raises(Refusal) as not_in:
         await w.dispatch.share_location(NOT_IN, GeoPoint(34.05, -118.25))
-    assert not_in.value.reason is DispatchRefusal.NOT_OPTED_IN
+    assert not_in.value.reason is RefusalReason.NOT_FIELD_VERIFIER
     assert await w.dispatch.opt_out(ANA) and not await w.dispatch.opt_out(ANA)
     incident = await w.incident()
     assert ANA not in await w.dispatch.candidates(COORD, incident)
@@ -507,5 +508,5 @@ async def test_stats_count_dispatches_times_missed_check_ins_and_escalations(w: 
     assert (stats.to_on_site.count, stats.to_on_site.median) == (1, 720.0)
     assert (stats.check_ins_missed, stats.escalations) == (1, 1)
     assert await w.dispatch.stats(None) == stats
-    with pytest.raises(DispatchRefused):
+    with pytest.raises(Refusal):
         await w.dispatch.stats(ANA)

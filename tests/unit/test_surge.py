@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.verify.clock import ManualClock
+from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.members import Role
 from sereno.verify.model import Activity, GeoPoint, ReportDraft
@@ -29,7 +31,7 @@ from sereno.verify.surge import (
     summary_due,
     surge_status,
 )
-from sereno.verify.surge_service import SurgeRefusal, SurgeRefused, SurgeService
+from sereno.verify.surge_service import SurgeService
 from sereno.verify.trust import TrustHint
 from tests.conftest import DEMO_REGION
 from tests.fakes import MemoryUnitOfWorkFactory
@@ -98,7 +100,8 @@ class Region:
         self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock(NOW)
         self.pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=1000))
+        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=1000),
+                                    images=PillowImageSanitizer())
         self.surge = SurgeService(self.uow, self.clock, GAZETTEER, SurgePolicy(snapshot_ttl=timedelta(0)),
                                   self.pseudonymize)
         self.n = 0
@@ -136,12 +139,12 @@ async def test_a_flood_puts_its_neighborhood_in_surge_and_only_that_one(r: Regio
 
 
 async def test_surge_on_and_off_are_for_coordinators_and_audited(r: Region) -> None:
-    with pytest.raises(SurgeRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await r.surge.set(ANA, True, "las-palmas")
-    assert refused.value.reason is SurgeRefusal.NOT_ALLOWED
-    with pytest.raises(SurgeRefused) as nowhere:
+    assert refused.value.reason is RefusalReason.NOT_ALLOWED
+    with pytest.raises(Refusal) as nowhere:
         await r.surge.set(COORD, True, "atlantis")
-    assert nowhere.value.reason is SurgeRefusal.UNKNOWN_PLACE
+    assert nowhere.value.reason is RefusalReason.UNKNOWN_NEIGHBORHOOD
     await r.surge.set(COORD, True)
     assert all(s.on and s.source is SurgeSource.MANUAL for s in (await r.surge.statuses()).values())
     await r.surge.set(COORD, False, "eastfield")

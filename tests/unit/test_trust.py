@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from sereno.storage.images import PillowImageSanitizer
 from sereno.verify.clock import ManualClock
 from sereno.verify.desk import DeskService
 from sereno.verify.incidents import DrillKind, Verdict
@@ -40,7 +41,8 @@ class Desk:
         self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock()
         self.pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100))
+        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100),
+                                    images=PillowImageSanitizer())
         self.desk = DeskService(self.uow, self.clock)
         self.trust = TrustService(self.uow)
         self.n = 0
