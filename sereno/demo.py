@@ -81,7 +81,7 @@ class Script:
     async def tap(self, button: str, expect: str, *, on: str | None = None) -> None:
         """The person taps `button` (on the latest message containing `on`, if given)."""
         self._write(f"  👤 {self.name}:", f"(taps [{button}])")
-        message = next((m for m in reversed(self.user.messages()) if on in m.text), None) if on else None
+        message = next((m for m in reversed(self.user.messages()) if on in (m.text or "")), None) if on else None
         await self.user.press(button, message=message)
         await self._then(expect)
 
@@ -133,7 +133,7 @@ def _buttons(markup: Any) -> list[str]:
 async def invite(admin: Script, role: str) -> str:
     """The coordinator asks for an invite code for `role`; returns the code."""
     await admin.say(f"/invite {role}", f"Invite code for a {role}")
-    code = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", admin.user.messages()[-1].text)
+    code = re.search(r"[2-9A-Z]{4}-[2-9A-Z]{4}", admin.user.messages()[-1].text or "")
     assert code is not None
     return code.group()
 
@@ -148,7 +148,7 @@ async def desk_joins(admin: Script, marta: Script, jon: Script) -> None:
 async def channel_is_linked(admin: Script, channel: Channel, place: str) -> None:
     await admin.say("/linkchannel", "Which neighborhood")
     await admin.tap(place, "post this there")
-    command = admin.user.messages()[-1].text.splitlines()[-1]
+    command = (admin.user.messages()[-1].text or "").splitlines()[-1]
     channel.double.set_chat_member(channel.chat_id, channel.double.bot_user["id"], "administrator")
     channel.post(command)
     await channel.receive("will receive verified alerts")

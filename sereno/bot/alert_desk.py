@@ -88,7 +88,7 @@ class AlertDeskHandlers:
         note = t.n("{count} message queued.", "{count} messages queued.", published.queued)
         await messaging.edit(context.bot, query.message.chat.id, query.message.message_id, f"{text}\n{note}")
 
-    def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
+    def handlers(self) -> list[BaseHandler]:
         return [
             CommandHandler("alerts", self.board, filters=filters.ChatType.PRIVATE),
             CallbackQueryHandler(self.on_button, pattern=AlertButton.pattern),

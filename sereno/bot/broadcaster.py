@@ -369,7 +369,7 @@ class Broadcaster:
         params: dict[str, Any] = {"chat_id": chat_id, "text": text,
                                   "reply_parameters": {"message_id": reply_to, "allow_sending_without_reply": True}}
         result = await self._bot.do_api_request("sendmessage", api_kwargs=params)
-        return int(result["message_id"])  # type: ignore[index]
+        return int(result["message_id"])
 
     async def _flush_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

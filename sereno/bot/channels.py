@@ -167,7 +167,7 @@ class ChannelHandlers:
 
         return tell
 
-    def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
+    def handlers(self) -> list[BaseHandler]:
         in_chats = (filters.ChatType.CHANNEL | filters.ChatType.GROUPS) & filters.Regex(r"^/linkchannel(@\w+)?\s")
         return [
             CommandHandler("linkchannel", self.start, filters=filters.ChatType.PRIVATE),

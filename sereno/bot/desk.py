@@ -397,7 +397,7 @@ class DeskHandlers:
                     log.info("could not ping a verifier", exc_info=True)
         return sent
 
-    def handlers(self, application: Application) -> list[BaseHandler]:  # type: ignore[type-arg]
+    def handlers(self, application: Application) -> list[BaseHandler]:
         """Handlers to add before the menu's catch-alls."""
         private = filters.ChatType.PRIVATE
         return [
@@ -420,7 +420,7 @@ class Awaiting(filters.MessageFilter):
     """Matches messages from a person for whom `key` is set in their bot data (a typed
     answer the bot asked for)."""
 
-    def __init__(self, application: Application, key: str) -> None:  # type: ignore[type-arg]
+    def __init__(self, application: Application, key: str) -> None:
         super().__init__(name=f"Awaiting({key})")
         self._application = application
         self._key = key

@@ -35,5 +35,5 @@ class StatsHandlers:
         await messaging.send(context.bot, chat.id,
                              stats_text(t, figures, self.s.places.gazetteer, self.s.settings.tz)[:4000])
 
-    def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
+    def handlers(self) -> list[BaseHandler]:
         return [CommandHandler("stats", self.stats, filters=filters.ChatType.PRIVATE)]

@@ -281,7 +281,7 @@ class DrillHandlers:
     def _button(text: str, data: DrillButton) -> dict[str, object]:
         return {"text": text, "callback_data": data.pack()}
 
-    def handlers(self, application: Application) -> list[BaseHandler]:  # type: ignore[type-arg]
+    def handlers(self, application: Application) -> list[BaseHandler]:
         return [
             CommandHandler("drills", self.drills, filters=filters.ChatType.PRIVATE),
             CallbackQueryHandler(self.on_button, pattern=DrillButton.pattern),

@@ -4,6 +4,8 @@ calmly and in their language, that nothing they already sent is lost."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
@@ -16,7 +18,7 @@ from sereno.verify.errors import Unavailable
 log = logging.getLogger("sereno.errors")
 
 
-def make_error_handler(default_language: str):  # type: ignore[no-untyped-def]
+def make_error_handler(default_language: str) -> Callable[[object, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
     """An error handler for the Application."""
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -57,5 +57,5 @@ class ExportHandlers:
             "{count} alerts from the last {days} days. No reporter, contact or report text is included.",
             exported.count, days=days))
 
-    def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
+    def handlers(self) -> list[BaseHandler]:
         return [CommandHandler("export", self.export, filters=filters.ChatType.PRIVATE)]

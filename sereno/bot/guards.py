@@ -120,5 +120,5 @@ class UpdateGuards:
                   "Please wait a moment, then continue.")
             )
 
-    def handler(self) -> BaseHandler:  # type: ignore[type-arg]
+    def handler(self) -> BaseHandler:
         return TypeHandler(Update, self.check)

@@ -122,7 +122,7 @@ def _catalog(language: str) -> gettext.NullTranslations:
         for message in catalog:
             if message.id and isinstance(message.string, str):
                 message.string = isolate_commands(message.string)
-            elif message.id:
+            elif message.id and message.string is not None:
                 message.string = tuple(isolate_commands(form) for form in message.string)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)

@@ -167,7 +167,7 @@ class IntakeConversation:
         text, markup = self.question(t, step, draft)
         text = f"{prefix}\n\n{text}" if prefix else text
         query = update.callback_query
-        if query is not None and render.is_inline(markup) and _is_prompt(query, context):
+        if query is not None and query.message is not None and render.is_inline(markup) and _is_prompt(query, context):
             await messaging.edit(context.bot, query.message.chat.id, query.message.message_id, text, markup)
         else:
             await self.ask(update, context, text, markup)
@@ -544,7 +544,7 @@ class IntakeConversation:
 
         return guarded
 
-    def handler(self) -> ConversationHandler:  # type: ignore[type-arg]
+    def handler(self) -> ConversationHandler:
         """The persistent ConversationHandler named 'intake'. Idle drafts are closed by
         :meth:`close_idle` (a repeating job), not by PTB's per-update timeout jobs, which
         cost a scheduler round trip on every step and do not survive a restart."""

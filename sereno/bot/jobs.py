@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
@@ -16,7 +17,7 @@ from sereno.bot.intake import IntakeConversation
 from sereno.bot.services import Services
 
 log = logging.getLogger(__name__)
-Job = Callable[[ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Job = Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 #: How often alerts past their lifetime are looked for, in seconds.
 ALERT_SWEEP_SECONDS = 30
@@ -34,7 +35,7 @@ STARTUP_SWEEP_SECONDS = 2
 TAKEOVER_SWEEPS = ("expire-leases", "expire-alerts", "tell-owed-outcomes")
 
 
-def schedule_jobs(application: Application, intake: IntakeConversation, desk: DeskHandlers,  # type: ignore[type-arg]
+def schedule_jobs(application: Application, intake: IntakeConversation, desk: DeskHandlers,
                   services: Services, leads: Callable[[], bool]) -> None:
     """Register the repeating jobs. Those working on the shared database run only while
     this replica `leads()`; closing idle drafts (this process's own conversations) always.
@@ -105,7 +106,7 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
                             first=first, name=name)
 
 
-def sweep_now(application: Application) -> None:  # type: ignore[type-arg]
+def sweep_now(application: Application) -> None:
     """Bring the takeover sweeps forward to now (this replica just became the leader); at a
     start, before the job queue runs, they come soon anyway."""
     queue = application.job_queue

@@ -176,7 +176,7 @@ class Menu:
         assert update.effective_chat is not None
         await messaging.send(context.bot, update.effective_chat.id, t("What would you like to do?"), render.main_menu(t))
 
-    def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
+    def handlers(self) -> list[BaseHandler]:
         """Handlers to add after the intake conversation, in order."""
         private = filters.ChatType.PRIVATE
         return [

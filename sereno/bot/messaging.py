@@ -76,7 +76,7 @@ async def send(bot: Bot, chat_id: int, text: str, markup: Markup | None = None) 
     if markup is not None:
         params["reply_markup"] = markup
     result = await bot.do_api_request("sendmessage", api_kwargs=params)
-    return int(result["message_id"])  # type: ignore[index]
+    return int(result["message_id"])
 
 
 async def edit(bot: Bot, chat_id: int, message_id: int, text: str, markup: Markup | None = None) -> None:

@@ -76,7 +76,7 @@ class _BroadcastCollector(Collector):
     def __init__(self, counters: BroadcastCounters) -> None:
         self._counters = counters
 
-    def collect(self) -> list[CounterMetricFamily]:  # type: ignore[override]
+    def collect(self) -> list[CounterMetricFamily]:
         family = CounterMetricFamily("sereno_outbox_messages", "Outbox messages handled by the broadcaster, by outcome",
                                      labels=["outcome"])
         for outcome in ("sent", "failed", "retried", "throttled"):

@@ -151,13 +151,13 @@ class PersonState:
         self._read: set[Entry] = set()
         #: People's reads asked for while one runs go together in the next SELECT.
         self._reads: GroupCommit[list[Entry], dict[Entry, Any]] = GroupCommit(self._read_together)
-        self._application: Application | None = None  # type: ignore[type-arg]
-        self._handlers: dict[str, ConversationHandler] = {}  # type: ignore[type-arg]
+        self._application: Application | None = None
+        self._handlers: dict[str, ConversationHandler] = {}
         #: Whether updates come through the webhook's inbox (and are marked handled there).
         self.from_inbox = False
 
-    def bind(self, application: Application,  # type: ignore[type-arg]
-             conversations: Iterable[ConversationHandler]) -> None:  # type: ignore[type-arg]
+    def bind(self, application: Application,
+             conversations: Iterable[ConversationHandler]) -> None:
         """Keep the state of these (per chat and/or per user, named) conversations."""
         self._application = application
         for handler in conversations:

@@ -89,7 +89,7 @@ def is_inline(markup: Markup | None) -> bool:
 
 
 #: Button steps and their labels, by the field name used in callback data.
-CHOICE_LABELS: dict[str, dict] = {  # type: ignore[type-arg]
+CHOICE_LABELS: dict[str, dict] = {
     "activity": ACTIVITY_LABELS,
     "when": TIME_LABELS,
     "agents": AGENT_LABELS,
@@ -187,7 +187,7 @@ def summary(t: Translator, draft: ReportDraft, gazetteer: Gazetteer) -> str:
     """The report as the reporter will confirm it; skipped answers show as a dash."""
     dash = "—"
 
-    def label(table: dict, value: object) -> str:  # type: ignore[type-arg]
+    def label(table: dict, value: object) -> str:
         return t(table[value]) if value is not None else dash
 
     nb = gazetteer.get(draft.neighborhood_id)

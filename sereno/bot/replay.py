@@ -17,7 +17,7 @@ from sereno.storage.update_inbox import UpdateInbox
 log = logging.getLogger(__name__)
 
 
-async def replay_abandoned(inbox: UpdateInbox, application: Application,  # type: ignore[type-arg]
+async def replay_abandoned(inbox: UpdateInbox, application: Application,
                            interval: float, stop: asyncio.Event) -> None:
     """Queue the abandoned updates for `application` until `stop` is set."""
     while not stop.is_set():

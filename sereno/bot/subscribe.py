@@ -162,7 +162,7 @@ class SubscribeHandlers:
         await messaging.send(context.bot, update.effective_chat.id, self.summary(t, followed),
                              self.keyboard(t, followed, by_distance))
 
-    def handlers(self, application: Application) -> list[BaseHandler]:  # type: ignore[type-arg]
+    def handlers(self, application: Application) -> list[BaseHandler]:
         private = tg_filters.ChatType.PRIVATE
         return [
             CommandHandler("subscribe", self.subscribe, filters=private),

@@ -25,7 +25,7 @@ from sereno.verify.ports import Clock
 
 StateKey = tuple[int | str, ...]
 USER_SCOPE = "user"
-_TABLE = BotStateRow.__table__
+_TABLE = BotStateRow.__table__  # type: ignore[attr-defined]
 
 
 def conversation_scope(name: str) -> str:

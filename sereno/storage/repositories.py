@@ -59,18 +59,19 @@ from sereno.verify.model import (
 )
 from sereno.verify.places import Neighborhood, parse_polygons
 
-REPORT = ReportRow.__table__
-CONTACT = ReportContactRow.__table__
-MEDIA = MediaRow.__table__
-NEIGHBORHOOD = NeighborhoodRow.__table__
-INCIDENT = IncidentRow.__table__
-MERGE = MergeSuggestionRow.__table__
-VERIFIER = VerifierRow.__table__
-INVITE = InviteRow.__table__
-AUDIT = AuditEventRow.__table__
-VERDICT = VerdictRow.__table__
-FOLLOW_UP = FollowUpRow.__table__
-OWED = OwedOutcomeRow.__table__
+# SQLModel does not declare `__table__` to type checkers; each table model has one.
+REPORT = ReportRow.__table__  # type: ignore[attr-defined]
+CONTACT = ReportContactRow.__table__  # type: ignore[attr-defined]
+MEDIA = MediaRow.__table__  # type: ignore[attr-defined]
+NEIGHBORHOOD = NeighborhoodRow.__table__  # type: ignore[attr-defined]
+INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
+MERGE = MergeSuggestionRow.__table__  # type: ignore[attr-defined]
+VERIFIER = VerifierRow.__table__  # type: ignore[attr-defined]
+INVITE = InviteRow.__table__  # type: ignore[attr-defined]
+AUDIT = AuditEventRow.__table__  # type: ignore[attr-defined]
+VERDICT = VerdictRow.__table__  # type: ignore[attr-defined]
+FOLLOW_UP = FollowUpRow.__table__  # type: ignore[attr-defined]
+OWED = OwedOutcomeRow.__table__  # type: ignore[attr-defined]
 
 # Statements on the submission path are built once; executing them only binds parameters.
 _INSERT_REPORT = insert(REPORT)

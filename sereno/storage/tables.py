@@ -20,7 +20,7 @@ class NeighborhoodRow(SQLModel, table=True):
     name: str = Field(max_length=200)
     aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     zips: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    geometry: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    geometry: dict = Field(sa_column=Column(JSON, nullable=False))
 
 
 class IncidentRow(SQLModel, table=True):
@@ -165,7 +165,7 @@ class BotStateRow(SQLModel, table=True):
     scope: str = Field(primary_key=True, max_length=64)
     key_digest: str = Field(primary_key=True, max_length=64)
     sealed_key: str = Field(sa_column=Column(String(512), nullable=False))
-    value: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    value: dict = Field(sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -228,7 +228,7 @@ class AuditEventRow(SQLModel, table=True):
     actor: str = Field(max_length=80)
     action: str = Field(max_length=64)
     subject: str = Field(max_length=80)
-    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class VerdictRow(SQLModel, table=True):
@@ -388,7 +388,7 @@ class DrillScenarioRow(SQLModel, table=True):
     __tablename__ = "drill_scenario"
 
     id: str = Field(primary_key=True, max_length=64)
-    document: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    document: dict = Field(sa_column=Column(JSON, nullable=False))
     imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

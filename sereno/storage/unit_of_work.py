@@ -174,7 +174,9 @@ TYPED_TABLES = ("report", "report_contact", "follow_up", "verdict", "incident", 
 
 
 def _vacuum_sqlite(conn: Connection) -> None:
-    cursor = conn.connection.dbapi_connection.cursor()  # outside SQLAlchemy's transaction: VACUUM needs none
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None, "a checked-out connection holds its DBAPI connection"
+    cursor = dbapi.cursor()  # outside SQLAlchemy's transaction: VACUUM needs none
     try:
         for statement in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
             cursor.execute(statement)

@@ -24,7 +24,7 @@ from sereno.storage.sealing import sealer
 from sereno.storage.tables import UpdateInboxRow
 from sereno.verify.ports import Clock
 
-_TABLE = UpdateInboxRow.__table__
+_TABLE = UpdateInboxRow.__table__  # type: ignore[attr-defined]
 #: How long a handled update's id is remembered.
 KEEP_HANDLED = timedelta(days=1)
 

@@ -40,13 +40,14 @@ class ClusterPolicy:
     @property
     def ring(self) -> int:
         """How many rings of cells around a report's cell can hold an incident in the fringe."""
-        edge = h3.average_hexagon_edge_length(CELL_RESOLUTION, "m")
+        edge: float = h3.average_hexagon_edge_length(CELL_RESOLUTION, "m")
         return math.ceil(self.fringe_m / (1.5 * edge)) + 1
 
 
 def cell_of(point: GeoPoint) -> str:
     """The incident cell holding `point`."""
-    return h3.latlng_to_cell(point.lat, point.lon, CELL_RESOLUTION)
+    cell: str = h3.latlng_to_cell(point.lat, point.lon, CELL_RESOLUTION)
+    return cell
 
 
 def coarse_point(point: GeoPoint) -> GeoPoint:

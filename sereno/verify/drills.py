@@ -17,6 +17,8 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal, TypeVar, overload
 
 from sereno.verify.incidents import DrillKind, Verdict, VerdictRecord
 from sereno.verify.members import Verifier
@@ -27,6 +29,7 @@ LANGUAGES = ("en", "es")
 MAX_REPORTS = 8
 MAX_MINUTES_AGO = 720
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class DrillFileError(ValueError):
@@ -69,7 +72,11 @@ def _texts(value: object, where: str) -> dict[str, str]:
     return texts
 
 
-def _choice(enum: type, value: object, where: str, optional: bool = True) -> object:
+@overload
+def _choice(enum: type[_E], value: object, where: str, optional: Literal[False]) -> _E: ...
+@overload
+def _choice(enum: type[_E], value: object, where: str, optional: bool = True) -> _E | None: ...
+def _choice(enum: type[_E], value: object, where: str, optional: bool = True) -> _E | None:
     if value is None and optional:
         return None
     try:
@@ -106,14 +113,14 @@ def _report(raw: object, where: str, neighborhoods: set[str] | None) -> DrillRep
     if not isinstance(photo, bool):
         raise DrillFileError(f"{where}.photo: true or false")
     return DrillReport(
-        activity=_choice(Activity, raw.get("activity"), f"{where}.activity", optional=False),  # type: ignore[arg-type]
+        activity=_choice(Activity, raw.get("activity"), f"{where}.activity", optional=False),
         text=_texts(raw.get("text"), f"{where}.text"),
         minutes_ago=minutes,
         neighborhood_id=neighborhood,
         point=point,
-        agents=_choice(AgentCount, raw.get("agents"), f"{where}.agents"),  # type: ignore[arg-type]
-        vehicles=_choice(VehicleCount, raw.get("vehicles"), f"{where}.vehicles"),  # type: ignore[arg-type]
-        uniform=_choice(Uniform, raw.get("uniform"), f"{where}.uniform"),  # type: ignore[arg-type]
+        agents=_choice(AgentCount, raw.get("agents"), f"{where}.agents"),
+        vehicles=_choice(VehicleCount, raw.get("vehicles"), f"{where}.vehicles"),
+        uniform=_choice(Uniform, raw.get("uniform"), f"{where}.uniform"),
         photo=photo,
     )
 

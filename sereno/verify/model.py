@@ -6,6 +6,9 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
+
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class Activity(StrEnum):
@@ -141,10 +144,12 @@ class ReportDraft:
     def from_dict(cls, data: dict[str, object]) -> ReportDraft:
         """Rebuild a draft from :meth:`to_dict` output; unknown values are dropped."""
 
-        def pick(enum: type[StrEnum], key: str):  # type: ignore[no-untyped-def]
+        def pick(enum: type[_E], key: str) -> _E | None:
             raw = data.get(key)
+            if not isinstance(raw, str):
+                return None
             try:
-                return enum(raw) if raw is not None else None
+                return enum(raw)
             except ValueError:
                 return None
 
@@ -152,7 +157,7 @@ class ReportDraft:
         geo = None
         if isinstance(point, (list, tuple)) and len(point) == 3:
             lat, lon, acc = point
-            geo = GeoPoint.kept(float(lat), float(lon), None if acc is None else float(acc))  # type: ignore[arg-type]
+            geo = GeoPoint.kept(float(lat), float(lon), None if acc is None else float(acc))
         return cls(
             draft_id=str(data["draft_id"]),
             activity=pick(Activity, "activity"),

@@ -130,6 +130,8 @@ def parse_polygons(geometry: object) -> tuple[Polygon, ...]:
         coords = [coords]
     elif kind != "MultiPolygon":
         raise PlaceDataError(f"geometry must be a Polygon or MultiPolygon, not {kind}")
+    if not isinstance(coords, (list, tuple)):
+        raise PlaceDataError("coordinates must be [longitude, latitude] pairs")
     try:
         polygons = tuple(
             tuple(tuple((float(p[0]), float(p[1])) for p in ring) for ring in poly) for poly in coords
