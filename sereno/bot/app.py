@@ -82,7 +82,7 @@ log = logging.getLogger("sereno")
 class Runtime:
     """Everything a running bot owns, closed by :func:`open_runtime`."""
 
-    application: Application  # type: ignore[type-arg]
+    application: Application
     engine: AsyncEngine
     services: Services
     geocoder: GeopyGeocoder | None
@@ -209,7 +209,7 @@ async def build_runtime(
     return Runtime(application, engine, services, geocoder, broadcaster, leadership, people, inbox)
 
 
-def leadership_of(settings: Settings, application: Application, broadcaster: Broadcaster,  # type: ignore[type-arg]
+def leadership_of(settings: Settings, application: Application, broadcaster: Broadcaster,
                   gate: SendGate, metrics: Metrics) -> Leadership:
     """The leader election: the broadcaster runs (fenced by the lease) while this process
     leads, a new leader runs the takeover sweeps at once, and the send gate keeps this
@@ -233,7 +233,7 @@ def leadership_of(settings: Settings, application: Application, broadcaster: Bro
     return leadership
 
 
-def register_handlers(application: Application, services: Services,  # type: ignore[type-arg]
+def register_handlers(application: Application, services: Services,
                       guards: UpdateGuards, people: PersonState, leads: Callable[[], bool]) -> ChannelHandlers:
     """Every feature's handlers, guards first, and the jobs (run only while `leads()`);
     returns the channel handlers (the broadcaster tells them about broken links). `people`
@@ -263,7 +263,7 @@ def register_handlers(application: Application, services: Services,  # type: ign
     return channels
 
 
-async def publish_commands(application: Application) -> None:  # type: ignore[type-arg]
+async def publish_commands(application: Application) -> None:
     """The command menu in every supported language."""
     for language in SUPPORTED_LANGUAGES:
         t = translator(language)

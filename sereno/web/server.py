@@ -58,7 +58,7 @@ MAX_BODY = 1024 * 1024
 class WebContext:
     """What the HTTP handlers need from the running bot."""
 
-    application: Application  # type: ignore[type-arg]
+    application: Application
     engine: AsyncEngine
     outbox: OutboxService
     leadership: Leadership
