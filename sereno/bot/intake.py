@@ -306,7 +306,7 @@ class IntakeConversation:
         if field is ReportField.LAWYER:
             await self.menu.lawyer(update, context)
             return None
-        if field == step and step in CHOICES:
+        if field == step.value and step in CHOICES:
             enum, labels, attr = CHOICES[step]
             try:
                 choice = enum(value)
@@ -317,7 +317,7 @@ class IntakeConversation:
             self.keep(context, draft)
             await query.answer()
             return await self.advance(update, context, step, f"✓ {t(labels[choice])}")
-        if field is ReportField.SKIP and value == step:
+        if field is ReportField.SKIP and value == step.value:
             await query.answer()
             if step is Step.WHERE:
                 await self.reply(update, t("No place given. That's OK."), REMOVE_KEYBOARD)
@@ -341,7 +341,7 @@ class IntakeConversation:
             if value in ("edit", "summary"):
                 await query.answer()
                 return await self.prompt(update, context, Step.EDIT if value == "edit" else Step.SUMMARY)
-        if field is ReportField.EDIT and step is Step.EDIT and value in ORDER:
+        if field is ReportField.EDIT and step is Step.EDIT and value in {s.value for s in ORDER}:
             await query.answer()
             user_data(context)[EDITING_KEY] = True
             return await self.prompt(update, context, Step(value))

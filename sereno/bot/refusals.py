@@ -175,7 +175,7 @@ def answering_refusals(callback: Callback, default_language: str) -> Callback:
     return answering
 
 
-def _leaves(handlers: Iterable[BaseHandler]) -> Iterable[BaseHandler]:  # type: ignore[type-arg]
+def _leaves(handlers: Iterable[BaseHandler]) -> Iterable[BaseHandler]:
     """The handlers with a callback of their own (a conversation's, state by state)."""
     for handler in handlers:
         if isinstance(handler, ConversationHandler):
@@ -187,7 +187,7 @@ def _leaves(handlers: Iterable[BaseHandler]) -> Iterable[BaseHandler]:  # type: 
             yield handler
 
 
-def answer_refusals(application: Application, default_language: str) -> None:  # type: ignore[type-arg]
+def answer_refusals(application: Application, default_language: str) -> None:
     """Wrap the callback of every handler registered on `application` (in every group, and
     inside conversations) with :func:`answering_refusals`. Call it once the handlers are
     added; wrapping twice changes nothing."""

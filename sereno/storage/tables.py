@@ -471,7 +471,7 @@ class DispatchRow(SQLModel, table=True):
     dispatcher: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     state: str = Field(max_length=16, index=True)
-    offers: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    offers: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     offered_to: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     person: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     eta_minutes: int | None = None
@@ -530,7 +530,7 @@ class DispatchNoticeRow(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("dispatch.id", ondelete="CASCADE"), nullable=False, index=True))
     kind: str = Field(max_length=16)
     recipient: int = Field(sa_column=Column(BigInteger, nullable=False))
-    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     claimed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
