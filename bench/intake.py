@@ -32,7 +32,7 @@ from telegram import Update  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters  # noqa: E402
 
 from bench.offline import OfflineRequest  # noqa: E402
-from sereno.bot.app import build_runtime, close_runtime  # noqa: E402
+from sereno.bootstrap import build_runtime, close_runtime  # noqa: E402
 from sereno.config import Settings  # noqa: E402
 from sereno.storage.admin import replace_neighborhoods  # noqa: E402
 from sereno.storage.scratch import scratch_database  # noqa: E402

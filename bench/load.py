@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text  # noqa: E402
 
-from sereno.bot.app import running_bot  # noqa: E402
+from sereno.bootstrap import running_bot  # noqa: E402
 from sereno.config import Settings  # noqa: E402
 from sereno.double import BotApiDouble, FakeUser  # noqa: E402
 from sereno.storage.admin import replace_neighborhoods  # noqa: E402

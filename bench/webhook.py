@@ -36,7 +36,7 @@ import aiohttp  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ContextTypes, MessageHandler, filters  # noqa: E402
 
-from sereno.bot.app import running_bot  # noqa: E402
+from sereno.bootstrap import running_bot  # noqa: E402
 from sereno.config import Settings  # noqa: E402
 from sereno.double import BotApiDouble  # noqa: E402
 from sereno.storage.admin import replace_neighborhoods  # noqa: E402

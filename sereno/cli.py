@@ -13,29 +13,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from sereno import logs
-from sereno.config import SUPPORTED_LANGUAGES, MissingSetting, Settings
+from sereno.config import MissingSetting, Settings
 from sereno.data import STARTER_DRILLS
 
-if TYPE_CHECKING:  # imported late: the CLI starts fast
-    from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
+if TYPE_CHECKING:  # imported late (`sereno.bootstrap` too): the CLI starts fast
     from sereno.verify.roster import RosterService
 
 EXIT_USAGE = 2
 
 
 def _settings() -> Settings:
-    """The settings; their secrets are redacted from the logs and the error line from now on."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "SERENO_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise MissingSetting(f"{name} is invalid: {first['msg']}") from None
-    logs.redact(settings.secret_values())
-    return settings
+    """The settings, checked (see `sereno.bootstrap.load_settings`); their secrets are
+    redacted from the logs and the error line from now on."""
+    from sereno.bootstrap import load_settings
+
+    return load_settings()
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -45,7 +38,7 @@ async def _run(args: argparse.Namespace) -> None:
     if args.webhook:
         settings.require_webhook_secret()
     logs.configure(args.verbose, json_lines=settings.log_format == "json")
-    from sereno.bot.app import serve_bot
+    from sereno.bootstrap import serve_bot
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,16 +49,10 @@ async def _run(args: argparse.Namespace) -> None:
 
 async def _migrate(args: argparse.Namespace) -> None:
     """Print where the schema was and where it is now ("already at" when nothing changed)."""
-    from sereno.storage.admin import migrate
-    from sereno.storage.migrate import MigrationRefused
-    from sereno.storage.sealing import SealingKeyMissing
+    from sereno.bootstrap import migrate
 
     settings = _settings()
-    try:
-        done = await migrate(settings.database_url, args.to, allow_downgrade=args.yes,
-                             hmac_key=settings.optional_hmac_key())
-    except (MigrationRefused, SealingKeyMissing) as exc:
-        raise MissingSetting(str(exc)) from None
+    done = await migrate(settings, args.to, allow_downgrade=args.yes)
     if not done.needed:
         print(f"Database already at revision {done.target}.")
     else:
@@ -73,7 +60,7 @@ async def _migrate(args: argparse.Namespace) -> None:
 
 
 async def _import_neighborhoods(args: argparse.Namespace) -> None:
-    from sereno.storage.admin import replace_neighborhoods
+    from sereno.bootstrap import replace_neighborhoods
     from sereno.verify.places import PlaceDataError, parse_geojson
 
     path = Path(args.file)
@@ -110,39 +97,36 @@ async def _invite(args: argparse.Namespace) -> None:
 
 
 async def _link_channel(args: argparse.Namespace) -> None:
-    from telegram import Bot
-
-    from sereno.bot.channels import RIGHTS, missing_rights
+    from sereno.bootstrap import SUPPORTED_LANGUAGES, check_chat, database, neighborhoods
     from sereno.verify.channels import ChannelService
     from sereno.verify.clock import SystemClock
 
+    if args.language is not None and args.language not in SUPPORTED_LANGUAGES:
+        raise MissingSetting(f"--language: {args.language!r} has no translation; use one of "
+                             f"{', '.join(SUPPORTED_LANGUAGES)}")
     settings = _settings()
-    bot = Bot(settings.require_token(), base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url)
-    async with bot:
-        missing = await missing_rights(bot, args.chat_id)
-        chat = await bot.get_chat(args.chat_id) if missing is not None else None
-    if missing is None or chat is None:
+    chat = await check_chat(settings, args.chat_id)
+    if chat.title is None:
         raise MissingSetting(f"chat {args.chat_id} cannot be reached: add the bot to it first.")
-    if missing:
-        raise MissingSetting(f"the bot cannot post alerts in {chat.title or args.chat_id} yet; it needs to: "
-                             + ", ".join(RIGHTS[m] for m in missing) + ".")
-    async with _database(settings) as uow:
-        async with uow() as tx:
-            known = {nb.id for nb in await tx.neighborhoods.all()}
+    if chat.missing:
+        raise MissingSetting(f"the bot cannot post alerts in {chat.title} yet; it needs to: "
+                             + ", ".join(chat.missing) + ".")
+    async with database(settings) as uow:
+        known = {nb.id for nb in (await neighborhoods(uow)).neighborhoods}
         if args.neighborhood not in known:
             raise MissingSetting(f"unknown neighborhood {args.neighborhood!r}: use one of {', '.join(sorted(known))}")
-        await ChannelService(uow, SystemClock()).link(None, args.neighborhood, args.chat_id,
-                                                      chat.title or str(args.chat_id),
+        await ChannelService(uow, SystemClock()).link(None, args.neighborhood, args.chat_id, chat.title,
                                                       args.language or settings.channel_language)
-    print(f"Linked {chat.title or args.chat_id} to {args.neighborhood}: verified alerts will be posted there.")
+    print(f"Linked {chat.title} to {args.neighborhood}: verified alerts will be posted there.")
 
 
 async def _purge(args: argparse.Namespace) -> None:
+    from sereno.bootstrap import database
     from sereno.verify.clock import SystemClock
     from sereno.verify.retention import RetentionService
 
     settings = _settings()
-    async with _database(settings) as uow:
+    async with database(settings) as uow:
         purged = await RetentionService(uow, SystemClock(), settings.retention).purge(dry_run=args.dry_run)
     verb = "Would delete" if args.dry_run else "Deleted"
     print(f"{verb} {purged.reports} reports older than {settings.retention_days} days (with their photos and "
@@ -155,20 +139,17 @@ async def _purge(args: argparse.Namespace) -> None:
 async def _stats(args: argparse.Namespace) -> None:
     from datetime import timedelta
 
-    from sereno.bot.i18n import translator
-    from sereno.bot.stats_render import stats_text
+    from sereno.bootstrap import database, neighborhoods, stats_report
     from sereno.verify.clock import SystemClock
-    from sereno.verify.places import Gazetteer
     from sereno.verify.stats import StatsService
 
     if args.days < 1:
         raise MissingSetting("--days must be at least 1")
     settings = _settings()
-    async with _database(settings) as uow:
-        async with uow() as tx:
-            gazetteer = Gazetteer(await tx.neighborhoods.all())
+    async with database(settings) as uow:
+        gazetteer = await neighborhoods(uow)
         figures = await StatsService(uow, SystemClock()).stats(None, timedelta(days=args.days))
-    print(stats_text(translator("en"), figures, gazetteer, settings.tz))
+    print(stats_report(figures, gazetteer, settings))
 
 
 def _moment(flag: str, text: str | None, settings: Settings, end_of_day: bool = False) -> datetime | None:
@@ -198,13 +179,12 @@ async def _export(args: argparse.Namespace) -> None:
             source = FeedSource(args.sender, source.name, source.tz)
     except ValueError as exc:
         raise MissingSetting(f"--sender: {exc}") from None
+    from sereno.bootstrap import database, neighborhoods
     from sereno.verify.clock import SystemClock
     from sereno.verify.export_service import ExportError, ExportService
-    from sereno.verify.places import Gazetteer
 
-    async with _database(settings) as uow:
-        async with uow() as tx:
-            gazetteer = Gazetteer(await tx.neighborhoods.all())
+    async with database(settings) as uow:
+        gazetteer = await neighborhoods(uow)
         try:
             exported = await ExportService(uow, SystemClock(), gazetteer).export(fmt, source, since, until,
                                                                                  args.neighborhood)
@@ -227,7 +207,7 @@ async def _export(args: argparse.Namespace) -> None:
 
 
 async def _translations(args: argparse.Namespace) -> None:
-    from sereno.bot.i18n import catalog_status
+    from sereno.bootstrap import catalog_status
 
     print(f"{'language':<24} {'translated':>12}  native review")
     for status in catalog_status():
@@ -243,6 +223,7 @@ async def _import_drills(args: argparse.Namespace) -> None:
 
     import yaml
 
+    from sereno.bootstrap import database
     from sereno.verify.clock import SystemClock
     from sereno.verify.drills import DrillFileError
     from sereno.verify.training import TrainingService
@@ -257,7 +238,7 @@ async def _import_drills(args: argparse.Namespace) -> None:
         raise MissingSetting(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
                              + str(exc).splitlines()[0]) from None
     settings = _settings()
-    async with _database(settings) as uow:
+    async with database(settings) as uow:
         try:
             new, replaced = await TrainingService(uow, SystemClock()).import_scenarios(None, data)
         except DrillFileError as exc:
@@ -266,28 +247,13 @@ async def _import_drills(args: argparse.Namespace) -> None:
 
 
 @asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[SqlUnitOfWorkFactory]:
-    """Units of work on the configured database, migrated first; the pool is closed after."""
-    from sereno.storage.engine import make_engine
-    from sereno.storage.migrate import upgrade
-    from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
-
-    key = settings.optional_hmac_key()
-    engine = make_engine(settings.database_url)
-    try:
-        await upgrade(engine, hmac_key=key)
-        yield SqlUnitOfWorkFactory(engine, key)
-    finally:
-        await engine.dispose()
-
-
-@asynccontextmanager
 async def _roster(settings: Settings) -> AsyncIterator[RosterService]:
+    from sereno.bootstrap import database
     from sereno.verify.clock import SystemClock
     from sereno.verify.pseudonyms import Pseudonymizer
     from sereno.verify.roster import RosterService
 
-    async with _database(settings) as uow:
+    async with database(settings) as uow:
         yield RosterService(uow, SystemClock(), Pseudonymizer(settings.require_hmac_key()))
 
 
@@ -340,7 +306,8 @@ def parser() -> argparse.ArgumentParser:
     link = admin.add_parser("link-channel", help="post a neighborhood's verified alerts in a channel or group")
     link.add_argument("neighborhood", help="the neighborhood id (as in the GeoJSON file)")
     link.add_argument("chat_id", type=int, help="the channel's or group's chat id (e.g. -1001234567890)")
-    link.add_argument("--language", choices=SUPPORTED_LANGUAGES, help="language of the posts (default: the default)")
+    link.add_argument("--language", help="language of the posts, one with a translation, e.g. es (default: the "
+                                          "default language)")
     link.set_defaults(func=_link_channel)
     exp = sub.add_parser("export", help="export verified alerts and corrections for legal partners (no personal data)")
     exp.add_argument("--format", required=True, help="csv, geojson, cap (CAP 1.2) or atom (Atom 1.0)")

@@ -19,18 +19,6 @@ from sereno.verify.limits import SendLimits
 from sereno.verify.model import Tier
 from sereno.verify.resources import Hotline, Resources, ResourcesError, load_resources
 
-#: Where the translation catalogs live (one `<code>/LC_MESSAGES/sereno.po` per language).
-LOCALES = Path(__file__).resolve().parent / "bot" / "locales"
-
-
-def catalog_languages() -> tuple[str, ...]:
-    """English (the source language) and every language that has a catalog: adding a
-    language is adding its catalog."""
-    found = sorted(p.parent.parent.name for p in LOCALES.glob("*/LC_MESSAGES/sereno.po"))
-    return ("en", *[code for code in found if code != "en"])
-
-
-SUPPORTED_LANGUAGES = catalog_languages()
 OFFICIAL_BOT_API = "https://api.telegram.org"
 
 
@@ -47,7 +35,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = OFFICIAL_BOT_API
     database_url: str = "sqlite+aiosqlite:///./var/sereno.db"
     hmac_key: SecretStr | None = None
-    default_language: str = "en"
+    default_language: str = "en"  # a language with a catalog (checked where the catalogs are known)
     timezone: str = "America/Los_Angeles"
     hotline: str = ""
     hotline_name: str = ""
@@ -107,7 +95,7 @@ class Settings(BaseSettings):
     # /healthz turns 503 on the leader once an outbox message has waited longer than this
     health_max_pending_seconds: float = Field(default=300.0, gt=0)
     log_format: Literal["text", "json"] = "text"  # json: one object per line
-    # "reviewed": alerts go out only in languages a native speaker reviewed (sereno/bot/locales/reviews.toml)
+    # "reviewed": alerts go out only in languages a native speaker reviewed (see sereno.bot.i18n)
     alert_languages: Literal["all", "reviewed"] = "all"
     # languages of a new channel link's posts ("en,es"); default: the default language
     channel_languages: str = ""
@@ -132,13 +120,6 @@ class Settings(BaseSettings):
     def admins(self) -> list[int]:
         """The first admins' Telegram ids (SERENO_ADMIN_IDS, comma-separated)."""
         return [int(part) for part in self.admin_ids.replace(",", " ").split()]
-
-    @field_validator("default_language")
-    @classmethod
-    def _known_language(cls, value: str) -> str:
-        if value not in SUPPORTED_LANGUAGES:
-            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
-        return value
 
     @field_validator("timezone")
     @classmethod
@@ -189,19 +170,15 @@ class Settings(BaseSettings):
         """How close reports must be to describe one event, as configured."""
         return ClusterPolicy(radius_m=self.cluster_radius_m, window=timedelta(hours=self.cluster_window_hours))
 
-    @field_validator("channel_languages")
-    @classmethod
-    def _known_channel_languages(cls, value: str) -> str:
-        unknown = [code for code in value.replace(",", " ").split() if code not in SUPPORTED_LANGUAGES]
-        if unknown:
-            raise ValueError(f"unknown language {unknown[0]!r}: use {', '.join(SUPPORTED_LANGUAGES)}")
-        return value
+    @property
+    def channel_language_codes(self) -> list[str]:
+        """The codes of SERENO_CHANNEL_LANGUAGES, in order, each once."""
+        return list(dict.fromkeys(self.channel_languages.replace(",", " ").split()))
 
     @property
     def channel_language(self) -> str:
         """The languages of a new channel link, joined with "+" (e.g. "en+es")."""
-        codes = list(dict.fromkeys(self.channel_languages.replace(",", " ").split())) or [self.default_language]
-        return "+".join(codes)
+        return "+".join(self.channel_language_codes or [self.default_language])
 
     @property
     def alert_policy(self) -> AlertPolicy:

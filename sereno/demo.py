@@ -19,22 +19,20 @@ from contextlib import asynccontextmanager
 from typing import Any, TextIO
 
 import yaml
-from sqlalchemy import text
 
-from sereno.bot.app import Runtime, running_bot
-from sereno.bot.desk import DeskHandlers
+from sereno.bootstrap import Runtime, replace_neighborhoods, running_bot, scratch_database
 from sereno.config import Settings
 from sereno.data import DEMO_REGION, STARTER_DRILLS
 from sereno.double import BotApiDouble, FakeUser
-from sereno.storage.admin import replace_neighborhoods
-from sereno.storage.scratch import scratch_database
 from sereno.verify.incidents import Verdict
 from sereno.verify.model import Activity, GeoPoint, ReportDraft
 from sereno.verify.places import parse_geojson
+from sereno.verify.refcodes import ALPHABET, LENGTH, PREFIX
 
 DEMO_TOKEN = "424242:DEMO-not-a-real-token"
 DEMO_HOTLINE = "555-0100 (fictional demo number)"
 SHOWN_METHODS = ("sendMessage", "editMessageText", "sendPhoto")
+REF_CODE = re.compile(rf"{PREFIX}[{ALPHABET}]{{{LENGTH}}}")
 
 
 class Script:
@@ -95,6 +93,13 @@ class Script:
         self.out.write(f"  📬 {self.name} receives:\n")
         self._bot_lines()
         self.out.write("\n")
+
+    def reference_code(self) -> str:
+        """The reference code in the latest message that gave this person one."""
+        for message in reversed(self.user.messages()):
+            if found := REF_CODE.search(message.text or ""):
+                return found.group()
+        raise AssertionError(f"{self.name} was given no reference code")
 
     async def pin(self, lat: float, lon: float, expect: str) -> None:
         """The reporter shares a location."""
@@ -247,9 +252,7 @@ async def run_demo(out: TextIO, database_url: str | None = None) -> list[str]:
                 _section(out, "Both reporters are told the outcome")
                 await ana.receive("Update on your report")
                 await luis.receive("Novedades sobre su reporte")
-                async with runtime.engine.connect() as conn:
-                    rows = await conn.execute(text("SELECT ref_code FROM report ORDER BY created_at"))
-                    codes = [str(code) for code in rows.scalars()]
+                codes = [ana.reference_code(), luis.reference_code()]
                 _section(out, "The verified alert reaches the channel and the subscribers")
                 await channel.receive("Verified alert: Mission Flats")
                 await sofia.receive("Verified alert: Mission Flats")
@@ -292,7 +295,7 @@ async def rumor_is_debunked(runtime: Runtime, double: BotApiDouble, marta: Scrip
         result = await services.desk.decide(verifier.user.chat_id, incident_id, Verdict.DEBUNKED,
                                             "a utility crew, not agents")
     services.broadcast_queued()
-    await DeskHandlers(services).tell_reporters(runtime.application.bot, result.tell)
+    await runtime.desk.tell_reporters(runtime.application.bot, result.tell)
 
 
 async def trainee_practises(runtime: Runtime, admin: Script, teo: Script) -> None:

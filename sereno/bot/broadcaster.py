@@ -116,6 +116,7 @@ class Broadcaster:
         flush_seconds: float = 0.1,
         poll_seconds: float = 1.0,
         language_for: Callable[[str], str] = lambda language: language,
+        fence: Fence | None = None,
     ) -> None:
         self._outbox = outbox
         self._bot = bot
@@ -124,7 +125,7 @@ class Broadcaster:
         self._clock = clock
         self.on_flagged = on_flagged
         #: The leader lease; None sends whenever running (one process, no lease).
-        self.fence: Fence | None = None
+        self.fence = fence
         self._flush_seconds = flush_seconds
         self._poll_seconds = poll_seconds
         self._language_for = language_for

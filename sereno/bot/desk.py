@@ -23,9 +23,8 @@ from telegram.ext import (
 from sereno.bot import desk_render, messaging
 from sereno.bot.callbacks import AnswerButton, DeskAction, DeskButton, RoleButton
 from sereno.bot.context import translator_for, user_data
-from sereno.bot.i18n import Translator, translator
+from sereno.bot.i18n import SUPPORTED_LANGUAGES, Translator, translator
 from sereno.bot.services import Services
-from sereno.config import SUPPORTED_LANGUAGES
 from sereno.verify.clustering import Placement, distance_m
 from sereno.verify.desk import Outcome, VerdictResult
 from sereno.verify.drills import DrillDebrief

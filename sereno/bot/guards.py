@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
+from prometheus_client import Counter
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, TypeHandler
 
 from sereno.bot import messaging
 from sereno.bot.context import translator_for
+from sereno.bot.metrics import Metrics
 
 #: Where the latest update ids are kept in the bot's (persisted) data, so that an update
 #: delivered again after a restart is still recognised (long polling; behind the webhook
@@ -122,3 +125,21 @@ class UpdateGuards:
 
     def handler(self) -> BaseHandler:
         return TypeHandler(Update, self.check)
+
+
+UPDATE_KINDS = ("message", "callback_query", "edited_message", "channel_post", "edited_channel_post", "my_chat_member")
+
+
+def arrival(metrics: Metrics, guards: UpdateGuards) -> Callable[[object], bool]:
+    """What the update processor asks of each update as it arrives: a Telegram update is
+    counted by kind (a flood's included), then admitted or dropped by the flood guard."""
+
+    counters: dict[str, Counter] = {}  # one per kind seen: `labels()` is slow for every update of a flood
+
+    def admit(update: object) -> bool:
+        if isinstance(update, Update):
+            kind = next((k for k in UPDATE_KINDS if getattr(update, k, None) is not None), "other")
+            (counters.get(kind) or counters.setdefault(kind, metrics.updates.labels(kind))).inc()
+        return guards.admit(update)
+
+    return admit

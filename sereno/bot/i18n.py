@@ -8,7 +8,8 @@ forms, or `N_("…")` where the text is only declared. Collect them with
     pybabel update -i sereno/bot/locales/sereno.pot -d sereno/bot/locales -D sereno --no-fuzzy-matching --ignore-obsolete
 
 and add a language with `pybabel init -i sereno/bot/locales/sereno.pot -d sereno/bot/locales -D sereno -l CODE`:
-its catalog is all it takes. Catalogs are compiled in memory when first used. Values put into
+its catalog is all it takes (the supported languages are the catalogs found,
+:data:`SUPPORTED_LANGUAGES`). Catalogs are compiled in memory when first used. Values put into
 a right-to-left message are wrapped in Unicode isolates, so numbers, codes and names keep
 their order; times and dates follow the language's conventions.
 """
@@ -23,6 +24,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -30,12 +32,23 @@ from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from sereno.config import LOCALES, SUPPORTED_LANGUAGES
-
 DOMAIN = "sereno"
+#: Where the translation catalogs live (one `<code>/LC_MESSAGES/sereno.po` per language).
+LOCALES = Path(__file__).resolve().parent / "locales"
 #: First Strong Isolate … Pop Directional Isolate: a value that keeps its own direction.
 ISOLATE, POP = "\u2068", "\u2069"
 _FORMATTER = string.Formatter()
+
+
+def catalog_languages(locales: Path = LOCALES) -> tuple[str, ...]:
+    """English (the source language) and every language that has a catalog in `locales`,
+    in code order: adding a language is adding its catalog."""
+    found = sorted(p.parent.parent.name for p in locales.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return ("en", *[code for code in found if code != "en"])
+
+
+#: The languages the bot speaks: English and every catalog found.
+SUPPORTED_LANGUAGES = catalog_languages()
 
 
 def language_name(code: str) -> str:

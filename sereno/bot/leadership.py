@@ -17,7 +17,8 @@ anyone else may start. Taking over a lease that ran out also ends every PostgreS
 session of the process that held it (found by `application_name`), so a replica cut off
 in the middle of a transaction holds no row locks that would block the others.
 
-On SQLite — one process by nature — this process always leads.
+The queries are `sereno.storage.leader_lease`'s; this module keeps the timing. On SQLite —
+one process by nature, no lease — this process always leads.
 """
 
 from __future__ import annotations
@@ -25,21 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
-
-import asyncpg
-from sqlalchemy.engine import make_url
-
-from sereno.storage.engine import CONNECT_TIMEOUT_SECONDS, SERVER_SETTINGS, application_name
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-#: The lease row's name (one per deployment's database).
-LEASE_NAME = "sereno"
-#: The NOTIFY channel on which a leader that gives its lease up tells the others.
-RELEASED = "sereno_leadership_released"
 #: How long a lease lasts after its last renewal (database clock).
 LEASE_SECONDS = 8.0
 #: How often the leader renews and the others look at the lease.
@@ -48,64 +40,56 @@ BEAT_SECONDS = 1.0
 RENEW_TIMEOUT_SECONDS = 2.0
 #: The leader steps down this long before its lease could run out (its own clock).
 MARGIN_SECONDS = 3.0
-_LEADERSHIP_SESSIONS = "sereno-%-lead-%"
-_REPLICAS = ("(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-             f"AND application_name LIKE '{_LEADERSHIP_SESSIONS}') AS replicas")
-_ACQUIRE = f"""
-WITH previous AS (SELECT holder FROM leader_lease WHERE name = $1 FOR UPDATE)
-INSERT INTO leader_lease AS lease (name, holder, epoch, expires_at)
-VALUES ($1, $2, 1, now() + make_interval(secs => $3))
-ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, epoch = lease.epoch + 1, expires_at = excluded.expires_at
-WHERE lease.expires_at <= now() OR lease.holder = excluded.holder
-RETURNING lease.epoch, (SELECT holder FROM previous) AS previous, {_REPLICAS}
-"""
-_RENEW = f"""
-UPDATE leader_lease SET expires_at = now() + make_interval(secs => $4)
-WHERE name = $1 AND holder = $2 AND epoch = $3
-RETURNING {_REPLICAS}
-"""
-_RELEASE = """
-WITH released AS (UPDATE leader_lease SET expires_at = now() WHERE name = $1 AND holder = $2 AND epoch = $3
-                  RETURNING 1)
-SELECT pg_notify($4, $2) FROM released
-"""
-_TERMINATE = """
-SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-WHERE datname = current_database() AND application_name = ANY($1::text[]) AND pid <> pg_backend_pid()
-"""
-_UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+#: What a lease query that fails raises: the database refused or dropped it (an OSError,
+#: see `sereno.storage.leader_lease.LeaseUnreachable`) or it did not answer in time.
+_UNREACHABLE = (OSError, TimeoutError)
 
 
-def _asyncpg_dsn(database_url: str) -> str | None:
-    """A plain PostgreSQL DSN for asyncpg, or None for SQLite."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        return None
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+class Taken(Protocol):
+    """The lease, just taken: its fencing token, the holder it had before (None: nobody
+    else), and how many replicas look at it."""
+
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def previous(self) -> str | None: ...
+    @property
+    def replicas(self) -> int: ...
+
+
+class Lease(Protocol):
+    """The lease row on the shared database (`sereno.storage.leader_lease.LeaderLease`)."""
+
+    holder: str
+    #: Set when a holder gives the lease up (so the others look at once).
+    given_up: asyncio.Event
+
+    async def acquire(self, lease_seconds: float) -> Taken | None: ...
+    async def renew(self, epoch: int | None, lease_seconds: float) -> int | None: ...
+    async def release(self, epoch: int | None) -> None: ...
+    async def end_sessions_of(self, previous: str) -> tuple[str, int]: ...
+    def close(self) -> None: ...
 
 
 class Leadership:
     """Runs `on_gain` when this process becomes the leader and `on_loss` when it stops being
     one; `on_beat` after every look at the lease (the replica count or the role may have
-    changed)."""
+    changed). Without a `lease` (SQLite) this process leads from its first look on."""
 
-    def __init__(self, database_url: str, on_gain: Callable[[], Awaitable[None]],
+    def __init__(self, lease: Lease | None, on_gain: Callable[[], Awaitable[None]],
                  on_loss: Callable[[], Awaitable[None]], *, on_beat: Callable[[], None] = lambda: None,
                  lease_seconds: float = LEASE_SECONDS, beat_seconds: float = BEAT_SECONDS,
                  renew_timeout: float = RENEW_TIMEOUT_SECONDS, margin_seconds: float = MARGIN_SECONDS) -> None:
-        self._dsn = _asyncpg_dsn(database_url)
+        self._lease_row = lease
         self._on_gain = on_gain
         self._on_loss = on_loss
-        self.on_beat = on_beat
+        self._on_beat = on_beat
         self._lease = lease_seconds
         self._beat_seconds = beat_seconds
         self._renew_timeout = renew_timeout
         self._margin = margin_seconds
-        #: This process's name in the lease and on its leadership session (`application_name`).
-        self.holder = f"{application_name()}-lead-{secrets.token_hex(2)}"
-        self._conn: asyncpg.Connection | None = None
         self._deadline = 0.0  # monotonic: when this leader stops at the latest
-        self._wake = asyncio.Event()
+        self._wake = lease.given_up if lease is not None else asyncio.Event()
         self.is_leader = False
         #: The lease's fencing token while this process leads (None on SQLite).
         self.epoch: int | None = None
@@ -114,10 +98,15 @@ class Leadership:
         #: Set once the first attempt to lead has been made (won or not).
         self.tried = asyncio.Event()
 
+    @property
+    def holder(self) -> str | None:
+        """This process's name in the lease (None without one)."""
+        return self._lease_row.holder if self._lease_row is not None else None
+
     def holds(self) -> bool:
         """Whether this process may act as the leader right now: it leads and, by its own
         monotonic clock, its lease cannot have run out yet."""
-        return self.is_leader and (self._dsn is None or time.monotonic() < self._deadline)
+        return self.is_leader and (self._lease_row is None or time.monotonic() < self._deadline)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Try to lead until `stop` is set; step down (running `on_loss`) and give the
@@ -127,17 +116,19 @@ class Leadership:
                 await self._step()
                 self.tried.set()
                 wait = self._beat_seconds
-                if self.is_leader and self._dsn is not None:
+                if self.is_leader and self._lease_row is not None:
                     wait = max(0.0, min(wait, self._deadline - time.monotonic()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_first(stop.wait(), self._wake.wait()), timeout=wait)
                 self._wake.clear()  # (a lease given up while this replica looked wakes it at once)
         finally:
             await self._step_down(release=True)
-            self._drop_connection()
+            if self._lease_row is not None:
+                self._lease_row.close()
 
     async def _step(self) -> None:
-        if self._dsn is None:
+        lease = self._lease_row
+        if lease is None:
             if not self.is_leader:
                 await self._become_leader()
             return
@@ -146,53 +137,42 @@ class Leadership:
             await self._step_down()
             return
         try:
-            conn = await self._connection()
             sent = time.monotonic()
             if self.is_leader:
                 timeout = min(self._renew_timeout, self._deadline - sent)
-                row = await asyncio.wait_for(conn.fetchrow(_RENEW, LEASE_NAME, self.holder, self.epoch, self._lease),
-                                             timeout=timeout)
-                if row is None:
+                replicas = await asyncio.wait_for(lease.renew(self.epoch, self._lease), timeout=timeout)
+                if replicas is None:
                     log.warning("another replica holds the lease now; stepping down")
                     await self._step_down()
                     return
-            else:
-                row = await asyncio.wait_for(conn.fetchrow(_ACQUIRE, LEASE_NAME, self.holder, self._lease),
-                                             timeout=self._renew_timeout)
-            if row is not None:
                 self._deadline = sent + self._lease - self._margin
-                self.replicas = max(1, int(row["replicas"]))
-                if not self.is_leader:
-                    self.epoch = int(row["epoch"])
-                    if row["previous"] not in (None, self.holder):
-                        await self._end_sessions_of(conn, str(row["previous"]))
+                self.replicas = replicas
+            else:
+                taken = await asyncio.wait_for(lease.acquire(self._lease), timeout=self._renew_timeout)
+                if taken is not None:
+                    self._deadline = sent + self._lease - self._margin
+                    self.replicas = taken.replicas
+                    self.epoch = taken.epoch
+                    if taken.previous is not None:
+                        await self._end_sessions_of(lease, taken.previous)
                     await self._become_leader()
         except _UNREACHABLE:
             log.warning("the database is unreachable for leader election", exc_info=True)
-            self._drop_connection()
+            lease.close()
             await self._step_down()
-        self.on_beat()
+        self._on_beat()
 
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(
-                self._dsn, timeout=CONNECT_TIMEOUT_SECONDS, command_timeout=self._renew_timeout,
-                server_settings={"application_name": self.holder, **SERVER_SETTINGS})
-            await self._conn.add_listener(RELEASED, lambda *_: self._wake.set())
-        return self._conn
-
-    async def _end_sessions_of(self, conn: asyncpg.Connection, previous: str) -> None:
+    async def _end_sessions_of(self, lease: Lease, previous: str) -> None:
         """End the sessions of the process whose lease ran out (its leadership session and
         its pool's), so none of its transactions keeps rows locked."""
-        process = previous.rsplit("-lead-", 1)[0]
-        ended = await asyncio.wait_for(conn.fetchval(_TERMINATE, [previous, process]), timeout=self._renew_timeout)
+        process, ended = await asyncio.wait_for(lease.end_sessions_of(previous), timeout=self._renew_timeout)
         if ended:
             log.warning("ended %d database session(s) of %s, whose lease ran out", ended, process)
 
     async def _become_leader(self) -> None:
         self.is_leader = True
         log.info("this replica now leads: it runs the jobs and the broadcaster (epoch %s)", self.epoch)
-        self.on_beat()
+        self._on_beat()
         await self._on_gain()
 
     async def _step_down(self, release: bool = False) -> None:
@@ -201,19 +181,13 @@ class Leadership:
         self.is_leader = False
         await self._on_loss()
         log.info("this replica no longer leads (epoch %s)", self.epoch)
-        if release and self._conn is not None and not self._conn.is_closed():
+        if release and self._lease_row is not None:
             try:
-                await asyncio.wait_for(self._conn.fetchval(_RELEASE, LEASE_NAME, self.holder, self.epoch, RELEASED),
-                                       timeout=self._renew_timeout)
+                await asyncio.wait_for(self._lease_row.release(self.epoch), timeout=self._renew_timeout)
             except _UNREACHABLE:
                 log.warning("could not give the lease up; it runs out by itself", exc_info=True)
         self.epoch = None
-        self.on_beat()
-
-    def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            conn.terminate()
+        self._on_beat()
 
 
 async def _first(*waits: Awaitable[object]) -> None:

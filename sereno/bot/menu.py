@@ -4,8 +4,9 @@ buttons from old messages, stray messages)."""
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import BotCommand, Update
 from telegram.ext import (
+    Application,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -17,12 +18,28 @@ from telegram.ext import (
 from sereno.bot import messaging, render, rights
 from sereno.bot.callbacks import LanguageButton, LegalButton, MenuButton, MenuItem
 from sereno.bot.context import LANG_KEY, translator_for
-from sereno.bot.i18n import LANGUAGE_NAMES, N_, Translator, known_language, translator
+from sereno.bot.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LANGUAGES, Translator, known_language, translator
 from sereno.bot.services import Services
 from sereno.bot.subscribe import SUBSCRIBED
-from sereno.config import SUPPORTED_LANGUAGES
 
 WELCOME = N_("Welcome to Sereno. Please choose your language.")
+
+
+async def publish_commands(application: Application) -> None:
+    """The command menu in every supported language."""
+    for language in SUPPORTED_LANGUAGES:
+        t = translator(language)
+        commands = [
+            BotCommand("report", t("Report enforcement activity")),
+            BotCommand("lawyer", t("Legal hotline")),
+            BotCommand("rights", t("Know your rights")),
+            BotCommand("subscribe", t("Get verified alerts for your neighborhood")),
+            BotCommand("mysubscriptions", t("Your alert subscriptions")),
+            BotCommand("language", t("Change language")),
+            BotCommand("help", t("Help")),
+            BotCommand("cancel", t("Stop the current report")),
+        ]
+        await application.bot.set_my_commands(commands, language_code=None if language == "en" else language)
 
 
 class Menu:

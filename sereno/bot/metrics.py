@@ -18,16 +18,17 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from sereno.bot.broadcaster import BroadcastCounters
-from sereno.storage.migrate import head_revision
 
 #: Buckets (seconds) for how long the desk takes: from seconds to a few hours.
 DESK_BUCKETS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
 
 
 class Metrics:
-    """The instruments, on a registry of their own (several apps may live in one process)."""
+    """The instruments, on a registry of their own (several apps may live in one process);
+    `schema_revision` is the newest database schema revision the migrations know (None:
+    none), shown in the build info."""
 
-    def __init__(self) -> None:
+    def __init__(self, schema_revision: str | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.updates = Counter("sereno_updates", "Telegram updates received, by kind", ["kind"], registry=r)
@@ -55,7 +56,7 @@ class Metrics:
         self.webhook_errors = Counter("sereno_webhook_errors", "Webhook requests answered with an error, by status",
                                       ["status"], registry=r)
         Info("sereno_build", "The running version, and the database schema revision it migrates to",
-             registry=r).info(build_info())
+             registry=r).info(build_info(schema_revision))
         ProcessCollector(registry=r)
 
     def job_succeeded(self, job: str) -> None:
@@ -84,10 +85,10 @@ class _BroadcastCollector(Collector):
         return [family]
 
 
-def build_info() -> dict[str, str]:
+def build_info(schema_revision: str | None) -> dict[str, str]:
     """The installed Sereno version and the newest schema revision its migrations know."""
     try:
         version = metadata.version("sereno")
     except metadata.PackageNotFoundError:  # run from a checkout that was never installed
         version = "unknown"
-    return {"version": version, "revision": head_revision() or "none"}
+    return {"version": version, "revision": schema_revision or "none"}

@@ -9,7 +9,7 @@
   answering a step has already stored it; on SQLite, where no other process reads it, the
   write waits up to STAGE_SECONDS to share a transaction with the next steps. Reads, and
   writes, that many people ask for at the same moment go to the database together
-  (`sereno.storage.batching.GroupCommit`).
+  (`sereno.batching.GroupCommit`).
 - :class:`DatabasePersistence`: PTB persistence for the bot's own data (the update ids
   handled lately, see `sereno.bot.guards`), read at start and written every `update_interval`.
 
@@ -23,24 +23,22 @@ import asyncio
 import copy
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Update
 from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
-from sereno.storage.batching import GroupCommit
-from sereno.storage.conversation_store import (
-    USER_SCOPE,
-    ConversationStore,
-    StateKey,
-    conversation_scope,
-)
+from sereno.batching import GroupCommit
 
 log = logging.getLogger(__name__)
 
 UserData = dict[str, Any]
+#: An entry's key as PTB keys it: a user id, or a (chat id, user id) conversation key.
+StateKey = tuple[int | str, ...]
 Entry = tuple[str, StateKey]
+#: The scope of people's own data; a conversation's states are under `conversation_scope`.
+USER_SCOPE = "user"
 BOT_SCOPE = "bot"
 BOT_KEY: tuple[str] = ("data",)
 #: Longest wait for a person's state to be read or written before handling goes on with the
@@ -51,13 +49,34 @@ STEP_TIMEOUT = 2.0
 STAGE_SECONDS = 0.2
 
 
+def conversation_scope(name: str) -> str:
+    """The scope under which conversation `name` keeps its states."""
+    return f"conversation:{name}"
+
+
+class StateStore(Protocol):
+    """Where the entries are kept (`sereno.storage.conversation_store.ConversationStore`)."""
+
+    async def load(self, scope: str) -> dict[StateKey, Any]:
+        """Every entry of `scope`."""
+        ...
+
+    async def load_entries(self, entries: Iterable[Entry]) -> dict[Entry, Any]:
+        """The given entries that are stored."""
+        ...
+
+    async def save(self, changes: Mapping[Entry, Any], handled: Sequence[int] = ()) -> None:
+        """Write `changes` (None deletes) and mark the webhook updates `handled`, in one transaction."""
+        ...
+
+
 class StateWriter:
     """Writes changes to the store. Writes asked for while one runs go together in the next
     transaction (group commit); each caller waits for its own. What could not be written is
     kept and written again every `retry_seconds` (or with the next write, newer values
     first) until it is."""
 
-    def __init__(self, store: ConversationStore, retry_seconds: float) -> None:
+    def __init__(self, store: StateStore, retry_seconds: float) -> None:
         self._store = store
         self._retry_seconds = retry_seconds
         self._pending: dict[Entry, Any] = {}
@@ -142,7 +161,7 @@ class PersonState:
     (their `_conversations`); they are built with `persistent=False`, this class being
     their persistence."""
 
-    def __init__(self, store: ConversationStore, writer: StateWriter, shared: bool = True) -> None:
+    def __init__(self, store: StateStore, writer: StateWriter, shared: bool = True, from_inbox: bool = False) -> None:
         self._store = store
         self._writer = writer
         #: False when no other process writes the store (SQLite): a person's state is then
@@ -154,7 +173,7 @@ class PersonState:
         self._application: Application | None = None
         self._handlers: dict[str, ConversationHandler] = {}
         #: Whether updates come through the webhook's inbox (and are marked handled there).
-        self.from_inbox = False
+        self.from_inbox = from_inbox
 
     def bind(self, application: Application,
              conversations: Iterable[ConversationHandler]) -> None:
@@ -257,7 +276,7 @@ class PersonState:
 class DatabasePersistence(BasePersistence[UserData, dict[str, Any], dict[str, Any]]):
     """Stores the bot's own data (people's data and conversations: :class:`PersonState`)."""
 
-    def __init__(self, store: ConversationStore, writer: StateWriter, update_interval: float = 1.0) -> None:
+    def __init__(self, store: StateStore, writer: StateWriter, update_interval: float = 1.0) -> None:
         super().__init__(
             store_data=PersistenceInput(bot_data=True, chat_data=False, user_data=False, callback_data=False),
             update_interval=update_interval,

@@ -8,16 +8,23 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import Protocol
 
 from telegram import Update
 from telegram.ext import Application
 
-from sereno.storage.update_inbox import UpdateInbox
-
 log = logging.getLogger(__name__)
 
 
-async def replay_abandoned(inbox: UpdateInbox, application: Application,
+class AbandonedUpdates(Protocol):
+    """The webhook's inbox (`sereno.storage.update_inbox.UpdateInbox`)."""
+
+    async def claim_abandoned(self) -> list[bytes]:
+        """The bodies of updates accepted and left unhandled, claimed for this replica."""
+        ...
+
+
+async def replay_abandoned(inbox: AbandonedUpdates, application: Application,
                            interval: float, stop: asyncio.Event) -> None:
     """Queue the abandoned updates for `application` until `stop` is set."""
     while not stop.is_set():

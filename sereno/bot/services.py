@@ -25,7 +25,7 @@ from sereno.verify.training import TrainingService
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Built once by the composition root (`sereno.bot.app`) and handed to each feature module."""
+    """Built once by the composition root (`sereno.bootstrap`) and handed to each feature module."""
 
     settings: Settings
     clock: Clock

@@ -23,14 +23,9 @@ from sereno.storage.tables import BotStateRow
 from sereno.storage.update_inbox import mark_handled
 from sereno.verify.ports import Clock
 
+#: An entry's key within its scope (a user id, a (chat id, user id) pair…).
 StateKey = tuple[int | str, ...]
-USER_SCOPE = "user"
 _TABLE = BotStateRow.__table__  # type: ignore[attr-defined]
-
-
-def conversation_scope(name: str) -> str:
-    """The scope under which conversation `name` keeps its states."""
-    return f"conversation:{name}"
 
 
 class ConversationStore:

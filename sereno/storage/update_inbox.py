@@ -19,7 +19,7 @@ from sqlalchemy import Update, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sereno.storage.batching import GroupCommit
+from sereno.batching import GroupCommit
 from sereno.storage.sealing import sealer
 from sereno.storage.tables import UpdateInboxRow
 from sereno.verify.ports import Clock

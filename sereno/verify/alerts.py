@@ -95,7 +95,7 @@ class AlertPolicy:
     #: One combined post per channel, or one post per language of the channel.
     channel_posts: ChannelPosts = ChannelPosts.COMBINED
     #: The language an alert goes out in to someone reading a language: theirs, unless the
-    #: deployment sends only some languages (see `sereno.bot.app.alert_policy`).
+    #: deployment sends only some languages (see `sereno.bootstrap.alert_policy`).
     language_for: Callable[[str], str] = lambda language: language
 
     def post_languages(self, linked: str) -> list[str]:

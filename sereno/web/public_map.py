@@ -32,9 +32,8 @@ from aiohttp import web
 from babel.dates import format_date
 from babel.units import format_unit
 
-from sereno.bot.i18n import LANGUAGE_NAMES, N_, Translator, translator
+from sereno.bot.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LANGUAGES, Translator, translator
 from sereno.bot.render import ACTIVITY_LABELS, KNOW_YOUR_RIGHTS_LINE
-from sereno.config import SUPPORTED_LANGUAGES
 from sereno.verify.alerts import Alert, AlertKind, AlertState
 from sereno.verify.clock import SystemClock
 from sereno.verify.places import Gazetteer, Neighborhood

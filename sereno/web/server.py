@@ -32,17 +32,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp_remotes import XForwardedRelaxed
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Update
 from telegram.ext import Application
 
 from sereno.bot.leadership import Leadership
 from sereno.bot.metrics import Metrics
-from sereno.storage.update_inbox import UpdateInbox
 from sereno.verify.outbox import OutboxService
 
 log = logging.getLogger(__name__)
@@ -54,19 +52,29 @@ HEALTH_TIMEOUT = 2.0
 MAX_BODY = 1024 * 1024
 
 
+class Inbox(Protocol):
+    """Where webhook updates are recorded before they are answered
+    (`sereno.storage.update_inbox.UpdateInbox`)."""
+
+    async def accept(self, update_id: int, body: bytes) -> bool:
+        """Record the update; False when it was recorded before (by any replica)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class WebContext:
-    """What the HTTP handlers need from the running bot."""
+    """What the HTTP handlers need from the running bot; `queue_depth` counts the open
+    incidents (`sereno.storage.health.open_incidents`)."""
 
     application: Application
-    engine: AsyncEngine
+    queue_depth: Callable[[], Awaitable[int]]
     outbox: OutboxService
     leadership: Leadership
     metrics: Metrics
     secret: str
     #: The leader's /healthz degrades once an outbox message has waited longer (seconds).
     max_pending_seconds: float = 300.0
-    inbox: UpdateInbox | None = None
+    inbox: Inbox | None = None
 
 
 def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
@@ -149,9 +157,7 @@ def _refresh_gauges(ctx: WebContext) -> Callable[[Metrics], Awaitable[None]]:
         metrics.leader.set(1 if ctx.leadership.is_leader else 0)
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT):
-                async with ctx.engine.connect() as conn:
-                    depth = (await conn.execute(text("SELECT count(*) FROM incident WHERE status = 'open'"))).scalar()
-                metrics.queue_depth.set(depth or 0)
+                metrics.queue_depth.set(await ctx.queue_depth())
                 metrics.outbox_backlog.set(await ctx.outbox.backlog())
                 waited = await ctx.outbox.oldest_wait()
                 metrics.oldest_pending.set(0 if waited is None else waited.total_seconds())

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from sereno.bot.app import Runtime, running_bot
+from sereno.bootstrap import Runtime, running_bot
 from sereno.config import Settings
 from sereno.double import BotApiDouble
 from sereno.storage.admin import replace_neighborhoods

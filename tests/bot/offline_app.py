@@ -19,7 +19,7 @@ from telegram.ext import Application, ContextTypes
 from telegram.request import RequestData
 
 from bench.offline import BOT_USER, OfflineRequest
-from sereno.bot.app import Runtime, build_runtime, close_runtime
+from sereno.bootstrap import Runtime, build_runtime, close_runtime
 from sereno.config import Settings
 from tests.bot.conftest import HOTLINE, seed_region
 from tests.conftest import TEST_HMAC_KEY, TEST_TOKEN

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sereno.bot.app import running_bot
+from sereno.bootstrap import running_bot
 from sereno.bot.callbacks import area_key
 from sereno.bot.services import Services
 from sereno.double import BotApiDouble, FakeUser, SentMessage

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sereno.bot.app import running_bot
+from sereno.bootstrap import running_bot
 from sereno.double import BotApiDouble, FakeUser
 from sereno.storage.admin import replace_neighborhoods
 from sereno.storage.engine import CONNECT_TIMEOUT_SECONDS, make_engine

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from PIL import Image
 
-from sereno.bot.app import running_bot
+from sereno.bootstrap import running_bot
 from sereno.double import BotApiDouble, FakeUser
 from sereno.verify.clock import ManualClock
 from tests.bot.conftest import Harness, jpeg_with_gps, seed_region, settings_for

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import text
 
-from sereno.bot.app import Runtime, running_bot
+from sereno.bootstrap import Runtime, running_bot
 from sereno.double import BotApiDouble, FakeUser
 from sereno.verify.clock import ManualClock
 from sereno.verify.incidents import Verdict

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import aiohttp
 import pytest
 
-from sereno.bot.app import running_bot
+from sereno.bootstrap import running_bot
 from sereno.double import BotApiDouble
 from sereno.verify.clock import ManualClock
 from tests.bot.conftest import database_rows, seed_region, settings_for

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
-from sereno.bot.app import Runtime, running_bot
+from sereno.bootstrap import Runtime, running_bot
 from sereno.double import BotApiDouble
 from sereno.storage.migrate import head_revision
 from sereno.verify.clock import ManualClock

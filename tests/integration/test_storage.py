@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from sereno.storage.conversation_store import USER_SCOPE, ConversationStore, conversation_scope
+from sereno.bot.persistence import USER_SCOPE, conversation_scope
+from sereno.storage.conversation_store import ConversationStore
 from sereno.storage.images import PillowImageSanitizer
 from sereno.storage.migrate import current_revision, head_revision, upgrade
 from sereno.storage.sealing import ContactSeal

@@ -12,7 +12,8 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sereno.storage.conversation_store import USER_SCOPE, ConversationStore
+from sereno.bot.persistence import USER_SCOPE
+from sereno.storage.conversation_store import ConversationStore
 from sereno.storage.migrate import alembic_config, upgrade
 from sereno.storage.update_inbox import UpdateInbox
 from sereno.verify.clock import ManualClock

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from sereno.storage.batching import GroupCommit
+from sereno.batching import GroupCommit
 
 
 async def test_items_asked_for_during_a_flush_go_together_in_the_next_and_each_caller_gets_its_result() -> None:

@@ -36,6 +36,20 @@ def test_invalid_setting_is_one_line(clean_env: None, monkeypatch: pytest.Monkey
     assert capsys.readouterr().err.startswith("sereno: SERENO_TIMEZONE is invalid")
 
 
+def test_a_default_language_without_a_translation_is_one_line(clean_env: None, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SERENO_DEFAULT_LANGUAGE", "de")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sereno: SERENO_DEFAULT_LANGUAGE is invalid: 'de' has no translation; use one of en, ")
+    assert err.count("\n") == 1
+
+
+def test_a_channel_language_without_a_translation_is_refused(clean_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["admin", "link-channel", "mission-flats", "-1001", "--language", "de"]) == 2
+    assert capsys.readouterr().err.startswith("sereno: --language: 'de' has no translation; use one of en, ")
+
+
 def test_console_script_exits_2_without_traceback(clean_env: None) -> None:
     done = subprocess.run([sys.executable, "-m", "sereno", "run"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2

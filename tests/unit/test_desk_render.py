@@ -13,9 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sereno.bot import desk_render
-from sereno.bot.i18n import translator
+from sereno.bot.i18n import SUPPORTED_LANGUAGES, translator
 from sereno.bot.messaging import ELLIPSIS, MAX_TEXT, clip, pack, units
-from sereno.config import SUPPORTED_LANGUAGES
 from sereno.verify.desk import IncidentView
 from sereno.verify.incidents import DrillKind, FollowUp, Incident, IncidentStatus, MergeSuggestion, Verdict, VerdictRecord
 from sereno.verify.model import Activity, AgentCount, GeoPoint, Report, Tier, Uniform, VehicleCount

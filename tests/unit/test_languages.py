@@ -5,15 +5,24 @@ Telegram language is picked when supported, and review status is reported."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from sereno.bootstrap import alert_policy, check_languages
 from sereno.bot.alert_render import AlertRenderer
-from sereno.bot.app import alert_policy
-from sereno.bot.i18n import ISOLATE, LANGUAGE_NAMES, catalog_status, pick_language, translator
+from sereno.bot.i18n import (
+    ISOLATE,
+    LANGUAGE_NAMES,
+    SUPPORTED_LANGUAGES,
+    catalog_languages,
+    catalog_status,
+    pick_language,
+    translator,
+)
 from sereno.bot.rights import rights_card
-from sereno.config import SUPPORTED_LANGUAGES, Settings
+from sereno.config import MissingSetting, Settings
 from sereno.verify.alerts import Alert, AlertKind, AlertState, MessageKind, UpdateKind
 from sereno.verify.model import Activity, Tier
 from sereno.verify.places import Gazetteer, parse_geojson
@@ -104,5 +113,21 @@ def test_a_combined_post_leaves_out_languages_that_would_not_fit() -> None:
 def test_channel_languages_are_checked_and_joined() -> None:
     assert Settings(_env_file=None, channel_languages="en, es").channel_language == "en+es"  # type: ignore[call-arg]
     assert Settings(_env_file=None, default_language="es").channel_language == "es"  # type: ignore[call-arg]
-    with pytest.raises(ValueError):
-        Settings(_env_file=None, channel_languages="en,xx")  # type: ignore[call-arg]
+    check_languages(Settings(_env_file=None, channel_languages="en, es", default_language="ar"))  # type: ignore[call-arg]
+    with pytest.raises(MissingSetting, match=r"^SERENO_CHANNEL_LANGUAGES is invalid: 'xx' has no translation; "
+                                             r"use one of en, .*es"):
+        check_languages(Settings(_env_file=None, channel_languages="en,xx"))  # type: ignore[call-arg]
+
+
+def test_a_default_language_without_a_catalog_is_refused_naming_the_variable() -> None:
+    with pytest.raises(MissingSetting, match=r"^SERENO_DEFAULT_LANGUAGE is invalid: 'de' has no translation; "
+                                             r"use one of en, .*es"):
+        check_languages(Settings(_env_file=None, default_language="de"))  # type: ignore[call-arg]
+
+
+def test_the_languages_are_the_catalogs_found(tmp_path: Path) -> None:
+    for code in ("fr", "de"):
+        (tmp_path / code / "LC_MESSAGES").mkdir(parents=True)
+        (tmp_path / code / "LC_MESSAGES" / "sereno.po").write_text("")
+    (tmp_path / "it").mkdir()  # no catalog in it
+    assert catalog_languages(tmp_path) == ("en", "de", "fr")

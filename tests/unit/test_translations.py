@@ -10,8 +10,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from sereno.bot.i18n import ISOLATE, LOCALES, POP, translator
-from sereno.config import SUPPORTED_LANGUAGES
+from sereno.bot.i18n import ISOLATE, LOCALES, POP, SUPPORTED_LANGUAGES, translator
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")

@@ -1,4 +1,10 @@
-"""The composition root: settings → storage → services → the PTB Application."""
+"""The composition root: settings → storage → services → the PTB Application.
+
+This is the one module that knows every layer: it opens the database (`sereno.storage`),
+builds the domain services (`sereno.verify`) on it, and hands them to the Telegram side
+(`sereno.bot`) and the HTTP side (`sereno.web`), which never import storage themselves.
+The command line (`sereno.cli`) and the demo (`sereno.demo`) start everything from here.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,15 @@ import asyncio
 import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from aiohttp import web
-from prometheus_client import Counter
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import Bot, BotCommand, Update
+from telegram import Bot, Update
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
@@ -23,7 +29,7 @@ from sereno.bot.aiohttp_request import AiohttpRequest
 from sereno.bot.alert_desk import AlertDeskHandlers
 from sereno.bot.alert_render import AlertRenderer
 from sereno.bot.broadcaster import Broadcaster
-from sereno.bot.channels import ChannelHandlers
+from sereno.bot.channels import RIGHTS, ChannelHandlers, missing_rights
 from sereno.bot.concurrency import PerChatUpdateProcessor
 from sereno.bot.desk import DeskHandlers
 from sereno.bot.desk_stats import StatsHandlers
@@ -31,25 +37,33 @@ from sereno.bot.drills import DrillHandlers
 from sereno.bot.errors import make_error_handler
 from sereno.bot.export_handlers import ExportHandlers
 from sereno.bot.geocoding import GeopyGeocoder, geocoder_from
-from sereno.bot.guards import UpdateGuards
-from sereno.bot.i18n import reviewed, translator
+from sereno.bot.guards import UpdateGuards, arrival
+from sereno.bot.i18n import SUPPORTED_LANGUAGES, reviewed, translator
+from sereno.bot.i18n import CatalogStatus as CatalogStatus  # (re-exported for the command line)
+from sereno.bot.i18n import catalog_status as catalog_status
 from sereno.bot.intake import IntakeConversation
 from sereno.bot.jobs import schedule_jobs, sweep_now
-from sereno.bot.leadership import Leadership
-from sereno.bot.menu import Menu
+from sereno.bot.leadership import RENEW_TIMEOUT_SECONDS, Leadership
+from sereno.bot.menu import Menu, publish_commands
 from sereno.bot.metrics import Metrics
 from sereno.bot.persistence import DatabasePersistence, PersonState, StateWriter
 from sereno.bot.rate_limiter import GateRateLimiter
 from sereno.bot.refusals import answer_refusals
 from sereno.bot.replay import replay_abandoned
 from sereno.bot.services import Services
+from sereno.bot.stats_render import stats_text
 from sereno.bot.subscribe import SubscribeHandlers
 from sereno.bot.watchdog import keep_alive, notify, watchdog_interval
-from sereno.config import SUPPORTED_LANGUAGES, MissingSetting, Settings
+from sereno.config import MissingSetting, Settings
+from sereno.storage import admin as storage_admin
 from sereno.storage.conversation_store import ConversationStore
 from sereno.storage.engine import answers, is_sqlite, make_engine
+from sereno.storage.health import open_incidents
 from sereno.storage.images import PillowImageSanitizer
-from sereno.storage.migrate import current_revision, head_revision, upgrade
+from sereno.storage.leader_lease import leader_lease
+from sereno.storage.migrate import Migration, MigrationRefused, current_revision, head_revision, upgrade
+from sereno.storage.scratch import scratch_database as scratch_database  # (re-exported for the demo)
+from sereno.storage.sealing import SealingKeyMissing
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.storage.update_inbox import UpdateInbox
 from sereno.verify.alerts import AlertPolicy
@@ -62,13 +76,13 @@ from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.limits import SendGate, replica_rate
 from sereno.verify.members import Role
 from sereno.verify.outbox import OutboxService
-from sereno.verify.places import Gazetteer, PlaceResolver
-from sereno.verify.ports import Clock
+from sereno.verify.places import Gazetteer, Neighborhood, PlaceResolver
+from sereno.verify.ports import Clock, UnitOfWorkFactory
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.publishing import AlertService, Publisher
 from sereno.verify.retention import RetentionService
 from sereno.verify.roster import RosterService
-from sereno.verify.stats import StatsService
+from sereno.verify.stats import DeskStats, StatsService
 from sereno.verify.subscriptions import SubscriptionService
 from sereno.verify.training import TrainingService
 from sereno.web.feeds import feed_routes
@@ -78,9 +92,51 @@ from sereno.web.server import HEALTH_TIMEOUT, WebContext, serve, web_app
 log = logging.getLogger("sereno")
 
 
+# ── settings ─────────────────────────────────────────────────────────────────────
+def check_languages(settings: Settings) -> None:
+    """The configured languages must have a translation catalog (the catalogs are found by
+    `sereno.bot.i18n`); else :class:`MissingSetting` names the variable and the choices."""
+    choices = ", ".join(SUPPORTED_LANGUAGES)
+    if settings.default_language not in SUPPORTED_LANGUAGES:
+        raise MissingSetting(f"SERENO_DEFAULT_LANGUAGE is invalid: {settings.default_language!r} has no translation; "
+                             f"use one of {choices}.")
+    unknown = [code for code in settings.channel_language_codes if code not in SUPPORTED_LANGUAGES]
+    if unknown:
+        raise MissingSetting(f"SERENO_CHANNEL_LANGUAGES is invalid: {unknown[0]!r} has no translation; "
+                             f"use one of {choices}.")
+
+
+def load_settings() -> Settings:
+    """The deployment's settings (environment and `.env`), checked: an invalid value, or a
+    language without a catalog, raises :class:`MissingSetting` naming the variable. Their
+    secrets are redacted from the logs and the error line from now on."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "SERENO_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise MissingSetting(f"{name} is invalid: {first['msg']}") from None
+    logs.redact(settings.secret_values())
+    check_languages(settings)
+    return settings
+
+
+def alert_policy(settings: Settings) -> AlertPolicy:
+    """The configured alert rules. An alert goes out in its reader's language, unless the
+    deployment only sends reviewed languages and theirs is not (then the default, or
+    English when the default is not reviewed either); a channel's per-language posts follow
+    the same rule, each language once."""
+    policy = settings.alert_policy
+    if settings.alert_languages == "all":
+        return policy
+    fallback = settings.default_language if reviewed(settings.default_language) else "en"
+    return replace(policy, language_for=lambda language: language if reviewed(language) else fallback)
+
+
+# ── the running bot ───────────────────────────────────────────────────────────────
 @dataclass(slots=True)
 class Runtime:
-    """Everything a running bot owns, closed by :func:`open_runtime`."""
+    """Everything a running bot owns, closed by :func:`close_runtime`."""
 
     application: Application
     engine: AsyncEngine
@@ -90,6 +146,7 @@ class Runtime:
     leadership: Leadership
     people: PersonState
     inbox: UpdateInbox
+    desk: DeskHandlers
 
 
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
@@ -108,11 +165,14 @@ async def build_runtime(
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     limit_sends: bool = True,
+    webhook: bool = False,
 ) -> Runtime:
     """Open the database, load the neighborhoods and build the Application (not started),
     then freeze the heap built so far (see :func:`freeze_startup_heap`).
     `limit_sends=False` drops the send gate from the application bot (only for measuring
-    processing cost against an offline request, where no Telegram limit applies)."""
+    processing cost against an offline request, where no Telegram limit applies);
+    `webhook`: the updates come through the webhook's inbox (and are marked handled there)."""
+    check_languages(settings)
     token = settings.require_token()
     key = settings.require_hmac_key()
     logs.quiet()
@@ -138,6 +198,18 @@ async def build_runtime(
     publisher = Publisher(policy, gazetteer.adjacent)
     outbox = OutboxService(uow, clock)
     gate = SendGate(settings.send_limits)
+    metrics = Metrics(head_revision())
+
+    # The leadership starts and stops the broadcaster, whose claims carry the lease as
+    # their fence: the two callbacks look the broadcaster and the application up when run.
+    async def lead() -> None:
+        await broadcaster.start()
+        sweep_now(application)
+
+    async def follow() -> None:
+        await broadcaster.stop()
+
+    leadership = leadership_of(settings, gate, metrics, lead, follow)
     broadcaster = Broadcaster(
         outbox,
         Bot(token, base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url,
@@ -146,9 +218,9 @@ async def build_runtime(
         gate,
         clock,
         language_for=policy.language_for,
+        fence=leadership,
     )
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
-    metrics = Metrics()
     metrics.watch_broadcaster(broadcaster.counters)
     services = Services(
         settings=settings,
@@ -178,13 +250,14 @@ async def build_runtime(
         exports=ExportService(uow, clock, gazetteer),
         training=training,
     )
-    for admin in settings.admins:
-        existing = await services.roster.get(admin)
+    for admin_id in settings.admins:
+        existing = await services.roster.get(admin_id)
         if existing is None or existing.role is not Role.ADMIN:
-            await services.roster.add_admin(admin, "admin")
+            await services.roster.add_admin(admin_id, "admin")
     store = ConversationStore(engine, key, clock)
     writer = StateWriter(store, settings.persistence_interval_seconds)
-    people = PersonState(store, writer, shared=not is_sqlite(settings.database_url))  # SQLite: one process
+    people = PersonState(store, writer, shared=not is_sqlite(settings.database_url),  # SQLite: one process
+                         from_inbox=webhook)
     inbox = UpdateInbox(engine, key, clock, timedelta(seconds=settings.webhook_replay_seconds))
     guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
     builder = (
@@ -202,42 +275,41 @@ async def build_runtime(
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
     application = builder.build()
-    leadership = leadership_of(settings, application, broadcaster, gate, metrics)
-    channels = register_handlers(application, services, guards, people, leads=leadership.holds)
+    desk, channels = register_handlers(application, services, guards, people, leads=leadership.holds)
     broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
     freeze_startup_heap()
-    return Runtime(application, engine, services, geocoder, broadcaster, leadership, people, inbox)
+    return Runtime(application, engine, services, geocoder, broadcaster, leadership, people, inbox, desk)
 
 
-def leadership_of(settings: Settings, application: Application, broadcaster: Broadcaster,
-                  gate: SendGate, metrics: Metrics) -> Leadership:
-    """The leader election: the broadcaster runs (fenced by the lease) while this process
-    leads, a new leader runs the takeover sweeps at once, and the send gate keeps this
+def leadership_of(settings: Settings, gate: SendGate, metrics: Metrics, lead: Callable[[], Awaitable[None]],
+                  follow: Callable[[], Awaitable[None]]) -> Leadership:
+    """The leader election on the deployment's database (none on SQLite: this process
+    leads): `lead` runs when this process becomes the leader (the broadcaster starts and
+    the takeover sweeps run at once), `follow` when it stops; the send gate keeps this
     replica's share of the token's limits."""
 
     async def gained() -> None:
         metrics.leadership_changes.labels("gained").inc()
-        await broadcaster.start()
-        sweep_now(application)
+        await lead()
 
     async def lost() -> None:
         metrics.leadership_changes.labels("lost").inc()
-        await broadcaster.stop()
+        await follow()
 
     def share() -> None:
         gate.set_overall_rate(replica_rate(settings.send_per_second, settings.send_replica_per_second,
                                            leadership.replicas, leadership.is_leader))
 
-    leadership = Leadership(settings.database_url, gained, lost, on_beat=share)
-    broadcaster.fence = leadership
+    leadership = Leadership(leader_lease(settings.database_url, RENEW_TIMEOUT_SECONDS), gained, lost, on_beat=share)
     return leadership
 
 
 def register_handlers(application: Application, services: Services,
-                      guards: UpdateGuards, people: PersonState, leads: Callable[[], bool]) -> ChannelHandlers:
+                      guards: UpdateGuards, people: PersonState,
+                      leads: Callable[[], bool]) -> tuple[DeskHandlers, ChannelHandlers]:
     """Every feature's handlers, guards first, and the jobs (run only while `leads()`);
-    returns the channel handlers (the broadcaster tells them about broken links). `people`
-    keeps each person's data and conversation states."""
+    returns the desk handlers and the channel handlers (the broadcaster tells them about
+    broken links). `people` keeps each person's data and conversation states."""
     settings = services.settings
     application.add_handler(guards.handler(), group=-1)
     menu = Menu(services)
@@ -260,24 +332,7 @@ def register_handlers(application: Application, services: Services,
     answer_refusals(application, settings.default_language)  # every handler: refusals answered in one place
     application.add_error_handler(make_error_handler(settings.default_language))
     schedule_jobs(application, intake, desk, services, leads)
-    return channels
-
-
-async def publish_commands(application: Application) -> None:
-    """The command menu in every supported language."""
-    for language in SUPPORTED_LANGUAGES:
-        t = translator(language)
-        commands = [
-            BotCommand("report", t("Report enforcement activity")),
-            BotCommand("lawyer", t("Legal hotline")),
-            BotCommand("rights", t("Know your rights")),
-            BotCommand("subscribe", t("Get verified alerts for your neighborhood")),
-            BotCommand("mysubscriptions", t("Your alert subscriptions")),
-            BotCommand("language", t("Change language")),
-            BotCommand("help", t("Help")),
-            BotCommand("cancel", t("Stop the current report")),
-        ]
-        await application.bot.set_my_commands(commands, language_code=None if language == "en" else language)
+    return desk, channels
 
 
 async def close_runtime(runtime: Runtime) -> None:
@@ -298,18 +353,6 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def alert_policy(settings: Settings) -> AlertPolicy:
-    """The configured alert rules. An alert goes out in its reader's language, unless the
-    deployment only sends reviewed languages and theirs is not (then the default, or
-    English when the default is not reviewed either); a channel's per-language posts follow
-    the same rule, each language once."""
-    policy = settings.alert_policy
-    if settings.alert_languages == "all":
-        return policy
-    fallback = settings.default_language if reviewed(settings.default_language) else "en"
-    return replace(policy, language_for=lambda language: language if reviewed(language) else fallback)
-
-
 def public_routes(runtime: Runtime) -> list[web.RouteDef]:
     """The public map and the alert feeds, read from the bot's database."""
     services = runtime.services
@@ -324,24 +367,6 @@ def public_routes(runtime: Runtime) -> list[web.RouteDef]:
     ]
 
 
-def arrival(metrics: Metrics, guards: UpdateGuards) -> Callable[[object], bool]:
-    """What the update processor asks of each update as it arrives: a Telegram update is
-    counted by kind (a flood's included), then admitted or dropped by the flood guard."""
-
-    counters: dict[str, Counter] = {}  # one per kind seen: `labels()` is slow for every update of a flood
-
-    def admit(update: object) -> bool:
-        if isinstance(update, Update):
-            kind = next((k for k in UPDATE_KINDS if getattr(update, k, None) is not None), "other")
-            (counters.get(kind) or counters.setdefault(kind, metrics.updates.labels(kind))).inc()
-        return guards.admit(update)
-
-    return admit
-
-
-UPDATE_KINDS = ("message", "callback_query", "edited_message", "channel_post", "edited_channel_post", "my_chat_member")
-
-
 @asynccontextmanager
 async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_timeout: int = 10,
                       webhook: bool = False) -> AsyncIterator[Runtime]:
@@ -349,7 +374,7 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
     (and handling the updates other replicas accepted and left unhandled) — whose jobs and
     broadcaster run while it leads; stopped (state flushed) on exit."""
     secret = settings.require_webhook_secret() if webhook else ""
-    runtime = await build_runtime(settings, clock=clock)
+    runtime = await build_runtime(settings, clock=clock, webhook=webhook)
     app = runtime.application
     stop_leading = asyncio.Event()
     runner: web.AppRunner | None = None
@@ -364,11 +389,10 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
             await publish_commands(app)
             await app.start()
             if webhook:
-                runtime.people.from_inbox = True
                 replaying = asyncio.create_task(replay_abandoned(runtime.inbox, app, settings.webhook_replay_seconds,
                                                                  stop_leading), name="replay")
-                context = WebContext(app, runtime.engine, runtime.services.outbox, runtime.leadership,
-                                     runtime.services.metrics, secret, inbox=runtime.inbox,
+                context = WebContext(app, functools.partial(open_incidents, runtime.engine), runtime.services.outbox,
+                                     runtime.leadership, runtime.services.metrics, secret, inbox=runtime.inbox,
                                      max_pending_seconds=settings.health_max_pending_seconds)
                 served = web_app(context, public_routes(runtime), trust_forwarded_headers=settings.trust_forwarded_headers)
                 runner = await serve(served, settings.web_host, settings.web_port)
@@ -410,3 +434,65 @@ async def serve_bot(settings: Settings, stop: asyncio.Event, webhook: bool = Fal
         if pinging is not None:
             await pinging  # its last check done: no ping follows STOPPING
         notify("STOPPING=1")
+
+
+# ── what the command line and the demo do on a database ──────────────────────────
+async def migrate(settings: Settings, to: str = "head", *, allow_downgrade: bool = False) -> Migration:
+    """Create the schema or take it to revision `to`; a refused migration (a downgrade not
+    allowed, a key missing to seal or open the reporter contacts) raises
+    :class:`MissingSetting` saying why."""
+    try:
+        return await storage_admin.migrate(settings.database_url, to, allow_downgrade=allow_downgrade,
+                                   hmac_key=settings.optional_hmac_key())
+    except (MigrationRefused, SealingKeyMissing) as exc:
+        raise MissingSetting(str(exc)) from None
+
+
+async def replace_neighborhoods(database_url: str, neighborhoods: list[Neighborhood],
+                                hmac_key: bytes | None = None) -> None:
+    """Migrate the database at `database_url`, then replace every neighborhood with
+    `neighborhoods`, in one transaction."""
+    await storage_admin.replace_neighborhoods(database_url, neighborhoods, hmac_key)
+
+
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[UnitOfWorkFactory]:
+    """Units of work on the configured database, migrated first; the pool is closed after."""
+    key = settings.optional_hmac_key()
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine, hmac_key=key)
+        yield SqlUnitOfWorkFactory(engine, key)
+    finally:
+        await engine.dispose()
+
+
+async def neighborhoods(uow: UnitOfWorkFactory) -> Gazetteer:
+    """The neighborhoods stored in the database of `uow`."""
+    async with uow() as tx:
+        return Gazetteer(await tx.neighborhoods.all())
+
+
+@dataclass(frozen=True, slots=True)
+class ChatCheck:
+    """A chat the bot was asked to post alerts in: its title (None: it cannot be reached at
+    all) and what the bot still lacks there, described in English."""
+
+    title: str | None
+    missing: tuple[str, ...] = ()
+
+
+async def check_chat(settings: Settings, chat_id: int) -> ChatCheck:
+    """Ask Telegram whether the bot can post and edit alerts in `chat_id`."""
+    bot = Bot(settings.require_token(), base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url)
+    async with bot:
+        missing = await missing_rights(bot, chat_id)
+        chat = await bot.get_chat(chat_id) if missing is not None else None
+    if missing is None or chat is None:
+        return ChatCheck(None)
+    return ChatCheck(chat.title or str(chat_id), tuple(RIGHTS[m] for m in missing))
+
+
+def stats_report(figures: DeskStats, gazetteer: Gazetteer, settings: Settings) -> str:
+    """The desk statistics as the bot's /stats writes them, in English."""
+    return stats_text(translator("en"), figures, gazetteer, settings.tz)
