@@ -38,14 +38,16 @@ from sereno.bot.errors import make_error_handler
 from sereno.bot.export_handlers import ExportHandlers
 from sereno.bot.geocoding import GeopyGeocoder, geocoder_from
 from sereno.bot.guards import UpdateGuards, arrival
-from sereno.bot.i18n import SUPPORTED_LANGUAGES, reviewed, translator
+from sereno.bot.i18n import SUPPORTED_LANGUAGES as SUPPORTED_LANGUAGES  # (re-exported for the command line)
 from sereno.bot.i18n import CatalogStatus as CatalogStatus  # (re-exported for the command line)
 from sereno.bot.i18n import catalog_status as catalog_status
+from sereno.bot.i18n import reviewed, translator
 from sereno.bot.intake import IntakeConversation
 from sereno.bot.jobs import schedule_jobs, sweep_now
 from sereno.bot.leadership import RENEW_TIMEOUT_SECONDS, Leadership
 from sereno.bot.menu import Menu, publish_commands
 from sereno.bot.metrics import Metrics
+from sereno.bot.notifier import Notifier
 from sereno.bot.persistence import DatabasePersistence, PersonState, StateWriter
 from sereno.bot.rate_limiter import GateRateLimiter
 from sereno.bot.refusals import answer_refusals
@@ -67,6 +69,7 @@ from sereno.storage.sealing import SealingKeyMissing
 from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.storage.update_inbox import UpdateInbox
 from sereno.verify.alerts import AlertPolicy
+from sereno.verify.audience import ChannelLink
 from sereno.verify.channels import ChannelService
 from sereno.verify.clock import SystemClock
 from sereno.verify.desk import DeskService
@@ -146,7 +149,8 @@ class Runtime:
     leadership: Leadership
     people: PersonState
     inbox: UpdateInbox
-    desk: DeskHandlers
+    #: Sends what the services' results say to tell whom (as the handlers and jobs do).
+    notifier: Notifier
 
 
 async def prepare_database(settings: Settings, engine: AsyncEngine) -> None:
@@ -201,7 +205,8 @@ async def build_runtime(
     metrics = Metrics(head_revision())
 
     # The leadership starts and stops the broadcaster, whose claims carry the lease as
-    # their fence: the two callbacks look the broadcaster and the application up when run.
+    # their fence, and the broadcaster has admins told of broken channels: these callbacks
+    # look the broadcaster, the application and the notifier up when they run.
     async def lead() -> None:
         await broadcaster.start()
         sweep_now(application)
@@ -210,6 +215,10 @@ async def build_runtime(
         await broadcaster.stop()
 
     leadership = leadership_of(settings, gate, metrics, lead, follow)
+
+    async def tell_broken(links: list[ChannelLink]) -> None:  # admins are told through the application's bot
+        await notifier.channels_broken(application.bot, links)
+
     broadcaster = Broadcaster(
         outbox,
         Bot(token, base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url,
@@ -217,10 +226,11 @@ async def build_runtime(
         AlertRenderer(gazetteer, resources, settings.tz),
         gate,
         clock,
+        on_flagged=tell_broken,
         language_for=policy.language_for,
         fence=leadership,
     )
-    training = TrainingService(uow, clock, settings.certification_bar, pseudonymize)
+    training = TrainingService(uow, clock, settings.certification_bar, pseudonymize, gazetteer=gazetteer)
     metrics.watch_broadcaster(broadcaster.counters)
     services = Services(
         settings=settings,
@@ -233,6 +243,7 @@ async def build_runtime(
                          settings.photos_per_report),
             settings.cluster_policy,
             images=PillowImageSanitizer(),
+            gazetteer=gazetteer,
         ),
         places=PlaceResolver(gazetteer, geocoder),
         retention=RetentionService(uow, clock, settings.retention),
@@ -275,10 +286,10 @@ async def build_runtime(
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
     application = builder.build()
-    desk, channels = register_handlers(application, services, guards, people, leads=leadership.holds)
-    broadcaster.on_flagged = channels.tell_admins_flagged(application.bot)
+    notifier = Notifier(services)
+    register_handlers(application, services, notifier, guards, people, leads=leadership.holds)
     freeze_startup_heap()
-    return Runtime(application, engine, services, geocoder, broadcaster, leadership, people, inbox, desk)
+    return Runtime(application, engine, services, geocoder, broadcaster, leadership, people, inbox, notifier)
 
 
 def leadership_of(settings: Settings, gate: SendGate, metrics: Metrics, lead: Callable[[], Awaitable[None]],
@@ -304,26 +315,22 @@ def leadership_of(settings: Settings, gate: SendGate, metrics: Metrics, lead: Ca
     return leadership
 
 
-def register_handlers(application: Application, services: Services,
-                      guards: UpdateGuards, people: PersonState,
-                      leads: Callable[[], bool]) -> tuple[DeskHandlers, ChannelHandlers]:
-    """Every feature's handlers, guards first, and the jobs (run only while `leads()`);
-    returns the desk handlers and the channel handlers (the broadcaster tells them about
-    broken links). `people` keeps each person's data and conversation states."""
+def register_handlers(application: Application, services: Services, notifier: Notifier,
+                      guards: UpdateGuards, people: PersonState, leads: Callable[[], bool]) -> None:
+    """Every feature's handlers, guards first, and the jobs (run only while `leads()`),
+    all telling people through `notifier`. `people` keeps each person's data and
+    conversation states."""
     settings = services.settings
     application.add_handler(guards.handler(), group=-1)
     menu = Menu(services)
-    desk = DeskHandlers(services)
-    intake = IntakeConversation(services, menu, desk.announce, people)
+    desk = DeskHandlers(services, notifier)
+    intake = IntakeConversation(services, menu, notifier.submitted, people)
     conversation = intake.handler()
     people.bind(application, [conversation])
     application.add_handler(conversation)
     application.add_handlers(desk.handlers(application))
-    drills = DrillHandlers(services, desk)
-    desk.debrief = drills.debrief
-    application.add_handlers(drills.handlers(application))
-    channels = ChannelHandlers(services)
-    application.add_handlers(channels.handlers())
+    application.add_handlers(DrillHandlers(services, desk, notifier).handlers(application))
+    application.add_handlers(ChannelHandlers(services).handlers())
     application.add_handlers(AlertDeskHandlers(services).handlers())
     application.add_handlers(StatsHandlers(services).handlers())
     application.add_handlers(ExportHandlers(services).handlers())
@@ -331,8 +338,7 @@ def register_handlers(application: Application, services: Services,
     application.add_handlers(menu.handlers())
     answer_refusals(application, settings.default_language)  # every handler: refusals answered in one place
     application.add_error_handler(make_error_handler(settings.default_language))
-    schedule_jobs(application, intake, desk, services, leads)
-    return desk, channels
+    schedule_jobs(application, intake, notifier, services, leads)
 
 
 async def close_runtime(runtime: Runtime) -> None:

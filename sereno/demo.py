@@ -294,8 +294,8 @@ async def rumor_is_debunked(runtime: Runtime, double: BotApiDouble, marta: Scrip
         await services.desk.claim(verifier.user.chat_id, incident_id)
         result = await services.desk.decide(verifier.user.chat_id, incident_id, Verdict.DEBUNKED,
                                             "a utility crew, not agents")
+        await runtime.notifier.verdict(runtime.application.bot, result)
     services.broadcast_queued()
-    await runtime.desk.tell_reporters(runtime.application.bot, result.tell)
 
 
 async def trainee_practises(runtime: Runtime, admin: Script, teo: Script) -> None:

@@ -123,7 +123,7 @@ class Broadcaster:
         self._renderer = renderer
         self._gate = gate
         self._clock = clock
-        self.on_flagged = on_flagged
+        self._on_flagged = on_flagged
         #: The leader lease; None sends whenever running (one process, no lease).
         self.fence = fence
         self._flush_seconds = flush_seconds
@@ -402,8 +402,8 @@ class Broadcaster:
         if len(self._posted) > 100_000:
             self._posted.clear()
         self._gate.forget_idle(time.monotonic())
-        if flagged and self.on_flagged is not None:
+        if flagged and self._on_flagged is not None:
             try:
-                await self.on_flagged(flagged)
+                await self._on_flagged(flagged)
             except Exception:
                 log.warning("could not tell admins about a broken channel", exc_info=True)

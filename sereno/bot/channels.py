@@ -12,7 +12,6 @@ cannot, asks the admin to).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, Update
@@ -25,7 +24,6 @@ from sereno.bot.context import translator_for
 from sereno.bot.i18n import N_, Translator, translator
 from sereno.bot.refusals import REFUSAL_TEXTS
 from sereno.bot.services import Services
-from sereno.verify.audience import ChannelLink
 from sereno.verify.errors import RefusalReason
 from sereno.verify.members import Role
 
@@ -58,7 +56,8 @@ async def missing_rights(bot: Bot, chat_id: int) -> list[str] | None:
 
 
 class ChannelHandlers:
-    """/linkchannel in private, in groups and in channels; telling admins of broken links."""
+    """/linkchannel in private, in groups and in channels (admins are told of broken links
+    by the notifier)."""
 
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -151,21 +150,6 @@ class ChannelHandlers:
             await messaging.send(bot, chat_id, text)
         except TelegramError:
             log.info("could not answer about a channel link", exc_info=True)
-
-    def tell_admins_flagged(self, bot: Bot) -> Callable[[list[ChannelLink]], Awaitable[None]]:
-        """What the broadcaster calls when it finds channels it cannot post in."""
-
-        async def tell(links: list[ChannelLink]) -> None:
-            admins = [p for p in await self.s.roster.members() if p.can(Role.ADMIN)]
-            for link in links:
-                place = (nb.name if (nb := self.s.places.gazetteer.get(link.neighborhood_id)) else link.neighborhood_id)
-                for person in admins:
-                    t = translator(person.language)
-                    await self._say(bot, person.user_id, t(
-                        "⚠️ I can no longer post alerts in {title} ({place}): {problem}. Fix it, then link it again "
-                        "with /linkchannel.", title=link.title, place=place, problem=link.problem or ""))
-
-        return tell
 
     def handlers(self) -> list[BaseHandler]:
         in_chats = (filters.ChatType.CHANNEL | filters.ChatType.GROUPS) & filters.Regex(r"^/linkchannel(@\w+)?\s")

@@ -1,15 +1,13 @@
-"""The verification desk in Telegram: joining, duty, the queue, claims, verdicts, the
-roster, and telling reporters the outcome. Every command and button is checked by the
-roster and desk services on the server (callback data is only a hint of intent)."""
+"""The verification desk in Telegram: joining, duty, the queue, claims, verdicts and the
+roster (whom a verdict tells, and how, is the notifier's: `sereno.bot.notifier`). Every
+command and button is checked by the roster and desk services on the server (callback data
+is only a hint of intent)."""
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Awaitable, Callable, Sequence
 
-from telegram import Bot, Message, Update
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram import Message, Update
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -23,15 +21,12 @@ from telegram.ext import (
 from sereno.bot import desk_render, messaging
 from sereno.bot.callbacks import AnswerButton, DeskAction, DeskButton, RoleButton
 from sereno.bot.context import translator_for, user_data
-from sereno.bot.i18n import SUPPORTED_LANGUAGES, Translator, translator
+from sereno.bot.i18n import SUPPORTED_LANGUAGES, Translator
+from sereno.bot.notifier import Notifier, incident_card
 from sereno.bot.services import Services
-from sereno.verify.clustering import Placement, distance_m
 from sereno.verify.desk import Outcome, VerdictResult
-from sereno.verify.drills import DrillDebrief
-from sereno.verify.errors import Refusal
-from sereno.verify.incidents import DrillKind, Incident, ReporterToTell, Verdict
-from sereno.verify.intake import Submitted
-from sereno.verify.members import Role, Verifier
+from sereno.verify.incidents import DrillKind, Incident, Verdict
+from sereno.verify.members import Role
 from sereno.verify.text import CleanText, clean_text
 
 log = logging.getLogger(__name__)
@@ -40,12 +35,12 @@ PENDING_VERDICT = "desk_verdict"  # [incident id, verdict] waiting for the reaso
 ANSWERING = "answering"  # follow-up id whose answer the reporter is typing
 
 class DeskHandlers:
-    """Callbacks of the desk; `handlers(application)` lists them."""
+    """Callbacks of the desk; `handlers(application)` lists them. What a verdict calls for
+    goes out through `notifier`."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, notifier: Notifier) -> None:
         self.s = services
-        #: Tells whoever must know that a drill was decided (set by the drill handlers).
-        self.debrief: Callable[[Bot, DrillDebrief], Awaitable[None]] | None = None
+        self.notifier = notifier
 
     def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
         return translator_for(update, context, self.s.settings.default_language)
@@ -170,10 +165,7 @@ class DeskHandlers:
                    note: str = "") -> tuple[str, messaging.Markup]:
         """The card of an incident as `user_id` may see it (under `note` if given), one
         message long, with its buttons: the verdicts for its holder, else Claim."""
-        view = await self.s.desk.view(user_id, incident_id)
-        shown = desk_render.card(t, view, self.s.places.gazetteer, self.s.clock.now(), self.s.settings.tz, note)
-        keyboard = desk_render.verdict_keyboard if holding else desk_render.claim_keyboard
-        return shown.text, keyboard(t, view, shown)
+        return await incident_card(self.s, t, user_id, incident_id, holding=holding, note=note)
 
     async def on_desk_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button under a card (:class:`DeskButton`): claim, release, photos, read all
@@ -240,18 +232,13 @@ class DeskHandlers:
         result = await self.s.desk.decide(user.id, incident_id, Verdict(value), cleaned.text)
         drill = result.drill
         if drill is not None and drill.run.kind is DrillKind.TRAINING:  # the feedback is the answer
-            if self.debrief is not None:
-                await self.debrief(context.bot, drill)
+            await self.notifier.verdict(context.bot, result)
             return
         if result.outcome is Outcome.DECIDED and result.incident.drill is None:
             self.s.broadcast_queued()
             self.observe_decided(result.incident)
         await self.say(update, context, self.verdict_summary(t, result))
-        await self.tell_reporters(context.bot, result.tell)
-        if drill is not None and self.debrief is not None:
-            await self.debrief(context.bot, drill)
-        if result.outcome is Outcome.ESCALATED:
-            await self.alert_coordinators(context.bot, result.incident)
+        await self.notifier.verdict(context.bot, result)
 
     def observe_decided(self, incident: Incident) -> None:
         """Count the verdict and how long the desk took (metrics)."""
@@ -274,32 +261,6 @@ class DeskHandlers:
             return t("Question sent to {count} reporter(s). The incident is back in the queue.",
                      count=len(result.tell))
         return t("Recorded. A second verifier must agree before anything is published.")
-
-    async def tell_reporters(self, bot: Bot, reporters: Sequence[ReporterToTell]) -> None:
-        """Send each reporter what they are owed (an outcome or a follow-up question), in
-        their language, then settle it with the desk (`DeskService.told`: a reporter told the
-        outcome is forgotten). A reporter who cannot be reached (blocked the bot, chat gone)
-        is settled too; a send that fails otherwise stays owed, for `tell_owed` to retry."""
-        settled = []
-        for reporter in reporters:
-            text, markup = desk_render.for_reporter(translator(reporter.language), reporter)
-            try:
-                await messaging.send(bot, reporter.chat_id, text, markup)
-            except (Forbidden, BadRequest):
-                log.info("a reporter cannot be reached", exc_info=True)
-            except TelegramError:
-                log.info("could not reach a reporter; it will be tried again", exc_info=True)
-                continue
-            settled.append(reporter)
-        if settled:
-            await self.s.desk.told(settled)
-
-    async def tell_owed(self, bot: Bot) -> int:
-        """Tell reporters what they are still owed past the grace period (the process that
-        decided died, or the send failed); returns how many messages were claimed."""
-        owed = await self.s.desk.claim_owed()
-        await self.tell_reporters(bot, owed)
-        return len(owed)
 
     # ── reporters answering follow-ups ────────────────────────────────────────────
     async def on_answer_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -332,69 +293,6 @@ class DeskHandlers:
         answered = await self.s.intake.answer_follow_up(follow_up_id, user.id, cleaned.text)
         await self.say(update, context, t("Thank you. Your answer was passed on to the verifiers.") if answered
                        else t("That question is closed or was already answered."))
-
-    # ── notifications ─────────────────────────────────────────────────────────────
-    async def announce(self, bot: Bot, submitted: Submitted) -> int:
-        """Send the card of a new (or newly more urgent) incident to the on-duty verifiers
-        covering it; returns how many were reached."""
-        incident = submitted.incident
-        if incident is None or submitted.duplicate or (
-                submitted.placement is Placement.JOIN and not submitted.escalated):
-            return 0
-        return await self.announce_incident(bot, incident, submitted.report.language)
-
-    async def announce_incident(self, bot: Bot, incident: Incident, language: str) -> int:
-        """Send the incident's card to the on-duty verifiers covering it who read `language`,
-        nearest first; returns how many were reached."""
-        reached = 0
-        for person in await self.s.desk.on_duty_for(incident, language, self._distance_to(incident)):
-            t = translator(person.language)
-            try:
-                await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id))
-                reached += 1
-            except (TelegramError, Refusal):
-                log.info("could not notify a verifier", exc_info=True)
-        return reached
-
-    def _distance_to(self, incident: Incident) -> Callable[[Verifier], float]:
-        """Metres from the incident to the nearest of a verifier's home neighborhoods (those
-        covering everywhere, or an incident without a pin, come after)."""
-        gazetteer = self.s.places.gazetteer
-
-        def distance(person: Verifier) -> float:
-            homes = [nb.centroid for nb_id in person.neighborhoods if (nb := gazetteer.get(nb_id)) is not None]
-            if incident.point is None or not homes:
-                return math.inf
-            return min(distance_m(incident.point, home) for home in homes)
-
-        return distance
-
-    async def alert_coordinators(self, bot: Bot, incident: Incident) -> None:
-        """Verifiers disagree: every coordinator gets the card to settle it."""
-        for person in await self.s.roster.members():
-            if not person.can(Role.COORDINATOR):
-                continue
-            t = translator(person.language)
-            try:
-                await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id))
-            except (TelegramError, Refusal):
-                log.info("could not alert a coordinator", exc_info=True)
-
-    async def ping_unclaimed(self, bot: Bot) -> int:
-        """Ping about incidents nobody claimed in time (see `DeskService.unclaimed_pings`);
-        returns how many cards were sent."""
-        sent = 0
-        for incident, people in await self.s.desk.unclaimed_pings():
-            minutes = int((self.s.clock.now() - incident.first_seen_at).total_seconds() // 60)
-            for person in people:
-                t = translator(person.language)
-                try:
-                    note = t("⏰ Nobody has claimed this for {minutes} min.", minutes=minutes)
-                    await messaging.send(bot, person.user_id, *await self.card(t, person.user_id, incident.id, note=note))
-                    sent += 1
-                except (TelegramError, Refusal):
-                    log.info("could not ping a verifier", exc_info=True)
-        return sent
 
     def handlers(self, application: Application) -> list[BaseHandler]:
         """Handlers to add before the menu's catch-alls."""

@@ -2,15 +2,14 @@
 
 A practice drill is worked with the desk's own card and buttons (claim, verdict, reason);
 what differs is said here: the feedback after the verdict, the records, the proposal to
-promote a trainee, and — for live drills — telling the desk afterwards. Every action is
-checked by the training and desk services on the server."""
+promote a trainee, and — for live drills — telling the desk afterwards (written in
+`sereno.bot.drill_render`, sent by the notifier to whom the training service says). Every
+action is checked by the training and desk services on the server."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from datetime import timedelta
 
 import yaml
 from telegram import Bot, Update
@@ -21,10 +20,12 @@ from sereno.bot import desk_render, messaging
 from sereno.bot.callbacks import DrillAction, DrillButton, Token
 from sereno.bot.context import translator_for, user_data
 from sereno.bot.desk import Awaiting, DeskHandlers
-from sereno.bot.i18n import Translator, translator
+from sereno.bot.drill_render import drill_button, record_line, text_in
+from sereno.bot.i18n import Translator
+from sereno.bot.notifier import Notifier
 from sereno.bot.services import Services
-from sereno.verify.drills import DrillDebrief, DrillFileError, TrainingRecord, scenario_document
-from sereno.verify.incidents import DrillKind, IncidentStatus
+from sereno.verify.drills import DrillFileError, scenario_document
+from sereno.verify.incidents import IncidentStatus
 from sereno.verify.members import Role
 
 log = logging.getLogger(__name__)
@@ -34,34 +35,14 @@ MAX_FILE_BYTES = 256 * 1024
 LIVE_CHOICES = 20
 
 
-def duration(t: Translator, span: timedelta) -> str:
-    """"4 min 05 s" (or "35 s")."""
-    seconds = max(0, int(span.total_seconds()))
-    if seconds < 60:
-        return t("{seconds} s", seconds=seconds)
-    return t("{minutes} min {seconds:02d} s", minutes=seconds // 60, seconds=seconds % 60)
-
-
-def text_in(texts: Mapping[str, str], language: str) -> str:
-    """A scenario text in `language`, else English."""
-    return texts.get(language) or texts["en"]
-
-
-def record_line(t: Translator, record: TrainingRecord) -> str:
-    """One person's drills: count, share right, median time to a verdict, the bar."""
-    median = duration(t, record.median_verdict) if record.median_verdict is not None else "—"
-    line = t.n("{count} drill, right: {percent}%, median {median} to a verdict",
-               "{count} drills, right: {percent}%, median {median} to a verdict",
-               record.drills, count=record.drills, percent=round(100 * record.accuracy), median=median)
-    return line + (" · " + t("meets the bar") if record.meets_bar else "")
-
-
 class DrillHandlers:
-    """/drills and its buttons, scenario files, and the debriefs after a drill's verdict."""
+    """/drills and its buttons, and scenario files; live drills and debriefs go out through
+    `notifier`."""
 
-    def __init__(self, services: Services, desk: DeskHandlers) -> None:
+    def __init__(self, services: Services, desk: DeskHandlers, notifier: Notifier) -> None:
         self.s = services
         self.desk = desk
+        self.notifier = notifier
 
     def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
         return translator_for(update, context, self.s.settings.default_language)
@@ -115,9 +96,9 @@ class DrillHandlers:
             await self.offer_live(context.bot, t, user_id, chat_id)
             await query.answer()
         elif action is DrillAction.INJECT:
-            incident = await self.s.training.inject_live(user_id, value, self.s.settings.default_language)
+            started = await self.s.training.inject_live(user_id, value, self.s.settings.default_language)
             await query.answer()
-            reached = await self.desk.announce_incident(context.bot, incident, self.s.settings.default_language)
+            reached = await self.notifier.drill_started(context.bot, started)
             await messaging.send(context.bot, chat_id, t(
                 "Live drill started. It is in the live queue as if it were real, and {count} verifier(s) on "
                 "duty were sent its card. Only coordinators see it marked as a drill; nothing will be "
@@ -125,7 +106,7 @@ class DrillHandlers:
         elif action is DrillAction.END:
             debrief = await self.s.training.end_live(user_id, value)
             await query.answer(t("Live drill ended."))
-            await self.debrief(context.bot, debrief)
+            await self.notifier.debrief(context.bot, debrief)
         elif action is DrillAction.IMPORT:
             await self.s.training.scenarios(user_id)  # coordinators only (checked, audited)
             user_data(context)[IMPORTING] = True
@@ -196,90 +177,9 @@ class DrillHandlers:
         await self.desk.say(update, context, t("Imported {count} scenario(s): {new} new, {replaced} replaced.",
                                                count=new + replaced, new=new, replaced=replaced))
 
-    # ── after a drill's verdict ───────────────────────────────────────────────────
-    async def debrief(self, bot: Bot, debrief: DrillDebrief) -> None:
-        """A practice drill: feedback to the trainee (and a proposal to coordinators when
-        they now meet the bar). A live drill: the desk is told it was a drill, and
-        coordinators get its times and verdict."""
-        if debrief.run.kind is DrillKind.TRAINING:
-            await self._feedback(bot, debrief)
-            if debrief.proposal is not None:
-                await self._propose(bot, debrief.proposal)
-            return
-        coordinators = [p for p in await self.s.roster.members() if p.can(Role.COORDINATOR)]
-        for person_id in debrief.participants:
-            if person_id in {c.user_id for c in coordinators}:
-                continue
-            person = await self.s.roster.get(person_id)
-            t = translator(person.language if person else self.s.settings.default_language)
-            await self._send(bot, person_id, t(
-                "That incident was a live drill set by the coordinators: nothing was published and nobody "
-                "was alerted. The true answer: {answer}. Why: {why}\nThank you for handling it as real.",
-                answer=t(desk_render.VERDICT_LABELS[debrief.scenario.answer]),
-                why=text_in(debrief.scenario.explanation, t.language)))
-        for person in coordinators:
-            await self._send(bot, person.user_id, self._live_report(translator(person.language), debrief))
-
-    def _live_report(self, t: Translator, debrief: DrillDebrief) -> str:
-        run, grade = debrief.run, debrief.grade
-        if grade is None or run.verdict is None:
-            claimed = (t("First claim after {claim}.", claim=duration(t, run.first_claimed_at - run.started_at))
-                       if run.first_claimed_at else t("Nobody claimed it."))
-            return "\n".join([
-                t("Live drill ended before the desk decided: {title}",
-                  title=text_in(debrief.scenario.title, t.language)),
-                claimed + " " + t("Verdicts given: {count}.", count=len(debrief.verdicts)),
-                t("Nothing was published. The verifiers who worked it have been told it was a drill."),
-            ])
-        return "\n".join([
-            t("Live drill decided: {title}", title=text_in(debrief.scenario.title, t.language)),
-            t("Desk verdict: {verdict} ({right}); true answer: {answer}.",
-              verdict=t(desk_render.VERDICT_LABELS[run.verdict]), right=t("right") if grade.correct else t("wrong"),
-              answer=t(desk_render.VERDICT_LABELS[debrief.scenario.answer])),
-            t("First claim after {claim}; decided after {verdict}; {count} verdict(s) given.",
-              claim=duration(t, grade.time_to_claim), verdict=duration(t, grade.time_to_verdict),
-              count=len(debrief.verdicts)),
-            t("Nothing was published. The verifiers who worked it have been told it was a drill."),
-        ])
-
-    async def _feedback(self, bot: Bot, debrief: DrillDebrief) -> None:
-        run, grade, record = debrief.run, debrief.grade, debrief.record
-        assert run.verdict is not None and grade is not None and record is not None
-        t = translator(record.person.language)
-        verdict = t(desk_render.VERDICT_LABELS[run.verdict])
-        answer = t(desk_render.VERDICT_LABELS[debrief.scenario.answer])
-        lines = [
-            t("✅ Right: {verdict}.", verdict=verdict) if grade.correct
-            else t("❌ Not quite: you said {verdict}; the answer is {answer}.", verdict=verdict, answer=answer),
-            t("Why: {why}", why=text_in(debrief.scenario.explanation, t.language)),
-            t("You claimed it after {claim} and gave your verdict after {verdict}.",
-              claim=duration(t, grade.time_to_claim), verdict=duration(t, grade.time_to_verdict)),
-            t("Your drills:") + " " + record_line(t, record),
-        ]
-        await self._send(bot, run.person, "\n".join(lines),
-                         {"inline_keyboard": [[self._button(t("Practice another drill"), DrillButton(DrillAction.PRACTICE))]]})
-
-    async def _propose(self, bot: Bot, record: TrainingRecord) -> None:
-        """Every coordinator is asked; promotion stays their decision (the role button is
-        checked and audited by the roster)."""
-        for person in await self.s.roster.members():
-            if not person.can(Role.COORDINATOR):
-                continue
-            t = translator(person.language)
-            text = t("{name} (trainee) meets the bar to become a verifier: {record}. Promotion is your decision.",
-                     name=record.person.name, record=record_line(t, record))
-            button = desk_render.role_button(t, record.person.user_id, Role.VERIFIER)
-            await self._send(bot, person.user_id, text, {"inline_keyboard": [[button]]})
-
-    async def _send(self, bot: Bot, chat_id: int, text: str, markup: messaging.Markup | None = None) -> None:
-        try:
-            await messaging.send(bot, chat_id, text, markup)
-        except TelegramError:
-            log.info("could not reach a desk member about a drill", exc_info=True)
-
     @staticmethod
     def _button(text: str, data: DrillButton) -> dict[str, object]:
-        return {"text": text, "callback_data": data.pack()}
+        return drill_button(text, data)
 
     def handlers(self, application: Application) -> list[BaseHandler]:
         return [

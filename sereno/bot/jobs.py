@@ -7,13 +7,10 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
-from sereno.bot import messaging
-from sereno.bot.desk import DeskHandlers
-from sereno.bot.i18n import translator
 from sereno.bot.intake import IntakeConversation
+from sereno.bot.notifier import Notifier
 from sereno.bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -35,10 +32,11 @@ STARTUP_SWEEP_SECONDS = 2
 TAKEOVER_SWEEPS = ("expire-leases", "expire-alerts", "tell-owed-outcomes")
 
 
-def schedule_jobs(application: Application, intake: IntakeConversation, desk: DeskHandlers,
+def schedule_jobs(application: Application, intake: IntakeConversation, notifier: Notifier,
                   services: Services, leads: Callable[[], bool]) -> None:
-    """Register the repeating jobs. Those working on the shared database run only while
-    this replica `leads()`; closing idle drafts (this process's own conversations) always.
+    """Register the repeating jobs; whom they tell is the services' answer, sent by
+    `notifier`. Those working on the shared database run only while this replica
+    `leads()`; closing idle drafts (this process's own conversations) always.
     Each run that finishes without an error sets its job's last-success metric (a job
     skipped on a follower does not)."""
 
@@ -58,20 +56,13 @@ def schedule_jobs(application: Application, intake: IntakeConversation, desk: De
                  "%d incident pins", purged.reports, purged.contacts, purged.photos, purged.reasons, purged.pins)
 
     async def expire_leases(context: ContextTypes.DEFAULT_TYPE) -> None:
-        for _, holder in await services.desk.expire_leases():
-            person = await services.roster.get(holder)
-            t = translator(person.language if person else "en")
-            try:
-                await messaging.send(context.bot, holder, t(
-                    "Your claim on an incident ran out, so it went back to the queue. Send /queue to see it."))
-            except TelegramError:
-                log.info("could not tell a verifier their lease ran out", exc_info=True)
+        await notifier.claims_expired(context.bot, [holder for _, holder in await services.desk.expire_leases()])
 
     async def ping_unclaimed(context: ContextTypes.DEFAULT_TYPE) -> None:
-        await desk.ping_unclaimed(context.bot)
+        await notifier.cards(context.bot, await services.desk.unclaimed_pings())
 
     async def tell_owed(context: ContextTypes.DEFAULT_TYPE) -> None:
-        if told := await desk.tell_owed(context.bot):
+        if told := await notifier.owed(context.bot):
             log.info("told %d owed outcome(s) to reporters", told)
 
     async def expire_alerts(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -40,6 +40,7 @@ from sereno.verify.incidents import (
 )
 from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Media, Report, Tier
+from sereno.verify.notices import CardNotice, CardReason, Recipient, holding, recipients
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 FINAL = frozenset({Verdict.CONFIRMED, Verdict.DEBUNKED})
@@ -111,14 +112,16 @@ class IncidentView:
 class VerdictResult:
     """The incident after a verdict, what happened, and whom to tell: every reporter of a
     decided incident, or the reporters a follow-up question is for (then `DeskService.told`;
-    whatever is not told in time is claimed again by `DeskService.claim_owed`); for a
-    decided drill, its debrief."""
+    whatever is not told in time is claimed again by `DeskService.claim_owed`); when the
+    verdicts disagree, every coordinator, with the card (`cards`); for a decided drill, its
+    debrief (which says whom it is for)."""
 
     incident: Incident
     outcome: Outcome
     verdicts: tuple[VerdictRecord, ...]
     tell: tuple[ReporterToTell, ...] = ()
     drill: DrillDebrief | None = None
+    cards: tuple[CardNotice, ...] = ()
 
 
 class DeskGuard:
@@ -291,6 +294,7 @@ class DeskService(DeskGuard):
             verdicts = (*earlier, record)
             outcome, final = self._judge(incident, person, verdicts)
             tell: tuple[ReporterToTell, ...] = ()
+            settle: tuple[Recipient, ...] = ()
             debrief = None
             if outcome is Outcome.DECIDED:
                 assert final is not None
@@ -308,13 +312,15 @@ class DeskService(DeskGuard):
                 await uow.incidents.drop_lease(incident_id, holder=user_id)
                 if outcome is Outcome.ESCALATED:
                     await uow.incidents.escalate(incident_id)
+                    settle = holding(await uow.verifiers.all(), Role.COORDINATOR)
             await uow.owed.add(tell, now)  # claimed by the caller, who tells them now
             await self._audit(uow, user_id, f"verdict.{verdict.value}", incident_id,
                               {"counts": counts, "outcome": outcome.value})
             updated = await uow.incidents.get(incident_id)
             await uow.commit()
         assert updated is not None
-        return VerdictResult(updated, outcome, verdicts, tell, debrief)
+        cards = (CardNotice(updated, CardReason.DISAGREEMENT, settle),) if outcome is Outcome.ESCALATED else ()
+        return VerdictResult(updated, outcome, verdicts, tell, debrief, cards)
 
     async def _ask(self, uow: UnitOfWork, user_id: int, incident_id: str, question: str,
                    now: datetime) -> list[ReporterToTell]:
@@ -379,10 +385,11 @@ class DeskService(DeskGuard):
             await self._own_training(uow, user_id, incident, "photos")
             return await uow.media.for_incident(incident_id)
 
-    async def unclaimed_pings(self) -> list[tuple[Incident, list[Verifier]]]:
-        """Open incidents nobody claimed in time, each with whom to ping now: everyone on
-        duty after `ping_after`, coordinators (on duty or not) after twice that. Each level
-        is sent once (recorded with a conditional update)."""
+    async def unclaimed_pings(self) -> list[CardNotice]:
+        """The cards of open incidents nobody claimed in time, each with whom to ping now:
+        every verifier (and up) on duty after `ping_after`, whatever their areas;
+        coordinators (on duty or not) after twice that. Each level is sent once (recorded
+        with a conditional update)."""
         now = self._clock.now()
         async with self._uow() as uow:
             people = await uow.verifiers.all()
@@ -400,22 +407,9 @@ class DeskService(DeskGuard):
                         targets = [v for v in people if v.can(Role.COORDINATOR)]
                     await uow.audit.add(AuditEvent(now, "system", f"ping.{level}", incident.id,
                                                    {"people": len(targets)}))
-                    due.append((incident, targets))
+                    due.append(CardNotice(incident, CardReason.UNCLAIMED, recipients(targets)))
             await uow.commit()
         return due
-
-    async def on_duty_for(self, incident: Incident, language: str,
-                          distance: Callable[[Verifier], float] | None = None) -> list[Verifier]:
-        """On-duty verifiers (and up) covering the incident's neighborhood (or everywhere) and
-        reading `language`, nearest first when `distance` is given."""
-        async with self._uow() as uow:
-            everyone = await uow.verifiers.all()
-        covering = [
-            v for v in everyone
-            if v.on_duty and v.can(Role.VERIFIER) and language in v.languages
-            and (not v.neighborhoods or incident.neighborhood_id in v.neighborhoods)
-        ]
-        return sorted(covering, key=distance) if distance else covering
 
     def _judge(self, incident: Incident, person: Verifier,
                verdicts: tuple[VerdictRecord, ...]) -> tuple[Outcome, Verdict | None]:

@@ -23,6 +23,7 @@ from typing import Literal, TypeVar, overload
 from sereno.verify.incidents import DrillKind, Verdict, VerdictRecord
 from sereno.verify.members import Verifier
 from sereno.verify.model import Activity, AgentCount, GeoPoint, InvalidPoint, Uniform, VehicleCount
+from sereno.verify.notices import Recipient
 
 ANSWERS = (Verdict.CONFIRMED, Verdict.DEBUNKED, Verdict.UNVERIFIABLE)
 LANGUAGES = ("en", "es")
@@ -263,8 +264,13 @@ def _median(values: Iterable[timedelta]) -> timedelta | None:
 class DrillDebrief:
     """A drill just finished: its grade (None when a coordinator ended a live drill before
     any decision) and the scenario's explanation; for a live drill the desk members who
-    worked it (to be told it was a drill); for a practice drill the person's record, this
-    drill included, and whether it just got them proposed to coordinators."""
+    worked it; for a practice drill the person's record, this drill included, and whether
+    it just got them proposed to coordinators.
+
+    And whom to tell what: a practice drill's feedback goes to the `trainee`, the proposal
+    to promote them to every coordinator (`proposal_to`, only when `proposed`); a live
+    drill is revealed as a drill to those who worked it, coordinators excepted
+    (`revealed_to`), and reported to every coordinator (`report_to`)."""
 
     run: DrillRun
     scenario: Scenario
@@ -273,6 +279,10 @@ class DrillDebrief:
     participants: tuple[int, ...] = ()
     record: TrainingRecord | None = None
     proposed: bool = False
+    trainee: Recipient | None = None
+    proposal_to: tuple[Recipient, ...] = ()
+    revealed_to: tuple[Recipient, ...] = ()
+    report_to: tuple[Recipient, ...] = ()
 
     @property
     def proposal(self) -> TrainingRecord | None:

@@ -27,6 +27,8 @@ from sereno.verify.model import (
     ReportDraft,
     Tier,
 )
+from sereno.verify.notices import CardNotice, CardReason, covering
+from sereno.verify.places import Gazetteer
 from sereno.verify.ports import Clock, ImageSanitizer, IncidentRepository, UnitOfWork, UnitOfWorkFactory
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.refcodes import new_ref_code
@@ -64,13 +66,17 @@ class Submitted:
     """A stored report and the incident it now belongs to. `duplicate` is true when this
     draft had been submitted before (nothing was stored then); `placement` says whether the
     report opened the incident, joined it, or opened it with a merge suggested; `escalated`
-    that joining made the incident more urgent."""
+    that joining made the incident more urgent. `cards` says whom to send the incident's
+    card: for a new incident, or one this report made more urgent, the verifiers on duty
+    covering it who read the report's language, nearest first (nothing for a duplicate or
+    a report that joined without changing anything)."""
 
     report: Report
     duplicate: bool
     incident: Incident | None = None
     placement: Placement | None = None
     escalated: bool = False
+    cards: tuple[CardNotice, ...] = ()
 
 
 class IntakeService:
@@ -86,13 +92,17 @@ class IntakeService:
         clustering: ClusterPolicy | None = None,
         *,
         images: ImageSanitizer,
+        gazetteer: Gazetteer | None = None,
     ) -> None:
+        """`gazetteer`: the neighborhoods, to order the verifiers told of a new incident
+        nearest first (without it, in roster order)."""
         self._uow = uow
         self._clock = clock
         self._pseudonymize = pseudonymize
         self._images = images
         self.policy = policy or IntakePolicy()
         self.clustering = clustering or ClusterPolicy()
+        self._gazetteer = gazetteer
         self._limited_until: dict[str, datetime] = {}
 
     def wait_before_reporting(self, user_id: int) -> timedelta | None:
@@ -167,8 +177,12 @@ class IntakeService:
             )
             if draft.photos:
                 report = replace(report, media_ids=await uow.media.attach(draft.draft_id, report_id))
+            cards: tuple[CardNotice, ...] = ()
+            if decision.placement is not Placement.JOIN or escalated:
+                to = covering(await uow.verifiers.all(), incident, language, self._gazetteer)
+                cards = (CardNotice(incident, CardReason.NEW, to),)
             await uow.commit()
-        return Submitted(report, False, incident, decision.placement, escalated)
+        return Submitted(report, False, incident, decision.placement, escalated, cards)
 
     async def _cluster(
         self, uow: UnitOfWork, draft: ReportDraft, tier: Tier, now: datetime

@@ -42,6 +42,8 @@ from sereno.verify.errors import RefusalReason
 from sereno.verify.incidents import TIER_ORDER, DrillKind, Incident, IncidentStatus, Verdict, VerdictRecord
 from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Report, ReportDraft, TimeSeen
+from sereno.verify.notices import CardNotice, CardReason, Recipient, covering, holding, recipients
+from sereno.verify.places import Gazetteer
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from sereno.verify.refcodes import new_ref_code
 from sereno.verify.triage import tier_for
@@ -55,6 +57,16 @@ def grade_run(run: DrillRun, scenario: Scenario) -> Grade:
     assert run.verdict is not None and run.finished_at is not None
     claimed = run.first_claimed_at or run.finished_at
     return grade(scenario, run.verdict, claimed - run.started_at, run.finished_at - run.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)
+class DrillStarted:
+    """A live drill just put in the queue: its incident, and the card for the verifiers on
+    duty covering it, as a real incident's (nearest first)."""
+
+    incident: Incident
+    cards: tuple[CardNotice, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +119,14 @@ class TrainingService(DeskGuard):
     action and refusal is audited."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, bar: CertificationBar | None = None,
-                 pseudonymize: Callable[[int], str] | None = None) -> None:
+                 pseudonymize: Callable[[int], str] | None = None, *, gazetteer: Gazetteer | None = None) -> None:
+        """`gazetteer`: the neighborhoods, to order the verifiers sent a live drill nearest
+        first (without it, in roster order)."""
         self._uow = uow
         self._clock = clock
         self.bar = bar or CertificationBar()
         self._pseudonymize = pseudonymize
+        self._gazetteer = gazetteer
 
     async def scenarios(self, user_id: int) -> list[Scenario]:
         """Every stored scenario (coordinators)."""
@@ -157,8 +172,9 @@ class TrainingService(DeskGuard):
             await uow.commit()
         return incident
 
-    async def inject_live(self, user_id: int, scenario_id: str, language: str) -> Incident:
-        """Put a scenario in the live queue as if it were real (coordinators)."""
+    async def inject_live(self, user_id: int, scenario_id: str, language: str) -> DrillStarted:
+        """Put a scenario in the live queue as if it were real (coordinators), its texts in
+        `language`: its card goes to the verifiers on duty covering it who read it."""
         now = self._clock.now()
         async with self._uow() as uow:
             await self._member(uow, user_id, Role.COORDINATOR, "drills.live", scenario_id[:64])
@@ -168,8 +184,9 @@ class TrainingService(DeskGuard):
             assert scenario is not None
             incident = await self._start(uow, scenario, DrillKind.LIVE, user_id, language, now)
             await self._audit(uow, user_id, "drills.live", incident.id, {"scenario": scenario.id})
+            to = covering(await uow.verifiers.all(), incident, language, self._gazetteer)
             await uow.commit()
-        return incident
+        return DrillStarted(incident, (CardNotice(incident, CardReason.NEW, to),))
 
     async def live_drills(self, user_id: int) -> list[LiveDrill]:
         """Live drills, newest first, with their incidents as they stand (coordinators)."""
@@ -218,7 +235,8 @@ class TrainingService(DeskGuard):
                 await uow.audit.add(AuditEvent(now, "system", "drills.proposed", f"verifier:{person.user_id}",
                                                {"drills": record.drills, "correct": record.correct}))
         participants = tuple(dict.fromkeys(v.verifier_id for v in verdicts))
-        return DrillDebrief(run, scenario, grade_run(run, scenario), verdicts, participants, record, proposed)
+        debrief = DrillDebrief(run, scenario, grade_run(run, scenario), verdicts, participants, record, proposed)
+        return await self._addressed(uow, debrief, person)
 
     async def end_live(self, user_id: int, incident_id: str) -> DrillDebrief:
         """End a live drill the desk has not decided (coordinators): it leaves the queue,
@@ -239,9 +257,24 @@ class TrainingService(DeskGuard):
             verdicts = await uow.verdicts.for_incident(incident_id)
             holders = [incident.claimed_by] if incident.claimed_by is not None else []
             await self._audit(uow, user_id, "drills.end", incident_id, {"verdicts": len(verdicts)})
+            participants = tuple(dict.fromkeys([*(v.verifier_id for v in verdicts), *holders]))
+            debrief = await self._addressed(uow, DrillDebrief(run, scenario, None, verdicts, participants), None)
             await uow.commit()
-        participants = tuple(dict.fromkeys([*(v.verifier_id for v in verdicts), *holders]))
-        return DrillDebrief(run, scenario, None, verdicts, participants)
+        return debrief
+
+    @staticmethod
+    async def _addressed(uow: UnitOfWork, debrief: DrillDebrief, trainee: Verifier | None) -> DrillDebrief:
+        """The debrief with its recipients (see :class:`DrillDebrief`): `trainee` is the
+        person who practised a training drill."""
+        if debrief.run.kind is DrillKind.TRAINING:
+            if trainee is None:
+                return debrief
+            people = await uow.verifiers.all() if debrief.proposed else []
+            return replace(debrief, trainee=Recipient.of(trainee), proposal_to=holding(people, Role.COORDINATOR))
+        people = await uow.verifiers.all()
+        by_id = {person.user_id: person for person in people}
+        worked = [by_id[p] for p in debrief.participants if p in by_id and not by_id[p].can(Role.COORDINATOR)]
+        return replace(debrief, revealed_to=recipients(worked), report_to=holding(people, Role.COORDINATOR))
 
     async def _records(self, uow: UnitOfWork, people: list[Verifier]) -> list[TrainingRecord]:
         scenarios = {s.id: s for s in await uow.drills.all()}

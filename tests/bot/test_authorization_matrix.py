@@ -287,8 +287,8 @@ async def invite_of_a_revoked_coordinator(world: World, who: Who) -> Ctx:
 async def live_drill(world: World, who: Who) -> Ctx:
     """A live drill in the queue, started by the admin."""
     await scenarios(world, who)
-    incident = await world.services.training.inject_live(IDS[Who.ADMIN], "utility-crew-vests", "en")
-    return {"incident": incident.id}
+    started = await world.services.training.inject_live(IDS[Who.ADMIN], "utility-crew-vests", "en")
+    return {"incident": started.incident.id}
 
 
 Act = Callable[[World, FakeUser, Ctx], Awaitable[None]]

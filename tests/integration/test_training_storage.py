@@ -118,12 +118,15 @@ async def test_wrong_answers_are_graded_wrong_and_the_record_counts_them(trainin
 async def test_a_trainee_meeting_the_bar_is_proposed_once_and_promotion_stays_a_coordinators_decision(
         training: Training) -> None:
     await training.practice_and_decide()
-    assert training.last.proposal is None  # one drill: below the bar of two
+    assert training.last.proposal is None and training.last.proposal_to == ()  # one drill: below the bar of two
+    assert training.last.trainee is not None and training.last.trainee.user_id == TRAINEE
     await training.practice_and_decide()
     proposal = training.last.proposal
     assert proposal is not None and proposal.meets_bar and proposal.person.user_id == TRAINEE
+    assert [r.user_id for r in training.last.proposal_to] == [COORD]  # coordinators decide, verifiers are not asked
+    assert training.last.revealed_to == training.last.report_to == ()
     await training.practice_and_decide()
-    assert training.last.proposal is None  # proposed once
+    assert training.last.proposal is None and training.last.proposal_to == ()  # proposed once
     assert (await training.roster.get(TRAINEE)).role is Role.TRAINEE  # type: ignore[union-attr]
     [record] = [r for r in await training.training.records(COORD) if r.person.user_id == TRAINEE]
     assert record.drills == 3 and record.meets_bar
@@ -134,7 +137,7 @@ async def test_a_trainee_meeting_the_bar_is_proposed_once_and_promotion_stays_a_
 async def test_a_live_drill_looks_real_to_verifiers_follows_the_two_person_rule_and_never_publishes(
         training: Training) -> None:
     [scenario] = [s for s in await training.training.scenarios(COORD) if s.answer is Verdict.CONFIRMED][:1]
-    incident = await training.training.inject_live(COORD, scenario.id, "en")
+    incident = (await training.training.inject_live(COORD, scenario.id, "en")).incident
     assert incident.id in [i.id for i in await training.desk.queue(ANA)]
     assert (await training.desk.view(ANA, incident.id)).incident.drill is None  # verifiers cannot tell
     assert (await training.desk.view(COORD, incident.id)).incident.drill is DrillKind.LIVE
@@ -145,6 +148,10 @@ async def test_a_live_drill_looks_real_to_verifiers_follows_the_two_person_rule_
     second = await training.desk.decide(BEN, incident.id, Verdict.CONFIRMED, "seen too")
     assert second.outcome is Outcome.DECIDED and second.drill is not None
     assert second.drill.grade.correct and set(second.drill.participants) == {ANA, BEN}
+    # the two verifiers are told it was a drill; the coordinator gets its report
+    assert {r.user_id for r in second.drill.revealed_to} == {ANA, BEN}
+    assert [r.user_id for r in second.drill.report_to] == [COORD]
+    assert second.drill.trainee is None and second.drill.proposal_to == ()
     assert await outbox_and_alerts(training) == (0, 0)
     [live] = await training.training.live_drills(COORD)
     assert live.run.finished and live.incident.verdict is Verdict.CONFIRMED
@@ -152,7 +159,7 @@ async def test_a_live_drill_looks_real_to_verifiers_follows_the_two_person_rule_
 
 async def test_a_real_report_beside_a_live_drill_opens_its_own_incident(training: Training) -> None:
     scenario = next(s for s in await training.training.scenarios(COORD) if s.reports[0].point is not None)
-    drill = await training.training.inject_live(COORD, scenario.id, "en")
+    drill = (await training.training.inject_live(COORD, scenario.id, "en")).incident
     point = scenario.reports[0].point
     assert point is not None
     intake = IntakeService(training.uow, training.clock, Pseudonymizer(b"k" * 32), IntakePolicy(max_reports=100),
@@ -167,7 +174,8 @@ async def test_a_real_report_beside_a_live_drill_opens_its_own_incident(training
 
 
 async def test_nothing_can_publish_a_drill_and_the_broadcaster_is_never_given_one(training: Training) -> None:
-    incident = await training.training.inject_live(COORD, (await training.training.scenarios(COORD))[0].id, "en")
+    incident = (await training.training.inject_live(COORD, (await training.training.scenarios(COORD))[0].id,
+                                                     "en")).incident
     async with training.uow() as uow:
         with pytest.raises(DrillNotPublished):
             await training.publisher.on_decided(uow, incident, Verdict.CONFIRMED, 2, training.clock.now())
@@ -208,7 +216,7 @@ async def test_scenario_files_are_imported_by_coordinators_only_and_malformed_on
 async def test_a_coordinator_ends_an_undecided_live_drill_and_whoever_worked_it_is_to_be_told(
         training: Training) -> None:
     scenario = next(s for s in await training.training.scenarios(COORD) if s.answer is Verdict.CONFIRMED)
-    incident = await training.training.inject_live(COORD, scenario.id, "en")
+    incident = (await training.training.inject_live(COORD, scenario.id, "en")).incident
     await training.desk.claim(ANA, incident.id)
     await training.desk.decide(ANA, incident.id, Verdict.CONFIRMED, "seen")  # waits for a second verifier
     await training.desk.claim(BEN, incident.id)
@@ -216,6 +224,7 @@ async def test_a_coordinator_ends_an_undecided_live_drill_and_whoever_worked_it_
         await training.training.end_live(ANA, incident.id)  # coordinators only
     debrief = await training.training.end_live(COORD, incident.id)
     assert debrief.grade is None and debrief.participants == (ANA, BEN) and debrief.run.finished
+    assert [r.user_id for r in debrief.revealed_to] == [ANA, BEN] and [r.user_id for r in debrief.report_to] == [COORD]
     assert incident.id not in [i.id for i in await training.desk.queue(ANA)]
     with pytest.raises(Refusal) as refused:
         await training.desk.decide(BEN, incident.id, Verdict.CONFIRMED, "seen too")

@@ -285,14 +285,15 @@ async def test_needs_more_info_asks_the_reporter_and_only_they_can_answer(d: Des
 
 
 async def test_on_duty_verifiers_covering_the_area_and_language_are_notified(d: Desk) -> None:
-    incident_id = await d.incident()
-    incident = d.uow.store.incidents[incident_id]
     await d.roster.update(ANA, on_duty=True, languages=("en",), neighborhoods=())
     await d.roster.update(BEN, on_duty=True, languages=("es",))
     await d.roster.update(COORD, on_duty=True, languages=("en", "es"), neighborhoods=("old-mill",))
     await d.roster.update(TIM, on_duty=True)
-    assert [v.user_id for v in await d.desk.on_duty_for(incident, "en")] == [ANA]
-    assert [v.user_id for v in await d.desk.on_duty_for(incident, "es")] == [BEN]
+    for n, (language, told) in enumerate((("en", [ANA]), ("es", [BEN]))):
+        draft = ReportDraft(f"d-{language}", activity=Activity.PRESENCE, point=GeoPoint(34.05 + n, -118.25),
+                            neighborhood_id="las-palmas")  # a degree apart: two incidents
+        [card] = (await d.intake.submit(draft, REPORTER, REPORTER, language)).cards
+        assert [r.user_id for r in card.to] == told
 
 
 async def test_a_suggested_duplicate_can_be_merged_or_kept_separate(d: Desk) -> None:
@@ -320,15 +321,15 @@ async def test_unclaimed_incidents_ping_everyone_on_duty_then_coordinators_once_
     await d.roster.update(ANA, on_duty=True, neighborhoods=("old-mill",))
     assert await d.desk.unclaimed_pings() == []
     d.clock.advance(timedelta(minutes=5))
-    [(pinged, people)] = await d.desk.unclaimed_pings()
-    assert pinged.id == incident and [p.user_id for p in people] == [ANA]  # on duty, whatever the area
+    [ping] = await d.desk.unclaimed_pings()
+    assert ping.incident.id == incident and [p.user_id for p in ping.to] == [ANA]  # on duty, whatever the area
     assert await d.desk.unclaimed_pings() == []
     d.clock.advance(timedelta(minutes=5))
-    [(_, coordinators)] = await d.desk.unclaimed_pings()
-    assert {p.user_id for p in coordinators} == {ADMIN, COORD}
+    [ping] = await d.desk.unclaimed_pings()
+    assert {p.user_id for p in ping.to} == {ADMIN, COORD}
     await d.desk.claim(BEN, await d.incident(n=2))
     d.clock.advance(timedelta(hours=1))
-    assert [i.id for i, _ in await d.desk.unclaimed_pings()] == []  # the claimed one is not pinged
+    assert [p.incident.id for p in await d.desk.unclaimed_pings()] == []  # the claimed one is not pinged
 
 
 async def test_only_the_holder_releases_a_claim_and_it_is_audited(d: Desk) -> None:
