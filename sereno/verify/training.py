@@ -60,7 +60,6 @@ def grade_run(run: DrillRun, scenario: Scenario) -> Grade:
 
 
 @dataclass(frozen=True, slots=True)
-@dataclass(frozen=True, slots=True)
 class DrillStarted:
     """A live drill just put in the queue: its incident, and the card for the verifiers on
     duty covering it, as a real incident's (nearest first)."""

@@ -144,7 +144,7 @@ async def test_the_broadcaster_is_never_given_the_alert_of_a_drill(world: Memory
     await world.training.import_scenarios(COORD, {"scenarios": [{
         "id": "mill", "title": text, "answer": "confirmed", "explanation": text,
         "reports": [{"activity": "presence", "text": text, "point": [OLD_MILL.lat, OLD_MILL.lon]}]}]})
-    drill = await world.training.inject_live(COORD, "mill", "en")
+    drill = (await world.training.inject_live(COORD, "mill", "en")).incident
     async with world.uow() as uow:  # as if something had written an alert about the drill
         await uow.alerts.add(replace(world.uow.store.alerts[real], id="forged", incident_id=drill.id))
         await uow.outbox.fan_out("forged", ("harbor-view",), TargetKind.SUBSCRIBER, MessageKind.POST, 0,

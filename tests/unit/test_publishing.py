@@ -132,7 +132,7 @@ async def test_a_coordinator_flags_a_debunked_rumor_for_a_correction_once(world:
 
 
 async def test_a_drill_is_never_published(world: MemoryWorld) -> None:
-    drill = await world.training.inject_live(COORD, await scenario(world), "en")
+    drill = (await world.training.inject_live(COORD, await scenario(world), "en")).incident
     async with world.uow() as uow:
         incident = await uow.incidents.get(drill.id)
         assert incident is not None
@@ -154,7 +154,7 @@ async def test_the_desk_hands_live_final_verdicts_to_its_hook_with_the_agreeing_
     world.desk = DeskService(world.uow, world.clock, on_decided=on_decided)
     incident = await world.incident()
     await world.decide(incident, Verdict.CONFIRMED)
-    drill = await world.training.inject_live(COORD, await scenario(world), "en")
+    drill = (await world.training.inject_live(COORD, await scenario(world), "en")).incident
     await world.decide(drill.id, Verdict.CONFIRMED)
     assert decided == [(incident, Verdict.CONFIRMED, 2)]
 

@@ -52,9 +52,14 @@ def nothing_published(world: MemoryWorld) -> bool:
 
 async def test_a_drill_run_is_certified_at_the_bar() -> None:
     world = await drills(CertificationBar(2, 0.5, timedelta(minutes=10)))
-    assert (await practise(world, right=True, after=timedelta(minutes=10))).proposal is None  # one drill: below two
-    proposal = (await practise(world, right=False, after=timedelta(minutes=10))).proposal  # half right, at the limit
+    first = await practise(world, right=True, after=timedelta(minutes=10))
+    assert first.proposal is None and first.proposal_to == ()  # one drill: below two
+    assert first.trainee is not None and first.trainee.user_id == TRAINEE  # the feedback is theirs
+    second = await practise(world, right=False, after=timedelta(minutes=10))  # half right, at the limit
+    proposal = second.proposal
     assert proposal is not None and proposal.meets_bar and (proposal.drills, proposal.correct) == (2, 1)
+    assert [r.user_id for r in second.proposal_to] == [COORD]  # coordinators decide; no verifier is asked
+    assert second.revealed_to == second.report_to == ()
     assert [e.subject for e in world.uow.store.audit if e.action == "drills.proposed"] == [f"verifier:{TRAINEE}"]
     third = await practise(world)
     assert third.proposal is None and third.record is not None and third.record.meets_bar  # proposed once
@@ -119,7 +124,12 @@ async def test_a_live_drill_looks_real_to_verifiers_needs_two_of_them_and_is_nev
     assert refused.value.reason is RefusalReason.NOT_ALLOWED
     with pytest.raises(Refusal):
         await world.training.inject_live(COORD, "no-such-scenario", "en")
-    incident = await world.training.inject_live(COORD, "alpha", "en")
+    await world.roster.update(ANA, on_duty=True)
+    await world.roster.update(TRAINEE, on_duty=True)
+    started = await world.training.inject_live(COORD, "alpha", "en")
+    incident = started.incident
+    [card] = started.cards
+    assert card.incident == incident and [r.user_id for r in card.to] == [ANA]  # on duty; no trainee, nobody off duty
     assert incident.id in [i.id for i in await world.desk.queue(ANA)]
     assert (await world.desk.view(ANA, incident.id)).incident.drill is None  # looks real
     assert (await world.desk.view(COORD, incident.id)).incident.drill is DrillKind.LIVE
@@ -131,6 +141,10 @@ async def test_a_live_drill_looks_real_to_verifiers_needs_two_of_them_and_is_nev
     assert second.outcome is Outcome.DECIDED and second.drill is not None
     assert second.drill.participants == (ANA, BEN) and second.drill.grade is not None and second.drill.grade.correct
     assert second.drill.record is None  # a live drill is nobody's training record
+    # who worked it is told it was a drill; the coordinators get its report
+    assert [r.user_id for r in second.drill.revealed_to] == [ANA, BEN]
+    assert [r.user_id for r in second.drill.report_to] == [COORD]
+    assert second.drill.trainee is None and second.drill.proposal_to == ()
     assert nothing_published(world)
     [live] = await world.training.live_drills(COORD)
     assert live.run.finished and live.incident.status is IncidentStatus.DECIDED
@@ -138,7 +152,7 @@ async def test_a_live_drill_looks_real_to_verifiers_needs_two_of_them_and_is_nev
 
 async def test_a_coordinator_ends_an_undecided_live_drill_and_whoever_worked_it_is_to_be_told() -> None:
     world = await drills()
-    incident = await world.training.inject_live(COORD, "alpha", "en")
+    incident = (await world.training.inject_live(COORD, "alpha", "en")).incident
     await world.desk.claim(ANA, incident.id)
     await world.desk.decide(ANA, incident.id, Verdict.CONFIRMED, "seen")
     await world.desk.claim(BEN, incident.id)
@@ -147,6 +161,7 @@ async def test_a_coordinator_ends_an_undecided_live_drill_and_whoever_worked_it_
     assert not_allowed.value.reason is RefusalReason.NOT_ALLOWED
     debrief = await world.training.end_live(COORD, incident.id)
     assert debrief.grade is None and debrief.participants == (ANA, BEN) and debrief.run.finished
+    assert [r.user_id for r in debrief.revealed_to] == [ANA, BEN] and [r.user_id for r in debrief.report_to] == [COORD]
     assert world.uow.store.incidents[incident.id].status is IncidentStatus.WITHDRAWN
     assert incident.id not in [i.id for i in await world.desk.queue(ANA)]
     with pytest.raises(Refusal) as again:
