@@ -89,8 +89,15 @@ def queries(seed: int, m: int, width_km: float, height_km: float) -> list[Query]
 
 
 def incidents(
-    seed: int, n: int, now: datetime, policy: ClusterPolicy, *, stale_share: float, layout: str,
-    width_km: float, height_km: float,
+    seed: int,
+    n: int,
+    now: datetime,
+    policy: ClusterPolicy,
+    *,
+    stale_share: float,
+    layout: str,
+    width_km: float,
+    height_km: float,
 ) -> list[dict[str, Any]]:
     """N open incident rows (every column the benchmark sets, so one executemany fits all).
     Deterministic for a given seed and `now`: the benchmark drops them before timing and
@@ -99,8 +106,10 @@ def incidents(
     metro = Metro(rng, width_km, height_km)
     fresh = n - round(n * stale_share)
     if layout == "random":
-        rows = [_row(rng, metro.point(), metro.activity(), now - timedelta(seconds=rng.uniform(0, policy.window.total_seconds())))
-                for _ in range(fresh)]
+        rows = [
+            _row(rng, metro.point(), metro.activity(), now - timedelta(seconds=rng.uniform(0, policy.window.total_seconds())))
+            for _ in range(fresh)
+        ]
     elif layout == "steady":
         rows = _replayed(rng, metro, fresh, now, policy)
     else:
@@ -118,11 +127,16 @@ def _row(rng: random.Random, point: GeoPoint, activity: Activity | None, last_se
         "tier": rng.choices(TIERS, TIER_WEIGHTS)[0].value,
         "activity": activity.value if activity else None,
         "neighborhood_id": f"n{rng.randrange(120):03d}",
-        "lat": point.lat, "lon": point.lon, "cell": cell_of(point),
+        "lat": point.lat,
+        "lon": point.lon,
+        "cell": cell_of(point),
         "first_seen_at": last_seen - timedelta(seconds=rng.uniform(0, 7200)),
         "last_seen_at": last_seen,
         "report_count": 1,
-        "claimed_by": None, "lease_until": None, "verdict": None, "decided_at": None,
+        "claimed_by": None,
+        "lease_until": None,
+        "verdict": None,
+        "decided_at": None,
     }
 
 
@@ -154,8 +168,14 @@ def _replayed(rng: random.Random, metro: Metro, reports: int, now: datetime, pol
 
 
 def candidate(row: dict[str, Any]) -> Candidate:
-    return Candidate(row["id"], GeoPoint(row["lat"], row["lon"]), row["neighborhood_id"],
-                     Activity(row["activity"]) if row["activity"] else None, row["last_seen_at"], Tier(row["tier"]))
+    return Candidate(
+        row["id"],
+        GeoPoint(row["lat"], row["lon"]),
+        row["neighborhood_id"],
+        Activity(row["activity"]) if row["activity"] else None,
+        row["last_seen_at"],
+        Tier(row["tier"]),
+    )
 
 
 class _Grid:
@@ -195,6 +215,5 @@ class Exhaustive:
     def decide(self, q: Query, now: datetime) -> Decision:
         lo = bisect_left(self._lats, q.point.lat - self._dlat)
         hi = bisect_right(self._lats, q.point.lat + self._dlat)
-        near = [c for c in self._candidates[lo:hi]
-                if c.point is not None and abs(c.point.lon - q.point.lon) <= self._dlon]
+        near = [c for c in self._candidates[lo:hi] if c.point is not None and abs(c.point.lon - q.point.lon) <= self._dlon]
         return place(q.point, None, q.activity, now, near, self._policy)

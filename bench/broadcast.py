@@ -104,25 +104,51 @@ async def prepare(url: str, subscribers: int) -> int:
         await replace_neighborhoods(url, parse_geojson(REGION.read_text()))
         now = datetime.now(UTC)
         async with engine.begin() as conn:
-            await conn.execute(insert(SUBSCRIBER), [{"chat_id": c, "language": "es" if c % 3 == 0 else "en",
-                                                     "active": True, "since": now} for c in range(1, subscribers + 1)])
-            await conn.execute(insert(SUBSCRIPTION), [{"chat_id": c, "neighborhood_id": "harbor-view"}
-                                                      for c in range(1, subscribers + 1)])
-            await conn.execute(insert(CHANNEL), [{"neighborhood_id": "harbor-view", "chat_id": FIRST_CHANNEL - n,
-                                                  "title": f"Channel {n}", "language": "en", "linked_at": now}
-                                                 for n in range(CHANNELS)])
+            await conn.execute(
+                insert(SUBSCRIBER),
+                [
+                    {"chat_id": c, "language": "es" if c % 3 == 0 else "en", "active": True, "since": now}
+                    for c in range(1, subscribers + 1)
+                ],
+            )
+            await conn.execute(
+                insert(SUBSCRIPTION), [{"chat_id": c, "neighborhood_id": "harbor-view"} for c in range(1, subscribers + 1)]
+            )
+            await conn.execute(
+                insert(CHANNEL),
+                [
+                    {
+                        "neighborhood_id": "harbor-view",
+                        "chat_id": FIRST_CHANNEL - n,
+                        "title": f"Channel {n}",
+                        "language": "en",
+                        "linked_at": now,
+                    }
+                    for n in range(CHANNELS)
+                ],
+            )
         gazetteer = Gazetteer(parse_geojson(REGION.read_text()))
         async with SqlUnitOfWorkFactory(engine)() as uow:
-            incident = Incident("bench-incident", IncidentStatus.DECIDED, Tier.URGENT, Activity.PRESENCE,
-                                "harbor-view", GeoPoint(34.0387, -118.2799), None, now, now, 3)
+            incident = Incident(
+                "bench-incident",
+                IncidentStatus.DECIDED,
+                Tier.URGENT,
+                Activity.PRESENCE,
+                "harbor-view",
+                GeoPoint(34.0387, -118.2799),
+                None,
+                now,
+                now,
+                3,
+            )
             await uow.incidents.add(incident)
             started = time.perf_counter()
-            published = await Publisher(AlertPolicy(), gazetteer.adjacent).on_decided(
-                uow, incident, Verdict.CONFIRMED, 2, now)
+            published = await Publisher(AlertPolicy(), gazetteer.adjacent).on_decided(uow, incident, Verdict.CONFIRMED, 2, now)
             await uow.commit()
         assert published is not None
-        print(f"  queued {published.queued:,} outbox messages with the verdict in "
-              f"{(time.perf_counter() - started) * 1000:.0f} ms")
+        print(
+            f"  queued {published.queued:,} outbox messages with the verdict in {(time.perf_counter() - started) * 1000:.0f} ms"
+        )
         return published.queued
     finally:
         await engine.dispose()
@@ -135,10 +161,13 @@ async def broadcast(url: str, api_url: str, rate: float, expected: int) -> float
     outbox = OutboxService(SqlUnitOfWorkFactory(engine), clock)
     gazetteer = Gazetteer(parse_geojson(REGION.read_text()))
     limits = SendLimits(overall_per_second=rate)
-    bot = Bot(TOKEN, base_url=f"{api_url}/bot", base_file_url=f"{api_url}/file/bot",
-              request=AiohttpRequest(connection_pool_size=limits.max_in_flight))
-    broadcaster = Broadcaster(outbox, bot, AlertRenderer(gazetteer, Resources(Hotline("555-0100")), UTC),
-                              SendGate(limits), clock)
+    bot = Bot(
+        TOKEN,
+        base_url=f"{api_url}/bot",
+        base_file_url=f"{api_url}/file/bot",
+        request=AiohttpRequest(connection_pool_size=limits.max_in_flight),
+    )
+    broadcaster = Broadcaster(outbox, bot, AlertRenderer(gazetteer, Resources(Hotline("555-0100")), UTC), SendGate(limits), clock)
     started = time.perf_counter()
     await broadcaster.start()
     try:
@@ -173,10 +202,13 @@ async def one_run(run: Run, database: str) -> bool:
     achieved = (len(sends) - 1) / (max(sends) - min(sends))
     ratio = achieved / run.rate
     ok = ratio >= TARGET and throttled == 0 and len(sends) == expected
-    print(f"{run.name}: {len(sends):,} messages accepted by the double in {max(sends) - min(sends):.2f} s "
-          f"({seconds:.2f} s with start-up and draining); {achieved:,.1f} msg/s against a limit of "
-          f"{run.rate:,.0f} → ratio {ratio:.3f}; 429 answers: {throttled} — "
-          + ("meets" if ok else "MISSES") + f" the ≥ {TARGET} and 0 target")
+    print(
+        f"{run.name}: {len(sends):,} messages accepted by the double in {max(sends) - min(sends):.2f} s "
+        f"({seconds:.2f} s with start-up and draining); {achieved:,.1f} msg/s against a limit of "
+        f"{run.rate:,.0f} → ratio {ratio:.3f}; 429 answers: {throttled} — "
+        + ("meets" if ok else "MISSES")
+        + f" the ≥ {TARGET} and 0 target"
+    )
     return ok
 
 
@@ -185,13 +217,13 @@ async def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--runs", default="a,b", help="which runs: a, b or a,b")
     args = parser.parse_args()
-    print(f"Broadcast benchmark on {args.database}: {CHANNELS} channels, up to {SUBSCRIBERS:,} subscribers; "
-          "the double enforces the limits in its own process")
+    print(
+        f"Broadcast benchmark on {args.database}: {CHANNELS} channels, up to {SUBSCRIBERS:,} subscribers; "
+        "the double enforces the limits in its own process"
+    )
     results = [await one_run(RUNS[name.strip()], args.database) for name in args.runs.split(",")]
     if not all(results):
         raise SystemExit(1)
-
-
 
 
 if __name__ == "__main__":

@@ -74,8 +74,13 @@ WARM_UP = 20
 
 # The naive baseline: every open incident seen in the window (same columns as the index path).
 _ALL_OPEN_RECENT = select(
-    INCIDENT.c.id, INCIDENT.c.lat, INCIDENT.c.lon, INCIDENT.c.neighborhood_id, INCIDENT.c.activity,
-    INCIDENT.c.last_seen_at, INCIDENT.c.tier,
+    INCIDENT.c.id,
+    INCIDENT.c.lat,
+    INCIDENT.c.lon,
+    INCIDENT.c.neighborhood_id,
+    INCIDENT.c.activity,
+    INCIDENT.c.last_seen_at,
+    INCIDENT.c.tier,
 ).where(INCIDENT.c.status == IncidentStatus.OPEN.value, INCIDENT.c.last_seen_at >= bindparam("since"))
 
 
@@ -100,7 +105,7 @@ async def load(engine: AsyncEngine, rows: list[dict[str, Any]]) -> float:
     statement = insert(INCIDENT)
     async with engine.begin() as conn:
         for start in range(0, len(rows), BATCH):
-            await conn.execute(statement, rows[start:start + BATCH])
+            await conn.execute(statement, rows[start : start + BATCH])
     elapsed = time.perf_counter() - started
     if engine.dialect.name == "postgresql":
         # Autovacuum would vacuum and analyze a table this size within a minute of the load;
@@ -125,8 +130,9 @@ class CountingRepository(SqlIncidentRepository):
         return await super().nearest_open(*args)
 
 
-async def statements_per_lookup(engine: AsyncEngine, queries: list[Query], now: datetime,
-                                policy: ClusterPolicy) -> tuple[list[int], list[str]]:
+async def statements_per_lookup(
+    engine: AsyncEngine, queries: list[Query], now: datetime, policy: ClusterPolicy
+) -> tuple[list[int], list[str]]:
     """How many statements each lookup sends, and the plan of the widest one sent (untimed)."""
     counts = []
     async with engine.connect() as conn, conn.begin():
@@ -167,9 +173,7 @@ async def naive(conn: AsyncConnection, q: Query, now: datetime, policy: ClusterP
     return place(q.point, None, q.activity, now, candidates, policy), len(candidates)
 
 
-async def timed(
-    queries: list[Query], warm_up: list[Query], step: Callable[[Query], Awaitable[tuple[Decision, int]]]
-) -> Timing:
+async def timed(queries: list[Query], warm_up: list[Query], step: Callable[[Query], Awaitable[tuple[Decision, int]]]) -> Timing:
     """Run `step` over `warm_up` untimed, then over `queries`, timing each call."""
     for q in warm_up:
         await step(q)
@@ -184,7 +188,9 @@ async def timed(
 
 
 async def on_one_connection(
-    engine: AsyncEngine, queries: list[Query], warm_up: list[Query],
+    engine: AsyncEngine,
+    queries: list[Query],
+    warm_up: list[Query],
     step: Callable[[AsyncConnection, Query], Awaitable[tuple[Decision, int]]],
 ) -> Timing:
     """Time `step` on one connection in one (read-only) transaction, reused for every query:
@@ -193,8 +199,9 @@ async def on_one_connection(
         return await timed(queries, warm_up, lambda q: step(conn, q))
 
 
-async def per_unit_of_work(engine: AsyncEngine, queries: list[Query], warm_up: list[Query], now: datetime,
-                           policy: ClusterPolicy) -> Timing:
+async def per_unit_of_work(
+    engine: AsyncEngine, queries: list[Query], warm_up: list[Query], now: datetime, policy: ClusterPolicy
+) -> Timing:
     """Time the lookup with a fresh unit of work per query, as the intake opens one per
     submission (pool checkout, BEGIN, lookup, ROLLBACK, return to the pool)."""
     factory = SqlUnitOfWorkFactory(engine)
@@ -223,8 +230,16 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
 
     def incidents() -> list[dict[str, Any]]:
-        return data.incidents(args.seed, args.incidents, now, policy, stale_share=args.stale_share, layout=args.layout,
-                              width_km=args.width, height_km=args.height)
+        return data.incidents(
+            args.seed,
+            args.incidents,
+            now,
+            policy,
+            stale_share=args.stale_share,
+            layout=args.layout,
+            width_km=args.width,
+            height_km=args.height,
+        )
 
     drawn = data.queries(args.seed, WARM_UP + args.queries, args.width, args.height)
     warm_up, queries = drawn[:WARM_UP], drawn[WARM_UP:]
@@ -241,10 +256,12 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
             # every full garbage collection walk them); the reference is rebuilt afterwards.
             del rows
             gc.collect()
-            print(f"{kind}: loaded {args.incidents:,} open incidents in {seconds:.1f} s "
-                  f"({args.incidents / seconds:,.0f} rows/s); {in_window:,} seen within the {policy.window} window; "
-                  "cells searched per lookup: "
-                  + ", then ".join(str(len(cells)) for cells, _ in search_stages(queries[0].point, policy)))
+            print(
+                f"{kind}: loaded {args.incidents:,} open incidents in {seconds:.1f} s "
+                f"({args.incidents / seconds:,.0f} rows/s); {in_window:,} seen within the {policy.window} window; "
+                "cells searched per lookup: "
+                + ", then ".join(str(len(cells)) for cells, _ in search_stages(queries[0].point, policy))
+            )
 
             def by_index(conn: AsyncConnection, q: Query) -> Awaitable[tuple[Decision, int]]:
                 return indexed(SqlIncidentRepository(conn), q, now, policy)
@@ -257,8 +274,7 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
             slow = await on_one_connection(engine, naive_queries, warm_up[:2], by_scan)
 
             reference = data.Exhaustive(incidents(), policy)
-            check("the exhaustive in-memory placement", fast.decisions, [reference.decide(q, now) for q in queries],
-                  queries)
+            check("the exhaustive in-memory placement", fast.decisions, [reference.decide(q, now) for q in queries], queries)
             check("the same lookup through a unit of work", uow.decisions, fast.decisions, queries)
             check("the naive scan", fast.decisions[: len(naive_queries)], slow.decisions, naive_queries)
             del reference
@@ -266,18 +282,26 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
             widened = sum(c > 1 for c in counts)
 
             placements = Counter(d.placement.value for d in fast.decisions)
-            print(f"  indexed, one connection    ({len(queries):5} queries): p50 {fast.p(50):7.3f} ms  "
-                  f"p99 {fast.p(99):7.3f} ms  max {max(fast.seconds) * 1000:7.2f} ms  "
-                  f"statements/lookup {statistics.fmean(counts):.2f} (whole fringe searched for {widened})  "
-                  f"({', '.join(f'{k} {v}' for k, v in sorted(placements.items()))})")
-            print(f"  indexed, unit of work each ({len(queries):5} queries): p50 {uow.p(50):7.3f} ms  "
-                  f"p99 {uow.p(99):7.3f} ms  max {max(uow.seconds) * 1000:7.2f} ms")
-            print(f"  naive scan, one connection ({len(naive_queries):5} queries): p50 {slow.p(50):7.1f} ms  "
-                  f"p99 {slow.p(99):7.1f} ms  max {max(slow.seconds) * 1000:7.1f} ms  "
-                  f"rows/scan {statistics.fmean(slow.candidates):,.0f}")
+            print(
+                f"  indexed, one connection    ({len(queries):5} queries): p50 {fast.p(50):7.3f} ms  "
+                f"p99 {fast.p(99):7.3f} ms  max {max(fast.seconds) * 1000:7.2f} ms  "
+                f"statements/lookup {statistics.fmean(counts):.2f} (whole fringe searched for {widened})  "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(placements.items()))})"
+            )
+            print(
+                f"  indexed, unit of work each ({len(queries):5} queries): p50 {uow.p(50):7.3f} ms  "
+                f"p99 {uow.p(99):7.3f} ms  max {max(uow.seconds) * 1000:7.2f} ms"
+            )
+            print(
+                f"  naive scan, one connection ({len(naive_queries):5} queries): p50 {slow.p(50):7.1f} ms  "
+                f"p99 {slow.p(99):7.1f} ms  max {max(slow.seconds) * 1000:7.1f} ms  "
+                f"rows/scan {statistics.fmean(slow.candidates):,.0f}"
+            )
             print("  plan of the widest lookup statement, " + plan[0] + " | ".join(plan[1:6]))
-            print(f"  decisions: {len(queries)}/{len(queries)} match an exhaustive in-memory placement and the "
-                  f"unit-of-work run; {len(naive_queries)}/{len(naive_queries)} match the naive scan")
+            print(
+                f"  decisions: {len(queries)}/{len(queries)} match an exhaustive in-memory placement and the "
+                f"unit-of-work run; {len(naive_queries)}/{len(naive_queries)} match the naive scan"
+            )
 
             ratio = slow.p(50) / fast.p(50)
             fast_enough = ratio >= TARGET_RATIO
@@ -285,12 +309,15 @@ async def bench(kind: str, args: argparse.Namespace) -> None:
             if fast_enough and tail_ok:
                 verdict = f"meets the ≥{TARGET_RATIO:.0f}x and p99 < {TARGET_P99_MS:.0f} ms targets"
             else:
-                missed = [t for t, ok in ((f"≥{TARGET_RATIO:.0f}x", fast_enough),
-                                          (f"p99 < {TARGET_P99_MS:.0f} ms", tail_ok)) if not ok]
+                missed = [
+                    t for t, ok in ((f"≥{TARGET_RATIO:.0f}x", fast_enough), (f"p99 < {TARGET_P99_MS:.0f} ms", tail_ok)) if not ok
+                ]
                 verdict = "MISSES the " + " and ".join(missed) + " target" + ("s" if len(missed) > 1 else "")
-            print(f"{kind:8} candidate lookup p50 {fast.p(50):.2f} ms p99 {fast.p(99):.2f} ms; "
-                  f"naive scan p50 {slow.p(50):.0f} ms; {ratio:.0f}x faster — {verdict} "
-                  f"(with a unit of work per query: p50 {uow.p(50):.2f} ms p99 {uow.p(99):.2f} ms)")
+            print(
+                f"{kind:8} candidate lookup p50 {fast.p(50):.2f} ms p99 {fast.p(99):.2f} ms; "
+                f"naive scan p50 {slow.p(50):.0f} ms; {ratio:.0f}x faster — {verdict} "
+                f"(with a unit of work per query: p50 {uow.p(50):.2f} ms p99 {uow.p(99):.2f} ms)"
+            )
 
             if args.profile:
                 profiler = cProfile.Profile()
@@ -314,9 +341,13 @@ async def main() -> None:
     parser.add_argument("--queries", type=int, default=2_000, help="timed indexed lookups")
     parser.add_argument("--naive-queries", type=int, default=50, help="timed naive scans (the first of the queries)")
     parser.add_argument("--databases", default="sqlite,postgres")
-    parser.add_argument("--layout", choices=("random", "steady"), default="random",
-                        help="random: incidents drawn independently (the issue's stress case); steady: what the "
-                             "intake leaves open after the same reports (see bench/_dedup_data.py)")
+    parser.add_argument(
+        "--layout",
+        choices=("random", "steady"),
+        default="random",
+        help="random: incidents drawn independently (the issue's stress case); steady: what the "
+        "intake leaves open after the same reports (see bench/_dedup_data.py)",
+    )
     parser.add_argument("--stale-share", type=float, default=0.2, help="share last seen before the window")
     parser.add_argument("--area", type=box, default=(50.0, 40.0), metavar="WxH", help="area in km (default 50x40)")
     parser.add_argument("--seed", type=int, default=20261125)
@@ -327,10 +358,12 @@ async def main() -> None:
         args.incidents, args.queries, args.naive_queries = 10_000, 300, 10
     args.naive_queries = min(args.naive_queries, args.queries)
     args.width, args.height = args.area
-    print(f"{args.incidents:,} open incidents over a {args.width:g} km × {args.height:g} km area around Los Angeles, "
-          f"layout {args.layout} ({data.HOT_SHARE:.0%} of reports around {data.HOT_SPOTS} hot spots, "
-          f"{args.stale_share:.0%} of reports older than the window); {args.queries:,} indexed lookups, "
-          f"{args.naive_queries} naive scans, seed {args.seed}")
+    print(
+        f"{args.incidents:,} open incidents over a {args.width:g} km × {args.height:g} km area around Los Angeles, "
+        f"layout {args.layout} ({data.HOT_SHARE:.0%} of reports around {data.HOT_SPOTS} hot spots, "
+        f"{args.stale_share:.0%} of reports older than the window); {args.queries:,} indexed lookups, "
+        f"{args.naive_queries} naive scans, seed {args.seed}"
+    )
     for kind in args.databases.split(","):
         await bench(kind, args)
 

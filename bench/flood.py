@@ -37,13 +37,17 @@ async def main() -> None:
             for n in range(args.rounds):
                 quiet.append(await one_round(bot, 200_000 + 1_000 * n, None))
                 flooded.append(await one_round(bot, 300_000 + 1_000 * n, 900_000 + n))
-                print(f"  round {n + 1}: p99 step latency of {REPORTERS} reporters {quiet[-1] * 1000:6.1f} ms alone, "
-                      f"{flooded[-1] * 1000:6.1f} ms beside a {FLOOD}-message flood")
+                print(
+                    f"  round {n + 1}: p99 step latency of {REPORTERS} reporters {quiet[-1] * 1000:6.1f} ms alone, "
+                    f"{flooded[-1] * 1000:6.1f} ms beside a {FLOOD}-message flood"
+                )
     without, with_flood = statistics.median(quiet), statistics.median(flooded)
     ratio = with_flood / without
     verdict = "meets" if ratio <= TARGET else "MISSES"
-    print(f"flood: p99 step latency {without * 1000:.1f} ms alone, {with_flood * 1000:.1f} ms beside the flood "
-          f"(medians of {args.rounds}): ratio {ratio:.2f}x — {verdict} the {TARGET:.0f}x target")
+    print(
+        f"flood: p99 step latency {without * 1000:.1f} ms alone, {with_flood * 1000:.1f} ms beside the flood "
+        f"(medians of {args.rounds}): ratio {ratio:.2f}x — {verdict} the {TARGET:.0f}x target"
+    )
 
 
 if __name__ == "__main__":

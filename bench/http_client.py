@@ -107,16 +107,17 @@ async def bench(api_url: str, messages: int, concurrency: int, rounds: int) -> N
         rates["aiohttp"].append(await through_bot(api_url, AiohttpRequest(), messages, concurrency))
         rates["plain"].append(await plain_aiohttp(api_url, messages, concurrency))
         if rounds > 1:
-            print(f"  round {n}: httpx {rates['httpx'][-1]:6.0f}  aiohttp {rates['aiohttp'][-1]:6.0f}  "
-                  f"plain aiohttp {rates['plain'][-1]:6.0f} msg/s")
+            print(
+                f"  round {n}: httpx {rates['httpx'][-1]:6.0f}  aiohttp {rates['aiohttp'][-1]:6.0f}  "
+                f"plain aiohttp {rates['plain'][-1]:6.0f} msg/s"
+            )
     httpx_rate, aiohttp_rate, plain_rate = (statistics.median(rates[k]) for k in ("httpx", "aiohttp", "plain"))
     label = f"median of {rounds}" if rounds > 1 else "1 round"
     print(f"(a) Bot + HTTPXRequest   {httpx_rate:7.0f} msg/s")
     verdict = "meets" if aiohttp_rate >= TARGET else "MISSES"
     print(f"(b) Bot + AiohttpRequest {aiohttp_rate:7.0f} msg/s — {verdict} the {TARGET:,.0f} msg/s target")
     print(f"(c) plain aiohttp, no PTB {plain_rate:6.0f} msg/s (ceiling; informational)")
-    print(f"ratio (b)/(a) {aiohttp_rate / httpx_rate:4.1f}x  ({messages} sendMessage at concurrency "
-          f"{concurrency}, {label})")
+    print(f"ratio (b)/(a) {aiohttp_rate / httpx_rate:4.1f}x  ({messages} sendMessage at concurrency {concurrency}, {label})")
 
 
 async def in_process(messages: int, concurrency: int, rounds: int) -> None:
@@ -130,8 +131,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=1, help="runs of (a), (b), (c); the median is reported")
-    parser.add_argument("--same-process", action="store_true",
-                        help="run the double in the benchmark's own event loop (they then share one core)")
+    parser.add_argument(
+        "--same-process", action="store_true", help="run the double in the benchmark's own event loop (they then share one core)"
+    )
     args = parser.parse_args()
     where = "in this process" if args.same_process else "in its own process"
     print(f"Bot API double {where}; {args.messages} sendMessage at concurrency {args.concurrency}")

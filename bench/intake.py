@@ -45,7 +45,9 @@ STEPS_PER_CONVERSATION = 11
 
 def message(update_id: int, user: int, text: str, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "message_id": update_id, "date": int(time.time()), "text": text,
+        "message_id": update_id,
+        "date": int(time.time()),
+        "text": text,
         "chat": {"id": user, "type": "private", "first_name": "U"},
         "from": {"id": user, "is_bot": False, "first_name": "U", "language_code": "en"},
     }
@@ -60,13 +62,17 @@ def press(update_id: int, user: int, request: OfflineRequest, suffix: str) -> di
     with buttons the bot sent to `user`."""
     shown = request.last_keyboard[user]
     data = next(
-        b["callback_data"] for row in shown["reply_markup"]["inline_keyboard"] for b in row
+        b["callback_data"]
+        for row in shown["reply_markup"]["inline_keyboard"]
+        for b in row
         if b.get("callback_data", "").endswith(suffix)
     )
     return {
         "update_id": update_id,
         "callback_query": {
-            "id": str(update_id), "chat_instance": str(user), "data": data,
+            "id": str(update_id),
+            "chat_instance": str(user),
+            "data": data,
             "from": {"id": user, "is_bot": False, "first_name": "U", "language_code": "en"},
             "message": shown,
         },
@@ -95,8 +101,12 @@ async def bench_sereno(kind: str, conversations: int) -> float:
     """Updates per second of Sereno on database `kind`."""
     async with scratch_database(kind, PG_ADMIN_URL) as url:
         settings = Settings(
-            _env_file=None, telegram_token="1:bench", hmac_key="bench-key-" + "x" * 32, database_url=url,
-            reports_per_window=1000, flood_max_updates=10_000,
+            _env_file=None,
+            telegram_token="1:bench",
+            hmac_key="bench-key-" + "x" * 32,
+            database_url=url,
+            reports_per_window=1000,
+            flood_max_updates=10_000,
         )
         await replace_neighborhoods(url, parse_geojson(DEMO_REGION.read_text()))
         request = OfflineRequest()
@@ -154,8 +164,10 @@ async def main() -> None:
     args = parser.parse_args()
     targets = {"sqlite": 3.0, "postgres": 5.0}
     updates = args.conversations * STEPS_PER_CONVERSATION
-    print(f"{args.conversations} conversations × {STEPS_PER_CONVERSATION} updates; each round runs the echo bot "
-          "then Sereno, so both see the same machine load")
+    print(
+        f"{args.conversations} conversations × {STEPS_PER_CONVERSATION} updates; each round runs the echo bot "
+        "then Sereno, so both see the same machine load"
+    )
     for kind in args.databases.split(","):
         await bench_sereno(kind, 20)  # warm-up: imports, caches, first connections
         ratios = []
@@ -163,12 +175,16 @@ async def main() -> None:
             echo_rate = await bench_echo(updates)
             sereno_rate = await bench_sereno(kind, args.conversations)
             ratios.append(echo_rate / sereno_rate)
-            print(f"  {kind:8} round {n}: echo {echo_rate:6.0f} updates/s   sereno {sereno_rate:6.0f} updates/s   "
-                  f"ratio {ratios[-1]:4.2f}x")
+            print(
+                f"  {kind:8} round {n}: echo {echo_rate:6.0f} updates/s   sereno {sereno_rate:6.0f} updates/s   "
+                f"ratio {ratios[-1]:4.2f}x"
+            )
         ratio = statistics.median(ratios)
         verdict = "meets" if ratio <= targets[kind] else "MISSES"
-        print(f"{kind:8} cost ratio (median of {args.rounds}) {ratio:4.2f}x echo — {verdict} the "
-              f"{targets[kind]:.0f}x target (range {min(ratios):.2f}–{max(ratios):.2f})")
+        print(
+            f"{kind:8} cost ratio (median of {args.rounds}) {ratio:4.2f}x echo — {verdict} the "
+            f"{targets[kind]:.0f}x target (range {min(ratios):.2f}–{max(ratios):.2f})"
+        )
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()

@@ -57,10 +57,15 @@ async def step(user: FakeUser, action: object, expect: str, latencies: list[floa
 async def one_report(user: FakeUser, n: int, latencies: list[float]) -> None:
     await step(user, user.send_command("/report"), "What is happening?", latencies)
     await step(user, user.press("Agents present or gathering"), "Where is it happening?", latencies)
-    await step(user, user.share_location(34.02 + (n % 25) * 0.002, -118.30 + (n // 25) * 0.005), "When did you",
-               latencies)
-    for expect in ("How many agents", "How many vehicles", "What markings", "Anything else", "send a photo",
-                   "Please check your report"):
+    await step(user, user.share_location(34.02 + (n % 25) * 0.002, -118.30 + (n // 25) * 0.005), "When did you", latencies)
+    for expect in (
+        "How many agents",
+        "How many vehicles",
+        "What markings",
+        "Anything else",
+        "send a photo",
+        "Please check your report",
+    ):
         await step(user, user.press("Skip"), expect, latencies)
     await step(user, user.press("✅ Submit"), "Report received", latencies)
 
@@ -74,10 +79,20 @@ async def bench(people: int, database: str) -> bool:
         await replace_neighborhoods(url, parse_geojson(REGION.read_text()))
         async with BotApiDouble(TOKEN) as double:
             port = free_port()
-            settings = Settings(_env_file=None, telegram_token=TOKEN, telegram_api_url=double.api_url,  # type: ignore[call-arg]
-                                database_url=url, hmac_key="bench-load-key-" + "x" * 32, webhook_secret=SECRET,
-                                web_host="127.0.0.1", web_port=port, send_per_second=1000,
-                                reports_per_window=10, flood_max_updates=200, hotline="555-0100")
+            settings = Settings(
+                _env_file=None,
+                telegram_token=TOKEN,
+                telegram_api_url=double.api_url,  # type: ignore[call-arg]
+                database_url=url,
+                hmac_key="bench-load-key-" + "x" * 32,
+                webhook_secret=SECRET,
+                web_host="127.0.0.1",
+                web_port=port,
+                send_per_second=1000,
+                reports_per_window=10,
+                flood_max_updates=200,
+                hotline="555-0100",
+            )
             async with running_bot(settings, webhook=True) as runtime:
                 double.deliver_webhook_to(f"http://127.0.0.1:{port}/telegram", SECRET)
                 users = [double.user(2_000_000 + n, f"P{n}", "en") for n in range(people)]
@@ -91,10 +106,12 @@ async def bench(people: int, database: str) -> bool:
                 refused = sum(1 for status in double.webhook_answers if status != 200)
     p = statistics.quantiles(latencies, n=100)
     ok = stored == people and distinct == stored and refused == 0
-    print(f"{database}: {people} people reporting at once through the webhook: {stored} reports stored, "
-          f"{stored - distinct} duplicated, {people - stored} lost; {len(latencies):,} steps: "
-          f"p50 {p[49] * 1000:.0f} ms, p99 {p[98] * 1000:.0f} ms; wall {wall:.1f} s; webhook answers other than "
-          f"200: {refused} — " + ("all stored once" if ok else "FAILED"))
+    print(
+        f"{database}: {people} people reporting at once through the webhook: {stored} reports stored, "
+        f"{stored - distinct} duplicated, {people - stored} lost; {len(latencies):,} steps: "
+        f"p50 {p[49] * 1000:.0f} ms, p99 {p[98] * 1000:.0f} ms; wall {wall:.1f} s; webhook answers other than "
+        f"200: {refused} — " + ("all stored once" if ok else "FAILED")
+    )
     return ok
 
 

@@ -78,12 +78,13 @@ async def main() -> None:
     print(f"  (b) waiting long poll, from push to answer:  {ms(woken)}")
     ratio = statistics.median(woken) / statistics.median(queued)
     verdict = "meets" if p99(woken) < TARGET_WAKE_S else "MISSES"
-    print(f"a waiting poll answers in {ratio:.2f}x the time of a whole round trip (medians) — {verdict} the "
-          f"{TARGET_WAKE_S} s target (p99)")
+    print(
+        f"a waiting poll answers in {ratio:.2f}x the time of a whole round trip (medians) — {verdict} the "
+        f"{TARGET_WAKE_S} s target (p99)"
+    )
     low, high = EMPTY_RANGE_S
     verdict = "meets" if low <= empty < high else "MISSES"
-    print(f"an empty poll with a {EMPTY_TIMEOUT_S} s timeout answered after {empty:.3f} s — {verdict} the "
-          f"{low}–{high} s target")
+    print(f"an empty poll with a {EMPTY_TIMEOUT_S} s timeout answered after {empty:.3f} s — {verdict} the {low}–{high} s target")
 
 
 if __name__ == "__main__":

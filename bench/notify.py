@@ -64,8 +64,7 @@ async def one_report(double: BotApiDouble, user: FakeUser, n: int, verifier_chat
     await user.press("Agents present or gathering")
     await user.wait_text("Where is it happening?", timeout=30)
     await user.share_location(34.0 + (n % 50) * 0.03, -118.28 + (n // 50) * 0.04)  # over 3 km apart: new incidents
-    for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else",
-                     "send a photo"):
+    for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else", "send a photo"):
         await user.wait_text(question, timeout=30)
         await user.press("Skip")
     await user.wait_text("Please check your report", timeout=30)
@@ -96,13 +95,18 @@ async def bench(kind: str, reports: int, verifiers: int, concurrency: int) -> No
             for user_id in verifier_ids:
                 double.user(user_id, f"V{user_id}")
             settings = Settings(
-                _env_file=None, telegram_token=TOKEN, telegram_api_url=double.api_url, database_url=url,
-                hmac_key=HMAC_KEY, send_per_second=1000, reports_per_window=10_000, flood_max_updates=10_000,
+                _env_file=None,
+                telegram_token=TOKEN,
+                telegram_api_url=double.api_url,
+                database_url=url,
+                hmac_key=HMAC_KEY,
+                send_per_second=1000,
+                reports_per_window=10_000,
+                flood_max_updates=10_000,
             )
             async with running_bot(settings, poll_timeout=1):
                 chats = set(verifier_ids)
-                sequential = [await one_report(double, double.user(100 + n, f"R{n}"), n, chats)
-                              for n in range(reports)]
+                sequential = [await one_report(double, double.user(100 + n, f"R{n}"), n, chats) for n in range(reports)]
 
                 async def reporter(n: int) -> float:
                     return await one_report(double, double.user(10_000 + n, f"C{n}"), reports + n, chats)
@@ -110,11 +114,15 @@ async def bench(kind: str, reports: int, verifiers: int, concurrency: int) -> No
                 parallel = await asyncio.gather(*(reporter(n) for n in range(concurrency)))
     p50, p99 = percentiles(sequential)
     verdict = "meets" if p99 < 1.0 else "MISSES"
-    print(f"{kind:8} one at a time  Submit → card: p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms "
-          f"({len(sequential)} reports, {verifiers} verifiers) — {verdict} the p99 < 1 s target")
+    print(
+        f"{kind:8} one at a time  Submit → card: p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms "
+        f"({len(sequential)} reports, {verifiers} verifiers) — {verdict} the p99 < 1 s target"
+    )
     p50, p99 = percentiles(list(parallel))
-    print(f"{kind:8} {concurrency} at once      Submit → card: p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms "
-          "(simulation in the same process; informational)")
+    print(
+        f"{kind:8} {concurrency} at once      Submit → card: p50 {p50 * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms "
+        "(simulation in the same process; informational)"
+    )
 
 
 async def main() -> None:

@@ -70,8 +70,11 @@ async def broadcast_takeover(run: str, url: str, logs: Path) -> None:
         envs = [replica_env(double, proxy.url(url), ports[0]), replica_env(double, url, ports[1])]
         async with replicas(envs, logs) as processes:
             await queue_alert(url, SUBSCRIBERS, CHANNEL)
-            await double.wait_until(lambda: sum(deliveries(double, SUBSCRIBERS, CHANNEL).values()) >= SUBSCRIBERS // 3,
-                                    timeout=120, description="a third of the broadcast")
+            await double.wait_until(
+                lambda: sum(deliveries(double, SUBSCRIBERS, CHANNEL).values()) >= SUBSCRIBERS // 3,
+                timeout=120,
+                description="a third of the broadcast",
+            )
             if run == "kill":
                 processes[0].send_signal(signal.SIGKILL)
             else:
@@ -85,8 +88,10 @@ async def broadcast_takeover(run: str, url: str, logs: Path) -> None:
         duplicates = sum(n - 1 for n in counts.values())
         missing = SUBSCRIBERS + 1 - len(counts)
     target = f"target ≤ {TARGET_SECONDS:.0f} s" if run == "partition" else "reference"
-    print(f"{run:>10}: new leader after {took:5.1f} s ({target}); 429s after it {double.count_429 - before} "
-          f"(target 0); duplicates {duplicates}, missing {missing}")
+    print(
+        f"{run:>10}: new leader after {took:5.1f} s ({target}); 429s after it {double.count_429 - before} "
+        f"(target 0); duplicates {duplicates}, missing {missing}"
+    )
 
 
 async def hand_over(url: str, logs: Path) -> None:
@@ -97,8 +102,9 @@ async def hand_over(url: str, logs: Path) -> None:
         ports = [free_port(), free_port()]
         async with replicas([replica_env(double, url, port) for port in ports], logs) as processes:
             await queue_channel_alerts(url, CHANNEL, range(0, 3))
-            await double.wait_until(lambda: deliveries(double, 0, CHANNEL)[CHANNEL] >= 20, timeout=60,
-                                    description="the channel's minute filled")
+            await double.wait_until(
+                lambda: deliveries(double, 0, CHANNEL)[CHANNEL] >= 20, timeout=60, description="the channel's minute filled"
+            )
             processes[0].send_signal(signal.SIGTERM)
             started, before = time.monotonic(), double.count_429
             await wait_flags(ports[1:], [True], timeout=60)
@@ -106,8 +112,10 @@ async def hand_over(url: str, logs: Path) -> None:
             await queue_channel_alerts(url, CHANNEL, range(3, 4))
             await asyncio.sleep(70)  # the minute frees: the held posts go out
             posts = deliveries(double, 0, CHANNEL)[CHANNEL]
-    print(f"{'hand-over':>10}: new leader after {took:5.2f} s; 429s after it {double.count_429 - before} (target 0); "
-          f"channel posts {posts} of 28")
+    print(
+        f"{'hand-over':>10}: new leader after {took:5.2f} s; 429s after it {double.count_429 - before} (target 0); "
+        f"channel posts {posts} of 28"
+    )
 
 
 async def main(runs: list[str]) -> None:

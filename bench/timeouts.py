@@ -75,10 +75,16 @@ async def main() -> None:
             upload = AiohttpRequest(connect_timeout=0.2, read_timeout=0.3, media_write_timeout=0.3)
             cases = {
                 "(a) read timeout on the request": (0.3, 2.0, bot(slow_url, by_default).get_me),
-                "(b) read timeout per call": (0.3, 2.0,
-                                              lambda per_call=per_call: bot(slow_url, per_call).get_me(read_timeout=0.3)),
-                "(c) stalled 64 MiB upload": (0.3, 3.0, lambda upload=upload: bot(deaf_url, upload).send_document(
-                    1, b"x" * (64 * 1024 * 1024), filename="big.bin")),
+                "(b) read timeout per call": (
+                    0.3,
+                    2.0,
+                    lambda per_call=per_call: bot(slow_url, per_call).get_me(read_timeout=0.3),
+                ),
+                "(c) stalled 64 MiB upload": (
+                    0.3,
+                    3.0,
+                    lambda upload=upload: bot(deaf_url, upload).send_document(1, b"x" * (64 * 1024 * 1024), filename="big.bin"),
+                ),
             }
             for name, (_, _, call) in cases.items():
                 results.setdefault(name, []).append(await timed(call))
@@ -92,9 +98,11 @@ async def main() -> None:
     for name, (configured, target, _) in cases.items():
         values = results[name]
         verdict = "meets" if max(values) < target else "MISSES"
-        print(f"{name:34} median {statistics.median(values):.3f} s, slowest {max(values):.3f} s "
-              f"({statistics.median(values) / configured:.2f}x the {configured} s timeout) — {verdict} "
-              f"the {target:.0f} s target")
+        print(
+            f"{name:34} median {statistics.median(values):.3f} s, slowest {max(values):.3f} s "
+            f"({statistics.median(values) / configured:.2f}x the {configured} s timeout) — {verdict} "
+            f"the {target:.0f} s target"
+        )
 
 
 if __name__ == "__main__":

@@ -79,11 +79,17 @@ def free_port() -> int:
 
 
 def message_update(update_id: int, user: int, text: str) -> dict[str, Any]:
-    return {"update_id": update_id, "message": {
-        "message_id": update_id, "date": int(time.time()), "text": text,
-        "chat": {"id": user, "type": "private", "first_name": "P"},
-        "from": {"id": user, "is_bot": False, "first_name": "P", "language_code": "en"},
-        "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "text": text,
+            "chat": {"id": user, "type": "private", "first_name": "P"},
+            "from": {"id": user, "is_bot": False, "first_name": "P", "language_code": "en"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+        },
+    }
 
 
 async def load(url: str, people: list[int], concurrency: int, first_id: int, conn: Connection) -> tuple[float, float]:
@@ -99,13 +105,13 @@ async def load(url: str, people: list[int], concurrency: int, first_id: int, con
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
         async def client() -> None:
             while not queue.empty():
                 person = queue.get_nowait()
                 for command in COMMANDS:
                     started = time.perf_counter()
-                    async with session.post(url, json=message_update(next(ids), person, command),
-                                            headers=headers) as response:
+                    async with session.post(url, json=message_update(next(ids), person, command), headers=headers) as response:
                         assert response.status == 200, response.status
                     latencies.append(time.perf_counter() - started)
 
@@ -127,17 +133,29 @@ async def echo_bot(api_url: str, port: int) -> AsyncIterator[str]:
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None and update.effective_chat is not None
-        await context.bot.do_api_request("sendmessage", api_kwargs={"chat_id": update.effective_chat.id,
-                                                                    "text": update.effective_message.text})
+        await context.bot.do_api_request(
+            "sendmessage", api_kwargs={"chat_id": update.effective_chat.id, "text": update.effective_message.text}
+        )
 
-    app = (Application.builder().token(TOKEN).base_url(f"{api_url}/bot").base_file_url(f"{api_url}/file/bot")
-           .concurrent_updates(True).build())
+    app = (
+        Application.builder()
+        .token(TOKEN)
+        .base_url(f"{api_url}/bot")
+        .base_file_url(f"{api_url}/file/bot")
+        .concurrent_updates(True)
+        .build()
+    )
     app.add_handler(MessageHandler(filters.ALL, echo))
     async with app:
         await app.start()
         assert app.updater is not None
-        await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="telegram", secret_token=SECRET,
-                                        webhook_url="https://bench.example.org/telegram")
+        await app.updater.start_webhook(
+            listen="127.0.0.1",
+            port=port,
+            url_path="telegram",
+            secret_token=SECRET,
+            webhook_url="https://bench.example.org/telegram",
+        )
         try:
             yield f"http://127.0.0.1:{port}/telegram"
         finally:
@@ -153,9 +171,19 @@ async def sereno_bot(api_url: str, port: int, database: str) -> AsyncIterator[st
 
             await migrate(url)
         await replace_neighborhoods(url, parse_geojson(REGION.read_text()))
-        settings = Settings(_env_file=None, telegram_token=TOKEN, telegram_api_url=api_url, database_url=url,  # type: ignore[call-arg]
-                            hmac_key="bench-webhook-key-" + "x" * 32, webhook_secret=SECRET, web_host="127.0.0.1",
-                            web_port=port, send_per_second=1000, flood_max_updates=10_000, hotline="555-0100")
+        settings = Settings(
+            _env_file=None,
+            telegram_token=TOKEN,
+            telegram_api_url=api_url,
+            database_url=url,  # type: ignore[call-arg]
+            hmac_key="bench-webhook-key-" + "x" * 32,
+            webhook_secret=SECRET,
+            web_host="127.0.0.1",
+            web_port=port,
+            send_per_second=1000,
+            flood_max_updates=10_000,
+            hotline="555-0100",
+        )
         async with running_bot(settings, webhook=True):
             yield f"http://127.0.0.1:{port}/telegram"
 
@@ -183,9 +211,11 @@ async def bench(api_url: str, conn: Connection, people: int, levels: list[int], 
     for level in levels:
         ratio = ours[level][0] / echo[level][0]
         ok = ok and ratio >= TARGET
-        print(f"concurrency {level:3}: Sereno {ours[level][0]:.0f} vs echo {echo[level][0]:.0f} updates/s → "
-              f"{ratio:.2f}x ({'meets' if ratio >= TARGET else 'MISSES'} ≥ {TARGET}); p99 {ours[level][1]:.1f} ms "
-              f"vs {echo[level][1]:.1f} ms")
+        print(
+            f"concurrency {level:3}: Sereno {ours[level][0]:.0f} vs echo {echo[level][0]:.0f} updates/s → "
+            f"{ratio:.2f}x ({'meets' if ratio >= TARGET else 'MISSES'} ≥ {TARGET}); p99 {ours[level][1]:.1f} ms "
+            f"vs {echo[level][1]:.1f} ms"
+        )
     return ok
 
 
@@ -196,8 +226,10 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     levels = [int(n) for n in args.concurrency.split(",")]
-    print(f"Webhook benchmark: {args.people} people × {len(COMMANDS)} updates per concurrency level; "
-          "the Bot API double in its own process")
+    print(
+        f"Webhook benchmark: {args.people} people × {len(COMMANDS)} updates per concurrency level; "
+        "the Bot API double in its own process"
+    )
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     server = context.Process(target=serve_double, args=(child, args.people), daemon=True)

@@ -101,12 +101,12 @@ def check_languages(settings: Settings) -> None:
     `sereno.bot.i18n`); else :class:`MissingSetting` names the variable and the choices."""
     choices = ", ".join(SUPPORTED_LANGUAGES)
     if settings.default_language not in SUPPORTED_LANGUAGES:
-        raise MissingSetting(f"SERENO_DEFAULT_LANGUAGE is invalid: {settings.default_language!r} has no translation; "
-                             f"use one of {choices}.")
+        raise MissingSetting(
+            f"SERENO_DEFAULT_LANGUAGE is invalid: {settings.default_language!r} has no translation; use one of {choices}."
+        )
     unknown = [code for code in settings.channel_language_codes if code not in SUPPORTED_LANGUAGES]
     if unknown:
-        raise MissingSetting(f"SERENO_CHANNEL_LANGUAGES is invalid: {unknown[0]!r} has no translation; "
-                             f"use one of {choices}.")
+        raise MissingSetting(f"SERENO_CHANNEL_LANGUAGES is invalid: {unknown[0]!r} has no translation; use one of {choices}.")
 
 
 def load_settings() -> Settings:
@@ -221,8 +221,12 @@ async def build_runtime(
 
     broadcaster = Broadcaster(
         outbox,
-        Bot(token, base_url=settings.bot_base_url, base_file_url=settings.bot_base_file_url,
-            request=AiohttpRequest(connection_pool_size=gate.limits.max_in_flight)),
+        Bot(
+            token,
+            base_url=settings.bot_base_url,
+            base_file_url=settings.bot_base_file_url,
+            request=AiohttpRequest(connection_pool_size=gate.limits.max_in_flight),
+        ),
         AlertRenderer(gazetteer, resources, settings.tz),
         gate,
         clock,
@@ -239,8 +243,7 @@ async def build_runtime(
             uow,
             clock,
             pseudonymize,
-            IntakePolicy(settings.reports_per_window, settings.report_window, settings.contact_ttl,
-                         settings.photos_per_report),
+            IntakePolicy(settings.reports_per_window, settings.report_window, settings.contact_ttl, settings.photos_per_report),
             settings.cluster_policy,
             images=PillowImageSanitizer(),
             gazetteer=gazetteer,
@@ -248,8 +251,9 @@ async def build_runtime(
         places=PlaceResolver(gazetteer, geocoder),
         retention=RetentionService(uow, clock, settings.retention),
         roster=RosterService(uow, clock, pseudonymize),
-        desk=DeskService(uow, clock, settings.desk_policy, pseudonymize, on_decided=publisher.on_decided,
-                         on_drill_decided=training.on_decided),
+        desk=DeskService(
+            uow, clock, settings.desk_policy, pseudonymize, on_decided=publisher.on_decided, on_drill_decided=training.on_decided
+        ),
         resources=resources,
         alerts=AlertService(uow, clock, publisher, pseudonymize),
         subscriptions=SubscriptionService(uow, clock),
@@ -267,8 +271,12 @@ async def build_runtime(
             await services.roster.add_admin(admin_id, "admin")
     store = ConversationStore(engine, key, clock)
     writer = StateWriter(store, settings.persistence_interval_seconds)
-    people = PersonState(store, writer, shared=not is_sqlite(settings.database_url),  # SQLite: one process
-                         from_inbox=webhook)
+    people = PersonState(
+        store,
+        writer,
+        shared=not is_sqlite(settings.database_url),  # SQLite: one process
+        from_inbox=webhook,
+    )
     inbox = UpdateInbox(engine, key, clock, timedelta(seconds=settings.webhook_replay_seconds))
     guards = UpdateGuards(settings.flood_max_updates, settings.flood_window_seconds, settings.default_language)
     builder = (
@@ -292,8 +300,13 @@ async def build_runtime(
     return Runtime(application, engine, services, geocoder, broadcaster, leadership, people, inbox, notifier)
 
 
-def leadership_of(settings: Settings, gate: SendGate, metrics: Metrics, lead: Callable[[], Awaitable[None]],
-                  follow: Callable[[], Awaitable[None]]) -> Leadership:
+def leadership_of(
+    settings: Settings,
+    gate: SendGate,
+    metrics: Metrics,
+    lead: Callable[[], Awaitable[None]],
+    follow: Callable[[], Awaitable[None]],
+) -> Leadership:
     """The leader election on the deployment's database (none on SQLite: this process
     leads): `lead` runs when this process becomes the leader (the broadcaster starts and
     the takeover sweeps run at once), `follow` when it stops; the send gate keeps this
@@ -308,15 +321,22 @@ def leadership_of(settings: Settings, gate: SendGate, metrics: Metrics, lead: Ca
         await follow()
 
     def share() -> None:
-        gate.set_overall_rate(replica_rate(settings.send_per_second, settings.send_replica_per_second,
-                                           leadership.replicas, leadership.is_leader))
+        gate.set_overall_rate(
+            replica_rate(settings.send_per_second, settings.send_replica_per_second, leadership.replicas, leadership.is_leader)
+        )
 
     leadership = Leadership(leader_lease(settings.database_url, RENEW_TIMEOUT_SECONDS), gained, lost, on_beat=share)
     return leadership
 
 
-def register_handlers(application: Application, services: Services, notifier: Notifier,
-                      guards: UpdateGuards, people: PersonState, leads: Callable[[], bool]) -> None:
+def register_handlers(
+    application: Application,
+    services: Services,
+    notifier: Notifier,
+    guards: UpdateGuards,
+    people: PersonState,
+    leads: Callable[[], bool],
+) -> None:
     """Every feature's handlers, guards first, and the jobs (run only while `leads()`),
     all telling people through `notifier`. `people` keeps each person's data and
     conversation states."""
@@ -366,16 +386,22 @@ def public_routes(runtime: Runtime) -> list[web.RouteDef]:
     uow = SqlUnitOfWorkFactory(runtime.engine)
     gazetteer = services.places.gazetteer
     return [
-        *map_routes(functools.partial(load_from, uow, gazetteer), tz=settings.tz, resources=services.resources,
-                    default_language=settings.default_language, region_name=settings.region_name,
-                    clock=services.clock),
+        *map_routes(
+            functools.partial(load_from, uow, gazetteer),
+            tz=settings.tz,
+            resources=services.resources,
+            default_language=settings.default_language,
+            region_name=settings.region_name,
+            clock=services.clock,
+        ),
         *feed_routes(services.exports, FeedSource.for_region(settings.region_name, settings.tz), services.clock),
     ]
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_timeout: int = 10,
-                      webhook: bool = False) -> AsyncIterator[Runtime]:
+async def running_bot(
+    settings: Settings, *, clock: Clock | None = None, poll_timeout: int = 10, webhook: bool = False
+) -> AsyncIterator[Runtime]:
     """A started bot — polling for updates, or serving the webhook, /healthz and /metrics
     (and handling the updates other replicas accepted and left unhandled) — whose jobs and
     broadcaster run while it leads; stopped (state flushed) on exit."""
@@ -395,16 +421,23 @@ async def running_bot(settings: Settings, *, clock: Clock | None = None, poll_ti
             await publish_commands(app)
             await app.start()
             if webhook:
-                replaying = asyncio.create_task(replay_abandoned(runtime.inbox, app, settings.webhook_replay_seconds,
-                                                                 stop_leading), name="replay")
-                context = WebContext(app, functools.partial(open_incidents, runtime.engine), runtime.services.outbox,
-                                     runtime.leadership, runtime.services.metrics, secret, inbox=runtime.inbox,
-                                     max_pending_seconds=settings.health_max_pending_seconds)
+                replaying = asyncio.create_task(
+                    replay_abandoned(runtime.inbox, app, settings.webhook_replay_seconds, stop_leading), name="replay"
+                )
+                context = WebContext(
+                    app,
+                    functools.partial(open_incidents, runtime.engine),
+                    runtime.services.outbox,
+                    runtime.leadership,
+                    runtime.services.metrics,
+                    secret,
+                    inbox=runtime.inbox,
+                    max_pending_seconds=settings.health_max_pending_seconds,
+                )
                 served = web_app(context, public_routes(runtime), trust_forwarded_headers=settings.trust_forwarded_headers)
                 runner = await serve(served, settings.web_host, settings.web_port)
                 if settings.webhook_url:
-                    await app.bot.set_webhook(settings.webhook_url, secret_token=secret,
-                                              allowed_updates=Update.ALL_TYPES)
+                    await app.bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
             else:
                 assert app.updater is not None
                 await app.updater.start_polling(poll_interval=0, timeout=poll_timeout, drop_pending_updates=False)
@@ -434,8 +467,13 @@ async def serve_bot(settings: Settings, stop: asyncio.Event, webhook: bool = Fal
         log.info("Sereno is running as @%s (%s)", me.username, where)
         notify("READY=1")
         interval = watchdog_interval()
-        pinging = None if interval is None else asyncio.create_task(
-            keep_alive(functools.partial(answers, runtime.engine, HEALTH_TIMEOUT), interval, stop), name="watchdog")
+        pinging = (
+            None
+            if interval is None
+            else asyncio.create_task(
+                keep_alive(functools.partial(answers, runtime.engine, HEALTH_TIMEOUT), interval, stop), name="watchdog"
+            )
+        )
         await stop.wait()
         if pinging is not None:
             await pinging  # its last check done: no ping follows STOPPING
@@ -448,14 +486,14 @@ async def migrate(settings: Settings, to: str = "head", *, allow_downgrade: bool
     allowed, a key missing to seal or open the reporter contacts) raises
     :class:`MissingSetting` saying why."""
     try:
-        return await storage_admin.migrate(settings.database_url, to, allow_downgrade=allow_downgrade,
-                                   hmac_key=settings.optional_hmac_key())
+        return await storage_admin.migrate(
+            settings.database_url, to, allow_downgrade=allow_downgrade, hmac_key=settings.optional_hmac_key()
+        )
     except (MigrationRefused, SealingKeyMissing) as exc:
         raise MissingSetting(str(exc)) from None
 
 
-async def replace_neighborhoods(database_url: str, neighborhoods: list[Neighborhood],
-                                hmac_key: bytes | None = None) -> None:
+async def replace_neighborhoods(database_url: str, neighborhoods: list[Neighborhood], hmac_key: bytes | None = None) -> None:
     """Migrate the database at `database_url`, then replace every neighborhood with
     `neighborhoods`, in one transaction."""
     await storage_admin.replace_neighborhoods(database_url, neighborhoods, hmac_key)

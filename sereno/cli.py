@@ -102,21 +102,20 @@ async def _link_channel(args: argparse.Namespace) -> None:
     from sereno.verify.clock import SystemClock
 
     if args.language is not None and args.language not in SUPPORTED_LANGUAGES:
-        raise MissingSetting(f"--language: {args.language!r} has no translation; use one of "
-                             f"{', '.join(SUPPORTED_LANGUAGES)}")
+        raise MissingSetting(f"--language: {args.language!r} has no translation; use one of {', '.join(SUPPORTED_LANGUAGES)}")
     settings = _settings()
     chat = await check_chat(settings, args.chat_id)
     if chat.title is None:
         raise MissingSetting(f"chat {args.chat_id} cannot be reached: add the bot to it first.")
     if chat.missing:
-        raise MissingSetting(f"the bot cannot post alerts in {chat.title} yet; it needs to: "
-                             + ", ".join(chat.missing) + ".")
+        raise MissingSetting(f"the bot cannot post alerts in {chat.title} yet; it needs to: " + ", ".join(chat.missing) + ".")
     async with database(settings) as uow:
         known = {nb.id for nb in (await neighborhoods(uow)).neighborhoods}
         if args.neighborhood not in known:
             raise MissingSetting(f"unknown neighborhood {args.neighborhood!r}: use one of {', '.join(sorted(known))}")
-        await ChannelService(uow, SystemClock()).link(None, args.neighborhood, args.chat_id, chat.title,
-                                                      args.language or settings.channel_language)
+        await ChannelService(uow, SystemClock()).link(
+            None, args.neighborhood, args.chat_id, chat.title, args.language or settings.channel_language
+        )
     print(f"Linked {chat.title} to {args.neighborhood}: verified alerts will be posted there.")
 
 
@@ -129,11 +128,13 @@ async def _purge(args: argparse.Namespace) -> None:
     async with database(settings) as uow:
         purged = await RetentionService(uow, SystemClock(), settings.retention).purge(dry_run=args.dry_run)
     verb = "Would delete" if args.dry_run else "Deleted"
-    print(f"{verb} {purged.reports} reports older than {settings.retention_days} days (with their photos and "
-          f"follow-up questions and answers), {purged.contacts} expired reporter contacts and {purged.photos} "
-          f"photos of reports never submitted; {'would blank' if args.dry_run else 'blanked'} the reasons of "
-          f"{purged.reasons} verdicts and {'would coarsen' if args.dry_run else 'coarsened'} {purged.pins} "
-          "incident pins to their ~500 m area. Incident summaries, alerts and the audit trail are kept.")
+    print(
+        f"{verb} {purged.reports} reports older than {settings.retention_days} days (with their photos and "
+        f"follow-up questions and answers), {purged.contacts} expired reporter contacts and {purged.photos} "
+        f"photos of reports never submitted; {'would blank' if args.dry_run else 'blanked'} the reasons of "
+        f"{purged.reasons} verdicts and {'would coarsen' if args.dry_run else 'coarsened'} {purged.pins} "
+        "incident pins to their ~500 m area. Incident summaries, alerts and the audit trail are kept."
+    )
 
 
 async def _stats(args: argparse.Namespace) -> None:
@@ -186,8 +187,7 @@ async def _export(args: argparse.Namespace) -> None:
     async with database(settings) as uow:
         gazetteer = await neighborhoods(uow)
         try:
-            exported = await ExportService(uow, SystemClock(), gazetteer).export(fmt, source, since, until,
-                                                                                 args.neighborhood)
+            exported = await ExportService(uow, SystemClock(), gazetteer).export(fmt, source, since, until, args.neighborhood)
         except ExportError as exc:
             raise MissingSetting(str(exc)) from None
     data = exported.text.encode("utf-8")
@@ -235,8 +235,9 @@ async def _import_drills(args: argparse.Namespace) -> None:
     except OSError as exc:
         raise MissingSetting(f"cannot read {path}: {exc.strerror}") from None
     except (ValueError, yaml.YAMLError) as exc:
-        raise MissingSetting(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
-                             + str(exc).splitlines()[0]) from None
+        raise MissingSetting(
+            f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: " + str(exc).splitlines()[0]
+        ) from None
     settings = _settings()
     async with database(settings) as uow:
         try:
@@ -269,15 +270,20 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the bot (long polling by default); settings come from SERENO_* variables")
-    run.add_argument("--webhook", action="store_true",
-                     help="serve Telegram's webhook, /healthz and /metrics on SERENO_WEB_HOST:SERENO_WEB_PORT instead")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve Telegram's webhook, /healthz and /metrics on SERENO_WEB_HOST:SERENO_WEB_PORT instead",
+    )
     run.set_defaults(func=_run)
     sub.add_parser("demo", help="play scripted reporters against a local Bot API double").set_defaults(func=_demo)
     mig = sub.add_parser("migrate", help="create the database schema or take it to a revision (default: the newest)")
-    mig.add_argument("--to", default="head", metavar="REV",
-                     help="the revision to go to, up or down, e.g. 0013 (default: head, the newest)")
-    mig.add_argument("--yes", action="store_true",
-                     help="allow a downgrade, which deletes what the newer revisions store (back up first)")
+    mig.add_argument(
+        "--to", default="head", metavar="REV", help="the revision to go to, up or down, e.g. 0013 (default: head, the newest)"
+    )
+    mig.add_argument(
+        "--yes", action="store_true", help="allow a downgrade, which deletes what the newer revisions store (back up first)"
+    )
     mig.set_defaults(func=_migrate)
     admin = sub.add_parser("admin", help="administration").add_subparsers(dest="admin_command", required=True)
     imp = admin.add_parser("import-neighborhoods", help="replace the neighborhoods with those of a GeoJSON file")
@@ -291,12 +297,16 @@ def parser() -> argparse.ArgumentParser:
     inv.add_argument("--role", default="verifier", help="trainee, verifier, coordinator or admin")
     inv.set_defaults(func=_invite)
     drills = admin.add_parser("import-drills", help="add or replace training scenarios from a YAML or JSON file")
-    drills.add_argument("file", nargs="?", default=str(STARTER_DRILLS),
-                        help="default: the 16 starter scenarios shipped with Sereno (sereno/data/drills.yaml, "
-                             "which also shows the format)")
+    drills.add_argument(
+        "file",
+        nargs="?",
+        default=str(STARTER_DRILLS),
+        help="default: the 16 starter scenarios shipped with Sereno (sereno/data/drills.yaml, which also shows the format)",
+    )
     drills.set_defaults(func=_import_drills)
-    admin.add_parser("translations", help="each language's catalog: how complete, and whether a native speaker "
-                     "reviewed it").set_defaults(func=_translations)
+    admin.add_parser(
+        "translations", help="each language's catalog: how complete, and whether a native speaker reviewed it"
+    ).set_defaults(func=_translations)
     stats = admin.add_parser("stats", help="desk statistics: reports, verdicts, response times, alerts")
     stats.add_argument("--days", type=int, default=7, help="the window, in days up to now (default 7)")
     stats.set_defaults(func=_stats)
@@ -306,13 +316,14 @@ def parser() -> argparse.ArgumentParser:
     link = admin.add_parser("link-channel", help="post a neighborhood's verified alerts in a channel or group")
     link.add_argument("neighborhood", help="the neighborhood id (as in the GeoJSON file)")
     link.add_argument("chat_id", type=int, help="the channel's or group's chat id (e.g. -1001234567890)")
-    link.add_argument("--language", help="language of the posts, one with a translation, e.g. es (default: the "
-                                          "default language)")
+    link.add_argument("--language", help="language of the posts, one with a translation, e.g. es (default: the default language)")
     link.set_defaults(func=_link_channel)
     exp = sub.add_parser("export", help="export verified alerts and corrections for legal partners (no personal data)")
     exp.add_argument("--format", required=True, help="csv, geojson, cap (CAP 1.2) or atom (Atom 1.0)")
-    exp.add_argument("--since", help="from this ISO date or time, e.g. 2026-01-15 or 2026-01-15T08:00-08:00 "
-                                     "(without an offset: SERENO_TIMEZONE)")
+    exp.add_argument(
+        "--since",
+        help="from this ISO date or time, e.g. 2026-01-15 or 2026-01-15T08:00-08:00 (without an offset: SERENO_TIMEZONE)",
+    )
     exp.add_argument("--until", help="before this ISO date or time (a date alone: up to the end of that day)")
     exp.add_argument("--neighborhood", help="only alerts about this neighborhood id")
     exp.add_argument("--sender", help="CAP sender id (default: sereno@<SERENO_REGION_NAME as a slug>)")
@@ -334,8 +345,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug or an outage: one line, details with -v
         logging.getLogger("sereno").debug("unexpected error", exc_info=True)
-        print(logs.scrub(f"sereno: {args.command} failed: {type(exc).__name__}: {exc}")
-              + ("" if args.verbose else " (run with -v for details)"), file=sys.stderr)
+        print(
+            logs.scrub(f"sereno: {args.command} failed: {type(exc).__name__}: {exc}")
+            + ("" if args.verbose else " (run with -v for details)"),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -162,8 +162,9 @@ class Settings(BaseSettings):
     @property
     def certification_bar(self) -> CertificationBar:
         """What a trainee's drills must show before they are proposed for promotion."""
-        return CertificationBar(self.certify_min_drills, self.certify_min_accuracy_percent / 100,
-                                timedelta(minutes=self.certify_max_median_minutes))
+        return CertificationBar(
+            self.certify_min_drills, self.certify_min_accuracy_percent / 100, timedelta(minutes=self.certify_max_median_minutes)
+        )
 
     @property
     def cluster_policy(self) -> ClusterPolicy:
@@ -193,9 +194,11 @@ class Settings(BaseSettings):
     @property
     def send_limits(self) -> SendLimits:
         """The Telegram limits the broadcaster keeps to, as configured."""
-        return SendLimits(overall_per_second=self.send_per_second,
-                          private_per_second=self.send_private_per_second,
-                          group_per_minute=self.send_group_per_minute)
+        return SendLimits(
+            overall_per_second=self.send_per_second,
+            private_per_second=self.send_private_per_second,
+            group_per_minute=self.send_group_per_minute,
+        )
 
     @property
     def retention(self) -> timedelta:
@@ -229,8 +232,9 @@ class Settings(BaseSettings):
         """The webhook's secret token, or :class:`MissingSetting` naming SERENO_WEBHOOK_SECRET."""
         value = self.webhook_secret.get_secret_value().strip() if self.webhook_secret else ""
         if not value:
-            raise MissingSetting("SERENO_WEBHOOK_SECRET is not set: webhook mode needs a secret token "
-                                 "(1-256 characters A-Z, a-z, 0-9, _ and -).")
+            raise MissingSetting(
+                "SERENO_WEBHOOK_SECRET is not set: webhook mode needs a secret token (1-256 characters A-Z, a-z, 0-9, _ and -)."
+            )
         if not all(c.isascii() and (c.isalnum() or c in "_-") for c in value) or len(value) > 256:
             raise MissingSetting("SERENO_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (at most 256).")
         return value
@@ -240,8 +244,7 @@ class Settings(BaseSettings):
         value = self.hmac_key.get_secret_value().strip() if self.hmac_key else ""
         if not value:
             raise MissingSetting(
-                "SERENO_HMAC_KEY is not set: generate one with "
-                "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+                "SERENO_HMAC_KEY is not set: generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`."
             )
         if len(value) < 32:
             raise MissingSetting("SERENO_HMAC_KEY is too short: use at least 32 characters.")

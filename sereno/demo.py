@@ -47,12 +47,15 @@ class Script:
         self._seen = 0
 
     def _calls(self) -> list[Any]:
-        return [c for c in self.double.calls if c.method in SHOWN_METHODS and c.ok
-                and str(c.params.get("chat_id")) == str(self.chat_id)]
+        return [
+            c
+            for c in self.double.calls
+            if c.method in SHOWN_METHODS and c.ok and str(c.params.get("chat_id")) == str(self.chat_id)
+        ]
 
     def _bot_lines(self) -> None:
         calls = self._calls()
-        for call in calls[self._seen:]:
+        for call in calls[self._seen :]:
             label = "Sereno (updates its message)" if call.method == "editMessageText" else "Sereno"
             self._write(f"  🤖 {label}:", str(call.params.get("text", "")))
             buttons = _buttons(call.params.get("reply_markup"))
@@ -88,8 +91,10 @@ class Script:
         `expect`, then print what arrived."""
         seen = self._seen
         await self.double.wait_until(
-            lambda: any(expect in str(c.params.get("text", "")) for c in self._calls()[seen:]), timeout=10,
-            description=f"{expect!r} for {self.name}")
+            lambda: any(expect in str(c.params.get("text", "")) for c in self._calls()[seen:]),
+            timeout=10,
+            description=f"{expect!r} for {self.name}",
+        )
         self.out.write(f"  📬 {self.name} receives:\n")
         self._bot_lines()
         self.out.write("\n")
@@ -122,10 +127,17 @@ class Channel(Script):
     def post(self, text: str) -> None:
         """An admin posts `text` in the channel."""
         self._write(f"  📣 (an admin posts in {self.title}):", text)
-        self.double.push_update({"channel_post": {
-            "message_id": len(self._calls()) + 1, "date": 0, "text": text,
-            "chat": {"id": self.chat_id, "type": "channel", "title": self.title},
-            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
+        self.double.push_update(
+            {
+                "channel_post": {
+                    "message_id": len(self._calls()) + 1,
+                    "date": 0,
+                    "text": text,
+                    "chat": {"id": self.chat_id, "type": "channel", "title": self.title},
+                    "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
+                }
+            }
+        )
 
 
 def _buttons(markup: Any) -> list[str]:
@@ -220,17 +232,26 @@ async def run_demo(out: TextIO, database_url: str | None = None) -> list[str]:
         await replace_neighborhoods(url, parse_geojson(DEMO_REGION.read_text(encoding="utf-8")))
         async with BotApiDouble(DEMO_TOKEN) as double:
             settings = Settings(
-                _env_file=None, telegram_token=DEMO_TOKEN, telegram_api_url=double.api_url, database_url=url,
-                hmac_key="demo-only-hmac-key-not-for-production-use", hotline=DEMO_HOTLINE,
-                hotline_name="Puerto Sereno Legal Aid", region_name="Puerto Sereno (fictional)",
+                _env_file=None,
+                telegram_token=DEMO_TOKEN,
+                telegram_api_url=double.api_url,
+                database_url=url,
+                hmac_key="demo-only-hmac-key-not-for-production-use",
+                hotline=DEMO_HOTLINE,
+                hotline_name="Puerto Sereno Legal Aid",
+                region_name="Puerto Sereno (fictional)",
                 admin_ids="100000",
             )
-            out.write("Sereno demo: a local stand-in for Telegram, the demo region 'Puerto Sereno' (fictional),\n"
-                      "a throw-away SQLite database. Two community members report what they see; trained\n"
-                      "verifiers check it before anything else happens.\n\n")
+            out.write(
+                "Sereno demo: a local stand-in for Telegram, the demo region 'Puerto Sereno' (fictional),\n"
+                "a throw-away SQLite database. Two community members report what they see; trained\n"
+                "verifiers check it before anything else happens.\n\n"
+            )
             async with running_bot(settings, poll_timeout=1) as runtime:
-                admin, marta, jon = (Script(double, double.user(uid, name, "en"), out)
-                                     for uid, name in ((100000, "Coordinator"), (100010, "Marta"), (100011, "Jon")))
+                admin, marta, jon = (
+                    Script(double, double.user(uid, name, "en"), out)
+                    for uid, name in ((100000, "Coordinator"), (100010, "Marta"), (100011, "Jon"))
+                )
                 ana = Script(double, double.user(100001, "Ana", "en"), out)
                 luis = Script(double, double.user(100002, "Luis", "es"), out)
                 sofia = Script(double, double.user(100003, "Sofia", "en"), out)
@@ -269,31 +290,35 @@ async def run_demo(out: TextIO, database_url: str | None = None) -> list[str]:
                 _section(out, "A new volunteer trains on a practice drill")
                 await trainee_practises(runtime, admin, Script(double, double.user(100012, "Teo", "en"), out))
         out.write("━" * 76 + "\n")
-        out.write(f"Reference codes: {', '.join(codes)} — one incident, confirmed by two verifiers; both\n"
-                  "reporters were told, and their contact details are gone. The alert reached one channel and\n"
-                  "two subscribers, then the all-clear; a debunked rumor got a correction. A new trainee\n"
-                  "worked a practice drill, which nobody else saw, and got feedback.\n")
+        out.write(
+            f"Reference codes: {', '.join(codes)} — one incident, confirmed by two verifiers; both\n"
+            "reporters were told, and their contact details are gone. The alert reached one channel and\n"
+            "two subscribers, then the all-clear; a debunked rumor got a correction. A new trainee\n"
+            "worked a practice drill, which nobody else saw, and got feedback.\n"
+        )
     return codes
 
 
 async def rumor_is_debunked(runtime: Runtime, double: BotApiDouble, marta: Script, jon: Script) -> None:
     """Three neighbors report a checkpoint in Old Mill; two verifiers find a utility crew;
     the three are told, like every reporter."""
-    marta.out.write("  (three people report a checkpoint in Old Mill; Marta and Jon check with a shop owner\n"
-                    "   and the city: it is a utility crew)\n\n")
+    marta.out.write(
+        "  (three people report a checkpoint in Old Mill; Marta and Jon check with a shop owner\n"
+        "   and the city: it is a utility crew)\n\n"
+    )
     services = runtime.services
     incident_id = ""
     for n in range(3):
         neighbor = double.user(200_000 + n, f"Neighbor {n + 1}", "en")
-        draft = ReportDraft(uuid.uuid4().hex, activity=Activity.CHECKPOINT, point=GeoPoint(34.0574, -118.2130),
-                            neighborhood_id="old-mill")
+        draft = ReportDraft(
+            uuid.uuid4().hex, activity=Activity.CHECKPOINT, point=GeoPoint(34.0574, -118.2130), neighborhood_id="old-mill"
+        )
         submitted = await services.intake.submit(draft, neighbor.user_dict["id"], neighbor.chat_id, "en")
         assert submitted.incident is not None
         incident_id = submitted.incident.id
     for verifier in (marta, jon):
         await services.desk.claim(verifier.user.chat_id, incident_id)
-        result = await services.desk.decide(verifier.user.chat_id, incident_id, Verdict.DEBUNKED,
-                                            "a utility crew, not agents")
+        result = await services.desk.decide(verifier.user.chat_id, incident_id, Verdict.DEBUNKED, "a utility crew, not agents")
         await runtime.notifier.verdict(runtime.application.bot, result)
     services.broadcast_queued()
 
@@ -301,8 +326,10 @@ async def rumor_is_debunked(runtime: Runtime, double: BotApiDouble, marta: Scrip
 async def trainee_practises(runtime: Runtime, admin: Script, teo: Script) -> None:
     """The coordinator loads the starter scenarios and invites a trainee, who works one
     practice drill: claim, verdict, reason, then the answer and why."""
-    admin.out.write("  (the coordinator loads the 16 starter drill scenarios: /drills → Import scenarios, or\n"
-                    "   `sereno admin import-drills sereno/data/drills.yaml`)\n\n")
+    admin.out.write(
+        "  (the coordinator loads the 16 starter drill scenarios: /drills → Import scenarios, or\n"
+        "   `sereno admin import-drills sereno/data/drills.yaml`)\n\n"
+    )
     scenarios = yaml.safe_load(STARTER_DRILLS.read_text(encoding="utf-8"))
     await runtime.services.training.import_scenarios(admin.user.chat_id, scenarios)
     await teo.say(f"/join {await invite(admin, 'trainee')}", "Welcome to the desk as trainee")

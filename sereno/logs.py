@@ -76,8 +76,11 @@ def configure(verbose: bool = False, json_lines: bool = False) -> None:
     """Log to stderr at INFO (DEBUG when verbose), as text or JSON lines, redacted."""
     handler = logging.StreamHandler()
     if json_lines:
-        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
-                                           rename_fields={"levelname": "level", "name": "logger"}))
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={"levelname": "level", "name": "logger"}
+            )
+        )
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(_REDACTION)

@@ -141,10 +141,12 @@ class _Contacts:
         self._s.contacts[contact.report_id] = contact
 
     async def for_incident(self, incident_id: str) -> list[ReporterToTell]:
-        reports = sorted((r for r in self._s.reports.values() if r.incident_id == incident_id),
-                         key=lambda r: r.created_at)
-        return [ReporterToTell(r.id, r.ref_code, c.chat_id, c.language)
-                for r in reports if (c := self._s.contacts.get(r.id)) is not None]
+        reports = sorted((r for r in self._s.reports.values() if r.incident_id == incident_id), key=lambda r: r.created_at)
+        return [
+            ReporterToTell(r.id, r.ref_code, c.chat_id, c.language)
+            for r in reports
+            if (c := self._s.contacts.get(r.id)) is not None
+        ]
 
     async def delete(self, report_ids: list[str]) -> None:
         for report_id in report_ids:
@@ -169,8 +171,10 @@ class _Owed:
 
     async def claim(self, before: datetime, now: datetime, limit: int) -> list[ReporterToTell]:
         self._s.owed = {k: o for k, o in self._s.owed.items() if o[0].report_id in self._s.contacts}
-        stale = sorted((o for o in self._s.owed.values() if o[1] < before),
-                       key=lambda o: (o[1], self._s.reports[o[0].report_id].created_at, o[0].key))[:limit]
+        stale = sorted(
+            (o for o in self._s.owed.values() if o[1] < before),
+            key=lambda o: (o[1], self._s.reports[o[0].report_id].created_at, o[0].key),
+        )[:limit]
         for reporter, _ in stale:
             self._s.owed[reporter.key] = (reporter, now)
         return [reporter for reporter, _ in stale]
@@ -221,11 +225,15 @@ class _Incidents:
             if i.status is IncidentStatus.OPEN and i.last_seen_at >= since and keep(i)  # type: ignore[operator]
         ]
 
-    async def nearest_open(self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None,
-                           within_m: float) -> Candidate | None:
+    async def nearest_open(
+        self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None, within_m: float
+    ) -> Candidate | None:
         wanted = set(cells)
-        near = [(distance_m(point, c.point), c) for c in self._candidates(lambda i: i.cell in wanted, since)
-                if c.point is not None and compatible(activity, c.activity)]
+        near = [
+            (distance_m(point, c.point), c)
+            for c in self._candidates(lambda i: i.cell in wanted, since)
+            if c.point is not None and compatible(activity, c.activity)
+        ]
         near = [(d, c) for d, c in near if d <= within_m]
         return min(near, key=lambda pair: pair[0])[1] if near else None
 
@@ -234,8 +242,13 @@ class _Incidents:
 
     async def add_report(self, incident_id: str, tier: Tier, activity: Activity | None, seen_at: datetime) -> Incident:
         old = self._s.incidents[incident_id]
-        new = replace(old, report_count=old.report_count + 1, last_seen_at=max(old.last_seen_at, seen_at),
-                      tier=more_urgent(old.tier, tier), activity=old.activity or activity)
+        new = replace(
+            old,
+            report_count=old.report_count + 1,
+            last_seen_at=max(old.last_seen_at, seen_at),
+            tier=more_urgent(old.tier, tier),
+            activity=old.activity or activity,
+        )
         self._s.incidents[incident_id] = new
         return new
 
@@ -248,8 +261,9 @@ class _Incidents:
             return False
         if i.claimed_by not in (None, user_id) and i.lease_until is not None and i.lease_until > now:
             return False
-        self._s.incidents[incident_id] = replace(i, claimed_by=user_id, lease_until=until,
-                                                 first_claimed_at=i.first_claimed_at or now)
+        self._s.incidents[incident_id] = replace(
+            i, claimed_by=user_id, lease_until=until, first_claimed_at=i.first_claimed_at or now
+        )
         return True
 
     async def drop_lease(self, incident_id: str, holder: int, expired_before: datetime | None = None) -> bool:
@@ -262,14 +276,17 @@ class _Incidents:
         return True
 
     async def expired_leases(self, now: datetime) -> list[tuple[str, int]]:
-        return [(i.id, i.claimed_by) for i in self._s.incidents.values()
-                if i.status is IncidentStatus.OPEN and i.claimed_by is not None
-                and i.lease_until is not None and i.lease_until <= now]
+        return [
+            (i.id, i.claimed_by)
+            for i in self._s.incidents.values()
+            if i.status is IncidentStatus.OPEN and i.claimed_by is not None and i.lease_until is not None and i.lease_until <= now
+        ]
 
     async def decide(self, incident_id: str, verdict: Verdict, at: datetime) -> None:
         i = self._s.incidents[incident_id]
-        self._s.incidents[incident_id] = replace(i, status=IncidentStatus.DECIDED, verdict=verdict, decided_at=at,
-                                                 claimed_by=None, lease_until=None)
+        self._s.incidents[incident_id] = replace(
+            i, status=IncidentStatus.DECIDED, verdict=verdict, decided_at=at, claimed_by=None, lease_until=None
+        )
 
     async def withdraw(self, incident_id: str) -> bool:
         i = self._s.incidents.get(incident_id)
@@ -294,9 +311,13 @@ class _Incidents:
             if report.incident_id == source_id:
                 self._s.reports[key] = replace(report, incident_id=target_id)
         self._s.incidents[target_id] = replace(
-            target, report_count=target.report_count + source.report_count, tier=more_urgent(target.tier, source.tier),
+            target,
+            report_count=target.report_count + source.report_count,
+            tier=more_urgent(target.tier, source.tier),
             first_seen_at=min(target.first_seen_at, source.first_seen_at),
-            last_seen_at=max(target.last_seen_at, source.last_seen_at), activity=target.activity or source.activity)
+            last_seen_at=max(target.last_seen_at, source.last_seen_at),
+            activity=target.activity or source.activity,
+        )
         self._s.incidents[source_id] = replace(source, status=IncidentStatus.MERGED, claimed_by=None, lease_until=None)
 
     async def points_first_seen_before(self, cutoff: datetime) -> list[tuple[str, GeoPoint]]:
@@ -372,8 +393,11 @@ class _Invites:
         return True
 
     async def void_issued_by(self, user_id: int, roles: Sequence[Role], at: datetime) -> int:
-        voided = {code: replace(i, expires_at=at) for code, i in self._s.invites.items()
-                  if i.created_by == user_id and i.used_by is None and i.expires_at > at and i.role in roles}
+        voided = {
+            code: replace(i, expires_at=at)
+            for code, i in self._s.invites.items()
+            if i.created_by == user_id and i.used_by is None and i.expires_at > at and i.role in roles
+        }
         self._s.invites.update(voided)
         return len(voided)
 
@@ -396,8 +420,11 @@ class _FollowUps:
         return True
 
     async def for_incident(self, incident_id: str) -> list[FollowUp]:
-        return [f for f in self._s.follow_ups.values()
-                if (r := self._s.reports.get(f.report_id)) is not None and r.incident_id == incident_id]
+        return [
+            f
+            for f in self._s.follow_ups.values()
+            if (r := self._s.reports.get(f.report_id)) is not None and r.incident_id == incident_id
+        ]
 
 
 class _Audit:
@@ -431,16 +458,22 @@ class _Alerts:
         if alert.incident_id not in self._s.incidents:
             raise Conflict(f"alert about unknown incident {alert.incident_id}")
         if alert.id in self._s.alerts or any(
-                (a.incident_id, a.kind) == (alert.incident_id, alert.kind) for a in self._s.alerts.values()):
+            (a.incident_id, a.kind) == (alert.incident_id, alert.kind) for a in self._s.alerts.values()
+        ):
             raise Conflict("duplicate alert")
         self._s.alerts[alert.id] = alert
 
     async def save(self, alert: Alert) -> None:
         stored = self._s.alerts.get(alert.id)
         if stored is not None:
-            self._s.alerts[alert.id] = replace(stored, state=alert.state, revision=alert.revision,
-                                               last_update=alert.last_update, updated_at=alert.updated_at,
-                                               expires_at=alert.expires_at)
+            self._s.alerts[alert.id] = replace(
+                stored,
+                state=alert.state,
+                revision=alert.revision,
+                last_update=alert.last_update,
+                updated_at=alert.updated_at,
+                expires_at=alert.expires_at,
+            )
 
     async def get(self, alert_id: str) -> Alert | None:
         return self._s.alerts.get(alert_id)
@@ -449,26 +482,46 @@ class _Alerts:
         return next((a for a in self._s.alerts.values() if a.incident_id == incident_id and a.kind is kind), None)
 
     async def active(self) -> list[Alert]:
-        return sorted((a for a in self._s.alerts.values() if a.state is AlertState.ACTIVE and a.kind is AlertKind.ALERT),
-                      key=lambda a: a.verified_at, reverse=True)
+        return sorted(
+            (a for a in self._s.alerts.values() if a.state is AlertState.ACTIVE and a.kind is AlertKind.ALERT),
+            key=lambda a: a.verified_at,
+            reverse=True,
+        )
 
     async def due(self, now: datetime) -> list[Alert]:
         return [a for a in self._s.alerts.values() if a.state is AlertState.ACTIVE and a.expires_at <= now]
 
     async def uncorrected_debunked(self, since: datetime) -> list[Incident]:
         corrected = {a.incident_id for a in self._s.alerts.values() if a.kind is AlertKind.CORRECTION}
-        found = [i for i in self._s.incidents.values()
-                 if i.status is IncidentStatus.DECIDED and i.verdict is Verdict.DEBUNKED and i.decided_at is not None
-                 and i.decided_at >= since and i.id not in corrected and i.drill is None]
+        found = [
+            i
+            for i in self._s.incidents.values()
+            if i.status is IncidentStatus.DECIDED
+            and i.verdict is Verdict.DEBUNKED
+            and i.decided_at is not None
+            and i.decided_at >= since
+            and i.id not in corrected
+            and i.drill is None
+        ]
         return sorted(found, key=lambda i: i.decided_at or since, reverse=True)
 
-    async def verified_between(self, since: datetime | None, until: datetime | None,
-                               neighborhood_id: str | None = None, *, active_only: bool = False,
-                               limit: int | None = None) -> list[Alert]:
-        found = [a for a in self._s.alerts.values()
-                 if (since is None or a.verified_at >= since) and (until is None or a.verified_at < until)
-                 and (neighborhood_id is None or a.neighborhood_id == neighborhood_id)
-                 and (not active_only or a.state is AlertState.ACTIVE)]
+    async def verified_between(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        neighborhood_id: str | None = None,
+        *,
+        active_only: bool = False,
+        limit: int | None = None,
+    ) -> list[Alert]:
+        found = [
+            a
+            for a in self._s.alerts.values()
+            if (since is None or a.verified_at >= since)
+            and (until is None or a.verified_at < until)
+            and (neighborhood_id is None or a.neighborhood_id == neighborhood_id)
+            and (not active_only or a.state is AlertState.ACTIVE)
+        ]
         return sorted(found, key=lambda a: (a.verified_at, a.id), reverse=True)[:limit]
 
 
@@ -476,8 +529,17 @@ class _Outbox:
     def __init__(self, staged: MemoryStore) -> None:
         self._s = staged
 
-    def _insert(self, alert_id: str, chat_id: int, target: TargetKind, kind: MessageKind, revision: int,
-                language: str, priority: Priority, now: datetime) -> None:
+    def _insert(
+        self,
+        alert_id: str,
+        chat_id: int,
+        target: TargetKind,
+        kind: MessageKind,
+        revision: int,
+        language: str,
+        priority: Priority,
+        now: datetime,
+    ) -> None:
         if alert_id not in self._s.alerts:
             raise Conflict(f"outbox message about unknown alert {alert_id}")
         key = (alert_id, chat_id, kind, revision, language)
@@ -485,12 +547,19 @@ class _Outbox:
             raise Conflict(f"duplicate outbox message {key}")
         message_id = self._s.next_outbox_id
         self._s.next_outbox_id += 1
-        self._s.outbox[message_id] = OutboxMessage(message_id, alert_id, chat_id, target, kind, revision, language,
-                                                   priority, now)
+        self._s.outbox[message_id] = OutboxMessage(message_id, alert_id, chat_id, target, kind, revision, language, priority, now)
 
-    async def fan_out(self, alert_id: str, areas: Sequence[str], target: TargetKind, kind: MessageKind,
-                      revision: int, priority: Priority, now: datetime,
-                      post_languages: Callable[[str], Sequence[str]] = lambda linked: [linked]) -> int:
+    async def fan_out(
+        self,
+        alert_id: str,
+        areas: Sequence[str],
+        target: TargetKind,
+        kind: MessageKind,
+        revision: int,
+        priority: Priority,
+        now: datetime,
+        post_languages: Callable[[str], Sequence[str]] = lambda linked: [linked],
+    ) -> int:
         chats: dict[int, str] = {}  # chat id → the language it gets (the least, as the query's min())
         if target is TargetKind.CHANNEL:
             for link in self._s.channels:
@@ -508,9 +577,11 @@ class _Outbox:
         return len(messages)
 
     def _follow_post(self, alert_id: str, target: TargetKind, kind: MessageKind, revision: int, now: datetime) -> int:
-        posts = [m for _, m in sorted(self._s.outbox.items())
-                 if m.alert_id == alert_id and m.kind is MessageKind.POST and m.target is target
-                 and m.state in _DELIVERED_OR_COMING]
+        posts = [
+            m
+            for _, m in sorted(self._s.outbox.items())
+            if m.alert_id == alert_id and m.kind is MessageKind.POST and m.target is target and m.state in _DELIVERED_OR_COMING
+        ]
         if target is TargetKind.SUBSCRIBER:
             posts = [m for m in posts if (s := self._s.subscribers.get(m.chat_id)) is not None and s.active]
         for post in posts:
@@ -527,9 +598,10 @@ class _Outbox:
         """As the table's, with `now` standing for the database's clock in the lease check."""
         if epoch is not None and (self._s.leader is None or self._s.leader[0] != epoch or self._s.leader[1] <= now):
             return []
-        due = sorted((m for m in self._s.outbox.values()
-                      if m.state is Delivery.PENDING and (m.not_before is None or m.not_before <= now)),
-                     key=lambda m: (m.priority, m.id or 0))[:limit]
+        due = sorted(
+            (m for m in self._s.outbox.values() if m.state is Delivery.PENDING and (m.not_before is None or m.not_before <= now)),
+            key=lambda m: (m.priority, m.id or 0),
+        )[:limit]
         claimed = []
         for message in due:
             assert message.id is not None
@@ -543,15 +615,16 @@ class _Outbox:
             if message is None:
                 continue
             if result.state is Delivery.SENT:
-                self._s.outbox[result.message_id] = replace(message, state=Delivery.SENT,
-                                                            message_id=result.sent_message_id, error=None)
+                self._s.outbox[result.message_id] = replace(
+                    message, state=Delivery.SENT, message_id=result.sent_message_id, error=None
+                )
                 self._s.sent_at[result.message_id] = now
             elif result.state is Delivery.PENDING:
-                self._s.outbox[result.message_id] = replace(message, state=Delivery.PENDING,
-                                                            not_before=result.retry_at, error=result.error)
+                self._s.outbox[result.message_id] = replace(
+                    message, state=Delivery.PENDING, not_before=result.retry_at, error=result.error
+                )
             elif result.state is Delivery.FAILED:
-                self._s.outbox[result.message_id] = replace(message, state=Delivery.FAILED,
-                                                            error=(result.error or "")[:300])
+                self._s.outbox[result.message_id] = replace(message, state=Delivery.FAILED, error=(result.error or "")[:300])
 
     async def recover(self) -> int:
         sending = [i for i, m in self._s.outbox.items() if m.state is Delivery.SENDING]
@@ -561,16 +634,22 @@ class _Outbox:
 
     async def recent_sends(self, since: datetime) -> list[tuple[int, datetime | None]]:
         sent: list[tuple[int, datetime | None]] = [
-            (m.chat_id, at) for i, m in sorted(self._s.outbox.items())
-            if m.state is Delivery.SENT and (at := self._s.sent_at.get(i)) is not None and at >= since]
-        sending = [(m.chat_id, None) for _, m in sorted(self._s.outbox.items())
-                   if m.state is Delivery.SENDING and m.chat_id < 0]
+            (m.chat_id, at)
+            for i, m in sorted(self._s.outbox.items())
+            if m.state is Delivery.SENT and (at := self._s.sent_at.get(i)) is not None and at >= since
+        ]
+        sending = [(m.chat_id, None) for _, m in sorted(self._s.outbox.items()) if m.state is Delivery.SENDING and m.chat_id < 0]
         return [*sent, *sending]
 
     async def post_of(self, alert_id: str, chat_id: int, language: str) -> OutboxMessage | None:
-        return next((m for _, m in sorted(self._s.outbox.items())
-                     if (m.alert_id, m.chat_id, m.language, m.kind) == (alert_id, chat_id, language, MessageKind.POST)),
-                    None)
+        return next(
+            (
+                m
+                for _, m in sorted(self._s.outbox.items())
+                if (m.alert_id, m.chat_id, m.language, m.kind) == (alert_id, chat_id, language, MessageKind.POST)
+            ),
+            None,
+        )
 
     async def drop_pending(self, chat_id: int, error: str, now: datetime) -> int:
         pending = [i for i, m in self._s.outbox.items() if m.chat_id == chat_id and m.state is Delivery.PENDING]
@@ -600,8 +679,9 @@ class _Subscribers:
 
     async def save(self, subscriber: Subscriber) -> None:
         stored = self._s.subscribers.get(subscriber.chat_id)
-        self._s.subscribers[subscriber.chat_id] = subscriber if stored is None else replace(
-            stored, language=subscriber.language, active=subscriber.active)  # `since` stays the first one
+        self._s.subscribers[subscriber.chat_id] = (
+            subscriber if stored is None else replace(stored, language=subscriber.language, active=subscriber.active)
+        )  # `since` stays the first one
 
     async def areas(self, chat_id: int) -> list[str]:
         return sorted(n for c, n in self._s.subscriptions if c == chat_id)
@@ -636,8 +716,7 @@ class _Channels:
     async def save(self, link: ChannelLink) -> None:
         if link.neighborhood_id not in {n.id for n in self._s.neighborhoods}:
             raise Conflict(f"channel link to unknown neighborhood {link.neighborhood_id}")
-        self._s.channels = [c for c in self._s.channels
-                            if (c.neighborhood_id, c.chat_id) != (link.neighborhood_id, link.chat_id)]
+        self._s.channels = [c for c in self._s.channels if (c.neighborhood_id, c.chat_id) != (link.neighborhood_id, link.chat_id)]
         self._s.channels.append(link)
 
     async def flag(self, chat_id: int, problem: str) -> list[ChannelLink]:
@@ -721,21 +800,23 @@ class _Drills:
         if run.id in self._s.drill_runs or any(r.incident_id == run.incident_id for r in self._s.drill_runs.values()):
             raise Conflict("duplicate drill run")
         # only what a run starts with is stored; the rest comes with `finish`
-        self._s.drill_runs[run.id] = DrillRun(run.id, run.scenario_id, run.incident_id, run.kind, run.person,
-                                              run.started_at)
+        self._s.drill_runs[run.id] = DrillRun(run.id, run.scenario_id, run.incident_id, run.kind, run.person, run.started_at)
 
     async def run_for_incident(self, incident_id: str) -> DrillRun | None:
         return next((r for r in self._s.drill_runs.values() if r.incident_id == incident_id), None)
 
     async def runs(self, kind: DrillKind, person: int | None) -> list[DrillRun]:
-        return sorted((r for r in self._s.drill_runs.values() if r.kind is kind and person in (None, r.person)),
-                      key=lambda r: (r.started_at, r.id))
+        return sorted(
+            (r for r in self._s.drill_runs.values() if r.kind is kind and person in (None, r.person)),
+            key=lambda r: (r.started_at, r.id),
+        )
 
     async def finish(self, run: DrillRun) -> None:
         stored = self._s.drill_runs.get(run.id)
         if stored is not None:
-            self._s.drill_runs[run.id] = replace(stored, verdict=run.verdict, first_claimed_at=run.first_claimed_at,
-                                                 finished_at=run.finished_at)
+            self._s.drill_runs[run.id] = replace(
+                stored, verdict=run.verdict, first_claimed_at=run.first_claimed_at, finished_at=run.finished_at
+            )
 
     async def propose(self, user_id: int, at: datetime) -> bool:
         if user_id in self._s.proposals:
@@ -775,11 +856,10 @@ class MemoryUnitOfWork:
         self.stats = _Stats(self._staged)
         self.drills = _Drills(self._staged)
         self.field_verifiers, self.dispatches, self.on_site_reports, self.dispatch_notices, self.trust, self.surges = (
-            dispatch_repositories(self._staged))
+            dispatch_repositories(self._staged)
+        )
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         return None
 
     async def commit(self) -> None:
@@ -826,8 +906,14 @@ class DispatchMemory:
     summary_at: datetime | None = None
 
     def copy(self) -> DispatchMemory:
-        return DispatchMemory(dict(self.field_verifiers), dict(self.dispatches), dict(self.on_site),
-                              dict(self.notices), dict(self.overrides), self.summary_at)
+        return DispatchMemory(
+            dict(self.field_verifiers),
+            dict(self.dispatches),
+            dict(self.on_site),
+            dict(self.notices),
+            dict(self.overrides),
+            self.summary_at,
+        )
 
     __copy__ = copy  # `MemoryStore.copy` copies each field with copy.copy
 
@@ -849,8 +935,7 @@ class _FieldVerifiers:
         return sorted(self._d.field_verifiers.values(), key=lambda f: f.user_id)
 
     async def stale_points(self, now: datetime) -> list[FieldVerifier]:
-        return [f for f in await self.all() if f.point is not None and f.point_until is not None
-                and f.point_until <= now]
+        return [f for f in await self.all() if f.point is not None and f.point_until is not None and f.point_until <= now]
 
 
 class _Dispatches:
@@ -860,8 +945,9 @@ class _Dispatches:
 
     def _one_ask(self, dispatch: Dispatch) -> None:
         if dispatch.state is DispatchState.OFFERED and any(
-                d.id != dispatch.id and d.incident_id == dispatch.incident_id and d.state is DispatchState.OFFERED
-                for d, _ in self._d.dispatches.values()):
+            d.id != dispatch.id and d.incident_id == dispatch.incident_id and d.state is DispatchState.OFFERED
+            for d, _ in self._d.dispatches.values()
+        ):
             raise Conflict("one open ask per incident")
 
     async def add(self, dispatch: Dispatch, due: datetime | None) -> None:
@@ -881,8 +967,10 @@ class _Dispatches:
         return True
 
     def _sorted(self, keep: object) -> list[Dispatch]:
-        return sorted((d for d, _ in self._d.dispatches.values() if keep(d)),  # type: ignore[operator]
-                      key=lambda d: (d.created_at, d.id))
+        return sorted(
+            (d for d, _ in self._d.dispatches.values() if keep(d)),  # type: ignore[operator]
+            key=lambda d: (d.created_at, d.id),
+        )
 
     async def for_incident(self, incident_id: str) -> list[Dispatch]:
         return self._sorted(lambda d: d.incident_id == incident_id)
@@ -891,13 +979,16 @@ class _Dispatches:
         return self._sorted(lambda d: d.is_open)
 
     async def due(self, now: datetime, limit: int) -> list[Dispatch]:
-        due = sorted(((t, d.id, d) for d, t in self._d.dispatches.values() if d.is_open and t is not None and t <= now),
-                     key=lambda item: (item[0], item[1]))
+        due = sorted(
+            ((t, d.id, d) for d, t in self._d.dispatches.values() if d.is_open and t is not None and t <= now),
+            key=lambda item: (item[0], item[1]),
+        )
         return [d for _, _, d in due[:limit]]
 
     async def between(self, since: datetime, until: datetime) -> list[tuple[Dispatch, datetime]]:
-        return [(d, self._s.incidents[d.incident_id].first_seen_at)
-                for d in self._sorted(lambda d: since <= d.created_at <= until)]
+        return [
+            (d, self._s.incidents[d.incident_id].first_seen_at) for d in self._sorted(lambda d: since <= d.created_at <= until)
+        ]
 
 
 class _OnSiteReports:
@@ -932,8 +1023,7 @@ class _DispatchNotices:
             self._d.notices[notice.id] = (notice, claimed_at)
 
     async def claim(self, before: datetime, now: datetime, limit: int) -> list[DispatchNotice]:
-        stale = sorted((n for n in self._d.notices.values() if n[1] < before),
-                       key=lambda n: (n[1], n[0].at, n[0].id))[:limit]
+        stale = sorted((n for n in self._d.notices.values() if n[1] < before), key=lambda n: (n[1], n[0].at, n[0].id))[:limit]
         for notice, _ in stale:
             self._d.notices[notice.id] = (notice, now)
         return [notice for notice, _ in stale]
@@ -951,10 +1041,15 @@ class _Trust:
         seen: dict[str, dict[Verdict, set[str]]] = {}
         for report in self._s.reports.values():
             incident = self._s.incidents.get(report.incident_id or "")
-            if (report.reporter not in reporters or report.reporter == DRILL_REPORTER or incident is None
-                    or incident.id == exclude_incident or incident.drill is not None
-                    or incident.status is not IncidentStatus.DECIDED
-                    or incident.verdict not in (Verdict.CONFIRMED, Verdict.DEBUNKED)):
+            if (
+                report.reporter not in reporters
+                or report.reporter == DRILL_REPORTER
+                or incident is None
+                or incident.id == exclude_incident
+                or incident.drill is not None
+                or incident.status is not IncidentStatus.DECIDED
+                or incident.verdict not in (Verdict.CONFIRMED, Verdict.DEBUNKED)
+            ):
                 continue
             seen.setdefault(report.reporter, {}).setdefault(incident.verdict, set()).add(incident.id)
         return {r: Trust(len(v.get(Verdict.CONFIRMED, ())), len(v.get(Verdict.DEBUNKED, ()))) for r, v in seen.items()}
@@ -991,8 +1086,15 @@ class _Surges:
         return True
 
 
-def dispatch_repositories(staged: MemoryStore) -> tuple[
-        _FieldVerifiers, _Dispatches, _OnSiteReports, _DispatchNotices, _Trust, _Surges]:
+def dispatch_repositories(
+    staged: MemoryStore,
+) -> tuple[_FieldVerifiers, _Dispatches, _OnSiteReports, _DispatchNotices, _Trust, _Surges]:
     """The dispatch, trust and surge repositories over a staged store."""
-    return (_FieldVerifiers(staged), _Dispatches(staged), _OnSiteReports(staged), _DispatchNotices(staged),
-            _Trust(staged), _Surges(staged))
+    return (
+        _FieldVerifiers(staged),
+        _Dispatches(staged),
+        _OnSiteReports(staged),
+        _DispatchNotices(staged),
+        _Trust(staged),
+        _Surges(staged),
+    )

@@ -25,9 +25,16 @@ def demo_neighborhoods() -> list[Neighborhood]:
 def alert(neighborhood_id: str = "las-palmas", **changes: object) -> Alert:
     """An active checkpoint alert verified 20 minutes before NOW (12:10 local)."""
     base = Alert(
-        id=f"alert-{neighborhood_id}", incident_id=f"incident-{neighborhood_id}", kind=AlertKind.ALERT,
-        neighborhood_id=neighborhood_id, areas=(neighborhood_id,), activity=Activity.CHECKPOINT, tier=Tier.HIGH,
-        verifiers=2, reports=3, verified_at=NOW - timedelta(minutes=20),
+        id=f"alert-{neighborhood_id}",
+        incident_id=f"incident-{neighborhood_id}",
+        kind=AlertKind.ALERT,
+        neighborhood_id=neighborhood_id,
+        areas=(neighborhood_id,),
+        activity=Activity.CHECKPOINT,
+        tier=Tier.HIGH,
+        verifiers=2,
+        reports=3,
+        verified_at=NOW - timedelta(minutes=20),
         expires_at=NOW + timedelta(hours=3, minutes=40),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -62,9 +69,11 @@ class Node:
         matches one class)."""
         wanted = dict(attrs)
         cls = wanted.pop("class_", None)
-        return [n for n in self.iter(tag)
-                if all(n.attrs.get(k.replace("_", "-")) == v for k, v in wanted.items())
-                and (cls is None or cls in n.classes)]
+        return [
+            n
+            for n in self.iter(tag)
+            if all(n.attrs.get(k.replace("_", "-")) == v for k, v in wanted.items()) and (cls is None or cls in n.classes)
+        ]
 
 
 VOID = {"meta", "link", "br", "img", "input", "hr", "source", "area", "base", "col", "embed", "wbr"}

@@ -47,8 +47,12 @@ PACKAGES = ("sereno",)
 def package_files() -> set[str]:
     """Every file of the packages (modules and the data they read at run time: catalogs,
     reviews.toml, migrations, the demo region, drills), bytecode aside."""
-    return {p.relative_to(ROOT).as_posix() for pkg in PACKAGES for p in (ROOT / pkg).rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")}
+    return {
+        p.relative_to(ROOT).as_posix()
+        for pkg in PACKAGES
+        for p in (ROOT / pkg).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+    }
 
 
 def env_example() -> list[tuple[bool, str, str, str]]:
@@ -69,9 +73,7 @@ def test_env_example_documents_every_setting_once() -> None:
         assert before.startswith("# ") and not ASSIGNMENT.match(before), f"{name} has no comment line"
 
 
-def test_env_example_shows_the_real_defaults_and_loads_as_is(
-    clean_env: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_env_example_shows_the_real_defaults_and_loads_as_is(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     for commented, name, value, _ in env_example():
         field = name.removeprefix("SERENO_").lower()
         if not commented:
@@ -109,8 +111,9 @@ def test_compose_rotates_logs_restarts_and_health_checks_the_bot_on_pinned_image
     # a version tag down to the minor release and the Debian release, never a moving major tag
     assert re.fullmatch(r"postgres:15\.\d+-bookworm(@sha256:[0-9a-f]{64})?", services["db"]["image"])
     bases = re.findall(r"^FROM (\S+)", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"), re.M)
-    assert len(bases) == 2 and all(re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", b)
-                                   for b in bases), bases
+    assert len(bases) == 2 and all(re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", b) for b in bases), (
+        bases
+    )
 
 
 async def test_the_health_checks_pass_only_while_healthz_says_ok(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,16 +278,29 @@ async def test_the_wheel_installs_alone_and_migrates_postgres(tmp_path: Path) ->
     (wheel,) = (tmp_path / "wheels").glob("sereno-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
     needed = package_files()
-    assert {"sereno/bot/locales/es/LC_MESSAGES/sereno.po", "sereno/bot/locales/reviews.toml", "sereno/data/demo_region.geojson",
-            "sereno/storage/migrations/env.py", "sereno/storage/migrations/versions/0001_initial_schema.py"} <= needed
+    assert {
+        "sereno/bot/locales/es/LC_MESSAGES/sereno.po",
+        "sereno/bot/locales/reviews.toml",
+        "sereno/data/demo_region.geojson",
+        "sereno/storage/migrations/env.py",
+        "sereno/storage/migrations/versions/0001_initial_schema.py",
+    } <= needed
     assert sorted(needed - shipped) == []
     assert {name.split("/")[0] for name in shipped if not name.startswith("sereno-")} == {"sereno"}  # one namespace
 
     # final stage: a fresh virtualenv with the locked dependencies (hash-checked), then the wheel alone
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv)
-    run(venv / "bin" / "python", "-m", "pip", "install", "--require-hashes", "--only-binary=:all:",
-        "-r", DEPLOY / "requirements.lock")
+    run(
+        venv / "bin" / "python",
+        "-m",
+        "pip",
+        "install",
+        "--require-hashes",
+        "--only-binary=:all:",
+        "-r",
+        DEPLOY / "requirements.lock",
+    )
     run(venv / "bin" / "python", "-m", "pip", "install", "--no-deps", wheel)
     run(venv / "bin" / "python", "-m", "pip", "check")  # the lock holds everything the wheel requires
     workdir = tmp_path / "var-lib-sereno"
@@ -334,16 +350,20 @@ def libpq(url: str) -> str:
 
 
 async def test_a_pre_upgrade_backup_restored_into_a_fresh_database_migrates_and_rolls_back(
-        database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """deploy/README.md's Backups and Upgrading sections, command for command."""
     head = head_revision()
     assert await sereno_migrate(database_url, "--to", OLDER, capsys=capsys) == (
-        0, f"Database migrated from nothing (an empty database) to revision {OLDER}.")
+        0,
+        f"Database migrated from nothing (an empty database) to revision {OLDER}.",
+    )
     engine = make_engine(database_url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("INSERT INTO neighborhood (id, name, aliases, zips, geometry) "
-                                    "VALUES ('north', 'North', '[]', '[]', '{}')"))
+            await conn.execute(
+                text("INSERT INTO neighborhood (id, name, aliases, zips, geometry) VALUES ('north', 'North', '[]', '[]', '{}')")
+            )
     finally:
         await engine.dispose()
     # the nightly backup, taken before the upgrade; then the upgrade
@@ -363,20 +383,31 @@ async def test_a_pre_upgrade_backup_restored_into_a_fresh_database_migrates_and_
         (tmp_path / "restored.db").rename(sqlite_file)
     else:
         # the old runbook's way, over the upgraded database, leaves a mixed schema that no migration fits
-        done = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "-d", libpq(database_url),
-                               str(dump)], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            ["pg_restore", "--clean", "--if-exists", "--no-owner", "-d", libpq(database_url), str(dump)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode != 0 and "errors ignored on restore" in done.stderr
         code, said = await sereno_migrate(database_url, capsys=capsys)
         assert code == 2 and f"The schema does not match revision {OLDER}" in said and "into a fresh database" in said
         name = make_url(database_url).database
         run("createdb", "--maintenance-db", PG_ADMIN_URL, f"{name}_restored")
         run("pg_restore", "--no-owner", "-d", libpq(database_url) + "_restored", dump)
-        run("psql", "-d", PG_ADMIN_URL, "-v", "ON_ERROR_STOP=1",
-            "-c", f'ALTER DATABASE "{name}" RENAME TO "{name}_before_restore"',
-            "-c", f'ALTER DATABASE "{name}_restored" RENAME TO "{name}"')
+        run(
+            "psql",
+            "-d",
+            PG_ADMIN_URL,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            f'ALTER DATABASE "{name}" RENAME TO "{name}_before_restore"',
+            "-c",
+            f'ALTER DATABASE "{name}_restored" RENAME TO "{name}"',
+        )
     try:
-        assert await sereno_migrate(database_url, capsys=capsys) == (
-            0, f"Database migrated from {OLDER} to revision {head}.")
+        assert await sereno_migrate(database_url, capsys=capsys) == (0, f"Database migrated from {OLDER} to revision {head}.")
         engine = make_engine(database_url)
         try:
             async with engine.connect() as conn:
@@ -388,7 +419,9 @@ async def test_a_pre_upgrade_backup_restored_into_a_fresh_database_migrates_and_
         code, said = await sereno_migrate(database_url, "--to", OLDER, capsys=capsys)
         assert code == 2 and f"going down from {head} to {OLDER} deletes" in said
         assert await sereno_migrate(database_url, "--to", OLDER, "--yes", capsys=capsys) == (
-            0, f"Database migrated from {head} to revision {OLDER}.")
+            0,
+            f"Database migrated from {head} to revision {OLDER}.",
+        )
         assert await sereno_migrate(database_url, capsys=capsys) == (0, f"Database migrated from {OLDER} to revision {head}.")
         assert await sereno_migrate(database_url, capsys=capsys) == (0, f"Database already at revision {head}.")
     finally:

@@ -41,8 +41,9 @@ DEMO_KEY = "demo-only-hmac-key-not-for-production-use"
 REPORTERS = (100001, 100002, 200000, 200001, 200002)  # Ana, Luis and the three neighbors of the rumor
 
 
-async def test_a_full_run_leaves_no_secret_and_no_reporter_id_anywhere(database_url: str,
-                                                                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_full_run_leaves_no_secret_and_no_reporter_id_anywhere(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     codes = await run_demo(io.StringIO(), database_url)
     assert len(codes) == 2
@@ -60,8 +61,10 @@ async def test_a_full_run_leaves_no_secret_and_no_reporter_id_anywhere(database_
             gazetteer = Gazetteer(await tx.neighborhoods.all())
         exports = ExportService(uow, SystemClock(), gazetteer)
         now = datetime.now(UTC)
-        rendered = [(await exports.export(fmt, FeedSource.for_region("Puerto Sereno"), now - timedelta(days=1),
-                                          None)).text for fmt in ExportFormat]
+        rendered = [
+            (await exports.export(fmt, FeedSource.for_region("Puerto Sereno"), now - timedelta(days=1), None)).text
+            for fmt in ExportFormat
+        ]
     finally:
         await engine.dispose()
     everything = "\n".join(dump)
@@ -115,7 +118,8 @@ async def owed_sweep(bot: Harness) -> None:
 
 
 async def test_while_a_reporter_waits_for_the_outcome_a_dump_of_the_database_does_not_name_them(
-        bot: Harness, double: BotApiDouble, database_url: str) -> None:
+    bot: Harness, double: BotApiDouble, database_url: str
+) -> None:
     await staff(bot)
     rosa = double.user(REPORTER_ID, "Rosa", "en")
     done = await report(rosa)
@@ -134,7 +138,8 @@ async def test_while_a_reporter_waits_for_the_outcome_a_dump_of_the_database_doe
 
 
 async def test_after_the_retention_purge_the_database_files_hold_no_typed_text_and_no_exact_pin(
-        bot: Harness, double: BotApiDouble, database_url: str) -> None:
+    bot: Harness, double: BotApiDouble, database_url: str
+) -> None:
     await staff(bot)
     rosa = double.user(REPORTER_ID, "Rosa", "en")
     await start_in(rosa, "en")

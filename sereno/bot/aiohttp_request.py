@@ -131,9 +131,7 @@ class AiohttpRequest(BaseRequest):
                 limit_per_host=0,
                 keepalive_timeout=self._keepalive_timeout,
             )
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT}
-            )
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
             self._slots = asyncio.Semaphore(self._pool_size) if self._pool_size else None
         return self._session
 
@@ -205,9 +203,7 @@ class AiohttpRequest(BaseRequest):
                 await slots.acquire()
         try:
             async with asyncio.timeout(until_headers) as deadline:
-                async with session.request(
-                    method, url, data=data, headers=headers, timeout=timeout
-                ) as response:
+                async with session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
                     if not deadline.expired():
                         deadline.reschedule(None)
                     return response.status, await response.read()

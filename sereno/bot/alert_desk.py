@@ -43,12 +43,18 @@ class AlertDeskHandlers:
 
     def alert_line(self, t: Translator, alert: Alert) -> str:
         what = t(ACTIVITY_LABELS[alert.activity]) if alert.activity else t("Unclear activity")
-        return t("{place}: {what}. Verified {verified}, expires {expires}.", place=self._place(t, alert.neighborhood_id),
-                 what=what, verified=self._time(t, alert.verified_at), expires=self._time(t, alert.expires_at))
+        return t(
+            "{place}: {what}. Verified {verified}, expires {expires}.",
+            place=self._place(t, alert.neighborhood_id),
+            what=what,
+            verified=self._time(t, alert.verified_at),
+            expires=self._time(t, alert.expires_at),
+        )
 
     def debunked_line(self, t: Translator, incident: Incident) -> str:
-        return t("Debunked in {place} ({count} reports).", place=self._place(t, incident.neighborhood_id),
-                 count=incident.report_count)
+        return t(
+            "Debunked in {place} ({count} reports).", place=self._place(t, incident.neighborhood_id), count=incident.report_count
+        )
 
     async def board(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/alerts"""
@@ -60,12 +66,16 @@ class AlertDeskHandlers:
             await messaging.send(context.bot, chat.id, t("No active alerts, and no recent rumors to correct."))
             return
         for alert in board.active:
-            buttons = [{"text": t(label), "callback_data": AlertButton(AlertAction.UPDATE, Token(alert.id), kind).pack()}
-                       for kind, label in UPDATE_BUTTONS.items()]
+            buttons = [
+                {"text": t(label), "callback_data": AlertButton(AlertAction.UPDATE, Token(alert.id), kind).pack()}
+                for kind, label in UPDATE_BUTTONS.items()
+            ]
             await messaging.send(context.bot, chat.id, self.alert_line(t, alert), {"inline_keyboard": [buttons]})
         for incident in board.uncorrected:
-            button = {"text": t("Publish correction"),
-                      "callback_data": AlertButton(AlertAction.CORRECT, Token(incident.id)).pack()}
+            button = {
+                "text": t("Publish correction"),
+                "callback_data": AlertButton(AlertAction.CORRECT, Token(incident.id)).pack(),
+            }
             await messaging.send(context.bot, chat.id, self.debunked_line(t, incident), {"inline_keyboard": [[button]]})
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -93,6 +103,3 @@ class AlertDeskHandlers:
             CommandHandler("alerts", self.board, filters=filters.ChatType.PRIVATE),
             CallbackQueryHandler(self.on_button, pattern=AlertButton.pattern),
         ]
-
-
-

@@ -64,8 +64,7 @@ class AlertRenderer:
     def reply(self, t: Translator, alert: Alert, kind: MessageKind, now: datetime) -> str:
         """A subscriber's update or all-clear, sent as a reply to the alert they received."""
         place = self._place(t, alert.neighborhood_id)
-        return "\n".join([t("{place}:", place=place), self.status(t, alert, kind, now),
-                          self._hotline(t, alert.neighborhood_id)])
+        return "\n".join([t("{place}:", place=place), self.status(t, alert, kind, now), self._hotline(t, alert.neighborhood_id)])
 
     def status(self, t: Translator, alert: Alert, kind: MessageKind, now: datetime) -> str:
         """The line a lifecycle change adds."""
@@ -109,8 +108,12 @@ class AlertRenderer:
         place = self._place(t, alert.neighborhood_id)
         return [
             t("ℹ️ Rumor check: {place}", place=place),
-            t("Reports of immigration enforcement in {place} were checked {by} and were not confirmed "
-              "(checked at {time}).", place=place, by=self._verified_by(t, alert), time=self._time(t, alert.verified_at)),
+            t(
+                "Reports of immigration enforcement in {place} were checked {by} and were not confirmed (checked at {time}).",
+                place=place,
+                by=self._verified_by(t, alert),
+                time=self._time(t, alert.verified_at),
+            ),
             "",
             t("Please do not forward the rumor. Share only alerts verified by this network."),
             t("If you see something, report it to this bot."),

@@ -52,15 +52,22 @@ SEED_SECONDS = 60.0
 #: How long stopping waits for the last results to be recorded (they are kept otherwise).
 STOP_FLUSH_SECONDS = 1.0
 #: Telegram's answers meaning "this chat cannot be reached" (lower case, matched as substrings).
-_UNREACHABLE = ("chat not found", "bot was kicked", "not enough rights", "need administrator rights",
-                "have no rights", "not a member", "user is deactivated", "chat_write_forbidden")
+_UNREACHABLE = (
+    "chat not found",
+    "bot was kicked",
+    "not enough rights",
+    "need administrator rights",
+    "have no rights",
+    "not a member",
+    "user is deactivated",
+    "chat_write_forbidden",
+)
 
 
 _unwinding: set[asyncio.Future[object]] = set()  # cancelled database calls, still closing their connection
 
 
-async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, object],
-                          timeout: float | None = None) -> bool:
+async def _unless_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, object], timeout: float | None = None) -> bool:
     """Await `work` unless `stop` is set (or `timeout` passes) first — a database that does
     not answer must not hold a stopping broadcaster: then it is cancelled, left to unwind
     in the background, and False is returned. Its exception, if it failed, is raised."""
@@ -249,7 +256,8 @@ class Broadcaster:
         """Start every send the gate allows now; returns how long to wait before looking again."""
         now = time.monotonic()
         if (self.fence is not None and not self.fence.holds()) or (
-                self._outcomes.results and now - self._recorded_at > RECORD_LAG_SECONDS):
+            self._outcomes.results and now - self._recorded_at > RECORD_LAG_SECONDS
+        ):
             return 0.05  # not the leader any more, or what was sent is not recorded yet
         keep: list[OutboxMessage] = []
         wait = self._poll_seconds if not self._work else 0.05
@@ -271,7 +279,7 @@ class Broadcaster:
                 wait = min(wait, ready - now)
             if chat_ready <= now:
                 # the overall limit (or a pause) holds everything behind this one too
-                keep += self._work[index + 1:]
+                keep += self._work[index + 1 :]
                 break
         self._work = keep
         return max(wait, 0.001)
@@ -297,7 +305,7 @@ class Broadcaster:
             self.counters.retried += 1
 
     def _later(self, message: OutboxMessage) -> datetime:
-        return self._clock.now() + timedelta(seconds=min(300, 2 ** message.attempts))
+        return self._clock.now() + timedelta(seconds=min(300, 2**message.attempts))
 
     async def _deliver(self, message: OutboxMessage) -> DeliveryResult:
         """Send one message; what happened, as a result to record."""
@@ -307,30 +315,34 @@ class Broadcaster:
         now = self._clock.now()
         try:
             if message.kind is MessageKind.POST:
-                sent = await messaging.send(self._bot, message.chat_id,
-                                            self._text(message, lambda t: self._renderer.post(t, alert)))
+                sent = await messaging.send(
+                    self._bot, message.chat_id, self._text(message, lambda t: self._renderer.post(t, alert))
+                )
                 self._posted[(alert.id, message.chat_id, message.language)] = sent
                 return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=sent)
             post_id, post_state = await self._post(alert.id, message.chat_id, message.language)
             if post_state is Delivery.FAILED or (post_state is None and message.target is TargetKind.CHANNEL):
                 return DeliveryResult(message.id or 0, Delivery.FAILED, error="the post was never delivered")
             if post_id is None:  # the post itself is still on its way
-                return DeliveryResult(message.id or 0, Delivery.PENDING,
-                                      retry_at=now + timedelta(seconds=HOLD_SECONDS))
+                return DeliveryResult(message.id or 0, Delivery.PENDING, retry_at=now + timedelta(seconds=HOLD_SECONDS))
             if message.target is TargetKind.CHANNEL:
-                await messaging.edit(self._bot, message.chat_id, post_id, self._text(
-                    message, lambda t: self._renderer.message(t, alert, message.kind, now)))
+                await messaging.edit(
+                    self._bot,
+                    message.chat_id,
+                    post_id,
+                    self._text(message, lambda t: self._renderer.message(t, alert, message.kind, now)),
+                )
                 return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=post_id)
-            sent = await self._reply(message.chat_id, self._text(
-                message, lambda t: self._renderer.reply(t, alert, message.kind, now)), post_id)
+            sent = await self._reply(
+                message.chat_id, self._text(message, lambda t: self._renderer.reply(t, alert, message.kind, now)), post_id
+            )
             return DeliveryResult(message.id or 0, Delivery.SENT, sent_message_id=sent)
         except RetryAfter as exc:
             seconds = retry_seconds(exc)
             self._gate.pause(time.monotonic() + seconds)
             self.counters.throttled += 1
             log.warning("Telegram asked to wait %s s; pausing the broadcast", seconds)
-            return DeliveryResult(message.id or 0, Delivery.PENDING, retry_at=now + timedelta(seconds=seconds),
-                                  error="429")
+            return DeliveryResult(message.id or 0, Delivery.PENDING, retry_at=now + timedelta(seconds=seconds), error="429")
         except (Forbidden, BadRequest) as exc:
             return self._refused(message, exc)
         except NetworkError as exc:  # includes timeouts: it may or may not have arrived
@@ -367,8 +379,11 @@ class Broadcaster:
         return post.message_id, post.state
 
     async def _reply(self, chat_id: int, text: str, reply_to: int) -> int:
-        params: dict[str, Any] = {"chat_id": chat_id, "text": text,
-                                  "reply_parameters": {"message_id": reply_to, "allow_sending_without_reply": True}}
+        params: dict[str, Any] = {
+            "chat_id": chat_id,
+            "text": text,
+            "reply_parameters": {"message_id": reply_to, "allow_sending_without_reply": True},
+        }
         result = await self._bot.do_api_request("sendmessage", api_kwargs=params)
         return int(result["message_id"])
 
@@ -397,8 +412,12 @@ class Broadcaster:
             return
         self._recorded_at = taken
         states = [r.state for r in batch.results]
-        log.info("outbox: %d sent, %d failed, %d to retry", states.count(Delivery.SENT), states.count(Delivery.FAILED),
-                 states.count(Delivery.PENDING))
+        log.info(
+            "outbox: %d sent, %d failed, %d to retry",
+            states.count(Delivery.SENT),
+            states.count(Delivery.FAILED),
+            states.count(Delivery.PENDING),
+        )
         if len(self._posted) > 100_000:
             self._posted.clear()
         self._gate.forget_idle(time.monotonic())

@@ -48,8 +48,7 @@ async def missing_rights(bot: Bot, chat_id: int) -> list[str] | None:
     if status == "creator":
         return []
     if status != "administrator":
-        return ["administrator", "can_post_messages", "can_edit_messages"] if chat.get("type") == "channel" \
-            else ["administrator"]
+        return ["administrator", "can_post_messages", "can_edit_messages"] if chat.get("type") == "channel" else ["administrator"]
     if chat.get("type") == "channel":
         return [right for right in ("can_post_messages", "can_edit_messages") if member.get(right) is False]
     return []
@@ -68,13 +67,19 @@ class ChannelHandlers:
         user, chat = update.effective_user, update.effective_chat
         assert user is not None and chat is not None
         await self.s.roster.require(user.id, Role.ADMIN, "channel.link", RefusalReason.CHANNELS_NOT_ALLOWED)
-        buttons = [{"text": nb.name, "callback_data": ChannelButton(area_key(nb.id)).pack()}
-                   for nb in sorted(self.s.places.gazetteer.neighborhoods, key=lambda nb: nb.name)]
+        buttons = [
+            {"text": nb.name, "callback_data": ChannelButton(area_key(nb.id)).pack()}
+            for nb in sorted(self.s.places.gazetteer.neighborhoods, key=lambda nb: nb.name)
+        ]
         if not buttons:
             await messaging.send(context.bot, chat.id, t("No neighborhoods are set up yet."))
             return
-        await messaging.send(context.bot, chat.id, t("Which neighborhood's alerts should the channel get?"),
-                             {"inline_keyboard": [buttons[i:i + 2] for i in range(0, len(buttons), 2)]})
+        await messaging.send(
+            context.bot,
+            chat.id,
+            t("Which neighborhood's alerts should the channel get?"),
+            {"inline_keyboard": [buttons[i : i + 2] for i in range(0, len(buttons), 2)]},
+        )
 
     async def on_pick(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A neighborhood button (:class:`ChannelButton`): a new one-use command to post in the
@@ -84,19 +89,26 @@ class ChannelHandlers:
         assert query is not None and user is not None and update.effective_chat is not None
         t = translator_for(update, context, self.s.settings.default_language)
         button = ChannelButton.parse(query.data)
-        neighborhood = next((nb for nb in self.s.places.gazetteer.neighborhoods
-                             if button is not None and area_key(nb.id) == button.area), None)
+        neighborhood = next(
+            (nb for nb in self.s.places.gazetteer.neighborhoods if button is not None and area_key(nb.id) == button.area), None
+        )
         if neighborhood is None:
             await self.s.roster.require(user.id, Role.ADMIN, "channel.link", RefusalReason.CHANNELS_NOT_ALLOWED)
             await query.answer(t("That button is out of date. Send /linkchannel again."), show_alert=True)
             return
         token = await self.s.channels.request_link(user.id, neighborhood.id)
         await query.answer()
-        await messaging.send(context.bot, update.effective_chat.id, "\n\n".join([
-            t("1. Add me to the channel or group as an administrator allowed to post and edit messages."),
-            t("2. Within 30 minutes, post this there:"),
-            f"/linkchannel {token}",
-        ]))
+        await messaging.send(
+            context.bot,
+            update.effective_chat.id,
+            "\n\n".join(
+                [
+                    t("1. Add me to the channel or group as an administrator allowed to post and edit messages."),
+                    t("2. Within 30 minutes, post this there:"),
+                    f"/linkchannel {token}",
+                ]
+            ),
+        )
 
     async def in_chat(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """`/linkchannel TOKEN` posted in a channel or group: checked (and bound to this
@@ -121,8 +133,7 @@ class ChannelHandlers:
             await self._say(context.bot, chat.id, self._missing_text(t, title, missing))
             return
         await self.s.channels.link_with(token, chat.id, poster, title, self.s.settings.channel_language)
-        await self._say(context.bot, chat.id, t("This chat will receive verified alerts for {place}.",
-                                                place=neighborhood.name))
+        await self._say(context.bot, chat.id, t("This chat will receive verified alerts for {place}.", place=neighborhood.name))
         await self._say(context.bot, person.user_id, self._linked_text(admin_t, title, neighborhood.name))
         try:
             await context.bot.delete_message(chat.id, message.message_id)
@@ -132,8 +143,11 @@ class ChannelHandlers:
 
     @staticmethod
     def _missing_text(t: Translator, title: str, missing: list[str]) -> str:
-        return t("I cannot post alerts in {title} yet. I need to: {missing}. Fix that, then post the command again.",
-                 title=title, missing=", ".join(t(RIGHTS[m]) for m in missing))
+        return t(
+            "I cannot post alerts in {title} yet. I need to: {missing}. Fix that, then post the command again.",
+            title=title,
+            missing=", ".join(t(RIGHTS[m]) for m in missing),
+        )
 
     @staticmethod
     def _linked_text(t: Translator, title: str, place: str) -> str:
@@ -141,8 +155,10 @@ class ChannelHandlers:
 
     @staticmethod
     def _undeleted_text(t: Translator, title: str) -> str:
-        return t("I could not delete the link command in {title}. It can no longer be used, but please delete it "
-                 "there yourself.", title=title)
+        return t(
+            "I could not delete the link command in {title}. It can no longer be used, but please delete it there yourself.",
+            title=title,
+        )
 
     @staticmethod
     async def _say(bot: Bot, chat_id: int, text: str) -> None:
@@ -158,4 +174,3 @@ class ChannelHandlers:
             CallbackQueryHandler(self.on_pick, pattern=ChannelButton.pattern),
             MessageHandler(in_chats & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST), self.in_chat),
         ]
-

@@ -49,8 +49,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     its chat's turn, and only then for a slot, so a burst from one chat holds one slot, not
     hundreds; `around` runs before and after it there."""
 
-    def __init__(self, max_concurrent_updates: int = 64, admit: Callable[[object], bool] = admit_all,
-                 around: AroundUpdate | None = None) -> None:
+    def __init__(
+        self, max_concurrent_updates: int = 64, admit: Callable[[object], bool] = admit_all, around: AroundUpdate | None = None
+    ) -> None:
         super().__init__(UNBOUNDED)
         self._admit = admit
         self._around = around or Nothing()

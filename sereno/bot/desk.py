@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PENDING_VERDICT = "desk_verdict"  # [incident id, verdict] waiting for the reason
 ANSWERING = "answering"  # follow-up id whose answer the reporter is typing
 
+
 class DeskHandlers:
     """Callbacks of the desk; `handlers(application)` lists them. What a verdict calls for
     goes out through `notifier`."""
@@ -45,8 +46,9 @@ class DeskHandlers:
     def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
         return translator_for(update, context, self.s.settings.default_language)
 
-    async def say(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
-                  markup: messaging.Markup | None = None) -> None:
+    async def say(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, markup: messaging.Markup | None = None
+    ) -> None:
         if update.callback_query:
             await update.callback_query.answer()
         assert update.effective_chat is not None
@@ -62,10 +64,15 @@ class DeskHandlers:
             await self.say(update, context, t("Send /join followed by your invite code, for example /join K7M2-QX9P."))
             return
         person = await self.s.roster.redeem(" ".join(context.args), user.id, user.first_name)
-        await self.say(update, context, t(
-            "Welcome to the desk as {role}. Set the languages you read with /languages (for example "
-            "/languages en es), your areas with /areas, then go on duty with /duty on.",
-            role=t(desk_render.ROLE_LABELS[person.role])))
+        await self.say(
+            update,
+            context,
+            t(
+                "Welcome to the desk as {role}. Set the languages you read with /languages (for example "
+                "/languages en es), your areas with /areas, then go on duty with /duty on.",
+                role=t(desk_render.ROLE_LABELS[person.role]),
+            ),
+        )
 
     async def duty(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/duty on|off"""
@@ -77,8 +84,11 @@ class DeskHandlers:
             await self.say(update, context, t("Send /duty on or /duty off."))
             return
         person = await self.s.roster.update(user.id, on_duty=arg == "on")
-        await self.say(update, context, t("You are on duty: new incidents in your areas will reach you here.")
-                       if person.on_duty else t("You are off duty."))
+        await self.say(
+            update,
+            context,
+            t("You are on duty: new incidents in your areas will reach you here.") if person.on_duty else t("You are off duty."),
+        )
 
     async def languages(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/languages en es"""
@@ -87,8 +97,11 @@ class DeskHandlers:
         assert user is not None
         chosen = tuple(dict.fromkeys(a.lower() for a in context.args or [] if a.lower() in SUPPORTED_LANGUAGES))
         if not chosen:
-            await self.say(update, context, t("Send /languages with the languages you read, from: {codes}.",
-                                              codes=" ".join(SUPPORTED_LANGUAGES)))
+            await self.say(
+                update,
+                context,
+                t("Send /languages with the languages you read, from: {codes}.", codes=" ".join(SUPPORTED_LANGUAGES)),
+            )
             return
         await self.s.roster.update(user.id, languages=chosen)
         await self.say(update, context, t("Languages: {codes}.", codes=" ".join(chosen)))
@@ -117,9 +130,17 @@ class DeskHandlers:
         role = Role.parse((context.args or ["verifier"])[0]) or Role.REVOKED
         invite = await self.s.roster.invite(user.id, role)
         local = invite.expires_at.astimezone(self.s.settings.tz).strftime("%Y-%m-%d %H:%M")
-        await self.say(update, context, t(
-            "Invite code for a {role}: {code}\nIt works once, until {until}. The person sends me /join {code} "
-            "in a private chat.", role=t(desk_render.ROLE_LABELS[role]), code=invite.code, until=local))
+        await self.say(
+            update,
+            context,
+            t(
+                "Invite code for a {role}: {code}\nIt works once, until {until}. The person sends me /join {code} "
+                "in a private chat.",
+                role=t(desk_render.ROLE_LABELS[role]),
+                code=invite.code,
+                until=local,
+            ),
+        )
 
     async def roster(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/roster: members with role buttons (coordinators and admins)."""
@@ -129,8 +150,7 @@ class DeskHandlers:
         await self.s.roster.require(user.id, Role.COORDINATOR, "roster")
         for person in await self.s.roster.members():
             if person.user_id != user.id:
-                await self.say(update, context, desk_render.roster_line(t, person),
-                               desk_render.roster_keyboard(t, person))
+                await self.say(update, context, desk_render.roster_line(t, person), desk_render.roster_keyboard(t, person))
 
     async def on_role(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A role button (:class:`RoleButton`)."""
@@ -144,8 +164,13 @@ class DeskHandlers:
         person = await self.s.roster.set_role(update.effective_user.id, button.user_id, button.role)
         await query.answer()
         assert query.message is not None
-        await messaging.edit(context.bot, query.message.chat.id, query.message.message_id,
-                             desk_render.roster_line(t, person), desk_render.roster_keyboard(t, person))
+        await messaging.edit(
+            context.bot,
+            query.message.chat.id,
+            query.message.message_id,
+            desk_render.roster_line(t, person),
+            desk_render.roster_keyboard(t, person),
+        )
 
     # ── queue, claims, verdicts ───────────────────────────────────────────────────
     async def queue(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -161,8 +186,9 @@ class DeskHandlers:
         for incident in incidents[:10]:
             await self.say(update, context, *await self.card(t, user.id, incident.id))
 
-    async def card(self, t: Translator, user_id: int, incident_id: str, *, holding: bool = False,
-                   note: str = "") -> tuple[str, messaging.Markup]:
+    async def card(
+        self, t: Translator, user_id: int, incident_id: str, *, holding: bool = False, note: str = ""
+    ) -> tuple[str, messaging.Markup]:
         """The card of an incident as `user_id` may see it (under `note` if given), one
         message long, with its buttons: the verdicts for its holder, else Claim."""
         return await incident_card(self.s, t, user_id, incident_id, holding=holding, note=note)
@@ -183,8 +209,7 @@ class DeskHandlers:
         if action is DeskAction.CLAIM:
             await self.s.desk.claim(user_id, incident_id)
             await query.answer(t("You hold this incident now."))
-            await messaging.edit(context.bot, chat_id, message_id,
-                                 *await self.card(t, user_id, incident_id, holding=True))
+            await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id, holding=True))
         elif action is DeskAction.RELEASE:
             await self.s.desk.release(user_id, incident_id)
             await query.answer(t("Released: it is back in the queue."))
@@ -211,10 +236,11 @@ class DeskHandlers:
             await self.s.desk.require_holder(user_id, incident_id)
             user_data(context)[PENDING_VERDICT] = [incident_id, value.value]
             await query.answer()
-            prompt = (t("Type the question for the reporter(s). It is sent as you write it, so keep it short "
-                        "and never ask for names.") if value is Verdict.NEEDS_INFO
-                      else t("Send a short reason for “{verdict}”.",
-                             verdict=t(desk_render.VERDICT_LABELS[value])))
+            prompt = (
+                t("Type the question for the reporter(s). It is sent as you write it, so keep it short and never ask for names.")
+                if value is Verdict.NEEDS_INFO
+                else t("Send a short reason for “{verdict}”.", verdict=t(desk_render.VERDICT_LABELS[value]))
+            )
             await messaging.send(context.bot, query.message.chat.id, prompt)
 
     async def on_reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -253,13 +279,14 @@ class DeskHandlers:
     def verdict_summary(self, t: Translator, result: VerdictResult) -> str:
         if result.outcome is Outcome.DECIDED:
             assert result.incident.verdict is not None
-            return t("Decided: {verdict}. The reporters are being told.",
-                     verdict=t(desk_render.VERDICT_LABELS[result.incident.verdict]))
+            return t(
+                "Decided: {verdict}. The reporters are being told.",
+                verdict=t(desk_render.VERDICT_LABELS[result.incident.verdict]),
+            )
         if result.outcome is Outcome.ESCALATED:
             return t("Verifiers disagree: the incident goes to the coordinators.")
         if result.outcome is Outcome.NEEDS_INFO:
-            return t("Question sent to {count} reporter(s). The incident is back in the queue.",
-                     count=len(result.tell))
+            return t("Question sent to {count} reporter(s). The incident is back in the queue.", count=len(result.tell))
         return t("Recorded. A second verifier must agree before anything is published.")
 
     # ── reporters answering follow-ups ────────────────────────────────────────────
@@ -276,8 +303,9 @@ class DeskHandlers:
         user_data(context)[ANSWERING] = button.follow_up_id
         await query.answer()
         assert query.message is not None
-        await messaging.send(context.bot, query.message.chat.id,
-                             t("Type your answer. Please leave out names, faces and license plates."))
+        await messaging.send(
+            context.bot, query.message.chat.id, t("Type your answer. Please leave out names, faces and license plates.")
+        )
 
     async def on_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         t = self.t(update, context)
@@ -291,8 +319,13 @@ class DeskHandlers:
             await self.say(update, context, t("Please answer in words."))
             return
         answered = await self.s.intake.answer_follow_up(follow_up_id, user.id, cleaned.text)
-        await self.say(update, context, t("Thank you. Your answer was passed on to the verifiers.") if answered
-                       else t("That question is closed or was already answered."))
+        await self.say(
+            update,
+            context,
+            t("Thank you. Your answer was passed on to the verifiers.")
+            if answered
+            else t("That question is closed or was already answered."),
+        )
 
     def handlers(self, application: Application) -> list[BaseHandler]:
         """Handlers to add before the menu's catch-alls."""
@@ -325,4 +358,3 @@ class Awaiting(filters.MessageFilter):
     def filter(self, message: Message) -> bool:
         user = message.from_user
         return user is not None and self._key in self._application.user_data.get(user.id, {})
-

@@ -42,8 +42,7 @@ ROLE_LABELS = {
 }
 OUTCOME_FOR_REPORTER = {
     Verdict.CONFIRMED: N_(
-        "Update on your report {code}: trained verifiers confirmed it. Thank you — your report helps "
-        "keep the community informed."
+        "Update on your report {code}: trained verifiers confirmed it. Thank you — your report helps keep the community informed."
     ),
     Verdict.DEBUNKED: N_(
         "Update on your report {code}: trained verifiers checked it and found it was not immigration "
@@ -131,12 +130,13 @@ def _follow_up_line(t: Translator, follow_up: FollowUp, cut: Cut) -> str:
 
 def _verdict_line(t: Translator, verdict: VerdictRecord, cut: Cut) -> str:
     marker = "" if verdict.counts else " " + t("(trainee, does not count)")
-    return t("Verdict: {verdict} — {reason}", verdict=t(VERDICT_LABELS[verdict.verdict]),
-             reason=cut(verdict.reason, REASON_UNITS)) + marker
+    return (
+        t("Verdict: {verdict} — {reason}", verdict=t(VERDICT_LABELS[verdict.verdict]), reason=cut(verdict.reason, REASON_UNITS))
+        + marker
+    )
 
 
-def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime, tz: ZoneInfo,
-         note: str = "") -> Card:
+def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime, tz: ZoneInfo, note: str = "") -> Card:
     """An incident as verifiers see it, under `note` if given: tier, what, where, when,
     counts, the first reports each in its own language (marked), the latest follow-up
     answers and verdicts, and a suggested merge — always within one message (see
@@ -150,8 +150,11 @@ def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime,
     lines += [
         f"{t(TIER_LABELS[incident.tier])} · {what}",
         t("Where: {place}", place=cut(nb.name, PLACE_UNITS) if nb else t("outside the covered area / not given")),
-        t("First reported {ago}, last {last}", ago=_ago(t, incident.first_seen_at, now),
-          last=_ago(t, incident.last_seen_at, now)),
+        t(
+            "First reported {ago}, last {last}",
+            ago=_ago(t, incident.first_seen_at, now),
+            last=_ago(t, incident.last_seen_at, now),
+        ),
         t("Reports: {count}", count=incident.report_count),
     ]
     if incident.point is not None:
@@ -171,8 +174,12 @@ def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime,
         if view.suggestion.distance_m is None:
             lines.append(t("Possibly the same event as another open incident in this neighborhood."))
         else:
-            lines.append(t("Possibly the same event as another open incident {distance} m away.",
-                           distance=int(round(view.suggestion.distance_m, -1))))
+            lines.append(
+                t(
+                    "Possibly the same event as another open incident {distance} m away.",
+                    distance=int(round(view.suggestion.distance_m, -1)),
+                )
+            )
     if incident.claimed_by is not None and incident.lease_until is not None:
         until = t.time(incident.lease_until, tz)
         lines.append(t("Claimed until {time}", time=until))
@@ -219,14 +226,16 @@ def claim_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
     claim = [_button(t("Claim"), _desk(DeskAction.CLAIM, view))] if view.claimable else []
     rows = [row for row in ([*claim, *photos_button(t, view)], *_more_rows(t, view, shown)) if row]
     if view.suggestion is not None and view.claimable:
-        rows.append([_button(t("Merge"), _desk(DeskAction.MERGE, view)),
-                     _button(t("Keep separate"), _desk(DeskAction.SEPARATE, view))])
+        rows.append(
+            [_button(t("Merge"), _desk(DeskAction.MERGE, view)), _button(t("Keep separate"), _desk(DeskAction.SEPARATE, view))]
+        )
     return {"inline_keyboard": rows}
 
 
 def verdict_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
     """Verdicts, Release (and Photos, and Read all reports when the card is abridged), for
     the lease holder."""
+
     def choice(mark: str, verdict: Verdict) -> dict[str, object]:
         return _button(f"{mark} " + t(VERDICT_LABELS[verdict]), _desk(DeskAction.VERDICT, view, verdict))
 
@@ -246,7 +255,7 @@ def roster_line(t: Translator, person: Verifier) -> str:
 
 
 def role_button(t: Translator, user_id: int, role: Role) -> dict[str, object]:
-    """"Make <role>" for a desk member (the roster checks who presses it)."""
+    """ "Make <role>" for a desk member (the roster checks who presses it)."""
     return _button(t("Make {role}", role=t(ROLE_LABELS[role])), RoleButton(user_id, role))
 
 

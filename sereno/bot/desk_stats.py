@@ -28,12 +28,12 @@ class StatsHandlers:
         args = context.args or []
         days = small_int(args[0], MAX_DAYS) if len(args) == 1 else 7 if not args else None
         if days is None or days < 1:
-            await messaging.send(context.bot, chat.id, t("Send /stats, or /stats followed by a number of days "
-                                                         "(1 to {max}).", max=MAX_DAYS))
+            await messaging.send(
+                context.bot, chat.id, t("Send /stats, or /stats followed by a number of days (1 to {max}).", max=MAX_DAYS)
+            )
             return
         figures = await self.s.stats.stats(user.id, timedelta(days=days))
-        await messaging.send(context.bot, chat.id,
-                             stats_text(t, figures, self.s.places.gazetteer, self.s.settings.tz)[:4000])
+        await messaging.send(context.bot, chat.id, stats_text(t, figures, self.s.places.gazetteer, self.s.settings.tz)[:4000])
 
     def handlers(self) -> list[BaseHandler]:
         return [CommandHandler("stats", self.stats, filters=filters.ChatType.PRIVATE)]

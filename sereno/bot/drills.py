@@ -55,14 +55,21 @@ class DrillHandlers:
         record = await self.s.training.record(update.effective_user.id)
         rows = [[self._button(t("Practice a drill"), DrillButton(DrillAction.PRACTICE))]]
         if record.person.can(Role.COORDINATOR):
-            rows += [[self._button(t("Training records"), DrillButton(DrillAction.RECORDS)),
-                      self._button(t("Live drill"), DrillButton(DrillAction.LIVE))],
-                     [self._button(t("Import scenarios"), DrillButton(DrillAction.IMPORT)),
-                      self._button(t("Download scenarios"), DrillButton(DrillAction.EXPORT))]]
+            rows += [
+                [
+                    self._button(t("Training records"), DrillButton(DrillAction.RECORDS)),
+                    self._button(t("Live drill"), DrillButton(DrillAction.LIVE)),
+                ],
+                [
+                    self._button(t("Import scenarios"), DrillButton(DrillAction.IMPORT)),
+                    self._button(t("Download scenarios"), DrillButton(DrillAction.EXPORT)),
+                ],
+            ]
         text = t("Drills are practice incidents with a known answer. Nothing in a drill is real or published.")
         mine = record_line(t, record) if record.drills else t("You have not done a drill yet.")
-        await messaging.send(context.bot, update.effective_chat.id, f"{text}\n\n{t('Your drills:')} {mine}",
-                             {"inline_keyboard": rows})
+        await messaging.send(
+            context.bot, update.effective_chat.id, f"{text}\n\n{t('Your drills:')} {mine}", {"inline_keyboard": rows}
+        )
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A /drills button (:class:`DrillButton`): practice, records, live, inject a
@@ -81,17 +88,24 @@ class DrillHandlers:
             incident = await self.s.training.practice(user_id, language)
             await query.answer()
             text, markup = await self.desk.card(t, user_id, incident.id)
-            await messaging.send(context.bot, chat_id, t(
-                "Work it as you would a real incident: claim it, check the reports, give your verdict "
-                "and a reason. You get the answer right after."))
+            await messaging.send(
+                context.bot,
+                chat_id,
+                t(
+                    "Work it as you would a real incident: claim it, check the reports, give your verdict "
+                    "and a reason. You get the answer right after."
+                ),
+            )
             await messaging.send(context.bot, chat_id, text, markup)
         elif action is DrillAction.RECORDS:
             records = await self.s.training.records(user_id)
             await query.answer()
-            lines = [f"{r.person.name} · {t(desk_render.ROLE_LABELS[r.person.role])}: {record_line(t, r)}"
-                     for r in records]
-            await messaging.send(context.bot, chat_id, "\n".join(
-                [t("Training records:"), *lines] if lines else [t("Nobody has done a drill yet.")]))
+            lines = [f"{r.person.name} · {t(desk_render.ROLE_LABELS[r.person.role])}: {record_line(t, r)}" for r in records]
+            await messaging.send(
+                context.bot,
+                chat_id,
+                "\n".join([t("Training records:"), *lines] if lines else [t("Nobody has done a drill yet.")]),
+            )
         elif action is DrillAction.LIVE:
             await self.offer_live(context.bot, t, user_id, chat_id)
             await query.answer()
@@ -99,10 +113,16 @@ class DrillHandlers:
             started = await self.s.training.inject_live(user_id, value, self.s.settings.default_language)
             await query.answer()
             reached = await self.notifier.drill_started(context.bot, started)
-            await messaging.send(context.bot, chat_id, t(
-                "Live drill started. It is in the live queue as if it were real, and {count} verifier(s) on "
-                "duty were sent its card. Only coordinators see it marked as a drill; nothing will be "
-                "published. You get a report when the desk decides it.", count=reached))
+            await messaging.send(
+                context.bot,
+                chat_id,
+                t(
+                    "Live drill started. It is in the live queue as if it were real, and {count} verifier(s) on "
+                    "duty were sent its card. Only coordinators see it marked as a drill; nothing will be "
+                    "published. You get a report when the desk decides it.",
+                    count=reached,
+                ),
+            )
         elif action is DrillAction.END:
             debrief = await self.s.training.end_live(user_id, value)
             await query.answer(t("Live drill ended."))
@@ -111,16 +131,26 @@ class DrillHandlers:
             await self.s.training.scenarios(user_id)  # coordinators only (checked, audited)
             user_data(context)[IMPORTING] = True
             await query.answer()
-            await messaging.send(context.bot, chat_id, t(
-                "Send the scenario file (YAML or JSON) as a document. Download scenarios gives you the stored "
-                "ones to edit or copy. Scenarios with an id already stored are replaced."))
+            await messaging.send(
+                context.bot,
+                chat_id,
+                t(
+                    "Send the scenario file (YAML or JSON) as a document. Download scenarios gives you the stored "
+                    "ones to edit or copy. Scenarios with an id already stored are replaced."
+                ),
+            )
         else:  # DrillAction.EXPORT
             scenarios = await self.s.training.scenarios(user_id)
             await query.answer()
-            document = yaml.safe_dump({"scenarios": [scenario_document(s) for s in scenarios]},
-                                      allow_unicode=True, sort_keys=False, width=100)
-            await context.bot.send_document(chat_id, document.encode("utf-8"), filename="drills.yaml",
-                                            caption=t("Drill scenarios: {count}", count=len(scenarios)))
+            document = yaml.safe_dump(
+                {"scenarios": [scenario_document(s) for s in scenarios]}, allow_unicode=True, sort_keys=False, width=100
+            )
+            await context.bot.send_document(
+                chat_id,
+                document.encode("utf-8"),
+                filename="drills.yaml",
+                caption=t("Drill scenarios: {count}", count=len(scenarios)),
+            )
 
     async def offer_live(self, bot: Bot, t: Translator, user_id: int, chat_id: int) -> None:
         """The live drills so far and a button per scenario to start one (coordinators)."""
@@ -134,15 +164,20 @@ class DrillHandlers:
                 state = t(desk_render.VERDICT_LABELS[drill.incident.verdict])
             elif drill.incident.status is IncidentStatus.OPEN:
                 state = t("open")
-                rows.append([self._button(t("End: {title}", title=title)[:60],
-                                          DrillButton(DrillAction.END, Token(drill.incident.id)))])
+                rows.append(
+                    [self._button(t("End: {title}", title=title)[:60], DrillButton(DrillAction.END, Token(drill.incident.id)))]
+                )
             else:
                 state = t("ended")
             lines.append(f"— {title}: {state}")
-        lines.append(t("Choose a scenario to put in the live queue as if it were real:") if scenarios
-                     else t("There are no drill scenarios yet. A coordinator can import them with /drills."))
-        injects = [(text_in(s.title, t.language)[:60], DrillButton(DrillAction.INJECT, Token(s.id)))
-                   for s in scenarios[:LIVE_CHOICES]]
+        lines.append(
+            t("Choose a scenario to put in the live queue as if it were real:")
+            if scenarios
+            else t("There are no drill scenarios yet. A coordinator can import them with /drills.")
+        )
+        injects = [
+            (text_in(s.title, t.language)[:60], DrillButton(DrillAction.INJECT, Token(s.id))) for s in scenarios[:LIVE_CHOICES]
+        ]
         rows += [[self._button(title, data)] for title, data in injects if data.fits()]  # a longer id is left out
         await messaging.send(bot, chat_id, "\n".join(lines), {"inline_keyboard": rows})
 
@@ -156,8 +191,11 @@ class DrillHandlers:
         assert document is not None
         name = (document.file_name or "").lower()
         if (document.file_size or 0) > MAX_FILE_BYTES or not name.endswith((".yaml", ".yml", ".json")):
-            await self.desk.say(update, context, t("Please send a .yaml or .json file under 256 KB. Press Import "
-                                                   "scenarios in /drills to try again."))
+            await self.desk.say(
+                update,
+                context,
+                t("Please send a .yaml or .json file under 256 KB. Press Import scenarios in /drills to try again."),
+            )
             return
         try:
             file = await document.get_file()
@@ -165,17 +203,20 @@ class DrillHandlers:
             data = json.loads(raw) if name.endswith(".json") else yaml.safe_load(raw)
             new, replaced = await self.s.training.import_scenarios(update.effective_user.id, data)
         except (UnicodeDecodeError, ValueError, yaml.YAMLError, DrillFileError) as problem:
-            detail = str(problem).splitlines()[0][:300] if isinstance(problem, DrillFileError) else t(
-                "it is not valid YAML or JSON")
-            await self.desk.say(update, context, t("That file could not be used, nothing was stored: {problem}",
-                                                   problem=detail))
+            detail = (
+                str(problem).splitlines()[0][:300] if isinstance(problem, DrillFileError) else t("it is not valid YAML or JSON")
+            )
+            await self.desk.say(update, context, t("That file could not be used, nothing was stored: {problem}", problem=detail))
             return
         except TelegramError:
             log.warning("scenario file download failed", exc_info=True)
             await self.desk.say(update, context, t("I couldn't download that file. Please try again."))
             return
-        await self.desk.say(update, context, t("Imported {count} scenario(s): {new} new, {replaced} replaced.",
-                                               count=new + replaced, new=new, replaced=replaced))
+        await self.desk.say(
+            update,
+            context,
+            t("Imported {count} scenario(s): {new} new, {replaced} replaced.", count=new + replaced, new=new, replaced=replaced),
+        )
 
     @staticmethod
     def _button(text: str, data: DrillButton) -> dict[str, object]:

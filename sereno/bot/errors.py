@@ -26,8 +26,7 @@ def make_error_handler(default_language: str) -> Callable[[object, ContextTypes.
         kind = type(error).__name__ if error else "unknown"
         update_id = update.update_id if isinstance(update, Update) else None
         if isinstance(error, Unavailable):  # an outage, not a bug: one line, no traceback
-            log.warning("the database is unavailable while handling update %s (%s)", update_id,
-                        type(error.__cause__).__name__)
+            log.warning("the database is unavailable while handling update %s (%s)", update_id, type(error.__cause__).__name__)
         else:
             log.error("error while handling update %s: %s", update_id, kind, exc_info=error)
         if not isinstance(update, Update) or update.effective_chat is None or isinstance(error, Forbidden):
@@ -39,11 +38,13 @@ def make_error_handler(default_language: str) -> Callable[[object, ContextTypes.
             if update.callback_query:
                 await update.callback_query.answer()
             if isinstance(error, Unavailable):  # the database is down or was cut off: it passes
-                text = t("Sorry, our system is briefly unavailable. Nothing you already sent is lost. "
-                         "Please try again in a minute.")
+                text = t(
+                    "Sorry, our system is briefly unavailable. Nothing you already sent is lost. Please try again in a minute."
+                )
             else:
-                text = t("Sorry, something went wrong on our side. Nothing you already sent is lost. "
-                         "Please try again in a moment.")
+                text = t(
+                    "Sorry, something went wrong on our side. Nothing you already sent is lost. Please try again in a moment."
+                )
             await messaging.send(context.bot, update.effective_chat.id, text)
         except TelegramError:
             log.warning("could not tell the user about an error", exc_info=True)

@@ -17,8 +17,7 @@ from sereno.verify.exports import ExportFormat, FeedSource
 from sereno.verify.members import Role
 
 MAX_DAYS = 366
-EXTENSIONS = {ExportFormat.CSV: "csv", ExportFormat.GEOJSON: "geojson", ExportFormat.CAP: "xml",
-              ExportFormat.ATOM: "atom"}
+EXTENSIONS = {ExportFormat.CSV: "csv", ExportFormat.GEOJSON: "geojson", ExportFormat.CAP: "xml", ExportFormat.ATOM: "atom"}
 
 
 class ExportHandlers:
@@ -39,23 +38,34 @@ class ExportHandlers:
             if len(args) > 2 or not 1 <= days <= MAX_DAYS:
                 raise ValueError(days)
         except ValueError:
-            await messaging.send(context.bot, chat.id, t(
-                "Send /export, or /export followed by a format (csv, geojson, cap or atom) and a number of days "
-                "(1 to {max}).", max=MAX_DAYS))
+            await messaging.send(
+                context.bot,
+                chat.id,
+                t(
+                    "Send /export, or /export followed by a format (csv, geojson, cap or atom) and a number of days "
+                    "(1 to {max}).",
+                    max=MAX_DAYS,
+                ),
+            )
             return
         now = self.s.clock.now()
         source = FeedSource.for_region(self.s.settings.region_name, self.s.settings.tz)
         try:
-            exported = await self.s.exports.export(fmt, source, now - timedelta(days=days), None,
-                                                   actor=verifier_actor(user.id))
+            exported = await self.s.exports.export(fmt, source, now - timedelta(days=days), None, actor=verifier_actor(user.id))
         except ExportError:
             await messaging.send(context.bot, chat.id, t("Nothing to export for that window."))
             return
         name = f"sereno-alerts-{now.astimezone(self.s.settings.tz):%Y-%m-%d}.{EXTENSIONS[fmt]}"
-        await context.bot.send_document(chat.id, InputFile(exported.text.encode(), filename=name), caption=t.n(
-            "{count} alert from the last {days} days. No reporter, contact or report text is included.",
-            "{count} alerts from the last {days} days. No reporter, contact or report text is included.",
-            exported.count, days=days))
+        await context.bot.send_document(
+            chat.id,
+            InputFile(exported.text.encode(), filename=name),
+            caption=t.n(
+                "{count} alert from the last {days} days. No reporter, contact or report text is included.",
+                "{count} alerts from the last {days} days. No reporter, contact or report text is included.",
+                exported.count,
+                days=days,
+            ),
+        )
 
     def handlers(self) -> list[BaseHandler]:
         return [CommandHandler("export", self.export, filters=filters.ChatType.PRIVATE)]

@@ -21,11 +21,16 @@ class GeopyGeocoder:
     neighborhood from the list.
     """
 
-    def __init__(self, service: str, *, domain: str = "", scheme: str = "https", user_agent: str = "sereno",
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self, service: str, *, domain: str = "", scheme: str = "https", user_agent: str = "sereno", timeout: float = 5.0
+    ) -> None:
         cls = get_geocoder_for_service(service)
-        options: dict[str, object] = {"user_agent": user_agent, "timeout": timeout, "scheme": scheme,
-                                      "adapter_factory": AioHTTPAdapter}
+        options: dict[str, object] = {
+            "user_agent": user_agent,
+            "timeout": timeout,
+            "scheme": scheme,
+            "adapter_factory": AioHTTPAdapter,
+        }
         if domain:
             options["domain"] = domain
         self._geocoder = cls(**options)

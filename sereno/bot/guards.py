@@ -61,7 +61,7 @@ class UpdateGuards:
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
         if bot_data is not None:
-            recent = [*(bot_data.get(SEEN_KEY) or ())[-(PERSISTED_SEEN - 1):], update_id]
+            recent = [*(bot_data.get(SEEN_KEY) or ())[-(PERSISTED_SEEN - 1) :], update_id]
             bot_data[SEEN_KEY] = recent
         return False
 
@@ -119,8 +119,7 @@ class UpdateGuards:
             await messaging.send(
                 context.bot,
                 update.effective_chat.id,
-                t("You are sending messages very fast, so I am pausing for a few seconds. "
-                  "Please wait a moment, then continue.")
+                t("You are sending messages very fast, so I am pausing for a few seconds. Please wait a moment, then continue."),
             )
 
     def handler(self) -> BaseHandler:

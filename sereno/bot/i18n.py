@@ -98,12 +98,22 @@ def catalog_status() -> list[CatalogStatus]:
     for code in SUPPORTED_LANGUAGES[1:]:
         with (LOCALES / code / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as fh:
             catalog = read_po(fh, locale=code)
-        done = sum(1 for msgid in template if (m := catalog.get(msgid)) is not None and all(
-            m.string if isinstance(m.string, (tuple, list)) else (m.string,)))
+        done = sum(
+            1
+            for msgid in template
+            if (m := catalog.get(msgid)) is not None and all(m.string if isinstance(m.string, (tuple, list)) else (m.string,))
+        )
         record = records.get(code, {})
-        statuses.append(CatalogStatus(code, LANGUAGE_NAMES[code], done, len(template),
-                                      str(record["reviewer"]) if "reviewer" in record else None,
-                                      str(record["date"]) if "date" in record else None))
+        statuses.append(
+            CatalogStatus(
+                code,
+                LANGUAGE_NAMES[code],
+                done,
+                len(template),
+                str(record["reviewer"]) if "reviewer" in record else None,
+                str(record["date"]) if "date" in record else None,
+            )
+        )
     return statuses
 
 

@@ -84,8 +84,7 @@ CHOICES: dict[Step, tuple[type[StrEnum], dict[Any, str], str]] = {
 PROMPTS = {
     Step.ACTIVITY: N_("What is happening?"),
     Step.WHERE: N_(
-        "Where is it happening? Share your location with the button below, or type cross "
-        "streets, a landmark or a ZIP code."
+        "Where is it happening? Share your location with the button below, or type cross streets, a landmark or a ZIP code."
     ),
     Step.WHEN: N_("When did you see it?"),
     Step.AGENTS: N_("How many agents did you see?"),
@@ -108,8 +107,9 @@ INVALID_LOCATION = N_(
 class IntakeConversation:
     """Builds the ConversationHandler and holds its callbacks."""
 
-    def __init__(self, services: Services, menu: Menu,
-                 announce: Callable[[Bot, Submitted], Awaitable[object]], people: PersonState) -> None:
+    def __init__(
+        self, services: Services, menu: Menu, announce: Callable[[Bot, Submitted], Awaitable[object]], people: PersonState
+    ) -> None:
         self.s = services
         self.menu = menu
         self._announce = announce
@@ -252,8 +252,11 @@ class IntakeConversation:
                 await messaging.send(
                     application.bot,
                     user_id,
-                    t("Your unfinished report was closed after {minutes} minutes without an answer. "
-                      "Nothing was sent. Send /report to start again.", minutes=minutes),
+                    t(
+                        "Your unfinished report was closed after {minutes} minutes without an answer. "
+                        "Nothing was sent. Send /report to start again.",
+                        minutes=minutes,
+                    ),
                     REMOVE_KEYBOARD,
                 )
             except TelegramError:
@@ -267,7 +270,8 @@ class IntakeConversation:
         msg = update.effective_message
         pressed = MenuButton.parse(update.callback_query.data) if update.callback_query is not None else None
         wants_report = pressed == MenuButton(MenuItem.REPORT) or (
-            msg is not None and msg.text is not None and msg.text.split("@")[0].strip() in ("/report", "/start"))
+            msg is not None and msg.text is not None and msg.text.split("@")[0].strip() in ("/report", "/start")
+        )
         if wants_report:
             return await self.start(update, context)
         t = self.t(update, context)
@@ -359,16 +363,25 @@ class IntakeConversation:
         except Unavailable:
             log.warning("the database is unavailable: a report waits for the reporter to submit again")
             await query.answer()
-            await self.reply(update, t("Sorry, your report could not be saved just now: our system is briefly "
-                                       "unavailable. It is kept here: please press Submit again in a minute."))
+            await self.reply(
+                update,
+                t(
+                    "Sorry, your report could not be saved just now: our system is briefly "
+                    "unavailable. It is kept here: please press Submit again in a minute."
+                ),
+            )
             return Step.SUMMARY
         await query.answer()
         self.forget(context)
         if not result.duplicate:
             self.s.metrics.reports.inc()
-            log.info("report %s stored (incident %s, %s, tier %s)", result.report.ref_code,
-                     result.incident.id if result.incident else "-",
-                     result.placement.value if result.placement else "unplaced", result.report.tier.value)
+            log.info(
+                "report %s stored (incident %s, %s, tier %s)",
+                result.report.ref_code,
+                result.incident.id if result.incident else "-",
+                result.placement.value if result.placement else "unplaced",
+                result.report.tier.value,
+            )
         context.application.create_task(self._announce(context.bot, result), update=update)
         hotline = self.s.resources.hotline_for(draft.neighborhood_id)
         shown = query.message
@@ -425,8 +438,11 @@ class IntakeConversation:
             draft.point, draft.neighborhood_id, draft.outside_region = match.point, None, True
             self.keep(context, draft)
             region = self.s.settings.region_name
-            text = (t("That place is outside the area this network covers ({region}).", region=region)
-                    if region else t("That place is outside the area this network covers."))
+            text = (
+                t("That place is outside the area this network covers ({region}).", region=region)
+                if region
+                else t("That place is outside the area this network covers.")
+            )
             await self.reply(update, prefix + text + " " + t("We will still take your report."), REMOVE_KEYBOARD)
             return await self.advance(update, context, Step.WHERE)
         self.keep(context, draft)
@@ -455,8 +471,9 @@ class IntakeConversation:
             return None
         cleaned = clean_text(raw, MAX_PLACE_CHARS)
         if not isinstance(cleaned, CleanText):
-            await self.reply(update, t(
-                "I couldn't read a place in that. Type cross streets, a landmark or a ZIP code, or use the buttons."))
+            await self.reply(
+                update, t("I couldn't read a place in that. Type cross streets, a landmark or a ZIP code, or use the buttons.")
+            )
             return None
         draft.place_text = cleaned.text
         match = await self.s.places.resolve_text(cleaned.text)
@@ -476,8 +493,11 @@ class IntakeConversation:
         assert draft is not None
         draft.details = cleaned.text
         self.keep(context, draft)
-        note = (t("That was long, so I kept the first {limit} characters.", limit=f"{MAX_DETAILS_CHARS:,}")
-                if cleaned.truncated else t("Noted."))
+        note = (
+            t("That was long, so I kept the first {limit} characters.", limit=f"{MAX_DETAILS_CHARS:,}")
+            if cleaned.truncated
+            else t("Noted.")
+        )
         return await self.advance(update, context, Step.DETAILS, note)
 
     async def on_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
@@ -493,8 +513,11 @@ class IntakeConversation:
         assert draft is not None
         limit = self.s.intake.policy.max_photos
         if draft.photos >= limit:
-            note = t.n("A report can hold {count} photo. Press Continue to check your report.",
-                       "A report can hold {count} photos. Press Continue to check your report.", limit)
+            note = t.n(
+                "A report can hold {count} photo. Press Continue to check your report.",
+                "A report can hold {count} photos. Press Continue to check your report.",
+                limit,
+            )
             await self.ask(update, context, note, render.single_button(t, "Continue", render.skip(Step.PHOTO)))
             return None
         attachment = msg.photo[-1] if msg.photo else msg.document
@@ -530,8 +553,12 @@ class IntakeConversation:
         t = self.t(update, context)
         if update.callback_query:
             await update.callback_query.answer()
-        await self.prompt(update, context, self.current_step(context),
-                          t("You have a report in progress. Continue below, or send /cancel to stop it."))
+        await self.prompt(
+            update,
+            context,
+            self.current_step(context),
+            t("You have a report in progress. Continue below, or send /cancel to stop it."),
+        )
 
     # ── wiring ────────────────────────────────────────────────────────────────────
     def _with_draft(self, callback: Any) -> Any:
@@ -597,5 +624,6 @@ def _is_prompt(query: Any, context: ContextTypes.DEFAULT_TYPE) -> bool:
 def _limited(t: Translator, wait: timedelta, services: Services) -> str:
     """What someone who may not report yet is told (the refusal a submission would meet)."""
     policy = services.intake.policy
-    return rate_limited_text(t, Refusal(RefusalReason.RATE_LIMITED, retry_after=wait, limit=policy.max_reports,
-                                        window=policy.window))
+    return rate_limited_text(
+        t, Refusal(RefusalReason.RATE_LIMITED, retry_after=wait, limit=policy.max_reports, window=policy.window)
+    )

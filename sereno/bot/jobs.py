@@ -32,8 +32,9 @@ STARTUP_SWEEP_SECONDS = 2
 TAKEOVER_SWEEPS = ("expire-leases", "expire-alerts", "tell-owed-outcomes")
 
 
-def schedule_jobs(application: Application, intake: IntakeConversation, notifier: Notifier,
-                  services: Services, leads: Callable[[], bool]) -> None:
+def schedule_jobs(
+    application: Application, intake: IntakeConversation, notifier: Notifier, services: Services, leads: Callable[[], bool]
+) -> None:
     """Register the repeating jobs; whom they tell is the services' answer, sent by
     `notifier`. Those working on the shared database run only while this replica
     `leads()`; closing idle drafts (this process's own conversations) always.
@@ -52,8 +53,14 @@ def schedule_jobs(application: Application, intake: IntakeConversation, notifier
 
     async def purge_expired(context: ContextTypes.DEFAULT_TYPE) -> None:
         purged = await services.retention.purge()
-        log.info("retention purge: %d reports, %d contacts, %d unsubmitted photos, %d verdict reasons, "
-                 "%d incident pins", purged.reports, purged.contacts, purged.photos, purged.reasons, purged.pins)
+        log.info(
+            "retention purge: %d reports, %d contacts, %d unsubmitted photos, %d verdict reasons, %d incident pins",
+            purged.reports,
+            purged.contacts,
+            purged.photos,
+            purged.reasons,
+            purged.pins,
+        )
 
     async def expire_leases(context: ContextTypes.DEFAULT_TYPE) -> None:
         await notifier.claims_expired(context.bot, [holder for _, holder in await services.desk.expire_leases()])
@@ -93,8 +100,9 @@ def schedule_jobs(application: Application, intake: IntakeConversation, notifier
     ]
     for name, job, interval, first, shared in jobs:
         metrics.job_last_success.labels(name)  # exposed from the start, at 0 until it first succeeds
-        queue.run_repeating(leader_only(tracked(name, job)) if shared else tracked(name, job), interval=interval,
-                            first=first, name=name)
+        queue.run_repeating(
+            leader_only(tracked(name, job)) if shared else tracked(name, job), interval=interval, first=first, name=name
+        )
 
 
 def sweep_now(application: Application) -> None:

@@ -76,10 +76,18 @@ class Leadership:
     one; `on_beat` after every look at the lease (the replica count or the role may have
     changed). Without a `lease` (SQLite) this process leads from its first look on."""
 
-    def __init__(self, lease: Lease | None, on_gain: Callable[[], Awaitable[None]],
-                 on_loss: Callable[[], Awaitable[None]], *, on_beat: Callable[[], None] = lambda: None,
-                 lease_seconds: float = LEASE_SECONDS, beat_seconds: float = BEAT_SECONDS,
-                 renew_timeout: float = RENEW_TIMEOUT_SECONDS, margin_seconds: float = MARGIN_SECONDS) -> None:
+    def __init__(
+        self,
+        lease: Lease | None,
+        on_gain: Callable[[], Awaitable[None]],
+        on_loss: Callable[[], Awaitable[None]],
+        *,
+        on_beat: Callable[[], None] = lambda: None,
+        lease_seconds: float = LEASE_SECONDS,
+        beat_seconds: float = BEAT_SECONDS,
+        renew_timeout: float = RENEW_TIMEOUT_SECONDS,
+        margin_seconds: float = MARGIN_SECONDS,
+    ) -> None:
         self._lease_row = lease
         self._on_gain = on_gain
         self._on_loss = on_loss

@@ -72,8 +72,10 @@ class Menu:
             return
         await self._keep_language(update, context, code)
         t = translator(code)
-        greeting = t("Welcome to Sereno. I will write to you in {language}; press Language below to change it.",
-                     language=LANGUAGE_NAMES[code])
+        greeting = t(
+            "Welcome to Sereno. I will write to you in {language}; press Language below to change it.",
+            language=LANGUAGE_NAMES[code],
+        )
         await messaging.send(context.bot, chat.id, f"{greeting}\n\n{self.privacy_notice(t)}", render.main_menu(t))
 
     async def _keep_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE, code: str) -> None:
@@ -96,19 +98,25 @@ class Menu:
         t = translator(code)
         await query.answer()
         assert query.message is not None
-        await messaging.edit(context.bot, query.message.chat.id, query.message.message_id, self.privacy_notice(t),
-                             render.main_menu(t))
+        await messaging.edit(
+            context.bot, query.message.chat.id, query.message.message_id, self.privacy_notice(t), render.main_menu(t)
+        )
 
     def privacy_notice(self, t: Translator) -> str:
         """What Sereno does and keeps, in plain words."""
         days = self.s.settings.retention_days
         return "\n\n".join(
             [
-                t("Sereno helps our community check reports of immigration enforcement before anyone "
-                  "raises an alarm. Trained volunteers verify each report; only verified alerts are shared."),
-                t("Your privacy: reports are not stored with your name, username or phone number. We keep "
-                  "a scrambled code instead, and a way to message you only until we tell you the outcome. "
-                  "Reports are deleted after {days} days.", days=days),
+                t(
+                    "Sereno helps our community check reports of immigration enforcement before anyone "
+                    "raises an alarm. Trained volunteers verify each report; only verified alerts are shared."
+                ),
+                t(
+                    "Your privacy: reports are not stored with your name, username or phone number. We keep "
+                    "a scrambled code instead, and a way to message you only until we tell you the outcome. "
+                    "Reports are deleted after {days} days.",
+                    days=days,
+                ),
                 t("Please do not send names, faces or license plates."),
             ]
         )
@@ -173,8 +181,12 @@ class Menu:
         """A command we do not have."""
         t = self.t(update, context)
         assert update.effective_chat is not None
-        await messaging.send(context.bot, update.effective_chat.id,
-                             t("I don't know that command. Try /report, /lawyer or /help."), render.main_menu(t))
+        await messaging.send(
+            context.bot,
+            update.effective_chat.id,
+            t("I don't know that command. Try /report, /lawyer or /help."),
+            render.main_menu(t),
+        )
 
     async def stale_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A press on a button whose conversation is over."""
@@ -183,9 +195,12 @@ class Menu:
         assert query is not None
         await query.answer(t("This button is no longer active."))
         if query.message is not None:
-            await messaging.send(context.bot, query.message.chat.id,
-                                 t("That button is from an earlier message and no longer does anything."),
-                                 render.main_menu(t))
+            await messaging.send(
+                context.bot,
+                query.message.chat.id,
+                t("That button is from an earlier message and no longer does anything."),
+                render.main_menu(t),
+            )
 
     async def anything_else(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A message outside any conversation: show the menu."""

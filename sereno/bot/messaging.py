@@ -49,7 +49,7 @@ def _pieces(block: str, limit: int) -> list[str]:
     while units(block) > limit:
         head = _head(block, limit) or block[:1]
         pieces.append(head)
-        block = block[len(head):]
+        block = block[len(head) :]
     return [*pieces, block]
 
 

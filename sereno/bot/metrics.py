@@ -34,29 +34,44 @@ class Metrics:
         self.updates = Counter("sereno_updates", "Telegram updates received, by kind", ["kind"], registry=r)
         self.reports = Counter("sereno_reports", "Reports submitted", registry=r)
         self.incidents = Counter("sereno_incidents_decided", "Incidents decided, by verdict", ["verdict"], registry=r)
-        self.time_to_claim = Histogram("sereno_time_to_first_claim_seconds",
-                                       "From an incident's first report to its first claim", buckets=DESK_BUCKETS,
-                                       registry=r)
-        self.time_to_verdict = Histogram("sereno_time_to_verdict_seconds",
-                                         "From an incident's first report to its final verdict", buckets=DESK_BUCKETS,
-                                         registry=r)
+        self.time_to_claim = Histogram(
+            "sereno_time_to_first_claim_seconds",
+            "From an incident's first report to its first claim",
+            buckets=DESK_BUCKETS,
+            registry=r,
+        )
+        self.time_to_verdict = Histogram(
+            "sereno_time_to_verdict_seconds",
+            "From an incident's first report to its final verdict",
+            buckets=DESK_BUCKETS,
+            registry=r,
+        )
         self.queue_depth = Gauge("sereno_queue_depth", "Open incidents on the desk", registry=r)
         self.outbox_backlog = Gauge("sereno_outbox_backlog", "Outbox messages pending or being sent", registry=r)
-        self.oldest_pending = Gauge("sereno_outbox_oldest_pending_seconds",
-                                    "How long the oldest outbox message not yet delivered has waited (0: none)",
-                                    registry=r)
+        self.oldest_pending = Gauge(
+            "sereno_outbox_oldest_pending_seconds",
+            "How long the oldest outbox message not yet delivered has waited (0: none)",
+            registry=r,
+        )
         self.leader = Gauge("sereno_leader", "1 when this process runs the jobs and the broadcaster", registry=r)
-        self.leadership_changes = Counter("sereno_leadership_changes", "Times this process became or stopped being "
-                                          "the leader", ["change"], registry=r)
-        self.job_last_success = Gauge("sereno_job_last_success_timestamp_seconds",
-                                      "When each scheduled job last finished without an error (0: not yet)", ["job"],
-                                      registry=r)
-        self.webhook_seconds = Histogram("sereno_webhook_request_seconds", "Time to answer Telegram's webhook requests",
-                                         registry=r)
-        self.webhook_errors = Counter("sereno_webhook_errors", "Webhook requests answered with an error, by status",
-                                      ["status"], registry=r)
-        Info("sereno_build", "The running version, and the database schema revision it migrates to",
-             registry=r).info(build_info(schema_revision))
+        self.leadership_changes = Counter(
+            "sereno_leadership_changes", "Times this process became or stopped being the leader", ["change"], registry=r
+        )
+        self.job_last_success = Gauge(
+            "sereno_job_last_success_timestamp_seconds",
+            "When each scheduled job last finished without an error (0: not yet)",
+            ["job"],
+            registry=r,
+        )
+        self.webhook_seconds = Histogram(
+            "sereno_webhook_request_seconds", "Time to answer Telegram's webhook requests", registry=r
+        )
+        self.webhook_errors = Counter(
+            "sereno_webhook_errors", "Webhook requests answered with an error, by status", ["status"], registry=r
+        )
+        Info("sereno_build", "The running version, and the database schema revision it migrates to", registry=r).info(
+            build_info(schema_revision)
+        )
         ProcessCollector(registry=r)
 
     def job_succeeded(self, job: str) -> None:
@@ -78,8 +93,9 @@ class _BroadcastCollector(Collector):
         self._counters = counters
 
     def collect(self) -> list[CounterMetricFamily]:
-        family = CounterMetricFamily("sereno_outbox_messages", "Outbox messages handled by the broadcaster, by outcome",
-                                     labels=["outcome"])
+        family = CounterMetricFamily(
+            "sereno_outbox_messages", "Outbox messages handled by the broadcaster, by outcome", labels=["outcome"]
+        )
         for outcome in ("sent", "failed", "retried", "throttled"):
             family.add_metric([outcome], getattr(self._counters, outcome))
         return [family]

@@ -32,8 +32,9 @@ from sereno.verify.training import DrillStarted
 log = logging.getLogger(__name__)
 
 
-async def incident_card(services: Services, t: Translator, user_id: int, incident_id: str, *, holding: bool = False,
-                        note: str = "") -> tuple[str, messaging.Markup]:
+async def incident_card(
+    services: Services, t: Translator, user_id: int, incident_id: str, *, holding: bool = False, note: str = ""
+) -> tuple[str, messaging.Markup]:
     """The card of an incident as `user_id` may see it (under `note` if given), one
     message long, with its buttons: the verdicts for its holder, else Claim."""
     view = await services.desk.view(user_id, incident_id)
@@ -82,8 +83,7 @@ class Notifier:
                     await messaging.send(bot, person.user_id, *card)
                     sent += 1
                 except (TelegramError, Refusal):
-                    log.info("could not send a desk member an incident's card (%s)", notice.reason.value,
-                             exc_info=True)
+                    log.info("could not send a desk member an incident's card (%s)", notice.reason.value, exc_info=True)
         return sent
 
     # ── reporters ─────────────────────────────────────────────────────────────────
@@ -124,8 +124,7 @@ class Notifier:
                 await self._send(bot, debrief.trainee.user_id, *drill_render.feedback(t, debrief))
             if debrief.proposal is not None:
                 for person in debrief.proposal_to:
-                    await self._send(bot, person.user_id, *drill_render.proposal(translator(person.language),
-                                                                                   debrief.proposal))
+                    await self._send(bot, person.user_id, *drill_render.proposal(translator(person.language), debrief.proposal))
             return
         for person in debrief.revealed_to:
             await self._send(bot, person.user_id, drill_render.revealed(translator(person.language), debrief))
@@ -138,19 +137,28 @@ class Notifier:
         for holder in holders:
             person = await self.s.roster.get(holder)
             t = translator(person.language if person else "en")
-            await self._send(bot, holder, t(
-                "Your claim on an incident ran out, so it went back to the queue. Send /queue to see it."))
+            await self._send(
+                bot, holder, t("Your claim on an incident ran out, so it went back to the queue. Send /queue to see it.")
+            )
 
     async def channels_broken(self, bot: Bot, links: Sequence[ChannelLink]) -> None:
         """Tell every admin about the channels the bot can no longer post in."""
         admins = holding(await self.s.roster.members(), Role.ADMIN)
         for link in links:
-            place = (nb.name if (nb := self.s.places.gazetteer.get(link.neighborhood_id)) else link.neighborhood_id)
+            place = nb.name if (nb := self.s.places.gazetteer.get(link.neighborhood_id)) else link.neighborhood_id
             for person in admins:
                 t = translator(person.language)
-                await self._send(bot, person.user_id, t(
-                    "⚠️ I can no longer post alerts in {title} ({place}): {problem}. Fix it, then link it again "
-                    "with /linkchannel.", title=link.title, place=place, problem=link.problem or ""))
+                await self._send(
+                    bot,
+                    person.user_id,
+                    t(
+                        "⚠️ I can no longer post alerts in {title} ({place}): {problem}. Fix it, then link it again "
+                        "with /linkchannel.",
+                        title=link.title,
+                        place=place,
+                        problem=link.problem or "",
+                    ),
+                )
 
     @staticmethod
     async def _send(bot: Bot, chat_id: int, text: str, markup: messaging.Markup | None = None) -> None:

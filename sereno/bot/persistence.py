@@ -175,8 +175,7 @@ class PersonState:
         #: Whether updates come through the webhook's inbox (and are marked handled there).
         self.from_inbox = from_inbox
 
-    def bind(self, application: Application,
-             conversations: Iterable[ConversationHandler]) -> None:
+    def bind(self, application: Application, conversations: Iterable[ConversationHandler]) -> None:
         """Keep the state of these (per chat and/or per user, named) conversations."""
         self._application = application
         for handler in conversations:

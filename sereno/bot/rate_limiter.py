@@ -18,10 +18,23 @@ from sereno.verify.limits import INF, SendGate
 
 JSONDict = dict[str, Any]
 #: Bot API methods that put a message in a chat (what Telegram's limits count).
-SEND_METHODS = frozenset({
-    "sendmessage", "editmessagetext", "editmessagereplymarkup", "sendphoto", "senddocument", "sendlocation",
-    "sendvideo", "sendaudio", "sendvoice", "sendsticker", "sendmediagroup", "copymessage", "forwardmessage",
-})
+SEND_METHODS = frozenset(
+    {
+        "sendmessage",
+        "editmessagetext",
+        "editmessagereplymarkup",
+        "sendphoto",
+        "senddocument",
+        "sendlocation",
+        "sendvideo",
+        "sendaudio",
+        "sendvoice",
+        "sendsticker",
+        "sendmediagroup",
+        "copymessage",
+        "forwardmessage",
+    }
+)
 
 
 def retry_seconds(exc: RetryAfter) -> float:

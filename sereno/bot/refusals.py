@@ -35,14 +35,15 @@ log = logging.getLogger(__name__)
 REFUSAL_TEXTS: dict[RefusalReason, str] = {
     RefusalReason.NOT_ALLOWED: N_("You are not allowed to do that. If you think you should be, ask a coordinator."),
     RefusalReason.UNKNOWN_INVITE: N_("That invite code is not valid. Check it, or ask a coordinator for a new one."),
-    RefusalReason.EXPIRED_INVITE: N_("That invite code has expired (codes last 72 hours). Ask a coordinator for a "
-                                     "new one."),
+    RefusalReason.EXPIRED_INVITE: N_("That invite code has expired (codes last 72 hours). Ask a coordinator for a new one."),
     RefusalReason.USED_INVITE: N_("That invite code was already used. Ask a coordinator for a new one."),
     RefusalReason.ALREADY_MEMBER: N_("You are already on the desk."),
     RefusalReason.UNKNOWN_PERSON: N_("That person is not on the roster."),
     RefusalReason.SELF: N_("You cannot change your own role."),
-    RefusalReason.REVOKED: N_("Your place on the desk was revoked, so an invite code cannot bring you back. If you "
-                              "think this is a mistake, talk to a coordinator."),
+    RefusalReason.REVOKED: N_(
+        "Your place on the desk was revoked, so an invite code cannot bring you back. If you "
+        "think this is a mistake, talk to a coordinator."
+    ),
     RefusalReason.UNKNOWN_INCIDENT: N_("That incident does not exist."),
     RefusalReason.TAKEN: N_("Someone else has just claimed this incident."),
     RefusalReason.NOT_HOLDER: N_("You do not hold this incident. Claim it first."),
@@ -51,8 +52,7 @@ REFUSAL_TEXTS: dict[RefusalReason, str] = {
     RefusalReason.OWN_REPORT: N_("You cannot verify an incident that includes your own report."),
     RefusalReason.ALREADY_VOTED: N_("You already gave a verdict here; a second verifier must look at it."),
     RefusalReason.DRILL_QUESTION: N_("A practice drill has no reporter to ask: decide with what the reports say."),
-    RefusalReason.TRAINEE_LIVE: N_("Trainees practise on drills (/drills): live incidents are claimed and decided by "
-                                   "verifiers."),
+    RefusalReason.TRAINEE_LIVE: N_("Trainees practise on drills (/drills): live incidents are claimed and decided by verifiers."),
     RefusalReason.NO_SCENARIOS: N_("There are no drill scenarios yet. A coordinator can import them with /drills."),
     RefusalReason.ALERTS_NOT_ALLOWED: N_("Only coordinators can do that."),
     RefusalReason.STATS_NOT_ALLOWED: N_("Only coordinators can see the desk statistics."),
@@ -63,25 +63,33 @@ REFUSAL_TEXTS: dict[RefusalReason, str] = {
     RefusalReason.NOT_DEBUNKED: N_("Only debunked incidents get a correction."),
     RefusalReason.ALREADY_CORRECTED: N_("A correction was already published for this incident."),
     RefusalReason.DRILL_NOT_PUBLISHED: N_("Drills are never published."),
-    RefusalReason.UNKNOWN_TOKEN: N_("This link command is not valid or has expired. Ask for a new one with "
-                                    "/linkchannel in a private chat with me."),
-    RefusalReason.EXPIRED_TOKEN: N_("This link command is not valid or has expired. Ask for a new one with "
-                                    "/linkchannel in a private chat with me."),
-    RefusalReason.USED_TOKEN: N_("This link command was already used. Ask for a new one with /linkchannel in a "
-                                 "private chat with me."),
-    RefusalReason.OTHER_CHAT: N_("This link command was posted in another chat first and works only there. Ask for "
-                                 "a new one with /linkchannel in a private chat with me."),
+    RefusalReason.UNKNOWN_TOKEN: N_(
+        "This link command is not valid or has expired. Ask for a new one with /linkchannel in a private chat with me."
+    ),
+    RefusalReason.EXPIRED_TOKEN: N_(
+        "This link command is not valid or has expired. Ask for a new one with /linkchannel in a private chat with me."
+    ),
+    RefusalReason.USED_TOKEN: N_(
+        "This link command was already used. Ask for a new one with /linkchannel in a private chat with me."
+    ),
+    RefusalReason.OTHER_CHAT: N_(
+        "This link command was posted in another chat first and works only there. Ask for "
+        "a new one with /linkchannel in a private chat with me."
+    ),
     RefusalReason.TOKEN_ADMIN_GONE: N_("This link command is no longer valid."),
-    RefusalReason.RATE_LIMITED: N_("You have sent {count} reports in the last {minutes} minutes. To keep the queue "
-                                   "clear for everyone, please wait {wait} before sending another."),
+    RefusalReason.RATE_LIMITED: N_(
+        "You have sent {count} reports in the last {minutes} minutes. To keep the queue "
+        "clear for everyone, please wait {wait} before sending another."
+    ),
     RefusalReason.TOO_MANY_AREAS: N_("You can follow at most {count} neighborhoods."),
     RefusalReason.NOT_AN_IMAGE: N_("I couldn't open that picture. Try another one, or press Skip."),
-    RefusalReason.TOO_MANY_PIXELS: N_("That picture is too large to open safely (more than {megapixels} megapixels). "
-                                      "Please send a smaller photo or a screenshot, or press Skip."),
+    RefusalReason.TOO_MANY_PIXELS: N_(
+        "That picture is too large to open safely (more than {megapixels} megapixels). "
+        "Please send a smaller photo or a screenshot, or press Skip."
+    ),
     RefusalReason.UNKNOWN_DISPATCH: N_("That request to go and look no longer exists."),
     RefusalReason.DRILL_DISPATCH: N_("Nobody is sent to a drill: this incident is a practice drill."),
-    RefusalReason.NO_FIELD_VERIFIER: N_("No field verifier can be asked right now: nobody who opted in is on duty "
-                                        "and free."),
+    RefusalReason.NO_FIELD_VERIFIER: N_("No field verifier can be asked right now: nobody who opted in is on duty and free."),
     RefusalReason.DISPATCH_PENDING: N_("Someone is already being asked to go and look at this incident."),
     RefusalReason.OFFER_GONE: N_("This request is no longer open for you: it passed to someone else or was closed."),
     RefusalReason.BAD_ETA: N_("Please choose one of the times offered."),
@@ -130,8 +138,7 @@ def rate_limited_text(t: Translator, refusal: Refusal) -> str:
     return t(REFUSAL_TEXTS[RefusalReason.RATE_LIMITED], **refusal_values(t, refusal))
 
 
-async def answer_refusal(update: Update, context: ContextTypes.DEFAULT_TYPE, refusal: Refusal,
-                         default_language: str) -> None:
+async def answer_refusal(update: Update, context: ContextTypes.DEFAULT_TYPE, refusal: Refusal, default_language: str) -> None:
     """Tell whoever was refused: a pop-up for a button press (in the presser's language), a
     message otherwise — in the person's language in a private chat, in the deployment's
     in a group or channel, which everyone there reads. An answer that cannot be delivered

@@ -222,8 +222,10 @@ def summary_keyboard(t: Translator) -> Markup:
     return _inline(
         [_button(t("✅ Submit"), ReportButton(ReportField.DO, Text("submit")))],
         1,
-        [_button(t("✏️ Edit"), ReportButton(ReportField.DO, Text("edit"))),
-         _button(t("✖️ Cancel"), ReportButton(ReportField.DO, Text("cancel")))],
+        [
+            _button(t("✏️ Edit"), ReportButton(ReportField.DO, Text("edit"))),
+            _button(t("✖️ Cancel"), ReportButton(ReportField.DO, Text("cancel"))),
+        ],
     )
 
 

@@ -24,8 +24,7 @@ class AbandonedUpdates(Protocol):
         ...
 
 
-async def replay_abandoned(inbox: AbandonedUpdates, application: Application,
-                           interval: float, stop: asyncio.Event) -> None:
+async def replay_abandoned(inbox: AbandonedUpdates, application: Application, interval: float, stop: asyncio.Event) -> None:
     """Queue the abandoned updates for `application` until `stop` is set."""
     while not stop.is_set():
         try:

@@ -24,8 +24,13 @@ def duration(t: Translator, seconds: float | None) -> str:
 
 
 def _durations(t: Translator, label: str, d: Durations) -> str:
-    return t("{label}: median {median}, p90 {p90} ({count} incidents)", label=label,
-             median=duration(t, d.median), p90=duration(t, d.p90), count=d.count)
+    return t(
+        "{label}: median {median}, p90 {p90} ({count} incidents)",
+        label=label,
+        median=duration(t, d.median),
+        p90=duration(t, d.p90),
+        count=d.count,
+    )
 
 
 def _verdicts(t: Translator, area: AreaStats) -> str:
@@ -38,26 +43,45 @@ def stats_text(t: Translator, stats: DeskStats, gazetteer: Gazetteer, tz: ZoneIn
     """The whole report: totals first, then one block per neighborhood."""
     total = stats.total
     lines = [
-        t("Desk statistics from {since} to {until}", since=stats.since.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-          until=stats.until.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
-        t("Reports: {reports}. Incidents: {incidents} (still open: {open}).", reports=total.reports,
-          incidents=total.incidents, open=total.open),
+        t(
+            "Desk statistics from {since} to {until}",
+            since=stats.since.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            until=stats.until.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        ),
+        t(
+            "Reports: {reports}. Incidents: {incidents} (still open: {open}).",
+            reports=total.reports,
+            incidents=total.incidents,
+            open=total.open,
+        ),
         t("Verdicts: {verdicts}", verdicts=_verdicts(t, total)),
         _durations(t, t("Time to first claim"), total.time_to_first_claim),
         _durations(t, t("Time to verdict"), total.time_to_verdict),
-        t("Alerts: {alerts}. Corrections: {corrections}. Messages sent: {sent}, failed: {failed}.",
-          alerts=total.alerts, corrections=total.corrections, sent=total.deliveries.get(Delivery.SENT, 0),
-          failed=total.deliveries.get(Delivery.FAILED, 0)),
+        t(
+            "Alerts: {alerts}. Corrections: {corrections}. Messages sent: {sent}, failed: {failed}.",
+            alerts=total.alerts,
+            corrections=total.corrections,
+            sent=total.deliveries.get(Delivery.SENT, 0),
+            failed=total.deliveries.get(Delivery.FAILED, 0),
+        ),
     ]
     for area in stats.areas:
         nb = gazetteer.get(area.neighborhood_id)
         name = nb.name if nb is not None else (area.neighborhood_id or t("No place given"))
         lines += [
             "",
-            t("{place}: {reports} reports, {incidents} incidents; verdicts: {verdicts}", place=name,
-              reports=area.reports, incidents=area.incidents, verdicts=_verdicts(t, area)),
-            t("  first claim: median {claim}; verdict: median {verdict}; alerts: {alerts}",
-              claim=duration(t, area.time_to_first_claim.median), verdict=duration(t, area.time_to_verdict.median),
-              alerts=area.alerts),
+            t(
+                "{place}: {reports} reports, {incidents} incidents; verdicts: {verdicts}",
+                place=name,
+                reports=area.reports,
+                incidents=area.incidents,
+                verdicts=_verdicts(t, area),
+            ),
+            t(
+                "  first claim: median {claim}; verdict: median {verdict}; alerts: {alerts}",
+                claim=duration(t, area.time_to_first_claim.median),
+                verdict=duration(t, area.time_to_verdict.median),
+                alerts=area.alerts,
+            ),
         ]
     return "\n".join(lines)

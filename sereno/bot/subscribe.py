@@ -48,11 +48,12 @@ class SubscribeHandlers:
 
     def keyboard(self, t: Translator, followed: list[str], order: list[Neighborhood] | None = None) -> messaging.Markup:
         """One toggle per neighborhood (✅ when followed), then location and done."""
-        buttons = [_button(("✅ " if nb.id in followed else "") + nb.name, SubscribeAction.TOGGLE, nb)
-                   for nb in (order or self._neighborhoods())]
-        rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-        rows.append([_button(t("📍 Use my location"), SubscribeAction.LOCATION),
-                     _button(t("Done"), SubscribeAction.DONE)])
+        buttons = [
+            _button(("✅ " if nb.id in followed else "") + nb.name, SubscribeAction.TOGGLE, nb)
+            for nb in (order or self._neighborhoods())
+        ]
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        rows.append([_button(t("📍 Use my location"), SubscribeAction.LOCATION), _button(t("Done"), SubscribeAction.DONE)])
         return {"inline_keyboard": rows}
 
     def summary(self, t: Translator, followed: list[str]) -> str:
@@ -66,16 +67,19 @@ class SubscribeHandlers:
         t = self._t(update, context)
         assert update.effective_chat is not None
         if not self.s.places.gazetteer.neighborhoods:
-            await messaging.send(context.bot, update.effective_chat.id,
-                                 t("No neighborhoods are set up yet, so there is nothing to subscribe to."))
+            await messaging.send(
+                context.bot, update.effective_chat.id, t("No neighborhoods are set up yet, so there is nothing to subscribe to.")
+            )
             return
         followed = await self.s.subscriptions.areas(update.effective_chat.id)
         await messaging.send(context.bot, update.effective_chat.id, self.prompt(t), self.keyboard(t, followed))
 
     @staticmethod
     def prompt(t: Translator) -> str:
-        return t("Choose the neighborhoods you want verified alerts for (tap again to remove). "
-                 "Alerts are only sent after trained verifiers confirm a report.")
+        return t(
+            "Choose the neighborhoods you want verified alerts for (tap again to remove). "
+            "Alerts are only sent after trained verifiers confirm a report."
+        )
 
     async def mine(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/mysubscriptions and /unsubscribe: what is followed, with a way to stop."""
@@ -84,8 +88,11 @@ class SubscribeHandlers:
         followed = await self.s.subscriptions.areas(update.effective_chat.id)
         markup = None
         if followed:
-            rows = [[_button(t("Remove {place}", place=nb.name), SubscribeAction.REMOVE, nb)]
-                    for n in followed if (nb := self.s.places.gazetteer.get(n)) is not None]
+            rows = [
+                [_button(t("Remove {place}", place=nb.name), SubscribeAction.REMOVE, nb)]
+                for n in followed
+                if (nb := self.s.places.gazetteer.get(n)) is not None
+            ]
             rows.append([_button(t("Stop all alerts"), SubscribeAction.ALL)])
             markup = {"inline_keyboard": rows}
         await messaging.send(context.bot, update.effective_chat.id, self.summary(t, followed), markup)
@@ -102,22 +109,33 @@ class SubscribeHandlers:
         if action is SubscribeAction.LOCATION:
             await query.answer()
             user_data(context)[AWAITING_LOCATION] = True
-            await messaging.send(context.bot, chat_id, t("Share a location with the button below (it is used once "
-                                                         "to pick the nearest neighborhood and is not stored)."),
-                                 {"keyboard": [[{"text": t("📍 Share location"), "request_location": True}]],
-                                  "resize_keyboard": True, "one_time_keyboard": True})
+            await messaging.send(
+                context.bot,
+                chat_id,
+                t("Share a location with the button below (it is used once to pick the nearest neighborhood and is not stored)."),
+                {
+                    "keyboard": [[{"text": t("📍 Share location"), "request_location": True}]],
+                    "resize_keyboard": True,
+                    "one_time_keyboard": True,
+                },
+            )
             return
         if action is SubscribeAction.DONE:
             await query.answer()
-            await messaging.edit(context.bot, chat_id, query.message.message_id,
-                                 self.summary(t, await self.s.subscriptions.areas(chat_id)))
+            await messaging.edit(
+                context.bot, chat_id, query.message.message_id, self.summary(t, await self.s.subscriptions.areas(chat_id))
+            )
             return
         if action is SubscribeAction.ALL:
             await self.s.subscriptions.unsubscribe(chat_id)
             user_data(context).pop(SUBSCRIBED, None)
             await query.answer(t("Unsubscribed."))
-            await messaging.edit(context.bot, chat_id, query.message.message_id,
-                                 t("You will get no more alerts. Send /subscribe any time to start again."))
+            await messaging.edit(
+                context.bot,
+                chat_id,
+                query.message.message_id,
+                t("You will get no more alerts. Send /subscribe any time to start again."),
+            )
             return
         neighborhood = self._by_key(button.area) if button is not None and button.area is not None else None
         if neighborhood is None:
@@ -127,15 +145,15 @@ class SubscribeHandlers:
         if action is SubscribeAction.REMOVE or neighborhood.id in followed:
             followed = await self.s.subscriptions.unsubscribe(chat_id, neighborhood.id)
         else:
-            followed = await self.s.subscriptions.subscribe(chat_id, language_of(
-                update, context, self.s.settings.default_language), [neighborhood.id])
+            followed = await self.s.subscriptions.subscribe(
+                chat_id, language_of(update, context, self.s.settings.default_language), [neighborhood.id]
+            )
             user_data(context)[SUBSCRIBED] = True
         await query.answer()
         if action is SubscribeAction.REMOVE:
             await messaging.edit(context.bot, chat_id, query.message.message_id, self.summary(t, followed))
         else:
-            await messaging.edit(context.bot, chat_id, query.message.message_id, self.prompt(t),
-                                 self.keyboard(t, followed))
+            await messaging.edit(context.bot, chat_id, query.message.message_id, self.prompt(t), self.keyboard(t, followed))
 
     async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A shared location after `s:loc`: follow the neighborhood there (or the nearest)."""
@@ -145,8 +163,11 @@ class SubscribeHandlers:
         try:
             point = GeoPoint(msg.location.latitude, msg.location.longitude)
         except InvalidPoint:
-            await messaging.send(context.bot, update.effective_chat.id, t(
-                "That location could not be read. Share your location again, or choose neighborhoods from the list."))
+            await messaging.send(
+                context.bot,
+                update.effective_chat.id,
+                t("That location could not be read. Share your location again, or choose neighborhoods from the list."),
+            )
             return
         user_data(context).pop(AWAITING_LOCATION, None)
         by_distance = sorted(self.s.places.gazetteer.neighborhoods, key=lambda nb: distance_m(point, nb.centroid))
@@ -154,13 +175,18 @@ class SubscribeHandlers:
             return
         here = self.s.places.gazetteer.locate(point.lat, point.lon) or by_distance[0]
         followed = await self.s.subscriptions.subscribe(
-            update.effective_chat.id, language_of(update, context, self.s.settings.default_language), [here.id])
+            update.effective_chat.id, language_of(update, context, self.s.settings.default_language), [here.id]
+        )
         user_data(context)[SUBSCRIBED] = True
-        await messaging.send(context.bot, update.effective_chat.id,
-                             t("Added {place}. Nearby neighborhoods are listed first; tap to add or remove.",
-                               place=here.name), messaging.REMOVE_KEYBOARD)
-        await messaging.send(context.bot, update.effective_chat.id, self.summary(t, followed),
-                             self.keyboard(t, followed, by_distance))
+        await messaging.send(
+            context.bot,
+            update.effective_chat.id,
+            t("Added {place}. Nearby neighborhoods are listed first; tap to add or remove.", place=here.name),
+            messaging.REMOVE_KEYBOARD,
+        )
+        await messaging.send(
+            context.bot, update.effective_chat.id, self.summary(t, followed), self.keyboard(t, followed, by_distance)
+        )
 
     def handlers(self, application: Application) -> list[BaseHandler]:
         private = tg_filters.ChatType.PRIVATE

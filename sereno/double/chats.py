@@ -21,9 +21,7 @@ __all__ = ["MEMBER_STATUSES", "Chats", "infer_chat_type"]
 JSONDict = dict[str, Any]
 
 #: Chat member statuses accepted by :meth:`BotApiDouble.set_chat_member`.
-MEMBER_STATUSES: Final = frozenset(
-    {"creator", "administrator", "member", "restricted", "left", "kicked"}
-)
+MEMBER_STATUSES: Final = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
 
 
 def infer_chat_type(chat_id: int) -> str:
@@ -154,7 +152,8 @@ class Chats:
         key = (chat_id, self.bot_user["id"])
         status = self._members.get(key, "member")
         return status == "creator" or (
-            status == "administrator" and self._member_rights.get(key, {}).get("can_delete_messages", True))
+            status == "administrator" and self._member_rights.get(key, {}).get("can_delete_messages", True)
+        )
 
     def user_object(self, user_id: int) -> JSONDict:
         """The ``User`` object for ``user_id``: the bot, a simulated user, or a stand-in."""

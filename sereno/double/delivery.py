@@ -29,9 +29,7 @@ __all__ = ["UpdateDelivery"]
 JSONDict = dict[str, Any]
 
 # Update types Telegram delivers when ``allowed_updates`` was never specified.
-_DEFAULT_EXCLUDED_UPDATES: Final = frozenset(
-    {"chat_member", "message_reaction", "message_reaction_count"}
-)
+_DEFAULT_EXCLUDED_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 
 def _update_type(update: Mapping[str, Any]) -> str:
@@ -191,8 +189,7 @@ class UpdateDelivery:
         if self._webhook is not None:
             raise ApiError(
                 409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
             )
         offset = as_int(params.get("offset", 0) or 0, "offset")
         limit = min(100, max(1, as_int(params.get("limit", 100) or 100, "limit")))
@@ -218,8 +215,7 @@ class UpdateDelivery:
                 if generation != self._poll_generation:
                     raise ApiError(
                         409,
-                        "Conflict: terminated by other getUpdates request; make sure that only "
-                        "one bot instance is running",
+                        "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                     )
                 batch = self._collect(limit)
                 remaining = deadline - loop.time()

@@ -65,9 +65,7 @@ _HTML_TAGS: Final = {
     "tg-emoji": "custom_emoji",
 }
 _HTML_TAG = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)(.*?)/?\s*$", re.S)
-_HTML_ATTR = re.compile(
-    r"""([A-Za-z_:][-A-Za-z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?"""
-)
+_HTML_ATTR = re.compile(r"""([A-Za-z_:][-A-Za-z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 _HTML_CHAR_REF = re.compile(r"&(#[xX][0-9a-fA-F]+|#[0-9]+|[A-Za-z]+);")
 _HTML_NAMED: Final = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
@@ -104,14 +102,11 @@ def _parse_html(src: str) -> tuple[str, list[JSONDict]]:
             if inner.startswith("/"):
                 name = inner[1:].strip().lower()
                 if not stack:
-                    raise _EntityParseError(
-                        f"Unexpected end tag at byte offset {_byte_offset(src, i)}"
-                    )
+                    raise _EntityParseError(f"Unexpected end tag at byte offset {_byte_offset(src, i)}")
                 tag, start, open_attrs = stack.pop()
                 if name and name != tag:
                     raise _EntityParseError(
-                        f"Unmatched end tag at byte offset {_byte_offset(src, i)}, "
-                        f'expected "</{tag}>", found "</{name}>"'
+                        f'Unmatched end tag at byte offset {_byte_offset(src, i)}, expected "</{tag}>", found "</{name}>"'
                     )
                 entity = _html_entity(tag, open_attrs, start, pos, stack)
                 if entity is not None:
@@ -120,17 +115,13 @@ def _parse_html(src: str) -> tuple[str, list[JSONDict]]:
                 match = _HTML_TAG.match(inner)
                 name = match.group(1).lower() if match else ""
                 if name not in _HTML_TAGS:
-                    raise _EntityParseError(
-                        f'Unsupported start tag "{name}" at byte offset {_byte_offset(src, i)}'
-                    )
+                    raise _EntityParseError(f'Unsupported start tag "{name}" at byte offset {_byte_offset(src, i)}')
                 attrs: dict[str, str] = {}
                 for attr in _HTML_ATTR.finditer(match.group(2) if match else ""):
                     value = next((v for v in attr.groups()[1:] if v is not None), "")
                     attrs[attr.group(1).lower()] = _html_unescape(value)
                 if name == "span" and attrs.get("class") != "tg-spoiler":
-                    raise _EntityParseError(
-                        f'Unsupported start tag "span" at byte offset {_byte_offset(src, i)}'
-                    )
+                    raise _EntityParseError(f'Unsupported start tag "span" at byte offset {_byte_offset(src, i)}')
                 stack.append((name, pos, attrs))
             i = end + 1
         elif ch == "&":
@@ -239,9 +230,7 @@ def _parse_markdown_v2(src: str) -> tuple[str, list[JSONDict]]:
         stack.append((kind, pos, at))
 
     def reserved(ch: str) -> _EntityParseError:
-        return _EntityParseError(
-            f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
-        )
+        return _EntityParseError(f"Character '{ch}' is reserved and must be escaped with the preceding '\\'")
 
     i, n = 0, len(src)
     while i < n:
@@ -257,9 +246,7 @@ def _parse_markdown_v2(src: str) -> tuple[str, list[JSONDict]]:
             close_at = _find_unescaped(src, "`" * fence, i + fence)
             if close_at < 0:
                 name = "Pre" if fence == 3 else "Code"
-                raise _EntityParseError(
-                    f"Can't find end of {name} entity at byte offset {_byte_offset(src, i)}"
-                )
+                raise _EntityParseError(f"Can't find end of {name} entity at byte offset {_byte_offset(src, i)}")
             body = src[i + fence : close_at]
             language: str | None = None
             if fence == 3:
@@ -323,9 +310,7 @@ def _parse_markdown_v2(src: str) -> tuple[str, list[JSONDict]]:
                 raise reserved("]")
             url_end = _find_unescaped(src, ")", i + 2)
             if url_end < 0:
-                raise _EntityParseError(
-                    f"Can't find end of a URL at byte offset {_byte_offset(src, i + 1)}"
-                )
+                raise _EntityParseError(f"Can't find end of a URL at byte offset {_byte_offset(src, i + 1)}")
             url = _unescape_backslashes(src[i + 2 : url_end])
             kind, start, _ = stack.pop()
             if kind == "custom_emoji":
@@ -350,8 +335,7 @@ def _parse_markdown_v2(src: str) -> tuple[str, list[JSONDict]]:
     if stack:
         kind, _, at = stack[-1]
         raise _EntityParseError(
-            f"Can't find end of {_MD_ENTITY_NAMES.get(kind, kind)} entity at byte offset "
-            f"{_byte_offset(src, at)}"
+            f"Can't find end of {_MD_ENTITY_NAMES.get(kind, kind)} entity at byte offset {_byte_offset(src, at)}"
         )
     return "".join(out), entities
 
@@ -368,9 +352,7 @@ def _parse_markdown(src: str) -> tuple[str, list[JSONDict]]:
         pos += _u16(piece)
 
     def unclosed(at: int) -> _EntityParseError:
-        return _EntityParseError(
-            f"Can't find end of the entity starting at byte offset {_byte_offset(src, at)}"
-        )
+        return _EntityParseError(f"Can't find end of the entity starting at byte offset {_byte_offset(src, at)}")
 
     i, n = 0, len(src)
     while i < n:

@@ -170,9 +170,7 @@ class FileStore:
         self._register(stored)
         return stored
 
-    def _store_photo(
-        self, data: bytes | None, *, strict: bool, source_url: str | None = None
-    ) -> StoredFile:
+    def _store_photo(self, data: bytes | None, *, strict: bool, source_url: str | None = None) -> StoredFile:
         """Store a photo with its PhotoSizes; with ``strict``, unreadable bytes are a 400."""
         size = _image_size(data) if data is not None else None
         if size is None:

@@ -42,27 +42,16 @@ def validate_markup(markup: Any, *, inline_only: bool = False) -> JSONDict | Non
     if "inline_keyboard" in markup:
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request(
-                'field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of '
-                "Arrays"
-            )
+            raise bad_request('field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays')
         for row in rows:
             for button in row:
                 if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                    raise bad_request(
-                        "can't parse inline keyboard button: "
-                        'Field "text" must be of type String'
-                    )
+                    raise bad_request('can\'t parse inline keyboard button: Field "text" must be of type String')
                 if not any(key in button for key in _INLINE_BUTTON_ACTIONS):
-                    raise bad_request(
-                        "can't parse inline keyboard button: "
-                        "Text buttons are unallowed in the inline keyboard"
-                    )
+                    raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
                 data = button.get("callback_data")
                 if data is not None and (
-                    not isinstance(data, str)
-                    or not data
-                    or len(data.encode("utf-8")) > CALLBACK_DATA_LIMIT
+                    not isinstance(data, str) or not data or len(data.encode("utf-8")) > CALLBACK_DATA_LIMIT
                 ):
                     raise bad_request("BUTTON_DATA_INVALID")
         if not any(rows):
@@ -73,9 +62,7 @@ def validate_markup(markup: Any, *, inline_only: bool = False) -> JSONDict | Non
     if "keyboard" in markup:
         rows = markup["keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request(
-                'field "keyboard" of the ReplyKeyboardMarkup should be an Array of Arrays'
-            )
+            raise bad_request('field "keyboard" of the ReplyKeyboardMarkup should be an Array of Arrays')
         return copy.deepcopy(markup)
     if "remove_keyboard" in markup or "force_reply" in markup:
         return copy.deepcopy(markup)

@@ -232,11 +232,7 @@ class BotApiMethods:
             new_markup = None
         else:
             new_markup = message.reply_markup
-        if (
-            text == message.text
-            and entities == message.entities
-            and new_markup == message.reply_markup
-        ):
+        if text == message.text and entities == message.entities and new_markup == message.reply_markup:
             raise bad_request(
                 "message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message"
@@ -281,9 +277,7 @@ class BotApiMethods:
         """setMyCommands: check the commands like Telegram and set (an empty list: clear) the menu."""
         commands = params.get("commands")
         if not isinstance(commands, list):
-            raise bad_request(
-                "commands is empty" if commands is None else "can't parse commands JSON object"
-            )
+            raise bad_request("commands is empty" if commands is None else "can't parse commands JSON object")
         if len(commands) > 100:
             raise bad_request("too many commands specified")
         cleaned: list[JSONDict] = []
@@ -295,11 +289,7 @@ class BotApiMethods:
             if not _BOT_COMMAND.match(name):
                 raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(description) <= 256:
-                raise bad_request(
-                    "command description is empty"
-                    if not description
-                    else "BOT_COMMAND_DESCRIPTION_INVALID"
-                )
+                raise bad_request("command description is empty" if not description else "BOT_COMMAND_DESCRIPTION_INVALID")
             cleaned.append({"command": name, "description": description})
         key = self._scope_key(params.get("scope"), params.get("language_code"))
         if cleaned:
@@ -406,9 +396,7 @@ class BotApiMethods:
         if not query_id:
             raise bad_request("callback_query_id is empty")
         if query_id not in self._callback_queries or query_id in self._callback_answers:
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
+            raise bad_request("query is too old and response timeout expired or query ID is invalid")
         text = params.get("text")
         if isinstance(text, str) and len(text) > 200:
             raise bad_request("MESSAGE_TOO_LONG")

@@ -128,10 +128,7 @@ class SentMessage:
     def reply_keyboard(self) -> list[list[JSONDict]]:
         """Rows of the reply keyboard sent with the message, buttons normalised to dicts."""
         if self.reply_markup and "keyboard" in self.reply_markup:
-            return [
-                [b if isinstance(b, dict) else {"text": str(b)} for b in row]
-                for row in self.reply_markup["keyboard"]
-            ]
+            return [[b if isinstance(b, dict) else {"text": str(b)} for b in row] for row in self.reply_markup["keyboard"]]
         return []
 
     @property

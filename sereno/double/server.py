@@ -95,11 +95,7 @@ class BotApiDouble:
         prefix = token.split(":", 1)[0]
         self.token: str = token
         self.bot_user: JSONDict = {
-            "id": bot_user_id
-            if bot_user_id is not None
-            else int(prefix)
-            if prefix.isdigit()
-            else 123456,
+            "id": bot_user_id if bot_user_id is not None else int(prefix) if prefix.isdigit() else 123456,
             "is_bot": True,
             "first_name": bot_first_name,
             "username": bot_username,
@@ -152,9 +148,7 @@ class BotApiDouble:
             return self.api_url
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
-        )
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         try:
@@ -252,9 +246,7 @@ class BotApiDouble:
         ids and ``group`` for other negative ids. ``username`` (without ``@``) lets the
         bot address the chat as ``@username``.
         """
-        return self._chats.add_chat(
-            chat_id, type=type, title=title, username=username, first_name=first_name
-        )
+        return self._chats.add_chat(chat_id, type=type, title=title, username=username, first_name=first_name)
 
     def block(self, chat_id: int) -> None:
         """Make sends to ``chat_id`` fail with 403 (user blocked the bot / bot was kicked)."""
@@ -400,9 +392,7 @@ class BotApiDouble:
         """``answerCallbackQuery`` parameters by callback query id."""
         return dict(self._methods.callback_answers)
 
-    def commands(
-        self, scope: Mapping[str, Any] | None = None, language_code: str = ""
-    ) -> list[JSONDict]:
+    def commands(self, scope: Mapping[str, Any] | None = None, language_code: str = "") -> list[JSONDict]:
         """Commands set with ``setMyCommands`` for ``scope`` (default scope if ``None``)."""
         return self._methods.commands(scope, language_code)
 
@@ -440,10 +430,7 @@ class BotApiDouble:
                 return value
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError(
-                    f"timed out after {timeout}s waiting for {description}; "
-                    f"{self._describe_recent()}"
-                )
+                raise TimeoutError(f"timed out after {timeout}s waiting for {description}; {self._describe_recent()}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
 
@@ -475,9 +462,7 @@ class BotApiDouble:
         """Wait until a call of ``method`` (matching ``predicate``) has been recorded."""
 
         def find() -> Call | None:
-            return next(
-                (c for c in self.calls_to(method) if predicate is None or predicate(c)), None
-            )
+            return next((c for c in self.calls_to(method) if predicate is None or predicate(c)), None)
 
         return await self.wait_until(find, timeout, description=f"a {method} call")
 
@@ -544,9 +529,7 @@ class BotApiDouble:
             return self._serve_file(file_match.group("token"), file_match.group("path"))
         api_match = _API_PATH.match(path)
         if api_match is None:
-            return web.json_response(
-                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
-            )
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         token, method = api_match.group("token"), api_match.group("method")
         entry = self._handlers.get(method.lower())
         name = entry[0] if entry else method
@@ -599,9 +582,7 @@ class BotApiDouble:
             status, body = 200, None
         self._record(Call("downloadFile", {"file_path": file_path}, started, body, status))
         if stored is not None and stored.data is not None and status == 200:
-            return web.Response(
-                body=stored.data, content_type=stored.mime_type or "application/octet-stream"
-            )
+            return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
         return web.json_response(body, status=status)
 
     def __repr__(self) -> str:

@@ -182,16 +182,12 @@ class FakeUser:
         text = command if command.startswith("/") else f"/{command}"
         return await self.send_text(text)
 
-    async def share_location(
-        self, lat: float, lon: float, horizontal_accuracy: float | None = None
-    ) -> int:
+    async def share_location(self, lat: float, lon: float, horizontal_accuracy: float | None = None) -> int:
         """Send a location message (what a ``request_location`` button produces)."""
         location: JSONDict = {"latitude": lat, "longitude": lon}
         if horizontal_accuracy is not None:
             location["horizontal_accuracy"] = horizontal_accuracy
-        return await self._push_message(
-            self._new_message(location=location), f"[location {lat}, {lon}]"
-        )
+        return await self._push_message(self._new_message(location=location), f"[location {lat}, {lon}]")
 
     async def send_photo(self, jpeg_bytes: bytes, caption: str | None = None) -> int:
         """Send a photo; the bytes are stored in the double and downloadable via getFile.
@@ -208,9 +204,15 @@ class FakeUser:
     async def send_document(self, data: bytes, file_name: str, mime_type: str, caption: str | None = None) -> int:
         """Send a file as a document; the bytes are downloadable via getFile."""
         stored = self.double.add_file(data, kind="document", file_name=file_name, mime_type=mime_type)
-        content: JSONDict = {"document": {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                                          "file_name": file_name, "mime_type": mime_type,
-                                          "file_size": stored.file_size}}
+        content: JSONDict = {
+            "document": {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "file_name": file_name,
+                "mime_type": mime_type,
+                "file_size": stored.file_size,
+            }
+        }
         if caption:
             content["caption"] = caption
         return await self._push_message(self._new_message(**content), f"[document {file_name}]")
@@ -255,14 +257,11 @@ class FakeUser:
             data = button.get("callback_data")
             if data is None:
                 raise ValueError(
-                    f"button {button_text!r} has no callback_data (it is {button}); "
-                    "pressing it sends no callback query"
+                    f"button {button_text!r} has no callback_data (it is {button}); pressing it sends no callback query"
                 )
             return await self._press(str(data), candidate, button_text)
         shown = [list(m.buttons) for m in candidates if m.inline_keyboard]
-        raise LookupError(
-            f"no inline button {button_text!r} in chat {self.chat_id}; shown: {shown}"
-        )
+        raise LookupError(f"no inline button {button_text!r} in chat {self.chat_id}; shown: {shown}")
 
     async def press_data(self, callback_data: str, message: SentMessage | int) -> int:
         """Push a ``callback_query`` with arbitrary (possibly forged) ``callback_data``."""
@@ -351,9 +350,7 @@ class FakeUser:
         """Move the :meth:`next_message` cursor past every message sent so far."""
         self._cursor = len(self.messages())
 
-    async def wait_text(
-        self, substring: str, timeout: float = 5.0, *, since_last_action: bool = True
-    ) -> SentMessage:
+    async def wait_text(self, substring: str, timeout: float = 5.0, *, since_last_action: bool = True) -> SentMessage:
         """Wait until a bot message in this chat contains ``substring``; return it.
 
         Considers non-deleted messages whose current text/caption contains it and that
@@ -413,12 +410,7 @@ class FakeUser:
         Bot entries show the message's current state (``(edited)``/``[deleted]``
         markers) and its button texts.
         """
-        rows: list[tuple[int, TranscriptEntry]] = [
-            (seq, TranscriptEntry("user", text, [])) for seq, text in self._log
-        ]
-        rows.extend(
-            (m.sent_seq, TranscriptEntry("bot", m.describe(), list(m.buttons)))
-            for m in self.messages()
-        )
+        rows: list[tuple[int, TranscriptEntry]] = [(seq, TranscriptEntry("user", text, [])) for seq, text in self._log]
+        rows.extend((m.sent_seq, TranscriptEntry("bot", m.describe(), list(m.buttons))) for m in self.messages())
         rows.sort(key=lambda row: row[0])
         return [entry for _, entry in rows]

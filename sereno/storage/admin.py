@@ -9,8 +9,7 @@ from sereno.storage.unit_of_work import SqlUnitOfWorkFactory
 from sereno.verify.places import Neighborhood
 
 
-async def migrate(url: str, to: str = "head", *, allow_downgrade: bool = False,
-                  hmac_key: bytes | None = None) -> Migration:
+async def migrate(url: str, to: str = "head", *, allow_downgrade: bool = False, hmac_key: bytes | None = None) -> Migration:
     """Create the schema or take it to revision `to` (see :func:`sereno.storage.migrate.migrate`;
     `hmac_key`: to seal or open the reporter contacts kept)."""
     engine = make_engine(url, command_timeout=None)  # building an index may take long

@@ -81,15 +81,22 @@ class ConversationStore:
                 gone.append(and_(_TABLE.c.scope == scope, _TABLE.c.key_digest == digest))
             else:
                 sealed = self._fernet.encrypt(json.dumps(list(key)).encode()).decode()
-                rows.append({"scope": scope, "key_digest": digest, "sealed_key": sealed,
-                             "value": {"v": value}, "updated_at": now})
+                rows.append(
+                    {"scope": scope, "key_digest": digest, "sealed_key": sealed, "value": {"v": value}, "updated_at": now}
+                )
         statements: list[Executable] = []
         if rows:
             upsert = self._insert(_TABLE).values(rows)
-            statements.append(upsert.on_conflict_do_update(
-                index_elements=["scope", "key_digest"],
-                set_={"sealed_key": upsert.excluded.sealed_key, "value": upsert.excluded.value,
-                      "updated_at": upsert.excluded.updated_at}))
+            statements.append(
+                upsert.on_conflict_do_update(
+                    index_elements=["scope", "key_digest"],
+                    set_={
+                        "sealed_key": upsert.excluded.sealed_key,
+                        "value": upsert.excluded.value,
+                        "updated_at": upsert.excluded.updated_at,
+                    },
+                )
+            )
         if gone:
             statements.append(delete(_TABLE).where(or_(*gone)))
         if handled:

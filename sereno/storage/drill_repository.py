@@ -26,8 +26,7 @@ class SqlDrillRepository:
     async def save(self, scenario: Scenario, at: datetime) -> bool:
         """Store or replace a scenario; True when it was new."""
         replaced = await self._c.execute(delete(DRILL).where(DRILL.c.id == scenario.id))
-        await self._c.execute(insert(DRILL).values(id=scenario.id, document=scenario_document(scenario),
-                                                   imported_at=at))
+        await self._c.execute(insert(DRILL).values(id=scenario.id, document=scenario_document(scenario), imported_at=at))
         return not replaced.rowcount
 
     async def all(self) -> list[Scenario]:
@@ -40,9 +39,16 @@ class SqlDrillRepository:
         return parse_scenarios({"scenarios": [row.document]})[0] if row is not None else None
 
     async def add_run(self, run: DrillRun) -> None:
-        await self._c.execute(insert(RUN).values(
-            id=run.id, scenario_id=run.scenario_id, incident_id=run.incident_id, kind=run.kind.value,
-            person=run.person, started_at=run.started_at))
+        await self._c.execute(
+            insert(RUN).values(
+                id=run.id,
+                scenario_id=run.scenario_id,
+                incident_id=run.incident_id,
+                kind=run.kind.value,
+                person=run.person,
+                started_at=run.started_at,
+            )
+        )
 
     async def run_for_incident(self, incident_id: str) -> DrillRun | None:
         row = (await self._c.execute(select(RUN).where(RUN.c.incident_id == incident_id))).mappings().first()
@@ -56,9 +62,15 @@ class SqlDrillRepository:
         return [_run(row) for row in rows.mappings()]
 
     async def finish(self, run: DrillRun) -> None:
-        await self._c.execute(update(RUN).where(RUN.c.id == run.id).values(
-            verdict=run.verdict.value if run.verdict else None, first_claimed_at=run.first_claimed_at,
-            finished_at=run.finished_at))
+        await self._c.execute(
+            update(RUN)
+            .where(RUN.c.id == run.id)
+            .values(
+                verdict=run.verdict.value if run.verdict else None,
+                first_claimed_at=run.first_claimed_at,
+                finished_at=run.finished_at,
+            )
+        )
 
     async def propose(self, user_id: int, at: datetime) -> bool:
         if (await self._c.execute(select(PROPOSAL.c.user_id).where(PROPOSAL.c.user_id == user_id))).first():
@@ -69,7 +81,13 @@ class SqlDrillRepository:
 
 def _run(row: Any) -> DrillRun:
     return DrillRun(
-        id=row["id"], scenario_id=row["scenario_id"], incident_id=row["incident_id"], kind=DrillKind(row["kind"]),
-        person=row["person"], started_at=row["started_at"], first_claimed_at=row["first_claimed_at"],
-        verdict=Verdict(row["verdict"]) if row["verdict"] else None, finished_at=row["finished_at"],
+        id=row["id"],
+        scenario_id=row["scenario_id"],
+        incident_id=row["incident_id"],
+        kind=DrillKind(row["kind"]),
+        person=row["person"],
+        started_at=row["started_at"],
+        first_claimed_at=row["first_claimed_at"],
+        verdict=Verdict(row["verdict"]) if row["verdict"] else None,
+        finished_at=row["finished_at"],
     )

@@ -29,8 +29,10 @@ LEASE_NAME = "sereno"
 RELEASED = "sereno_leadership_released"
 _HOLDER_INFIX = "-lead-"
 _LEADERSHIP_SESSIONS = f"sereno-%{_HOLDER_INFIX}%"
-_REPLICAS = ("(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-             f"AND application_name LIKE '{_LEADERSHIP_SESSIONS}') AS replicas")
+_REPLICAS = (
+    "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    f"AND application_name LIKE '{_LEADERSHIP_SESSIONS}') AS replicas"
+)
 _ACQUIRE = f"""
 WITH previous AS (SELECT holder FROM leader_lease WHERE name = $1 FOR UPDATE)
 INSERT INTO leader_lease AS lease (name, holder, epoch, expires_at)
@@ -106,8 +108,7 @@ class LeaderLease:
         if row is None:
             return None
         previous = row["previous"]
-        return Taken(int(row["epoch"]), None if previous in (None, self.holder) else str(previous),
-                     max(1, int(row["replicas"])))
+        return Taken(int(row["epoch"]), None if previous in (None, self.holder) else str(previous), max(1, int(row["replicas"])))
 
     async def renew(self, epoch: int | None, lease_seconds: float) -> int | None:
         """Extend the lease taken at `epoch` by `lease_seconds` from now; how many replicas
@@ -154,8 +155,11 @@ class LeaderLease:
         if self._conn is None or self._conn.is_closed():
             try:
                 self._conn = await asyncpg.connect(
-                    self._dsn, timeout=CONNECT_TIMEOUT_SECONDS, command_timeout=self._command_timeout,
-                    server_settings={"application_name": self.holder, **SERVER_SETTINGS})
+                    self._dsn,
+                    timeout=CONNECT_TIMEOUT_SECONDS,
+                    command_timeout=self._command_timeout,
+                    server_settings={"application_name": self.holder, **SERVER_SETTINGS},
+                )
                 await self._conn.add_listener(RELEASED, lambda *_: self.given_up.set())
             except _DRIVER_ERRORS as exc:
                 raise LeaseUnreachable(str(exc)) from exc

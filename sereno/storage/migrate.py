@@ -82,27 +82,33 @@ async def plan(engine: AsyncEngine, to: str = "head") -> Migration:
     known = revisions()
     target = known[-1] if to == "head" else to
     if target not in known:
-        raise MigrationRefused(f"unknown revision {to!r}: this version of Sereno knows {known[0]} to {known[-1]} "
-                               "(or `head`, the newest)")
+        raise MigrationRefused(
+            f"unknown revision {to!r}: this version of Sereno knows {known[0]} to {known[-1]} (or `head`, the newest)"
+        )
     start = await current_revision(engine)
     if start is not None and start not in known:
-        raise MigrationRefused(f"the database is at revision {start}, which this version of Sereno does not know "
-                               "(a newer version migrated it): downgrade it with that version "
-                               f"(`sereno migrate --to {known[-1]} --yes`), or restore a backup taken before the "
-                               "upgrade into a fresh database (deploy/README.md, Backups)")
+        raise MigrationRefused(
+            f"the database is at revision {start}, which this version of Sereno does not know "
+            "(a newer version migrated it): downgrade it with that version "
+            f"(`sereno migrate --to {known[-1]} --yes`), or restore a backup taken before the "
+            "upgrade into a fresh database (deploy/README.md, Backups)"
+        )
     return Migration(start, target)
 
 
-async def migrate(engine: AsyncEngine, to: str = "head", *, allow_downgrade: bool = False,
-                  hmac_key: bytes | None = None) -> Migration:
+async def migrate(
+    engine: AsyncEngine, to: str = "head", *, allow_downgrade: bool = False, hmac_key: bytes | None = None
+) -> Migration:
     """Take the database to revision `to`, up or down; a downgrade deletes the tables and
     columns of the newer revisions, so it is refused unless `allow_downgrade` (`hmac_key`:
     see :func:`alembic_config`)."""
     step = await plan(engine, to)
     if step.downgrade and not allow_downgrade:
-        raise MigrationRefused(f"going down from {step.start} to {step.target} deletes what the newer revisions "
-                               "store. Back the database up first, then run "
-                               f"`sereno migrate --to {step.target} --yes`")
+        raise MigrationRefused(
+            f"going down from {step.start} to {step.target} deletes what the newer revisions "
+            "store. Back the database up first, then run "
+            f"`sereno migrate --to {step.target} --yes`"
+        )
     if step.needed:
         try:
             async with engine.begin() as conn:
@@ -113,5 +119,6 @@ async def migrate(engine: AsyncEngine, to: str = "head", *, allow_downgrade: boo
             raise MigrationRefused(
                 f"migrating from {step.start} to {step.target} failed ({first}), so nothing was changed. The schema "
                 f"does not match revision {step.start}: was a backup restored over a database that a newer version "
-                "had migrated? Restore it into a fresh database instead (deploy/README.md, Backups)") from None
+                "had migrated? Restore it into a fresh database instead (deploy/README.md, Backups)"
+            ) from None
     return step

@@ -30,8 +30,15 @@ from sereno.verify.model import Activity, GeoPoint, Tier
 
 INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
 METRES_PER_DEGREE = 111_195.0
-CANDIDATE_COLUMNS = (INCIDENT.c.id, INCIDENT.c.lat, INCIDENT.c.lon, INCIDENT.c.neighborhood_id, INCIDENT.c.activity,
-                     INCIDENT.c.last_seen_at, INCIDENT.c.tier)
+CANDIDATE_COLUMNS = (
+    INCIDENT.c.id,
+    INCIDENT.c.lat,
+    INCIDENT.c.lon,
+    INCIDENT.c.neighborhood_id,
+    INCIDENT.c.activity,
+    INCIDENT.c.last_seen_at,
+    INCIDENT.c.tier,
+)
 
 
 def _param(name: str, **kw: Any) -> Any:
@@ -56,11 +63,13 @@ def _statement(dialect_name: str, compatible: bool) -> Any:
         distance2 <= _param("within2"),
     )
     if compatible:
-        statement = statement.where(or_(
-            INCIDENT.c.activity.is_(None),
-            INCIDENT.c.activity == _param("activity"),
-            INCIDENT.c.activity.not_in([a.value for a in SPECIFIC_ACTIVITIES]),
-        ))
+        statement = statement.where(
+            or_(
+                INCIDENT.c.activity.is_(None),
+                INCIDENT.c.activity == _param("activity"),
+                INCIDENT.c.activity.not_in([a.value for a in SPECIFIC_ACTIVITIES]),
+            )
+        )
     return statement.order_by(distance2).limit(1)
 
 
@@ -83,26 +92,34 @@ class NearestOpenLookup:
 
     @staticmethod
     def _compile(dialect: Dialect, compatible: bool) -> _Compiled:
-        compiled = _statement(dialect.name, compatible).compile(
-            dialect=dialect, compile_kwargs={"render_postcompile": True})
+        compiled = _statement(dialect.name, compatible).compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         return _Compiled(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
 
-    def bind(self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None,
-             within_m: float) -> tuple[str, list[Any]]:
+    def bind(
+        self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None, within_m: float
+    ) -> tuple[str, list[Any]]:
         """The driver-level SQL and positional values for one lookup."""
         compiled = self._compiled[activity in SPECIFIC_ACTIVITIES]
         params: dict[str, Any] = {
             "cells": cells if self._postgres else json.dumps(cells),
             "since": self._bind_time(since),
-            "lat": point.lat, "lon": point.lon,
+            "lat": point.lat,
+            "lon": point.lon,
             "kx": METRES_PER_DEGREE * math.cos(math.radians(point.lat)),
             "within2": within_m * within_m,
             "activity": activity.value if activity is not None else None,
         }
         return compiled.sql, [params[name] if name in params else compiled.fixed[name] for name in compiled.names]
 
-    async def run(self, conn: AsyncConnection, point: GeoPoint, cells: list[str], since: datetime,
-                  activity: Activity | None, within_m: float) -> Candidate | None:
+    async def run(
+        self,
+        conn: AsyncConnection,
+        point: GeoPoint,
+        cells: list[str],
+        since: datetime,
+        activity: Activity | None,
+        within_m: float,
+    ) -> Candidate | None:
         """The nearest open incident in `cells`, seen since `since`, compatible with `activity`
         (when it is a specific one), within `within_m` metres of `point`; None when none is."""
         sql, values = self.bind(point, cells, since, activity, within_m)
@@ -117,8 +134,14 @@ class NearestOpenLookup:
 
     def _candidate(self, row: Sequence[Any]) -> Candidate:
         incident_id, lat, lon, neighborhood_id, activity, last_seen_at, tier = row
-        return Candidate(incident_id, GeoPoint.kept(lat, lon), neighborhood_id,
-                         Activity(activity) if activity else None, self._read_time(last_seen_at), Tier(tier))
+        return Candidate(
+            incident_id,
+            GeoPoint.kept(lat, lon),
+            neighborhood_id,
+            Activity(activity) if activity else None,
+            self._read_time(last_seen_at),
+            Tier(tier),
+        )
 
 
 _LOOKUPS: dict[str, NearestOpenLookup] = {}

@@ -90,15 +90,25 @@ class SqlReportRepository:
     async def add(self, report: Report) -> None:
         point = report.point
         values = {
-            "id": report.id, "ref_code": report.ref_code, "draft_id": report.draft_id,
-            "reporter": report.reporter, "language": report.language, "tier": report.tier.value,
-            "status": "new", "created_at": report.created_at,
-            "activity": _value(report.activity), "time_seen": _value(report.time_seen),
-            "agents": _value(report.agents), "vehicles": _value(report.vehicles),
-            "uniform": _value(report.uniform), "details": report.details,
-            "lat": point.lat if point else None, "lon": point.lon if point else None,
+            "id": report.id,
+            "ref_code": report.ref_code,
+            "draft_id": report.draft_id,
+            "reporter": report.reporter,
+            "language": report.language,
+            "tier": report.tier.value,
+            "status": "new",
+            "created_at": report.created_at,
+            "activity": _value(report.activity),
+            "time_seen": _value(report.time_seen),
+            "agents": _value(report.agents),
+            "vehicles": _value(report.vehicles),
+            "uniform": _value(report.uniform),
+            "details": report.details,
+            "lat": point.lat if point else None,
+            "lon": point.lon if point else None,
             "accuracy_m": point.accuracy_m if point else None,
-            "place_text": report.place_text, "neighborhood_id": report.neighborhood_id,
+            "place_text": report.place_text,
+            "neighborhood_id": report.neighborhood_id,
             "incident_id": report.incident_id,
         }
         try:
@@ -124,13 +134,14 @@ class SqlReportRepository:
         return _report(row, ()) if row is not None else None
 
     async def for_incident(self, incident_id: str) -> list[Report]:
-        rows = await self._c.execute(
-            select(REPORT).where(REPORT.c.incident_id == incident_id).order_by(REPORT.c.created_at)
-        )
+        rows = await self._c.execute(select(REPORT).where(REPORT.c.incident_id == incident_id).order_by(REPORT.c.created_at))
         photos: dict[str, list[str]] = {}
         for media_id, report_id in await self._c.execute(
-                select(MEDIA.c.id, MEDIA.c.report_id).join(REPORT, REPORT.c.id == MEDIA.c.report_id)
-                .where(REPORT.c.incident_id == incident_id).order_by(MEDIA.c.created_at, MEDIA.c.id)):
+            select(MEDIA.c.id, MEDIA.c.report_id)
+            .join(REPORT, REPORT.c.id == MEDIA.c.report_id)
+            .where(REPORT.c.incident_id == incident_id)
+            .order_by(MEDIA.c.created_at, MEDIA.c.id)
+        ):
             photos.setdefault(report_id, []).append(media_id)
         return [_report(r, tuple(photos.get(r["id"], ()))) for r in rows.mappings()]
 
@@ -195,14 +206,25 @@ class SqlIncidentRepository:
         await self._c.execute(
             _INSERT_INCIDENT,
             {
-                "id": incident.id, "status": incident.status.value, "tier": incident.tier.value,
-                "activity": _value(incident.activity), "neighborhood_id": incident.neighborhood_id,
-                "lat": point.lat if point else None, "lon": point.lon if point else None, "cell": incident.cell,
-                "first_seen_at": incident.first_seen_at, "last_seen_at": incident.last_seen_at,
-                "report_count": incident.report_count, "claimed_by": incident.claimed_by,
-                "lease_until": incident.lease_until, "verdict": _value(incident.verdict),
-                "decided_at": incident.decided_at, "escalated": incident.escalated, "pinged": incident.pinged,
-                "first_claimed_at": incident.first_claimed_at, "drill": _value(incident.drill),
+                "id": incident.id,
+                "status": incident.status.value,
+                "tier": incident.tier.value,
+                "activity": _value(incident.activity),
+                "neighborhood_id": incident.neighborhood_id,
+                "lat": point.lat if point else None,
+                "lon": point.lon if point else None,
+                "cell": incident.cell,
+                "first_seen_at": incident.first_seen_at,
+                "last_seen_at": incident.last_seen_at,
+                "report_count": incident.report_count,
+                "claimed_by": incident.claimed_by,
+                "lease_until": incident.lease_until,
+                "verdict": _value(incident.verdict),
+                "decided_at": incident.decided_at,
+                "escalated": incident.escalated,
+                "pinged": incident.pinged,
+                "first_claimed_at": incident.first_claimed_at,
+                "drill": _value(incident.drill),
             },
         )
 
@@ -210,8 +232,9 @@ class SqlIncidentRepository:
         row = (await self._c.execute(_SELECT_INCIDENT, {"id": incident_id})).mappings().first()
         return _incident(row) if row is not None else None
 
-    async def nearest_open(self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None,
-                           within_m: float) -> Candidate | None:
+    async def nearest_open(
+        self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None, within_m: float
+    ) -> Candidate | None:
         return await nearest_open_lookup(self._c.dialect).run(self._c, point, cells, since, activity, within_m)
 
     async def open_in_neighborhood(self, neighborhood_id: str, since: datetime) -> list[Candidate]:
@@ -244,9 +267,11 @@ class SqlIncidentRepository:
         result = await self._c.execute(
             update(INCIDENT)
             .where(INCIDENT.c.id == incident_id, INCIDENT.c.status == IncidentStatus.OPEN.value, free)
-            .values(claimed_by=user_id, lease_until=until,
-                    first_claimed_at=func.coalesce(INCIDENT.c.first_claimed_at,
-                                                   literal(now, INCIDENT.c.first_claimed_at.type)))
+            .values(
+                claimed_by=user_id,
+                lease_until=until,
+                first_claimed_at=func.coalesce(INCIDENT.c.first_claimed_at, literal(now, INCIDENT.c.first_claimed_at.type)),
+            )
         )
         return result.rowcount == 1
 
@@ -260,7 +285,8 @@ class SqlIncidentRepository:
     async def expired_leases(self, now: datetime) -> list[tuple[str, int]]:
         rows = await self._c.execute(
             select(INCIDENT.c.id, INCIDENT.c.claimed_by).where(
-                INCIDENT.c.status == IncidentStatus.OPEN.value, INCIDENT.c.claimed_by.is_not(None),
+                INCIDENT.c.status == IncidentStatus.OPEN.value,
+                INCIDENT.c.claimed_by.is_not(None),
                 INCIDENT.c.lease_until <= now,
             )
         )
@@ -268,16 +294,23 @@ class SqlIncidentRepository:
 
     async def decide(self, incident_id: str, verdict: Verdict, at: datetime) -> None:
         await self._c.execute(
-            update(INCIDENT).where(INCIDENT.c.id == incident_id).values(
-                status=IncidentStatus.DECIDED.value, verdict=verdict.value, decided_at=at, claimed_by=None,
+            update(INCIDENT)
+            .where(INCIDENT.c.id == incident_id)
+            .values(
+                status=IncidentStatus.DECIDED.value,
+                verdict=verdict.value,
+                decided_at=at,
+                claimed_by=None,
                 lease_until=None,
             )
         )
 
     async def withdraw(self, incident_id: str) -> bool:
         result = await self._c.execute(
-            update(INCIDENT).where(INCIDENT.c.id == incident_id, INCIDENT.c.status == IncidentStatus.OPEN.value)
-            .values(status=IncidentStatus.WITHDRAWN.value, claimed_by=None, lease_until=None))
+            update(INCIDENT)
+            .where(INCIDENT.c.id == incident_id, INCIDENT.c.status == IncidentStatus.OPEN.value)
+            .values(status=IncidentStatus.WITHDRAWN.value, claimed_by=None, lease_until=None)
+        )
         return result.rowcount == 1
 
     async def escalate(self, incident_id: str) -> None:
@@ -285,10 +318,14 @@ class SqlIncidentRepository:
 
     async def raise_ping(self, incident_id: str, level: int) -> bool:
         result = await self._c.execute(
-            update(INCIDENT).where(
-                INCIDENT.c.id == incident_id, INCIDENT.c.pinged < level, INCIDENT.c.claimed_by.is_(None),
+            update(INCIDENT)
+            .where(
+                INCIDENT.c.id == incident_id,
+                INCIDENT.c.pinged < level,
+                INCIDENT.c.claimed_by.is_(None),
                 INCIDENT.c.status == IncidentStatus.OPEN.value,
-            ).values(pinged=level)
+            )
+            .values(pinged=level)
         )
         return result.rowcount == 1
 
@@ -298,7 +335,9 @@ class SqlIncidentRepository:
         assert source is not None and target is not None
         await self._c.execute(update(REPORT).where(REPORT.c.incident_id == source_id).values(incident_id=target_id))
         await self._c.execute(
-            update(INCIDENT).where(INCIDENT.c.id == target_id).values(
+            update(INCIDENT)
+            .where(INCIDENT.c.id == target_id)
+            .values(
                 report_count=target.report_count + source.report_count,
                 tier=more_urgent(target.tier, source.tier).value,
                 first_seen_at=min(target.first_seen_at, source.first_seen_at),
@@ -307,13 +346,17 @@ class SqlIncidentRepository:
             )
         )
         await self._c.execute(
-            update(INCIDENT).where(INCIDENT.c.id == source_id).values(
-                status=IncidentStatus.MERGED.value, claimed_by=None, lease_until=None)
+            update(INCIDENT)
+            .where(INCIDENT.c.id == source_id)
+            .values(status=IncidentStatus.MERGED.value, claimed_by=None, lease_until=None)
         )
 
     async def points_first_seen_before(self, cutoff: datetime) -> list[tuple[str, GeoPoint]]:
-        rows = await self._c.execute(select(INCIDENT.c.id, INCIDENT.c.lat, INCIDENT.c.lon).where(
-            INCIDENT.c.first_seen_at < cutoff, INCIDENT.c.lat.is_not(None), INCIDENT.c.lon.is_not(None)))
+        rows = await self._c.execute(
+            select(INCIDENT.c.id, INCIDENT.c.lat, INCIDENT.c.lon).where(
+                INCIDENT.c.first_seen_at < cutoff, INCIDENT.c.lat.is_not(None), INCIDENT.c.lon.is_not(None)
+            )
+        )
         return [(r.id, GeoPoint(r.lat, r.lon)) for r in rows]
 
     async def move(self, incident_id: str, point: GeoPoint) -> None:
@@ -322,8 +365,9 @@ class SqlIncidentRepository:
 
 def _candidate(row: Any) -> Candidate:
     point = GeoPoint.kept(row.lat, row.lon)
-    return Candidate(row.id, point, row.neighborhood_id, Activity(row.activity) if row.activity else None,
-                     row.last_seen_at, Tier(row.tier))
+    return Candidate(
+        row.id, point, row.neighborhood_id, Activity(row.activity) if row.activity else None, row.last_seen_at, Tier(row.tier)
+    )
 
 
 def _incident(row: Any) -> Incident:
@@ -358,14 +402,15 @@ class SqlMergeRepository:
     async def suggest(self, suggestion: MergeSuggestion) -> None:
         await self._c.execute(
             insert(MERGE).values(
-                incident_id=suggestion.incident_id, other_incident_id=suggestion.other_incident_id,
-                distance_m=suggestion.distance_m, status="open",
+                incident_id=suggestion.incident_id,
+                other_incident_id=suggestion.other_incident_id,
+                distance_m=suggestion.distance_m,
+                status="open",
             )
         )
 
     async def open_for(self, incident_id: str) -> MergeSuggestion | None:
-        row = (await self._c.execute(
-            select(MERGE).where(MERGE.c.incident_id == incident_id, MERGE.c.status == "open"))).first()
+        row = (await self._c.execute(select(MERGE).where(MERGE.c.incident_id == incident_id, MERGE.c.status == "open"))).first()
         return MergeSuggestion(row.incident_id, row.other_incident_id, row.distance_m) if row else None
 
     async def resolve(self, incident_id: str, status: str) -> None:
@@ -392,8 +437,12 @@ class SqlContactRepository:
         sealed = _require(self._seal, "keeping a reporter's contact").seal(contact.chat_id, contact.report_id)
         await self._c.execute(
             _INSERT_CONTACT,
-            {"report_id": contact.report_id, "sealed_chat": sealed, "language": contact.language,
-             "expires_at": contact.expires_at},
+            {
+                "report_id": contact.report_id,
+                "sealed_chat": sealed,
+                "language": contact.language,
+                "expires_at": contact.expires_at,
+            },
         )
 
     async def delete_expired(self, now: datetime) -> int:
@@ -407,8 +456,11 @@ class SqlContactRepository:
             .where(REPORT.c.incident_id == incident_id)
             .order_by(REPORT.c.created_at)
         )
-        return [ReporterToTell(r.report_id, r.ref_code, chat_id, r.language) for r in rows
-                if (chat_id := seal.open(r.sealed_chat, r.report_id)) is not None]
+        return [
+            ReporterToTell(r.report_id, r.ref_code, chat_id, r.language)
+            for r in rows
+            if (chat_id := seal.open(r.sealed_chat, r.report_id)) is not None
+        ]
 
     async def delete(self, report_ids: list[str]) -> None:
         if report_ids:
@@ -425,34 +477,53 @@ class SqlOwedOutcomeRepository:
 
     async def add(self, owed: Sequence[ReporterToTell], claimed_at: datetime) -> None:
         if owed:
-            await self._c.execute(insert(OWED), [
-                {"id": r.key, "report_id": r.report_id, "follow_up_id": r.follow_up_id, "claimed_at": claimed_at}
-                for r in owed])
+            await self._c.execute(
+                insert(OWED),
+                [{"id": r.key, "report_id": r.report_id, "follow_up_id": r.follow_up_id, "claimed_at": claimed_at} for r in owed],
+            )
 
     async def claim(self, before: datetime, now: datetime, limit: int) -> list[ReporterToTell]:
         seal = _require(self._seal, "telling reporters")
-        rows = (await self._c.execute(
-            select(OWED.c.id, OWED.c.report_id, OWED.c.follow_up_id, REPORT.c.ref_code, CONTACT.c.sealed_chat,
-                   CONTACT.c.language, INCIDENT.c.verdict, FOLLOW_UP.c.question)
-            .join(CONTACT, CONTACT.c.report_id == OWED.c.report_id)
-            .join(REPORT, REPORT.c.id == OWED.c.report_id)
-            .outerjoin(INCIDENT, INCIDENT.c.id == REPORT.c.incident_id)
-            .outerjoin(FOLLOW_UP, FOLLOW_UP.c.id == OWED.c.follow_up_id)
-            .where(OWED.c.claimed_at < before)
-            .order_by(OWED.c.claimed_at, REPORT.c.created_at, OWED.c.id)
-            .limit(limit)
-        )).all()
+        rows = (
+            await self._c.execute(
+                select(
+                    OWED.c.id,
+                    OWED.c.report_id,
+                    OWED.c.follow_up_id,
+                    REPORT.c.ref_code,
+                    CONTACT.c.sealed_chat,
+                    CONTACT.c.language,
+                    INCIDENT.c.verdict,
+                    FOLLOW_UP.c.question,
+                )
+                .join(CONTACT, CONTACT.c.report_id == OWED.c.report_id)
+                .join(REPORT, REPORT.c.id == OWED.c.report_id)
+                .outerjoin(INCIDENT, INCIDENT.c.id == REPORT.c.incident_id)
+                .outerjoin(FOLLOW_UP, FOLLOW_UP.c.id == OWED.c.follow_up_id)
+                .where(OWED.c.claimed_at < before)
+                .order_by(OWED.c.claimed_at, REPORT.c.created_at, OWED.c.id)
+                .limit(limit)
+            )
+        ).all()
         taken = []
         for r in rows:
             chat_id = seal.open(r.sealed_chat, r.report_id)
             if chat_id is None:
                 continue
-            won = await self._c.execute(
-                update(OWED).where(OWED.c.id == r.id, OWED.c.claimed_at < before).values(claimed_at=now))
+            won = await self._c.execute(update(OWED).where(OWED.c.id == r.id, OWED.c.claimed_at < before).values(claimed_at=now))
             if won.rowcount == 1:
                 asks = r.follow_up_id is not None  # a question, else the decided incident's verdict
-                taken.append(ReporterToTell(r.report_id, r.ref_code, chat_id, r.language, r.follow_up_id,
-                                            None if asks else Verdict(r.verdict), r.question if asks else ""))
+                taken.append(
+                    ReporterToTell(
+                        r.report_id,
+                        r.ref_code,
+                        chat_id,
+                        r.language,
+                        r.follow_up_id,
+                        None if asks else Verdict(r.verdict),
+                        r.question if asks else "",
+                    )
+                )
         return taken
 
     async def delete(self, keys: Sequence[str]) -> None:
@@ -469,8 +540,14 @@ class SqlMediaRepository:
     async def add(self, media: Media) -> None:
         await self._c.execute(
             insert(MEDIA).values(
-                id=media.id, draft_id=media.draft_id, report_id=media.report_id, content=media.content,
-                mime_type=media.mime_type, width=media.width, height=media.height, created_at=media.created_at,
+                id=media.id,
+                draft_id=media.draft_id,
+                report_id=media.report_id,
+                content=media.content,
+                mime_type=media.mime_type,
+                width=media.width,
+                height=media.height,
+                created_at=media.created_at,
             )
         )
 
@@ -482,10 +559,15 @@ class SqlMediaRepository:
 
     async def for_incident(self, incident_id: str) -> list[Media]:
         rows = await self._c.execute(
-            select(MEDIA).join(REPORT, REPORT.c.id == MEDIA.c.report_id)
-            .where(REPORT.c.incident_id == incident_id).order_by(MEDIA.c.created_at, MEDIA.c.id))
-        return [Media(r["id"], r["draft_id"], r["content"], r["mime_type"], r["width"], r["height"], r["created_at"],
-                      r["report_id"]) for r in rows.mappings()]
+            select(MEDIA)
+            .join(REPORT, REPORT.c.id == MEDIA.c.report_id)
+            .where(REPORT.c.incident_id == incident_id)
+            .order_by(MEDIA.c.created_at, MEDIA.c.id)
+        )
+        return [
+            Media(r["id"], r["draft_id"], r["content"], r["mime_type"], r["width"], r["height"], r["created_at"], r["report_id"])
+            for r in rows.mappings()
+        ]
 
     async def delete_unsubmitted_before(self, cutoff: datetime) -> int:
         query = delete(MEDIA).where(MEDIA.c.report_id.is_(None), MEDIA.c.created_at < cutoff)
@@ -502,15 +584,25 @@ class SqlNeighborhoodRepository:
         """Neighborhoods whose id is kept are updated in place, so their subscriptions, channel
         links and alerts stay; new ids are added; only the ids no longer listed are deleted
         (and with them, ON DELETE CASCADE, what pointed at them)."""
-        rows = [{"nb_id": nb.id, "name": nb.name, "aliases": list(nb.aliases), "zips": list(nb.zips),
-                 "geometry": nb.to_geojson_geometry()} for nb in neighborhoods]
+        rows = [
+            {
+                "nb_id": nb.id,
+                "name": nb.name,
+                "aliases": list(nb.aliases),
+                "zips": list(nb.zips),
+                "geometry": nb.to_geojson_geometry(),
+            }
+            for nb in neighborhoods
+        ]
         existing = set((await self._c.execute(select(NEIGHBORHOOD.c.id))).scalars())
         await self._c.execute(delete(NEIGHBORHOOD).where(NEIGHBORHOOD.c.id.not_in([r["nb_id"] for r in rows])))
         if kept := [r for r in rows if r["nb_id"] in existing]:
             await self._c.execute(
-                update(NEIGHBORHOOD).where(NEIGHBORHOOD.c.id == bindparam("nb_id"))
-                .values(name=bindparam("name"), aliases=bindparam("aliases"), zips=bindparam("zips"),
-                        geometry=bindparam("geometry")),
+                update(NEIGHBORHOOD)
+                .where(NEIGHBORHOOD.c.id == bindparam("nb_id"))
+                .values(
+                    name=bindparam("name"), aliases=bindparam("aliases"), zips=bindparam("zips"), geometry=bindparam("geometry")
+                ),
                 kept,
             )
         if added := [r for r in rows if r["nb_id"] not in existing]:
@@ -542,9 +634,13 @@ class SqlVerifierRepository:
 
     async def save(self, verifier: Verifier) -> None:
         values = {
-            "role": int(verifier.role), "name": verifier.name, "pseudonym": verifier.pseudonym,
-            "joined_at": verifier.joined_at, "languages": list(verifier.languages),
-            "neighborhoods": list(verifier.neighborhoods), "on_duty": verifier.on_duty,
+            "role": int(verifier.role),
+            "name": verifier.name,
+            "pseudonym": verifier.pseudonym,
+            "joined_at": verifier.joined_at,
+            "languages": list(verifier.languages),
+            "neighborhoods": list(verifier.neighborhoods),
+            "on_duty": verifier.on_duty,
         }
         updated = await self._c.execute(update(VERIFIER).where(VERIFIER.c.user_id == verifier.user_id).values(values))
         if updated.rowcount == 0:
@@ -557,8 +653,13 @@ class SqlVerifierRepository:
 
 def _verifier(row: Any) -> Verifier:
     return Verifier(
-        user_id=row["user_id"], role=Role(row["role"]), name=row["name"], pseudonym=row["pseudonym"],
-        joined_at=row["joined_at"], languages=tuple(row["languages"]), neighborhoods=tuple(row["neighborhoods"]),
+        user_id=row["user_id"],
+        role=Role(row["role"]),
+        name=row["name"],
+        pseudonym=row["pseudonym"],
+        joined_at=row["joined_at"],
+        languages=tuple(row["languages"]),
+        neighborhoods=tuple(row["neighborhoods"]),
         on_duty=bool(row["on_duty"]),
     )
 
@@ -572,8 +673,13 @@ class SqlInviteRepository:
     async def add(self, invite: Invite) -> None:
         await self._c.execute(
             insert(INVITE).values(
-                code=invite.code, role=int(invite.role), created_by=invite.created_by, created_at=invite.created_at,
-                expires_at=invite.expires_at, used_by=invite.used_by, used_at=invite.used_at,
+                code=invite.code,
+                role=int(invite.role),
+                created_by=invite.created_by,
+                created_at=invite.created_at,
+                expires_at=invite.expires_at,
+                used_by=invite.used_by,
+                used_at=invite.used_at,
             )
         )
 
@@ -581,8 +687,15 @@ class SqlInviteRepository:
         row = (await self._c.execute(select(INVITE).where(INVITE.c.code == code))).mappings().first()
         if row is None:
             return None
-        return Invite(row["code"], Role(row["role"]), row["created_by"], row["created_at"], row["expires_at"],
-                      row["used_by"], row["used_at"])
+        return Invite(
+            row["code"],
+            Role(row["role"]),
+            row["created_by"],
+            row["created_at"],
+            row["expires_at"],
+            row["used_by"],
+            row["used_at"],
+        )
 
     async def use(self, code: str, user_id: int, at: datetime) -> bool:
         result = await self._c.execute(
@@ -592,8 +705,14 @@ class SqlInviteRepository:
 
     async def void_issued_by(self, user_id: int, roles: Sequence[Role], at: datetime) -> int:
         result = await self._c.execute(
-            update(INVITE).where(INVITE.c.created_by == user_id, INVITE.c.used_by.is_(None), INVITE.c.expires_at > at,
-                                 INVITE.c.role.in_([int(r) for r in roles])).values(expires_at=at)
+            update(INVITE)
+            .where(
+                INVITE.c.created_by == user_id,
+                INVITE.c.used_by.is_(None),
+                INVITE.c.expires_at > at,
+                INVITE.c.role.in_([int(r) for r in roles]),
+            )
+            .values(expires_at=at)
         )
         return result.rowcount
 
@@ -606,8 +725,7 @@ class SqlAuditRepository:
 
     async def add(self, event: AuditEvent) -> None:
         await self._c.execute(
-            insert(AUDIT).values(at=event.at, actor=event.actor, action=event.action, subject=event.subject,
-                                 detail=event.detail)
+            insert(AUDIT).values(at=event.at, actor=event.actor, action=event.action, subject=event.subject, detail=event.detail)
         )
 
 
@@ -620,10 +738,16 @@ class SqlVerdictRepository:
     async def add(self, record: VerdictRecord) -> bool:
         insert_ = sqlite.insert if self._c.dialect.name == "sqlite" else postgresql.insert
         result = await self._c.execute(
-            insert_(VERDICT).values(
-                incident_id=record.incident_id, verifier_id=record.verifier_id, verdict=record.verdict.value,
-                reason=record.reason, at=record.at, counts=record.counts,
-            ).on_conflict_do_nothing(index_elements=["incident_id", "verifier_id"])
+            insert_(VERDICT)
+            .values(
+                incident_id=record.incident_id,
+                verifier_id=record.verifier_id,
+                verdict=record.verdict.value,
+                reason=record.reason,
+                at=record.at,
+                counts=record.counts,
+            )
+            .on_conflict_do_nothing(index_elements=["incident_id", "verifier_id"])
         )
         return result.rowcount == 1
 
@@ -634,8 +758,7 @@ class SqlVerdictRepository:
     async def for_incident(self, incident_id: str) -> tuple[VerdictRecord, ...]:
         rows = await self._c.execute(select(VERDICT).where(VERDICT.c.incident_id == incident_id).order_by(VERDICT.c.id))
         return tuple(
-            VerdictRecord(r.incident_id, r.verifier_id, Verdict(r.verdict), r.reason, r.at, bool(r.counts))
-            for r in rows
+            VerdictRecord(r.incident_id, r.verifier_id, Verdict(r.verdict), r.reason, r.at, bool(r.counts)) for r in rows
         )
 
 
@@ -648,8 +771,12 @@ class SqlFollowUpRepository:
     async def add(self, follow_up: FollowUp) -> None:
         await self._c.execute(
             insert(FOLLOW_UP).values(
-                id=follow_up.id, report_id=follow_up.report_id, question=follow_up.question,
-                asked_by=follow_up.asked_by, asked_at=follow_up.asked_at, answer=follow_up.answer,
+                id=follow_up.id,
+                report_id=follow_up.report_id,
+                question=follow_up.question,
+                asked_by=follow_up.asked_by,
+                asked_at=follow_up.asked_at,
+                answer=follow_up.answer,
                 answered_at=follow_up.answered_at,
             )
         )
@@ -660,15 +787,18 @@ class SqlFollowUpRepository:
 
     async def answer(self, follow_up_id: str, answer: str, at: datetime) -> bool:
         result = await self._c.execute(
-            update(FOLLOW_UP).where(FOLLOW_UP.c.id == follow_up_id, FOLLOW_UP.c.answer.is_(None))
+            update(FOLLOW_UP)
+            .where(FOLLOW_UP.c.id == follow_up_id, FOLLOW_UP.c.answer.is_(None))
             .values(answer=answer, answered_at=at)
         )
         return result.rowcount == 1
 
     async def for_incident(self, incident_id: str) -> list[FollowUp]:
         rows = await self._c.execute(
-            select(FOLLOW_UP).join(REPORT, REPORT.c.id == FOLLOW_UP.c.report_id)
-            .where(REPORT.c.incident_id == incident_id).order_by(FOLLOW_UP.c.asked_at)
+            select(FOLLOW_UP)
+            .join(REPORT, REPORT.c.id == FOLLOW_UP.c.report_id)
+            .where(REPORT.c.incident_id == incident_id)
+            .order_by(FOLLOW_UP.c.asked_at)
         )
         return [_follow_up(r) for r in rows]
 

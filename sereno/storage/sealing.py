@@ -35,8 +35,7 @@ class SealingKeyMissing(RuntimeError):
     """Reporter contacts are to be sealed or opened, and no HMAC key was given."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"{what} needs SERENO_HMAC_KEY (reporter contacts are sealed with it): "
-                         "set it and run again")
+        super().__init__(f"{what} needs SERENO_HMAC_KEY (reporter contacts are sealed with it): set it and run again")
 
 
 class ContactSeal:

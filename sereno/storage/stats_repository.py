@@ -23,16 +23,20 @@ class SqlStatsRepository:
 
     async def reports_by_area(self, since: datetime, until: datetime) -> dict[str | None, int]:
         rows = await self._c.execute(
-            select(REPORT.c.neighborhood_id, func.count()).where(REPORT.c.created_at >= since,
-                                                                 REPORT.c.created_at <= until,
-                                                                 REPORT.c.reporter != DRILL_REPORTER)
-            .group_by(REPORT.c.neighborhood_id))
+            select(REPORT.c.neighborhood_id, func.count())
+            .where(REPORT.c.created_at >= since, REPORT.c.created_at <= until, REPORT.c.reporter != DRILL_REPORTER)
+            .group_by(REPORT.c.neighborhood_id)
+        )
         return {area: count for area, count in rows}
 
     async def incidents_between(self, since: datetime, until: datetime) -> list[Incident]:
-        rows = (await self._c.execute(select(INCIDENT).where(INCIDENT.c.first_seen_at >= since,
-                                                             INCIDENT.c.first_seen_at <= until,
-                                                             INCIDENT.c.drill.is_(None)))).mappings()
+        rows = (
+            await self._c.execute(
+                select(INCIDENT).where(
+                    INCIDENT.c.first_seen_at >= since, INCIDENT.c.first_seen_at <= until, INCIDENT.c.drill.is_(None)
+                )
+            )
+        ).mappings()
         return [_incident(r) for r in rows]
 
     async def alerts_between(self, since: datetime, until: datetime) -> list[Alert]:
@@ -43,9 +47,11 @@ class SqlStatsRepository:
         found: dict[str, dict[Delivery, int]] = {}
         if not alert_ids:
             return found
-        rows = await self._c.execute(select(OUTBOX.c.alert_id, OUTBOX.c.state, func.count())
-                                     .where(OUTBOX.c.alert_id.in_(list(alert_ids)))
-                                     .group_by(OUTBOX.c.alert_id, OUTBOX.c.state))
+        rows = await self._c.execute(
+            select(OUTBOX.c.alert_id, OUTBOX.c.state, func.count())
+            .where(OUTBOX.c.alert_id.in_(list(alert_ids)))
+            .group_by(OUTBOX.c.alert_id, OUTBOX.c.state)
+        )
         for alert_id, state, count in rows:
             found.setdefault(alert_id, {})[Delivery(state)] = count
         return found

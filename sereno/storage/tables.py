@@ -29,8 +29,18 @@ class IncidentRow(SQLModel, table=True):
     __tablename__ = "incident"
     __table_args__ = (
         # covers the nearest-incident lookup: answered from the index alone, no table row read
-        Index("ix_incident_open_cell_covering", "status", "cell", "last_seen_at", "lat", "lon", "activity", "tier",
-              "neighborhood_id", "id"),
+        Index(
+            "ix_incident_open_cell_covering",
+            "status",
+            "cell",
+            "last_seen_at",
+            "lat",
+            "lon",
+            "activity",
+            "tier",
+            "neighborhood_id",
+            "id",
+        ),
         Index("ix_incident_open_area", "status", "neighborhood_id", "last_seen_at"),
     )
 
@@ -60,12 +70,8 @@ class MergeSuggestionRow(SQLModel, table=True):
 
     __tablename__ = "merge_suggestion"
 
-    incident_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
-    )
-    other_incident_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
-    )
+    incident_id: str = Field(sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True))
+    other_incident_id: str = Field(sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True))
     distance_m: float | None = None
     status: str = Field(default="open", max_length=16)
 
@@ -107,9 +113,7 @@ class ReportContactRow(SQLModel, table=True):
 
     __tablename__ = "report_contact"
 
-    report_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("report.id", ondelete="CASCADE"), primary_key=True)
-    )
+    report_id: str = Field(sa_column=Column(String(36), ForeignKey("report.id", ondelete="CASCADE"), primary_key=True))
     sealed_chat: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     language: str = Field(max_length=8)
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
@@ -125,8 +129,7 @@ class OwedOutcomeRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)  # the follow-up's id for a question, else the report's
     report_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("report_contact.report_id", ondelete="CASCADE"), nullable=False,
-                         index=True)
+        sa_column=Column(String(36), ForeignKey("report_contact.report_id", ondelete="CASCADE"), nullable=False, index=True)
     )
     follow_up_id: str | None = Field(
         default=None, sa_column=Column(String(36), ForeignKey("follow_up.id", ondelete="CASCADE"), nullable=True)
@@ -255,9 +258,7 @@ class FollowUpRow(SQLModel, table=True):
     __tablename__ = "follow_up"
 
     id: str = Field(primary_key=True, max_length=36)
-    report_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("report.id", ondelete="CASCADE"), nullable=False, index=True)
-    )
+    report_id: str = Field(sa_column=Column(String(36), ForeignKey("report.id", ondelete="CASCADE"), nullable=False, index=True))
     question: str = Field(max_length=500)
     asked_by: int = Field(sa_column=Column(BigInteger, nullable=False))
     asked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -276,9 +277,7 @@ class AlertRow(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=36)
-    incident_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False)
-    )
+    incident_id: str = Field(sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False))
     kind: str = Field(max_length=16)
     neighborhood_id: str | None = Field(default=None, max_length=64)
     areas: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -307,9 +306,7 @@ class OutboxRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("alert.id", ondelete="CASCADE"), nullable=False)
-    )
+    alert_id: str = Field(sa_column=Column(String(36), ForeignKey("alert.id", ondelete="CASCADE"), nullable=False))
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     target: str = Field(max_length=16)
     kind: str = Field(max_length=16)
@@ -341,9 +338,7 @@ class SubscriptionRow(SQLModel, table=True):
 
     __tablename__ = "subscription"
 
-    chat_id: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("subscriber.chat_id", ondelete="CASCADE"), primary_key=True)
-    )
+    chat_id: int = Field(sa_column=Column(BigInteger, ForeignKey("subscriber.chat_id", ondelete="CASCADE"), primary_key=True))
     neighborhood_id: str = Field(
         sa_column=Column(String(64), ForeignKey("neighborhood.id", ondelete="CASCADE"), primary_key=True, index=True)
     )
@@ -372,9 +367,7 @@ class ChannelLinkTokenRow(SQLModel, table=True):
     __tablename__ = "channel_link_token"
 
     token_hash: str = Field(primary_key=True, max_length=64)
-    neighborhood_id: str = Field(
-        sa_column=Column(String(64), ForeignKey("neighborhood.id", ondelete="CASCADE"), nullable=False)
-    )
+    neighborhood_id: str = Field(sa_column=Column(String(64), ForeignKey("neighborhood.id", ondelete="CASCADE"), nullable=False))
     admin_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
@@ -402,7 +395,8 @@ class DrillRunRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     scenario_id: str = Field(max_length=64)
     incident_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, unique=True))
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, unique=True)
+    )
     kind: str = Field(max_length=16)
     person: int = Field(sa_column=Column(BigInteger, nullable=False))
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -461,13 +455,19 @@ class DispatchRow(SQLModel, table=True):
     __tablename__ = "dispatch"
     __table_args__ = (
         Index("ix_dispatch_next_due", "next_due"),
-        Index("uq_dispatch_one_ask", "incident_id", unique=True,
-              sqlite_where=text("state = 'offered'"), postgresql_where=text("state = 'offered'")),
+        Index(
+            "uq_dispatch_one_ask",
+            "incident_id",
+            unique=True,
+            sqlite_where=text("state = 'offered'"),
+            postgresql_where=text("state = 'offered'"),
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=36)
     incident_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, index=True))
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
     dispatcher: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     state: str = Field(max_length=16, index=True)
@@ -498,9 +498,11 @@ class OnSiteReportRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     dispatch_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("dispatch.id", ondelete="CASCADE"), nullable=False, unique=True))
+        sa_column=Column(String(36), ForeignKey("dispatch.id", ondelete="CASCADE"), nullable=False, unique=True)
+    )
     incident_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, index=True))
+        sa_column=Column(String(36), ForeignKey("incident.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
     person: int = Field(sa_column=Column(BigInteger, nullable=False))
     finding: str = Field(max_length=16)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -527,7 +529,8 @@ class DispatchNoticeRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     dispatch_id: str = Field(
-        sa_column=Column(String(36), ForeignKey("dispatch.id", ondelete="CASCADE"), nullable=False, index=True))
+        sa_column=Column(String(36), ForeignKey("dispatch.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
     kind: str = Field(max_length=16)
     recipient: int = Field(sa_column=Column(BigInteger, nullable=False))
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

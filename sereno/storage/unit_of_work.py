@@ -169,8 +169,18 @@ class SqlUnitOfWork:
 
 
 #: Tables holding what reporters and verifiers typed, or who they are (VACUUMed after a purge).
-TYPED_TABLES = ("report", "report_contact", "follow_up", "verdict", "incident", "media", "owed_outcome", "bot_state",
-                "on_site_report", "field_verifier")
+TYPED_TABLES = (
+    "report",
+    "report_contact",
+    "follow_up",
+    "verdict",
+    "incident",
+    "media",
+    "owed_outcome",
+    "bot_state",
+    "on_site_report",
+    "field_verifier",
+)
 
 
 def _vacuum_sqlite(conn: Connection) -> None:

@@ -59,8 +59,10 @@ class UpdateInbox:
 
     async def _record(self, updates: list[tuple[int, str]]) -> set[int]:
         now = self._clock.now()
-        rows = [{"update_id": update_id, "body": sealed, "received_at": now, "lease_until": now + self._lease}
-                for update_id, sealed in updates]
+        rows = [
+            {"update_id": update_id, "body": sealed, "received_at": now, "lease_until": now + self._lease}
+            for update_id, sealed in updates
+        ]
         async with self._engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement: no BEGIN, no COMMIT
             return set((await conn.execute(self._insert.values(rows))).scalars())
@@ -69,16 +71,22 @@ class UpdateInbox:
         """The raw bodies, oldest first, of updates accepted and not handled whose lease ran
         out, now leased to this replica; and handled rows past KEEP_HANDLED are purged."""
         now = self._clock.now()
-        query = (select(_TABLE.c.update_id, _TABLE.c.body)
-                 .where(_TABLE.c.handled_at.is_(None), _TABLE.c.lease_until < now)
-                 .order_by(_TABLE.c.update_id).limit(limit))
+        query = (
+            select(_TABLE.c.update_id, _TABLE.c.body)
+            .where(_TABLE.c.handled_at.is_(None), _TABLE.c.lease_until < now)
+            .order_by(_TABLE.c.update_id)
+            .limit(limit)
+        )
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
         async with self._engine.begin() as conn:
             rows = (await conn.execute(query)).all()
             if rows:
-                await conn.execute(update(_TABLE).where(_TABLE.c.update_id.in_([r.update_id for r in rows]))
-                                   .values(lease_until=now + self._lease))
+                await conn.execute(
+                    update(_TABLE)
+                    .where(_TABLE.c.update_id.in_([r.update_id for r in rows]))
+                    .values(lease_until=now + self._lease)
+                )
             await conn.execute(delete(_TABLE).where(_TABLE.c.handled_at < now - KEEP_HANDLED))
         bodies = []
         for row in rows:

@@ -135,10 +135,10 @@ class Alert:
         """This alert after a coordinator's update (the all-clear ends it; "still active"
         keeps it alive for another lifetime)."""
         if update is UpdateKind.ALL_CLEAR:
-            return replace(self, state=AlertState.CLEARED, revision=self.revision + 1, last_update=update,
-                           updated_at=now)
-        return replace(self, revision=self.revision + 1, last_update=update, updated_at=now,
-                       expires_at=max(self.expires_at, now + lifetime))
+            return replace(self, state=AlertState.CLEARED, revision=self.revision + 1, last_update=update, updated_at=now)
+        return replace(
+            self, revision=self.revision + 1, last_update=update, updated_at=now, expires_at=max(self.expires_at, now + lifetime)
+        )
 
 
 @dataclass(frozen=True, slots=True)

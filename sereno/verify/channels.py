@@ -27,8 +27,6 @@ from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
 LINK_TOKEN_TTL = timedelta(minutes=30)
 
 
-
-
 def hash_token(token: str) -> str:
     """What is stored of a token (it is random, so a plain digest is enough)."""
     return hashlib.sha256(token.strip().encode()).hexdigest()
@@ -42,8 +40,7 @@ class ChannelService:
         self._clock = clock
         self._pseudonymize = pseudonymize
 
-    async def link(self, by: int | None, neighborhood_id: str, chat_id: int, title: str,
-                   language: str) -> ChannelLink:
+    async def link(self, by: int | None, neighborhood_id: str, chat_id: int, title: str, language: str) -> ChannelLink:
         """Link a channel to a neighborhood (`by` None: the command line). Relinking clears
         a flagged problem. Raises :class:`Refusal` unless `by` is an admin."""
         async with self._uow() as uow:
@@ -61,8 +58,7 @@ class ChannelService:
         token = secrets.token_urlsafe(18)
         async with self._uow() as uow:
             await self._require_admin(uow, by, {"neighborhood": neighborhood_id})
-            await uow.channels.add_token(
-                LinkToken(hash_token(token), neighborhood_id, by, now, now + LINK_TOKEN_TTL), now)
+            await uow.channels.add_token(LinkToken(hash_token(token), neighborhood_id, by, now, now + LINK_TOKEN_TTL), now)
             await uow.audit.add(AuditEvent(now, verifier_actor(by), "channel.token", neighborhood_id, {}))
             await uow.commit()
         return token
@@ -81,8 +77,7 @@ class ChannelService:
                 reason = RefusalReason.USED_TOKEN
             elif pending.expires_at <= now:
                 reason = RefusalReason.EXPIRED_TOKEN
-            elif pending.chat_id not in (None, chat_id) or not await uow.channels.bind_token(
-                    pending.token_hash, chat_id):
+            elif pending.chat_id not in (None, chat_id) or not await uow.channels.bind_token(pending.token_hash, chat_id):
                 reason = RefusalReason.OTHER_CHAT
             elif not await self._is_admin(uow, pending.admin_id):
                 reason = RefusalReason.TOKEN_ADMIN_GONE
@@ -90,11 +85,11 @@ class ChannelService:
                 await self._refuse_token(uow, poster, chat_id, reason)
             assert pending is not None
             await uow.commit()
-        return LinkToken(pending.token_hash, pending.neighborhood_id, pending.admin_id, pending.created_at,
-                         pending.expires_at, chat_id)
+        return LinkToken(
+            pending.token_hash, pending.neighborhood_id, pending.admin_id, pending.created_at, pending.expires_at, chat_id
+        )
 
-    async def link_with(self, token: str, chat_id: int, poster: int | None, title: str,
-                        language: str) -> ChannelLink:
+    async def link_with(self, token: str, chat_id: int, poster: int | None, title: str, language: str) -> ChannelLink:
         """Use the token (checked by `check_link` in this chat) to link the chat, in the name
         of the admin who asked for it; once only. Raises :class:`Refusal` (audited)."""
         now = self._clock.now()
@@ -109,8 +104,9 @@ class ChannelService:
             await uow.commit()
         return link
 
-    async def _save(self, uow: UnitOfWork, by: int | None, neighborhood_id: str, chat_id: int, title: str,
-                    language: str) -> ChannelLink:
+    async def _save(
+        self, uow: UnitOfWork, by: int | None, neighborhood_id: str, chat_id: int, title: str, language: str
+    ) -> ChannelLink:
         now = self._clock.now()
         link = ChannelLink(neighborhood_id, chat_id, title[:200], language, now)
         await uow.channels.save(link)
@@ -125,9 +121,15 @@ class ChannelService:
     async def _require_admin(self, uow: UnitOfWork, by: int, detail: dict[str, object]) -> None:
         if not await self._is_admin(uow, by):
             await uow.rollback()
-            await uow.audit.add(AuditEvent(self._clock.now(), await refused_actor(uow, by, self._pseudonymize),
-                                           "refused.channel.link", RefusalReason.CHANNELS_NOT_ALLOWED.value,
-                                           dict(detail)))
+            await uow.audit.add(
+                AuditEvent(
+                    self._clock.now(),
+                    await refused_actor(uow, by, self._pseudonymize),
+                    "refused.channel.link",
+                    RefusalReason.CHANNELS_NOT_ALLOWED.value,
+                    dict(detail),
+                )
+            )
             await uow.commit()
             raise Refusal(RefusalReason.CHANNELS_NOT_ALLOWED)
 
@@ -136,7 +138,6 @@ class ChannelService:
         a channel nobody is named (Telegram does not say who posted)."""
         await uow.rollback()
         actor = "outsider" if poster is None else await refused_actor(uow, poster, self._pseudonymize)
-        await uow.audit.add(AuditEvent(self._clock.now(), actor, "refused.channel.link_token", reason.value,
-                                       {"chat": chat_id}))
+        await uow.audit.add(AuditEvent(self._clock.now(), actor, "refused.channel.link_token", reason.value, {"chat": chat_id}))
         await uow.commit()
         raise Refusal(reason)

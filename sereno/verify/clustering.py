@@ -156,9 +156,7 @@ def place(
     """Join the nearest compatible incident within the radius; else suggest the nearest
     compatible one within the fringe; a report without a point is only ever suggested for
     an incident in the same neighborhood."""
-    recent = [
-        c for c in candidates if c.last_seen_at >= seen_at - policy.window and compatible(activity, c.activity)
-    ]
+    recent = [c for c in candidates if c.last_seen_at >= seen_at - policy.window and compatible(activity, c.activity)]
     if point is None:
         same_area = [c for c in recent if neighborhood_id is not None and c.neighborhood_id == neighborhood_id]
         if same_area:

@@ -58,8 +58,13 @@ class DeskPolicy:
     #: or failed) is taken over by the sweep; shorter than this, the teller may be at work.
     tell_grace: timedelta = timedelta(seconds=60)
     #: Unclaimed this long: everyone on duty is pinged; twice as long: coordinators too.
-    ping_after: Mapping[Tier, timedelta] = field(default_factory=lambda: {
-        Tier.URGENT: timedelta(minutes=2), Tier.HIGH: timedelta(minutes=5), Tier.ROUTINE: timedelta(minutes=15)})
+    ping_after: Mapping[Tier, timedelta] = field(
+        default_factory=lambda: {
+            Tier.URGENT: timedelta(minutes=2),
+            Tier.HIGH: timedelta(minutes=5),
+            Tier.ROUTINE: timedelta(minutes=15),
+        }
+    )
 
     def lease_for(self, tier: Tier) -> timedelta:
         return self.urgent_lease if tier is Tier.URGENT else self.lease
@@ -72,8 +77,9 @@ class OnDecided(Protocol):
     `sereno.verify.publishing.Publisher.on_decided` (the alert or correction, and its
     outbox messages)."""
 
-    async def __call__(self, uow: UnitOfWork, incident: Incident, verdict: Verdict, verifiers: int,
-                       now: datetime, /) -> object: ...
+    async def __call__(
+        self, uow: UnitOfWork, incident: Incident, verdict: Verdict, verifiers: int, now: datetime, /
+    ) -> object: ...
 
 
 class OnDrillDecided(Protocol):
@@ -82,8 +88,9 @@ class OnDrillDecided(Protocol):
     :class:`VerdictResult`. The composition root wires
     `sereno.verify.training.TrainingService.on_decided` (grading, certification proposals)."""
 
-    async def __call__(self, uow: UnitOfWork, incident: Incident, verdict: Verdict,
-                       verdicts: tuple[VerdictRecord, ...], now: datetime, /) -> DrillDebrief | None: ...
+    async def __call__(
+        self, uow: UnitOfWork, incident: Incident, verdict: Verdict, verdicts: tuple[VerdictRecord, ...], now: datetime, /
+    ) -> DrillDebrief | None: ...
 
 
 class Outcome(StrEnum):
@@ -138,8 +145,7 @@ class DeskGuard:
         assert person is not None
         return person
 
-    async def _audit(self, uow: UnitOfWork, user_id: int | None, action: str, subject: str,
-                     detail: dict[str, object]) -> None:
+    async def _audit(self, uow: UnitOfWork, user_id: int | None, action: str, subject: str, detail: dict[str, object]) -> None:
         await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(user_id), action, subject, dict(detail)))
 
     async def _refuse(self, uow: UnitOfWork, user_id: int, action: str, subject: str, reason: RefusalReason) -> None:
@@ -156,9 +162,16 @@ class DeskService(DeskGuard):
     sets off beyond the desk (publishing, grading a drill) is its decision hooks' work:
     without `on_decided` nothing is published, without `on_drill_decided` no drill is graded."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: DeskPolicy | None = None,
-                 pseudonymize: Callable[[int], str] | None = None, *, on_decided: OnDecided | None = None,
-                 on_drill_decided: OnDrillDecided | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        policy: DeskPolicy | None = None,
+        pseudonymize: Callable[[int], str] | None = None,
+        *,
+        on_decided: OnDecided | None = None,
+        on_drill_decided: OnDrillDecided | None = None,
+    ) -> None:
         self._uow = uow
         self._on_drill_decided = on_drill_decided
         self._pseudonymize = pseudonymize
@@ -263,8 +276,9 @@ class DeskService(DeskGuard):
             await uow.commit()
         return returned
 
-    async def decide(self, user_id: int, incident_id: str, verdict: Verdict, reason: str, *,
-                     on_site: bool = False) -> VerdictResult:
+    async def decide(
+        self, user_id: int, incident_id: str, verdict: Verdict, reason: str, *, on_site: bool = False
+    ) -> VerdictResult:
         """Record a verdict by the lease holder and apply the quorum rules. One vote per
         person per incident (the database holds to it too): a second one — the same press
         sent twice at once — is refused with ALREADY_VOTED and changes nothing. With
@@ -314,16 +328,14 @@ class DeskService(DeskGuard):
                     await uow.incidents.escalate(incident_id)
                     settle = holding(await uow.verifiers.all(), Role.COORDINATOR)
             await uow.owed.add(tell, now)  # claimed by the caller, who tells them now
-            await self._audit(uow, user_id, f"verdict.{verdict.value}", incident_id,
-                              {"counts": counts, "outcome": outcome.value})
+            await self._audit(uow, user_id, f"verdict.{verdict.value}", incident_id, {"counts": counts, "outcome": outcome.value})
             updated = await uow.incidents.get(incident_id)
             await uow.commit()
         assert updated is not None
         cards = (CardNotice(updated, CardReason.DISAGREEMENT, settle),) if outcome is Outcome.ESCALATED else ()
         return VerdictResult(updated, outcome, verdicts, tell, debrief, cards)
 
-    async def _ask(self, uow: UnitOfWork, user_id: int, incident_id: str, question: str,
-                   now: datetime) -> list[ReporterToTell]:
+    async def _ask(self, uow: UnitOfWork, user_id: int, incident_id: str, question: str, now: datetime) -> list[ReporterToTell]:
         asked = []
         for reporter in await uow.contacts.for_incident(incident_id):
             follow_up = FollowUp(str(uuid.uuid4()), reporter.report_id, question, user_id, now)
@@ -368,10 +380,14 @@ class DeskService(DeskGuard):
             claimable = incident.drill is DrillKind.TRAINING or person.can(Role.VERIFIER)
             if incident.drill is DrillKind.LIVE and not person.can(Role.COORDINATOR):
                 incident = replace(incident, drill=None)  # a live drill looks real to the desk
-            return IncidentView(incident, await uow.reports.for_incident(incident_id),
-                                await uow.verdicts.for_incident(incident_id),
-                                await uow.follow_ups.for_incident(incident_id),
-                                await uow.merges.open_for(incident_id), claimable)
+            return IncidentView(
+                incident,
+                await uow.reports.for_incident(incident_id),
+                await uow.verdicts.for_incident(incident_id),
+                await uow.follow_ups.for_incident(incident_id),
+                await uow.merges.open_for(incident_id),
+                claimable,
+            )
 
     async def photos(self, user_id: int, incident_id: str) -> list[Media]:
         """The photos of the incident's reports (already stripped of metadata), for a desk
@@ -405,14 +421,12 @@ class DeskService(DeskGuard):
                         targets = [v for v in people if v.on_duty and v.can(Role.VERIFIER)]
                     else:
                         targets = [v for v in people if v.can(Role.COORDINATOR)]
-                    await uow.audit.add(AuditEvent(now, "system", f"ping.{level}", incident.id,
-                                                   {"people": len(targets)}))
+                    await uow.audit.add(AuditEvent(now, "system", f"ping.{level}", incident.id, {"people": len(targets)}))
                     due.append(CardNotice(incident, CardReason.UNCLAIMED, recipients(targets)))
             await uow.commit()
         return due
 
-    def _judge(self, incident: Incident, person: Verifier,
-               verdicts: tuple[VerdictRecord, ...]) -> tuple[Outcome, Verdict | None]:
+    def _judge(self, incident: Incident, person: Verifier, verdicts: tuple[VerdictRecord, ...]) -> tuple[Outcome, Verdict | None]:
         latest = verdicts[-1]
         if incident.drill is DrillKind.TRAINING:
             return Outcome.DECIDED, latest.verdict  # practice: one's own verdict is graded at once
@@ -457,4 +471,3 @@ class DeskService(DeskGuard):
         if incident.status is not IncidentStatus.OPEN:
             await self._refuse(uow, user_id, action, incident_id, RefusalReason.DECIDED)
         return incident
-

@@ -100,11 +100,13 @@ class DispatchPolicy:
     #: The desk verdict each finding is recorded as (under the desk's rules: two-person rule,
     #: trainees do not count, one vote per person). Nothing there after a look is "checked,
     #: not enforcement", which still needs a second person; uncertain is "unable to verify".
-    verdicts: Mapping[Finding, Verdict] = field(default_factory=lambda: {
-        Finding.CONFIRMED: Verdict.CONFIRMED,
-        Finding.NOTHING_THERE: Verdict.DEBUNKED,
-        Finding.UNCERTAIN: Verdict.UNVERIFIABLE,
-    })
+    verdicts: Mapping[Finding, Verdict] = field(
+        default_factory=lambda: {
+            Finding.CONFIRMED: Verdict.CONFIRMED,
+            Finding.NOTHING_THERE: Verdict.DEBUNKED,
+            Finding.UNCERTAIN: Verdict.UNVERIFIABLE,
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,8 +300,9 @@ def due_step(dispatch: Dispatch, now: datetime, policy: DispatchPolicy) -> Step 
     if dispatch.current_offer is not None:
         return Step.EXPIRE_OFFER
     assert dispatch.check_in is not None
-    return {CheckInStage.SCHEDULED: Step.ASK, CheckInStage.ASKED: Step.REMIND,
-            CheckInStage.REMINDED: Step.ESCALATE}[dispatch.check_in.stage]
+    return {CheckInStage.SCHEDULED: Step.ASK, CheckInStage.ASKED: Step.REMIND, CheckInStage.REMINDED: Step.ESCALATE}[
+        dispatch.check_in.stage
+    ]
 
 
 def _bump(dispatch: Dispatch, **changes: Any) -> Dispatch:
@@ -327,8 +330,9 @@ def accept(dispatch: Dispatch, person: int, eta_minutes: int, now: datetime, pol
         raise DispatchError(f"no such ETA: {eta_minutes}")
     offers = _answer(dispatch, person, OfferAnswer.ACCEPTED, now)
     due = now + timedelta(minutes=eta_minutes) + policy.check_in_after_eta
-    return _bump(dispatch, state=DispatchState.ACCEPTED, offers=offers, eta_minutes=eta_minutes,
-                 accepted_at=now, check_in=CheckIn(due))
+    return _bump(
+        dispatch, state=DispatchState.ACCEPTED, offers=offers, eta_minutes=eta_minutes, accepted_at=now, check_in=CheckIn(due)
+    )
 
 
 def pass_over(dispatch: Dispatch, person: int, answer: OfferAnswer, now: datetime) -> Dispatch:
@@ -364,16 +368,20 @@ def take_step(dispatch: Dispatch, step: Step, now: datetime) -> Dispatch:
     if step is Step.ASK:
         return _bump(dispatch, check_in=replace(check, stage=CheckInStage.ASKED, stage_at=now))
     if step is Step.REMIND:
-        return _bump(dispatch, check_in=replace(check, stage=CheckInStage.REMINDED, stage_at=now),
-                     missed_check_ins=dispatch.missed_check_ins + 1)
+        return _bump(
+            dispatch,
+            check_in=replace(check, stage=CheckInStage.REMINDED, stage_at=now),
+            missed_check_ins=dispatch.missed_check_ins + 1,
+        )
     if step is Step.ESCALATE:
-        return _bump(dispatch, check_in=replace(check, stage=CheckInStage.ESCALATED, stage_at=now),
-                     escalations=dispatch.escalations + 1)
+        return _bump(
+            dispatch, check_in=replace(check, stage=CheckInStage.ESCALATED, stage_at=now), escalations=dispatch.escalations + 1
+        )
     raise DispatchError(f"not a check-in step: {step}")
 
 
 def check_in_ok(dispatch: Dispatch, now: datetime, policy: DispatchPolicy) -> Dispatch:
-    """"I'm OK": the next check-in is due `policy.check_in_every` from now (any escalation
+    """ "I'm OK": the next check-in is due `policy.check_in_every` from now (any escalation
     is over)."""
     if dispatch.state not in IN_FIELD:
         raise DispatchError("nobody is in the field")
@@ -381,7 +389,7 @@ def check_in_ok(dispatch: Dispatch, now: datetime, policy: DispatchPolicy) -> Di
 
 
 def ask_for_help(dispatch: Dispatch, now: datetime, policy: DispatchPolicy) -> tuple[Dispatch, bool]:
-    """"I need help": the check-in is escalated at once (no further prompts until they
+    """ "I need help": the check-in is escalated at once (no further prompts until they
     answer or a coordinator closes it). Returns the dispatch and whether coordinators are to
     be told — not again for a press within `policy.help_repeat_after` of the last one."""
     check = dispatch.check_in
@@ -491,8 +499,9 @@ def target_of(incident: Incident, gazetteer: Gazetteer) -> GeoPoint | None:
     return neighborhood.centroid if neighborhood is not None and neighborhood.polygons else None
 
 
-def distance_to(target: GeoPoint | None, field_verifier: FieldVerifier, homes: Sequence[str], gazetteer: Gazetteer,
-                now: datetime) -> float:
+def distance_to(
+    target: GeoPoint | None, field_verifier: FieldVerifier, homes: Sequence[str], gazetteer: Gazetteer, now: datetime
+) -> float:
     """Metres from `target` to where the person is: their fresh shared location, else the
     middle of their field neighborhood, else of the nearest of their `homes` (their home
     neighborhoods on the roster: the measure the desk orders verifiers by); infinite when
@@ -509,8 +518,13 @@ def distance_to(target: GeoPoint | None, field_verifier: FieldVerifier, homes: S
     return float("inf")
 
 
-def rank_candidates(incident: Incident, people: Sequence[tuple[FieldVerifier, Sequence[str]]], gazetteer: Gazetteer,
-                    now: datetime, policy: DispatchPolicy) -> list[int]:
+def rank_candidates(
+    incident: Incident,
+    people: Sequence[tuple[FieldVerifier, Sequence[str]]],
+    gazetteer: Gazetteer,
+    now: datetime,
+    policy: DispatchPolicy,
+) -> list[int]:
     """The user ids of `people` (each already found eligible, with their home
     neighborhoods on the roster), nearest to the incident first
     (ties, and people whose place is unknown, by user id), without those beyond

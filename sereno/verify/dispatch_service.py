@@ -179,9 +179,13 @@ def dispatch_stats(rows: Sequence[tuple[Dispatch, datetime]], since: datetime, u
     accepted = [(d.accepted_at - first).total_seconds() for d, first in rows if d.accepted_at is not None]
     on_site = [(d.on_site_at - first).total_seconds() for d, first in rows if d.on_site_at is not None]
     return DispatchStats(
-        since, until, dispatches=len(rows), accepted=len(accepted),
+        since,
+        until,
+        dispatches=len(rows),
+        accepted=len(accepted),
         nobody=sum(d.end_reason is EndReason.NOBODY for d, _ in rows),
-        to_accepted=Durations.of(accepted), to_on_site=Durations.of(on_site),
+        to_accepted=Durations.of(accepted),
+        to_on_site=Durations.of(on_site),
         check_ins_missed=sum(d.missed_check_ins for d, _ in rows),
         escalations=sum(d.escalations for d, _ in rows),
     )
@@ -194,8 +198,15 @@ _Change = tuple[Dispatch, list[DispatchNotice], list[_Audit]]
 class DispatchService(DeskGuard):
     """Sending field verifiers, their safety check-ins, and what the desk may see of it."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, gazetteer: Gazetteer, desk: DeskService,
-                 policy: DispatchPolicy | None = None, pseudonymize: Callable[[int], str] | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        gazetteer: Gazetteer,
+        desk: DeskService,
+        policy: DispatchPolicy | None = None,
+        pseudonymize: Callable[[int], str] | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._gazetteer = gazetteer
@@ -212,11 +223,15 @@ class DispatchService(DeskGuard):
             if neighborhood_id is not None and self._gazetteer.get(neighborhood_id) is None:
                 await self._refuse(uow, user_id, "field.opt_in", f"verifier:{user_id}", RefusalReason.UNKNOWN_NEIGHBORHOOD)
             existing = await uow.field_verifiers.get(user_id)
-            person = (replace(existing, neighborhood_id=neighborhood_id or existing.neighborhood_id) if existing
-                      else FieldVerifier(user_id, now, neighborhood_id))
+            person = (
+                replace(existing, neighborhood_id=neighborhood_id or existing.neighborhood_id)
+                if existing
+                else FieldVerifier(user_id, now, neighborhood_id)
+            )
             await uow.field_verifiers.save(person)
-            await self._record(uow, verifier_actor(user_id), "field.opt_in", f"verifier:{user_id}",
-                              {"neighborhood": person.neighborhood_id})
+            await self._record(
+                uow, verifier_actor(user_id), "field.opt_in", f"verifier:{user_id}", {"neighborhood": person.neighborhood_id}
+            )
             await uow.commit()
         return person
 
@@ -248,12 +263,12 @@ class DispatchService(DeskGuard):
             assert person is not None
             area = self._gazetteer.locate(point.lat, point.lon)
             neighborhood = area.id if area is not None else person.neighborhood_id
-            changed = replace(person, point=point, point_until=now + self.policy.location_ttl,
-                              neighborhood_id=neighborhood)
+            changed = replace(person, point=point, point_until=now + self.policy.location_ttl, neighborhood_id=neighborhood)
             await uow.field_verifiers.save(changed)
             if person.point is None or neighborhood != person.neighborhood_id:
-                await self._record(uow, verifier_actor(user_id), "field.location", f"verifier:{user_id}",
-                                  {"neighborhood": neighborhood})
+                await self._record(
+                    uow, verifier_actor(user_id), "field.location", f"verifier:{user_id}", {"neighborhood": neighborhood}
+                )
             await uow.commit()
         return changed
 
@@ -288,8 +303,7 @@ class DispatchService(DeskGuard):
                 await self._refuse(uow, by, action, incident_id, RefusalReason.DISPATCH_PENDING)
             notices = [self._notice(NoticeKind.OFFER, ranked[0], dispatch, now)]
             await uow.dispatch_notices.add(notices, now)
-            await self._record(uow, verifier_actor(by), action, dispatch.id,
-                              {"incident": incident_id, "candidates": len(ranked)})
+            await self._record(uow, verifier_actor(by), action, dispatch.id, {"incident": incident_id, "candidates": len(ranked)})
             await self._record(uow, SYSTEM, "dispatch.offer", dispatch.id, {"to": ranked[0]})
             try:
                 await uow.commit()
@@ -336,8 +350,15 @@ class DispatchService(DeskGuard):
         return result
 
     # ── in the field ───────────────────────────────────────────────────────────────
-    async def on_site_report(self, dispatch_id: str, person: int, finding: Finding, salute: Salute | None = None,
-                             text: str | None = None, photo_id: str | None = None) -> OnSiteResult:
+    async def on_site_report(
+        self,
+        dispatch_id: str,
+        person: int,
+        finding: Finding,
+        salute: Salute | None = None,
+        text: str | None = None,
+        photo_id: str | None = None,
+    ) -> OnSiteResult:
         """The person in the field reports from the scene (once per dispatch). The report is
         recorded as their verdict through the desk (`policy.verdicts` maps the finding), so
         the desk's rules apply — trainees' do not count, one vote per person, not on an
@@ -366,9 +387,20 @@ class DispatchService(DeskGuard):
         except Refusal as refused:
             refusal = refused.reason.value
         mine = [v for v in decided.verdicts if v.verifier_id == person] if decided is not None else []
-        report = OnSiteReport(str(uuid.uuid4()), dispatch_id, dispatch.incident_id, person, finding, now, salute,
-                              words, photo, verdict if decided is not None else None,
-                              bool(mine) and mine[-1].counts, refusal)
+        report = OnSiteReport(
+            str(uuid.uuid4()),
+            dispatch_id,
+            dispatch.incident_id,
+            person,
+            finding,
+            now,
+            salute,
+            words,
+            photo,
+            verdict if decided is not None else None,
+            bool(mine) and mine[-1].counts,
+            refusal,
+        )
         async with self._uow() as uow:
             try:
                 await uow.on_site_reports.add(report)
@@ -382,8 +414,13 @@ class DispatchService(DeskGuard):
                 return arrived, await self._to_dispatcher(uow, NoticeKind.ON_SITE, arrived, now), []
 
             result = await self._apply(uow, person, dispatch_id, action, change)
-            await self._record(uow, verifier_actor(person), action, dispatch_id,
-                              {"finding": finding.value, "counts": report.counts, "refusal": refusal})
+            await self._record(
+                uow,
+                verifier_actor(person),
+                action,
+                dispatch_id,
+                {"finding": finding.value, "counts": report.counts, "refusal": refusal},
+            )
             try:
                 await uow.commit()
             except Conflict:
@@ -505,8 +542,10 @@ class DispatchService(DeskGuard):
             coordinator = member.can(Role.COORDINATOR)
             names = {v.user_id: v.name for v in await uow.verifiers.all()} if coordinator else {}
             fields = {f.user_id: f for f in await uow.field_verifiers.all()} if coordinator else {}
-        return DispatchCard(tuple(_view(d, coordinator, names, fields) for d in dispatches),
-                            tuple(_on_site_view(r, coordinator, names) for r in reports))
+        return DispatchCard(
+            tuple(_view(d, coordinator, names, fields) for d in dispatches),
+            tuple(_on_site_view(r, coordinator, names) for r in reports),
+        )
 
     async def open_dispatches(self, by: int) -> list[DispatchView]:
         """Every open dispatch with who is out there (coordinators only: `/dispatches`)."""
@@ -517,8 +556,9 @@ class DispatchService(DeskGuard):
             fields = {f.user_id: f for f in await uow.field_verifiers.all()}
         return [_view(d, True, names, fields) for d in dispatches]
 
-    async def stats(self, by: int | None, since: datetime | None = None, until: datetime | None = None,
-                    window: timedelta | None = None) -> DispatchStats:
+    async def stats(
+        self, by: int | None, since: datetime | None = None, until: datetime | None = None, window: timedelta | None = None
+    ) -> DispatchStats:
         """Dispatch figures for dispatches made in [since, until], by default the last
         `window` (7 days); coordinators, or the command line (`by` None)."""
         until = until or self._clock.now()
@@ -530,8 +570,7 @@ class DispatchService(DeskGuard):
         return dispatch_stats(rows, since, until)
 
     # ── inside ─────────────────────────────────────────────────────────────────────
-    async def _candidates(self, uow: UnitOfWork, incident: Incident, dispatcher: int,
-                          asked: Sequence[int]) -> list[int]:
+    async def _candidates(self, uow: UnitOfWork, incident: Incident, dispatcher: int, asked: Sequence[int]) -> list[int]:
         now = self._clock.now()
         members = {v.user_id: v for v in await uow.verifiers.all()}
         busy = _engaged(await uow.dispatches.open())
@@ -540,9 +579,13 @@ class DispatchService(DeskGuard):
         skip |= {v.verifier_id for v in await uow.verdicts.for_incident(incident.id)}
         reporters = {r.reporter for r in await uow.reports.for_incident(incident.id)}
         people = [
-            (person, member.neighborhoods) for person in await uow.field_verifiers.all()
-            if (member := members.get(person.user_id)) is not None and member.can(Role.TRAINEE) and member.on_duty
-            and person.user_id not in skip and member.pseudonym not in reporters
+            (person, member.neighborhoods)
+            for person in await uow.field_verifiers.all()
+            if (member := members.get(person.user_id)) is not None
+            and member.can(Role.TRAINEE)
+            and member.on_duty
+            and person.user_id not in skip
+            and member.pseudonym not in reporters
         ]
         return rank_candidates(incident, people, self._gazetteer, now, self.policy)
 
@@ -555,11 +598,13 @@ class DispatchService(DeskGuard):
             ranked = await self._candidates(uow, incident, dispatch.dispatcher, dispatch.asked)
         if ranked:
             offered = offer_to(dispatch, ranked[0], now)
-            return offered, [self._notice(NoticeKind.OFFER, ranked[0], offered, now)], [
-                ("dispatch.offer", {"to": ranked[0]})]
+            return offered, [self._notice(NoticeKind.OFFER, ranked[0], offered, now)], [("dispatch.offer", {"to": ranked[0]})]
         ended = nobody_left(dispatch, now)
-        return ended, await self._to_dispatcher(uow, NoticeKind.NOBODY, ended, now), [
-            ("dispatch.nobody", {"asked": len(ended.offers)})]
+        return (
+            ended,
+            await self._to_dispatcher(uow, NoticeKind.NOBODY, ended, now),
+            [("dispatch.nobody", {"asked": len(ended.offers)})],
+        )
 
     async def _timed(self, uow: UnitOfWork, dispatch: Dispatch, step: Step, now: datetime) -> _Change:
         if step is Step.EXPIRE_OFFER:
@@ -575,21 +620,20 @@ class DispatchService(DeskGuard):
         if step is Step.ASK:
             return stepped, [self._notice(NoticeKind.CHECK_IN, person, stepped, now)], [("dispatch.check_in.asked", {})]
         if step is Step.REMIND:
-            return stepped, [self._notice(NoticeKind.REMINDER, person, stepped, now)], [
-                ("dispatch.check_in.missed", {})]
+            return stepped, [self._notice(NoticeKind.REMINDER, person, stepped, now)], [("dispatch.check_in.missed", {})]
         notices = await self._to_coordinators(uow, NoticeKind.ESCALATION, stepped, now)
         _, neighborhood = await self._named(uow, stepped)
         return stepped, notices, [("dispatch.check_in.escalated", {"told": len(notices), "neighborhood": neighborhood})]
 
-    async def _apply(self, uow: UnitOfWork, user_id: int, dispatch_id: str, action: str,
-                     change: Callable[[Dispatch], Awaitable[_Change]]) -> DispatchResult:
+    async def _apply(
+        self, uow: UnitOfWork, user_id: int, dispatch_id: str, action: str, change: Callable[[Dispatch], Awaitable[_Change]]
+    ) -> DispatchResult:
         """Apply `change` to the stored dispatch and save it conditionally, with its notices
         and audit events; a change that lost a race is worked out again on the fresh one."""
         for _ in range(_ATTEMPTS):
             dispatch = await self._dispatch(uow, user_id, dispatch_id, action)
             changed, notices, audits = await change(dispatch)
-            if changed is dispatch or await uow.dispatches.save(changed, next_due(changed, self.policy),
-                                                                dispatch.version):
+            if changed is dispatch or await uow.dispatches.save(changed, next_due(changed, self.policy), dispatch.version):
                 await uow.dispatch_notices.add(notices, self._clock.now())
                 for audit_action, detail in audits:
                     actor = verifier_actor(user_id) if audit_action == action else SYSTEM
@@ -599,14 +643,24 @@ class DispatchService(DeskGuard):
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _notice(kind: NoticeKind, recipient: int, dispatch: Dispatch, now: datetime,
-                named: tuple[str | None, str | None] | None = None) -> DispatchNotice:
+    def _notice(
+        kind: NoticeKind, recipient: int, dispatch: Dispatch, now: datetime, named: tuple[str | None, str | None] | None = None
+    ) -> DispatchNotice:
         """A notice to `recipient`; `named` — (the dispatched person's name, their last
         shared neighborhood) — only for a coordinator: then who was dispatched is added."""
         name, neighborhood = named or (None, None)
-        return DispatchNotice(str(uuid.uuid4()), kind, recipient, dispatch.id, dispatch.incident_id, now,
-                              eta_minutes=dispatch.eta_minutes, neighborhood_id=neighborhood,
-                              person=dispatch.person if named is not None else None, person_name=name)
+        return DispatchNotice(
+            str(uuid.uuid4()),
+            kind,
+            recipient,
+            dispatch.id,
+            dispatch.incident_id,
+            now,
+            eta_minutes=dispatch.eta_minutes,
+            neighborhood_id=neighborhood,
+            person=dispatch.person if named is not None else None,
+            person_name=name,
+        )
 
     @staticmethod
     async def _named(uow: UnitOfWork, dispatch: Dispatch) -> tuple[str | None, str | None]:
@@ -617,8 +671,7 @@ class DispatchService(DeskGuard):
         area = await uow.field_verifiers.get(dispatch.person)
         return (member.name if member is not None else None), (area.neighborhood_id if area is not None else None)
 
-    async def _to_dispatcher(self, uow: UnitOfWork, kind: NoticeKind, dispatch: Dispatch,
-                             now: datetime) -> list[DispatchNotice]:
+    async def _to_dispatcher(self, uow: UnitOfWork, kind: NoticeKind, dispatch: Dispatch, now: datetime) -> list[DispatchNotice]:
         """The dispatcher is told (who went, only if they are a coordinator)."""
         dispatcher = await uow.verifiers.get(dispatch.dispatcher)
         if dispatcher is None or not dispatcher.can(Role.TRAINEE):
@@ -626,14 +679,18 @@ class DispatchService(DeskGuard):
         named = await self._named(uow, dispatch) if dispatcher.can(Role.COORDINATOR) else None
         return [self._notice(kind, dispatcher.user_id, dispatch, now, named)]
 
-    async def _to_coordinators(self, uow: UnitOfWork, kind: NoticeKind, dispatch: Dispatch,
-                               now: datetime) -> list[DispatchNotice]:
+    async def _to_coordinators(
+        self, uow: UnitOfWork, kind: NoticeKind, dispatch: Dispatch, now: datetime
+    ) -> list[DispatchNotice]:
         """One notice per coordinator (on duty or not), with who is out there and their last
         shared neighborhood; with no coordinator on the roster, the dispatcher is told
         (without who)."""
         named = await self._named(uow, dispatch)
-        notices = [self._notice(kind, member.user_id, dispatch, now, named)
-                   for member in await uow.verifiers.all() if member.can(Role.COORDINATOR)]
+        notices = [
+            self._notice(kind, member.user_id, dispatch, now, named)
+            for member in await uow.verifiers.all()
+            if member.can(Role.COORDINATOR)
+        ]
         return notices or await self._to_dispatcher(uow, kind, dispatch, now)
 
     async def _coarsen(self, uow: UnitOfWork, user_id: int) -> None:
@@ -683,25 +740,51 @@ def _engaged(dispatches: Sequence[Dispatch]) -> set[int]:
     return engaged
 
 
-def _view(dispatch: Dispatch, coordinator: bool, names: dict[int, str],
-          fields: dict[int, FieldVerifier]) -> DispatchView:
+def _view(dispatch: Dispatch, coordinator: bool, names: dict[int, str], fields: dict[int, FieldVerifier]) -> DispatchView:
     shown = DispatchView(
-        dispatch.id, dispatch.incident_id, dispatch.state, dispatch.created_at, len(dispatch.offers),
-        dispatch.eta_minutes, dispatch.accepted_at, dispatch.expected_at, dispatch.on_site_at, dispatch.ended_at,
-        dispatch.end_reason)
+        dispatch.id,
+        dispatch.incident_id,
+        dispatch.state,
+        dispatch.created_at,
+        len(dispatch.offers),
+        dispatch.eta_minutes,
+        dispatch.accepted_at,
+        dispatch.expected_at,
+        dispatch.on_site_at,
+        dispatch.ended_at,
+        dispatch.end_reason,
+    )
     if not coordinator:
         return shown
-    person = dispatch.person if dispatch.person is not None else (
-        dispatch.current_offer.person if dispatch.current_offer is not None else None)
+    person = (
+        dispatch.person
+        if dispatch.person is not None
+        else (dispatch.current_offer.person if dispatch.current_offer is not None else None)
+    )
     area = fields.get(person) if person is not None else None
     check = dispatch.check_in if dispatch.is_open else None
-    return replace(shown, person=person, person_name=names.get(person) if person is not None else None,
-                   dispatcher=dispatch.dispatcher, neighborhood_id=area.neighborhood_id if area else None,
-                   check_in=check.stage if check else None, check_in_due=check.due_at if check else None,
-                   missed_check_ins=dispatch.missed_check_ins, escalations=dispatch.escalations)
+    return replace(
+        shown,
+        person=person,
+        person_name=names.get(person) if person is not None else None,
+        dispatcher=dispatch.dispatcher,
+        neighborhood_id=area.neighborhood_id if area else None,
+        check_in=check.stage if check else None,
+        check_in_due=check.due_at if check else None,
+        missed_check_ins=dispatch.missed_check_ins,
+        escalations=dispatch.escalations,
+    )
 
 
 def _on_site_view(report: OnSiteReport, coordinator: bool, names: dict[int, str]) -> OnSiteView:
-    return OnSiteView(report.finding, report.at, report.salute, report.text, report.photo_id, report.verdict,
-                      report.counts, report.person if coordinator else None,
-                      names.get(report.person) if coordinator else None)
+    return OnSiteView(
+        report.finding,
+        report.at,
+        report.salute,
+        report.text,
+        report.photo_id,
+        report.verdict,
+        report.counts,
+        report.person if coordinator else None,
+        names.get(report.person) if coordinator else None,
+    )

@@ -90,22 +90,25 @@ def _choice(enum: type[_E], value: object, where: str, optional: bool = True) ->
 def _report(raw: object, where: str, neighborhoods: set[str] | None) -> DrillReport:
     if not isinstance(raw, Mapping):
         raise DrillFileError(f"{where}: each report is a mapping of fields")
-    unknown = set(raw) - {"activity", "text", "minutes_ago", "neighborhood", "point", "agents", "vehicles",
-                          "uniform", "photo"}
+    unknown = set(raw) - {"activity", "text", "minutes_ago", "neighborhood", "point", "agents", "vehicles", "uniform", "photo"}
     if unknown:
         raise DrillFileError(f"{where}: unknown field {sorted(unknown)[0]!r}")
     minutes = raw.get("minutes_ago", 0)
     if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= MAX_MINUTES_AGO:
         raise DrillFileError(f"{where}.minutes_ago: a whole number from 0 to {MAX_MINUTES_AGO}")
     neighborhood = raw.get("neighborhood")
-    if neighborhood is not None and (not isinstance(neighborhood, str)
-                                     or (neighborhoods is not None and neighborhood not in neighborhoods)):
+    if neighborhood is not None and (
+        not isinstance(neighborhood, str) or (neighborhoods is not None and neighborhood not in neighborhoods)
+    ):
         raise DrillFileError(f"{where}.neighborhood: unknown neighborhood {neighborhood!r}")
     point = raw.get("point")
     if point is not None:
         try:
-            if (not isinstance(point, Sequence) or len(point) != 2
-                    or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in point)):
+            if (
+                not isinstance(point, Sequence)
+                or len(point) != 2
+                or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in point)
+            ):
                 raise InvalidPoint(point)
             point = GeoPoint(float(point[0]), float(point[1]))
         except InvalidPoint:
@@ -150,13 +153,15 @@ def parse_scenarios(data: object, neighborhoods: set[str] | None = None) -> list
         reports = raw.get("reports")
         if not isinstance(reports, list) or not 1 <= len(reports) <= MAX_REPORTS:
             raise DrillFileError(f"{where}.reports: 1 to {MAX_REPORTS} reports")
-        scenarios.append(Scenario(
-            id=scenario_id,
-            title=_texts(raw.get("title"), f"{where}.title"),
-            answer=Verdict(answer),
-            explanation=_texts(raw.get("explanation"), f"{where}.explanation"),
-            reports=tuple(_report(r, f"{where}.reports[{i}]", neighborhoods) for i, r in enumerate(reports)),
-        ))
+        scenarios.append(
+            Scenario(
+                id=scenario_id,
+                title=_texts(raw.get("title"), f"{where}.title"),
+                answer=Verdict(answer),
+                explanation=_texts(raw.get("explanation"), f"{where}.explanation"),
+                reports=tuple(_report(r, f"{where}.reports[{i}]", neighborhoods) for i, r in enumerate(reports)),
+            )
+        )
     return scenarios
 
 
@@ -164,8 +169,12 @@ def scenario_document(scenario: Scenario) -> dict[str, object]:
     """The scenario as the mapping :func:`parse_scenarios` reads (how it is stored)."""
 
     def report(r: DrillReport) -> dict[str, object]:
-        doc: dict[str, object] = {"activity": r.activity.value, "text": dict(r.text), "minutes_ago": r.minutes_ago,
-                                  "photo": r.photo}
+        doc: dict[str, object] = {
+            "activity": r.activity.value,
+            "text": dict(r.text),
+            "minutes_ago": r.minutes_ago,
+            "photo": r.photo,
+        }
         if r.neighborhood_id is not None:
             doc["neighborhood"] = r.neighborhood_id
         if r.point is not None:
@@ -175,8 +184,13 @@ def scenario_document(scenario: Scenario) -> dict[str, object]:
                 doc[name] = value.value
         return doc
 
-    return {"id": scenario.id, "title": dict(scenario.title), "answer": scenario.answer.value,
-            "explanation": dict(scenario.explanation), "reports": [report(r) for r in scenario.reports]}
+    return {
+        "id": scenario.id,
+        "title": dict(scenario.title),
+        "answer": scenario.answer.value,
+        "explanation": dict(scenario.explanation),
+        "reports": [report(r) for r in scenario.reports],
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,8 +75,14 @@ class Refusal(Exception):
     are facts the person may be told (how long to wait, the limit that was reached, over
     which window) — never text: wording is the bot's."""
 
-    def __init__(self, reason: RefusalReason, *, retry_after: timedelta | None = None, limit: int | None = None,
-                 window: timedelta | None = None) -> None:
+    def __init__(
+        self,
+        reason: RefusalReason,
+        *,
+        retry_after: timedelta | None = None,
+        limit: int | None = None,
+        window: timedelta | None = None,
+    ) -> None:
         super().__init__(reason.value)
         self.reason = reason
         self.retry_after = retry_after

@@ -45,17 +45,24 @@ class ExportService:
     def _check(self, since: datetime | None, until: datetime | None, neighborhood_id: str | None) -> None:
         if neighborhood_id is not None and self._gazetteer.get(neighborhood_id) is None:
             known = ", ".join(sorted(nb.id for nb in self._gazetteer.neighborhoods))
-            raise ExportError(f"unknown neighborhood {neighborhood_id!r}: "
-                              + (f"use one of {known}" if known else "no neighborhoods are loaded"))
+            raise ExportError(
+                f"unknown neighborhood {neighborhood_id!r}: "
+                + (f"use one of {known}" if known else "no neighborhoods are loaded")
+            )
         if since is not None and until is not None and since >= until:
-            raise ExportError(f"the window is empty: its start ({since.isoformat()}) is not before its end "
-                              f"({until.isoformat()})")
+            raise ExportError(f"the window is empty: its start ({since.isoformat()}) is not before its end ({until.isoformat()})")
 
     def _records(self, alerts: list[Alert]) -> list[ExportRecord]:
         return [ExportRecord.from_alert(a, self._gazetteer.get(a.neighborhood_id)) for a in alerts]
 
-    async def records(self, since: datetime | None = None, until: datetime | None = None,
-                      neighborhood_id: str | None = None, *, limit: int | None = None) -> list[ExportRecord]:
+    async def records(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        neighborhood_id: str | None = None,
+        *,
+        limit: int | None = None,
+    ) -> list[ExportRecord]:
         """Alerts and corrections verified at or after `since` and before `until` (None: no
         bound), about `neighborhood_id` when given, newest first. Raises
         :class:`ExportError` for an unknown neighborhood or an empty window."""
@@ -64,8 +71,7 @@ class ExportService:
             alerts = await uow.alerts.verified_between(since, until, neighborhood_id, limit=limit)
         return self._records(alerts)
 
-    async def active_records(self, neighborhood_id: str | None = None, *,
-                             limit: int | None = None) -> list[ExportRecord]:
+    async def active_records(self, neighborhood_id: str | None = None, *, limit: int | None = None) -> list[ExportRecord]:
         """Alerts and corrections that are current — active and not past their expiry (the
         expiry job may not have run yet) — newest first: what the public feeds show. Not
         audited (the feeds are public)."""
@@ -93,18 +99,36 @@ class ExportService:
             alert = await uow.alerts.get(alert_id)
         return self._records([alert])[0] if alert is not None else None
 
-    async def export(self, fmt: ExportFormat, source: FeedSource, since: datetime | None = None,
-                     until: datetime | None = None, neighborhood_id: str | None = None, *,
-                     actor: str = "cli") -> Exported:
+    async def export(
+        self,
+        fmt: ExportFormat,
+        source: FeedSource,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        neighborhood_id: str | None = None,
+        *,
+        actor: str = "cli",
+    ) -> Exported:
         """:meth:`records` rendered in `fmt`, with an `export` audit event (who, which
         format, the filters and how many alerts) committed before the text is returned."""
         self._check(since, until, neighborhood_id)
         now = self._clock.now()
         async with self._uow() as uow:
             alerts = await uow.alerts.verified_between(since, until, neighborhood_id)
-            await uow.audit.add(AuditEvent(now, actor, "export", fmt.value, {
-                "records": len(alerts), "since": since.isoformat() if since else None,
-                "until": until.isoformat() if until else None, "neighborhood": neighborhood_id}))
+            await uow.audit.add(
+                AuditEvent(
+                    now,
+                    actor,
+                    "export",
+                    fmt.value,
+                    {
+                        "records": len(alerts),
+                        "since": since.isoformat() if since else None,
+                        "until": until.isoformat() if until else None,
+                        "neighborhood": neighborhood_id,
+                    },
+                )
+            )
             await uow.commit()
         records = self._records(alerts)
         return Exported(render(fmt, records, source, now), len(records))

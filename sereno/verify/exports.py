@@ -52,9 +52,23 @@ UNSPECIFIED_ACTIVITY = "Immigration enforcement activity"
 CENTROID_DECIMALS = 3
 
 CSV_COLUMNS = (
-    "alert_id", "incident_id", "kind", "neighborhood_id", "neighborhood_name", "centroid_lat", "centroid_lon",
-    "activity", "activity_label", "tier", "verifiers", "reports", "verified_at", "expires_at", "state",
-    "last_update", "updated_at",
+    "alert_id",
+    "incident_id",
+    "kind",
+    "neighborhood_id",
+    "neighborhood_name",
+    "centroid_lat",
+    "centroid_lon",
+    "activity",
+    "activity_label",
+    "tier",
+    "verifiers",
+    "reports",
+    "verified_at",
+    "expires_at",
+    "state",
+    "last_update",
+    "updated_at",
 )
 
 
@@ -100,11 +114,22 @@ class ExportRecord:
     def from_alert(cls, alert: Alert, neighborhood: Neighborhood | None) -> ExportRecord:
         """The record of `alert`, placed by `neighborhood` (None when it is not known)."""
         return cls(
-            alert_id=alert.id, incident_id=alert.incident_id, kind=alert.kind, neighborhood_id=alert.neighborhood_id,
-            neighborhood_name=neighborhood.name if neighborhood else None, activity=alert.activity, tier=alert.tier,
-            verifiers=alert.verifiers, reports=alert.reports, verified_at=alert.verified_at,
-            expires_at=alert.expires_at, state=alert.state, revision=alert.revision, last_update=alert.last_update,
-            updated_at=alert.updated_at, polygons=neighborhood.polygons if neighborhood else (),
+            alert_id=alert.id,
+            incident_id=alert.incident_id,
+            kind=alert.kind,
+            neighborhood_id=alert.neighborhood_id,
+            neighborhood_name=neighborhood.name if neighborhood else None,
+            activity=alert.activity,
+            tier=alert.tier,
+            verifiers=alert.verifiers,
+            reports=alert.reports,
+            verified_at=alert.verified_at,
+            expires_at=alert.expires_at,
+            state=alert.state,
+            revision=alert.revision,
+            last_update=alert.last_update,
+            updated_at=alert.updated_at,
+            polygons=neighborhood.polygons if neighborhood else (),
         )
 
     @property
@@ -147,8 +172,7 @@ class FeedSource:
     def for_region(cls, region_name: str, tz: tzinfo = UTC) -> FeedSource:
         """`sereno@<region-slug>` named "Sereno (<region>)" (plain "sereno"/"Sereno" without one)."""
         slug = slugify(region_name)
-        return cls(f"sereno@{slug}" if slug else "sereno", f"Sereno ({region_name.strip()})" if slug else "Sereno",
-                   tz)
+        return cls(f"sereno@{slug}" if slug else "sereno", f"Sereno ({region_name.strip()})" if slug else "Sereno", tz)
 
     def feed_id(self, feed_name: str = "alerts") -> str:
         """A stable urn:uuid for this sender's feed called `feed_name`."""
@@ -183,10 +207,11 @@ def description(record: ExportRecord, tz: tzinfo = UTC) -> str:
     by = "a trained verifier" if record.verifiers <= 1 else f"{record.verifiers} trained verifiers"
     reports = "1 community report" if record.reports == 1 else f"{record.reports} community reports"
     if record.kind is AlertKind.CORRECTION:
-        return (f"Reports of immigration enforcement in {record.place} ({reports}) were checked by {by} and were "
-                f"not confirmed (checked {_clock(record.verified_at, tz)}).")
-    text = (f"{record.activity_label} in {record.place}, verified {_clock(record.verified_at, tz)} by {by} "
-            f"from {reports}.")
+        return (
+            f"Reports of immigration enforcement in {record.place} ({reports}) were checked by {by} and were "
+            f"not confirmed (checked {_clock(record.verified_at, tz)})."
+        )
+    text = f"{record.activity_label} in {record.place}, verified {_clock(record.verified_at, tz)} by {by} from {reports}."
     if record.state is AlertState.CLEARED:
         text += f" All clear {_clock(record.changed_at, tz)}: verifiers report the activity has ended."
     elif record.last_update is UpdateKind.STILL_ACTIVE and record.state is AlertState.ACTIVE:
@@ -202,9 +227,11 @@ def instruction(record: ExportRecord) -> str:
         return "Please do not forward the rumor. Share only alerts verified by this network."
     if record.state is AlertState.CLEARED:
         return "The activity has ended. Stay calm and share only verified information."
-    return ("Stay calm. Avoid the area if you can. Share only verified information. You have the right to remain "
-            "silent. Do not open the door: ask agents to slide any warrant under it (to enter a home they need one "
-            "signed by a judge). Do not run, argue or resist.")
+    return (
+        "Stay calm. Avoid the area if you can. Share only verified information. You have the right to remain "
+        "silent. Do not open the door: ask agents to slide any warrant under it (to enter a home they need one "
+        "signed by a judge). Do not run, argue or resist."
+    )
 
 
 # ---------------------------------------------------------------- CSV and GeoJSON
@@ -220,13 +247,23 @@ def _cell(text: str | None) -> str:
 def _row(record: ExportRecord) -> dict[str, object]:
     centroid = record.centroid
     return {
-        "alert_id": record.alert_id, "incident_id": record.incident_id, "kind": record.kind.value,
-        "neighborhood_id": _cell(record.neighborhood_id), "neighborhood_name": _cell(record.neighborhood_name),
-        "centroid_lat": centroid[0] if centroid else "", "centroid_lon": centroid[1] if centroid else "",
-        "activity": record.activity.value if record.activity else "", "activity_label": record.activity_label,
-        "tier": record.tier.value, "verifiers": record.verifiers, "reports": record.reports,
-        "verified_at": _iso(record.verified_at), "expires_at": _iso(record.expires_at), "state": record.state.value,
-        "last_update": record.last_update.value if record.last_update else "", "updated_at": _iso(record.updated_at),
+        "alert_id": record.alert_id,
+        "incident_id": record.incident_id,
+        "kind": record.kind.value,
+        "neighborhood_id": _cell(record.neighborhood_id),
+        "neighborhood_name": _cell(record.neighborhood_name),
+        "centroid_lat": centroid[0] if centroid else "",
+        "centroid_lon": centroid[1] if centroid else "",
+        "activity": record.activity.value if record.activity else "",
+        "activity_label": record.activity_label,
+        "tier": record.tier.value,
+        "verifiers": record.verifiers,
+        "reports": record.reports,
+        "verified_at": _iso(record.verified_at),
+        "expires_at": _iso(record.expires_at),
+        "state": record.state.value,
+        "last_update": record.last_update.value if record.last_update else "",
+        "updated_at": _iso(record.updated_at),
     }
 
 
@@ -251,11 +288,19 @@ def _geometry(polygons: tuple[Polygon, ...]) -> dict[str, object] | None:
 
 def _properties(record: ExportRecord) -> dict[str, object]:
     return {
-        "alert_id": record.alert_id, "incident_id": record.incident_id, "kind": record.kind.value,
-        "neighborhood_id": record.neighborhood_id, "neighborhood_name": record.neighborhood_name,
-        "activity": record.activity.value if record.activity else None, "activity_label": record.activity_label,
-        "tier": record.tier.value, "verifiers": record.verifiers, "reports": record.reports,
-        "verified_at": _iso(record.verified_at), "expires_at": _iso(record.expires_at), "state": record.state.value,
+        "alert_id": record.alert_id,
+        "incident_id": record.incident_id,
+        "kind": record.kind.value,
+        "neighborhood_id": record.neighborhood_id,
+        "neighborhood_name": record.neighborhood_name,
+        "activity": record.activity.value if record.activity else None,
+        "activity_label": record.activity_label,
+        "tier": record.tier.value,
+        "verifiers": record.verifiers,
+        "reports": record.reports,
+        "verified_at": _iso(record.verified_at),
+        "expires_at": _iso(record.expires_at),
+        "state": record.state.value,
         "last_update": record.last_update.value if record.last_update else None,
         "updated_at": _iso(record.updated_at) or None,
     }
@@ -265,8 +310,13 @@ def to_geojson(records: Sequence[ExportRecord]) -> str:
     """An RFC 7946 FeatureCollection, one Feature per record (id: the alert id) whose geometry
     is its neighborhood — a Polygon, a MultiPolygon when the neighborhood has several parts,
     null when the neighborhood is unknown — and whose properties are the record's facts."""
-    features = [json.dumps({"type": "Feature", "id": r.alert_id, "geometry": _geometry(r.polygons),
-                            "properties": _properties(r)}, ensure_ascii=False) for r in records]
+    features = [
+        json.dumps(
+            {"type": "Feature", "id": r.alert_id, "geometry": _geometry(r.polygons), "properties": _properties(r)},
+            ensure_ascii=False,
+        )
+        for r in records
+    ]
     return '{"type": "FeatureCollection", "features": [\n' + ",\n".join(features) + "\n]}\n"
 
 
@@ -370,8 +420,13 @@ def cap_alert(record: ExportRecord, source: FeedSource) -> ET.Element:
     _sub(info, "headline", headline(record))
     _sub(info, "description", description(record, source.tz))
     _sub(info, "instruction", instruction(record))
-    for name, value in (("kind", record.kind.value), ("tier", record.tier.value), ("state", record.state.value),
-                        ("verifiers", str(record.verifiers)), ("reports", str(record.reports))):
+    for name, value in (
+        ("kind", record.kind.value),
+        ("tier", record.tier.value),
+        ("state", record.state.value),
+        ("verifiers", str(record.verifiers)),
+        ("reports", str(record.reports)),
+    ):
         parameter = _sub(info, "parameter")
         _sub(parameter, "valueName", f"sereno:{name}")
         _sub(parameter, "value", value)
@@ -427,9 +482,16 @@ class AtomLink:
     rel: str = "alternate"
 
 
-def to_atom(records: Sequence[ExportRecord], source: FeedSource, now: datetime, *, title: str | None = None,
-            feed_name: str = "alerts", self_url: str | None = None,
-            entry_links: Callable[[ExportRecord], Sequence[AtomLink]] | None = None) -> str:
+def to_atom(
+    records: Sequence[ExportRecord],
+    source: FeedSource,
+    now: datetime,
+    *,
+    title: str | None = None,
+    feed_name: str = "alerts",
+    self_url: str | None = None,
+    entry_links: Callable[[ExportRecord], Sequence[AtomLink]] | None = None,
+) -> str:
     """An Atom 1.0 feed (RFC 4287): id (stable per sender and `feed_name`), title, updated
     (the newest change, or `now` when empty), author; one entry per record with its alert's
     urn:uuid, title, published (verified), updated (last change), the alert's text (what
@@ -451,8 +513,7 @@ def to_atom(records: Sequence[ExportRecord], source: FeedSource, now: datetime, 
         _sub(entry, "published", _iso(record.verified_at))
         _sub(entry, "updated", _iso(record.changed_at))
         _sub(entry, "content", f"{description(record, source.tz)} {instruction(record)}", type="text")
-        _sub(entry, "category", term=record.activity.value if record.activity else "unspecified",
-             label=record.activity_label)
+        _sub(entry, "category", term=record.activity.value if record.activity else "unspecified", label=record.activity_label)
         for link in entry_links(record) if entry_links is not None else ():
             _sub(entry, "link", rel=link.rel, type=link.type, href=link.href)
     return _XML_DECLARATION + _xml(feed) + "\n"

@@ -37,8 +37,9 @@ from sereno.verify.triage import tier_for
 _REF_CODE_ATTEMPTS = 20  # a collision is rare (codes are random); each retry draws anew
 
 
-async def nearest_incident(incidents: IncidentRepository, point: GeoPoint, activity: Activity | None,
-                           since: datetime, policy: ClusterPolicy) -> Candidate | None:
+async def nearest_incident(
+    incidents: IncidentRepository, point: GeoPoint, activity: Activity | None, since: datetime, policy: ClusterPolicy
+) -> Candidate | None:
     """The nearest compatible open incident within the fringe of `point`: the report's own
     cell and its neighbours first, the whole fringe only when that cannot settle it."""
     within = policy.fringe_m * 1.01  # a hair wider: `place` decides on exact distances
@@ -147,8 +148,12 @@ class IntakeService:
             if await uow.reports.count_since(reporter, since) >= self.policy.max_reports:
                 oldest = await uow.reports.oldest_since(reporter, since) or now
                 self._limited_until[reporter] = oldest + self.policy.window
-                raise Refusal(RefusalReason.RATE_LIMITED, limit=self.policy.max_reports, window=self.policy.window,
-                              retry_after=max(oldest + self.policy.window - now, timedelta(seconds=1)))
+                raise Refusal(
+                    RefusalReason.RATE_LIMITED,
+                    limit=self.policy.max_reports,
+                    window=self.policy.window,
+                    retry_after=max(oldest + self.policy.window - now, timedelta(seconds=1)),
+                )
             report_id = str(uuid.uuid4())
             tier = tier_for(draft)
             incident, decision, escalated = await self._cluster(uow, draft, tier, now)
@@ -172,9 +177,7 @@ class IntakeService:
                 incident_id=incident.id,
             )
             await uow.reports.add(report)
-            await uow.contacts.add(
-                ReportContact(report_id, chat_id, language, expires_at=now + self.policy.contact_ttl)
-            )
+            await uow.contacts.add(ReportContact(report_id, chat_id, language, expires_at=now + self.policy.contact_ttl))
             if draft.photos:
                 report = replace(report, media_ids=await uow.media.attach(draft.draft_id, report_id))
             cards: tuple[CardNotice, ...] = ()
@@ -184,9 +187,7 @@ class IntakeService:
             await uow.commit()
         return Submitted(report, False, incident, decision.placement, escalated, cards)
 
-    async def _cluster(
-        self, uow: UnitOfWork, draft: ReportDraft, tier: Tier, now: datetime
-    ) -> tuple[Incident, Decision, bool]:
+    async def _cluster(self, uow: UnitOfWork, draft: ReportDraft, tier: Tier, now: datetime) -> tuple[Incident, Decision, bool]:
         """Join the report's incident, or open one (suggesting a merge when near another)."""
         since = now - self.clustering.window
         if draft.point is not None:

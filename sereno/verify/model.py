@@ -86,8 +86,7 @@ class GeoPoint:
     accuracy_m: float | None = None
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.lat) and math.isfinite(self.lon)
-                and -90 <= self.lat <= 90 and -180 <= self.lon <= 180):
+        if not (math.isfinite(self.lat) and math.isfinite(self.lon) and -90 <= self.lat <= 90 and -180 <= self.lon <= 180):
             raise InvalidPoint(f"no such place: {self.lat}, {self.lon}")
         if self.accuracy_m is not None and not (math.isfinite(self.accuracy_m) and self.accuracy_m >= 0):
             raise InvalidPoint(f"no such accuracy: {self.accuracy_m}")

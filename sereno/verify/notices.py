@@ -64,16 +64,20 @@ def holding(people: Iterable[Verifier], role: Role) -> tuple[Recipient, ...]:
     return recipients(person for person in people if person.can(role))
 
 
-def covering(people: Iterable[Verifier], incident: Incident, language: str,
-             gazetteer: Gazetteer | None = None) -> tuple[Recipient, ...]:
+def covering(
+    people: Iterable[Verifier], incident: Incident, language: str, gazetteer: Gazetteer | None = None
+) -> tuple[Recipient, ...]:
     """The verifiers (and up) on duty who cover the incident's neighborhood (or everywhere)
     and read `language`: trainees and people off duty are left out. With a `gazetteer`,
     nearest first: by the distance from the incident's pin to the nearest of their home
     neighborhoods, those covering everywhere (or with no known home, or for an incident
     without a pin) last; otherwise, and between equals, in the order given."""
     chosen = [
-        person for person in people
-        if person.on_duty and person.can(Role.VERIFIER) and language in person.languages
+        person
+        for person in people
+        if person.on_duty
+        and person.can(Role.VERIFIER)
+        and language in person.languages
         and (not person.neighborhoods or incident.neighborhood_id in person.neighborhoods)
     ]
     if gazetteer is not None:

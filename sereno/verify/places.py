@@ -133,9 +133,7 @@ def parse_polygons(geometry: object) -> tuple[Polygon, ...]:
     if not isinstance(coords, (list, tuple)):
         raise PlaceDataError("coordinates must be [longitude, latitude] pairs")
     try:
-        polygons = tuple(
-            tuple(tuple((float(p[0]), float(p[1])) for p in ring) for ring in poly) for poly in coords
-        )
+        polygons = tuple(tuple(tuple((float(p[0]), float(p[1])) for p in ring) for ring in poly) for poly in coords)
     except (TypeError, ValueError, IndexError):
         raise PlaceDataError("coordinates must be [longitude, latitude] pairs") from None
     if not polygons:
@@ -244,9 +242,7 @@ def _cell_owners(neighborhoods: Iterable[Neighborhood]) -> dict[str, str]:
     owner: dict[str, str] = {}
     for nb in neighborhoods:
         for poly in nb.polygons:
-            shape = h3.LatLngPoly(
-                [(lat, lon) for lon, lat in poly[0]], *[[(lat, lon) for lon, lat in h] for h in poly[1:]]
-            )
+            shape = h3.LatLngPoly([(lat, lon) for lon, lat in poly[0]], *[[(lat, lon) for lon, lat in h] for h in poly[1:]])
             for cell in h3.h3shape_to_cells(shape, INDEX_RESOLUTION):
                 owner[cell] = nb.id
     return owner
@@ -254,11 +250,7 @@ def _cell_owners(neighborhoods: Iterable[Neighborhood]) -> dict[str, str]:
 
 def _safe_cells(owner: dict[str, str]) -> dict[str, str]:
     """h3 cells whose centre and ring of neighbours all fall in one neighborhood."""
-    return {
-        cell: nb_id
-        for cell, nb_id in owner.items()
-        if all(owner.get(n) == nb_id for n in h3.grid_disk(cell, 1))
-    }
+    return {cell: nb_id for cell, nb_id in owner.items() if all(owner.get(n) == nb_id for n in h3.grid_disk(cell, 1))}
 
 
 def _adjacency(owner: dict[str, str]) -> dict[str, tuple[str, ...]]:

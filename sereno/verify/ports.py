@@ -162,8 +162,9 @@ class IncidentRepository(Protocol):
 
     async def get(self, incident_id: str) -> Incident | None: ...
 
-    async def nearest_open(self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None,
-                           within_m: float) -> Candidate | None:
+    async def nearest_open(
+        self, point: GeoPoint, cells: list[str], since: datetime, activity: Activity | None, within_m: float
+    ) -> Candidate | None:
         """The nearest open incident compatible with `activity`, seen at or after `since`,
         within about `within_m` of `point` — looked up in these h3 cells (an index lookup,
         never a scan of every open incident)."""
@@ -252,9 +253,15 @@ class AlertRepository(Protocol):
         """Incidents (not drills) debunked after `since` that have no correction, newest first."""
         ...
 
-    async def verified_between(self, since: datetime | None, until: datetime | None,
-                               neighborhood_id: str | None = None, *, active_only: bool = False,
-                               limit: int | None = None) -> list[Alert]:
+    async def verified_between(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        neighborhood_id: str | None = None,
+        *,
+        active_only: bool = False,
+        limit: int | None = None,
+    ) -> list[Alert]:
         """Alerts and corrections verified at or after `since` and before `until` (None: no
         bound), only those about `neighborhood_id` (their own neighborhood, not the adjacent
         ones they also reached) when given, only active ones when `active_only`; newest
@@ -265,9 +272,17 @@ class AlertRepository(Protocol):
 class OutboxRepository(Protocol):
     """Messages waiting for the broadcaster, and what became of them."""
 
-    async def fan_out(self, alert_id: str, areas: Sequence[str], target: TargetKind, kind: MessageKind,
-                      revision: int, priority: Priority, now: datetime,
-                      post_languages: Callable[[str], Sequence[str]] = ...) -> int:
+    async def fan_out(
+        self,
+        alert_id: str,
+        areas: Sequence[str],
+        target: TargetKind,
+        kind: MessageKind,
+        revision: int,
+        priority: Priority,
+        now: datetime,
+        post_languages: Callable[[str], Sequence[str]] = ...,
+    ) -> int:
         """One message per active subscriber of `areas`, each chat once, in its language; or
         per linked channel of `areas`, each chat once per language `post_languages` gives
         for its link's languages (default: one combined post in them). Returns how many
@@ -614,7 +629,6 @@ class UnitOfWorkFactory(Protocol):
         """Overwrite the space freed by deletes, so what was deleted cannot be read back
         from the database's files (outside any unit of work; slow on a large database)."""
         ...
-
 
 
 class FieldVerifierRepository(Protocol):

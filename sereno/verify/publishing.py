@@ -61,8 +61,9 @@ class Publisher:
             return (neighborhood_id, *[n for n in self._adjacency(neighborhood_id) if n != neighborhood_id])
         return (neighborhood_id,)
 
-    async def on_decided(self, uow: UnitOfWork, incident: Incident, verdict: Verdict, verifiers: int,
-                         now: datetime) -> Published | None:
+    async def on_decided(
+        self, uow: UnitOfWork, incident: Incident, verdict: Verdict, verifiers: int, now: datetime
+    ) -> Published | None:
         """An alert for a confirmed incident; a correction for a debunked one with enough
         reports; nothing otherwise."""
         if verdict is Verdict.CONFIRMED:
@@ -75,23 +76,29 @@ class Publisher:
         """A correction for a debunked incident a coordinator flagged."""
         return await self._publish(uow, incident, AlertKind.CORRECTION, verifiers, now)
 
-    async def _publish(self, uow: UnitOfWork, incident: Incident, kind: AlertKind, verifiers: int,
-                       now: datetime) -> Published:
+    async def _publish(self, uow: UnitOfWork, incident: Incident, kind: AlertKind, verifiers: int, now: datetime) -> Published:
         if incident.drill is not None:
             raise DrillNotPublished(incident.id)
         alert = Alert(
-            id=str(uuid.uuid4()), incident_id=incident.id, kind=kind, neighborhood_id=incident.neighborhood_id,
-            areas=self.areas(incident.neighborhood_id), activity=incident.activity, tier=incident.tier,
-            verifiers=verifiers, reports=incident.report_count, verified_at=now,
+            id=str(uuid.uuid4()),
+            incident_id=incident.id,
+            kind=kind,
+            neighborhood_id=incident.neighborhood_id,
+            areas=self.areas(incident.neighborhood_id),
+            activity=incident.activity,
+            tier=incident.tier,
+            verifiers=verifiers,
+            reports=incident.report_count,
+            verified_at=now,
             expires_at=now + self.policy.lifetime,
         )
         await uow.alerts.add(alert)
         priority = Priority.URGENT if alert.urgent else Priority.ROUTINE
-        queued = await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.CHANNEL, MessageKind.POST, 0, priority,
-                                          now, self.policy.post_languages)
+        queued = await uow.outbox.fan_out(
+            alert.id, alert.areas, TargetKind.CHANNEL, MessageKind.POST, 0, priority, now, self.policy.post_languages
+        )
         if kind is AlertKind.ALERT:
-            queued += await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.SUBSCRIBER, MessageKind.POST, 0,
-                                               priority, now)
+            queued += await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.SUBSCRIBER, MessageKind.POST, 0, priority, now)
         return Published(alert, queued)
 
     @staticmethod
@@ -117,8 +124,9 @@ class AlertBoard:
 class AlertService:
     """Coordinators' actions on alerts, and their expiry; every change is audited."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, publisher: Publisher,
-                 pseudonymize: Callable[[int], str] | None = None) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, publisher: Publisher, pseudonymize: Callable[[int], str] | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self.publisher = publisher

@@ -13,4 +13,3 @@ LENGTH = 4
 def new_ref_code() -> str:
     """A random code from the unambiguous alphabet (uniqueness is checked by the caller)."""
     return PREFIX + "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
-

@@ -185,10 +185,8 @@ def _organisation(table: dict[str, object], where: str) -> LegalAid:
     if url and not _URL.fullmatch(url):
         raise ResourcesError(f"{where}.url: {url!r} is not a web address (start it with https://)")
     languages = table.get("languages", [])
-    if not isinstance(languages, list) or not all(
-        isinstance(code, str) and _LANGUAGE.fullmatch(code) for code in languages
-    ):
-        raise ResourcesError(f"{where}.languages must be a list of language codes such as [\"en\", \"es\"]")
+    if not isinstance(languages, list) or not all(isinstance(code, str) and _LANGUAGE.fullmatch(code) for code in languages):
+        raise ResourcesError(f'{where}.languages must be a list of language codes such as ["en", "es"]')
     return LegalAid(
         name=name,
         phone=_phone(table.get("phone"), f"{where}.phone"),
@@ -204,7 +202,7 @@ def _notes(raw: object, where: str) -> tuple[tuple[str, str], ...]:
         return ()
     items = {"": raw} if isinstance(raw, str) else raw
     if not isinstance(items, dict):
-        raise ResourcesError(f"{where} must be text or a table such as {{ en = \"…\", es = \"…\" }}")
+        raise ResourcesError(f'{where} must be text or a table such as {{ en = "…", es = "…" }}')
     notes: list[tuple[str, str]] = []
     for code, note in items.items():
         if code and not _LANGUAGE.fullmatch(code):
@@ -231,11 +229,9 @@ def _text(table: dict[str, object], key: str, where: str, limit: int) -> str:
 def _phone(value: object, where: str) -> str:
     """A phone number as written, checked loosely; never altered beyond spacing."""
     if not isinstance(value, str):
-        raise ResourcesError(f"{where} must be text in quotes, such as \"555-0100\"")
+        raise ResourcesError(f'{where} must be text in quotes, such as "555-0100"')
     number = " ".join(value.split())
     digits = sum(ch.isdigit() for ch in number)
     if not _PHONE.fullmatch(number) or digits < 3 or len(number) > MAX_PHONE:
-        raise ResourcesError(
-            f"{where}: {value!r} is not a phone number (use digits, spaces, +, - and parentheses)"
-        )
+        raise ResourcesError(f"{where}: {value!r} is not a phone number (use digits, spaces, +, - and parentheses)")
     return number

@@ -20,13 +20,10 @@ from sereno.verify.refcodes import ALPHABET
 INVITE_TTL = timedelta(hours=72)
 
 
-
-
 def may_invite(person: Verifier, role: Role) -> bool:
     """Whether `person` may issue an invite for `role`: coordinators invite trainees and
     verifiers, admins anyone (nobody invites to "revoked")."""
-    return role is not Role.REVOKED and person.can(Role.COORDINATOR) and (
-        role <= Role.VERIFIER or person.can(Role.ADMIN))
+    return role is not Role.REVOKED and person.can(Role.COORDINATOR) and (role <= Role.VERIFIER or person.can(Role.ADMIN))
 
 
 def new_invite_code() -> str:
@@ -54,8 +51,9 @@ class RosterService:
         async with self._uow() as uow:
             return await uow.verifiers.get(user_id)
 
-    async def require(self, user_id: int, minimum: Role, action: str,
-                      reason: RefusalReason = RefusalReason.NOT_ALLOWED) -> Verifier:
+    async def require(
+        self, user_id: int, minimum: Role, action: str, reason: RefusalReason = RefusalReason.NOT_ALLOWED
+    ) -> Verifier:
         """The person, if they hold at least `minimum`; otherwise the refusal is audited and
         :class:`Refusal` raised with `reason` (a tool that explains itself to those who may
         not use it names its own, such as `EXPORT_NOT_ALLOWED`)."""
@@ -130,8 +128,7 @@ class RosterService:
             actor = await uow.verifiers.get(by)
             if actor is None or not actor.can(Role.COORDINATOR):
                 # checked first: someone off the desk must not learn who is on the roster
-                await self._refuse(uow, by, "role.change", RefusalReason.NOT_ALLOWED,
-                                   {"target": target, "role": role.label})
+                await self._refuse(uow, by, "role.change", RefusalReason.NOT_ALLOWED, {"target": target, "role": role.label})
             person = await uow.verifiers.get(target)
             if person is None:
                 await self._refuse(uow, by, "role.change", RefusalReason.UNKNOWN_PERSON, {"target": target})
@@ -139,11 +136,11 @@ class RosterService:
             if by == target:
                 await self._refuse(uow, by, "role.change", RefusalReason.SELF, {})
             admin = actor is not None and actor.can(Role.ADMIN)
-            coordinator_ok = (actor is not None and actor.can(Role.COORDINATOR)
-                              and person.role < Role.COORDINATOR and role <= Role.VERIFIER)
+            coordinator_ok = (
+                actor is not None and actor.can(Role.COORDINATOR) and person.role < Role.COORDINATOR and role <= Role.VERIFIER
+            )
             if not (admin or coordinator_ok):
-                await self._refuse(uow, by, "role.change", RefusalReason.NOT_ALLOWED,
-                                   {"target": target, "role": role.label})
+                await self._refuse(uow, by, "role.change", RefusalReason.NOT_ALLOWED, {"target": target, "role": role.label})
             changed = replace(person, role=role, on_duty=person.on_duty and role is not Role.REVOKED)
             await uow.verifiers.save(changed)
             await self._audit(uow, by, f"role.{role.label}", f"verifier:{target}", {"from": person.role.label})
@@ -154,8 +151,14 @@ class RosterService:
             await uow.commit()
         return changed
 
-    async def update(self, user_id: int, *, on_duty: bool | None = None, languages: tuple[str, ...] | None = None,
-                     neighborhoods: tuple[str, ...] | None = None) -> Verifier:
+    async def update(
+        self,
+        user_id: int,
+        *,
+        on_duty: bool | None = None,
+        languages: tuple[str, ...] | None = None,
+        neighborhoods: tuple[str, ...] | None = None,
+    ) -> Verifier:
         """Change one's own duty status, languages or home neighborhoods (trainees and up)."""
         async with self._uow() as uow:
             person = await uow.verifiers.get(user_id)
@@ -182,12 +185,12 @@ class RosterService:
     def _new(self, user_id: int, name: str, role: Role) -> Verifier:
         return Verifier(user_id, role, name[:64], self._pseudonymize(user_id), self._clock.now())
 
-    async def _audit(self, uow: UnitOfWork, by: int | None, action: str, subject: str,
-                     detail: dict[str, object]) -> None:
+    async def _audit(self, uow: UnitOfWork, by: int | None, action: str, subject: str, detail: dict[str, object]) -> None:
         await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(by), action, subject, dict(detail)))
 
-    async def _refuse(self, uow: UnitOfWork, by: int | None, action: str, reason: RefusalReason,
-                      detail: dict[str, object]) -> None:
+    async def _refuse(
+        self, uow: UnitOfWork, by: int | None, action: str, reason: RefusalReason, detail: dict[str, object]
+    ) -> None:
         """Record the refusal in its own transaction (nothing else of this one is kept)."""
         await uow.rollback()
         actor = await refused_actor(uow, by, self._pseudonymize)

@@ -69,8 +69,9 @@ class DeskStats:
     areas: list[AreaStats]
 
 
-def summarize(key: str | None, reports: int, incidents: list[Incident], alerts: list[Alert],
-              deliveries: dict[str, dict[Delivery, int]]) -> AreaStats:
+def summarize(
+    key: str | None, reports: int, incidents: list[Incident], alerts: list[Alert], deliveries: dict[str, dict[Delivery, int]]
+) -> AreaStats:
     """Figures for one group of incidents and alerts."""
     decided = [i for i in incidents if i.verdict is not None and i.decided_at is not None]
     claimed = [i for i in incidents if i.first_claimed_at is not None]
@@ -78,13 +79,17 @@ def summarize(key: str | None, reports: int, incidents: list[Incident], alerts: 
     for alert in alerts:
         sent.update(deliveries.get(alert.id, {}))
     return AreaStats(
-        neighborhood_id=key, reports=reports, incidents=len(incidents),
+        neighborhood_id=key,
+        reports=reports,
+        incidents=len(incidents),
         verdicts=dict(Counter(i.verdict for i in decided if i.verdict is not None)),
         open=len(incidents) - len(decided),
-        time_to_first_claim=Durations.of([(i.first_claimed_at - i.first_seen_at).total_seconds()
-                                          for i in claimed if i.first_claimed_at is not None]),
-        time_to_verdict=Durations.of([(i.decided_at - i.first_seen_at).total_seconds()
-                                      for i in decided if i.decided_at is not None]),
+        time_to_first_claim=Durations.of(
+            [(i.first_claimed_at - i.first_seen_at).total_seconds() for i in claimed if i.first_claimed_at is not None]
+        ),
+        time_to_verdict=Durations.of(
+            [(i.decided_at - i.first_seen_at).total_seconds() for i in decided if i.decided_at is not None]
+        ),
         alerts=sum(a.kind is AlertKind.ALERT for a in alerts),
         corrections=sum(a.kind is AlertKind.CORRECTION for a in alerts),
         deliveries=dict(sent),
@@ -99,8 +104,9 @@ class StatsService:
         self._clock = clock
         self._pseudonymize = pseudonymize
 
-    async def stats(self, user_id: int | None, window: timedelta | None = None, since: datetime | None = None,
-                    until: datetime | None = None) -> DeskStats:
+    async def stats(
+        self, user_id: int | None, window: timedelta | None = None, since: datetime | None = None, until: datetime | None = None
+    ) -> DeskStats:
         """Figures for incidents first reported (and alerts verified) in [since, until],
         by default the last `window` (7 days). `user_id` None: the command line."""
         until = until or self._clock.now()
@@ -110,17 +116,34 @@ class StatsService:
                 person = await uow.verifiers.get(user_id)
                 if person is None or not person.can(Role.COORDINATOR):
                     actor = await refused_actor(uow, user_id, self._pseudonymize)
-                    await uow.audit.add(AuditEvent(self._clock.now(), actor, "refused.stats",
-                                                   RefusalReason.STATS_NOT_ALLOWED.value, {"needs": Role.COORDINATOR.label}))
+                    await uow.audit.add(
+                        AuditEvent(
+                            self._clock.now(),
+                            actor,
+                            "refused.stats",
+                            RefusalReason.STATS_NOT_ALLOWED.value,
+                            {"needs": Role.COORDINATOR.label},
+                        )
+                    )
                     await uow.commit()
                     raise Refusal(RefusalReason.STATS_NOT_ALLOWED)
             reports = await uow.stats.reports_by_area(since, until)
             incidents = await uow.stats.incidents_between(since, until)
             alerts = await uow.stats.alerts_between(since, until)
             deliveries = await uow.stats.deliveries([a.id for a in alerts])
-        keys = sorted(set(reports) | {i.neighborhood_id for i in incidents} | {a.neighborhood_id for a in alerts},
-                      key=lambda k: (k is None, k or ""))
-        areas = [summarize(key, reports.get(key, 0), [i for i in incidents if i.neighborhood_id == key],
-                           [a for a in alerts if a.neighborhood_id == key], deliveries) for key in keys]
+        keys = sorted(
+            set(reports) | {i.neighborhood_id for i in incidents} | {a.neighborhood_id for a in alerts},
+            key=lambda k: (k is None, k or ""),
+        )
+        areas = [
+            summarize(
+                key,
+                reports.get(key, 0),
+                [i for i in incidents if i.neighborhood_id == key],
+                [a for a in alerts if a.neighborhood_id == key],
+                deliveries,
+            )
+            for key in keys
+        ]
         total = summarize("*", sum(reports.values()), incidents, alerts, deliveries)
         return DeskStats(since, until, total, areas)

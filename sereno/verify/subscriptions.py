@@ -14,8 +14,6 @@ from sereno.verify.ports import Clock, UnitOfWorkFactory
 MAX_AREAS = 12
 
 
-
-
 class SubscriptionService:
     """Subscribe, unsubscribe and list, per chat."""
 

@@ -96,8 +96,9 @@ def normal_per_hour(baseline_count: int, policy: SurgePolicy) -> float:
     return max(policy.floor_per_hour, baseline_count / hours)
 
 
-def surge_status(neighborhood_id: str, overrides: Sequence[SurgeOverride], recent: int, baseline_count: int,
-                 now: datetime, policy: SurgePolicy) -> SurgeStatus:
+def surge_status(
+    neighborhood_id: str, overrides: Sequence[SurgeOverride], recent: int, baseline_count: int, now: datetime, policy: SurgePolicy
+) -> SurgeStatus:
     """The neighborhood's state: its own active override, else one for EVERYWHERE, else
     the automatic rule (`recent` in the last window above `multiple` × normal, per hour)."""
     normal = normal_per_hour(baseline_count, policy)
@@ -108,8 +109,7 @@ def surge_status(neighborhood_id: str, overrides: Sequence[SurgeOverride], recen
     if override is not None:
         return SurgeStatus(neighborhood_id, override.on, SurgeSource.MANUAL, recent, normal, threshold)
     automatic = recent / (policy.window.total_seconds() / 3600) > threshold
-    return SurgeStatus(neighborhood_id, automatic, SurgeSource.AUTOMATIC if automatic else None, recent, normal,
-                       threshold)
+    return SurgeStatus(neighborhood_id, automatic, SurgeSource.AUTOMATIC if automatic else None, recent, normal, threshold)
 
 
 def report_limit(status: SurgeStatus | None, usual: ReportLimit, policy: SurgePolicy) -> ReportLimit:

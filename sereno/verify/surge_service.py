@@ -67,8 +67,14 @@ class SurgeService:
     counts it read for `policy.snapshot_ttl` (the decisions run on every report; the rates
     move slowly); a coordinator's override takes effect at once in the process that set it."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, gazetteer: Gazetteer, policy: SurgePolicy | None = None,
-                 pseudonymize: Callable[[int], str] | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        gazetteer: Gazetteer,
+        policy: SurgePolicy | None = None,
+        pseudonymize: Callable[[int], str] | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._gazetteer = gazetteer
@@ -89,8 +95,15 @@ class SurgeService:
                 await self._refuse(uow, by, action, area[:64], RefusalReason.UNKNOWN_NEIGHBORHOOD)
             override = SurgeOverride(area, on, by, now, None if on else now + self.policy.off_hold)
             await uow.surges.set_override(override)
-            await uow.audit.add(AuditEvent(now, verifier_actor(by), action, f"neighborhood:{area}",
-                                           {"until": override.until.isoformat() if override.until else None}))
+            await uow.audit.add(
+                AuditEvent(
+                    now,
+                    verifier_actor(by),
+                    action,
+                    f"neighborhood:{area}",
+                    {"until": override.until.isoformat() if override.until else None},
+                )
+            )
             await uow.commit()
         self._snapshot = None
         return override
@@ -101,8 +114,9 @@ class SurgeService:
         async with self._uow() as uow:
             await self._coordinator(uow, by, "surge.auto", area)
             cleared = await uow.surges.clear_override(area)
-            await uow.audit.add(AuditEvent(self._clock.now(), verifier_actor(by), "surge.auto",
-                                           f"neighborhood:{area}", {"cleared": cleared}))
+            await uow.audit.add(
+                AuditEvent(self._clock.now(), verifier_actor(by), "surge.auto", f"neighborhood:{area}", {"cleared": cleared})
+            )
             await uow.commit()
         self._snapshot = None
         return cleared
@@ -118,8 +132,7 @@ class SurgeService:
             baseline = await uow.surges.report_counts(now - policy.window - policy.baseline, now - policy.window)
             overrides = await uow.surges.overrides()
         ids = {nb.id for nb in self._gazetteer.neighborhoods} | {k for k in recent if k is not None}
-        found = {nb: surge_status(nb, overrides, recent.get(nb, 0), baseline.get(nb, 0), now, policy)
-                 for nb in sorted(ids)}
+        found = {nb: surge_status(nb, overrides, recent.get(nb, 0), baseline.get(nb, 0), now, policy) for nb in sorted(ids)}
         self._snapshot = (now, found)
         return found
 
@@ -160,14 +173,16 @@ class SurgeService:
                 return None
             since = last or now - self.policy.summary_every
             counts = await uow.surges.report_counts(since, now)
-            open_ = Counter(i.neighborhood_id for i in await uow.incidents.open_queue()
-                            if i.status is IncidentStatus.OPEN and i.drill is None)
+            open_ = Counter(
+                i.neighborhood_id for i in await uow.incidents.open_queue() if i.status is IncidentStatus.OPEN and i.drill is None
+            )
             if not await uow.surges.claim_summary(last, now):
                 return None
             recipients = tuple(v.user_id for v in await uow.verifiers.all() if v.can(Role.COORDINATOR))
             areas = tuple(SurgeArea(s, counts.get(s.neighborhood_id, 0), open_[s.neighborhood_id]) for s in surging)
-            await uow.audit.add(AuditEvent(now, "system", "surge.summary", "coordinators",
-                                           {"areas": len(areas), "recipients": len(recipients)}))
+            await uow.audit.add(
+                AuditEvent(now, "system", "surge.summary", "coordinators", {"areas": len(areas), "recipients": len(recipients)})
+            )
             await uow.commit()
         return SurgeSummary(since, now, areas, recipients)
 
@@ -179,7 +194,8 @@ class SurgeService:
     async def _refuse(self, uow: UnitOfWork, by: int, action: str, subject: str, reason: RefusalReason) -> None:
         await uow.rollback()
         actor = await refused_actor(uow, by, self._pseudonymize)
-        await uow.audit.add(AuditEvent(self._clock.now(), actor, f"refused.{action}", f"neighborhood:{subject}",
-                                       {"reason": reason.value}))
+        await uow.audit.add(
+            AuditEvent(self._clock.now(), actor, f"refused.{action}", f"neighborhood:{subject}", {"reason": reason.value})
+        )
         await uow.commit()
         raise Refusal(reason)

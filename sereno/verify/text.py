@@ -39,11 +39,7 @@ def clean_text(raw: str | None, limit: int) -> CleanText | TextProblem:
     if not raw:
         return TextProblem.EMPTY
     text = unicodedata.normalize("NFC", raw)
-    kept = [
-        ch
-        for ch in text
-        if ch in _KEEP_CONTROLS or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
-    ]
+    kept = [ch for ch in text if ch in _KEEP_CONTROLS or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")]
     lines = ["".join(" ".join(line.split())) for line in "".join(kept).split("\n")]
     text = "\n".join(line for line in lines if line).strip()
     if not text:

@@ -77,8 +77,7 @@ class LiveDrill:
     incident: Incident
 
 
-def synthetic_incident(scenario: Scenario, kind: DrillKind, language: str, now: datetime) -> tuple[Incident,
-                                                                                                   list[Report]]:
+def synthetic_incident(scenario: Scenario, kind: DrillKind, language: str, now: datetime) -> tuple[Incident, list[Report]]:
     """The incident and reports a scenario becomes: texts in `language` (else English),
     times counted back from `now`, the tier the intake's triage would give. No h3 cell, so
     no real report can ever be clustered into it."""
@@ -89,10 +88,17 @@ def synthetic_incident(scenario: Scenario, kind: DrillKind, language: str, now: 
     located = next((r for r in reports if r.point is not None), None)
     activity = next((r.activity for r in reports if r.activity is not None), None)
     incident = Incident(
-        id=incident_id, status=IncidentStatus.OPEN, tier=tier, activity=activity,
+        id=incident_id,
+        status=IncidentStatus.OPEN,
+        tier=tier,
+        activity=activity,
         neighborhood_id=next((r.neighborhood_id for r in reports if r.neighborhood_id), None),
-        point=located.point if located else None, cell=None, first_seen_at=first.created_at,
-        last_seen_at=max(r.created_at for r in reports), report_count=len(reports), drill=kind,
+        point=located.point if located else None,
+        cell=None,
+        first_seen_at=first.created_at,
+        last_seen_at=max(r.created_at for r in reports),
+        report_count=len(reports),
+        drill=kind,
     )
     return incident, reports
 
@@ -100,15 +106,32 @@ def synthetic_incident(scenario: Scenario, kind: DrillKind, language: str, now: 
 def _report(drill: DrillReport, incident_id: str, language: str, now: datetime) -> Report:
     text_language = language if language in drill.text else "en"
     draft = ReportDraft(
-        draft_id=str(uuid.uuid4()), activity=drill.activity, time_seen=TimeSeen.NOW, agents=drill.agents,
-        vehicles=drill.vehicles, uniform=drill.uniform, details=drill.text[text_language], point=drill.point,
+        draft_id=str(uuid.uuid4()),
+        activity=drill.activity,
+        time_seen=TimeSeen.NOW,
+        agents=drill.agents,
+        vehicles=drill.vehicles,
+        uniform=drill.uniform,
+        details=drill.text[text_language],
+        point=drill.point,
         neighborhood_id=drill.neighborhood_id,
     )
     return Report(
-        id=str(uuid.uuid4()), ref_code=new_ref_code(), draft_id=draft.draft_id, reporter=DRILL_REPORTER,
-        language=text_language, tier=tier_for(draft), created_at=now - timedelta(minutes=drill.minutes_ago),
-        activity=draft.activity, time_seen=draft.time_seen, agents=draft.agents, vehicles=draft.vehicles,
-        uniform=draft.uniform, details=draft.details, point=draft.point, neighborhood_id=draft.neighborhood_id,
+        id=str(uuid.uuid4()),
+        ref_code=new_ref_code(),
+        draft_id=draft.draft_id,
+        reporter=DRILL_REPORTER,
+        language=text_language,
+        tier=tier_for(draft),
+        created_at=now - timedelta(minutes=drill.minutes_ago),
+        activity=draft.activity,
+        time_seen=draft.time_seen,
+        agents=draft.agents,
+        vehicles=draft.vehicles,
+        uniform=draft.uniform,
+        details=draft.details,
+        point=draft.point,
+        neighborhood_id=draft.neighborhood_id,
         incident_id=incident_id,
     )
 
@@ -117,8 +140,15 @@ class TrainingService(DeskGuard):
     """Scenarios, practice and live drills, records and certification proposals; every
     action and refusal is audited."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, bar: CertificationBar | None = None,
-                 pseudonymize: Callable[[int], str] | None = None, *, gazetteer: Gazetteer | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        bar: CertificationBar | None = None,
+        pseudonymize: Callable[[int], str] | None = None,
+        *,
+        gazetteer: Gazetteer | None = None,
+    ) -> None:
         """`gazetteer`: the neighborhoods, to order the verifiers sent a live drill nearest
         first (without it, in roster order)."""
         self._uow = uow
@@ -144,8 +174,7 @@ class TrainingService(DeskGuard):
             known = {nb.id for nb in await uow.neighborhoods.all()}
             scenarios = parse_scenarios(document, known or None)
             new = [await uow.drills.save(scenario, now) for scenario in scenarios]
-            await self._audit(uow, user_id, "drills.import", "scenarios",
-                              {"ids": [s.id for s in scenarios]})
+            await self._audit(uow, user_id, "drills.import", "scenarios", {"ids": [s.id for s in scenarios]})
             await uow.commit()
         return sum(new), len(new) - sum(new)
 
@@ -214,8 +243,9 @@ class TrainingService(DeskGuard):
             records = [r for r in await self._records(uow, people) if r.drills]
         return sorted(records, key=lambda r: (r.person.role, r.person.name.casefold()))
 
-    async def on_decided(self, uow: UnitOfWork, incident: Incident, verdict: Verdict,
-                         verdicts: tuple[VerdictRecord, ...], now: datetime) -> DrillDebrief | None:
+    async def on_decided(
+        self, uow: UnitOfWork, incident: Incident, verdict: Verdict, verdicts: tuple[VerdictRecord, ...], now: datetime
+    ) -> DrillDebrief | None:
         """Finish the drill behind a decided incident, in the desk's transaction: grade it
         and, for a trainee who now meets the bar for the first time, propose them."""
         run = await uow.drills.run_for_incident(incident.id)
@@ -228,11 +258,17 @@ class TrainingService(DeskGuard):
         person = await uow.verifiers.get(run.person) if run.kind is DrillKind.TRAINING else None
         if person is not None:
             [record] = await self._records(uow, [person])
-            proposed = (person.role is Role.TRAINEE and record.meets_bar
-                        and await uow.drills.propose(person.user_id, now))
+            proposed = person.role is Role.TRAINEE and record.meets_bar and await uow.drills.propose(person.user_id, now)
             if proposed:
-                await uow.audit.add(AuditEvent(now, "system", "drills.proposed", f"verifier:{person.user_id}",
-                                               {"drills": record.drills, "correct": record.correct}))
+                await uow.audit.add(
+                    AuditEvent(
+                        now,
+                        "system",
+                        "drills.proposed",
+                        f"verifier:{person.user_id}",
+                        {"drills": record.drills, "correct": record.correct},
+                    )
+                )
         participants = tuple(dict.fromkeys(v.verifier_id for v in verdicts))
         debrief = DrillDebrief(run, scenario, grade_run(run, scenario), verdicts, participants, record, proposed)
         return await self._addressed(uow, debrief, person)
@@ -280,13 +316,17 @@ class TrainingService(DeskGuard):
         runs = await uow.drills.runs(DrillKind.TRAINING, None)
         records = []
         for person in people:
-            grades = tuple(grade_run(r, scenarios[r.scenario_id]) for r in runs if r.person == person.user_id
-                           and r.verdict is not None and r.scenario_id in scenarios)
+            grades = tuple(
+                grade_run(r, scenarios[r.scenario_id])
+                for r in runs
+                if r.person == person.user_id and r.verdict is not None and r.scenario_id in scenarios
+            )
             records.append(TrainingRecord(person, grades, self.bar.met_by(grades)))
         return records
 
-    async def _start(self, uow: UnitOfWork, scenario: Scenario, kind: DrillKind, person: int, language: str,
-                     now: datetime) -> Incident:
+    async def _start(
+        self, uow: UnitOfWork, scenario: Scenario, kind: DrillKind, person: int, language: str, now: datetime
+    ) -> Incident:
         incident, reports = synthetic_incident(scenario, kind, language, now)
         await uow.incidents.add(incident)
         for report in reports:

@@ -53,17 +53,27 @@ def feed_routes(exports: ExportService, source: FeedSource, clock: Clock) -> lis
     async def atom(request: web.Request) -> web.Response:
         origin = request.url.origin()
         records = await exports.active_records(limit=FEED_LIMIT)
-        body = to_atom(records, source, clock.now(), self_url=str(request.url),
-                       entry_links=lambda r: [AtomLink(map_url(origin, r), "text/html"),
-                                              AtomLink(cap_url(origin, r), CAP_TYPE)])
+        body = to_atom(
+            records,
+            source,
+            clock.now(),
+            self_url=str(request.url),
+            entry_links=lambda r: [AtomLink(map_url(origin, r), "text/html"), AtomLink(cap_url(origin, r), CAP_TYPE)],
+        )
         return web.Response(text=body, content_type=ATOM_TYPE, charset="utf-8")
 
     async def cap_index(request: web.Request) -> web.Response:
         origin = request.url.origin()
         records = await exports.cap_records(CAP_INDEX_WINDOW, limit=FEED_LIMIT)
-        body = to_atom(records, source, clock.now(), title=f"{source.name}: CAP alerts", feed_name="cap-index",
-                       self_url=str(request.url),
-                       entry_links=lambda r: [AtomLink(cap_url(origin, r), CAP_TYPE)])
+        body = to_atom(
+            records,
+            source,
+            clock.now(),
+            title=f"{source.name}: CAP alerts",
+            feed_name="cap-index",
+            self_url=str(request.url),
+            entry_links=lambda r: [AtomLink(cap_url(origin, r), CAP_TYPE)],
+        )
         return web.Response(text=body, content_type=ATOM_TYPE, charset="utf-8")
 
     async def cap_alert(request: web.Request) -> web.Response:
@@ -74,8 +84,11 @@ def feed_routes(exports: ExportService, source: FeedSource, clock: Clock) -> lis
 
     async def cap_list(_: web.Request) -> web.Response:
         records = await exports.active_records(limit=FEED_LIMIT)
-        return web.Response(text=to_cap(records, source, clock.now()), content_type="application/xml",
-                            charset="utf-8")
+        return web.Response(text=to_cap(records, source, clock.now()), content_type="application/xml", charset="utf-8")
 
-    return [web.get("/feeds/alerts.atom", atom), web.get("/cap/index.atom", cap_index),
-            web.get("/cap/{alert_id}.xml", cap_alert), web.get("/feeds/alerts.cap", cap_list)]
+    return [
+        web.get("/feeds/alerts.atom", atom),
+        web.get("/cap/index.atom", cap_index),
+        web.get("/cap/{alert_id}.xml", cap_alert),
+        web.get("/feeds/alerts.cap", cap_list),
+    ]

@@ -72,19 +72,40 @@ VERIFIED_JUST_NOW = N_("Verified less than a minute ago, at {when}")
 EXPIRES_AT = N_("Expires at {when}")
 UPDATED_AT = N_("Updated at {when} (times in {zone}). This page refreshes every minute.")
 ADVICE_LINE = N_("What to do: stay calm. Avoid the area if you can. Share only verified information.")
-NO_HOTLINE = N_(
-    "No legal hotline is configured for this network yet. Contact a local immigrant legal aid organization."
-)
+NO_HOTLINE = N_("No legal hotline is configured for this network yet. Contact a local immigrant legal aid organization.")
 HOTLINE_NAMED = N_("Legal hotline ({name}): {number}")
 HOTLINE = N_("Legal hotline: {number}")
 UNAVAILABLE = N_("The map is not available right now. This page will try again in a minute.")
 
 #: Every page sentence, for tests that check the Spanish page has no English left.
 PAGE_TEXTS = (
-    TITLE, TITLE_FOR_REGION, SUMMARY_ACTIVE, SUMMARY_NONE, ALERTS_HEADING, QUIET_LIST, FOOTNOTE, LANGUAGE,
-    MAP_TITLE, LEGEND, LEGEND_ACTIVE, LEGEND_QUIET, AREA_ACTIVE, AREA_QUIET, UNMAPPED_AREA, WHAT, NO_ACTIVITY,
-    TIME_ON_DATE, VERIFIED_AGO, VERIFIED_JUST_NOW, EXPIRES_AT, UPDATED_AT, ADVICE_LINE, NO_HOTLINE, HOTLINE_NAMED,
-    HOTLINE, UNAVAILABLE,
+    TITLE,
+    TITLE_FOR_REGION,
+    SUMMARY_ACTIVE,
+    SUMMARY_NONE,
+    ALERTS_HEADING,
+    QUIET_LIST,
+    FOOTNOTE,
+    LANGUAGE,
+    MAP_TITLE,
+    LEGEND,
+    LEGEND_ACTIVE,
+    LEGEND_QUIET,
+    AREA_ACTIVE,
+    AREA_QUIET,
+    UNMAPPED_AREA,
+    WHAT,
+    NO_ACTIVITY,
+    TIME_ON_DATE,
+    VERIFIED_AGO,
+    VERIFIED_JUST_NOW,
+    EXPIRES_AT,
+    UPDATED_AT,
+    ADVICE_LINE,
+    NO_HOTLINE,
+    HOTLINE_NAMED,
+    HOTLINE,
+    UNAVAILABLE,
 )
 
 
@@ -132,24 +153,29 @@ def render_map(
     else:
         listing = f"<p>{tr(t, SUMMARY_NONE)}</p>"
     quiet = [f'<p class="muted">{tr(t, QUIET_LIST, places=", ".join(quiet_names))}</p>'] if quiet_names else []
-    return _page(t, title, [
-        "<header>",
-        f"<h1>{title}</h1>",
-        _language_nav(t),
-        f'<p id="summary" role="status">{summary}</p>',
-        *_region_hotline(t, resources),
-        "</header>",
-        '<main id="live">',
-        _figure(t, neighborhoods, active, summary),
-        '<section aria-labelledby="alerts-heading">',
-        f'<h2 id="alerts-heading">{tr(t, ALERTS_HEADING)}</h2>',
-        listing,
-        *quiet,
-        "</section>",
-        f'<p class="muted">{_updated(t, now, tz)}</p>',
-        "</main>",
-        f'<footer><p class="muted">{tr(t, FOOTNOTE)}</p></footer>',
-    ], live=True)
+    return _page(
+        t,
+        title,
+        [
+            "<header>",
+            f"<h1>{title}</h1>",
+            _language_nav(t),
+            f'<p id="summary" role="status">{summary}</p>',
+            *_region_hotline(t, resources),
+            "</header>",
+            '<main id="live">',
+            _figure(t, neighborhoods, active, summary),
+            '<section aria-labelledby="alerts-heading">',
+            f'<h2 id="alerts-heading">{tr(t, ALERTS_HEADING)}</h2>',
+            listing,
+            *quiet,
+            "</section>",
+            f'<p class="muted">{_updated(t, now, tz)}</p>',
+            "</main>",
+            f'<footer><p class="muted">{tr(t, FOOTNOTE)}</p></footer>',
+        ],
+        live=True,
+    )
 
 
 def render_unavailable(t: Translator) -> str:
@@ -163,32 +189,36 @@ def _page(t: Translator, title: str, body: list[str], *, live: bool) -> str:
     pages refresh by script (by meta refresh without JavaScript), others always by meta
     refresh."""
     refresh = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">'
-    return "\n".join([
-        "<!DOCTYPE html>",
-        f'<html lang="{esc(t.language)}" dir="{"rtl" if t.rtl else "ltr"}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{title}</title>",
-        '<link rel="icon" href="data:,">',
-        f"<noscript>{refresh}</noscript>" if live else refresh,
-        f"<style>{STYLE}</style>",
-        "</head>",
-        '<body><div class="wrap">',
-        *body,
-        "</div>",
-        f"<script>{SCRIPT}</script>" if live else "",
-        "</body>",
-        "</html>",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                "<!DOCTYPE html>",
+                f'<html lang="{esc(t.language)}" dir="{"rtl" if t.rtl else "ltr"}">',
+                "<head>",
+                '<meta charset="utf-8">',
+                '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                f"<title>{title}</title>",
+                '<link rel="icon" href="data:,">',
+                f"<noscript>{refresh}</noscript>" if live else refresh,
+                f"<style>{STYLE}</style>",
+                "</head>",
+                '<body><div class="wrap">',
+                *body,
+                "</div>",
+                f"<script>{SCRIPT}</script>" if live else "",
+                "</body>",
+                "</html>",
+            ]
+        )
+        + "\n"
+    )
 
 
 def _language_nav(t: Translator) -> str:
     links = []
     for code, name in LANGUAGE_NAMES.items():
         current = ' aria-current="page"' if code == t.language else ""
-        links.append(f'<li><a href="?lang={esc(code)}" hreflang="{esc(code)}" lang="{esc(code)}"{current}>'
-                     f"{esc(name)}</a></li>")
+        links.append(f'<li><a href="?lang={esc(code)}" hreflang="{esc(code)}" lang="{esc(code)}"{current}>{esc(name)}</a></li>')
     return f'<nav aria-label="{tr(t, LANGUAGE)}"><ul>{"".join(links)}</ul></nav>'
 
 
@@ -202,25 +232,33 @@ def _figure(t: Translator, neighborhoods: Sequence[Neighborhood], active: set[st
         nb = shape.neighborhood
         on = nb.id in active
         title = tr(t, AREA_ACTIVE if on else AREA_QUIET, place=nb.name)
-        paths.append(f'<path class="{"nb active" if on else "nb"}" data-neighborhood="{esc(nb.id)}" '
-                     f'd="{shape.path}"><title>{title}</title></path>')
+        paths.append(
+            f'<path class="{"nb active" if on else "nb"}" data-neighborhood="{esc(nb.id)}" '
+            f'd="{shape.path}"><title>{title}</title></path>'
+        )
         x, y = shape.label
         labels.append(_label(nb.name, x, y, on))
-    return "\n".join([
-        "<figure>",
-        f'<svg class="map" xmlns="http://www.w3.org/2000/svg" viewBox="{canvas.view_box}" role="img" '
-        'aria-labelledby="map-title map-desc">',
-        f'<title id="map-title">{tr(t, MAP_TITLE)}</title>',
-        f'<desc id="map-desc">{summary}</desc>',
-        '<g class="areas">', *paths, "</g>",
-        '<g class="labels" aria-hidden="true">', *labels, "</g>",
-        "</svg>",
-        f'<figcaption><ul class="legend" aria-label="{tr(t, LEGEND)}">',
-        f'<li><span class="swatch active" aria-hidden="true"></span>{tr(t, LEGEND_ACTIVE)}</li>',
-        f'<li><span class="swatch" aria-hidden="true"></span>{tr(t, LEGEND_QUIET)}</li>',
-        "</ul></figcaption>",
-        "</figure>",
-    ])
+    return "\n".join(
+        [
+            "<figure>",
+            f'<svg class="map" xmlns="http://www.w3.org/2000/svg" viewBox="{canvas.view_box}" role="img" '
+            'aria-labelledby="map-title map-desc">',
+            f'<title id="map-title">{tr(t, MAP_TITLE)}</title>',
+            f'<desc id="map-desc">{summary}</desc>',
+            '<g class="areas">',
+            *paths,
+            "</g>",
+            '<g class="labels" aria-hidden="true">',
+            *labels,
+            "</g>",
+            "</svg>",
+            f'<figcaption><ul class="legend" aria-label="{tr(t, LEGEND)}">',
+            f'<li><span class="swatch active" aria-hidden="true"></span>{tr(t, LEGEND_ACTIVE)}</li>',
+            f'<li><span class="swatch" aria-hidden="true"></span>{tr(t, LEGEND_QUIET)}</li>',
+            "</ul></figcaption>",
+            "</figure>",
+        ]
+    )
 
 
 def _label(name: str, x: float, y: float, active: bool) -> str:
@@ -231,12 +269,18 @@ def _label(name: str, x: float, y: float, active: bool) -> str:
         return f'<text x="{x:.1f}" y="{y:.1f}"{bold}>{esc(name)}</text>'
     cut = min(range(1, len(words)), key=lambda i: abs(len(" ".join(words[:i])) - len(" ".join(words[i:]))))
     first, second = " ".join(words[:cut]), " ".join(words[cut:])
-    return (f'<text x="{x:.1f}" y="{y:.1f}"{bold}><tspan x="{x:.1f}" dy="-0.6em">{esc(first)}</tspan>'
-            f'<tspan x="{x:.1f}" dy="1.2em">{esc(second)}</tspan></text>')
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}"{bold}><tspan x="{x:.1f}" dy="-0.6em">{esc(first)}</tspan>'
+        f'<tspan x="{x:.1f}" dy="1.2em">{esc(second)}</tspan></text>'
+    )
 
 
 def _alert_list(
-    t: Translator, alerts: Sequence[Alert], names: dict[str, str], tz: ZoneInfo, resources: Resources,
+    t: Translator,
+    alerts: Sequence[Alert],
+    names: dict[str, str],
+    tz: ZoneInfo,
+    resources: Resources,
     now: datetime,
 ) -> str:
     """One card per alert; its element id (`alert-<alert id>`) is what the feeds link to."""
@@ -244,17 +288,21 @@ def _alert_list(
     for alert in alerts:
         place = names.get(alert.neighborhood_id or "") or t(UNMAPPED_AREA)
         what = t(ACTIVITY_LABELS[alert.activity]) if alert.activity else t(NO_ACTIVITY)
-        items.append("\n".join([
-            f'<li class="alert" id="{esc(card_id(alert.id))}" data-neighborhood="{esc(alert.neighborhood_id or "")}">',
-            f"<h3>{esc(place)}</h3>",
-            f"<p>{tr(t, WHAT, what=what)}</p>",
-            f"<p>{_verified(t, alert.verified_at, now, tz)}</p>",
-            f"<p>{tr(t, EXPIRES_AT, when=_stamp(t, alert.expires_at, tz, today=now))}</p>",
-            f"<p>{tr(t, ADVICE_LINE)}</p>",
-            f"<p>{tr(t, KNOW_YOUR_RIGHTS_LINE)}</p>",
-            f"<p>{_hotline(t, resources.hotline_for(alert.neighborhood_id))}</p>",
-            "</li>",
-        ]))
+        items.append(
+            "\n".join(
+                [
+                    f'<li class="alert" id="{esc(card_id(alert.id))}" data-neighborhood="{esc(alert.neighborhood_id or "")}">',
+                    f"<h3>{esc(place)}</h3>",
+                    f"<p>{tr(t, WHAT, what=what)}</p>",
+                    f"<p>{_verified(t, alert.verified_at, now, tz)}</p>",
+                    f"<p>{tr(t, EXPIRES_AT, when=_stamp(t, alert.expires_at, tz, today=now))}</p>",
+                    f"<p>{tr(t, ADVICE_LINE)}</p>",
+                    f"<p>{tr(t, KNOW_YOUR_RIGHTS_LINE)}</p>",
+                    f"<p>{_hotline(t, resources.hotline_for(alert.neighborhood_id))}</p>",
+                    "</li>",
+                ]
+            )
+        )
     return '<ul class="alerts">\n' + "\n".join(items) + "\n</ul>"
 
 
@@ -281,8 +329,7 @@ def _verified(t: Translator, at: datetime, now: datetime, tz: ZoneInfo) -> Safe:
     when = _stamp(t, at, tz)
     if minutes == 0:
         return tr(t, VERIFIED_JUST_NOW, when=when)
-    return tr(t, VERIFIED_AGO, duration=format_unit(minutes, "duration-minute", length="long", locale=t.language),
-              when=when)
+    return tr(t, VERIFIED_AGO, duration=format_unit(minutes, "duration-minute", length="long", locale=t.language), when=when)
 
 
 def _updated(t: Translator, now: datetime, tz: ZoneInfo) -> Safe:
@@ -382,10 +429,10 @@ class PublicMap:
         except Exception:  # the page stays up and calm whatever the database does
             log.exception("public map: loading the data failed")
             headers.update({"Retry-After": str(REFRESH_SECONDS), "Cache-Control": "no-store"})
-            return web.Response(status=503, text=render_unavailable(t), content_type="text/html",
-                                charset="utf-8", headers=headers)
-        page = render_map(neighborhoods, alerts, t, self._tz, self._resources, self._clock.now(),
-                          region_name=self._region)
+            return web.Response(
+                status=503, text=render_unavailable(t), content_type="text/html", charset="utf-8", headers=headers
+            )
+        page = render_map(neighborhoods, alerts, t, self._tz, self._resources, self._clock.now(), region_name=self._region)
         return web.Response(text=page, content_type="text/html", charset="utf-8", headers=headers)
 
     def routes(self) -> list[web.RouteDef]:
@@ -404,5 +451,12 @@ def map_routes(
     cache_seconds: float = 15.0,
 ) -> list[web.RouteDef]:
     """Routes for the webhook server to mount: `app.add_routes(map_routes(load, tz=…, resources=…))`."""
-    return PublicMap(load, tz=tz, resources=resources, default_language=default_language, region_name=region_name,
-                     clock=clock, cache_seconds=cache_seconds).routes()
+    return PublicMap(
+        load,
+        tz=tz,
+        resources=resources,
+        default_language=default_language,
+        region_name=region_name,
+        clock=clock,
+        cache_seconds=cache_seconds,
+    ).routes()

@@ -77,8 +77,9 @@ class WebContext:
     inbox: Inbox | None = None
 
 
-def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
-            trust_forwarded_headers: bool = False) -> web.Application:
+def web_app(
+    ctx: WebContext, extra: list[web.RouteDef] | None = None, *, trust_forwarded_headers: bool = False
+) -> web.Application:
     """The aiohttp application: webhook, /healthz, /metrics, and `extra` routes; with
     `trust_forwarded_headers`, requests as the reverse proxy in front saw them."""
     middlewares = [XForwardedRelaxed().middleware] if trust_forwarded_headers else []
@@ -110,17 +111,30 @@ def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
         database, backlog, waited = await _database_health(ctx)
         scheduler = _scheduler_health(ctx)
         stuck = waited is not None and waited > ctx.max_pending_seconds
-        broken = [reason for failing, reason in (
-            (database != "ok", "the database does not answer"),
-            (scheduler not in ("ok", "follower"), "the scheduler is not running")) if failing]
-        slow = [f"the oldest outbox message has waited {waited or 0:.0f} s (more than {ctx.max_pending_seconds:g} s)"
-                ] if stuck and ctx.leadership.is_leader else []
+        broken = [
+            reason
+            for failing, reason in (
+                (database != "ok", "the database does not answer"),
+                (scheduler not in ("ok", "follower"), "the scheduler is not running"),
+            )
+            if failing
+        ]
+        slow = (
+            [f"the oldest outbox message has waited {waited or 0:.0f} s (more than {ctx.max_pending_seconds:g} s)"]
+            if stuck and ctx.leadership.is_leader
+            else []
+        )
         reasons = broken + slow
         status = "unhealthy" if broken else "degraded" if slow else "ok"
         body: dict[str, object] = {
-            "status": status, "database": database, "scheduler": scheduler, "leader": ctx.leadership.is_leader,
-            "outbox_backlog": backlog, "oldest_pending_seconds": None if waited is None else round(waited, 1),
-            "outbox": "stuck" if stuck else "ok"}
+            "status": status,
+            "database": database,
+            "scheduler": scheduler,
+            "leader": ctx.leadership.is_leader,
+            "outbox_backlog": backlog,
+            "oldest_pending_seconds": None if waited is None else round(waited, 1),
+            "outbox": "stuck" if stuck else "ok",
+        }
         if reasons:
             body["reason"] = "; ".join(reasons)
         return web.json_response(body, status=200 if not reasons else 503)
@@ -129,13 +143,12 @@ def web_app(ctx: WebContext, extra: list[web.RouteDef] | None = None, *,
         exposition = await ctx.metrics.render(_refresh_gauges(ctx))
         return web.Response(body=exposition, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
-    app.add_routes([web.post(WEBHOOK_PATH, webhook), web.get("/healthz", healthz), web.get("/metrics", metrics),
-                    *(extra or [])])
+    app.add_routes([web.post(WEBHOOK_PATH, webhook), web.get("/healthz", healthz), web.get("/metrics", metrics), *(extra or [])])
     return app
 
 
 async def _database_health(ctx: WebContext) -> tuple[str, int | None, float | None]:
-    """"ok" or "unreachable", the outbox backlog and the oldest waiting message's age (seconds)."""
+    """ "ok" or "unreachable", the outbox backlog and the oldest waiting message's age (seconds)."""
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT):
             waited = await ctx.outbox.oldest_wait()
@@ -172,8 +185,9 @@ def _instrument_webhook(metrics: Metrics) -> Callable[..., Awaitable[web.StreamR
     with a status of 400 or more (an exception counts as 500); other routes pass untouched."""
 
     @web.middleware
-    async def instrument(request: web.Request,
-                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def instrument(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if request.match_info.route.resource is None or request.match_info.route.resource.canonical != WEBHOOK_PATH:
             return await handler(request)
         started = time.perf_counter()

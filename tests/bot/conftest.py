@@ -49,9 +49,16 @@ async def database_rows(database_url: str, sql: str) -> list[dict[str, object]]:
 
 def settings_for(double: BotApiDouble, database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
-        telegram_token=TEST_TOKEN, telegram_api_url=double.api_url, database_url=database_url,
-        hmac_key=TEST_HMAC_KEY, hotline=HOTLINE, hotline_name="Demo Legal Aid", region_name="Puerto Sereno",
-        send_per_second=1000, persistence_interval_seconds=0.2, flood_max_updates=40,
+        telegram_token=TEST_TOKEN,
+        telegram_api_url=double.api_url,
+        database_url=database_url,
+        hmac_key=TEST_HMAC_KEY,
+        hotline=HOTLINE,
+        hotline_name="Demo Legal Aid",
+        region_name="Puerto Sereno",
+        send_per_second=1000,
+        persistence_interval_seconds=0.2,
+        flood_max_updates=40,
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

@@ -25,8 +25,13 @@ from tests.bot.conftest import HOTLINE, seed_region
 from tests.conftest import TEST_HMAC_KEY, TEST_TOKEN
 
 #: Bot API methods whose text a person reads.
-SAYING = {"sendmessage": "text", "editmessagetext": "text", "answercallbackquery": "text",
-          "senddocument": "caption", "sendphoto": "caption"}
+SAYING = {
+    "sendmessage": "text",
+    "editmessagetext": "text",
+    "answercallbackquery": "text",
+    "senddocument": "caption",
+    "sendphoto": "caption",
+}
 
 
 @dataclass
@@ -49,8 +54,9 @@ class RecordingRequest(OfflineRequest):
         self.said: list[Said] = []
         self.keyboards: dict[int, list[dict[str, Any]]] = {}  # every message with buttons, per chat
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
         api = url.rsplit("/", 1)[-1].lower()
         params = dict(request_data.parameters) if request_data else {}
         if api in SAYING or api == "answercallbackquery":
@@ -58,19 +64,33 @@ class RecordingRequest(OfflineRequest):
             if isinstance(markup, str):
                 markup = json.loads(markup)
             chat = params.get("chat_id")
-            self.said.append(Said(api, int(chat) if chat is not None else None, params.get(SAYING.get(api, "text")),
-                                  markup, params))
+            self.said.append(
+                Said(api, int(chat) if chat is not None else None, params.get(SAYING.get(api, "text")), markup, params)
+            )
         if api == "getfile":
             return 400, json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}).encode()
         if api == "getchat":
             chat_id = int(params.get("chat_id", 0))
             return 200, json.dumps({"ok": True, "result": {"id": chat_id, "type": "channel", "title": "Fuzz"}}).encode()
         if api == "getchatmember":
-            member = {"status": "administrator", "user": BOT_USER, "can_be_edited": False, "is_anonymous": False,
-                      "can_manage_chat": True, "can_delete_messages": True, "can_manage_video_chats": False,
-                      "can_restrict_members": False, "can_promote_members": False, "can_change_info": False,
-                      "can_invite_users": False, "can_post_stories": False, "can_edit_stories": False,
-                      "can_delete_stories": False, "can_post_messages": True, "can_edit_messages": True}
+            member = {
+                "status": "administrator",
+                "user": BOT_USER,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": False,
+                "can_restrict_members": False,
+                "can_promote_members": False,
+                "can_change_info": False,
+                "can_invite_users": False,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+                "can_post_messages": True,
+                "can_edit_messages": True,
+            }
             return 200, json.dumps({"ok": True, "result": member}).encode()
         status, body = await super().do_request(url, method, request_data, *args, **kwargs)
         if api in ("sendmessage", "editmessagetext"):
@@ -118,8 +138,13 @@ class OfflineBot:
 
 def offline_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
-        telegram_token=TEST_TOKEN, database_url=database_url, hmac_key=TEST_HMAC_KEY, hotline=HOTLINE,
-        hotline_name="Demo Legal Aid", region_name="Puerto Sereno", send_per_second=1000,
+        telegram_token=TEST_TOKEN,
+        database_url=database_url,
+        hmac_key=TEST_HMAC_KEY,
+        hotline=HOTLINE,
+        hotline_name="Demo Legal Aid",
+        region_name="Puerto Sereno",
+        send_per_second=1000,
         persistence_interval_seconds=0.5,
     )
     values.update(overrides)
@@ -132,8 +157,7 @@ async def offline_bot(folder: Path, **overrides: object) -> AsyncIterator[Offlin
     url = f"sqlite+aiosqlite:///{folder}/sereno.db"
     await seed_region(url)
     request = RecordingRequest()
-    runtime = await build_runtime(offline_settings(url, **overrides), request=request,
-                                  updates_request=OfflineRequest())
+    runtime = await build_runtime(offline_settings(url, **overrides), request=request, updates_request=OfflineRequest())
     bot = OfflineBot(runtime, request)
 
     async def record(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -162,8 +186,9 @@ def private(user_id: int) -> dict[str, Any]:
     return {"id": user_id, "type": "private", "first_name": f"U{user_id}"}
 
 
-def message(update_id: int, sender: dict[str, Any], chat: dict[str, Any], text: str | None = None,
-            **extra: Any) -> dict[str, Any]:
+def message(
+    update_id: int, sender: dict[str, Any], chat: dict[str, Any], text: str | None = None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"message_id": update_id, "date": int(time.time()), "chat": chat, "from": sender}
     if text is not None:
         body["text"] = text

@@ -92,16 +92,17 @@ async def test_send_message_with_inline_keyboard(api: BotApiDouble, bot: Bot) ->
         [[InlineKeyboardButton("Sí ✅", callback_data="ok:1"), InlineKeyboardButton("No", callback_data="ok:0")]]
     )
     message = await bot.send_message(
-        CHAT, "<b>Alerta</b> — ¿confirmas?", parse_mode=ParseMode.HTML, reply_markup=keyboard,
+        CHAT,
+        "<b>Alerta</b> — ¿confirmas?",
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard,
         disable_notification=True,
     )
     [sent] = api.sent_messages(CHAT)
     assert sent.message_id == message.message_id
     assert sent.text == message.text == "Alerta — ¿confirmas?"
     assert sent.entities == [{"type": "bold", "offset": 0, "length": 6}]
-    assert sent.inline_keyboard == [
-        [{"text": "Sí ✅", "callback_data": "ok:1"}, {"text": "No", "callback_data": "ok:0"}]
-    ]
+    assert sent.inline_keyboard == [[{"text": "Sí ✅", "callback_data": "ok:1"}, {"text": "No", "callback_data": "ok:0"}]]
     assert api.calls_to("sendMessage")[0].params["disable_notification"] is True
     assert message.reply_markup == keyboard
 

@@ -62,10 +62,25 @@ OVERSIZED = "x" * 80  # far past Telegram's 64 bytes of callback data
 
 #: Polite refusals a person may get (messages or callback answers).
 REFUSALS = (
-    "not allowed", "Only coordinators", "Only admins", "does not exist", "do not hold", "no longer active",
-    "out of date", "closed or was already answered", "already on the desk", "not on the roster",
-    "cannot change your own role", "Claim it first", "already been decided", "Only debunked", "already published",
-    "was revoked", "Trainees practise on drills", "already gave a verdict", "has expired",
+    "not allowed",
+    "Only coordinators",
+    "Only admins",
+    "does not exist",
+    "do not hold",
+    "no longer active",
+    "out of date",
+    "closed or was already answered",
+    "already on the desk",
+    "not on the roster",
+    "cannot change your own role",
+    "Claim it first",
+    "already been decided",
+    "Only debunked",
+    "already published",
+    "was revoked",
+    "Trainees practise on drills",
+    "already gave a verdict",
+    "has expired",
 )
 
 
@@ -83,8 +98,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def database_url(request: pytest.FixtureRequest, sqlite_template: Path,
-                       tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> AsyncIterator[str]:
     """SQLite for every row; PostgreSQL only for the rows whose checks live in the database
     (see CASES). Either way migrated and seeded with the demo region."""
     if request.param == "sqlite":
@@ -122,8 +136,13 @@ class World:
         """A new open incident in Harbor View (the clock moves on so it is not clustered)."""
         self.bot.clock.advance(timedelta(hours=4))
         who = reporter if reporter is not None else next(self.fresh_ids)
-        draft = ReportDraft(f"{time.monotonic_ns():032x}"[-32:], activity=Activity.PRESENCE, point=HARBOR,
-                            neighborhood_id="harbor-view", details="Two vans")
+        draft = ReportDraft(
+            f"{time.monotonic_ns():032x}"[-32:],
+            activity=Activity.PRESENCE,
+            point=HARBOR,
+            neighborhood_id="harbor-view",
+            details="Two vans",
+        )
         submitted = await self.services.intake.submit(draft, who, who, "en")
         assert submitted.incident is not None
         return submitted.incident.id
@@ -146,8 +165,12 @@ async def build_world(bot: Harness, double: BotApiDouble) -> World:
     roster = bot.runtime.services.roster
     for user_id in HELPERS:
         await roster.redeem((await roster.invite(None, Role.VERIFIER)).code, user_id, f"H{user_id}")
-    for who, role in ((Who.TRAINEE, Role.TRAINEE), (Who.VERIFIER, Role.VERIFIER),
-                      (Who.COORDINATOR, Role.COORDINATOR), (Who.REVOKED, Role.VERIFIER)):
+    for who, role in (
+        (Who.TRAINEE, Role.TRAINEE),
+        (Who.VERIFIER, Role.VERIFIER),
+        (Who.COORDINATOR, Role.COORDINATOR),
+        (Who.REVOKED, Role.VERIFIER),
+    ):
         await roster.redeem((await roster.invite(None, role)).code, IDS[who], who.value)
     await roster.set_role(IDS[Who.ADMIN], IDS[Who.REVOKED], Role.REVOKED)
     users = {who: double.user(IDS[who], who.value.title(), "en") for who in WHO}
@@ -269,7 +292,7 @@ async def disagreement_voted_on(world: World, who: Who) -> Ctx:
     Debunked, so it went to the coordinators; for the others, two helpers disagreed."""
     incident_id = await world.incident()
     desk = world.services.desk
-    voters = ((IDS[who], HELPERS[0]) if who in (Who.VERIFIER, Who.COORDINATOR, Who.ADMIN) else HELPERS)
+    voters = (IDS[who], HELPERS[0]) if who in (Who.VERIFIER, Who.COORDINATOR, Who.ADMIN) else HELPERS
     for voter, verdict in zip(voters, (Verdict.CONFIRMED, Verdict.DEBUNKED), strict=True):
         await desk.claim(voter, incident_id)
         await desk.decide(voter, incident_id, verdict, "checked")
@@ -370,7 +393,6 @@ class Row:
     in_database: bool = False  # its decision is made by a service reading the database
     says: Mapping[Who, str] = field(default_factory=dict)  # the refusal some people must get
 
-
     @property
     def matrix(self) -> dict[Who, bool]:
         return {who: who in self.allowed for who in WHO}
@@ -392,12 +414,24 @@ ROWS: tuple[Row, ...] = (
     Row("/mysubscriptions", ALL, command("/mysubscriptions"), "not subscribed", audited=False),
     Row("/unsubscribe", ALL, command("/unsubscribe"), "You get verified alerts", prepare=subscribed, audited=False),
     # the desk's commands
-    Row("/join CODE", frozenset({Who.ANONYMOUS, Who.REPORTER}), command("/join {code}"),
-        "Welcome to the desk", prepare=invite_code, in_database=True,
-        says=says("already on the desk", revoked="was revoked")),
-    Row("/join CODE issued by a coordinator revoked since", NOBODY, command("/join {code}"), "",
-        prepare=invite_of_a_revoked_coordinator, in_database=True,
-        says=says("already on the desk", revoked="was revoked", anonymous="has expired", reporter="has expired")),
+    Row(
+        "/join CODE",
+        frozenset({Who.ANONYMOUS, Who.REPORTER}),
+        command("/join {code}"),
+        "Welcome to the desk",
+        prepare=invite_code,
+        in_database=True,
+        says=says("already on the desk", revoked="was revoked"),
+    ),
+    Row(
+        "/join CODE issued by a coordinator revoked since",
+        NOBODY,
+        command("/join {code}"),
+        "",
+        prepare=invite_of_a_revoked_coordinator,
+        in_database=True,
+        says=says("already on the desk", revoked="was revoked", anonymous="has expired", reporter="has expired"),
+    ),
     Row("/duty on", DESK, command("/duty on"), "You are on duty"),
     Row("/languages en es", DESK, command("/languages en es"), "Languages: en es"),
     Row("/areas all", DESK, command("/areas all"), "Areas: all"),
@@ -407,75 +441,208 @@ ROWS: tuple[Row, ...] = (
     Row("/invite coordinator", ADMINS, command("/invite coordinator"), "Invite code for a coordinator"),
     Row("/invite admin", ADMINS, command("/invite admin"), "Invite code for a"),
     Row("/roster", COORDINATORS, command("/roster"), "verifier ·"),
-    Row("/alerts", COORDINATORS, command("/alerts"), "Harbor View", prepare=active_alert, in_database=True,
-        says=says("Only coordinators")),
-    Row("/stats", COORDINATORS, command("/stats"), "Harbor View",
-        says=says("Only coordinators")),
+    Row(
+        "/alerts",
+        COORDINATORS,
+        command("/alerts"),
+        "Harbor View",
+        prepare=active_alert,
+        in_database=True,
+        says=says("Only coordinators"),
+    ),
+    Row("/stats", COORDINATORS, command("/stats"), "Harbor View", says=says("Only coordinators")),
     Row("/export", COORDINATORS, command("/export"), "alerts from the last 30 days", prepare=active_alert),
-    Row("/linkchannel", ADMINS, command("/linkchannel"), "Which neighborhood",
-        says=says("Only admins")),
+    Row("/linkchannel", ADMINS, command("/linkchannel"), "Which neighborhood", says=says("Only admins")),
     Row("/drills", DESK, command("/drills"), "Your drills:"),
     # the desk's buttons
-    Row("d:claim", VERIFIERS, press("d:claim:{incident}"), "You hold this incident now", prepare=fresh_incident,
-        subject=(INCIDENT_ROW,), in_database=True,
-        says=says("not allowed", trainee="Trainees practise on drills")),
-    Row("d:claim of one's own practice drill", DESK, press("d:claim:{incident}"), "You hold this incident now",
-        prepare=own_practice, subject=(INCIDENT_ROW,), in_database=True,
-        says=says("not allowed")),
-    Row("d:claim of a live drill", VERIFIERS, press("d:claim:{incident}"), "You hold this incident now",
-        prepare=live_drill, subject=(INCIDENT_ROW,),
-        says=says("not allowed", trainee="Trainees practise on drills")),
-    Row("d:claim of a disagreement one voted on", NOBODY, press("d:claim:{incident}"), "",
-        prepare=disagreement_voted_on, subject=(INCIDENT_ROW,), in_database=True,
-        says=says("not allowed", trainee="Trainees practise on drills", verifier="already gave a verdict",
-                  coordinator="already gave a verdict", admin="already gave a verdict")),
-    Row("d:photos", DESK, press("d:photos:{incident}"), "no photos", prepare=fresh_incident,
-        says=says("not allowed")),
-    Row("d:reports", DESK, press("d:reports:{incident}"), "Reports of this incident in full", prepare=fresh_incident,
-        says=says("not allowed")),
-    Row("d:release", VERIFIERS, press("d:release:{incident}"), "Released", prepare=holding(),
+    Row(
+        "d:claim",
+        VERIFIERS,
+        press("d:claim:{incident}"),
+        "You hold this incident now",
+        prepare=fresh_incident,
         subject=(INCIDENT_ROW,),
-        says=says("not allowed", trainee="do not hold")),
-    Row("d:v:confirmed", VERIFIERS, press("d:v:{incident}:confirmed"), "Send a short reason", prepare=holding(),
-        then=give_reason, subject=(INCIDENT_ROW,), in_database=True,
-        says=says("not allowed", trainee="Trainees practise on drills")),
-    Row("d:v:needs_info", VERIFIERS, press("d:v:{incident}:needs_info"), "Type the question", prepare=holding(),
-        subject=(INCIDENT_ROW,), says=says("not allowed", trainee="Trainees practise on drills")),
-    Row("d:merge", VERIFIERS, press("d:merge:{incident}"), "Merged", prepare=suggested_merge,
-        subject=(INCIDENT_ROW, "SELECT id, status FROM incident WHERE id = '{other}'"), in_database=True,
-        says=says("not allowed")),
-    Row("d:separate", VERIFIERS, press("d:separate:{incident}"), "Kept separate", prepare=suggested_merge,
-        subject=(INCIDENT_ROW,)),
-    Row("role:promote trainee", COORDINATORS, press("role:{target}:verifier"), "· verifier ·",
+        in_database=True,
+        says=says("not allowed", trainee="Trainees practise on drills"),
+    ),
+    Row(
+        "d:claim of one's own practice drill",
+        DESK,
+        press("d:claim:{incident}"),
+        "You hold this incident now",
+        prepare=own_practice,
+        subject=(INCIDENT_ROW,),
+        in_database=True,
+        says=says("not allowed"),
+    ),
+    Row(
+        "d:claim of a live drill",
+        VERIFIERS,
+        press("d:claim:{incident}"),
+        "You hold this incident now",
+        prepare=live_drill,
+        subject=(INCIDENT_ROW,),
+        says=says("not allowed", trainee="Trainees practise on drills"),
+    ),
+    Row(
+        "d:claim of a disagreement one voted on",
+        NOBODY,
+        press("d:claim:{incident}"),
+        "",
+        prepare=disagreement_voted_on,
+        subject=(INCIDENT_ROW,),
+        in_database=True,
+        says=says(
+            "not allowed",
+            trainee="Trainees practise on drills",
+            verifier="already gave a verdict",
+            coordinator="already gave a verdict",
+            admin="already gave a verdict",
+        ),
+    ),
+    Row("d:photos", DESK, press("d:photos:{incident}"), "no photos", prepare=fresh_incident, says=says("not allowed")),
+    Row(
+        "d:reports",
+        DESK,
+        press("d:reports:{incident}"),
+        "Reports of this incident in full",
+        prepare=fresh_incident,
+        says=says("not allowed"),
+    ),
+    Row(
+        "d:release",
+        VERIFIERS,
+        press("d:release:{incident}"),
+        "Released",
+        prepare=holding(),
+        subject=(INCIDENT_ROW,),
+        says=says("not allowed", trainee="do not hold"),
+    ),
+    Row(
+        "d:v:confirmed",
+        VERIFIERS,
+        press("d:v:{incident}:confirmed"),
+        "Send a short reason",
+        prepare=holding(),
+        then=give_reason,
+        subject=(INCIDENT_ROW,),
+        in_database=True,
+        says=says("not allowed", trainee="Trainees practise on drills"),
+    ),
+    Row(
+        "d:v:needs_info",
+        VERIFIERS,
+        press("d:v:{incident}:needs_info"),
+        "Type the question",
+        prepare=holding(),
+        subject=(INCIDENT_ROW,),
+        says=says("not allowed", trainee="Trainees practise on drills"),
+    ),
+    Row(
+        "d:merge",
+        VERIFIERS,
+        press("d:merge:{incident}"),
+        "Merged",
+        prepare=suggested_merge,
+        subject=(INCIDENT_ROW, "SELECT id, status FROM incident WHERE id = '{other}'"),
+        in_database=True,
+        says=says("not allowed"),
+    ),
+    Row(
+        "d:separate", VERIFIERS, press("d:separate:{incident}"), "Kept separate", prepare=suggested_merge, subject=(INCIDENT_ROW,)
+    ),
+    Row(
+        "role:promote trainee",
+        COORDINATORS,
+        press("role:{target}:verifier"),
+        "· verifier ·",
         prepare=target(Role.TRAINEE),
-        says=says("not allowed")),
-    Row("role:revoke verifier", COORDINATORS, press("role:{target}:revoked"), "· revoked ·", prepare=target(Role.VERIFIER),
-        says=says("not allowed")),
-    Row("role:make coordinator", ADMINS, press("role:{target}:coordinator"), "· coordinator ·",
+        says=says("not allowed"),
+    ),
+    Row(
+        "role:revoke verifier",
+        COORDINATORS,
+        press("role:{target}:revoked"),
+        "· revoked ·",
         prepare=target(Role.VERIFIER),
-        says=says("not allowed")),
-    Row("role:revoke coordinator", ADMINS, press("role:{target}:revoked"), "· revoked ·", prepare=target(Role.COORDINATOR),
-        says=says("not allowed")),
-    Row("f:answer", frozenset({Who.REPORTER}), press_then_type("f:{follow_up}", "They said POLICE"), "passed on",
-        prepare=follow_up, audited=False),
-    Row("a:u:still_active", COORDINATORS, press("a:u:{alert}:still_active"), "messages queued",
-        prepare=active_alert, subject=(ALERT_ROW,), in_database=True,
-        says=says("Only coordinators")),
-    Row("a:u:all_clear", COORDINATORS, press("a:u:{alert}:all_clear"), "messages queued", prepare=active_alert,
-        subject=(ALERT_ROW,)),
-    Row("a:c", COORDINATORS, press("a:c:{incident}"), "Correction queued", prepare=debunked, in_database=True,
-        says=says("Only coordinators")),
-    Row("c:<key>", ADMINS, press(f"c:{HARBOR_KEY}"), "post this there",
-        says=says("Only admins")),
-    Row("dr:practice", DESK, press("dr:practice"), "PRACTICE DRILL", prepare=scenarios, in_database=True,
-        says=says("not allowed")),
+        says=says("not allowed"),
+    ),
+    Row(
+        "role:make coordinator",
+        ADMINS,
+        press("role:{target}:coordinator"),
+        "· coordinator ·",
+        prepare=target(Role.VERIFIER),
+        says=says("not allowed"),
+    ),
+    Row(
+        "role:revoke coordinator",
+        ADMINS,
+        press("role:{target}:revoked"),
+        "· revoked ·",
+        prepare=target(Role.COORDINATOR),
+        says=says("not allowed"),
+    ),
+    Row(
+        "f:answer",
+        frozenset({Who.REPORTER}),
+        press_then_type("f:{follow_up}", "They said POLICE"),
+        "passed on",
+        prepare=follow_up,
+        audited=False,
+    ),
+    Row(
+        "a:u:still_active",
+        COORDINATORS,
+        press("a:u:{alert}:still_active"),
+        "messages queued",
+        prepare=active_alert,
+        subject=(ALERT_ROW,),
+        in_database=True,
+        says=says("Only coordinators"),
+    ),
+    Row(
+        "a:u:all_clear",
+        COORDINATORS,
+        press("a:u:{alert}:all_clear"),
+        "messages queued",
+        prepare=active_alert,
+        subject=(ALERT_ROW,),
+    ),
+    Row(
+        "a:c",
+        COORDINATORS,
+        press("a:c:{incident}"),
+        "Correction queued",
+        prepare=debunked,
+        in_database=True,
+        says=says("Only coordinators"),
+    ),
+    Row("c:<key>", ADMINS, press(f"c:{HARBOR_KEY}"), "post this there", says=says("Only admins")),
+    Row(
+        "dr:practice", DESK, press("dr:practice"), "PRACTICE DRILL", prepare=scenarios, in_database=True, says=says("not allowed")
+    ),
     Row("dr:records", COORDINATORS, press("dr:records"), "Nobody has done a drill yet", says=says("not allowed")),
-    Row("dr:live", COORDINATORS, press("dr:live"), "Choose a scenario", prepare=scenarios,
-        says=says("not allowed")),
-    Row("dr:inject", COORDINATORS, press("dr:inject:utility-crew-vests"), "Live drill started", prepare=scenarios,
-        in_database=True, says=says("not allowed")),
-    Row("dr:end", COORDINATORS, press("dr:end:{incident}"), "Live drill ended", prepare=live_drill,
-        subject=(INCIDENT_ROW,), in_database=True, says=says("not allowed")),
+    Row("dr:live", COORDINATORS, press("dr:live"), "Choose a scenario", prepare=scenarios, says=says("not allowed")),
+    Row(
+        "dr:inject",
+        COORDINATORS,
+        press("dr:inject:utility-crew-vests"),
+        "Live drill started",
+        prepare=scenarios,
+        in_database=True,
+        says=says("not allowed"),
+    ),
+    Row(
+        "dr:end",
+        COORDINATORS,
+        press("dr:end:{incident}"),
+        "Live drill ended",
+        prepare=live_drill,
+        subject=(INCIDENT_ROW,),
+        in_database=True,
+        says=says("not allowed"),
+    ),
     Row("dr:import", COORDINATORS, press("dr:import"), "Send the scenario file", says=says("not allowed")),
     # everyone's buttons
     Row("s:t", ALL, press(f"s:t:{HARBOR_KEY}"), "Choose the neighborhoods", audited=False),
@@ -494,49 +661,137 @@ ROWS: tuple[Row, ...] = (
     Row("forged d:claim of a made-up incident", NOBODY, press("d:claim:no-such-incident"), ""),
     Row("forged d:claim truncated", NOBODY, press("d:claim"), "", audited=False),  # unreadable: never reaches the desk
     Row("forged d:claim oversized", NOBODY, press(f"d:claim:{OVERSIZED}"), "", audited=False),
-    Row("forged d:v on someone else's claim", NOBODY, press("d:v:{incident}:confirmed"), "",
-        prepare=holding("other"), subject=(INCIDENT_ROW,), in_database=True,
-        says=says("not allowed", trainee="Trainees practise on drills", verifier="do not hold", coordinator="do not hold",
-                  admin="do not hold")),
-    Row("forged d:release of someone else's claim", NOBODY, press("d:release:{incident}"), "",
-        prepare=holding("other"), subject=(INCIDENT_ROW,)),
-    Row("forged d:v with a made-up verdict", NOBODY, press("d:v:{incident}:published"), "", prepare=holding(),
-        audited=False, subject=(INCIDENT_ROW,)),
-    Row("forged d:merge without a suggestion", NOBODY, press("d:merge:{incident}"), "", prepare=fresh_incident,
-        subject=(INCIDENT_ROW,)),
-    Row("forged role: on oneself", NOBODY, press("role:{me}:admin"), "",
-        says=says("not allowed", coordinator="own role", admin="own role")),
-    Row("forged role: on an unknown person", NOBODY, press("role:9999999:verifier"), "",
-        says=says("not allowed", coordinator="not on the roster", admin="not on the roster")),
+    Row(
+        "forged d:v on someone else's claim",
+        NOBODY,
+        press("d:v:{incident}:confirmed"),
+        "",
+        prepare=holding("other"),
+        subject=(INCIDENT_ROW,),
+        in_database=True,
+        says=says(
+            "not allowed",
+            trainee="Trainees practise on drills",
+            verifier="do not hold",
+            coordinator="do not hold",
+            admin="do not hold",
+        ),
+    ),
+    Row(
+        "forged d:release of someone else's claim",
+        NOBODY,
+        press("d:release:{incident}"),
+        "",
+        prepare=holding("other"),
+        subject=(INCIDENT_ROW,),
+    ),
+    Row(
+        "forged d:v with a made-up verdict",
+        NOBODY,
+        press("d:v:{incident}:published"),
+        "",
+        prepare=holding(),
+        audited=False,
+        subject=(INCIDENT_ROW,),
+    ),
+    Row(
+        "forged d:merge without a suggestion",
+        NOBODY,
+        press("d:merge:{incident}"),
+        "",
+        prepare=fresh_incident,
+        subject=(INCIDENT_ROW,),
+    ),
+    Row(
+        "forged role: on oneself",
+        NOBODY,
+        press("role:{me}:admin"),
+        "",
+        says=says("not allowed", coordinator="own role", admin="own role"),
+    ),
+    Row(
+        "forged role: on an unknown person",
+        NOBODY,
+        press("role:9999999:verifier"),
+        "",
+        says=says("not allowed", coordinator="not on the roster", admin="not on the roster"),
+    ),
     Row("forged role: on an admin", NOBODY, press("role:{admin}:revoked"), ""),
-    Row("forged role: with a made-up role", NOBODY, press("role:{target}:superuser"), "", prepare=target(Role.TRAINEE),
-        audited=False),
-    Row("forged f: of someone else's question", NOBODY, press_then_type("f:{follow_up}", "hello"), "",
-        prepare=follow_up_of_someone_else, audited=False),
+    Row(
+        "forged role: with a made-up role",
+        NOBODY,
+        press("role:{target}:superuser"),
+        "",
+        prepare=target(Role.TRAINEE),
+        audited=False,
+    ),
+    Row(
+        "forged f: of someone else's question",
+        NOBODY,
+        press_then_type("f:{follow_up}", "hello"),
+        "",
+        prepare=follow_up_of_someone_else,
+        audited=False,
+    ),
     Row("forged f: garbage", NOBODY, press(f"f:{OVERSIZED}"), "", audited=False),
     Row("forged a:u of a made-up alert", NOBODY, press("a:u:no-such-alert:all_clear"), ""),
-    Row("forged a:u with a made-up update", NOBODY, press("a:u:{alert}:retract"), "", prepare=active_alert,
-        audited=False, subject=(ALERT_ROW,)),
+    Row(
+        "forged a:u with a made-up update",
+        NOBODY,
+        press("a:u:{alert}:retract"),
+        "",
+        prepare=active_alert,
+        audited=False,
+        subject=(ALERT_ROW,),
+    ),
     Row("forged a:c of a confirmed incident", NOBODY, press("a:c:{incident}"), "", prepare=confirmed),
-    Row("forged d:claim of someone else's practice drill", NOBODY, press("d:claim:{incident}"), "",
-        prepare=someone_elses_practice, subject=(INCIDENT_ROW,), in_database=True,
-        says=says("not allowed", trainee="does not exist", verifier="does not exist", coordinator="does not exist",
-                  admin="does not exist")),
-    Row("forged d:reports of someone else's practice drill", NOBODY, press("d:reports:{incident}"), "",
-        prepare=someone_elses_practice, in_database=True,
-        says=says("not allowed", trainee="does not exist", verifier="does not exist", coordinator="does not exist",
-                  admin="does not exist")),
+    Row(
+        "forged d:claim of someone else's practice drill",
+        NOBODY,
+        press("d:claim:{incident}"),
+        "",
+        prepare=someone_elses_practice,
+        subject=(INCIDENT_ROW,),
+        in_database=True,
+        says=says(
+            "not allowed",
+            trainee="does not exist",
+            verifier="does not exist",
+            coordinator="does not exist",
+            admin="does not exist",
+        ),
+    ),
+    Row(
+        "forged d:reports of someone else's practice drill",
+        NOBODY,
+        press("d:reports:{incident}"),
+        "",
+        prepare=someone_elses_practice,
+        in_database=True,
+        says=says(
+            "not allowed",
+            trainee="does not exist",
+            verifier="does not exist",
+            coordinator="does not exist",
+            admin="does not exist",
+        ),
+    ),
     Row("forged d:reports of a made-up incident", NOBODY, press("d:reports:no-such-incident"), ""),
-    Row("forged dr:inject of a made-up scenario", NOBODY, press("dr:inject:no-such-scenario"), "",
-        says=says("not allowed", coordinator="does not exist", admin="does not exist")),
+    Row(
+        "forged dr:inject of a made-up scenario",
+        NOBODY,
+        press("dr:inject:no-such-scenario"),
+        "",
+        says=says("not allowed", coordinator="does not exist", admin="does not exist"),
+    ),
     Row("forged c: with an unknown key", NOBODY, press("c:0000000g"), "", audited=False),
     Row("forged s:t with an unknown key", NOBODY, press("s:t:00000000"), "", audited=False),
     Row("forged garbage", NOBODY, press("\u202e;DROP TABLE incident;--"), "", audited=False),
     Row("forged oversized", NOBODY, press("d:" + OVERSIZED * 2), "", audited=False),
 )
 CASES = [pytest.param(row, "sqlite", id=f"{row.name}-sqlite") for row in ROWS] + [
-    pytest.param(row, "postgres", id=f"{row.name}-postgres", marks=pytest.mark.postgres)
-    for row in ROWS if row.in_database]
+    pytest.param(row, "postgres", id=f"{row.name}-postgres", marks=pytest.mark.postgres) for row in ROWS if row.in_database
+]
 
 
 def test_the_matrix_is_the_documented_policy() -> None:
@@ -586,13 +841,13 @@ def actor(world: World, who: Who) -> str:
 
 async def refusals(world: World, who: Who) -> int:
     [row] = await world.bot.rows(
-        f"SELECT count(*) AS n FROM audit_event WHERE action LIKE 'refused.%' AND actor = '{actor(world, who)}'")
+        f"SELECT count(*) AS n FROM audit_event WHERE action LIKE 'refused.%' AND actor = '{actor(world, who)}'"
+    )
     return int(row["n"])  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize(("row", "database_url"), CASES, indirect=["database_url"])
-async def test_each_person_may_do_exactly_what_the_policy_allows(row: Row, bot: Harness,
-                                                                  double: BotApiDouble) -> None:
+async def test_each_person_may_do_exactly_what_the_policy_allows(row: Row, bot: Harness, double: BotApiDouble) -> None:
     world = await build_world(bot, double)
     for who in WHO:
         user = world.users[who]

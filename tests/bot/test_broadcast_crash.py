@@ -47,8 +47,18 @@ async def queue_alert(database_url: str, subscribers: int = SUBSCRIBERS, channel
                 await tx.subscribers.save(Subscriber(chat, "en", True, now))
                 await tx.subscribers.add_area(chat, "harbor-view")
             await tx.channels.save(ChannelLink("harbor-view", channel, "Harbor View alerts", "en", now))
-            incident = Incident("incident-1", IncidentStatus.DECIDED, Tier.HIGH, Activity.PRESENCE, "harbor-view",
-                                GeoPoint(34.0387, -118.2799), None, now, now, 1)
+            incident = Incident(
+                "incident-1",
+                IncidentStatus.DECIDED,
+                Tier.HIGH,
+                Activity.PRESENCE,
+                "harbor-view",
+                GeoPoint(34.0387, -118.2799),
+                None,
+                now,
+                now,
+                1,
+            )
             await tx.incidents.add(incident)
             publisher = Publisher(AlertPolicy(), Gazetteer(parse_geojson(DEMO_REGION.read_text())).adjacent)
             published = await publisher.on_decided(tx, incident, Verdict.CONFIRMED, 2, now)
@@ -64,8 +74,16 @@ async def outbox_states(database_url: str) -> dict[str, int]:
 
 
 async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "sereno", "run", env=env, cwd=cwd,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sereno",
+        "run",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 def deliveries(double: BotApiDouble, subscribers: int = SUBSCRIBERS, channel: int = CHANNEL) -> Counter[int]:
@@ -74,7 +92,8 @@ def deliveries(double: BotApiDouble, subscribers: int = SUBSCRIBERS, channel: in
 
 
 async def test_sigkill_mid_broadcast_loses_nothing_and_duplicates_only_in_flight_sends(
-        double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    double: BotApiDouble, database_url: str, tmp_path: Path
+) -> None:
     await migrate(database_url)
     await replace_neighborhoods(database_url, parse_geojson(DEMO_REGION.read_text()))
     await queue_alert(database_url)
@@ -84,12 +103,18 @@ async def test_sigkill_mid_broadcast_loses_nothing_and_duplicates_only_in_flight
     double.enforce_limits(global_per_second=RATE, private_per_second=1, group_per_minute=20)
     double.answer_delay = 0.15  # every send is delivered 150 ms before the bot hears of it
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERENO_")}
-    env.update(SERENO_TELEGRAM_TOKEN=TEST_TOKEN, SERENO_TELEGRAM_API_URL=double.api_url,
-               SERENO_HMAC_KEY=TEST_HMAC_KEY, SERENO_DATABASE_URL=database_url, SERENO_SEND_PER_SECOND=str(RATE))
+    env.update(
+        SERENO_TELEGRAM_TOKEN=TEST_TOKEN,
+        SERENO_TELEGRAM_API_URL=double.api_url,
+        SERENO_HMAC_KEY=TEST_HMAC_KEY,
+        SERENO_DATABASE_URL=database_url,
+        SERENO_SEND_PER_SECOND=str(RATE),
+    )
     first = await start(env, tmp_path)
     try:
-        await double.wait_until(lambda: sum(deliveries(double).values()) >= SUBSCRIBERS // 2, timeout=60,
-                                description="half of the broadcast")
+        await double.wait_until(
+            lambda: sum(deliveries(double).values()) >= SUBSCRIBERS // 2, timeout=60, description="half of the broadcast"
+        )
     finally:
         first.send_signal(signal.SIGKILL)
         await first.wait()
@@ -109,8 +134,10 @@ async def test_sigkill_mid_broadcast_loses_nothing_and_duplicates_only_in_flight
     counts = deliveries(double)
     missing = [chat for chat in [CHANNEL, *range(1, SUBSCRIBERS + 1)] if counts[chat] == 0]
     duplicates = sum(n - 1 for n in counts.values() if n > 1)
-    print(f"delivered before the kill {delivered_before}, in flight at the kill {in_flight}, "
-          f"missing {len(missing)}, duplicates {duplicates}, 429s {double.count_429}")
+    print(
+        f"delivered before the kill {delivered_before}, in flight at the kill {in_flight}, "
+        f"missing {len(missing)}, duplicates {duplicates}, 429s {double.count_429}"
+    )
     assert missing == []
     assert duplicates <= in_flight
     assert double.count_429 == 0

@@ -40,8 +40,13 @@ async def incident(bot: Harness, reports: int = 1, details: str = "Two vans, age
     services = bot.runtime.services
     incident_id = ""
     for n in range(reports):
-        draft = ReportDraft(f"{time.monotonic_ns():032x}"[-32:], activity=Activity.PRESENCE, point=HARBOR,
-                            neighborhood_id="harbor-view", details=details)
+        draft = ReportDraft(
+            f"{time.monotonic_ns():032x}"[-32:],
+            activity=Activity.PRESENCE,
+            point=HARBOR,
+            neighborhood_id="harbor-view",
+            details=details,
+        )
         submitted = await services.intake.submit(draft, 500 + n, 500 + n, "en")
         assert submitted.incident is not None
         incident_id = submitted.incident.id
@@ -91,9 +96,15 @@ async def test_linking_a_channel_needs_an_admin_and_the_bots_rights(bot: Harness
     command = (await admin.wait_text("/linkchannel ")).text.splitlines()[-1]
     assert re.fullmatch(r"/linkchannel [A-Za-z0-9_-]{24}", command)
     double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
-    post = {"channel_post": {"message_id": 1, "date": int(time.time()), "text": command,
-                             "chat": {"id": CHANNEL, "type": "channel", "title": "Harbor View alerts"},
-                             "entities": [{"type": "bot_command", "offset": 0, "length": 12}]}}
+    post = {
+        "channel_post": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "text": command,
+            "chat": {"id": CHANNEL, "type": "channel", "title": "Harbor View alerts"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 12}],
+        }
+    }
     double.push_update(post)
     missing = await admin.wait_text("I cannot post alerts in Harbor View alerts")
     assert "be an administrator, post messages, edit messages" in missing.text
@@ -108,13 +119,20 @@ async def test_linking_a_channel_needs_an_admin_and_the_bots_rights(bot: Harness
     double.push_update(forged)
     await double.wait_for(lambda m: "not valid" in (m.text or ""), chat_id=CHANNEL)
     assert await bot.rows("SELECT neighborhood_id, chat_id, problem FROM channel_link") == [
-        {"neighborhood_id": "harbor-view", "chat_id": CHANNEL, "problem": None}]
+        {"neighborhood_id": "harbor-view", "chat_id": CHANNEL, "problem": None}
+    ]
 
 
 def channel_post(chat_id: int, title: str, text: str, message_id: int = 1) -> dict[str, object]:
-    return {"channel_post": {"message_id": message_id, "date": int(time.time()), "text": text,
-                             "chat": {"id": chat_id, "type": "channel", "title": title},
-                             "entities": [{"type": "bot_command", "offset": 0, "length": 12}]}}
+    return {
+        "channel_post": {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "text": text,
+            "chat": {"id": chat_id, "type": "channel", "title": title},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 12}],
+        }
+    }
 
 
 async def link_command(admin: FakeUser) -> str:
@@ -124,7 +142,8 @@ async def link_command(admin: FakeUser) -> str:
 
 
 async def test_a_link_command_names_nobody_works_once_in_the_first_chat_it_is_posted_in_and_is_then_deleted(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     command = await link_command(admin)
     token = command.split()[1]
@@ -147,13 +166,11 @@ async def test_a_link_command_names_nobody_works_once_in_the_first_chat_it_is_po
     double.push_update(channel_post(CHANNEL, "Harbor View alerts", command, message_id=5))
     await double.wait_for(lambda m: "already used" in (m.text or ""), chat_id=CHANNEL)
     assert await bot.rows("SELECT chat_id FROM channel_link") == [{"chat_id": CHANNEL}]
-    refused = await bot.rows("SELECT actor, subject FROM audit_event WHERE action = 'refused.channel.link_token' "
-                             "ORDER BY id")
+    refused = await bot.rows("SELECT actor, subject FROM audit_event WHERE action = 'refused.channel.link_token' ORDER BY id")
     assert refused == [{"actor": "outsider", "subject": "other_chat"}, {"actor": "outsider", "subject": "used_token"}]
 
 
-async def test_when_the_bot_cannot_delete_the_link_command_the_admin_is_asked_to(
-        bot: Harness, double: BotApiDouble) -> None:
+async def test_when_the_bot_cannot_delete_the_link_command_the_admin_is_asked_to(bot: Harness, double: BotApiDouble) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     command = await link_command(admin)
     double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
@@ -190,7 +207,8 @@ async def test_subscribing_with_buttons_and_a_shared_location(bot: Harness, doub
 
 
 async def test_a_confirmed_incident_reaches_the_channel_and_subscribers_once_in_their_language(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     await staff(bot)
     await link_channel(bot, double)
     english, spanish = await subscriber(bot, double, 7_000_001, "en"), await subscriber(bot, double, 7_000_002, "es")
@@ -204,15 +222,16 @@ async def test_a_confirmed_incident_reaches_the_channel_and_subscribers_once_in_
         assert "Two vans" not in text and "vests" not in text  # the report's own words never go public
     assert es.text is not None and "Harbor View" in es.text and "Alerta verificada" in es.text
     await asyncio.sleep(0.5)
-    assert Counter(m.chat_id for m in double.sent_messages() if m.chat_id in (CHANNEL, english.chat_id,
-                                                                            spanish.chat_id)) == {
-        CHANNEL: 1, english.chat_id: 1, spanish.chat_id: 1}
+    assert Counter(m.chat_id for m in double.sent_messages() if m.chat_id in (CHANNEL, english.chat_id, spanish.chat_id)) == {
+        CHANNEL: 1,
+        english.chat_id: 1,
+        spanish.chat_id: 1,
+    }
     [row] = await bot.rows("SELECT count(*) AS n FROM outbox WHERE state = 'sent'")
     assert row["n"] == 3
 
 
-async def test_coordinators_update_and_clear_alerts_and_expired_ones_are_marked(bot: Harness,
-                                                                               double: BotApiDouble) -> None:
+async def test_coordinators_update_and_clear_alerts_and_expired_ones_are_marked(bot: Harness, double: BotApiDouble) -> None:
     await staff(bot)
     await link_channel(bot, double)
     follower = await subscriber(bot, double, 7_000_001, "en")
@@ -249,14 +268,12 @@ async def test_coordinators_update_and_clear_alerts_and_expired_ones_are_marked(
     bot.clock.advance(timedelta(hours=4, minutes=1))
     assert len(await bot.runtime.services.alerts.expire_due()) == 1
     bot.runtime.services.broadcast_queued()
-    await double.wait_for(lambda m: m.message_id == newest.message_id and "expired" in (m.text or ""),
-                          chat_id=CHANNEL)
+    await double.wait_for(lambda m: m.message_id == newest.message_id and "expired" in (m.text or ""), chat_id=CHANNEL)
     await asyncio.sleep(0.3)
     assert len(double.sent_messages(follower.chat_id)) == 4
 
 
-async def test_a_debunked_rumor_that_spread_gets_a_calm_correction_in_the_channel(bot: Harness,
-                                                                                 double: BotApiDouble) -> None:
+async def test_a_debunked_rumor_that_spread_gets_a_calm_correction_in_the_channel(bot: Harness, double: BotApiDouble) -> None:
     await staff(bot)
     await link_channel(bot, double)
     follower = await subscriber(bot, double, 7_000_001, "en")
@@ -269,7 +286,8 @@ async def test_a_debunked_rumor_that_spread_gets_a_calm_correction_in_the_channe
 
 @pytest.mark.parametrize("settings_overrides", [{"admin_ids": str(ADMIN), "send_per_second": 30}])
 async def test_the_broadcaster_keeps_telegrams_limits_obeys_429_and_handles_403_and_lost_channels(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     double.enforce_limits(global_per_second=30, private_per_second=1, group_per_minute=20)
     admin = double.user(ADMIN, "Admin", "en")  # has talked to the bot before
     await staff(bot)
@@ -350,7 +368,8 @@ async def test_a_channel_can_carry_one_post_in_several_languages(bot: Harness, d
 
 @pytest.mark.parametrize("settings_overrides", [{"admin_ids": str(ADMIN), "channel_posts": "per_language"}])
 async def test_a_channel_can_carry_one_post_per_language_and_the_all_clear_edits_each_in_its_own(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     headlines = {"en": "Verified alert: Harbor View", "es": "Alerta verificada: Harbor View", "ar": "تنبيه موثَّق"}
     all_clear = {"en": "All clear", "es": "Todo despejado", "ar": "انتهى النشاط"}
     await staff(bot)
@@ -368,9 +387,10 @@ async def test_a_channel_can_carry_one_post_per_language_and_the_all_clear_edits
     await coordinator.wait_text("Harbor View: Agents present")
     await coordinator.press("All clear")
     await coordinator.wait_text("4 messages queued")  # three edits and the subscriber's reply
-    await double.wait_until(lambda: all(all_clear[language] in (found[0].text or "") and found[0].edited
-                                        for language, found in post_in.items()),
-                            description="each channel post edited with the all-clear in its own language")
+    await double.wait_until(
+        lambda: all(all_clear[language] in (found[0].text or "") and found[0].edited for language, found in post_in.items()),
+        description="each channel post edited with the all-clear in its own language",
+    )
     for language, [post] in post_in.items():
         others = [text for other, text in all_clear.items() if other != language]
         assert headlines[language] in (post.text or "") and not any(text in (post.text or "") for text in others)

@@ -54,9 +54,15 @@ async def prepare(database_url: str) -> None:
 
 def environment(double: BotApiDouble, database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERENO_")}
-    env.update(SERENO_TELEGRAM_TOKEN=TEST_TOKEN, SERENO_TELEGRAM_API_URL=double.api_url, SERENO_HMAC_KEY=TEST_HMAC_KEY,
-               SERENO_DATABASE_URL=database_url, SERENO_HOTLINE="555-0100",
-               SERENO_PERSISTENCE_INTERVAL_SECONDS=str(PERSISTENCE), **extra)
+    env.update(
+        SERENO_TELEGRAM_TOKEN=TEST_TOKEN,
+        SERENO_TELEGRAM_API_URL=double.api_url,
+        SERENO_HMAC_KEY=TEST_HMAC_KEY,
+        SERENO_DATABASE_URL=database_url,
+        SERENO_HOTLINE="555-0100",
+        SERENO_PERSISTENCE_INTERVAL_SECONDS=str(PERSISTENCE),
+        **extra,
+    )
     return env
 
 
@@ -64,8 +70,9 @@ def environment(double: BotApiDouble, database_url: str, **extra: str) -> dict[s
 async def sereno_run(env: dict[str, str], cwd: Path, name: str, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
     """`sereno run [args]`, SIGKILLed on leaving the block unless the block ended it already."""
     with (cwd / f"{name}.log").open("wb") as log:
-        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "sereno", "run", *args, env=env, cwd=cwd,
-                                                       stdout=asyncio.subprocess.DEVNULL, stderr=log)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sereno", "run", *args, env=env, cwd=cwd, stdout=asyncio.subprocess.DEVNULL, stderr=log
+        )
         try:
             yield process
         finally:
@@ -79,8 +86,7 @@ async def stop(process: asyncio.subprocess.Process) -> None:
     assert await asyncio.wait_for(process.wait(), timeout=30) == 0
 
 
-async def test_sigkill_mid_report_resumes_the_same_draft(double: BotApiDouble, database_url: str,
-                                                         tmp_path: Path) -> None:
+async def test_sigkill_mid_report_resumes_the_same_draft(double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
     await prepare(database_url)
     env = environment(double, database_url)
     ana = double.user(REPORTER, "Ana", "es")
@@ -111,7 +117,11 @@ async def test_sigkill_mid_report_resumes_the_same_draft(double: BotApiDouble, d
     [stored] = await rows(database_url, "SELECT ref_code, activity, neighborhood_id, agents, language FROM report")
     assert stored["ref_code"] in done.text
     assert (stored["activity"], stored["neighborhood_id"], stored["agents"], stored["language"]) == (
-        "presence", "old-mill", "3-5", "es")
+        "presence",
+        "old-mill",
+        "3-5",
+        "es",
+    )
     # nothing was asked twice: the restart picked up at the third question
     for once in ("¿Qué está pasando?", "¿Dónde está pasando?", "Entendido: Old Mill"):
         assert len([m for m in ana.messages() if m.text and once in m.text]) <= 1, once
@@ -151,8 +161,7 @@ async def verdict_state(database_url: str) -> str:
     """'recorded' or 'absent' — and fail on anything in between."""
     verdicts = await rows(database_url, "SELECT verifier_id, verdict FROM verdict")
     [incident] = await rows(database_url, "SELECT status, verdict, claimed_by FROM incident")
-    audited = [r["action"] for r in await rows(database_url, "SELECT action FROM audit_event "
-                                                              "WHERE action LIKE 'verdict.%'")]
+    audited = [r["action"] for r in await rows(database_url, "SELECT action FROM audit_event WHERE action LIKE 'verdict.%'")]
     alerts = await rows(database_url, "SELECT id FROM alert")
     if verdicts:
         assert verdicts == [{"verifier_id": ANA, "verdict": "confirmed"}]
@@ -166,10 +175,17 @@ async def verdict_state(database_url: str) -> str:
 
 @pytest.mark.parametrize("kill_after", [0.0, 0.05, "reply"])
 async def test_sigkill_around_a_verdict_records_it_whole_or_not_at_all(
-        double: BotApiDouble, database_url: str, tmp_path: Path, kill_after: float | str) -> None:
+    double: BotApiDouble, database_url: str, tmp_path: Path, kill_after: float | str
+) -> None:
     await prepare(database_url)
-    env = environment(double, database_url, SERENO_ADMIN_IDS=str(ADMIN), SERENO_QUORUM="1", SERENO_URGENT_QUORUM="1",
-                      SERENO_OUTCOME_GRACE_SECONDS=str(GRACE))
+    env = environment(
+        double,
+        database_url,
+        SERENO_ADMIN_IDS=str(ADMIN),
+        SERENO_QUORUM="1",
+        SERENO_URGENT_QUORUM="1",
+        SERENO_OUTCOME_GRACE_SECONDS=str(GRACE),
+    )
     admin = double.user(ADMIN, "Admin", "en")
     async with sereno_run(env, tmp_path, "first"):
         ana, rosa = await to_the_reason(double, admin)
@@ -191,9 +207,11 @@ async def test_sigkill_around_a_verdict_records_it_whole_or_not_at_all(
         await stop(second)
     after_restart = await verdict_state(database_url)
     contacts = len(await rows(database_url, "SELECT report_id FROM report_contact"))
-    print(f"kill after {kill_after}: verdict {at_kill} at the kill, {after_restart} after the restart; "
-          f"reporter told {told_before} time(s) before the kill, {len(outcomes(rosa))} in all; "
-          f"contacts left: {contacts}")
+    print(
+        f"kill after {kill_after}: verdict {at_kill} at the kill, {after_restart} after the restart; "
+        f"reporter told {told_before} time(s) before the kill, {len(outcomes(rosa))} in all; "
+        f"contacts left: {contacts}"
+    )
     if at_kill == "recorded":
         assert after_restart == "recorded"
         # once, or twice when the kill fell between the message and forgetting the contact
@@ -201,10 +219,17 @@ async def test_sigkill_around_a_verdict_records_it_whole_or_not_at_all(
 
 
 async def test_sigkill_after_the_verdict_commits_but_before_the_reporter_is_told_tells_her_once_after_restart(
-        double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    double: BotApiDouble, database_url: str, tmp_path: Path
+) -> None:
     await prepare(database_url)
-    env = environment(double, database_url, SERENO_ADMIN_IDS=str(ADMIN), SERENO_QUORUM="1", SERENO_URGENT_QUORUM="1",
-                      SERENO_OUTCOME_GRACE_SECONDS=str(GRACE))
+    env = environment(
+        double,
+        database_url,
+        SERENO_ADMIN_IDS=str(ADMIN),
+        SERENO_QUORUM="1",
+        SERENO_URGENT_QUORUM="1",
+        SERENO_OUTCOME_GRACE_SECONDS=str(GRACE),
+    )
     admin = double.user(ADMIN, "Admin", "en")
     async with sereno_run(env, tmp_path, "first"):
         ana, rosa = await to_the_reason(double, admin)
@@ -235,10 +260,12 @@ async def test_sigkill_after_the_verdict_commits_but_before_the_reporter_is_told
 
 
 async def test_a_claim_held_when_the_process_died_returns_to_the_queue(
-        double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    double: BotApiDouble, database_url: str, tmp_path: Path
+) -> None:
     await prepare(database_url)
-    env = environment(double, database_url, SERENO_ADMIN_IDS=str(ADMIN),
-                      SERENO_LEASE_MINUTES="0.05", SERENO_URGENT_LEASE_MINUTES="0.05")  # 3-second leases
+    env = environment(
+        double, database_url, SERENO_ADMIN_IDS=str(ADMIN), SERENO_LEASE_MINUTES="0.05", SERENO_URGENT_LEASE_MINUTES="0.05"
+    )  # 3-second leases
     admin = double.user(ADMIN, "Admin", "en")
     async with sereno_run(env, tmp_path, "first"):
         await admin.send_command("/help")
@@ -285,16 +312,22 @@ ANSWERS = {"/lawyer": "being detained right now", "/help": "What I can do", "/ri
 
 def answers(person: FakeUser) -> dict[str, int]:
     """How many times the person got each command's answer."""
-    return {command: len([m for m in person.messages() if m.text and line in m.text])
-            for command, line in ANSWERS.items()}
+    return {command: len([m for m in person.messages() if m.text and line in m.text]) for command, line in ANSWERS.items()}
 
 
 async def test_sigkill_with_webhook_updates_accepted_but_not_handled_loses_none_and_handles_each_once(
-        double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    double: BotApiDouble, database_url: str, tmp_path: Path
+) -> None:
     await prepare(database_url)
     port = free_port()
-    env = environment(double, database_url, SERENO_WEBHOOK_SECRET=SECRET, SERENO_WEB_HOST="127.0.0.1",
-                      SERENO_WEB_PORT=str(port), SERENO_WEBHOOK_REPLAY_SECONDS="1")
+    env = environment(
+        double,
+        database_url,
+        SERENO_WEBHOOK_SECRET=SECRET,
+        SERENO_WEB_HOST="127.0.0.1",
+        SERENO_WEB_PORT=str(port),
+        SERENO_WEBHOOK_REPLAY_SECONDS="1",
+    )
     double.deliver_webhook_to(f"http://127.0.0.1:{port}/telegram", SECRET)
     people = [double.user(REPORTER + n, f"P{n}", "en") for n in range(3)]
     async with sereno_run(env, tmp_path, "first", "--webhook"):
@@ -305,18 +338,22 @@ async def test_sigkill_with_webhook_updates_accepted_but_not_handled_loses_none_
         for person in people:
             for command in ANSWERS:
                 await person.send_command(command)
-        await double.wait_until(lambda: double.webhook_answers.count(200) == 9, timeout=10,
-                                description="every update accepted")
-        await double.wait_until(lambda: all(sum(answers(p).values()) == 1 for p in people), timeout=10,
-                                description="one update of each person in its handler")
+        await double.wait_until(lambda: double.webhook_answers.count(200) == 9, timeout=10, description="every update accepted")
+        await double.wait_until(
+            lambda: all(sum(answers(p).values()) == 1 for p in people),
+            timeout=10,
+            description="one update of each person in its handler",
+        )
     double.answer_delay = 0.0
     in_handler = [next(c for c, n in answers(person).items() if n) for person in people]
     async with sereno_run(env, tmp_path, "second", "--webhook") as second:
         await healthy(port)
-        await double.wait_until(lambda: all(min(answers(p).values()) >= 1 for p in people), timeout=START_TIMEOUT,
-                                description="every update answered after the restart")
-        await wait_for_no_rows(database_url, "SELECT update_id FROM update_inbox WHERE handled_at IS NULL",
-                               timeout=START_TIMEOUT)
+        await double.wait_until(
+            lambda: all(min(answers(p).values()) >= 1 for p in people),
+            timeout=START_TIMEOUT,
+            description="every update answered after the restart",
+        )
+        await wait_for_no_rows(database_url, "SELECT update_id FROM update_inbox WHERE handled_at IS NULL", timeout=START_TIMEOUT)
         await asyncio.sleep(1)  # anything handled twice would have answered by now
         await stop(second)
     accepted = len(await rows(database_url, "SELECT update_id FROM update_inbox"))

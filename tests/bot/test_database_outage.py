@@ -65,8 +65,7 @@ async def to_summary(ana: FakeUser) -> None:
     await ana.wait_text("¿Dónde está pasando?")
     await ana.send_text("Old Mill")
     await ana.wait_text("Old Mill")
-    for question in ("¿Cuándo lo vio?", "¿Cuántos agentes", "¿Cuántos vehículos?", "¿Qué letreros", "algo más",
-                     "foto"):
+    for question in ("¿Cuándo lo vio?", "¿Cuántos agentes", "¿Cuántos vehículos?", "¿Qué letreros", "algo más", "foto"):
         await ana.wait_text(question)
         await ana.press("Omitir")
     await ana.wait_text("revise su reporte")
@@ -74,7 +73,8 @@ async def to_summary(ana: FakeUser) -> None:
 
 @pytest.mark.parametrize("outage", ["refused", "unanswered"])
 async def test_submit_during_an_outage_says_try_again_then_stores_one_report(
-        double: BotApiDouble, pg_url: str, proxy: TcpProxy, caplog: pytest.LogCaptureFixture, outage: str) -> None:
+    double: BotApiDouble, pg_url: str, proxy: TcpProxy, caplog: pytest.LogCaptureFixture, outage: str
+) -> None:
     settings = settings_for(double, proxy.url(pg_url))
     async with running_bot(settings, clock=ManualClock(), poll_timeout=1):
         ana = double.user(REPORTER, "Ana", "es")
@@ -84,9 +84,11 @@ async def test_submit_during_an_outage_says_try_again_then_stores_one_report(
         await ana.press("✅ Enviar")
         sorry = await ana.wait_text("toque Enviar otra vez en un minuto", timeout=CONNECT_TIMEOUT_SECONDS + 5)
         print(f"{outage}: told to try again after {asyncio.get_running_loop().time() - started:.1f} s")
-        assert sorry.text == ("Lo sentimos, su reporte no se pudo guardar en este momento: nuestro sistema no está "
-                              "disponible por un momento. Sigue guardado aquí: por favor, toque Enviar otra vez en "
-                              "un minuto.")
+        assert sorry.text == (
+            "Lo sentimos, su reporte no se pudo guardar en este momento: nuestro sistema no está "
+            "disponible por un momento. Sigue guardado aquí: por favor, toque Enviar otra vez en "
+            "un minuto."
+        )
         await ana.wait_callback_answer()
         assert "Reporte recibido" not in " ".join(m.text or "" for m in ana.messages())
         # anything else needing the database gets the calm outage reply from the error handler
@@ -108,7 +110,8 @@ async def test_submit_during_an_outage_says_try_again_then_stores_one_report(
 
 
 async def test_broadcast_cut_mid_way_completes_after_the_heal_without_losses(
-        double: BotApiDouble, pg_url: str, proxy: TcpProxy) -> None:
+    double: BotApiDouble, pg_url: str, proxy: TcpProxy
+) -> None:
     rate = 50  # messages a second: ~4 s for the whole broadcast
     await queue_alert(pg_url, SUBSCRIBERS, CHANNEL)
     for chat in range(1, SUBSCRIBERS + 1):
@@ -118,8 +121,11 @@ async def test_broadcast_cut_mid_way_completes_after_the_heal_without_losses(
     double.answer_delay = 0.15  # every send is delivered 150 ms before the bot hears of it
     settings = settings_for(double, proxy.url(pg_url), send_per_second=rate)
     async with running_bot(settings, poll_timeout=1) as runtime:
-        await double.wait_until(lambda: sum(deliveries(double, SUBSCRIBERS, CHANNEL).values()) >= SUBSCRIBERS // 3, timeout=30,
-                                description="a third of the broadcast")
+        await double.wait_until(
+            lambda: sum(deliveries(double, SUBSCRIBERS, CHANNEL).values()) >= SUBSCRIBERS // 3,
+            timeout=30,
+            description="a third of the broadcast",
+        )
         in_flight = len(runtime.broadcaster._tasks)  # sends started and not yet answered
         proxy.cut()
         delivered_at_cut = sum(deliveries(double, SUBSCRIBERS, CHANNEL).values())
@@ -137,17 +143,18 @@ async def test_broadcast_cut_mid_way_completes_after_the_heal_without_losses(
     counts = deliveries(double, SUBSCRIBERS, CHANNEL)
     missing = [chat for chat in [CHANNEL, *range(1, SUBSCRIBERS + 1)] if counts[chat] == 0]
     duplicates = sum(n - 1 for n in counts.values() if n > 1)
-    print(f"delivered at the cut {delivered_at_cut}, in flight at the cut {in_flight}, "
-          f"delivered during the outage {delivered_during_outage}, missing {len(missing)}, duplicates {duplicates}, "
-          f"refused connections {proxy.refused}, 429s {double.count_429}")
+    print(
+        f"delivered at the cut {delivered_at_cut}, in flight at the cut {in_flight}, "
+        f"delivered during the outage {delivered_during_outage}, missing {len(missing)}, duplicates {duplicates}, "
+        f"refused connections {proxy.refused}, 429s {double.count_429}"
+    )
     assert leader
     assert missing == []
     assert duplicates <= in_flight
     assert double.count_429 == 0
 
 
-async def test_a_unit_of_work_cut_mid_transaction_raises_unavailable_and_keeps_nothing(
-        pg_url: str, proxy: TcpProxy) -> None:
+async def test_a_unit_of_work_cut_mid_transaction_raises_unavailable_and_keeps_nothing(pg_url: str, proxy: TcpProxy) -> None:
     engine = make_engine(proxy.url(pg_url))
     try:
         uow = SqlUnitOfWorkFactory(engine)

@@ -227,7 +227,8 @@ async def owed_sweep(bot: Harness) -> None:
 
 
 async def test_an_outcome_the_verdict_never_told_is_told_once_by_the_sweep_in_the_reporters_language(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     await join_desk(double, admin, ANA, "Ana")
     await join_desk(double, admin, BEN, "Ben")
@@ -235,8 +236,9 @@ async def test_an_outcome_the_verdict_never_told_is_told_once_by_the_sweep_in_th
     services = bot.runtime.services
     codes = []
     for n, person in enumerate((rosa, luis)):
-        draft = ReportDraft(f"owed-{n}", activity=Activity.CHECKPOINT, point=GeoPoint(34.0574, -118.2130),
-                            neighborhood_id="old-mill")
+        draft = ReportDraft(
+            f"owed-{n}", activity=Activity.CHECKPOINT, point=GeoPoint(34.0574, -118.2130), neighborhood_id="old-mill"
+        )
         submitted = await services.intake.submit(draft, person.chat_id, person.chat_id, ("es", "en")[n])
         assert submitted.incident is not None
         incident_id, codes = submitted.incident.id, [*codes, submitted.report.ref_code]
@@ -258,8 +260,7 @@ async def test_an_outcome_the_verdict_never_told_is_told_once_by_the_sweep_in_th
     assert await bot.rows("SELECT report_id FROM report_contact") == []
 
 
-async def test_a_question_the_verdict_never_sent_is_asked_by_the_sweep_and_answered(
-        bot: Harness, double: BotApiDouble) -> None:
+async def test_a_question_the_verdict_never_sent_is_asked_by_the_sweep_and_answered(bot: Harness, double: BotApiDouble) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     ana = await join_desk(double, admin, ANA, "Ana")
     rosa = double.user(ROSA, "Rosa", "en")
@@ -346,8 +347,9 @@ async def test_verifiers_see_the_reports_photos_without_their_metadata(bot: Harn
     assert not kept.getexif() and b"SecretPhone" not in photo.file.data
     outsider = double.user(ROSA + 10, "Outsider", "en")
     await outsider.send_command("/start")
-    await outsider.press_data(f"d:photos:{(await bot.rows('SELECT id FROM incident'))[0]['id']}",
-                              await outsider.wait_text("Welcome to Sereno"))
+    await outsider.press_data(
+        f"d:photos:{(await bot.rows('SELECT id FROM incident'))[0]['id']}", await outsider.wait_text("Welcome to Sereno")
+    )
     assert "not allowed" in str((await outsider.wait_callback_answer()).get("text"))
     assert not any(m.photo for m in double.sent_messages(ROSA + 10))
 
@@ -359,7 +361,8 @@ def stuffing(tag: str, size: int) -> str:
 
 
 async def test_a_card_stuffed_with_long_reports_answers_and_reasons_fits_and_the_desk_still_works(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     """Issue 15: one account's reports of 1,000 characters each, long answers and long
     reasons grew the card past Telegram's limit: /queue said "something went wrong", Claim
     showed no verdict buttons, pings failed."""
@@ -369,8 +372,13 @@ async def test_a_card_stuffed_with_long_reports_answers_and_reasons_fits_and_the
     details = [stuffing(f"R{n}", MAX_DETAILS_CHARS) for n in range(6)]
     for n, text in enumerate(details):  # four from one account (its limit allows five), two from another
         reporter = ROSA if n < 4 else ROSA + 1
-        draft = ReportDraft(f"stuffed-{n}", activity=Activity.PRESENCE, point=GeoPoint(34.0574, -118.2130),
-                            neighborhood_id="old-mill", details=text)
+        draft = ReportDraft(
+            f"stuffed-{n}",
+            activity=Activity.PRESENCE,
+            point=GeoPoint(34.0574, -118.2130),
+            neighborhood_id="old-mill",
+            details=text,
+        )
         await services.intake.submit(draft, reporter, reporter, "en")
     [incident] = await bot.rows("SELECT id FROM incident")
     incident_id = str(incident["id"])
@@ -402,9 +410,13 @@ async def test_a_card_stuffed_with_long_reports_answers_and_reasons_fits_and_the
 
     await admin.press("📄 Read all reports", message=disagreement)
     await admin.wait_text("Reports of this incident in full (6)")
-    pages = await double.wait_until(lambda: (found := [m.text for m in admin.messages() if m.sent_seq >
-                                                       disagreement.sent_seq and m.text]) and reasons[1] in
-                                    found[-1] and found)
+    pages = await double.wait_until(
+        lambda: (
+            (found := [m.text for m in admin.messages() if m.sent_seq > disagreement.sent_seq and m.text])
+            and reasons[1] in found[-1]
+            and found
+        )
+    )
     assert len(pages) > 1
     everything = "\n".join(pages)
     assert all(text in everything for text in (*details, question, *answers, *reasons))

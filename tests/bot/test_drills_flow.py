@@ -57,7 +57,8 @@ async def work_practice_drill(tomas: FakeUser, verdict: str = "✅ Confirmed") -
 
 
 async def test_a_trainee_works_a_practice_drill_with_the_desk_buttons_and_gets_feedback(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     await import_starter(admin)
     tomas = await join_as_trainee(double, admin)
@@ -72,8 +73,7 @@ async def test_a_trainee_works_a_practice_drill_with_the_desk_buttons_and_gets_f
     await ana.wait_text("The queue is empty.")  # practice never shows in the live queue
 
 
-async def test_a_malformed_scenario_file_gets_a_clear_error_and_stores_nothing(bot: Harness,
-                                                                              double: BotApiDouble) -> None:
+async def test_a_malformed_scenario_file_gets_a_clear_error_and_stores_nothing(bot: Harness, double: BotApiDouble) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     await import_starter(admin)
     await admin.send_command("/drills")
@@ -89,7 +89,8 @@ async def test_a_malformed_scenario_file_gets_a_clear_error_and_stores_nothing(b
 
 
 async def test_a_coordinator_downloads_the_stored_scenarios_and_imports_them_back_unchanged(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     await import_starter(admin)
     await admin.send_command("/drills")
@@ -117,7 +118,8 @@ async def test_someone_off_the_desk_cannot_train_or_import(bot: Harness, double:
 
 
 async def test_a_trainee_who_meets_the_bar_is_proposed_and_a_coordinator_promotes_them(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     await import_starter(admin)
     tomas = await join_as_trainee(double, admin)
@@ -137,8 +139,7 @@ async def test_a_trainee_who_meets_the_bar_is_proposed_and_a_coordinator_promote
     assert sorted(r["action"] for r in promoted) == ["drills.proposed", "role.verifier"]
 
 
-async def test_a_live_drill_is_handled_as_real_and_reaches_no_chat_but_the_desks(bot: Harness,
-                                                                                 double: BotApiDouble) -> None:
+async def test_a_live_drill_is_handled_as_real_and_reaches_no_chat_but_the_desks(bot: Harness, double: BotApiDouble) -> None:
     admin = double.user(ADMIN, "Admin", "en")
     await import_starter(admin)
     ana, ben = await join_desk(double, admin, ANA, "Ana"), await join_desk(double, admin, BEN, "Ben")
@@ -148,8 +149,7 @@ async def test_a_live_drill_is_handled_as_real_and_reaches_no_chat_but_the_desks
     await services.subscriptions.subscribe(ROSA, "en", ["cedar-heights"])
     await admin.send_command("/drills")
     await admin.press("Live drill", message=await admin.wait_text("Your drills:"))
-    await admin.press("Plain-clothes arrest outside the county courthouse",
-                      message=await admin.wait_text("Choose a scenario"))
+    await admin.press("Plain-clothes arrest outside the county courthouse", message=await admin.wait_text("Choose a scenario"))
     started = await admin.wait_text("Live drill started")
     assert "2 verifier(s)" in started.text
     cards = [await person.wait_text("Reports: 3", since_last_action=False) for person in (ana, ben)]
@@ -180,8 +180,7 @@ async def test_a_coordinator_ends_a_live_drill_nobody_decided(bot: Harness, doub
     ana = await join_desk(double, admin, ANA, "Ana")
     await admin.send_command("/drills")
     await admin.press("Live drill", message=await admin.wait_text("Your drills:"))
-    await admin.press("Plain-clothes arrest outside the county courthouse",
-                      message=await admin.wait_text("Choose a scenario"))
+    await admin.press("Plain-clothes arrest outside the county courthouse", message=await admin.wait_text("Choose a scenario"))
     await admin.wait_text("Live drill started")
     card = await ana.wait_text("Reports: 3", since_last_action=False)
     await ana.press("Claim", message=card)

@@ -68,8 +68,10 @@ async def flood(bot: OfflineBot, updates: list[Update]) -> None:
     app, tasks = bot.app, []
     await asyncio.sleep(FLOOD_AT)
     for first in range(0, len(updates), 100):
-        tasks += [asyncio.create_task(app.update_processor.process_update(u, app.process_update(u)))
-                  for u in updates[first:first + 100]]
+        tasks += [
+            asyncio.create_task(app.update_processor.process_update(u, app.process_update(u)))
+            for u in updates[first : first + 100]
+        ]
         await asyncio.sleep(0)  # the next getUpdates round trip
     await asyncio.gather(*tasks)
 
@@ -122,7 +124,7 @@ async def test_the_rest_of_a_flood_is_dropped_as_it_arrives(tmp_path: Path) -> N
         said = [s for s in bot.request.said if s.chat_id == 900_000]
         assert len(said) == limit + 1 and FLOOD_NOTICE in (said[-1].text or "")
         handled = set(bot.app.bot_data[SEEN_KEY])
-        assert handled & {u.update_id for u in updates} == {u.update_id for u in updates[:limit + 1]}
+        assert handled & {u.update_id for u in updates} == {u.update_id for u in updates[: limit + 1]}
         counted = bot.runtime.services.metrics.registry.get_sample_value("sereno_updates_total", {"kind": "message"})
         assert counted == FLOOD
 

@@ -38,46 +38,194 @@ COLLECT = bool(os.environ.get("SERENO_FUZZ_COLLECT"))
 # ── text ─────────────────────────────────────────────────────────────────────────────
 RTL = ["مرحبا بكم في الحي", "שלום עליכם", "‏اعتقال قرب المحطة‏", "‮evil‬", "ICE ‫عند‬ المدرسة"]
 ZERO_WIDTH = ["\u200b", "\u200c\u200d", "\ufeff", "\u2060", "\u00ad", "\u180e", "\u200b" * 50]
-TRICKY = ["", " ", "\n\n", "None", "{name}", "{0}", "%s", "%(x)s", "{", "}", "\x00", "\u0000abc", "🙂" * 30,
-          "Traceback (most recent call last):", "<b>bold</b>", "*_`[", "Skip", "Omitir", "Pick a neighborhood",
-          "Elegir un vecindario", "Old Mill", "90907", "cerca del 90907", "Las Palmas", "las palmas", "99999",
-          "Continue", "✅ Submit", "📝 Report activity", "English", "Español", "/", "//", "@", "\ud7ff",
-          "a" * 4097, "ñ" * 600, "\r\n" * 300]
-KNOWN_COMMANDS = ["start", "report", "cancel", "lawyer", "hotline", "rights", "help", "language", "subscribe",
-                  "mysubscriptions", "unsubscribe", "join", "duty", "languages", "areas", "queue", "invite", "roster",
-                  "alerts", "stats", "export", "linkchannel"]
+TRICKY = [
+    "",
+    " ",
+    "\n\n",
+    "None",
+    "{name}",
+    "{0}",
+    "%s",
+    "%(x)s",
+    "{",
+    "}",
+    "\x00",
+    "\u0000abc",
+    "🙂" * 30,
+    "Traceback (most recent call last):",
+    "<b>bold</b>",
+    "*_`[",
+    "Skip",
+    "Omitir",
+    "Pick a neighborhood",
+    "Elegir un vecindario",
+    "Old Mill",
+    "90907",
+    "cerca del 90907",
+    "Las Palmas",
+    "las palmas",
+    "99999",
+    "Continue",
+    "✅ Submit",
+    "📝 Report activity",
+    "English",
+    "Español",
+    "/",
+    "//",
+    "@",
+    "\ud7ff",
+    "a" * 4097,
+    "ñ" * 600,
+    "\r\n" * 300,
+]
+KNOWN_COMMANDS = [
+    "start",
+    "report",
+    "cancel",
+    "lawyer",
+    "hotline",
+    "rights",
+    "help",
+    "language",
+    "subscribe",
+    "mysubscriptions",
+    "unsubscribe",
+    "join",
+    "duty",
+    "languages",
+    "areas",
+    "queue",
+    "invite",
+    "roster",
+    "alerts",
+    "stats",
+    "export",
+    "linkchannel",
+]
 
 short_text = st.text(max_size=60)
 long_text = st.tuples(st.text(min_size=1, max_size=20), st.integers(1000, 10_000)).map(
-    lambda p: (p[0] * (p[1] // len(p[0]) + 1))[: p[1]])
+    lambda p: (p[0] * (p[1] // len(p[0]) + 1))[: p[1]]
+)
 any_text = st.one_of(
-    short_text, short_text, st.sampled_from(TRICKY), st.sampled_from(RTL), long_text,
+    short_text,
+    short_text,
+    st.sampled_from(TRICKY),
+    st.sampled_from(RTL),
+    long_text,
     st.lists(st.sampled_from(ZERO_WIDTH + RTL + ["x", " ", "ICE"]), max_size=20).map("".join),
 )
-command_name = st.one_of(st.sampled_from(KNOWN_COMMANDS), st.sampled_from(KNOWN_COMMANDS),
-                         st.from_regex(r"[a-z_]{1,20}", fullmatch=True))
+command_name = st.one_of(
+    st.sampled_from(KNOWN_COMMANDS), st.sampled_from(KNOWN_COMMANDS), st.from_regex(r"[a-z_]{1,20}", fullmatch=True)
+)
 command_args = st.one_of(
-    st.just(""), short_text, st.sampled_from(["on", "off", "all", "en es", "xx", "trainee", "verifier", "coordinator",
-                                              "admin", "las-palmas old-mill", "ABCD1234", "-1",
-                                              "99999999999999999999", "²", "١٢", "7 ²",
-                                              "csv ²", "cap 9999999999999999999999"]),
+    st.just(""),
+    short_text,
+    st.sampled_from(
+        [
+            "on",
+            "off",
+            "all",
+            "en es",
+            "xx",
+            "trainee",
+            "verifier",
+            "coordinator",
+            "admin",
+            "las-palmas old-mill",
+            "ABCD1234",
+            "-1",
+            "99999999999999999999",
+            "²",
+            "١٢",
+            "7 ²",
+            "csv ²",
+            "cap 9999999999999999999999",
+        ]
+    ),
 )
 command_text = st.builds(
     lambda name, suffix, args: f"/{name}{suffix}" + (f" {args}" if args else ""),
-    command_name, st.sampled_from(["", "", "", "@sereno_bench_bot", "@other_bot", "@"]), command_args,
+    command_name,
+    st.sampled_from(["", "", "", "@sereno_bench_bot", "@other_bot", "@"]),
+    command_args,
 )
+
 
 # ── callback data ────────────────────────────────────────────────────────────────────
 def forged_templates(incidents: list[str], alerts: list[str]) -> st.SearchStrategy[str]:
-    ids = st.one_of(st.sampled_from(incidents or ["x"]), st.sampled_from(alerts or ["0"]), st.uuids().map(str),
-                    st.integers(-10**20, 10**20).map(str), short_text)
+    ids = st.one_of(
+        st.sampled_from(incidents or ["x"]),
+        st.sampled_from(alerts or ["0"]),
+        st.uuids().map(str),
+        st.integers(-(10**20), 10**20).map(str),
+        short_text,
+    )
     users = st.sampled_from([ADMIN, SEED_REPORTER, 20_000, 0, -1, 2**63, "²", "١", "0x1", " 1"]).map(str)
-    value = st.one_of(st.sampled_from(["confirmed", "debunked", "unverifiable", "needs_info", "admin", "coordinator",
-                                       "verifier", "revoked", "update", "clear", "active", "all_clear", "en", "es",
-                                       "submit", "edit", "cancel", "summary", "now", "checkpoint", "1", ""]), short_text)
-    prefix = st.sampled_from(["d:claim", "d:v", "d:release", "d:merge", "d:separate", "d:info", "a:u", "a:c", "a",
-                              "r", "f", "s:t", "s:r", "s:loc", "s:done", "s:all", "c", "lang", "legal", "m", "r:do",
-                              "r:activity", "r:where", "r:nb", "r:skip", "r:edit", "r:lawyer", "role", "d", "", "x"])
+    value = st.one_of(
+        st.sampled_from(
+            [
+                "confirmed",
+                "debunked",
+                "unverifiable",
+                "needs_info",
+                "admin",
+                "coordinator",
+                "verifier",
+                "revoked",
+                "update",
+                "clear",
+                "active",
+                "all_clear",
+                "en",
+                "es",
+                "submit",
+                "edit",
+                "cancel",
+                "summary",
+                "now",
+                "checkpoint",
+                "1",
+                "",
+            ]
+        ),
+        short_text,
+    )
+    prefix = st.sampled_from(
+        [
+            "d:claim",
+            "d:v",
+            "d:release",
+            "d:merge",
+            "d:separate",
+            "d:info",
+            "a:u",
+            "a:c",
+            "a",
+            "r",
+            "f",
+            "s:t",
+            "s:r",
+            "s:loc",
+            "s:done",
+            "s:all",
+            "c",
+            "lang",
+            "legal",
+            "m",
+            "r:do",
+            "r:activity",
+            "r:where",
+            "r:nb",
+            "r:skip",
+            "r:edit",
+            "r:lawyer",
+            "role",
+            "d",
+            "",
+            "x",
+        ]
+    )
     data = st.one_of(
         st.builds(lambda p, i, v: f"{p}:{i}:{v}", prefix, ids, value),
         st.builds(lambda p, i: f"{p}:{i}", prefix, ids),
@@ -85,17 +233,47 @@ def forged_templates(incidents: list[str], alerts: list[str]) -> st.SearchStrate
         st.builds(lambda p, i, v, n: f"{p}:{i}:{v}"[:n], prefix, ids, value, st.integers(0, 12)),  # truncated
         st.builds(lambda p, i, v, n: f"{p}:{i}:{v}" * n, prefix, ids, value, st.integers(20, 200)),  # oversized
         st.binary(max_size=64).map(lambda b: b.decode("latin-1")),  # binary-ish
-        st.sampled_from(["m:report", "m:lawyer", "m:rights", "m:help", "m:language", "lang:en", "lang:es",
-                         "lang:zz", "c:deadbeef", "c:0000000", "legal:", "legal:las-palmas", "s:t:ffffffff"]),
+        st.sampled_from(
+            [
+                "m:report",
+                "m:lawyer",
+                "m:rights",
+                "m:help",
+                "m:language",
+                "lang:en",
+                "lang:es",
+                "lang:zz",
+                "c:deadbeef",
+                "c:0000000",
+                "legal:",
+                "legal:las-palmas",
+                "s:t:ffffffff",
+            ]
+        ),
     )
     return data
 
 
 # ── places ───────────────────────────────────────────────────────────────────────────
 locations = st.one_of(
-    st.sampled_from([(90.0, 0.0), (-90.0, 0.0), (90.0, 180.0), (-90.0, -180.0), (0.0, 180.0), (0.0, -180.0),
-                     (34.0565, -118.2577), (34.0565, 179.9999), (51.5, -0.1), (0.0, 0.0), (91.0, 0.0), (0.0, 181.0),
-                     (-1000.0, 1000.0), (1e300, -1e300)]),
+    st.sampled_from(
+        [
+            (90.0, 0.0),
+            (-90.0, 0.0),
+            (90.0, 180.0),
+            (-90.0, -180.0),
+            (0.0, 180.0),
+            (0.0, -180.0),
+            (34.0565, -118.2577),
+            (34.0565, 179.9999),
+            (51.5, -0.1),
+            (0.0, 0.0),
+            (91.0, 0.0),
+            (0.0, 181.0),
+            (-1000.0, 1000.0),
+            (1e300, -1e300),
+        ]
+    ),
     st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
     st.tuples(st.floats(33.9, 34.2), st.floats(-118.4, -118.1)),
 )
@@ -112,43 +290,95 @@ action = st.one_of(
     st.tuples(st.just("location"), locations, st.one_of(st.none(), st.floats(0, 1500), st.just(-5.0))),
     st.tuples(st.just("photo"), st.text(max_size=40), st.one_of(st.none(), st.integers(0, 2**31))),
     st.tuples(st.just("document"), st.sampled_from(["image/jpeg", "image/png", "video/mp4", "application/pdf", None])),
-    st.tuples(st.just("media"), st.sampled_from(["video", "voice", "audio", "sticker", "contact", "dice", "location_live",
-                                                 "venue", "new_chat_members", "left_chat_member", "caption_only"])),
+    st.tuples(
+        st.just("media"),
+        st.sampled_from(
+            [
+                "video",
+                "voice",
+                "audio",
+                "sticker",
+                "contact",
+                "dice",
+                "location_live",
+                "venue",
+                "new_chat_members",
+                "left_chat_member",
+                "caption_only",
+            ]
+        ),
+    ),
     st.tuples(st.just("edited"), any_text),
     st.tuples(st.just("channel_post"), st.one_of(any_text, st.builds(lambda a: f"/linkchannel {a}", short_text))),
     st.tuples(st.just("my_chat_member"), st.sampled_from(["member", "kicked", "left", "administrator"])),
-    st.tuples(st.just("odd"), st.sampled_from(["inline_query", "poll_answer", "chat_join_request", "chat_member",
-                                               "message_reaction", "empty", "shipping_query"])),
+    st.tuples(
+        st.just("odd"),
+        st.sampled_from(
+            ["inline_query", "poll_answer", "chat_join_request", "chat_member", "message_reaction", "empty", "shipping_query"]
+        ),
+    ),
     st.tuples(st.just("redeliver")),
 )
-person = st.fixed_dictionaries({
-    "user": st.sampled_from(FUZZ_USERS),
-    "language": st.sampled_from([None, "en", "es", "fr", "ar", "zh-hans", "", "es-MX", "EN"]),
-    "chat": st.sampled_from(["private"] * 4 + list(GROUPS)),
-    "actions": st.lists(action, min_size=5, max_size=60),
-})
+person = st.fixed_dictionaries(
+    {
+        "user": st.sampled_from(FUZZ_USERS),
+        "language": st.sampled_from([None, "en", "es", "fr", "ar", "zh-hans", "", "es-MX", "EN"]),
+        "chat": st.sampled_from(["private"] * 4 + list(GROUPS)),
+        "actions": st.lists(action, min_size=5, max_size=60),
+    }
+)
 batch = st.lists(person, min_size=1, max_size=5)
 
 COORDINATOR, VERIFIER = 2, 3
 STAFF = (ADMIN, COORDINATOR, VERIFIER)
 STAFF_UPDATES = int(os.environ.get("SERENO_FUZZ_STAFF_UPDATES", "4000"))
-staff_command = st.sampled_from([
-    "/duty on", "/duty off", "/queue", "/roster", "/alerts", "/stats", "/stats ²", "/stats 0", "/stats 99999999999999999999",
-    "/export", "/export csv ²", "/invite", "/invite trainee",
-    "/invite verifier", "/invite coordinator", "/invite admin", "/areas all", "/areas las-palmas", "/areas nowhere",
-    "/languages en es", "/languages xx", "/linkchannel", "/join ABCD-EFGH", "/subscribe", "/mysubscriptions"])
-staff_action = st.one_of(
-    action, st.tuples(st.just("press"), st.integers(0, 30)), st.tuples(st.just("press"), st.integers(0, 30)),
-    st.tuples(st.just("command"), staff_command), st.tuples(st.just("command"), staff_command),
+staff_command = st.sampled_from(
+    [
+        "/duty on",
+        "/duty off",
+        "/queue",
+        "/roster",
+        "/alerts",
+        "/stats",
+        "/stats ²",
+        "/stats 0",
+        "/stats 99999999999999999999",
+        "/export",
+        "/export csv ²",
+        "/invite",
+        "/invite trainee",
+        "/invite verifier",
+        "/invite coordinator",
+        "/invite admin",
+        "/areas all",
+        "/areas las-palmas",
+        "/areas nowhere",
+        "/languages en es",
+        "/languages xx",
+        "/linkchannel",
+        "/join ABCD-EFGH",
+        "/subscribe",
+        "/mysubscriptions",
+    ]
 )
-staff_person = st.fixed_dictionaries({
-    "user": st.sampled_from(STAFF),
-    "language": st.sampled_from([None, "en", "es"]),
-    "chat": st.sampled_from(["private"] * 6 + list(GROUPS)),
-    "actions": st.lists(staff_action, min_size=5, max_size=60),
-})
-staff_batch = st.tuples(st.lists(staff_person, min_size=1, max_size=2, unique_by=lambda p: p["user"]),
-                        st.lists(person, min_size=1, max_size=3)).map(lambda pair: pair[0] + pair[1])
+staff_action = st.one_of(
+    action,
+    st.tuples(st.just("press"), st.integers(0, 30)),
+    st.tuples(st.just("press"), st.integers(0, 30)),
+    st.tuples(st.just("command"), staff_command),
+    st.tuples(st.just("command"), staff_command),
+)
+staff_person = st.fixed_dictionaries(
+    {
+        "user": st.sampled_from(STAFF),
+        "language": st.sampled_from([None, "en", "es"]),
+        "chat": st.sampled_from(["private"] * 6 + list(GROUPS)),
+        "actions": st.lists(staff_action, min_size=5, max_size=60),
+    }
+)
+staff_batch = st.tuples(
+    st.lists(staff_person, min_size=1, max_size=2, unique_by=lambda p: p["user"]), st.lists(person, min_size=1, max_size=3)
+).map(lambda pair: pair[0] + pair[1])
 
 
 class Fuzzer:
@@ -229,11 +459,18 @@ class Fuzzer:
             return {"update_id": uid, "channel_post": body}
         if kind == "my_chat_member":
             bot_user = {"id": 999000, "is_bot": True, "first_name": "Sereno"}
-            return {"update_id": uid, "my_chat_member": {
-                "chat": chat, "from": sender, "date": int(time.time()),
-                "old_chat_member": {"status": "member", "user": bot_user},
-                "new_chat_member": {"status": act[1], "user": bot_user, "until_date": 0}
-                if act[1] == "kicked" else _member(act[1], bot_user)}}
+            return {
+                "update_id": uid,
+                "my_chat_member": {
+                    "chat": chat,
+                    "from": sender,
+                    "date": int(time.time()),
+                    "old_chat_member": {"status": "member", "user": bot_user},
+                    "new_chat_member": {"status": act[1], "user": bot_user, "until_date": 0}
+                    if act[1] == "kicked"
+                    else _member(act[1], bot_user),
+                },
+            }
         if kind == "odd":
             return ODD[act[1]](uid, sender, chat)
         if kind == "redeliver":
@@ -255,7 +492,7 @@ class Fuzzer:
 
     def check_replies(self) -> None:
         """Everything said since the last check reads as a sensible message."""
-        said = self.bot.request.said[self.checked:]
+        said = self.bot.request.said[self.checked :]
         self.checked = len(self.bot.request.said)
         for item in said:
             if item.method == "answercallbackquery":
@@ -285,11 +522,22 @@ class Fuzzer:
 
 def _member(status: str, bot_user: dict[str, Any]) -> dict[str, Any]:
     if status == "administrator":
-        return {"status": status, "user": bot_user, "can_be_edited": False, "is_anonymous": False,
-                "can_manage_chat": True, "can_delete_messages": False, "can_manage_video_chats": False,
-                "can_restrict_members": False, "can_promote_members": False, "can_change_info": False,
-                "can_invite_users": False, "can_post_stories": False, "can_edit_stories": False,
-                "can_delete_stories": False}
+        return {
+            "status": status,
+            "user": bot_user,
+            "can_be_edited": False,
+            "is_anonymous": False,
+            "can_manage_chat": True,
+            "can_delete_messages": False,
+            "can_manage_video_chats": False,
+            "can_restrict_members": False,
+            "can_promote_members": False,
+            "can_change_info": False,
+            "can_invite_users": False,
+            "can_post_stories": False,
+            "can_edit_stories": False,
+            "can_delete_stories": False,
+        }
     return {"status": status, "user": bot_user}
 
 
@@ -297,13 +545,24 @@ MEDIA = {
     "video": lambda u: {"video": {"file_id": "v", "file_unique_id": "v", "width": 1, "height": 1, "duration": 1}},
     "voice": lambda u: {"voice": {"file_id": "v", "file_unique_id": "v", "duration": 1}},
     "audio": lambda u: {"audio": {"file_id": "a", "file_unique_id": "a", "duration": 1}},
-    "sticker": lambda u: {"sticker": {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
-                                      "is_animated": False, "is_video": False, "type": "regular"}},
+    "sticker": lambda u: {
+        "sticker": {
+            "file_id": "s",
+            "file_unique_id": "s",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        }
+    },
     "contact": lambda u: {"contact": {"phone_number": "+15550100", "first_name": "X"}},
     "dice": lambda u: {"dice": {"emoji": "🎲", "value": 3}},
     "location_live": lambda u: {"location": {"latitude": 34.05, "longitude": -118.25, "live_period": 60}},
-    "venue": lambda u: {"venue": {"location": {"latitude": 34.05, "longitude": -118.25}, "title": "Old Mill",
-                                  "address": "x"}, "location": {"latitude": 34.05, "longitude": -118.25}},
+    "venue": lambda u: {
+        "venue": {"location": {"latitude": 34.05, "longitude": -118.25}, "title": "Old Mill", "address": "x"},
+        "location": {"latitude": 34.05, "longitude": -118.25},
+    },
     "new_chat_members": lambda u: {"new_chat_members": [{"id": 999000, "is_bot": True, "first_name": "Sereno"}]},
     "left_chat_member": lambda u: {"left_chat_member": {"id": 5, "is_bot": False, "first_name": "X"}},
     "caption_only": lambda u: {"caption": "{name} None Traceback"},
@@ -311,21 +570,52 @@ MEDIA = {
 
 ODD = {
     "inline_query": lambda u, s, c: {"update_id": u, "inline_query": {"id": str(u), "from": s, "query": "x", "offset": ""}},
-    "poll_answer": lambda u, s, c: {"update_id": u, "poll_answer": {
-        "poll_id": "p", "user": s, "option_ids": [0], "option_persistent_ids": ["0"]}},
-    "chat_join_request": lambda u, s, c: {"update_id": u, "chat_join_request": {
-        "chat": c, "from": s, "user_chat_id": s["id"], "date": int(time.time())}},
-    "chat_member": lambda u, s, c: {"update_id": u, "chat_member": {
-        "chat": c, "from": s, "date": int(time.time()), "old_chat_member": {"status": "left", "user": s},
-        "new_chat_member": {"status": "member", "user": s}}},
-    "message_reaction": lambda u, s, c: {"update_id": u, "message_reaction": {
-        "chat": c, "message_id": 1, "user": s, "date": int(time.time()), "old_reaction": [],
-        "new_reaction": [{"type": "emoji", "emoji": "👍"}]}},
+    "poll_answer": lambda u, s, c: {
+        "update_id": u,
+        "poll_answer": {"poll_id": "p", "user": s, "option_ids": [0], "option_persistent_ids": ["0"]},
+    },
+    "chat_join_request": lambda u, s, c: {
+        "update_id": u,
+        "chat_join_request": {"chat": c, "from": s, "user_chat_id": s["id"], "date": int(time.time())},
+    },
+    "chat_member": lambda u, s, c: {
+        "update_id": u,
+        "chat_member": {
+            "chat": c,
+            "from": s,
+            "date": int(time.time()),
+            "old_chat_member": {"status": "left", "user": s},
+            "new_chat_member": {"status": "member", "user": s},
+        },
+    },
+    "message_reaction": lambda u, s, c: {
+        "update_id": u,
+        "message_reaction": {
+            "chat": c,
+            "message_id": 1,
+            "user": s,
+            "date": int(time.time()),
+            "old_reaction": [],
+            "new_reaction": [{"type": "emoji", "emoji": "👍"}],
+        },
+    },
     "empty": lambda u, s, c: {"update_id": u},
-    "shipping_query": lambda u, s, c: {"update_id": u, "shipping_query": {
-        "id": str(u), "from": s, "invoice_payload": "x",
-        "shipping_address": {"country_code": "US", "state": "", "city": "x", "street_line1": "x", "street_line2": "",
-                             "post_code": "1"}}},
+    "shipping_query": lambda u, s, c: {
+        "update_id": u,
+        "shipping_query": {
+            "id": str(u),
+            "from": s,
+            "invoice_payload": "x",
+            "shipping_address": {
+                "country_code": "US",
+                "state": "",
+                "city": "x",
+                "street_line1": "x",
+                "street_line2": "",
+                "post_code": "1",
+            },
+        },
+    },
 }
 
 
@@ -336,9 +626,19 @@ async def seed(bot: OfflineBot) -> dict[str, Any]:
 
     invite = await bot.runtime.services.roster.invite(ADMIN, Role.VERIFIER)
     sender, chat = user(SEED_REPORTER), private(SEED_REPORTER)
-    script: list[str | tuple[str, ...]] = ["/start", "/report", ":activity:checkpoint", "pin",
-                                           ":when:now", ":agents:3-5", ":vehicles:2-3", ":uniform:ice",
-                                           ":skip:details", ":skip:photo", ":do:submit"]
+    script: list[str | tuple[str, ...]] = [
+        "/start",
+        "/report",
+        ":activity:checkpoint",
+        "pin",
+        ":when:now",
+        ":agents:3-5",
+        ":vehicles:2-3",
+        ":uniform:ice",
+        ":skip:details",
+        ":skip:photo",
+        ":do:submit",
+    ]
     for _ in range(2):
         for step in script:
             uid = bot.update_id()
@@ -389,8 +689,9 @@ def test_fuzzed_updates_never_crash_never_grant_authority_and_read_well(tmp_path
 
     logging.getLogger().addHandler(errors)
     started = time.perf_counter()
-    context = offline_bot(tmp_path, admin_ids=str(ADMIN), flood_max_updates=120, reports_per_window=20,
-                          send_group_per_minute=1_000_000)  # 20 a minute per group is Telegram's, not under test
+    context = offline_bot(
+        tmp_path, admin_ids=str(ADMIN), flood_max_updates=120, reports_per_window=20, send_group_per_minute=1_000_000
+    )  # 20 a minute per group is Telegram's, not under test
     bot = loop.run_until_complete(context.__aenter__())
     try:
         loop.run_until_complete(seed(bot))
@@ -401,8 +702,9 @@ def test_fuzzed_updates_never_crash_never_grant_authority_and_read_well(tmp_path
         seen_errors = 0
 
         def fuzz_until(target: int, people: st.SearchStrategy[list[dict[str, Any]]]) -> None:
-            @settings(max_examples=120, deadline=None, database=None, phases=[Phase.generate],
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=120, deadline=None, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+            )
             @given(people=people, forged=st.lists(fuzzer.forged, min_size=1, max_size=20))
             def run(people: list[dict[str, Any]], forged: list[str]) -> None:
                 nonlocal seen_errors
@@ -432,6 +734,7 @@ def test_fuzzed_updates_never_crash_never_grant_authority_and_read_well(tmp_path
         if COLLECT:
             import collections
             import traceback
+
             kinds = collections.Counter((i.method, (i.text or "")[:70]) for i in bot.request.said)
             for k, n in kinds.most_common(80):
                 print(n, k)
@@ -446,8 +749,10 @@ def test_fuzzed_updates_never_crash_never_grant_authority_and_read_well(tmp_path
         assert not errors.records, [r.getMessage() for r in errors.records[:5]]
         reports = loop.run_until_complete(bot.rows("SELECT count(*) AS n FROM report"))[0]["n"]
         elapsed = time.perf_counter() - started
-        print(f"\nfuzzed {fuzzer.processed} updates in {elapsed:.1f} s; {len(bot.request.said)} replies checked; "
-              f"{reports} reports stored; desk state unchanged after the first {unprivileged} (no role)")
+        print(
+            f"\nfuzzed {fuzzer.processed} updates in {elapsed:.1f} s; {len(bot.request.said)} replies checked; "
+            f"{reports} reports stored; desk state unchanged after the first {unprivileged} (no role)"
+        )
         assert unprivileged >= TARGET_UPDATES
     finally:
         logging.getLogger().removeHandler(errors)

@@ -114,7 +114,8 @@ IMPOSSIBLE_PINS = [(999.0, -118.2577), (34.0565, 200.0), (math.nan, -118.2577), 
 
 @pytest.mark.parametrize(("lat", "lon"), IMPOSSIBLE_PINS, ids=["lat 999", "lon 200", "NaN", "Infinity"])
 async def test_a_pin_that_is_no_place_is_refused_politely_and_the_question_stays_open(
-        bot: Harness, double: BotApiDouble, lat: float, lon: float) -> None:
+    bot: Harness, double: BotApiDouble, lat: float, lon: float
+) -> None:
     ana = double.user(USER, "Ana")
     await start_in(ana, "en")
     await to_place(ana)
@@ -130,7 +131,8 @@ async def test_a_pin_that_is_no_place_is_refused_politely_and_the_question_stays
 
 @pytest.mark.parametrize(("lat", "lon"), IMPOSSIBLE_PINS, ids=["lat 999", "lon 200", "NaN", "Infinity"])
 async def test_subscribing_with_a_pin_that_is_no_place_is_refused_politely(
-        bot: Harness, double: BotApiDouble, lat: float, lon: float) -> None:
+    bot: Harness, double: BotApiDouble, lat: float, lon: float
+) -> None:
     maria = double.user(USER + 1, "Maria")
     await maria.send_command("/subscribe")
     await maria.wait_text("Choose the neighborhoods")
@@ -170,7 +172,8 @@ async def submit_counting_photos(bot: Harness, user: FakeUser) -> int:
 
 
 async def test_a_picture_of_too_many_pixels_is_refused_as_a_document_or_a_photo_and_the_draft_kept(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     ana = double.user(USER, "Ana")
     await start_in(ana, "en")
     await to_photo(ana)
@@ -184,21 +187,18 @@ async def test_a_picture_of_too_many_pixels_is_refused_as_a_document_or_a_photo_
     assert await submit_counting_photos(bot, ana) == 1
 
 
-async def test_a_photo_telegram_says_is_too_large_is_refused_without_downloading_it(
-        bot: Harness, double: BotApiDouble) -> None:
+async def test_a_photo_telegram_says_is_too_large_is_refused_without_downloading_it(bot: Harness, double: BotApiDouble) -> None:
     ana = double.user(USER, "Ana")
     await start_in(ana, "en")
     await to_photo(ana)
-    size = {"file_id": "AgACAgEAAxkBAAIhuge", "file_unique_id": "AQADhuge", "width": 13370, "height": 13370,
-            "file_size": 695_000}
+    size = {"file_id": "AgACAgEAAxkBAAIhuge", "file_unique_id": "AQADhuge", "width": 13370, "height": 13370, "file_size": 695_000}
     message = {"message_id": 900, "from": ana.user_dict, "chat": ana.chat_dict, "date": 0, "photo": [size]}
     double.push_update({"message": message})
     await ana.wait_text("That picture is too large to open safely", since_last_action=False)
     assert double.calls_to("getFile") == []
 
 
-async def test_a_photo_beyond_the_most_a_report_holds_is_refused_and_the_others_kept(
-        bot: Harness, double: BotApiDouble) -> None:
+async def test_a_photo_beyond_the_most_a_report_holds_is_refused_and_the_others_kept(bot: Harness, double: BotApiDouble) -> None:
     ana = double.user(USER, "Ana")
     await start_in(ana, "en")
     await to_photo(ana)

@@ -58,8 +58,16 @@ async def test_english_report_with_pin_and_photo_is_stored_safely(bot: Harness, 
     await ana.wait_text("Photo received")
     await ana.press("Continue")
     summary = await ana.wait_text("Please check your report")
-    for expected in ("Checkpoint or vehicle stop", "Las Palmas (shared location)", "Happening now", "3–5",
-                     "2–3", "ICE", "Two unmarked SUVs", "1 attached"):
+    for expected in (
+        "Checkpoint or vehicle stop",
+        "Las Palmas (shared location)",
+        "Happening now",
+        "3–5",
+        "2–3",
+        "ICE",
+        "Two unmarked SUVs",
+        "1 attached",
+    ):
         assert expected in summary.text
     await ana.press("✅ Submit")
     done = await ana.wait_text("Report received")
@@ -80,7 +88,8 @@ async def test_english_report_with_pin_and_photo_is_stored_safely(bot: Harness, 
 
 @pytest.mark.parametrize(("app_language", "language"), [("es", "es"), ("pt-BR", "pt"), ("zh-hans", "zh"), ("ar", "ar")])
 async def test_start_greets_in_the_telegram_apps_language_and_keeps_it(
-        bot: Harness, double: BotApiDouble, app_language: str, language: str) -> None:
+    bot: Harness, double: BotApiDouble, app_language: str, language: str
+) -> None:
     t = translator(language)
     person = double.user(REPORTER + 2, "Luz", app_language)
     await person.send_command("/start")
@@ -122,8 +131,7 @@ async def test_spanish_report_with_typed_ambiguous_place_and_skips(bot: Harness,
     assert {"Riverside", "Eastfield"} <= set(luis.buttons())
     await luis.press("Eastfield")
     await luis.wait_text("Vecindario: Eastfield")
-    for question in ("¿Cuándo lo vio?", "¿Cuántos agentes", "¿Cuántos vehículos?", "¿Qué letreros", "algo más",
-                     "foto"):
+    for question in ("¿Cuándo lo vio?", "¿Cuántos agentes", "¿Cuántos vehículos?", "¿Qué letreros", "algo más", "foto"):
         await answer(luis, question, "Omitir")
     summary = await luis.wait_text("revise su reporte")
     assert "cerca del 90907 → Eastfield" in summary.text
@@ -142,8 +150,14 @@ async def test_edit_from_the_summary_changes_one_answer(bot: Harness, double: Bo
     await ana.wait_text("Where is it happening?")
     await ana.send_text("Old Mill")
     await ana.wait_text("Got it: Old Mill.")
-    for question, label in (("When did you", "Earlier today"), ("How many agents", "1–2"), ("How many vehicles", "1"),
-                            ("What markings", "Plain clothes"), ("Anything else", "Skip"), ("send a photo", "Skip")):
+    for question, label in (
+        ("When did you", "Earlier today"),
+        ("How many agents", "1–2"),
+        ("How many vehicles", "1"),
+        ("What markings", "Plain clothes"),
+        ("Anything else", "Skip"),
+        ("send a photo", "Skip"),
+    ):
         await answer(ana, question, label)
     await ana.wait_text("Please check your report")
     await ana.press("✏️ Edit")

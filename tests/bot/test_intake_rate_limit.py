@@ -35,5 +35,3 @@ async def test_the_rate_limit_refuses_politely_and_keeps_the_draft(bot: Harness,
     await ana.press("📝 Report activity")
     await ana.wait_text("please wait about 10 min")
     assert len(await bot.rows("SELECT * FROM report")) == 1
-
-

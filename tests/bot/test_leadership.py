@@ -62,9 +62,17 @@ async def wait_flags(ports: list[int], want: list[bool | None], timeout: float) 
 
 def replica_env(double: BotApiDouble, database_url: str, port: int, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERENO_")}
-    env.update(SERENO_TELEGRAM_TOKEN=TEST_TOKEN, SERENO_TELEGRAM_API_URL=double.api_url,
-               SERENO_HMAC_KEY=TEST_HMAC_KEY, SERENO_DATABASE_URL=database_url, SERENO_WEBHOOK_SECRET=SECRET,
-               SERENO_WEB_HOST="127.0.0.1", SERENO_WEB_PORT=str(port), SERENO_LOG_FORMAT="json", **settings)
+    env.update(
+        SERENO_TELEGRAM_TOKEN=TEST_TOKEN,
+        SERENO_TELEGRAM_API_URL=double.api_url,
+        SERENO_HMAC_KEY=TEST_HMAC_KEY,
+        SERENO_DATABASE_URL=database_url,
+        SERENO_WEBHOOK_SECRET=SECRET,
+        SERENO_WEB_HOST="127.0.0.1",
+        SERENO_WEB_PORT=str(port),
+        SERENO_LOG_FORMAT="json",
+        **settings,
+    )
     return env
 
 
@@ -77,9 +85,19 @@ async def replicas(envs: list[dict[str, str]], logs: Path) -> AsyncIterator[list
     try:
         for index, env in enumerate(envs):
             with (logs / f"{index}.log").open("wb") as log:
-                processes.append(await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "sereno", "run", "--webhook", env=env, cwd=logs,
-                    stdout=asyncio.subprocess.DEVNULL, stderr=log))
+                processes.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "sereno",
+                        "run",
+                        "--webhook",
+                        env=env,
+                        cwd=logs,
+                        stdout=asyncio.subprocess.DEVNULL,
+                        stderr=log,
+                    )
+                )
             await wait_flags([int(env["SERENO_WEB_PORT"])], [index == 0], timeout=30)
         yield processes
     finally:
@@ -111,15 +129,26 @@ def leadership_intervals(log: Path) -> list[tuple[datetime, datetime | None]]:
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-async def test_one_replica_leads_and_another_takes_over_when_it_dies(double: BotApiDouble, database_url: str,
-                                                                      tmp_path: Path) -> None:
+async def test_one_replica_leads_and_another_takes_over_when_it_dies(
+    double: BotApiDouble, database_url: str, tmp_path: Path
+) -> None:
     await migrate(database_url)
     ports = [free_port(), free_port()]
     processes = []
     for port in ports:
-        processes.append(await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "sereno", "run", "--webhook", env=replica_env(double, database_url, port), cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
+        processes.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "sereno",
+                "run",
+                "--webhook",
+                env=replica_env(double, database_url, port),
+                cwd=tmp_path,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+        )
         if port == ports[0]:
             await wait_flags(ports[:1], [True], timeout=30)  # the first one up takes the lead
     try:
@@ -136,7 +165,8 @@ async def test_one_replica_leads_and_another_takes_over_when_it_dies(double: Bot
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_a_leader_cut_off_by_a_silent_network_steps_down_and_the_other_leads_after_it(
-        double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    double: BotApiDouble, database_url: str, tmp_path: Path
+) -> None:
     await migrate(database_url)
     ports = [free_port(), free_port()]
     async with TcpProxy() as proxy:
@@ -149,8 +179,11 @@ async def test_a_leader_cut_off_by_a_silent_network_steps_down_and_the_other_lea
             proxy.heal()
     [(first_began, first_ended), *_] = leadership_intervals(tmp_path / "0.log")
     [(second_began, _)] = leadership_intervals(tmp_path / "1.log")
-    print(f"the first stepped down {(second_began - first_ended).total_seconds():.1f} s before the second led"
-          if first_ended else "the first never stepped down")
+    print(
+        f"the first stepped down {(second_began - first_ended).total_seconds():.1f} s before the second led"
+        if first_ended
+        else "the first never stepped down"
+    )
     assert first_ended is not None and first_began < first_ended < second_began
 
 
@@ -163,14 +196,25 @@ async def queue_channel_alerts(database_url: str, channel: int, numbers: range) 
     engine = make_engine(database_url)
     try:
         now = datetime.now(UTC)
-        publisher = Publisher(AlertPolicy(channel_posts=ChannelPosts.PER_LANGUAGE),
-                              Gazetteer(parse_geojson(DEMO_REGION.read_text())).adjacent)
+        publisher = Publisher(
+            AlertPolicy(channel_posts=ChannelPosts.PER_LANGUAGE), Gazetteer(parse_geojson(DEMO_REGION.read_text())).adjacent
+        )
         async with SqlUnitOfWorkFactory(engine)() as tx:
             if numbers.start == 0:
                 await tx.channels.save(ChannelLink("harbor-view", channel, "Harbor View alerts", LANGUAGES, now))
             for number in numbers:
-                incident = Incident(f"incident-{number}", IncidentStatus.DECIDED, Tier.HIGH, Activity.PRESENCE,
-                                    "harbor-view", GeoPoint(34.0387, -118.2799), None, now, now, 1)
+                incident = Incident(
+                    f"incident-{number}",
+                    IncidentStatus.DECIDED,
+                    Tier.HIGH,
+                    Activity.PRESENCE,
+                    "harbor-view",
+                    GeoPoint(34.0387, -118.2799),
+                    None,
+                    now,
+                    now,
+                    1,
+                )
                 await tx.incidents.add(incident)
                 assert await publisher.on_decided(tx, incident, Verdict.CONFIRMED, 2, now) is not None
             await tx.commit()
@@ -180,7 +224,8 @@ async def queue_channel_alerts(database_url: str, channel: int, numbers: range) 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_a_new_leader_keeps_the_channel_limit_its_predecessor_filled(
-        double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    double: BotApiDouble, database_url: str, tmp_path: Path
+) -> None:
     channel = -1_001_000_001
     await migrate(database_url)
     await replace_neighborhoods(database_url, parse_geojson(DEMO_REGION.read_text()))
@@ -189,16 +234,18 @@ async def test_a_new_leader_keeps_the_channel_limit_its_predecessor_filled(
     ports = [free_port(), free_port()]
     async with replicas([replica_env(double, database_url, port) for port in ports], tmp_path) as processes:
         await queue_channel_alerts(database_url, channel, range(0, 3))  # 21 posts: a minute holds 20
-        await double.wait_until(lambda: deliveries(double, 0, channel)[channel] >= 20, timeout=30,
-                                description="the channel's minute filled")
+        await double.wait_until(
+            lambda: deliveries(double, 0, channel)[channel] >= 20, timeout=30, description="the channel's minute filled"
+        )
         processes[0].send_signal(signal.SIGTERM)  # a rolling restart: the leader hands over
         started = time.monotonic()
         await wait_flags(ports[1:], [True], timeout=30)
         print(f"handed over in {time.monotonic() - started:.2f} s")
         await queue_channel_alerts(database_url, channel, range(3, 4))  # seven more, for the new leader
         await asyncio.sleep(5)  # it claims them within a second or two, and must hold them
-        held = await database_rows(database_url, "SELECT state FROM outbox WHERE alert_id IN "
-                                                 "(SELECT id FROM alert WHERE incident_id = 'incident-3')")
+        held = await database_rows(
+            database_url, "SELECT state FROM outbox WHERE alert_id IN (SELECT id FROM alert WHERE incident_id = 'incident-3')"
+        )
     print(f"429s {double.count_429}, channel posts {deliveries(double, 0, channel)[channel]}")
     assert double.count_429 == 0
     assert deliveries(double, 0, channel)[channel] == 20
@@ -206,16 +253,23 @@ async def test_a_new_leader_keeps_the_channel_limit_its_predecessor_filled(
 
 
 def command_from(person: int, update_id: int, text: str = "/start") -> dict[str, object]:
-    return {"update_id": update_id, "message": {
-        "message_id": update_id, "date": int(time.time()), "text": text,
-        "chat": {"id": person, "type": "private", "first_name": "P"},
-        "from": {"id": person, "is_bot": False, "first_name": "P", "language_code": "en"},
-        "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "text": text,
+            "chat": {"id": person, "type": "private", "first_name": "P"},
+            "from": {"id": person, "is_bot": False, "first_name": "P", "language_code": "en"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+        },
+    }
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_a_followers_replies_and_the_leaders_broadcast_together_keep_the_tokens_limit(
-        double: BotApiDouble, database_url: str, tmp_path: Path) -> None:
+    double: BotApiDouble, database_url: str, tmp_path: Path
+) -> None:
     subscribers, channel, people = 300, -1_001_000_001, range(8_000_001, 8_000_061)
     await migrate(database_url)
     await replace_neighborhoods(database_url, parse_geojson(DEMO_REGION.read_text()))
@@ -228,16 +282,23 @@ async def test_a_followers_replies_and_the_leaders_broadcast_together_keep_the_t
     ports = [free_port(), free_port()]
     async with replicas([replica_env(double, database_url, port) for port in ports], tmp_path):
         await queue_alert(database_url, subscribers, channel)
-        await double.wait_until(lambda: sum(deliveries(double, subscribers, channel).values()) >= 30, timeout=30,
-                                description="the broadcast under way")
+        await double.wait_until(
+            lambda: sum(deliveries(double, subscribers, channel).values()) >= 30,
+            timeout=30,
+            description="the broadcast under way",
+        )
         async with aiohttp.ClientSession() as session:
             for update_id, person in enumerate(people, start=1):  # 15 people a second write to the follower
-                async with session.post(f"http://127.0.0.1:{ports[1]}/telegram", json=command_from(person, update_id),
-                                        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+                async with session.post(
+                    f"http://127.0.0.1:{ports[1]}/telegram",
+                    json=command_from(person, update_id),
+                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+                ) as response:
                     assert response.status == 200
                 await asyncio.sleep(1 / 15)
-        await double.wait_until(lambda: all(double.sent_messages(person) for person in people), timeout=60,
-                                description="every person answered")
+        await double.wait_until(
+            lambda: all(double.sent_messages(person) for person in people), timeout=60, description="every person answered"
+        )
         broadcast = sum(deliveries(double, subscribers, channel).values())
     print(f"429s {double.count_429}; {broadcast} broadcast messages and {len(people)} replies")
     assert double.count_429 == 0

@@ -28,7 +28,8 @@ def settings_overrides() -> dict[str, object]:
 
 
 async def test_a_full_flow_logs_no_secret_no_reporter_id_and_no_report_text(
-        bot: Harness, double: BotApiDouble, caplog: pytest.LogCaptureFixture) -> None:
+    bot: Harness, double: BotApiDouble, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     await staff(bot)
     await link_channel(bot, double)
@@ -72,11 +73,13 @@ def test_json_lines_are_one_object_per_record(capsys: pytest.CaptureFixture[str]
     assert line["level"] == "INFO" and line["logger"] == "sereno" and line["message"] == "ready with key [redacted]"
 
 
-def test_tracebacks_extra_fields_and_database_passwords_are_redacted_in_json_lines(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_tracebacks_extra_fields_and_database_passwords_are_redacted_in_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     password = "pg-Secret/pass word"
-    settings = Settings(telegram_token=TEST_TOKEN, hmac_key=TEST_HMAC_KEY,
-                        database_url=f"postgresql+asyncpg://sereno:{quote(password, safe='')}@db/sereno")
+    settings = Settings(
+        telegram_token=TEST_TOKEN,
+        hmac_key=TEST_HMAC_KEY,
+        database_url=f"postgresql+asyncpg://sereno:{quote(password, safe='')}@db/sereno",
+    )
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
@@ -85,8 +88,7 @@ def test_tracebacks_extra_fields_and_database_passwords_are_redacted_in_json_lin
         try:
             raise ConnectionError(f"cannot reach {settings.database_url} for /bot{TEST_TOKEN}/getMe")
         except ConnectionError:
-            logging.getLogger("sereno").exception("outage", extra={"url": settings.database_url},
-                                                  stack_info=True)
+            logging.getLogger("sereno").exception("outage", extra={"url": settings.database_url}, stack_info=True)
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)

@@ -72,9 +72,15 @@ async def link_channel(double: BotApiDouble, admin: FakeUser) -> int:
     command = str((await admin.wait_text("/linkchannel ")).text).splitlines()[-1]
     double.add_chat(CHANNEL, type="channel", title="Harbor View alerts")
     double.set_chat_member(CHANNEL, double.bot_user["id"], "administrator")
-    post = {"channel_post": {"message_id": 1, "date": int(time.time()), "text": command,
-                             "chat": {"id": CHANNEL, "type": "channel", "title": "Harbor View alerts"},
-                             "entities": [{"type": "bot_command", "offset": 0, "length": 12}]}}
+    post = {
+        "channel_post": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "text": command,
+            "chat": {"id": CHANNEL, "type": "channel", "title": "Harbor View alerts"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 12}],
+        }
+    }
     update_id = double.push_update(post)
     await admin.wait_text("Linked Harbor View alerts")
     return update_id
@@ -157,7 +163,8 @@ async def observed(runtime: Runtime, double: BotApiDouble) -> tuple[list[object]
     async with runtime.engine.connect() as conn:
         state: list[object] = [[dict(r) for r in (await conn.execute(text(sql))).mappings()] for sql in STATE]
     calls: Counter[tuple[str, object]] = Counter(
-        (call.method, call.params.get("chat_id")) for method in SENDS for call in double.calls_to(method))
+        (call.method, call.params.get("chat_id")) for method in SENDS for call in double.calls_to(method)
+    )
     return state, calls
 
 
@@ -174,8 +181,9 @@ async def deliver_again(double: BotApiDouble, story: Story) -> None:
         await person.wait_text(HOTLINE)
 
 
-def assert_same(state: list[object], again: list[object], calls: Counter[tuple[str, object]],
-                calls_again: Counter[tuple[str, object]]) -> None:
+def assert_same(
+    state: list[object], again: list[object], calls: Counter[tuple[str, object]], calls_again: Counter[tuple[str, object]]
+) -> None:
     changed = {sql: (before, after) for sql, before, after in zip(STATE, state, again, strict=True) if before != after}
     assert not changed, changed
     assert calls_again == calls, (calls_again - calls, calls - calls_again)

@@ -39,8 +39,9 @@ async def handled(database_url: str, update_id: int) -> None:
     """Wait until the replica that got `update_id` stored what it led to (a person reads the
     answer before moving on, slower than this commit)."""
     for _ in range(200):
-        if await database_rows(database_url, f"SELECT 1 FROM update_inbox WHERE update_id = {update_id} "
-                                             "AND handled_at IS NOT NULL"):
+        if await database_rows(
+            database_url, f"SELECT 1 FROM update_inbox WHERE update_id = {update_id} AND handled_at IS NOT NULL"
+        ):
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"update {update_id} was not handled")
@@ -48,7 +49,8 @@ async def handled(database_url: str, update_id: int) -> None:
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite is one process by nature
 async def test_a_report_whose_steps_go_to_different_replicas_completes_and_is_stored_once(
-        double: BotApiDouble, database_url: str) -> None:
+    double: BotApiDouble, database_url: str
+) -> None:
     async with replicas(double, database_url, 3) as urls:
         ana = double.user(REPORTER, "Ana", "en")
         steps: list[tuple[int, Callable[[], Awaitable[int]], str]] = [
@@ -74,18 +76,26 @@ async def test_a_report_whose_steps_go_to_different_replicas_completes_and_is_st
         for expected in ("SR-", "555-0100"):
             assert expected in reply.text
         # Telegram delivers the Submit again, to another replica: nothing is stored or said twice
-        async with aiohttp.ClientSession() as session, session.post(
-                urls[2], json=double.get_update(ana.update_ids[-1]),
-                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                urls[2], json=double.get_update(ana.update_ids[-1]), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            ) as response,
+        ):
             assert response.status == 200
         await ana.send_command("/lawyer")  # handled after anything queued before it
         await ana.wait_text("555-0100")
-    [report] = await database_rows(database_url, "SELECT ref_code, activity, neighborhood_id, agents, vehicles, "
-                                                 "uniform, details FROM report")
+    [report] = await database_rows(
+        database_url, "SELECT ref_code, activity, neighborhood_id, agents, vehicles, uniform, details FROM report"
+    )
     assert report["ref_code"] in reply.text
     assert (report["activity"], report["neighborhood_id"], report["agents"], report["vehicles"], report["uniform"]) == (
-        "checkpoint", "old-mill", "3-5", "2-3", "ice")
+        "checkpoint",
+        "old-mill",
+        "3-5",
+        "2-3",
+        "ice",
+    )
     assert "Two unmarked SUVs" in str(report["details"])
     assert len([m for m in ana.messages() if m.text and "Report received" in m.text]) == 1
     assert "I don't know that command" not in " ".join(m.text or "" for m in ana.messages())
-

@@ -50,14 +50,26 @@ async def test_rights_card_in_english_is_calm_accurate_and_short(bot: Harness, d
     await start_in(ana, "en")
     await ana.send_command("/rights")
     card = await ana.wait_text("Know your rights")
-    for fact in ("not legal advice", "right to remain silent", "Do not open the door",
-                 "warrant signed by a judge", "I-200 or I-205", "slide any warrant under the door",
-                 "Am I free to leave?", "Do not sign anything", "do not show false documents",
-                 "Do not run, argue or resist", "I do not consent to your entry or to a search",
-                 "If not, say that you want to remain silent and to speak to a lawyer",
-                 "carry them with you", "Different rules apply at the border and at immigration checkpoints",
-                 "government does not provide one", "notarios", "DOJ-accredited representatives",
-                 "Legal hotline (Puerto Sereno Rapid Response Legal Line (fictional)): 555-0100"):
+    for fact in (
+        "not legal advice",
+        "right to remain silent",
+        "Do not open the door",
+        "warrant signed by a judge",
+        "I-200 or I-205",
+        "slide any warrant under the door",
+        "Am I free to leave?",
+        "Do not sign anything",
+        "do not show false documents",
+        "Do not run, argue or resist",
+        "I do not consent to your entry or to a search",
+        "If not, say that you want to remain silent and to speak to a lawyer",
+        "carry them with you",
+        "Different rules apply at the border and at immigration checkpoints",
+        "government does not provide one",
+        "notarios",
+        "DOJ-accredited representatives",
+        "Legal hotline (Puerto Sereno Rapid Response Legal Line (fictional)): 555-0100",
+    ):
         assert fact in (card.text or ""), fact
     assert len(card.text or "") < 4096 and "parse_mode" not in card.params
     assert "🛡️ Know your rights" in ana.buttons()
@@ -73,12 +85,23 @@ async def test_rights_card_in_spanish(bot: Harness, double: BotApiDouble) -> Non
     await start_in(luis, "es")
     await luis.send_command("/rights")
     card = await luis.wait_text("Conozca sus derechos")
-    for fact in ("no es asesoría legal", "derecho a guardar silencio", "No abra la puerta",
-                 "orden judicial firmada por un juez", "I-200 o I-205", "¿Soy libre de irme?",
-                 "No firme nada", "documentos falsos", "«notarios»", "acreditados por el Departamento de Justicia",
-                 "No corra, no discuta y no se resista", "No doy mi consentimiento", "hablar con un abogado",
-                 "puestos de control migratorio",
-                 "555-0100"):
+    for fact in (
+        "no es asesoría legal",
+        "derecho a guardar silencio",
+        "No abra la puerta",
+        "orden judicial firmada por un juez",
+        "I-200 o I-205",
+        "¿Soy libre de irme?",
+        "No firme nada",
+        "documentos falsos",
+        "«notarios»",
+        "acreditados por el Departamento de Justicia",
+        "No corra, no discuta y no se resista",
+        "No doy mi consentimiento",
+        "hablar con un abogado",
+        "puestos de control migratorio",
+        "555-0100",
+    ):
         assert fact in (card.text or ""), fact
     assert "remain silent" not in (card.text or "")
 
@@ -88,17 +111,30 @@ async def test_help_shows_region_legal_aid_then_a_chosen_neighborhoods(bot: Harn
     await start_in(ana, "en")
     await ana.send_command("/help")
     help_text = (await ana.wait_text("What I can do")).text or ""
-    for expected in ("/rights – know your rights", "555-0100", "Puerto Sereno Immigrant Legal Center (fictional): 555-0110",
-                     "https://example.org/legal-center", "Languages: English, Spanish", "Free consultations",
-                     "Beware of “notarios”", "Choose yours"):
+    for expected in (
+        "/rights – know your rights",
+        "555-0100",
+        "Puerto Sereno Immigrant Legal Center (fictional): 555-0110",
+        "https://example.org/legal-center",
+        "Languages: English, Spanish",
+        "Free consultations",
+        "Beware of “notarios”",
+        "Choose yours",
+    ):
         assert expected in help_text, expected
     assert "Las Palmas Community Legal Services" not in help_text
     assert {"Las Palmas", "Harbor View", "Northgate", "📝 Report activity"} <= set(ana.buttons())
 
     await ana.press("Las Palmas")
     local = (await ana.wait_text("Legal help in Las Palmas")).text or ""
-    order = [local.index(name) for name in ("Las Palmas Community Legal Services", "Eastside Immigration Attorneys",
-                                             "Puerto Sereno Immigrant Legal Center")]
+    order = [
+        local.index(name)
+        for name in (
+            "Las Palmas Community Legal Services",
+            "Eastside Immigration Attorneys",
+            "Puerto Sereno Immigrant Legal Center",
+        )
+    ]
     assert order == sorted(order)
     assert "555-0130" in local and "+1 555-0131" in local and "Legal hotline (Puerto Sereno" in local
     assert "Beware of “notarios”" in local
@@ -145,8 +181,7 @@ async def test_rights_inside_a_report_keeps_it_and_the_report_gets_its_neighborh
     await ana.wait_text("Am I free to leave?")
     await ana.send_text("Harbor View")
     await ana.wait_text("Got it: Harbor View.")
-    for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else",
-                     "send a photo"):
+    for question in ("When did you", "How many agents", "How many vehicles", "What markings", "Anything else", "send a photo"):
         await answer(ana, question, "Skip")
     await answer(ana, "Please check your report", "✅ Submit")
     done = (await ana.wait_text("Report received")).text or ""
@@ -176,7 +211,8 @@ async def test_without_a_resources_file_help_keeps_the_hotline_setting(bot: Harn
 
 
 async def test_help_shows_the_legal_aid_of_the_subscribed_neighborhood_and_language_follows(
-        bot: Harness, double: BotApiDouble) -> None:
+    bot: Harness, double: BotApiDouble
+) -> None:
     rosa = double.user(USER + 9, "Rosa", "en")
     await start_in(rosa, "en")
     await rosa.send_command("/subscribe")

@@ -22,8 +22,7 @@ async def next_notification(sock: socket.socket) -> bytes:
     return await asyncio.wait_for(asyncio.get_running_loop().sock_recv(sock, 4096), timeout=30)
 
 
-async def test_run_polls_the_configured_api_tells_systemd_and_stops_on_sigterm(double: BotApiDouble,
-                                                                              tmp_path: Path) -> None:
+async def test_run_polls_the_configured_api_tells_systemd_and_stops_on_sigterm(double: BotApiDouble, tmp_path: Path) -> None:
     notifications = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # systemd's NOTIFY_SOCKET
     notifications.bind(str(tmp_path / "notify"))
     notifications.setblocking(False)
@@ -38,11 +37,18 @@ async def test_run_polls_the_configured_api_tells_systemd_and_stops_on_sigterm(d
         WATCHDOG_USEC="200000",  # a ping every 0.1 s
     )
     admin = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sereno", "admin", "import-neighborhoods", str(DEMO_REGION), env=env, cwd=tmp_path)
+        sys.executable, "-m", "sereno", "admin", "import-neighborhoods", str(DEMO_REGION), env=env, cwd=tmp_path
+    )
     assert await admin.wait() == 0
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sereno", "run", env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "sereno",
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         user = double.user(7_000_001, "Ana", "en")
@@ -71,13 +77,24 @@ async def test_run_polls_the_configured_api_tells_systemd_and_stops_on_sigterm(d
 
 async def test_link_channel_from_the_command_line_checks_the_bots_rights(double: BotApiDouble, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERENO_")}
-    env.update(SERENO_TELEGRAM_TOKEN=TEST_TOKEN, SERENO_TELEGRAM_API_URL=double.api_url, SERENO_HMAC_KEY=TEST_HMAC_KEY,
-               SERENO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}")
+    env.update(
+        SERENO_TELEGRAM_TOKEN=TEST_TOKEN,
+        SERENO_TELEGRAM_API_URL=double.api_url,
+        SERENO_HMAC_KEY=TEST_HMAC_KEY,
+        SERENO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
+    )
 
     async def sereno(*args: str) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "sereno", *args, env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "-m",
+            "sereno",
+            *args,
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         out, _ = await process.communicate()
         assert process.returncode is not None
         return process.returncode, out.decode()
@@ -85,7 +102,9 @@ async def test_link_channel_from_the_command_line_checks_the_bots_rights(double:
     assert (await sereno("admin", "import-neighborhoods", str(DEMO_REGION)))[0] == 0
     channel = -1_001_555_000
     assert await sereno("admin", "link-channel", "harbor-view", str(channel)) == (
-        2, f"sereno: chat {channel} cannot be reached: add the bot to it first.\n")
+        2,
+        f"sereno: chat {channel} cannot be reached: add the bot to it first.\n",
+    )
     double.add_chat(channel, type="channel", title="Harbor View alerts")
     code, out = await sereno("admin", "link-channel", "harbor-view", str(channel))
     assert code == 2 and "needs to: be an administrator, post messages, edit messages" in out
@@ -109,27 +128,44 @@ async def _failing_bot_api(answer: bytes) -> asyncio.Server:
 
 
 NOT_HTTP = b"NOT HTTP AT ALL\r\n\r\n"  # aiohttp's parse error quotes the request URL, token and all
-NOT_FOUND = b'HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}'  # PTB's InvalidToken quotes the token
+NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}"  # PTB's InvalidToken quotes the token
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
-@pytest.mark.parametrize(("answer", "explained"), [
-    (NOT_HTTP, "run failed: NetworkError: aiohttp.ClientResponseError: 400"),
-    (NOT_FOUND, "run failed: InvalidToken: The token `[redacted]` was rejected by the server"),
-], ids=["not-http", "not-found"])
+@pytest.mark.parametrize(
+    ("answer", "explained"),
+    [
+        (NOT_HTTP, "run failed: NetworkError: aiohttp.ClientResponseError: 400"),
+        (NOT_FOUND, "run failed: InvalidToken: The token `[redacted]` was rejected by the server"),
+    ],
+    ids=["not-http", "not-found"],
+)
 async def test_a_failing_bot_api_is_explained_without_the_token_or_the_key(
-        tmp_path: Path, log_format: str, answer: bytes, explained: str) -> None:
+    tmp_path: Path, log_format: str, answer: bytes, explained: str
+) -> None:
     api = await _failing_bot_api(answer)
     port = api.sockets[0].getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERENO_")}
-    env.update(SERENO_TELEGRAM_TOKEN=TEST_TOKEN, SERENO_TELEGRAM_API_URL=f"http://127.0.0.1:{port}",
-               SERENO_HMAC_KEY=TEST_HMAC_KEY, SERENO_LOG_FORMAT=log_format,
-               SERENO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}")
+    env.update(
+        SERENO_TELEGRAM_TOKEN=TEST_TOKEN,
+        SERENO_TELEGRAM_API_URL=f"http://127.0.0.1:{port}",
+        SERENO_HMAC_KEY=TEST_HMAC_KEY,
+        SERENO_LOG_FORMAT=log_format,
+        SERENO_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
+    )
     try:
         for verbose in ((), ("-v",)):  # -v: the traceback is logged too
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "sereno", *verbose, "run", env=env, cwd=tmp_path,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                sys.executable,
+                "-m",
+                "sereno",
+                *verbose,
+                "run",
+                env=env,
+                cwd=tmp_path,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = await asyncio.wait_for(process.communicate(), timeout=60)
             printed = out.decode() + err.decode()
             assert process.returncode == 1, printed

@@ -40,24 +40,35 @@ def free_port() -> int:
 async def served(double: BotApiDouble, database_url: str) -> AsyncIterator[tuple[Runtime, str]]:
     await seed_region(database_url)
     port = free_port()
-    settings = settings_for(double, database_url, webhook_secret=SECRET, web_host="127.0.0.1", web_port=port,
-                            webhook_url="https://sereno.example.org/telegram")
+    settings = settings_for(
+        double,
+        database_url,
+        webhook_secret=SECRET,
+        web_host="127.0.0.1",
+        web_port=port,
+        webhook_url="https://sereno.example.org/telegram",
+    )
     async with running_bot(settings, clock=ManualClock(), webhook=True) as runtime:
         yield runtime, f"http://127.0.0.1:{port}"
 
 
 def start_update(update_id: int, text: str = "/start") -> dict[str, Any]:
-    return {"update_id": update_id, "message": {
-        "message_id": update_id, "date": int(time.time()), "text": text,
-        "chat": {"id": USER, "type": "private", "first_name": "Ana"},
-        "from": {"id": USER, "is_bot": False, "first_name": "Ana", "language_code": "en"},
-        "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "text": text,
+            "chat": {"id": USER, "type": "private", "first_name": "Ana"},
+            "from": {"id": USER, "is_bot": False, "first_name": "Ana", "language_code": "en"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+        },
+    }
 
 
 async def post(base: str, body: object, secret: str | None = SECRET) -> int:
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
-    async with aiohttp.ClientSession() as session, session.post(f"{base}/telegram", json=body,
-                                                                  headers=headers) as response:
+    async with aiohttp.ClientSession() as session, session.post(f"{base}/telegram", json=body, headers=headers) as response:
         return response.status
 
 
@@ -66,8 +77,7 @@ async def get(base: str, path: str, headers: dict[str, str] | None = None) -> tu
         return response.status, await response.text()
 
 
-async def test_updates_need_the_secret_token_and_are_processed_once(served: tuple[Runtime, str],
-                                                                    double: BotApiDouble) -> None:
+async def test_updates_need_the_secret_token_and_are_processed_once(served: tuple[Runtime, str], double: BotApiDouble) -> None:
     _, base = served
     [hook] = [c for c in double.calls_to("setWebhook")]
     assert hook.params["url"] == "https://sereno.example.org/telegram" and hook.params["secret_token"] == SECRET
@@ -85,18 +95,34 @@ async def test_updates_need_the_secret_token_and_are_processed_once(served: tupl
 
 
 async def post_raw(base: str, body: bytes) -> int:
-    async with aiohttp.ClientSession() as session, session.post(
-            f"{base}/telegram", data=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET,
-                                                    "Content-Type": "application/json"}) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{base}/telegram", data=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+        ) as response,
+    ):
         return response.status
 
 
-NOT_UPDATES = [b"null", b"[]", b"[1, 2]", b"42", b'"an update"', b"{", b"not json", b"", b'{"message": {}}',
-               b'{"update_id": "7"}', b'{"update_id": true}', b'{"update_id": 7, "message": "text"}']
+NOT_UPDATES = [
+    b"null",
+    b"[]",
+    b"[1, 2]",
+    b"42",
+    b'"an update"',
+    b"{",
+    b"not json",
+    b"",
+    b'{"message": {}}',
+    b'{"update_id": "7"}',
+    b'{"update_id": true}',
+    b'{"update_id": 7, "message": "text"}',
+]
 
 
 async def test_a_body_that_is_not_an_update_gets_400_and_nothing_is_handled(
-        served: tuple[Runtime, str], double: BotApiDouble) -> None:
+    served: tuple[Runtime, str], double: BotApiDouble
+) -> None:
     _, base = served
     double.user(USER, "Ana", "en")
     assert {body: await post_raw(base, body) for body in NOT_UPDATES} == {body: 400 for body in NOT_UPDATES}
@@ -163,8 +189,13 @@ async def test_the_public_map_and_the_feeds_show_the_active_alert(served: tuple[
     services = runtime.services
     for user in (11, 12):
         await services.roster.redeem((await services.roster.invite(None, Role.VERIFIER)).code, user, str(user))
-    draft = ReportDraft("f" * 32, activity=Activity.PRESENCE, point=GeoPoint(34.0564, -118.2568),
-                        neighborhood_id="las-palmas", details="a plate 7ABC123 and Juanita Perez")
+    draft = ReportDraft(
+        "f" * 32,
+        activity=Activity.PRESENCE,
+        point=GeoPoint(34.0564, -118.2568),
+        neighborhood_id="las-palmas",
+        details="a plate 7ABC123 and Juanita Perez",
+    )
     submitted = await services.intake.submit(draft, 99, 99, "en")
     assert submitted.incident is not None
     for user in (11, 12):
@@ -182,8 +213,11 @@ async def test_the_public_map_and_the_feeds_show_the_active_alert(served: tuple[
     status, cap = await get(base, "/feeds/alerts.cap")
     assert status == 200 and len(ET.fromstring(cap).findall("{urn:oasis:names:tc:emergency:cap:1.2}alert")) == 1
     status, index = await get(base, "/cap/index.atom")
-    [cap_link] = [link.get("href") or "" for link in ET.fromstring(index).iter("{http://www.w3.org/2005/Atom}link")
-                  if link.get("type") == "application/cap+xml"]
+    [cap_link] = [
+        link.get("href") or ""
+        for link in ET.fromstring(index).iter("{http://www.w3.org/2005/Atom}link")
+        if link.get("type") == "application/cap+xml"
+    ]
     status, alert = await get(base, cap_link.removeprefix(base))
     assert status == 200 and ET.fromstring(alert).tag == "{urn:oasis:names:tc:emergency:cap:1.2}alert"
     for body in (page, atom, cap, index, alert):
@@ -200,8 +234,7 @@ async def queue_an_alert_for_a_subscriber(runtime: Runtime) -> None:
     await services.subscriptions.subscribe(USER, "en", ["las-palmas"])
     for user in (11, 12):
         await services.roster.redeem((await services.roster.invite(None, Role.VERIFIER)).code, user, str(user))
-    draft = ReportDraft("e" * 32, activity=Activity.PRESENCE, point=GeoPoint(34.0564, -118.2568),
-                        neighborhood_id="las-palmas")
+    draft = ReportDraft("e" * 32, activity=Activity.PRESENCE, point=GeoPoint(34.0564, -118.2568), neighborhood_id="las-palmas")
     submitted = await services.intake.submit(draft, 99, 99, "en")
     assert submitted.incident is not None
     for user in (11, 12):
@@ -247,7 +280,8 @@ def sample(metrics: str, name: str, **labels: str) -> float:
 
 
 async def test_metrics_show_the_process_the_build_the_jobs_the_leadership_and_the_webhook(
-        served: tuple[Runtime, str], double: BotApiDouble) -> None:
+    served: tuple[Runtime, str], double: BotApiDouble
+) -> None:
     runtime, base = served
     double.user(USER, "Ana", "en")
     assert await post(base, start_update(20)) == 200

@@ -58,9 +58,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ]
         ]
     )
-    await update.message.reply_text(
-        "<b>Welcome!</b> Continue?", parse_mode="HTML", reply_markup=keyboard
-    )
+    await update.message.reply_text("<b>Welcome!</b> Continue?", parse_mode="HTML", reply_markup=keyboard)
 
 
 async def where(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -112,11 +110,7 @@ async def double() -> AsyncIterator[BotApiDouble]:
 @pytest.fixture
 async def app(double: BotApiDouble) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
     application = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .base_url(f"{double.api_url}/bot")
-        .base_file_url(f"{double.api_url}/file/bot")
-        .build()
+        ApplicationBuilder().token(TOKEN).base_url(f"{double.api_url}/bot").base_file_url(f"{double.api_url}/file/bot").build()
     )
     application.add_handler(TypeHandler(Update, record_update), group=-1)
     application.add_handler(CommandHandler("start", start))
@@ -184,9 +178,7 @@ async def test_start_html_is_parsed_and_keyboard_echoed(
     sent = double.calls_to("sendMessage")[-1]
     assert sent.result["reply_markup"]["inline_keyboard"][0][1]["callback_data"] == "answer:no"
     command_update = double.get_update(ana.update_ids[-1])
-    assert command_update["message"]["entities"] == [
-        {"type": "bot_command", "offset": 0, "length": 6}
-    ]
+    assert command_update["message"]["entities"] == [{"type": "bot_command", "offset": 0, "length": 6}]
 
 
 async def test_button_press_yields_answered_callback_query(
@@ -211,9 +203,7 @@ async def test_button_press_yields_answered_callback_query(
         await ana.press("Maybe")
 
 
-async def test_redeliver_shows_same_update_again(
-    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
-) -> None:
+async def test_redeliver_shows_same_update_again(double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     ana = double.user(42)
     update_id = await ana.send_text("once")
     await ana.wait_text("echo: once")
@@ -227,9 +217,7 @@ async def test_redeliver_shows_same_update_again(
     assert seen.count(update_id) == 2 and seen.count(later) == 1
 
 
-async def test_photo_upload_round_trip(
-    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
-) -> None:
+async def test_photo_upload_round_trip(double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     jpeg = make_jpeg(1000, 500)
     ana = double.user(42)
     update_id = await ana.send_photo(jpeg, caption="look")
@@ -250,9 +238,7 @@ async def test_photo_upload_round_trip(
     assert double.sent_messages(42)[-1].photo_bytes == jpeg
 
 
-async def test_reply_keyboard_location_and_sticker(
-    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
-) -> None:
+async def test_reply_keyboard_location_and_sticker(double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     ana = double.user(42)
     await ana.send_command("where")
     await ana.wait_text("Where are you?")
@@ -267,15 +253,11 @@ async def test_reply_keyboard_location_and_sticker(
 
 
 # PTB itself warns about RetryAfter.retry_after's future type when building the error.
-ignore_retry_after_warning = pytest.mark.filterwarnings(
-    "ignore::telegram.warnings.PTBDeprecationWarning"
-)
+ignore_retry_after_warning = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 
 @ignore_retry_after_warning
-async def test_enforced_limits_answer_429(
-    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
-) -> None:
+async def test_enforced_limits_answer_429(double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     double.user(42)
     double.enforce_limits(global_per_second=30, private_per_second=1, group_per_minute=20)
     await app.bot.send_message(42, "first")
@@ -307,9 +289,7 @@ async def test_group_limit_per_minute(double: BotApiDouble, http: aiohttp.Client
 
 
 @ignore_retry_after_warning
-async def test_forced_429(
-    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
-) -> None:
+async def test_forced_429(double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     double.user(42)
     double.force_429(times=2, retry_after=3)
     for _ in range(2):
@@ -326,9 +306,7 @@ async def test_forced_429(
     }
 
 
-async def test_blocked_user_gets_403(
-    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
-) -> None:
+async def test_blocked_user_gets_403(double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     double.user(42)
     double.block(42)
     with pytest.raises(Forbidden, match="bot was blocked by the user"):
@@ -361,9 +339,7 @@ async def test_wrong_token_is_401(double: BotApiDouble, http: aiohttp.ClientSess
     assert double.calls_to("getMe")[-1].status == 401
 
 
-async def test_bad_requests_are_400(
-    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
-) -> None:
+async def test_bad_requests_are_400(double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     double.user(42)
     with pytest.raises(BadRequest, match="(?i)message is too long"):
         await app.bot.send_message(42, "x" * 4097)
@@ -384,21 +360,15 @@ async def test_bad_requests_are_400(
         await app.bot.send_message(42, "Done.", parse_mode="MarkdownV2")
 
 
-async def test_edit_errors_and_semantics(
-    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
-) -> None:
+async def test_edit_errors_and_semantics(double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     double.user(42)
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Go", callback_data="go")]])
     message = await app.bot.send_message(42, "v1", reply_markup=keyboard)
     with pytest.raises(BadRequest, match="(?i)message to edit not found"):
         await app.bot.edit_message_text("v2", chat_id=42, message_id=999)
     with pytest.raises(BadRequest, match="(?i)message is not modified"):
-        await app.bot.edit_message_text(
-            "v1", chat_id=42, message_id=message.message_id, reply_markup=keyboard
-        )
-    await app.bot.edit_message_text(
-        "v2", chat_id=42, message_id=message.message_id, reply_markup=keyboard
-    )
+        await app.bot.edit_message_text("v1", chat_id=42, message_id=message.message_id, reply_markup=keyboard)
+    await app.bot.edit_message_text("v2", chat_id=42, message_id=message.message_id, reply_markup=keyboard)
     await app.bot.edit_message_reply_markup(chat_id=42, message_id=message.message_id)
     sent = double.sent_message(42, message.message_id)
     assert isinstance(sent, SentMessage)
@@ -409,9 +379,7 @@ async def test_edit_errors_and_semantics(
         await app.bot.edit_message_text("v3", chat_id=42, message_id=message.message_id)
 
 
-async def test_chat_member_commands_and_chat(
-    double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]
-) -> None:
+async def test_chat_member_commands_and_chat(double: BotApiDouble, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     double.add_chat(-1009876543210, type="channel", title="Alerts", username="sereno_alerts")
     double.set_chat_member(-1009876543210, 42, "administrator")
     member = await app.bot.get_chat_member(-1009876543210, 42)
@@ -448,9 +416,7 @@ async def test_a_pushed_channel_post_can_be_deleted_only_by_an_admin_bot_allowed
         await app.bot.delete_message(channel, 7)
 
 
-async def test_long_poll_returns_as_soon_as_update_arrives(
-    double: BotApiDouble, http: aiohttp.ClientSession
-) -> None:
+async def test_long_poll_returns_as_soon_as_update_arrives(double: BotApiDouble, http: aiohttp.ClientSession) -> None:
     """A waiting long poll answers when an update arrives, not at its timeout (60 s here);
     an empty one is held, then answers nothing. bench/long_poll.py measures how fast."""
     url = f"{double.api_url}/bot{TOKEN}/getUpdates"
@@ -461,9 +427,7 @@ async def test_long_poll_returns_as_soon_as_update_arrives(
 
     task = asyncio.create_task(poll(data={"timeout": "60", "offset": "0"}))
     await double.wait_until(lambda: double.active_polls > 0)
-    update_id = double.push_update(
-        {"message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "x"}}
-    )
+    update_id = double.push_update({"message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "x"}})
     body = await asyncio.wait_for(task, 30)  # half its own timeout: it did not wait for it
     assert [u["update_id"] for u in body["result"]] == [update_id]
     # An empty long poll is held until its timeout, then answers []; the offset confirms the update.

@@ -42,7 +42,8 @@ async def refused(attempt: object) -> RefusalReason:
 
 
 async def test_a_link_token_is_stored_as_a_digest_and_links_once_in_its_first_chat(
-        engine: AsyncEngine, channels: tuple[ChannelService, RosterService, ManualClock]) -> None:
+    engine: AsyncEngine, channels: tuple[ChannelService, RosterService, ManualClock]
+) -> None:
     service, _, _ = channels
     token = await service.request_link(ADMIN, "harbor-view")
     async with engine.connect() as conn:
@@ -52,15 +53,17 @@ async def test_a_link_token_is_stored_as_a_digest_and_links_once_in_its_first_ch
     assert (pending.neighborhood_id, pending.admin_id, pending.chat_id) == ("harbor-view", ADMIN, CHAT)
     assert await refused(service.check_link(token, ELSEWHERE, None)) is RefusalReason.OTHER_CHAT
     assert await refused(service.link_with(token, ELSEWHERE, None, "Copycat", "en")) is RefusalReason.USED_TOKEN
-    results = await asyncio.gather(*(service.link_with(token, CHAT, None, "Harbor", "en") for _ in range(2)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(service.link_with(token, CHAT, None, "Harbor", "en") for _ in range(2)), return_exceptions=True
+    )
     assert sorted(type(r).__name__ for r in results) == ["ChannelLink", "Refusal"]
     assert [r.neighborhood_id for r in results if isinstance(r, ChannelLink)] == ["harbor-view"]
     assert await refused(service.check_link(token, CHAT, None)) is RefusalReason.USED_TOKEN
     assert await refused(service.check_link("made-up", CHAT, 99)) is RefusalReason.UNKNOWN_TOKEN
     async with engine.connect() as conn:
-        trail = (await conn.execute(text(
-            "SELECT actor, action, subject FROM audit_event WHERE action LIKE '%channel%' ORDER BY id"))).all()
+        trail = (
+            await conn.execute(text("SELECT actor, action, subject FROM audit_event WHERE action LIKE '%channel%' ORDER BY id"))
+        ).all()
     assert [tuple(r) for r in trail] == [
         (f"verifier:{ADMIN}", "channel.token", "harbor-view"),
         ("outsider", "refused.channel.link_token", "other_chat"),
@@ -73,7 +76,8 @@ async def test_a_link_token_is_stored_as_a_digest_and_links_once_in_its_first_ch
 
 
 async def test_a_link_token_expires_after_30_minutes_and_is_forgotten_at_the_next_request(
-        engine: AsyncEngine, channels: tuple[ChannelService, RosterService, ManualClock]) -> None:
+    engine: AsyncEngine, channels: tuple[ChannelService, RosterService, ManualClock]
+) -> None:
     service, _, clock = channels
     token = await service.request_link(ADMIN, "harbor-view")
     clock.advance(timedelta(minutes=30))
@@ -86,7 +90,8 @@ async def test_a_link_token_expires_after_30_minutes_and_is_forgotten_at_the_nex
 
 
 async def test_a_link_token_is_void_once_its_admin_is_no_longer_one(
-        engine: AsyncEngine, channels: tuple[ChannelService, RosterService, ManualClock]) -> None:
+    engine: AsyncEngine, channels: tuple[ChannelService, RosterService, ManualClock]
+) -> None:
     service, roster, _ = channels
     token = await service.request_link(ADMIN, "harbor-view")
     await service.check_link(token, CHAT, None)

@@ -72,8 +72,11 @@ async def test_expired_leases_return_to_the_queue_and_verdicts_reach_a_decision(
     assert second.incident.status is IncidentStatus.DECIDED and second.incident.verdict is Verdict.DEBUNKED
     assert [v.verifier_id for v in second.verdicts] == [BEN, ANA]
     async with engine.connect() as conn:
-        actions = (await conn.execute(text(
-            "SELECT action FROM audit_event WHERE subject = :s ORDER BY id"), {"s": incident})).scalars().all()
+        actions = (
+            (await conn.execute(text("SELECT action FROM audit_event WHERE subject = :s ORDER BY id"), {"s": incident}))
+            .scalars()
+            .all()
+        )
     assert actions == ["claim", "lease.expired", "claim", "verdict.debunked", "claim", "verdict.debunked"]
 
 
@@ -91,21 +94,26 @@ async def test_merging_moves_the_reports_in_the_database(engine: AsyncEngine) ->
 
 
 async def test_the_same_verdict_sent_twice_at_once_is_stored_once_and_the_repeat_told_politely_30_times(
-        engine: AsyncEngine) -> None:
+    engine: AsyncEngine,
+) -> None:
     intake, desk, _ = await setup(engine)
     for n in range(30):
         incident = await open_incident(intake, n)
         await desk.claim(ANA, incident)
-        results = await asyncio.gather(desk.decide(ANA, incident, Verdict.CONFIRMED, "seen"),
-                                       desk.decide(ANA, incident, Verdict.CONFIRMED, "seen"), return_exceptions=True)
+        results = await asyncio.gather(
+            desk.decide(ANA, incident, Verdict.CONFIRMED, "seen"),
+            desk.decide(ANA, incident, Verdict.CONFIRMED, "seen"),
+            return_exceptions=True,
+        )
         recorded = [r for r in results if not isinstance(r, BaseException)]
         repeats = [r for r in results if isinstance(r, BaseException)]
         assert [r.outcome for r in recorded] == [Outcome.RECORDED], results
         assert [type(r) for r in repeats] == [Refusal]
         assert repeats[0].reason is RefusalReason.ALREADY_VOTED  # type: ignore[attr-defined]
     async with engine.connect() as conn:
-        votes = (await conn.execute(text(
-            "SELECT count(*) FROM verdict GROUP BY incident_id, verifier_id HAVING count(*) > 1"))).all()
+        votes = (
+            await conn.execute(text("SELECT count(*) FROM verdict GROUP BY incident_id, verifier_id HAVING count(*) > 1"))
+        ).all()
     assert votes == []
 
 
@@ -121,7 +129,9 @@ async def test_the_database_holds_one_vote_per_person_per_incident(engine: Async
         await tx.commit()
     async with uow() as tx:
         assert [(v.verifier_id, v.verdict) for v in await tx.verdicts.for_incident(incident)] == [
-            (ANA, Verdict.CONFIRMED), (BEN, Verdict.CONFIRMED)]
+            (ANA, Verdict.CONFIRMED),
+            (BEN, Verdict.CONFIRMED),
+        ]
 
 
 async def test_the_migration_folds_a_persons_repeated_votes_into_their_latest(engine: AsyncEngine) -> None:
@@ -130,9 +140,13 @@ async def test_the_migration_folds_a_persons_repeated_votes_into_their_latest(en
     async with engine.begin() as conn:
         await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync, KEY), "0014"))
         for verifier, verdict in ((ANA, "confirmed"), (BEN, "debunked"), (ANA, "debunked")):
-            await conn.execute(text("INSERT INTO verdict (incident_id, verifier_id, verdict, reason, at, counts) "
-                                    "VALUES (:i, :v, :d, 'r', :at, true)"),
-                               {"i": incident, "v": verifier, "d": verdict, "at": clock.now()})
+            await conn.execute(
+                text(
+                    "INSERT INTO verdict (incident_id, verifier_id, verdict, reason, at, counts) "
+                    "VALUES (:i, :v, :d, 'r', :at, true)"
+                ),
+                {"i": incident, "v": verifier, "d": verdict, "at": clock.now()},
+            )
     await upgrade(engine, hmac_key=KEY)
     async with engine.connect() as conn:
         rows = (await conn.execute(text("SELECT verifier_id, verdict FROM verdict ORDER BY id"))).all()

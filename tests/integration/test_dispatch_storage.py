@@ -54,8 +54,9 @@ class Desk:
     def __init__(self, engine: AsyncEngine) -> None:
         self.uow, self.clock, self.pseudonymize = SqlUnitOfWorkFactory(engine, KEY), ManualClock(), Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=10_000),
-                                    images=PillowImageSanitizer())
+        self.intake = IntakeService(
+            self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=10_000), images=PillowImageSanitizer()
+        )
         self.desk = DeskService(self.uow, self.clock, pseudonymize=self.pseudonymize)
         self.dispatch = self.service()
         self.n = 0
@@ -64,9 +65,13 @@ class Desk:
         return DispatchService(self.uow, self.clock, GAZETTEER, self.desk, pseudonymize=self.pseudonymize)
 
     async def staff(self) -> None:
-        for user, role, name, area in ((COORD, Role.COORDINATOR, "Cora", None), (DISP, Role.VERIFIER, "Dee", None),
-                                       (ANA, Role.VERIFIER, "Ana", "las-palmas"), (BEN, Role.VERIFIER, "Ben", "eastfield"),
-                                       (VERA, Role.VERIFIER, "Vera", None)):
+        for user, role, name, area in (
+            (COORD, Role.COORDINATOR, "Cora", None),
+            (DISP, Role.VERIFIER, "Dee", None),
+            (ANA, Role.VERIFIER, "Ana", "las-palmas"),
+            (BEN, Role.VERIFIER, "Ben", "eastfield"),
+            (VERA, Role.VERIFIER, "Vera", None),
+        ):
             await self.roster.redeem((await self.roster.invite(None, role)).code, user, name)
             await self.roster.update(user, on_duty=True)
             if area is not None:
@@ -103,16 +108,22 @@ async def test_a_dispatch_round_trips_and_its_timers_come_back_from_the_database
     assert await d.due() == [NoticeKind.OFFER, NoticeKind.OFFER_ENDED]  # ANA did not answer: BEN is asked
     accepted = await d.dispatch.accept(sent.dispatch.id, BEN, 10)
     await d.dispatch.notified([n.id for n in accepted.notices])
-    for minutes, expected in ((30, [NoticeKind.CHECK_IN]), (5, [NoticeKind.REMINDER]),
-                              (5, [NoticeKind.ESCALATION])):
+    for minutes, expected in ((30, [NoticeKind.CHECK_IN]), (5, [NoticeKind.REMINDER]), (5, [NoticeKind.ESCALATION])):
         d.dispatch = d.service()
         d.clock.advance(timedelta(minutes=minutes))
         assert await d.due() == expected
     d.clock.advance(timedelta(hours=3))
     assert await d.due() == []  # escalated once
-    salute = Salute(agents=AgentCount.FEW, vehicles=VehicleCount.FEW, activity=Activity.CHECKPOINT,
-                    place_text="north side of the lot", uniform=Uniform.ICE, time_seen=TimeSeen.NOW,
-                    equipment=(Equipment.UNMARKED_SUV, Equipment.VAN), direction=Direction.NORTH)
+    salute = Salute(
+        agents=AgentCount.FEW,
+        vehicles=VehicleCount.FEW,
+        activity=Activity.CHECKPOINT,
+        place_text="north side of the lot",
+        uniform=Uniform.ICE,
+        time_seen=TimeSeen.NOW,
+        equipment=(Equipment.UNMARKED_SUV, Equipment.VAN),
+        direction=Direction.NORTH,
+    )
     result = await d.dispatch.on_site_report(sent.dispatch.id, BEN, Finding.CONFIRMED, salute, "two SUVs", "photo-1")
     assert result.report.counts and result.verdict is not None
     stored = result.dispatch
@@ -129,19 +140,31 @@ async def test_a_dispatch_round_trips_and_its_timers_come_back_from_the_database
     assert (stats.dispatches, stats.accepted, stats.check_ins_missed, stats.escalations) == (1, 1, 1, 1)
     assert stats.to_accepted.median == 120.0
     async with engine.connect() as conn:
-        actions = (await conn.execute(text("SELECT action FROM audit_event WHERE subject = :s ORDER BY id"),
-                                      {"s": sent.dispatch.id})).scalars().all()
-    assert actions == ["dispatch.send", "dispatch.offer", "dispatch.offer.expired", "dispatch.offer", "dispatch.accept",
-                       "dispatch.check_in.asked", "dispatch.check_in.missed", "dispatch.check_in.escalated",
-                       "dispatch.on_site"]
+        actions = (
+            (await conn.execute(text("SELECT action FROM audit_event WHERE subject = :s ORDER BY id"), {"s": sent.dispatch.id}))
+            .scalars()
+            .all()
+        )
+    assert actions == [
+        "dispatch.send",
+        "dispatch.offer",
+        "dispatch.offer.expired",
+        "dispatch.offer",
+        "dispatch.accept",
+        "dispatch.check_in.asked",
+        "dispatch.check_in.missed",
+        "dispatch.check_in.escalated",
+        "dispatch.on_site",
+    ]
 
 
 async def test_two_sends_at_once_make_one_ask(engine: AsyncEngine) -> None:
     d = await desk(engine)
     for n in range(20):
         incident = await d.incident(by=REPORTER + n, lat=30 + n * 0.1)
-        results = await asyncio.gather(d.dispatch.send(incident, by=DISP), d.dispatch.send(incident, by=VERA),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            d.dispatch.send(incident, by=DISP), d.dispatch.send(incident, by=VERA), return_exceptions=True
+        )
         winners = [r for r in results if not isinstance(r, BaseException)]
         losers = [r for r in results if isinstance(r, BaseException)]
         assert len(winners) == 1, results
@@ -156,8 +179,9 @@ async def test_an_answer_and_the_expiry_at_the_same_moment_have_one_outcome(engi
         sent = await d.dispatch.send(incident, by=DISP)
         [asked] = sent.dispatch.asked
         d.clock.advance(timedelta(minutes=2))
-        accepted, notices = await asyncio.gather(d.dispatch.accept(sent.dispatch.id, asked, 5), d.dispatch.run_due(),
-                                                 return_exceptions=True)
+        accepted, notices = await asyncio.gather(
+            d.dispatch.accept(sent.dispatch.id, asked, 5), d.dispatch.run_due(), return_exceptions=True
+        )
         async with d.uow() as uow:
             stored = await uow.dispatches.get(sent.dispatch.id)
         assert stored is not None
@@ -191,8 +215,7 @@ async def test_field_verifiers_round_trip_and_a_stale_location_keeps_only_the_ne
     await d.dispatch.run_due()
     assert await d.dispatch.field_verifier(BEN) == FieldVerifier(BEN, shared.opted_in_at, "las-palmas")
     async with engine.connect() as conn:
-        row = (await conn.execute(text("SELECT lat, lon, point_until FROM field_verifier WHERE user_id = :u"),
-                                  {"u": BEN})).one()
+        row = (await conn.execute(text("SELECT lat, lon, point_until FROM field_verifier WHERE user_id = :u"), {"u": BEN})).one()
     assert tuple(row) == (None, None, None)
     assert await d.dispatch.opt_out(BEN) and await d.dispatch.field_verifier(BEN) is None
 
@@ -201,8 +224,9 @@ async def test_the_retention_purge_blanks_on_site_text(engine: AsyncEngine) -> N
     d = await desk(engine)
     sent = await d.dispatch.send(await d.incident(), by=DISP)
     await d.dispatch.accept(sent.dispatch.id, ANA, 5)
-    await d.dispatch.on_site_report(sent.dispatch.id, ANA, Finding.CONFIRMED,
-                                    Salute(place_text="behind the bakery"), "agents at the bakery")
+    await d.dispatch.on_site_report(
+        sent.dispatch.id, ANA, Finding.CONFIRMED, Salute(place_text="behind the bakery"), "agents at the bakery"
+    )
     d.clock.advance(timedelta(days=31))
     purged = await RetentionService(d.uow, d.clock, timedelta(days=30)).purge()
     assert purged.on_site == 1

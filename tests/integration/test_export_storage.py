@@ -44,20 +44,51 @@ class World:
         self.exports = ExportService(self.uow, self.clock, self.gazetteer)
         self.seq = 0
 
-    async def put(self, verified_at: datetime, neighborhood_id: str = "harbor-view",
-                  kind: AlertKind = AlertKind.ALERT, state: AlertState = AlertState.ACTIVE,
-                  expires_in: timedelta = timedelta(hours=4)) -> str:
+    async def put(
+        self,
+        verified_at: datetime,
+        neighborhood_id: str = "harbor-view",
+        kind: AlertKind = AlertKind.ALERT,
+        state: AlertState = AlertState.ACTIVE,
+        expires_in: timedelta = timedelta(hours=4),
+    ) -> str:
         """Store a decided incident and its alert as they would be after a verdict."""
         self.seq += 1
         incident_id, alert_id = f"inc-{self.seq:04d}", f"alert-{self.seq:04d}"
         verdict = Verdict.CONFIRMED if kind is AlertKind.ALERT else Verdict.DEBUNKED
         async with self.uow() as uow:
-            await uow.incidents.add(Incident(
-                incident_id, IncidentStatus.DECIDED, Tier.HIGH, Activity.PRESENCE, neighborhood_id, None, None,
-                verified_at, verified_at, 2, verdict=verdict, decided_at=verified_at))
-            await uow.alerts.add(Alert(
-                alert_id, incident_id, kind, neighborhood_id, (neighborhood_id,), Activity.PRESENCE, Tier.HIGH, 2, 2,
-                verified_at, verified_at + expires_in, state=state))
+            await uow.incidents.add(
+                Incident(
+                    incident_id,
+                    IncidentStatus.DECIDED,
+                    Tier.HIGH,
+                    Activity.PRESENCE,
+                    neighborhood_id,
+                    None,
+                    None,
+                    verified_at,
+                    verified_at,
+                    2,
+                    verdict=verdict,
+                    decided_at=verified_at,
+                )
+            )
+            await uow.alerts.add(
+                Alert(
+                    alert_id,
+                    incident_id,
+                    kind,
+                    neighborhood_id,
+                    (neighborhood_id,),
+                    Activity.PRESENCE,
+                    Tier.HIGH,
+                    2,
+                    2,
+                    verified_at,
+                    verified_at + expires_in,
+                    state=state,
+                )
+            )
             await uow.commit()
         return alert_id
 
@@ -142,8 +173,7 @@ async def test_an_export_is_audited_with_its_format_filters_and_count(world: Wor
     t = world.clock.now()
     await world.put(t)
     await world.put(t + timedelta(minutes=5), "old-mill")
-    exported = await world.exports.export(ExportFormat.GEOJSON, SOURCE, since=t, neighborhood_id="old-mill",
-                                          actor="cli")
+    exported = await world.exports.export(ExportFormat.GEOJSON, SOURCE, since=t, neighborhood_id="old-mill", actor="cli")
     assert exported.count == 1 and '"Old Mill"' in exported.text
     async with engine.connect() as conn:
         row = (await conn.execute(select(AUDIT.c.actor, AUDIT.c.action, AUDIT.c.subject, AUDIT.c.detail))).one()
@@ -167,16 +197,25 @@ async def seed_reports(world: World) -> tuple[list[str], list[int]]:
     for user, name in ((ANA, "Ana Verifica"), (BEN, "Ben Checkwell")):
         await roster.redeem((await roster.invite(None, Role.VERIFIER)).code, user, name)
     intake = IntakeService(world.uow, world.clock, pseudonymize, IntakePolicy(max_reports=100), images=PillowImageSanitizer())
-    desk = DeskService(world.uow, world.clock,
-                       on_decided=Publisher(AlertPolicy(correction_reports=3), world.gazetteer.adjacent).on_decided)
+    desk = DeskService(
+        world.uow, world.clock, on_decided=Publisher(AlertPolicy(correction_reports=3), world.gazetteer.adjacent).on_decided
+    )
     reporters, chats = [], []
     for batch, (count, verdict) in enumerate(((2, Verdict.CONFIRMED), (3, Verdict.DEBUNKED))):
         incident_id = ""
         for n in range(count):
             user, chat = 9_100_000 + 10 * batch + n, 5_550_000_000 + 10 * batch + n
-            draft = ReportDraft(f"{batch:016x}{n:016x}", activity=Activity.PRESENCE, agents=AgentCount.FEW,
-                                vehicles=VehicleCount.ONE, uniform=Uniform.ICE, details=DETAILS, point=PIN,
-                                place_text=PLACE_TEXT, neighborhood_id="harbor-view")
+            draft = ReportDraft(
+                f"{batch:016x}{n:016x}",
+                activity=Activity.PRESENCE,
+                agents=AgentCount.FEW,
+                vehicles=VehicleCount.ONE,
+                uniform=Uniform.ICE,
+                details=DETAILS,
+                point=PIN,
+                place_text=PLACE_TEXT,
+                neighborhood_id="harbor-view",
+            )
             submitted = await intake.submit(draft, user, chat, "en")
             assert submitted.incident is not None
             incident_id = submitted.incident.id
@@ -193,11 +232,28 @@ async def seed_reports(world: World) -> tuple[list[str], list[int]]:
 async def test_no_export_format_carries_a_reporter_a_contact_a_verifier_or_a_reports_words(world: World) -> None:
     reporters, chats = await seed_reports(world)
     async with world.uow() as uow:
-        refs = [r.ref_code for i in (a.incident_id for a in await uow.alerts.verified_between(None, None))
-                for r in await uow.reports.for_incident(i)]
+        refs = [
+            r.ref_code
+            for i in (a.incident_id for a in await uow.alerts.verified_between(None, None))
+            for r in await uow.reports.for_incident(i)
+        ]
     assert len(refs) == 5
-    forbidden = [*reporters, *(str(c) for c in chats), *refs, str(ANA), str(BEN), "Ana Verifica", "Ben Checkwell",
-                 "7QZX442", "Wexford", "Okonkwo", "Quillfeather", "Zephyrine", "34.03817", "118.27793"]
+    forbidden = [
+        *reporters,
+        *(str(c) for c in chats),
+        *refs,
+        str(ANA),
+        str(BEN),
+        "Ana Verifica",
+        "Ben Checkwell",
+        "7QZX442",
+        "Wexford",
+        "Okonkwo",
+        "Quillfeather",
+        "Zephyrine",
+        "34.03817",
+        "118.27793",
+    ]
     for fmt in ExportFormat:
         exported = await world.exports.export(fmt, SOURCE)
         assert exported.count == 2  # the alert and the correction

@@ -22,8 +22,17 @@ async def nominatim() -> AsyncIterator[tuple[str, list[str]]]:
             return web.Response(status=500)
         if query == "nowhere":
             return web.json_response([])
-        return web.json_response([{"lat": "34.0565", "lon": "-118.2577", "display_name": query,
-                                   "place_id": 1, "boundingbox": ["34", "34.1", "-118.3", "-118.2"]}])
+        return web.json_response(
+            [
+                {
+                    "lat": "34.0565",
+                    "lon": "-118.2577",
+                    "display_name": query,
+                    "place_id": 1,
+                    "boundingbox": ["34", "34.1", "-118.3", "-118.2"],
+                }
+            ]
+        )
 
     app = web.Application()
     app.router.add_get("/search", search)

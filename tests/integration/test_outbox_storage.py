@@ -59,8 +59,9 @@ class World:
         self.publisher = Publisher(policy, self.gazetteer.adjacent)
         pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000),
-                                    images=PillowImageSanitizer())
+        self.intake = IntakeService(
+            self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000), images=PillowImageSanitizer()
+        )
         self.desk = DeskService(self.uow, self.clock, on_decided=self.publisher.on_decided)
         self.alerts = AlertService(self.uow, self.clock, self.publisher)
         self.subscriptions = SubscriptionService(self.uow, self.clock)
@@ -78,8 +79,9 @@ class World:
         for n in range(reports):
             self.drafts += 1
             where = self.gazetteer.locate(point.lat, point.lon)
-            draft = ReportDraft(f"{self.drafts:032x}", activity=Activity.PRESENCE, point=point,
-                                neighborhood_id=where.id if where else None)
+            draft = ReportDraft(
+                f"{self.drafts:032x}", activity=Activity.PRESENCE, point=point, neighborhood_id=where.id if where else None
+            )
             submitted = await self.intake.submit(draft, 100 + n, 100 + n, "en")
             assert submitted.incident is not None
             incident_id = submitted.incident.id
@@ -115,7 +117,10 @@ async def test_a_confirmed_incident_queues_one_post_per_channel_and_subscriber_w
         messages = await uow.outbox.for_alert(alert.id)
     assert alert.verifiers == 2 and alert.areas[0] == "harbor-view" and "northgate" in alert.areas
     assert sorted((m.chat_id, m.target, m.language) for m in messages) == [
-        (-1001, TargetKind.CHANNEL, "en"), (1, TargetKind.SUBSCRIBER, "es"), (2, TargetKind.SUBSCRIBER, "en")]
+        (-1001, TargetKind.CHANNEL, "en"),
+        (1, TargetKind.SUBSCRIBER, "es"),
+        (2, TargetKind.SUBSCRIBER, "en"),
+    ]
     assert {m.kind for m in messages} == {MessageKind.POST} and {m.priority for m in messages} == {Priority.ROUTINE}
 
 
@@ -126,13 +131,13 @@ async def test_the_same_message_cannot_be_queued_twice(world: World) -> None:
     async with world.uow() as uow:
         [alert] = await uow.alerts.active()
         with pytest.raises((Conflict, IntegrityError)):  # unique (alert, chat, kind, revision, language)
-            await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.SUBSCRIBER, MessageKind.POST, 0,
-                                     Priority.ROUTINE, world.clock.now())
+            await uow.outbox.fan_out(
+                alert.id, alert.areas, TargetKind.SUBSCRIBER, MessageKind.POST, 0, Priority.ROUTINE, world.clock.now()
+            )
             await uow.commit()
 
 
-async def test_a_failed_verdict_transaction_leaves_neither_verdict_nor_outbox(world: World,
-                                                                              engine: AsyncEngine) -> None:
+async def test_a_failed_verdict_transaction_leaves_neither_verdict_nor_outbox(world: World, engine: AsyncEngine) -> None:
     await world.subscriptions.subscribe(1, "en", ["harbor-view"])
     incident = await world.incident()
     await world.desk.claim(ANA, incident)
@@ -152,8 +157,7 @@ async def test_a_failed_verdict_transaction_leaves_neither_verdict_nor_outbox(wo
     finally:
         alert_repositories.SqlOutboxRepository.fan_out = original  # type: ignore[method-assign]
     async with engine.connect() as conn:
-        counts = [(await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
-                  for table in ("alert", "outbox")]
+        counts = [(await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar() for table in ("alert", "outbox")]
         status = (await conn.execute(text("SELECT status FROM incident"))).scalar()
         verdicts = (await conn.execute(text("SELECT count(*) FROM verdict"))).scalar()
     assert counts == [0, 0] and status == "open" and verdicts == 1
@@ -168,8 +172,9 @@ async def test_claims_are_urgent_first_never_shared_and_recovered_after_a_crash(
     async with world.uow() as uow:
         incident = await uow.incidents.get(later)
         assert incident is not None
-        urgent = await world.publisher.on_decided(uow, replace(incident, tier=Tier.URGENT), Verdict.CONFIRMED, 2,
-                                                  world.clock.now())
+        urgent = await world.publisher.on_decided(
+            uow, replace(incident, tier=Tier.URGENT), Verdict.CONFIRMED, 2, world.clock.now()
+        )
         await uow.commit()
     assert urgent is not None and urgent.queued == 40
     claims = await asyncio.gather(*(world.outbox.claim(15) for _ in range(4)))
@@ -187,11 +192,17 @@ async def test_results_blocked_subscribers_and_broken_channels_are_recorded(worl
     await world.decide(await world.incident(), Verdict.CONFIRMED)
     claimed = {m.chat_id: m for m in await world.outbox.claim(10)}
     later = world.clock.now() + timedelta(seconds=5)
-    flagged = await world.outbox.record(Outcomes(
-        results=[DeliveryResult(claimed[1].id or 0, Delivery.SENT, sent_message_id=77),
-                 DeliveryResult(claimed[2].id or 0, Delivery.FAILED, error="Forbidden: bot was blocked by the user"),
-                 DeliveryResult(claimed[-1001].id or 0, Delivery.PENDING, retry_at=later, error="429")],
-        blocked={2}, broken={-1001: "chat not found"}))
+    flagged = await world.outbox.record(
+        Outcomes(
+            results=[
+                DeliveryResult(claimed[1].id or 0, Delivery.SENT, sent_message_id=77),
+                DeliveryResult(claimed[2].id or 0, Delivery.FAILED, error="Forbidden: bot was blocked by the user"),
+                DeliveryResult(claimed[-1001].id or 0, Delivery.PENDING, retry_at=later, error="429"),
+            ],
+            blocked={2},
+            broken={-1001: "chat not found"},
+        )
+    )
     assert [(f.chat_id, f.problem) for f in flagged] == [(-1001, "chat not found")]
     assert await world.subscriptions.areas(2) == [] and await world.subscriptions.areas(1) == ["harbor-view"]
     assert await world.outbox.claim(10) == []  # the channel's message failed with the flag; nothing due
@@ -217,8 +228,13 @@ async def test_updates_follow_the_post_and_expiry_edits_channels_only(world: Wor
     [expired] = await world.alerts.expire_due()
     async with world.uow() as uow:
         kinds = sorted((m.kind.value, m.target.value, m.revision) for m in await uow.outbox.for_alert(alert.id))
-    assert kinds == [("expire", "channel", 1), ("post", "channel", 0), ("post", "subscriber", 0),
-                     ("update", "channel", 1), ("update", "subscriber", 1)]
+    assert kinds == [
+        ("expire", "channel", 1),
+        ("post", "channel", 0),
+        ("post", "subscriber", 0),
+        ("update", "channel", 1),
+        ("update", "subscriber", 1),
+    ]
     with pytest.raises(Refusal):
         await world.alerts.update(COORD, expired.id, UpdateKind.ALL_CLEAR)
 
@@ -252,8 +268,7 @@ async def per_language(engine: AsyncEngine, database_url: str) -> World:
     return w
 
 
-async def test_per_language_channels_get_one_post_per_language_and_each_is_edited_in_its_own(
-        per_language: World) -> None:
+async def test_per_language_channels_get_one_post_per_language_and_each_is_edited_in_its_own(per_language: World) -> None:
     world = per_language
     await world.channels.link(None, "harbor-view", -1001, "Harbor View alerts", "en+es+ar")
     await world.subscriptions.subscribe(1, "es", ["harbor-view"])
@@ -261,20 +276,31 @@ async def test_per_language_channels_get_one_post_per_language_and_each_is_edite
     [alert] = (await world.alerts.board(COORD)).active
     posts = await world.outbox.claim(10)
     assert [(m.chat_id, m.target, m.language) for m in posts] == [
-        (-1001, TargetKind.CHANNEL, "en"), (-1001, TargetKind.CHANNEL, "es"), (-1001, TargetKind.CHANNEL, "ar"),
-        (1, TargetKind.SUBSCRIBER, "es")]
-    await world.outbox.record(Outcomes(results=[
-        DeliveryResult(m.id or 0, Delivery.SENT, sent_message_id=100 + n) for n, m in enumerate(posts)]))
+        (-1001, TargetKind.CHANNEL, "en"),
+        (-1001, TargetKind.CHANNEL, "es"),
+        (-1001, TargetKind.CHANNEL, "ar"),
+        (1, TargetKind.SUBSCRIBER, "es"),
+    ]
+    await world.outbox.record(
+        Outcomes(results=[DeliveryResult(m.id or 0, Delivery.SENT, sent_message_id=100 + n) for n, m in enumerate(posts)])
+    )
     found = {language: await world.outbox.post_of(alert.id, -1001, language) for language in ("en", "es", "ar", "vi")}
     assert {language: post.message_id if post else None for language, post in found.items()} == {
-        "en": 100, "es": 101, "ar": 102, "vi": None}
+        "en": 100,
+        "es": 101,
+        "ar": 102,
+        "vi": None,
+    }
     cleared = await world.alerts.update(COORD, alert.id, UpdateKind.ALL_CLEAR)
     assert cleared.queued == 4
     async with world.uow() as uow:
         follow_ups = [m for m in await uow.outbox.for_alert(alert.id) if m.kind is MessageKind.CLEAR]
     assert [(m.chat_id, m.target, m.language) for m in follow_ups] == [
-        (-1001, TargetKind.CHANNEL, "en"), (-1001, TargetKind.CHANNEL, "es"), (-1001, TargetKind.CHANNEL, "ar"),
-        (1, TargetKind.SUBSCRIBER, "es")]
+        (-1001, TargetKind.CHANNEL, "en"),
+        (-1001, TargetKind.CHANNEL, "es"),
+        (-1001, TargetKind.CHANNEL, "ar"),
+        (1, TargetKind.SUBSCRIBER, "es"),
+    ]
 
 
 async def test_combined_channels_get_one_post_in_all_their_languages(world: World) -> None:
@@ -286,7 +312,8 @@ async def test_combined_channels_get_one_post_in_all_their_languages(world: Worl
 
 
 async def test_the_downgrade_keeps_each_chats_first_post_and_the_upgrade_brings_the_languages_back(
-        per_language: World, engine: AsyncEngine) -> None:
+    per_language: World, engine: AsyncEngine
+) -> None:
     world = per_language
     await world.channels.link(None, "harbor-view", -1001, "Harbor View alerts", "en+es+pt+ht+zh+vi+ar")
     await world.decide(await world.incident(), Verdict.CONFIRMED)
@@ -300,8 +327,7 @@ async def test_the_downgrade_keeps_each_chats_first_post_and_the_upgrade_brings_
     await world.channels.link(None, "old-mill", -1002, "Old Mill", "en+es+pt+ht+zh+vi+ar")
     await world.decide(await world.incident(point=OLD_MILL), Verdict.CONFIRMED)
     async with engine.connect() as conn:
-        posts = [r.language for r in await conn.execute(
-            text("SELECT language FROM outbox WHERE chat_id = -1002 ORDER BY id"))]
+        posts = [r.language for r in await conn.execute(text("SELECT language FROM outbox WHERE chat_id = -1002 ORDER BY id"))]
     assert posts == ["en", "es", "pt", "ht", "zh", "vi", "ar"]
 
 
@@ -326,7 +352,11 @@ async def test_a_claim_under_a_lease_epoch_that_is_not_current_gets_nothing(worl
     await world.subscriptions.subscribe(1, "en", ["harbor-view"])
     await world.decide(await world.incident(), Verdict.CONFIRMED)
     async with engine.begin() as conn:
-        await conn.execute(text("INSERT INTO leader_lease (name, holder, epoch, expires_at) "
-                                "VALUES ('sereno', 'sereno-a-1-lead-0000', 7, now() + interval '8 seconds')"))
+        await conn.execute(
+            text(
+                "INSERT INTO leader_lease (name, holder, epoch, expires_at) "
+                "VALUES ('sereno', 'sereno-a-1-lead-0000', 7, now() + interval '8 seconds')"
+            )
+        )
     assert await world.outbox.claim(10, epoch=6) == []  # a deposed leader's claim
     assert [m.chat_id for m in await world.outbox.claim(10, epoch=7)] == [1]

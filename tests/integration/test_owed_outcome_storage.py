@@ -37,8 +37,9 @@ class World:
     def __init__(self, engine: AsyncEngine) -> None:
         self.uow, self.clock, pseudonymize = SqlUnitOfWorkFactory(engine, KEY), ManualClock(), Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000),
-                                    images=PillowImageSanitizer())
+        self.intake = IntakeService(
+            self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000), images=PillowImageSanitizer()
+        )
         self.desk = DeskService(self.uow, self.clock, ALONE)
 
     async def staff(self) -> None:
@@ -95,10 +96,11 @@ async def test_what_is_owed_comes_back_with_its_verdict_or_its_question(engine: 
     w.clock.advance(timedelta(minutes=2))
     outcome_en, outcome_es, question = await w.desk.claim_owed()
     assert [(o.chat_id, o.language, o.verdict, o.follow_up_id) for o in (outcome_en, outcome_es)] == [
-        (REPORTER, "en", Verdict.DEBUNKED, None), (REPORTER + 1, "es", Verdict.DEBUNKED, None)]
+        (REPORTER, "en", Verdict.DEBUNKED, None),
+        (REPORTER + 1, "es", Verdict.DEBUNKED, None),
+    ]
     assert outcome_en.ref_code.startswith("SR-") and outcome_en.key == outcome_en.report_id
-    assert (question.chat_id, question.verdict, question.question) == (
-        REPORTER, None, "Were the vests marked ICE or POLICE?")
+    assert (question.chat_id, question.verdict, question.question) == (REPORTER, None, "Were the vests marked ICE or POLICE?")
     assert question.follow_up_id is not None and question.key == question.follow_up_id
     await w.desk.told([outcome_en, question])
     async with engine.connect() as conn:
@@ -119,8 +121,7 @@ async def test_owed_outcomes_go_with_the_expired_contact(engine: AsyncEngine) ->
     assert await w.desk.claim_owed() == []
 
 
-async def test_the_migration_owes_the_outcome_of_decided_incidents_whose_reporters_were_never_told(
-        engine: AsyncEngine) -> None:
+async def test_the_migration_owes_the_outcome_of_decided_incidents_whose_reporters_were_never_told(engine: AsyncEngine) -> None:
     w = await world(engine)
     never_told = await w.incident(1, reporters=2)
     await w.decide(never_told, Verdict.CONFIRMED)
@@ -134,8 +135,7 @@ async def test_the_migration_owes_the_outcome_of_decided_incidents_whose_reporte
     assert [(o.chat_id, o.verdict) for o in owed] == [(REPORTER, Verdict.CONFIRMED), (REPORTER + 1, Verdict.CONFIRMED)]
 
 
-async def test_the_contacts_kept_are_sealed_by_the_migration_with_the_key_and_nothing_owed_is_lost(
-        engine: AsyncEngine) -> None:
+async def test_the_contacts_kept_are_sealed_by_the_migration_with_the_key_and_nothing_owed_is_lost(engine: AsyncEngine) -> None:
     w = await world(engine)
     await w.decide(await w.incident(1, reporters=2), Verdict.CONFIRMED)  # nobody told yet
     await w.decide(await w.incident(2), Verdict.NEEDS_INFO, "How many vehicles?")
@@ -151,9 +151,11 @@ async def test_the_contacts_kept_are_sealed_by_the_migration_with_the_key_and_no
     await upgrade(engine, hmac_key=KEY)
     async with engine.connect() as conn:
         contacts = (await conn.execute(text("SELECT * FROM report_contact"))).mappings().all()
-    assert len(contacts) == 3 and all(set(c) == {"report_id", "sealed_chat", "language", "expires_at"}
-                                      for c in contacts)
+    assert len(contacts) == 3 and all(set(c) == {"report_id", "sealed_chat", "language", "expires_at"} for c in contacts)
     w.clock.advance(timedelta(minutes=2))
     owed = await w.desk.claim_owed()
     assert sorted((o.chat_id, o.question, o.verdict) for o in owed) == [
-        (REPORTER, "", Verdict.CONFIRMED), (REPORTER, "How many vehicles?", None), (REPORTER + 1, "", Verdict.CONFIRMED)]
+        (REPORTER, "", Verdict.CONFIRMED),
+        (REPORTER, "How many vehicles?", None),
+        (REPORTER + 1, "", Verdict.CONFIRMED),
+    ]

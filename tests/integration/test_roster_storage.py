@@ -35,8 +35,7 @@ async def test_join_promote_and_audit_round_trip(engine: AsyncEngine) -> None:
         await service.set_role(ana.user_id, 1, Role.REVOKED)
     async with engine.connect() as conn:
         actions = (await conn.execute(text("SELECT action FROM audit_event ORDER BY id"))).scalars().all()
-    assert actions == ["role.admin", "invite.create", "invite.redeem", "duty.on", "role.trainee",
-                       "refused.role.change"]
+    assert actions == ["role.admin", "invite.create", "invite.redeem", "duty.on", "role.trainee", "refused.role.change"]
 
 
 async def test_two_people_racing_for_one_invite_yield_one_member(engine: AsyncEngine) -> None:
@@ -44,7 +43,8 @@ async def test_two_people_racing_for_one_invite_yield_one_member(engine: AsyncEn
     for attempt in range(10):
         code = (await service.invite(None, Role.VERIFIER)).code
         results = await asyncio.gather(
-            service.redeem(code, 100 + 2 * attempt, "A"), service.redeem(code, 101 + 2 * attempt, "B"),
+            service.redeem(code, 100 + 2 * attempt, "A"),
+            service.redeem(code, 101 + 2 * attempt, "B"),
             return_exceptions=True,
         )
         assert sum(not isinstance(r, BaseException) for r in results) == 1, results

@@ -16,8 +16,13 @@ from tests.integration.test_outbox_storage import ANA, BEN, COORD, OLD_MILL, Wor
 
 MINUTE = 60.0
 # (minutes to the first claim, minutes to the verdict, verdict) for five incidents in Harbor View
-SEEDED = [(1, 5, Verdict.CONFIRMED), (2, 10, Verdict.DEBUNKED), (3, 15, Verdict.CONFIRMED),
-          (4, 20, Verdict.DEBUNKED), (10, 60, Verdict.CONFIRMED)]
+SEEDED = [
+    (1, 5, Verdict.CONFIRMED),
+    (2, 10, Verdict.DEBUNKED),
+    (3, 15, Verdict.CONFIRMED),
+    (4, 20, Verdict.DEBUNKED),
+    (10, 60, Verdict.CONFIRMED),
+]
 
 
 def test_percentiles_are_nearest_rank() -> None:

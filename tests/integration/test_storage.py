@@ -56,9 +56,16 @@ def service(engine: AsyncEngine, clock: ManualClock, policy: IntakePolicy | None
 
 def full_draft(n: int = 1) -> ReportDraft:
     return ReportDraft(
-        draft_id=f"{n:032x}", activity=Activity.CHECKPOINT, time_seen=TimeSeen.RECENT, agents=AgentCount.FEW,
-        vehicles=VehicleCount.FEW, uniform=Uniform.ICE, details="two unmarked SUVs", place_text="5th & Main",
-        point=GeoPoint(34.0565, -118.2577, 15.0), neighborhood_id="las-palmas",
+        draft_id=f"{n:032x}",
+        activity=Activity.CHECKPOINT,
+        time_seen=TimeSeen.RECENT,
+        agents=AgentCount.FEW,
+        vehicles=VehicleCount.FEW,
+        uniform=Uniform.ICE,
+        details="two unmarked SUVs",
+        place_text="5th & Main",
+        point=GeoPoint(34.0565, -118.2577, 15.0),
+        neighborhood_id="las-palmas",
     )
 
 
@@ -158,8 +165,7 @@ async def test_importing_the_neighborhoods_again_keeps_the_subscriptions_of_thos
         await uow.subscribers.add_area(77, kept.id)
         await uow.subscribers.add_area(77, dropped.id)
         await uow.commit()
-    renamed = Neighborhood(id=kept.id, name=kept.name + " Norte", aliases=kept.aliases, zips=kept.zips,
-                           polygons=kept.polygons)
+    renamed = Neighborhood(id=kept.id, name=kept.name + " Norte", aliases=kept.aliases, zips=kept.zips, polygons=kept.polygons)
     async with factory() as uow:
         await uow.neighborhoods.replace_all([renamed, *neighborhoods[2:]])
         await uow.commit()
@@ -172,11 +178,13 @@ async def test_importing_the_neighborhoods_again_keeps_the_subscriptions_of_thos
 async def test_bot_state_is_sealed_batched_and_deletable(engine: AsyncEngine) -> None:
     store = ConversationStore(engine, KEY, ManualClock())
     intake = conversation_scope("intake")
-    await store.save({
-        (intake, (USER_ID, USER_ID)): "where",
-        (intake, (5, 5)): "when",
-        (USER_SCOPE, (USER_ID,)): {"lang": "es", "draft": {"draft_id": "abc"}},
-    })
+    await store.save(
+        {
+            (intake, (USER_ID, USER_ID)): "where",
+            (intake, (5, 5)): "when",
+            (USER_SCOPE, (USER_ID,)): {"lang": "es", "draft": {"draft_id": "abc"}},
+        }
+    )
     assert await store.load(intake) == {(USER_ID, USER_ID): "where", (5, 5): "when"}
     assert await store.load(USER_SCOPE) == {(USER_ID,): {"lang": "es", "draft": {"draft_id": "abc"}}}
     async with engine.connect() as conn:
@@ -206,8 +214,9 @@ async def test_retention_purge_deletes_in_the_database(engine: AsyncEngine) -> N
     purged = await retention.purge()
     assert purged == Purged(reports=1, contacts=1, photos=1, pins=1)
     async with engine.connect() as conn:
-        counts = [(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one()
-                  for t in ("report", "report_contact", "media")]
+        counts = [
+            (await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in ("report", "report_contact", "media")
+        ]
     assert counts == [1, 1, 0]
 
 
@@ -238,8 +247,20 @@ async def test_nearest_open_incident_matches_an_exhaustive_search(engine: AsyncE
     for n in range(400):
         point = GeoPoint(34.0 + rng.uniform(0, 0.08), -118.3 + rng.uniform(0, 0.1))
         seen = now - timedelta(minutes=rng.uniform(0, 240))
-        incidents.append(Incident(f"{n:036d}", IncidentStatus.OPEN if n % 7 else IncidentStatus.DECIDED, Tier.HIGH,
-                                  rng.choice(activities), None, point, cell_of(point), seen, seen, 1))
+        incidents.append(
+            Incident(
+                f"{n:036d}",
+                IncidentStatus.OPEN if n % 7 else IncidentStatus.DECIDED,
+                Tier.HIGH,
+                rng.choice(activities),
+                None,
+                point,
+                cell_of(point),
+                seen,
+                seen,
+                1,
+            )
+        )
     factory = SqlUnitOfWorkFactory(engine, KEY)
     async with factory() as uow:
         for incident in incidents:
@@ -250,12 +271,16 @@ async def test_nearest_open_incident_matches_an_exhaustive_search(engine: AsyncE
         for _ in range(150):
             query = GeoPoint(34.0 + rng.uniform(0, 0.08), -118.3 + rng.uniform(0, 0.1))
             activity = rng.choice(activities)
-            found = await uow.incidents.nearest_open(query, candidate_cells(query, policy), since, activity,
-                                                     policy.fringe_m)
+            found = await uow.incidents.nearest_open(query, candidate_cells(query, policy), since, activity, policy.fringe_m)
             expected = min(
-                ((distance_m(query, i.point), i.id) for i in incidents  # type: ignore[arg-type]
-                 if i.status is IncidentStatus.OPEN and i.last_seen_at >= since and compatible(activity, i.activity)
-                 and distance_m(query, i.point) <= policy.fringe_m),  # type: ignore[arg-type]
+                (
+                    (distance_m(query, i.point), i.id)
+                    for i in incidents  # type: ignore[arg-type]
+                    if i.status is IncidentStatus.OPEN
+                    and i.last_seen_at >= since
+                    and compatible(activity, i.activity)
+                    and distance_m(query, i.point) <= policy.fringe_m
+                ),  # type: ignore[arg-type]
                 default=(None, None),
             )[1]
             assert (found.incident_id if found else None) == expected

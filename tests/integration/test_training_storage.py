@@ -39,8 +39,9 @@ class Training(World):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, AlertPolicy())
         self.training = TrainingService(self.uow, self.clock, CertificationBar(2, 0.5, timedelta(minutes=10)))
-        self.desk = DeskService(self.uow, self.clock, on_decided=self.publisher.on_decided,
-                                on_drill_decided=self.training.on_decided)
+        self.desk = DeskService(
+            self.uow, self.clock, on_decided=self.publisher.on_decided, on_drill_decided=self.training.on_decided
+        )
 
     async def practice_and_decide(self, right: bool = True) -> tuple[str, Outcome]:
         incident = await self.training.practice(TRAINEE, "es")
@@ -76,7 +77,8 @@ async def outbox_and_alerts(world: World) -> tuple[int, int]:
 
 
 async def test_a_practice_drill_is_claimed_decided_by_one_verdict_and_graded_without_reaching_the_outbox(
-        training: Training) -> None:
+    training: Training,
+) -> None:
     incident_id, outcome = await training.practice_and_decide()
     debrief = training.last
     assert outcome is Outcome.DECIDED and debrief.run.kind is DrillKind.TRAINING
@@ -115,8 +117,7 @@ async def test_wrong_answers_are_graded_wrong_and_the_record_counts_them(trainin
     assert record.median_verdict == timedelta(minutes=2, seconds=30)
 
 
-async def test_a_trainee_meeting_the_bar_is_proposed_once_and_promotion_stays_a_coordinators_decision(
-        training: Training) -> None:
+async def test_a_trainee_meeting_the_bar_is_proposed_once_and_promotion_stays_a_coordinators_decision(training: Training) -> None:
     await training.practice_and_decide()
     assert training.last.proposal is None and training.last.proposal_to == ()  # one drill: below the bar of two
     assert training.last.trainee is not None and training.last.trainee.user_id == TRAINEE
@@ -134,8 +135,7 @@ async def test_a_trainee_meeting_the_bar_is_proposed_once_and_promotion_stays_a_
         await training.training.records(ANA)  # verifiers do not see others' records
 
 
-async def test_a_live_drill_looks_real_to_verifiers_follows_the_two_person_rule_and_never_publishes(
-        training: Training) -> None:
+async def test_a_live_drill_looks_real_to_verifiers_follows_the_two_person_rule_and_never_publishes(training: Training) -> None:
     [scenario] = [s for s in await training.training.scenarios(COORD) if s.answer is Verdict.CONFIRMED][:1]
     incident = (await training.training.inject_live(COORD, scenario.id, "en")).incident
     assert incident.id in [i.id for i in await training.desk.queue(ANA)]
@@ -162,30 +162,46 @@ async def test_a_real_report_beside_a_live_drill_opens_its_own_incident(training
     drill = (await training.training.inject_live(COORD, scenario.id, "en")).incident
     point = scenario.reports[0].point
     assert point is not None
-    intake = IntakeService(training.uow, training.clock, Pseudonymizer(b"k" * 32), IntakePolicy(max_reports=100),
-                           images=PillowImageSanitizer())
+    intake = IntakeService(
+        training.uow, training.clock, Pseudonymizer(b"k" * 32), IntakePolicy(max_reports=100), images=PillowImageSanitizer()
+    )
     where = training.gazetteer.locate(point.lat, point.lon)
-    submitted = await intake.submit(ReportDraft("f" * 32, activity=scenario.reports[0].activity, point=point,
-                                                neighborhood_id=where.id if where else None), 500, 500, "en")
+    submitted = await intake.submit(
+        ReportDraft("f" * 32, activity=scenario.reports[0].activity, point=point, neighborhood_id=where.id if where else None),
+        500,
+        500,
+        "en",
+    )
     assert submitted.incident is not None and submitted.incident.id != drill.id
-    unplaced = await intake.submit(ReportDraft("e" * 32, activity=Activity.PRESENCE,
-                                               neighborhood_id=drill.neighborhood_id), 501, 501, "en")
+    unplaced = await intake.submit(
+        ReportDraft("e" * 32, activity=Activity.PRESENCE, neighborhood_id=drill.neighborhood_id), 501, 501, "en"
+    )
     assert unplaced.incident is not None and unplaced.incident.id != drill.id
 
 
 async def test_nothing_can_publish_a_drill_and_the_broadcaster_is_never_given_one(training: Training) -> None:
-    incident = (await training.training.inject_live(COORD, (await training.training.scenarios(COORD))[0].id,
-                                                     "en")).incident
+    incident = (await training.training.inject_live(COORD, (await training.training.scenarios(COORD))[0].id, "en")).incident
     async with training.uow() as uow:
         with pytest.raises(DrillNotPublished):
             await training.publisher.on_decided(uow, incident, Verdict.CONFIRMED, 2, training.clock.now())
         # even an alert written past the publisher (a bug, a hand edit) is not given to the broadcaster
-        alert = Alert(id="forged", incident_id=incident.id, kind=AlertKind.ALERT, neighborhood_id="harbor-view",
-                      areas=("harbor-view",), activity=Activity.ARREST, tier=incident.tier, verifiers=2, reports=1,
-                      verified_at=training.clock.now(), expires_at=training.clock.now() + timedelta(hours=4))
+        alert = Alert(
+            id="forged",
+            incident_id=incident.id,
+            kind=AlertKind.ALERT,
+            neighborhood_id="harbor-view",
+            areas=("harbor-view",),
+            activity=Activity.ARREST,
+            tier=incident.tier,
+            verifiers=2,
+            reports=1,
+            verified_at=training.clock.now(),
+            expires_at=training.clock.now() + timedelta(hours=4),
+        )
         await uow.alerts.add(alert)
-        await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.CHANNEL, MessageKind.POST, 0, Priority.URGENT,
-                                 training.clock.now())
+        await uow.outbox.fan_out(
+            alert.id, alert.areas, TargetKind.CHANNEL, MessageKind.POST, 0, Priority.URGENT, training.clock.now()
+        )
         await uow.commit()
     claimed = await training.outbox.claim(10)
     assert claimed and await training.outbox.alerts([m.alert_id for m in claimed]) == {}
@@ -200,21 +216,30 @@ async def test_drills_are_left_out_of_the_desk_statistics(training: Training) ->
     assert [a.neighborhood_id for a in figures.areas] == ["harbor-view"], real
 
 
-async def test_scenario_files_are_imported_by_coordinators_only_and_malformed_ones_store_nothing(
-        training: Training) -> None:
+async def test_scenario_files_are_imported_by_coordinators_only_and_malformed_ones_store_nothing(training: Training) -> None:
     before = len(await training.training.scenarios(COORD))
     with pytest.raises(DrillFileError, match=r"scenarios\[0\]\.answer"):
-        await training.training.import_scenarios(COORD, {"scenarios": [
-            {"id": "new-one", "title": {"en": "x", "es": "x"}, "answer": "maybe",
-             "explanation": {"en": "x", "es": "x"}, "reports": [{"activity": "arrest", "text": {"en": "x", "es": "x"}}]}]})
+        await training.training.import_scenarios(
+            COORD,
+            {
+                "scenarios": [
+                    {
+                        "id": "new-one",
+                        "title": {"en": "x", "es": "x"},
+                        "answer": "maybe",
+                        "explanation": {"en": "x", "es": "x"},
+                        "reports": [{"activity": "arrest", "text": {"en": "x", "es": "x"}}],
+                    }
+                ]
+            },
+        )
     with pytest.raises(Refusal):
         await training.training.import_scenarios(ANA, yaml.safe_load(STARTER.read_text()))
     assert len(await training.training.scenarios(COORD)) == before
     assert await training.training.import_scenarios(COORD, yaml.safe_load(STARTER.read_text())) == (0, before)
 
 
-async def test_a_coordinator_ends_an_undecided_live_drill_and_whoever_worked_it_is_to_be_told(
-        training: Training) -> None:
+async def test_a_coordinator_ends_an_undecided_live_drill_and_whoever_worked_it_is_to_be_told(training: Training) -> None:
     scenario = next(s for s in await training.training.scenarios(COORD) if s.answer is Verdict.CONFIRMED)
     incident = (await training.training.inject_live(COORD, scenario.id, "en")).incident
     await training.desk.claim(ANA, incident.id)

@@ -43,11 +43,17 @@ class MemoryWorld:
         self.publisher = Publisher(policy, self.gazetteer.adjacent)
         pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000),
-                                    images=PillowImageSanitizer())
+        self.intake = IntakeService(
+            self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=10_000), images=PillowImageSanitizer()
+        )
         self.training = TrainingService(self.uow, self.clock, bar, pseudonymize)
-        self.desk = DeskService(self.uow, self.clock, pseudonymize=pseudonymize,
-                                on_decided=self.publisher.on_decided, on_drill_decided=self.training.on_decided)
+        self.desk = DeskService(
+            self.uow,
+            self.clock,
+            pseudonymize=pseudonymize,
+            on_decided=self.publisher.on_decided,
+            on_drill_decided=self.training.on_decided,
+        )
         self.alerts = AlertService(self.uow, self.clock, self.publisher, pseudonymize)
         self.subscriptions = SubscriptionService(self.uow, self.clock)
         self.channels = ChannelService(self.uow, self.clock, pseudonymize)
@@ -56,13 +62,14 @@ class MemoryWorld:
 
     @classmethod
     async def create(cls, policy: AlertPolicy | None = None, bar: CertificationBar | None = None) -> MemoryWorld:
-        world = cls(policy or AlertPolicy(alert_adjacent=frozenset({"harbor-view"})),
-                    bar or CertificationBar(2, 0.5, timedelta(minutes=10)))
+        world = cls(
+            policy or AlertPolicy(alert_adjacent=frozenset({"harbor-view"})),
+            bar or CertificationBar(2, 0.5, timedelta(minutes=10)),
+        )
         async with world.uow() as uow:
             await uow.neighborhoods.replace_all(list(world.gazetteer.neighborhoods))
             await uow.commit()
-        for user, role in ((ANA, Role.VERIFIER), (BEN, Role.VERIFIER), (COORD, Role.COORDINATOR),
-                           (TRAINEE, Role.TRAINEE)):
+        for user, role in ((ANA, Role.VERIFIER), (BEN, Role.VERIFIER), (COORD, Role.COORDINATOR), (TRAINEE, Role.TRAINEE)):
             await world.roster.redeem((await world.roster.invite(None, role)).code, user, str(user))
         return world
 
@@ -72,8 +79,9 @@ class MemoryWorld:
         for n in range(reports):
             self._drafts += 1
             where = self.gazetteer.locate(point.lat, point.lon)
-            draft = ReportDraft(f"{self._drafts:032x}", activity=activity, point=point,
-                                neighborhood_id=where.id if where else None)
+            draft = ReportDraft(
+                f"{self._drafts:032x}", activity=activity, point=point, neighborhood_id=where.id if where else None
+            )
             submitted = await self.intake.submit(draft, 100 + n, 100 + n, "en")
             assert submitted.incident is not None
             incident_id = submitted.incident.id

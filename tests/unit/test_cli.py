@@ -29,15 +29,17 @@ def test_run_without_hmac_key_names_the_variable(
     assert "SERENO_HMAC_KEY is not set" in err and "secret-token" not in err and err.count("\n") == 1
 
 
-def test_invalid_setting_is_one_line(clean_env: None, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_setting_is_one_line(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SERENO_TIMEZONE", "Mars/Olympus")
     assert main(["run"]) == 2
     assert capsys.readouterr().err.startswith("sereno: SERENO_TIMEZONE is invalid")
 
 
-def test_a_default_language_without_a_translation_is_one_line(clean_env: None, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_default_language_without_a_translation_is_one_line(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SERENO_DEFAULT_LANGUAGE", "de")
     assert main(["run"]) == 2
     err = capsys.readouterr().err
@@ -56,8 +58,9 @@ def test_console_script_exits_2_without_traceback(clean_env: None) -> None:
     assert "Traceback" not in done.stderr and "SERENO_TELEGRAM_TOKEN" in done.stderr
 
 
-def test_import_neighborhoods_then_migrate(clean_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_neighborhoods_then_migrate(
+    clean_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SERENO_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     monkeypatch.setenv("SERENO_HMAC_KEY", TEST_HMAC_KEY)
     assert main(["admin", "import-neighborhoods", str(DEMO_REGION)]) == 0
@@ -73,8 +76,9 @@ def test_import_of_a_broken_file_is_refused_clearly(clean_env: None, tmp_path: P
     assert main(["admin", "import-neighborhoods", str(tmp_path / "missing.geojson")]) == 2
 
 
-def test_admins_and_invites_from_the_command_line(clean_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_admins_and_invites_from_the_command_line(
+    clean_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("SERENO_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     monkeypatch.setenv("SERENO_HMAC_KEY", TEST_HMAC_KEY)
     assert main(["admin", "add-admin", "4242"]) == 0
@@ -124,8 +128,7 @@ def test_a_downgrade_is_refused_without_yes_then_goes_down(sqlite_env: Path, cap
     assert migrate_cli(capsys) == (0, f"Database migrated from 0013 to revision {head}.")
 
 
-def test_migrate_refuses_a_database_that_a_newer_version_migrated(sqlite_env: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_migrate_refuses_a_database_that_a_newer_version_migrated(sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert migrate_cli(capsys)[0] == 0
     with sqlite3.connect(sqlite_env) as db:
         db.execute("UPDATE alembic_version SET version_num = '9001'")

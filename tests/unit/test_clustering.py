@@ -30,8 +30,13 @@ def north_of(point: GeoPoint, metres: float) -> GeoPoint:
     return GeoPoint(point.lat + metres / 111_195.0, point.lon)
 
 
-def incident(point: GeoPoint | None, activity: Activity | None = None, minutes_ago: int = 10,
-             neighborhood: str | None = "las-palmas", ident: str = "i1") -> Candidate:
+def incident(
+    point: GeoPoint | None,
+    activity: Activity | None = None,
+    minutes_ago: int = 10,
+    neighborhood: str | None = "las-palmas",
+    ident: str = "i1",
+) -> Candidate:
     return Candidate(ident, point, neighborhood, activity, NOW - timedelta(minutes=minutes_ago))
 
 
@@ -81,8 +86,7 @@ def test_compatibility_is_symmetric_and_lenient_for_unclear_reports() -> None:
     bearing=st.floats(min_value=0, max_value=360),
     metres=st.floats(min_value=0, max_value=POLICY.fringe_m),
 )
-def test_every_incident_within_the_fringe_sits_in_a_candidate_cell(lat: float, lon: float, bearing: float,
-                                                                      metres: float) -> None:
+def test_every_incident_within_the_fringe_sits_in_a_candidate_cell(lat: float, lon: float, bearing: float, metres: float) -> None:
     report = GeoPoint(lat, lon)
     dlat = metres * math.cos(math.radians(bearing)) / 111_195.0
     dlon = metres * math.sin(math.radians(bearing)) / (111_195.0 * math.cos(math.radians(lat)))
@@ -103,15 +107,22 @@ async def test_the_staged_search_finds_the_same_nearest_incident_as_a_full_searc
     repo = _Incidents(store)
     for n in range(600):  # dense spots and sparse areas
         spot = rng.choice([(34.05, -118.25), (34.10, -118.30), None])
-        lat, lon = (spot[0] + rng.gauss(0, 0.004), spot[1] + rng.gauss(0, 0.004)) if spot else (
-            34.0 + rng.random() * 0.15, -118.35 + rng.random() * 0.15)
+        lat, lon = (
+            (spot[0] + rng.gauss(0, 0.004), spot[1] + rng.gauss(0, 0.004))
+            if spot
+            else (34.0 + rng.random() * 0.15, -118.35 + rng.random() * 0.15)
+        )
         point = GeoPoint(lat, lon)
-        await repo.add(Incident(str(n), IncidentStatus.OPEN, Tier.HIGH, rng.choice([None, *Activity]), None, point,
-                                cell_of(point), NOW, NOW, 1))
+        await repo.add(
+            Incident(
+                str(n), IncidentStatus.OPEN, Tier.HIGH, rng.choice([None, *Activity]), None, point, cell_of(point), NOW, NOW, 1
+            )
+        )
     for _ in range(300):
         query = GeoPoint(34.0 + rng.random() * 0.15, -118.35 + rng.random() * 0.15)
         activity = rng.choice([None, *Activity])
         staged = await nearest_incident(repo, query, activity, NOW - POLICY.window, POLICY)
-        full = await repo.nearest_open(query, candidate_cells(query, POLICY), NOW - POLICY.window, activity,
-                                       POLICY.fringe_m * 1.01)
+        full = await repo.nearest_open(
+            query, candidate_cells(query, POLICY), NOW - POLICY.window, activity, POLICY.fringe_m * 1.01
+        )
         assert (staged.incident_id if staged else None) == (full.incident_id if full else None)

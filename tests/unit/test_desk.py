@@ -24,8 +24,9 @@ class Desk:
         self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock()
         self.pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100),
-                                    images=PillowImageSanitizer())
+        self.intake = IntakeService(
+            self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100), images=PillowImageSanitizer()
+        )
         self.desk = DeskService(self.uow, self.clock)
 
     async def staff(self) -> None:
@@ -34,8 +35,13 @@ class Desk:
             await self.roster.redeem((await self.roster.invite(None, role)).code, user, str(user))
 
     async def incident(self, activity: Activity = Activity.PRESENCE, by: int = REPORTER, n: int = 1) -> str:
-        draft = ReportDraft(f"d{by}-{n}", activity=activity, time_seen=TimeSeen.NOW, point=GeoPoint(34.05 + n, -118.25),
-                            neighborhood_id="las-palmas")
+        draft = ReportDraft(
+            f"d{by}-{n}",
+            activity=activity,
+            time_seen=TimeSeen.NOW,
+            point=GeoPoint(34.05 + n, -118.25),
+            neighborhood_id="las-palmas",
+        )
         submitted = await self.intake.submit(draft, by, by, "en")
         assert submitted.incident is not None
         return submitted.incident.id
@@ -125,8 +131,9 @@ async def test_a_coordinator_may_publish_an_urgent_incident_alone_and_it_is_audi
     assert await d.verdict(COORD, urgent, Verdict.CONFIRMED) is Outcome.DECIDED
     routine = await d.incident(Activity.SURVEILLANCE, n=2)
     assert await d.verdict(COORD, routine, Verdict.CONFIRMED) is Outcome.RECORDED
-    assert any(e.action == "verdict.confirmed" and e.subject == urgent and e.detail["outcome"] == "decided"
-               for e in d.uow.store.audit)
+    assert any(
+        e.action == "verdict.confirmed" and e.subject == urgent and e.detail["outcome"] == "decided" for e in d.uow.store.audit
+    )
 
 
 async def test_one_person_may_call_an_incident_unverifiable(d: Desk) -> None:
@@ -239,7 +246,9 @@ async def test_an_outcome_never_told_is_claimed_after_the_grace_by_one_sweep_at_
     d.clock.advance(timedelta(seconds=2))
     claimed = await d.desk.claim_owed()
     assert [(o.chat_id, o.language, o.verdict) for o in claimed] == [
-        (REPORTER, "en", Verdict.CONFIRMED), (REPORTER + 1, "es", Verdict.CONFIRMED)]
+        (REPORTER, "en", Verdict.CONFIRMED),
+        (REPORTER + 1, "es", Verdict.CONFIRMED),
+    ]
     assert await d.desk.claim_owed() == []  # claimed: a second sweep does not take them too
     d.clock.advance(d.desk.policy.tell_grace + timedelta(seconds=1))
     [retried] = await d.desk.claim_owed(limit=1)  # the claimer failed too: taken over again, oldest first
@@ -290,8 +299,9 @@ async def test_on_duty_verifiers_covering_the_area_and_language_are_notified(d: 
     await d.roster.update(COORD, on_duty=True, languages=("en", "es"), neighborhoods=("old-mill",))
     await d.roster.update(TIM, on_duty=True)
     for n, (language, told) in enumerate((("en", [ANA]), ("es", [BEN]))):
-        draft = ReportDraft(f"d-{language}", activity=Activity.PRESENCE, point=GeoPoint(34.05 + n, -118.25),
-                            neighborhood_id="las-palmas")  # a degree apart: two incidents
+        draft = ReportDraft(
+            f"d-{language}", activity=Activity.PRESENCE, point=GeoPoint(34.05 + n, -118.25), neighborhood_id="las-palmas"
+        )  # a degree apart: two incidents
         [card] = (await d.intake.submit(draft, REPORTER, REPORTER, language)).cards
         assert [r.user_id for r in card.to] == told
 

@@ -30,21 +30,52 @@ MAX_REASON, MAX_ANSWER = 500, 1000
 WIDE = "🚐"
 
 
-def view(details: list[str], questions: list[tuple[str, str | None]], reasons: list[tuple[str, bool]],
-         place: str = "Old Mill", drill: DrillKind | None = None, escalated: bool = False,
-         suggestion: bool = False) -> tuple[IncidentView, Gazetteer]:
+def view(
+    details: list[str],
+    questions: list[tuple[str, str | None]],
+    reasons: list[tuple[str, bool]],
+    place: str = "Old Mill",
+    drill: DrillKind | None = None,
+    escalated: bool = False,
+    suggestion: bool = False,
+) -> tuple[IncidentView, Gazetteer]:
     """An incident with a report per detail, a follow-up per question (and answer) and a
     verdict per reason (and whether it counts), claimed by someone."""
-    incident = Incident(ID, IncidentStatus.OPEN, Tier.URGENT, Activity.ARREST, "nb", GeoPoint(34.05, -118.25), None,
-                        NOW - timedelta(hours=3), NOW, len(details), claimed_by=7, lease_until=NOW + timedelta(minutes=5),
-                        escalated=escalated, drill=drill)
-    reports = [Report(f"r{n}", f"SR-{n:04d}", f"d{n}", "p", "ar", Tier.URGENT, NOW, agents=AgentCount.UNSURE,
-                      vehicles=VehicleCount.UNSURE, uniform=Uniform.PLAIN_CLOTHES, details=text,
-                      media_ids=("m",) * n)
-               for n, text in enumerate(details)]
+    incident = Incident(
+        ID,
+        IncidentStatus.OPEN,
+        Tier.URGENT,
+        Activity.ARREST,
+        "nb",
+        GeoPoint(34.05, -118.25),
+        None,
+        NOW - timedelta(hours=3),
+        NOW,
+        len(details),
+        claimed_by=7,
+        lease_until=NOW + timedelta(minutes=5),
+        escalated=escalated,
+        drill=drill,
+    )
+    reports = [
+        Report(
+            f"r{n}",
+            f"SR-{n:04d}",
+            f"d{n}",
+            "p",
+            "ar",
+            Tier.URGENT,
+            NOW,
+            agents=AgentCount.UNSURE,
+            vehicles=VehicleCount.UNSURE,
+            uniform=Uniform.PLAIN_CLOTHES,
+            details=text,
+            media_ids=("m",) * n,
+        )
+        for n, text in enumerate(details)
+    ]
     follow_ups = [FollowUp(f"f{n}", "r0", question, 7, NOW, answer) for n, (question, answer) in enumerate(questions)]
-    verdicts = tuple(VerdictRecord(ID, n, Verdict.DEBUNKED, reason, NOW, counts) for n, (reason, counts) in
-                     enumerate(reasons))
+    verdicts = tuple(VerdictRecord(ID, n, Verdict.DEBUNKED, reason, NOW, counts) for n, (reason, counts) in enumerate(reasons))
     merge = MergeSuggestion(ID, "2" * 36, 1234.0) if suggestion else None
     return IncidentView(incident, reports, verdicts, follow_ups, merge), Gazetteer([Neighborhood("nb", place)])
 
@@ -59,9 +90,15 @@ def test_the_fullest_card_fits_one_message_in_every_language_and_keeps_its_last_
     bounds alone keep the card within the limit (its last line is not cut)."""
     t = translator(language)
     longest = WIDE * MAX_DETAILS_CHARS
-    shown, gazetteer = view([longest] * 12, [("🚓" * MAX_REASON, "👮" * MAX_ANSWER)] * 8,
-                            [("🚨" * MAX_REASON, False)] * 9, place=WIDE * 200, drill=DrillKind.LIVE,
-                            escalated=True, suggestion=True)
+    shown, gazetteer = view(
+        [longest] * 12,
+        [("🚓" * MAX_REASON, "👮" * MAX_ANSWER)] * 8,
+        [("🚨" * MAX_REASON, False)] * 9,
+        place=WIDE * 200,
+        drill=DrillKind.LIVE,
+        escalated=True,
+        suggestion=True,
+    )
     note = t("⏰ Nobody has claimed this for {minutes} min.", minutes=1440)
     card = desk_render.card(t, shown, gazetteer, NOW, TZ, note)
     assert units(card.text) <= MAX_TEXT and card.abridged
@@ -99,20 +136,22 @@ typed = st.text(st.characters(exclude_categories=("Cs",)), min_size=1).map(str.s
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     language=st.sampled_from(SUPPORTED_LANGUAGES),
-    details=st.lists(st.one_of(typed.map(lambda s: s[:MAX_DETAILS_CHARS].strip()),
-                               st.integers(0, MAX_DETAILS_CHARS).map(lambda n: WIDE * n)), max_size=15),
-    questions=st.lists(st.tuples(st.integers(1, MAX_REASON).map(lambda n: "q" * n),
-                                 st.none() | typed.map(lambda s: s[:MAX_ANSWER])), max_size=10),
+    details=st.lists(
+        st.one_of(typed.map(lambda s: s[:MAX_DETAILS_CHARS].strip()), st.integers(0, MAX_DETAILS_CHARS).map(lambda n: WIDE * n)),
+        max_size=15,
+    ),
+    questions=st.lists(
+        st.tuples(st.integers(1, MAX_REASON).map(lambda n: "q" * n), st.none() | typed.map(lambda s: s[:MAX_ANSWER])), max_size=10
+    ),
     reasons=st.lists(st.tuples(typed.map(lambda s: s[:MAX_REASON]), st.booleans()), max_size=10),
     place=typed.map(lambda s: s[:200]),
 )
 def test_any_card_fits_one_message_and_read_all_gives_every_word(
-        language: str, details: list[str], questions: list[tuple[str, str | None]],
-        reasons: list[tuple[str, bool]], place: str) -> None:
+    language: str, details: list[str], questions: list[tuple[str, str | None]], reasons: list[tuple[str, bool]], place: str
+) -> None:
     t = translator(language)
     shown, gazetteer = view(details, questions, reasons, place=place)
-    card = desk_render.card(t, shown, gazetteer, NOW, TZ, t("⏰ Nobody has claimed this for {minutes} min.",
-                                                             minutes=99))
+    card = desk_render.card(t, shown, gazetteer, NOW, TZ, t("⏰ Nobody has claimed this for {minutes} min.", minutes=99))
     assert units(card.text) <= MAX_TEXT
     pages = read_all(language, shown)
     assert all(0 < units(page) <= MAX_TEXT for page in pages)

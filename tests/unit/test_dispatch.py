@@ -64,8 +64,15 @@ class Sending(DispatchService):
     async def decline(self, dispatch_id: str, person: int) -> DispatchResult:
         return await self._sent(await super().decline(dispatch_id, person))
 
-    async def on_site_report(self, dispatch_id: str, person: int, finding: Finding, salute: Salute | None = None,
-                             text: str | None = None, photo_id: str | None = None) -> OnSiteResult:
+    async def on_site_report(
+        self,
+        dispatch_id: str,
+        person: int,
+        finding: Finding,
+        salute: Salute | None = None,
+        text: str | None = None,
+        photo_id: str | None = None,
+    ) -> OnSiteResult:
         return await self._sent(await super().on_site_report(dispatch_id, person, finding, salute, text, photo_id))
 
     async def check_in(self, dispatch_id: str, person: int, answer: CheckInAnswer) -> DispatchResult:
@@ -84,8 +91,9 @@ class World:
         self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock()
         self.pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100),
-                                    images=PillowImageSanitizer())
+        self.intake = IntakeService(
+            self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100), images=PillowImageSanitizer()
+        )
         self.desk = DeskService(self.uow, self.clock, pseudonymize=self.pseudonymize)
         self.dispatch = self.service()
 
@@ -95,21 +103,37 @@ class World:
 
     async def staff(self) -> None:
         await self.roster.add_admin(ADMIN, "Admin")
-        people = ((COORD, Role.COORDINATOR, "Cora"), (DISP, Role.VERIFIER, "Dee"), (ANA, Role.VERIFIER, "Ana"),
-                  (BEN, Role.VERIFIER, "Ben"), (TIM, Role.TRAINEE, "Tim"), (OFF, Role.VERIFIER, "Off"),
-                  (NOT_IN, Role.VERIFIER, "Nia"))
+        people = (
+            (COORD, Role.COORDINATOR, "Cora"),
+            (DISP, Role.VERIFIER, "Dee"),
+            (ANA, Role.VERIFIER, "Ana"),
+            (BEN, Role.VERIFIER, "Ben"),
+            (TIM, Role.TRAINEE, "Tim"),
+            (OFF, Role.VERIFIER, "Off"),
+            (NOT_IN, Role.VERIFIER, "Nia"),
+        )
         for user, role, name in people:
             await self.roster.redeem((await self.roster.invite(None, role)).code, user, name)
             if user != OFF:
                 await self.roster.update(user, on_duty=True, neighborhoods=("las-palmas",) if user == NOT_IN else ())
-        for user, area in ((ANA, "las-palmas"), (TIM, "cedar-heights"), (BEN, "eastfield"), (OFF, "las-palmas"),
-                           (DISP, "las-palmas")):
+        for user, area in (
+            (ANA, "las-palmas"),
+            (TIM, "cedar-heights"),
+            (BEN, "eastfield"),
+            (OFF, "las-palmas"),
+            (DISP, "las-palmas"),
+        ):
             await self.dispatch.opt_in(user, area)
 
     async def incident(self, n: int = 1, by: int = REPORTER, point: GeoPoint | None = None) -> str:
         assert LAS_PALMAS is not None
-        draft = ReportDraft(f"d{by}-{n}", activity=Activity.PRESENCE, time_seen=TimeSeen.NOW,
-                            point=point or LAS_PALMAS.centroid, neighborhood_id="las-palmas")
+        draft = ReportDraft(
+            f"d{by}-{n}",
+            activity=Activity.PRESENCE,
+            time_seen=TimeSeen.NOW,
+            point=point or LAS_PALMAS.centroid,
+            neighborhood_id="las-palmas",
+        )
         submitted = await self.intake.submit(draft, by, by, "en")
         assert submitted.incident is not None
         return submitted.incident.id
@@ -169,8 +193,16 @@ async def test_a_decline_passes_to_the_next_and_nobody_left_tells_the_dispatcher
     ended = await w.dispatch.decline(sent.dispatch.id, BEN)
     assert ended.dispatch.state is DispatchState.DECLINED and ended.dispatch.end_reason is EndReason.NOBODY
     assert kinds(ended.notices) == [(NoticeKind.NOBODY, DISP)]
-    assert w.actions() == ["dispatch.send", "dispatch.offer", "dispatch.decline", "dispatch.offer",
-                           "dispatch.decline", "dispatch.offer", "dispatch.decline", "dispatch.nobody"]
+    assert w.actions() == [
+        "dispatch.send",
+        "dispatch.offer",
+        "dispatch.decline",
+        "dispatch.offer",
+        "dispatch.decline",
+        "dispatch.offer",
+        "dispatch.decline",
+        "dispatch.nobody",
+    ]
     with pytest.raises(Refusal) as again:  # everyone was asked about this incident already
         await w.dispatch.send(incident, by=DISP)
     assert again.value.reason is RefusalReason.NO_FIELD_VERIFIER
@@ -228,8 +260,11 @@ async def test_a_missed_check_in_reminds_then_escalates_once_and_is_audited(w: W
     dispatch = w.uow.store.dispatch.dispatches[sent.dispatch.id][0]
     assert (dispatch.missed_check_ins, dispatch.escalations) == (1, 1)
     assert dispatch.check_in is not None and dispatch.check_in.stage is CheckInStage.ESCALATED
-    assert w.actions("dispatch.check_in") == ["dispatch.check_in.asked", "dispatch.check_in.missed",
-                                              "dispatch.check_in.escalated"]
+    assert w.actions("dispatch.check_in") == [
+        "dispatch.check_in.asked",
+        "dispatch.check_in.missed",
+        "dispatch.check_in.escalated",
+    ]
     escalation = next(e for e in w.uow.store.audit if e.action == "dispatch.check_in.escalated")
     assert escalation.detail == {"told": 2, "neighborhood": "las-palmas"}
     ok = await w.dispatch.check_in(sent.dispatch.id, ANA, CheckInAnswer.OK)  # late, but fine
@@ -324,8 +359,9 @@ async def test_a_trainees_on_site_report_is_shown_but_does_not_count(w: World) -
     sent = await w.dispatch.send(incident, by=DISP)
     await w.dispatch.decline(sent.dispatch.id, ANA)
     await w.dispatch.accept(sent.dispatch.id, TIM, 10)
-    result = await w.dispatch.on_site_report(sent.dispatch.id, TIM, Finding.CONFIRMED,
-                                             Salute(agents=AgentCount.FEW, uniform=Uniform.ICE), "Two SUVs, vests")
+    result = await w.dispatch.on_site_report(
+        sent.dispatch.id, TIM, Finding.CONFIRMED, Salute(agents=AgentCount.FEW, uniform=Uniform.ICE), "Two SUVs, vests"
+    )
     assert result.verdict is None and not result.report.counts and result.report.refusal == "trainee_live"
     assert result.dispatch.state is DispatchState.ON_SITE
     assert w.uow.store.verdicts == []  # nothing toward the two-person rule
@@ -373,8 +409,7 @@ async def test_coordinators_alone_see_who_was_dispatched(w: World) -> None:
     assert [(r.person, r.person_name) for r in desk_view.reports] == [(None, None)]
     coordinator_view = await w.dispatch.card(COORD, incident)
     [named] = coordinator_view.dispatches
-    assert (named.person, named.person_name, named.dispatcher, named.neighborhood_id) == (
-        ANA, "Ana", DISP, "las-palmas")
+    assert (named.person, named.person_name, named.dispatcher, named.neighborhood_id) == (ANA, "Ana", DISP, "las-palmas")
     assert [(r.person, r.person_name) for r in coordinator_view.reports] == [(ANA, "Ana")]
     assert [v.person for v in await w.dispatch.open_dispatches(COORD)] == [ANA]
     for outsider in (DISP, ANA, 12345):
@@ -420,8 +455,10 @@ async def test_sending_is_checked_on_the_server_and_audited(w: World) -> None:
             await w.dispatch.send(incident, by=who)
         assert refused.value.reason is RefusalReason.NOT_ALLOWED
     refusals = [(e.actor, e.action) for e in w.uow.store.audit if e.action == "refused.dispatch.send"]
-    assert refusals == [(f"verifier:{TIM}", "refused.dispatch.send"),
-                        (f"person:{w.pseudonymize(12345)}", "refused.dispatch.send")]
+    assert refusals == [
+        (f"verifier:{TIM}", "refused.dispatch.send"),
+        (f"person:{w.pseudonymize(12345)}", "refused.dispatch.send"),
+    ]
     await w.dispatch.send(incident, by=DISP)
     with pytest.raises(Refusal) as pending:  # one open ask per incident
         await w.dispatch.send(incident, by=COORD)
@@ -437,8 +474,12 @@ async def test_a_second_person_may_be_sent_once_the_first_went_but_not_the_busy(
     await w.dispatch.accept(sent.dispatch.id, ANA, 5)
     again = await w.dispatch.send(first, by=DISP)
     assert again.dispatch.asked == (TIM,)  # ANA is in the field, and was asked about this one
-    other = await w.intake.submit(ReportDraft("far", activity=Activity.ARREST, point=GeoPoint(34.035, -118.21),
-                                              neighborhood_id="eastfield"), REPORTER + 2, REPORTER + 2, "en")
+    other = await w.intake.submit(
+        ReportDraft("far", activity=Activity.ARREST, point=GeoPoint(34.035, -118.21), neighborhood_id="eastfield"),
+        REPORTER + 2,
+        REPORTER + 2,
+        "en",
+    )
     assert other.incident is not None
     elsewhere = await w.dispatch.send(other.incident.id, by=DISP)
     assert elsewhere.dispatch.asked == (BEN,)  # ANA is in the field and TIM is being asked

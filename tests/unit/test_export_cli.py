@@ -37,13 +37,41 @@ async def database(clean_env: None, tmp_path: Path) -> str:
     engine = make_engine(url)
     try:
         async with SqlUnitOfWorkFactory(engine)() as uow:
-            for n, (at, place, kind) in enumerate(((JAN_10, "harbor-view", AlertKind.ALERT),
-                                                   (JAN_20, "old-mill", AlertKind.CORRECTION))):
+            for n, (at, place, kind) in enumerate(
+                ((JAN_10, "harbor-view", AlertKind.ALERT), (JAN_20, "old-mill", AlertKind.CORRECTION))
+            ):
                 verdict = Verdict.CONFIRMED if kind is AlertKind.ALERT else Verdict.DEBUNKED
-                await uow.incidents.add(Incident(f"inc-{n}", IncidentStatus.DECIDED, Tier.URGENT, Activity.ARREST,
-                                                 place, None, None, at, at, 3, verdict=verdict, decided_at=at))
-                await uow.alerts.add(Alert(f"alert-{n}", f"inc-{n}", kind, place, (place,), Activity.ARREST,
-                                           Tier.URGENT, 2, 3, at, at + timedelta(hours=4)))
+                await uow.incidents.add(
+                    Incident(
+                        f"inc-{n}",
+                        IncidentStatus.DECIDED,
+                        Tier.URGENT,
+                        Activity.ARREST,
+                        place,
+                        None,
+                        None,
+                        at,
+                        at,
+                        3,
+                        verdict=verdict,
+                        decided_at=at,
+                    )
+                )
+                await uow.alerts.add(
+                    Alert(
+                        f"alert-{n}",
+                        f"inc-{n}",
+                        kind,
+                        place,
+                        (place,),
+                        Activity.ARREST,
+                        Tier.URGENT,
+                        2,
+                        3,
+                        at,
+                        at + timedelta(hours=4),
+                    )
+                )
             await uow.commit()
     finally:
         await engine.dispose()
@@ -52,10 +80,16 @@ async def database(clean_env: None, tmp_path: Path) -> str:
 
 def sereno(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m sereno ARGS` on this checkout (not whichever copy is installed)."""
-    env = {**os.environ, "SERENO_DATABASE_URL": url, "SERENO_REGION_NAME": "Harbor City",
-           "SERENO_TIMEZONE": "America/Los_Angeles", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "sereno", *args], capture_output=True, text=True, timeout=60,
-                          env=env, encoding="utf-8")
+    env = {
+        **os.environ,
+        "SERENO_DATABASE_URL": url,
+        "SERENO_REGION_NAME": "Harbor City",
+        "SERENO_TIMEZONE": "America/Los_Angeles",
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "sereno", *args], capture_output=True, text=True, timeout=60, env=env, encoding="utf-8"
+    )
 
 
 def test_export_prints_every_format_from_the_database(database: str) -> None:
@@ -82,15 +116,18 @@ def test_export_filters_by_local_dates_and_neighborhood_and_writes_a_file(databa
     assert feature["properties"]["neighborhood_name"] == "Old Mill" and feature["properties"]["kind"] == "correction"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--format", "xml"], "sereno: unknown format 'xml': use csv, geojson, cap or atom"),
-    (["--format", "csv", "--since", "last tuesday"], "sereno: --since: 'last tuesday' is not an ISO date or time"),
-    (["--format", "csv", "--until", "2026-02-30"], "sereno: --until: '2026-02-30' is not an ISO date or time"),
-    (["--format", "csv", "--neighborhood", "atlantis"], "sereno: unknown neighborhood 'atlantis': use one of"),
-    (["--format", "csv", "--since", "2026-02-01", "--until", "2026-01-01"], "sereno: the window is empty"),
-    (["--format", "cap", "--sender", "my network"], "sereno: --sender: sender 'my network' must be one word"),
-    (["--format", "csv", "--output", "/nonexistent/dir/x.csv"], "sereno: cannot write /nonexistent/dir/x.csv"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "xml"], "sereno: unknown format 'xml': use csv, geojson, cap or atom"),
+        (["--format", "csv", "--since", "last tuesday"], "sereno: --since: 'last tuesday' is not an ISO date or time"),
+        (["--format", "csv", "--until", "2026-02-30"], "sereno: --until: '2026-02-30' is not an ISO date or time"),
+        (["--format", "csv", "--neighborhood", "atlantis"], "sereno: unknown neighborhood 'atlantis': use one of"),
+        (["--format", "csv", "--since", "2026-02-01", "--until", "2026-01-01"], "sereno: the window is empty"),
+        (["--format", "cap", "--sender", "my network"], "sereno: --sender: sender 'my network' must be one word"),
+        (["--format", "csv", "--output", "/nonexistent/dir/x.csv"], "sereno: cannot write /nonexistent/dir/x.csv"),
+    ],
+)
 def test_bad_export_arguments_exit_2_with_one_line(database: str, args: list[str], message: str) -> None:
     done = sereno(database, "export", *args)
     assert done.returncode == 2

@@ -47,25 +47,36 @@ LA = ZoneInfo("America/Los_Angeles")
 SOURCE = FeedSource.for_region("Harbor City", LA)
 NEIGHBORHOODS = {nb.id: nb for nb in parse_geojson(DEMO_REGION.read_text())}
 #: A neighborhood in two parts, the second ring left open (as some files have it).
-ISLANDS = Neighborhood("islands", "The Islands", polygons=(
-    (((-118.30, 34.00), (-118.29, 34.00), (-118.29, 34.01), (-118.30, 34.00)),),
-    (((-118.28, 34.00), (-118.27, 34.00), (-118.27, 34.01), (-118.28, 34.01)),),
-))
+ISLANDS = Neighborhood(
+    "islands",
+    "The Islands",
+    polygons=(
+        (((-118.30, 34.00), (-118.29, 34.00), (-118.29, 34.01), (-118.30, 34.00)),),
+        (((-118.28, 34.00), (-118.27, 34.00), (-118.27, 34.01), (-118.28, 34.01)),),
+    ),
+)
 
 
 def alert(n: int, **changes: object) -> Alert:
     values: dict[str, object] = dict(
-        id=f"00000000-0000-4000-8000-{n:012d}", incident_id=f"10000000-0000-4000-8000-{n:012d}",
-        kind=AlertKind.ALERT, neighborhood_id="harbor-view", areas=("harbor-view",), activity=Activity.PRESENCE,
-        tier=Tier.HIGH, verifiers=2, reports=3, verified_at=T0 - timedelta(minutes=n),
-        expires_at=T0 + timedelta(hours=4))
+        id=f"00000000-0000-4000-8000-{n:012d}",
+        incident_id=f"10000000-0000-4000-8000-{n:012d}",
+        kind=AlertKind.ALERT,
+        neighborhood_id="harbor-view",
+        areas=("harbor-view",),
+        activity=Activity.PRESENCE,
+        tier=Tier.HIGH,
+        verifiers=2,
+        reports=3,
+        verified_at=T0 - timedelta(minutes=n),
+        expires_at=T0 + timedelta(hours=4),
+    )
     values.update(changes)
     return Alert(**values)  # type: ignore[arg-type]
 
 
 def record(a: Alert, neighborhood: Neighborhood | None = None) -> ExportRecord:
-    return ExportRecord.from_alert(a, neighborhood if neighborhood is not None else NEIGHBORHOODS.get(
-        a.neighborhood_id or ""))
+    return ExportRecord.from_alert(a, neighborhood if neighborhood is not None else NEIGHBORHOODS.get(a.neighborhood_id or ""))
 
 
 @pytest.fixture
@@ -74,12 +85,31 @@ def records() -> list[ExportRecord]:
     neighborhood was removed since, and an alert in a neighborhood of two parts."""
     return [
         record(alert(1)),
-        record(alert(2, neighborhood_id="las-palmas", activity=None, tier=Tier.URGENT, state=AlertState.CLEARED,
-                     revision=2, last_update=UpdateKind.ALL_CLEAR, updated_at=T0 + timedelta(hours=1))),
-        record(alert(3, activity=Activity.CHECKPOINT, tier=Tier.ROUTINE, revision=1,
-                     last_update=UpdateKind.STILL_ACTIVE, updated_at=T0 + timedelta(minutes=30))),
-        record(alert(4, kind=AlertKind.CORRECTION, neighborhood_id="gone", activity=Activity.ARREST,
-                     tier=Tier.URGENT, reports=5)),
+        record(
+            alert(
+                2,
+                neighborhood_id="las-palmas",
+                activity=None,
+                tier=Tier.URGENT,
+                state=AlertState.CLEARED,
+                revision=2,
+                last_update=UpdateKind.ALL_CLEAR,
+                updated_at=T0 + timedelta(hours=1),
+            )
+        ),
+        record(
+            alert(
+                3,
+                activity=Activity.CHECKPOINT,
+                tier=Tier.ROUTINE,
+                revision=1,
+                last_update=UpdateKind.STILL_ACTIVE,
+                updated_at=T0 + timedelta(minutes=30),
+            )
+        ),
+        record(
+            alert(4, kind=AlertKind.CORRECTION, neighborhood_id="gone", activity=Activity.ARREST, tier=Tier.URGENT, reports=5)
+        ),
         record(alert(5, neighborhood_id="islands", activity=Activity.WORKPLACE), ISLANDS),
     ]
 
@@ -98,8 +128,7 @@ def test_csv_has_a_header_and_one_row_of_alert_level_facts_per_alert(records: li
     assert len(rows) == 5 and tuple(rows[0]) == CSV_COLUMNS
     first = rows[0]
     assert first["alert_id"] == records[0].alert_id and first["incident_id"] == records[0].incident_id
-    assert (first["kind"], first["neighborhood_id"], first["neighborhood_name"]) == ("alert", "harbor-view",
-                                                                                   "Harbor View")
+    assert (first["kind"], first["neighborhood_id"], first["neighborhood_name"]) == ("alert", "harbor-view", "Harbor View")
     assert (first["activity"], first["activity_label"]) == ("presence", "Agents present or gathering")
     assert (first["tier"], first["verifiers"], first["reports"], first["state"]) == ("high", "2", "3", "active")
     assert datetime.fromisoformat(first["verified_at"]) == records[0].verified_at
@@ -143,7 +172,8 @@ def test_geojson_is_a_feature_collection_of_neighborhood_polygons(records: list[
 
 
 def test_geojson_geometry_is_a_multipolygon_for_a_neighborhood_in_parts_and_null_when_unknown(
-        records: list[ExportRecord]) -> None:
+    records: list[ExportRecord],
+) -> None:
     features = {f["id"]: f for f in json.loads(to_geojson(records))["features"]}
     assert features[records[4].alert_id]["geometry"]["type"] == "MultiPolygon"
     assert len(features[records[4].alert_id]["geometry"]["coordinates"]) == 2
@@ -173,8 +203,7 @@ def test_cap_alerts_carry_the_required_elements_in_the_cap_namespace(records: li
         info = element.find(f"{CAP}info")
         assert info is not None
         assert text(info, f"{CAP}language") == "en-US" and text(info, f"{CAP}category") == "Safety"
-        for tag in ("event", "urgency", "severity", "certainty", "headline", "description", "instruction",
-                    "expires"):
+        for tag in ("event", "urgency", "severity", "certainty", "headline", "description", "instruction", "expires"):
             assert text(info, f"{CAP}{tag}"), tag
         assert text(info, f"{CAP}areaDesc".join([f"{CAP}area/", ""])) == rec.place
     first = alerts[0].find(f"{CAP}info")
@@ -192,21 +221,28 @@ def test_cap_times_have_a_numeric_offset_and_no_fraction(records: list[ExportRec
     assert times == ["2026-01-15T11:59:00-00:00", "2026-01-15T16:00:00-00:00"]
 
 
-@pytest.mark.parametrize(("index", "msg_type", "urgency", "severity", "certainty", "response"), [
-    (0, "Alert", "Immediate", "Moderate", "Observed", "Avoid"),  # high tier, active
-    (1, "Cancel", "Past", "Minor", "Observed", "AllClear"),  # the all-clear
-    (2, "Update", "Expected", "Minor", "Observed", "Avoid"),  # routine, still active
-    (3, "Alert", "Past", "Minor", "Unlikely", "None"),  # a correction of a debunked rumor
-])
+@pytest.mark.parametrize(
+    ("index", "msg_type", "urgency", "severity", "certainty", "response"),
+    [
+        (0, "Alert", "Immediate", "Moderate", "Observed", "Avoid"),  # high tier, active
+        (1, "Cancel", "Past", "Minor", "Observed", "AllClear"),  # the all-clear
+        (2, "Update", "Expected", "Minor", "Observed", "Avoid"),  # routine, still active
+        (3, "Alert", "Past", "Minor", "Unlikely", "None"),  # a correction of a debunked rumor
+    ],
+)
 def test_cap_codes_follow_the_tier_the_kind_and_the_lifecycle(
-        records: list[ExportRecord], index: int, msg_type: str, urgency: str, severity: str, certainty: str,
-        response: str) -> None:
+    records: list[ExportRecord], index: int, msg_type: str, urgency: str, severity: str, certainty: str, response: str
+) -> None:
     element = cap_alerts(to_cap(records, SOURCE, NOW))[index]
     info = element.find(f"{CAP}info")
     assert info is not None
     assert text(element, f"{CAP}msgType") == msg_type
     assert [text(info, f"{CAP}{tag}") for tag in ("urgency", "severity", "certainty", "responseType")] == [
-        urgency, severity, certainty, response]
+        urgency,
+        severity,
+        certainty,
+        response,
+    ]
 
 
 def test_an_urgent_active_alert_is_immediate_and_severe() -> None:
@@ -235,8 +271,7 @@ def test_cap_areas_are_the_neighborhood_polygons_as_closed_lat_lon_rings(records
     assert text(area, f"{CAP}geocode/{CAP}value") == "harbor-view"
     islands = alerts[4].find(f"{CAP}info/{CAP}area")
     assert islands is not None
-    rings = [[tuple(map(float, pair.split(","))) for pair in (p.text or "").split()]
-             for p in islands.findall(f"{CAP}polygon")]
+    rings = [[tuple(map(float, pair.split(","))) for pair in (p.text or "").split()] for p in islands.findall(f"{CAP}polygon")]
     assert len(rings) == 2 and all(len(r) >= 4 and r[0] == r[-1] for r in rings)
     assert rings[1] == [(34.00, -118.28), (34.00, -118.27), (34.01, -118.27), (34.01, -118.28), (34.00, -118.28)]
     unknown = alerts[3].find(f"{CAP}info/{CAP}area")
@@ -249,7 +284,8 @@ def test_each_cap_message_also_stands_alone(records: list[ExportRecord]) -> None
     roots = [ET.fromstring(d.encode()) for d in documents]
     assert all(r.tag == f"{CAP}alert" for r in roots)
     assert [text(r, f"{CAP}identifier") for r in roots] == [
-        text(a, f"{CAP}identifier") for a in cap_alerts(to_cap(records, SOURCE, NOW))]
+        text(a, f"{CAP}identifier") for a in cap_alerts(to_cap(records, SOURCE, NOW))
+    ]
 
 
 # ---------------------------------------------------------------- Atom 1.0
@@ -258,9 +294,15 @@ def test_each_cap_message_also_stands_alone(records: list[ExportRecord]) -> None
 def test_atom_feed_has_id_title_updated_author_and_an_entry_per_alert_with_its_text_and_links(
     records: list[ExportRecord],
 ) -> None:
-    feed = ET.fromstring(to_atom(records, SOURCE, NOW, self_url="https://example.org/feeds/alerts.atom",
-                                 entry_links=lambda r: [AtomLink(f"https://example.org/alerts/{r.alert_id}",
-                                                                 "text/html")]).encode())
+    feed = ET.fromstring(
+        to_atom(
+            records,
+            SOURCE,
+            NOW,
+            self_url="https://example.org/feeds/alerts.atom",
+            entry_links=lambda r: [AtomLink(f"https://example.org/alerts/{r.alert_id}", "text/html")],
+        ).encode()
+    )
     assert feed.tag == f"{ATOM}feed"
     assert text(feed, f"{ATOM}id").startswith("urn:uuid:") and text(feed, f"{ATOM}title")
     assert datetime.fromisoformat(text(feed, f"{ATOM}updated")) == T0 + timedelta(hours=1)  # the newest change
@@ -328,11 +370,14 @@ def test_activity_names_are_the_bots_english_labels() -> None:
 
 
 def test_the_export_renderers_import_no_telegram_database_or_web_library() -> None:
-    code = ("import sys, sereno.verify.exports, sereno.verify.export_service; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "{'telegram', 'sqlmodel', 'sqlalchemy', 'aiohttp', 'bot', 'storage'}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
-                          env={"PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, sereno.verify.exports, sereno.verify.export_service; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'telegram', 'sqlmodel', 'sqlalchemy', 'aiohttp', 'bot', 'storage'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env={"PYTHONPATH": str(ROOT)}
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 

@@ -19,13 +19,19 @@ from tests.unit.memory_world import MemoryWorld
 
 def port_repositories() -> dict[str, type]:
     """Each repository attribute of the `UnitOfWork` port → the protocol it returns."""
-    return {name: get_type_hints(member.fget)["return"]
-            for name, member in inspect.getmembers(UnitOfWork) if isinstance(member, property)}
+    return {
+        name: get_type_hints(member.fget)["return"]
+        for name, member in inspect.getmembers(UnitOfWork)
+        if isinstance(member, property)
+    }
 
 
 def port_methods(protocol: type) -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(member) for name, member in vars(protocol).items()
-            if not name.startswith("_") and inspect.iscoroutinefunction(member)}
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(protocol).items()
+        if not name.startswith("_") and inspect.iscoroutinefunction(member)
+    }
 
 
 def shape(signature: inspect.Signature) -> list[tuple[str, inspect._ParameterKind, bool]]:
@@ -64,8 +70,9 @@ async def test_the_fake_refuses_what_the_tables_refuse() -> None:
         with pytest.raises(Conflict):  # one alert per incident and kind
             await uow.alerts.add(replace(alert, id="another"))
         with pytest.raises(Conflict):  # unique (alert, chat, kind, revision, language)
-            await uow.outbox.fan_out(alert.id, alert.areas, TargetKind.SUBSCRIBER, MessageKind.POST, 0,
-                                     Priority.ROUTINE, world.clock.now())
+            await uow.outbox.fan_out(
+                alert.id, alert.areas, TargetKind.SUBSCRIBER, MessageKind.POST, 0, Priority.ROUTINE, world.clock.now()
+            )
         with pytest.raises(Conflict):  # a neighborhood the deployment does not have
             await uow.subscribers.add_area(1, "atlantis")
         with pytest.raises(Conflict):  # the chat is already following it

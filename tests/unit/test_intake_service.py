@@ -22,8 +22,13 @@ def make_service(policy: IntakePolicy | None = None) -> tuple[IntakeService, Mem
 
 
 def a_draft(n: int = 0) -> ReportDraft:
-    return ReportDraft(f"draft-{n}", activity=Activity.ARREST, time_seen=TimeSeen.NOW,
-                       point=GeoPoint(34.05, -118.25, 20.0), neighborhood_id="las-palmas")
+    return ReportDraft(
+        f"draft-{n}",
+        activity=Activity.ARREST,
+        time_seen=TimeSeen.NOW,
+        point=GeoPoint(34.05, -118.25, 20.0),
+        neighborhood_id="las-palmas",
+    )
 
 
 async def test_submit_stores_a_pseudonymous_report_and_a_separate_contact() -> None:
@@ -110,8 +115,13 @@ async def test_reports_of_one_event_cluster_into_one_incident() -> None:
     service, uow, clock = make_service(IntakePolicy(max_reports=100))
     first = await service.submit(a_draft(1), 1, 1, "en")
     clock.advance(timedelta(minutes=20))
-    near = ReportDraft("near", activity=Activity.CHECKPOINT, time_seen=TimeSeen.RECENT,
-                       point=GeoPoint(34.054, -118.25), neighborhood_id="las-palmas")
+    near = ReportDraft(
+        "near",
+        activity=Activity.CHECKPOINT,
+        time_seen=TimeSeen.RECENT,
+        point=GeoPoint(34.054, -118.25),
+        neighborhood_id="las-palmas",
+    )
     second = await service.submit(near, 2, 2, "en")
     assert first.placement is Placement.NEW and second.placement is Placement.JOIN
     assert second.report.incident_id == first.report.incident_id

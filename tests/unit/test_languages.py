@@ -35,16 +35,25 @@ LONGEST_HOTLINE = Hotline("+1 (555) 010-0000 ext. 12345", "Puerto Sereno Immigra
 
 
 def alerts() -> list[Alert]:
-    base = Alert("a" * 36, "i" * 36, AlertKind.ALERT, "cedar-heights",
-                 ("cedar-heights", "eastfield", "las-palmas", "old-mill", "riverside"), Activity.WORKPLACE, Tier.URGENT,
-                 3, 12, NOW, NOW + timedelta(hours=4))
+    base = Alert(
+        "a" * 36,
+        "i" * 36,
+        AlertKind.ALERT,
+        "cedar-heights",
+        ("cedar-heights", "eastfield", "las-palmas", "old-mill", "riverside"),
+        Activity.WORKPLACE,
+        Tier.URGENT,
+        3,
+        12,
+        NOW,
+        NOW + timedelta(hours=4),
+    )
     return [
         base,
         base.updated(UpdateKind.STILL_ACTIVE, NOW, timedelta(hours=4)),
         base.updated(UpdateKind.ALL_CLEAR, NOW, timedelta(hours=4)),
         Alert(**{**{f: getattr(base, f) for f in Alert.__dataclass_fields__}, "state": AlertState.EXPIRED}),
-        Alert(**{**{f: getattr(base, f) for f in Alert.__dataclass_fields__}, "kind": AlertKind.CORRECTION,
-                 "verifiers": 1}),
+        Alert(**{**{f: getattr(base, f) for f in Alert.__dataclass_fields__}, "kind": AlertKind.CORRECTION, "verifiers": 1}),
     ]
 
 
@@ -98,8 +107,14 @@ def test_a_deployment_can_keep_alerts_to_reviewed_languages() -> None:
     everything = alert_policy(Settings(_env_file=None, channel_posts="per_language"))  # type: ignore[call-arg]
     assert everything.language_for("pt") == "pt"
     assert everything.post_languages("en+pt+ar") == ["en", "pt", "ar"]
-    reviewed_only = alert_policy(Settings(_env_file=None, alert_languages="reviewed", default_language="es",  # type: ignore[call-arg]
-                                          channel_posts="per_language"))
+    reviewed_only = alert_policy(
+        Settings(
+            _env_file=None,
+            alert_languages="reviewed",
+            default_language="es",  # type: ignore[call-arg]
+            channel_posts="per_language",
+        )
+    )
     assert reviewed_only.language_for("pt") == "en"  # neither Portuguese nor Spanish has a native review yet
     assert reviewed_only.language_for("en") == "en"
     assert reviewed_only.post_languages("en+pt+ar") == ["en"]  # one English post, not three
@@ -114,14 +129,20 @@ def test_channel_languages_are_checked_and_joined() -> None:
     assert Settings(_env_file=None, channel_languages="en, es").channel_language == "en+es"  # type: ignore[call-arg]
     assert Settings(_env_file=None, default_language="es").channel_language == "es"  # type: ignore[call-arg]
     check_languages(Settings(_env_file=None, channel_languages="en, es", default_language="ar"))  # type: ignore[call-arg]
-    with pytest.raises(MissingSetting, match=r"^SERENO_CHANNEL_LANGUAGES is invalid: 'xx' has no translation; "
-                                             r"use one of en, .*es"):
+    with pytest.raises(
+        MissingSetting,
+        match=r"^SERENO_CHANNEL_LANGUAGES is invalid: 'xx' has no translation; "
+        r"use one of en, .*es",
+    ):
         check_languages(Settings(_env_file=None, channel_languages="en,xx"))  # type: ignore[call-arg]
 
 
 def test_a_default_language_without_a_catalog_is_refused_naming_the_variable() -> None:
-    with pytest.raises(MissingSetting, match=r"^SERENO_DEFAULT_LANGUAGE is invalid: 'de' has no translation; "
-                                             r"use one of en, .*es"):
+    with pytest.raises(
+        MissingSetting,
+        match=r"^SERENO_DEFAULT_LANGUAGE is invalid: 'de' has no translation; "
+        r"use one of en, .*es",
+    ):
         check_languages(Settings(_env_file=None, default_language="de"))  # type: ignore[call-arg]
 
 

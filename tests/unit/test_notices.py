@@ -37,8 +37,9 @@ class World:
         self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock()
         pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=100),
-                                    images=PillowImageSanitizer(), gazetteer=GAZETTEER)
+        self.intake = IntakeService(
+            self.uow, self.clock, pseudonymize, IntakePolicy(max_reports=100), images=PillowImageSanitizer(), gazetteer=GAZETTEER
+        )
         self.desk = DeskService(self.uow, self.clock)
 
     async def join(self, user: int, name: str, role: Role, **settings: object) -> None:
@@ -51,18 +52,19 @@ class World:
         await self.roster.update(ADMIN, on_duty=True, languages=("en",), neighborhoods=("harbor-view",))
         await self.join(COORD, "b coordinator", Role.COORDINATOR, on_duty=False, languages=("en",))
         await self.join(ANYWHERE, "c anywhere", Role.VERIFIER, on_duty=True, languages=("en",), neighborhoods=())
-        await self.join(FAR, "d far", Role.VERIFIER, on_duty=True, languages=("es", "en"),
-                        neighborhoods=("mission-flats",))
-        await self.join(NEAR, "e near", Role.VERIFIER, on_duty=True, languages=("en",),
-                        neighborhoods=("mission-flats", "old-mill"))
+        await self.join(FAR, "d far", Role.VERIFIER, on_duty=True, languages=("es", "en"), neighborhoods=("mission-flats",))
+        await self.join(
+            NEAR, "e near", Role.VERIFIER, on_duty=True, languages=("en",), neighborhoods=("mission-flats", "old-mill")
+        )
         await self.join(TRAINEE, "f trainee", Role.TRAINEE, on_duty=True, languages=("en",), neighborhoods=())
         await self.join(OFF_DUTY, "g off duty", Role.VERIFIER, on_duty=False, languages=("en",), neighborhoods=())
         await self.join(SPANISH, "h spanish", Role.VERIFIER, on_duty=True, languages=("es",), neighborhoods=())
 
     def draft(self, n: int, activity: Activity = Activity.PRESENCE) -> ReportDraft:
         assert OLD_MILL is not None
-        return ReportDraft(f"draft-{n}", activity=activity, time_seen=TimeSeen.NOW, point=OLD_MILL.centroid,
-                           neighborhood_id="mission-flats")
+        return ReportDraft(
+            f"draft-{n}", activity=activity, time_seen=TimeSeen.NOW, point=OLD_MILL.centroid, neighborhood_id="mission-flats"
+        )
 
 
 @pytest.fixture

@@ -63,12 +63,16 @@ async def test_a_message_to_retry_waits_until_its_time_and_a_failed_one_never_co
     assert channel.target is TargetKind.CHANNEL
     await world.outbox.claim(10)
     later = world.clock.now() + timedelta(seconds=30)
-    await world.outbox.record(Outcomes([
-        DeliveryResult(channel.id or 0, Delivery.SENT, sent_message_id=77),
-        DeliveryResult(retry.id or 0, Delivery.PENDING, retry_at=later, error="429"),
-        DeliveryResult(fail.id or 0, Delivery.FAILED, error="x" * 500),
-        DeliveryResult(sent.id or 0, Delivery.SENT, sent_message_id=78),
-    ]))
+    await world.outbox.record(
+        Outcomes(
+            [
+                DeliveryResult(channel.id or 0, Delivery.SENT, sent_message_id=77),
+                DeliveryResult(retry.id or 0, Delivery.PENDING, retry_at=later, error="429"),
+                DeliveryResult(fail.id or 0, Delivery.FAILED, error="x" * 500),
+                DeliveryResult(sent.id or 0, Delivery.SENT, sent_message_id=78),
+            ]
+        )
+    )
     stored = world.uow.store.outbox
     assert stored[channel.id or 0].message_id == 77 and len(stored[fail.id or 0].error or "") == 300
     assert await world.outbox.claim(10) == []
@@ -102,8 +106,7 @@ async def test_a_blocked_subscriber_is_deactivated_and_a_broken_channel_flagged_
     assert await world.subscriptions.areas(blocked.chat_id) == []  # a blocked chat follows nothing
 
 
-async def test_recent_sends_count_what_went_out_in_the_window_and_channel_posts_still_sending(
-        world: MemoryWorld) -> None:
+async def test_recent_sends_count_what_went_out_in_the_window_and_channel_posts_still_sending(world: MemoryWorld) -> None:
     channel, first, *rest = await publish(world)
     await world.outbox.claim(10)
     await world.outbox.record(Outcomes([DeliveryResult(first.id or 0, Delivery.SENT, 5)]))
@@ -141,13 +144,25 @@ async def test_the_broadcaster_is_never_given_the_alert_of_a_drill(world: Memory
     queued = await publish(world)
     real = world.uow.store.outbox[queued[0].id or 0].alert_id
     text = {"en": "Agents by the mill", "es": "Agentes junto al molino"}
-    await world.training.import_scenarios(COORD, {"scenarios": [{
-        "id": "mill", "title": text, "answer": "confirmed", "explanation": text,
-        "reports": [{"activity": "presence", "text": text, "point": [OLD_MILL.lat, OLD_MILL.lon]}]}]})
+    await world.training.import_scenarios(
+        COORD,
+        {
+            "scenarios": [
+                {
+                    "id": "mill",
+                    "title": text,
+                    "answer": "confirmed",
+                    "explanation": text,
+                    "reports": [{"activity": "presence", "text": text, "point": [OLD_MILL.lat, OLD_MILL.lon]}],
+                }
+            ]
+        },
+    )
     drill = (await world.training.inject_live(COORD, "mill", "en")).incident
     async with world.uow() as uow:  # as if something had written an alert about the drill
         await uow.alerts.add(replace(world.uow.store.alerts[real], id="forged", incident_id=drill.id))
-        await uow.outbox.fan_out("forged", ("harbor-view",), TargetKind.SUBSCRIBER, MessageKind.POST, 0,
-                                 Priority.URGENT, world.clock.now())
+        await uow.outbox.fan_out(
+            "forged", ("harbor-view",), TargetKind.SUBSCRIBER, MessageKind.POST, 0, Priority.URGENT, world.clock.now()
+        )
         await uow.commit()
     assert set(await world.outbox.alerts([real, "forged", "missing"])) == {real}

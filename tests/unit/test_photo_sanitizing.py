@@ -23,10 +23,14 @@ def jpeg_with_gps(size: tuple[int, int] = (64, 48)) -> bytes:
     """A real JPEG whose EXIF names the camera and where it was taken."""
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "ReporterPhone"
-    exif.get_ifd(ExifTags.IFD.GPSInfo).update({
-        ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (34.0, 3.0, 14.0),
-        ExifTags.GPS.GPSLongitudeRef: "W", ExifTags.GPS.GPSLongitude: (118.0, 15.0, 0.0),
-    })
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update(
+        {
+            ExifTags.GPS.GPSLatitudeRef: "N",
+            ExifTags.GPS.GPSLatitude: (34.0, 3.0, 14.0),
+            ExifTags.GPS.GPSLongitudeRef: "W",
+            ExifTags.GPS.GPSLongitude: (118.0, 15.0, 0.0),
+        }
+    )
     out = io.BytesIO()
     Image.new("RGB", size, "red").save(out, format="JPEG", exif=exif)
     return out.getvalue()

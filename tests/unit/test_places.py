@@ -91,20 +91,40 @@ async def test_geocoded_place_outside_the_region_is_outside(gazetteer: Gazetteer
         (json.dumps({"type": "FeatureCollection", "features": []}), "no features"),
         (json.dumps({"type": "FeatureCollection", "features": [{"properties": {}}]}), "feature 1: properties.name"),
         (
-            json.dumps({"type": "FeatureCollection", "features": [
-                {"properties": {"name": "A"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}),
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [{"properties": {"name": "A"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}],
+                }
+            ),
             r"feature 1 \(A\): geometry must be a Polygon",
         ),
         (
-            json.dumps({"type": "FeatureCollection", "features": [
-                {"properties": {"name": "A", "zips": ["123"]},
-                 "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}]}),
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "properties": {"name": "A", "zips": ["123"]},
+                            "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+                        }
+                    ],
+                }
+            ),
             "5-digit",
         ),
         (
-            json.dumps({"type": "FeatureCollection", "features": [
-                {"properties": {"name": "A"},
-                 "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [200, 1], [0, 0]]]}}]}),
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "properties": {"name": "A"},
+                            "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [200, 1], [0, 0]]]},
+                        }
+                    ],
+                }
+            ),
             "not a longitude/latitude",
         ),
     ],
@@ -120,10 +140,20 @@ def test_centroids_fall_inside_their_neighborhoods(gazetteer: Gazetteer) -> None
         assert gazetteer.locate(c.lat, c.lon) == nb
 
 
-@pytest.mark.parametrize(("lat", "lon", "accuracy"), [
-    (90.5, 0.0, None), (-91.0, 0.0, None), (0.0, 180.5, None), (0.0, -200.0, None),
-    (math.nan, 0.0, None), (0.0, math.inf, None), (-math.inf, 0.0, None), (0.0, 0.0, math.nan), (0.0, 0.0, -5.0),
-])
+@pytest.mark.parametrize(
+    ("lat", "lon", "accuracy"),
+    [
+        (90.5, 0.0, None),
+        (-91.0, 0.0, None),
+        (0.0, 180.5, None),
+        (0.0, -200.0, None),
+        (math.nan, 0.0, None),
+        (0.0, math.inf, None),
+        (-math.inf, 0.0, None),
+        (0.0, 0.0, math.nan),
+        (0.0, 0.0, -5.0),
+    ],
+)
 def test_a_point_that_is_no_place_on_earth_is_refused(lat: float, lon: float, accuracy: float | None) -> None:
     with pytest.raises(InvalidPoint):
         GeoPoint(lat, lon, accuracy)

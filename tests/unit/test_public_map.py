@@ -24,8 +24,7 @@ from tests.map_fixtures import NOW, RESOURCES, TZ, alert, demo_neighborhoods, pa
 def page(alerts: list | None = None, language: str = "en", **kw: object) -> str:  # type: ignore[type-arg]
     neighborhoods = kw.pop("neighborhoods", None) or demo_neighborhoods()
     resources = kw.pop("resources", RESOURCES)
-    return render_map(neighborhoods, [alert()] if alerts is None else alerts, translator(language), TZ,
-                      resources, NOW, **kw)  # type: ignore[arg-type]
+    return render_map(neighborhoods, [alert()] if alerts is None else alerts, translator(language), TZ, resources, NOW, **kw)  # type: ignore[arg-type]
 
 
 def areas(html: str) -> dict[str, set[str]]:
@@ -50,7 +49,7 @@ def test_every_neighborhood_is_labelled_by_name_and_the_svg_is_well_formed_and_l
     labels = {t.text for t in svg.find("text")}
     assert labels == {nb.name for nb in demo_neighborhoods()}
     assert [p.text for p in svg.find("path", data_neighborhood="las-palmas")] == ["Las Palmas: active verified alert"]
-    ET.fromstring(html[html.index("<svg"):html.index("</svg>") + 6])  # parses as XML
+    ET.fromstring(html[html.index("<svg") : html.index("</svg>") + 6])  # parses as XML
 
 
 def test_the_list_mirrors_the_map_with_what_when_advice_rights_and_hotline() -> None:
@@ -68,12 +67,10 @@ def test_the_list_mirrors_the_map_with_what_when_advice_rights_and_hotline() -> 
         "warrant under it (to enter a home they need one signed by a judge). Do not run, argue or resist.",
         "Legal hotline (Demo Legal Line): (555) 010-0100",
     ]
-    assert [time.attrs["datetime"] for time in item.find("time")] == ["2026-01-15T12:10:00-08:00",
-                                                                       "2026-01-15T16:10:00-08:00"]
+    assert [time.attrs["datetime"] for time in item.find("time")] == ["2026-01-15T12:10:00-08:00", "2026-01-15T16:10:00-08:00"]
     assert [a.attrs["href"] for a in item.find("a")] == ["tel:5550100100"]
     quiet = [p.text for p in doc.find("p", class_="muted") if p.text.startswith("No active alert:")]
-    assert quiet == ["No active alert: Harbor View, Mission Flats, Riverside, Eastfield, Northgate, Cedar Heights, "
-                     "Old Mill."]
+    assert quiet == ["No active alert: Harbor View, Mission Flats, Riverside, Eastfield, Northgate, Cedar Heights, Old Mill."]
     assert "Updated at 12:30 on January 15, 2026 (times in PST)" in doc.text
 
 
@@ -122,16 +119,35 @@ def test_the_spanish_page_is_all_spanish() -> None:
     assert english == []
 
 
-@pytest.mark.parametrize(("language", "verified", "expires", "lines"), [
-    ("en", timedelta(seconds=59), timedelta(hours=4), ["Verified less than a minute ago, at 12:29 on January 15, 2026",
-                                                       "Expires at 16:30"]),
-    ("en", timedelta(minutes=1), timedelta(hours=12), ["Verified 1 minute ago, at 12:29 on January 15, 2026",
-                                                       "Expires at 00:30 on January 16, 2026"]),
-    ("es", timedelta(minutes=135), timedelta(hours=1), ["Verificada hace 135 minutos, a las 10:15 del 15 de enero de 2026",
-                                                        "Caduca a las 13:30"]),
-    ("ar", timedelta(minutes=2), timedelta(hours=1), ["تم التحقق منذ دقيقتان، في 12:28 بتاريخ 15 يناير 2026",
-                                                      "تنتهي صلاحيته في 13:30"]),
-])
+@pytest.mark.parametrize(
+    ("language", "verified", "expires", "lines"),
+    [
+        (
+            "en",
+            timedelta(seconds=59),
+            timedelta(hours=4),
+            ["Verified less than a minute ago, at 12:29 on January 15, 2026", "Expires at 16:30"],
+        ),
+        (
+            "en",
+            timedelta(minutes=1),
+            timedelta(hours=12),
+            ["Verified 1 minute ago, at 12:29 on January 15, 2026", "Expires at 00:30 on January 16, 2026"],
+        ),
+        (
+            "es",
+            timedelta(minutes=135),
+            timedelta(hours=1),
+            ["Verificada hace 135 minutos, a las 10:15 del 15 de enero de 2026", "Caduca a las 13:30"],
+        ),
+        (
+            "ar",
+            timedelta(minutes=2),
+            timedelta(hours=1),
+            ["تم التحقق منذ دقيقتان، في 12:28 بتاريخ 15 يناير 2026", "تنتهي صلاحيته في 13:30"],
+        ),
+    ],
+)
 def test_each_card_says_how_many_minutes_ago_it_was_verified_and_when_it_expires_in_the_readers_language(
     language: str, verified: timedelta, expires: timedelta, lines: list[str]
 ) -> None:
@@ -151,8 +167,10 @@ def test_arabic_reads_right_to_left_and_keeps_the_hotline_number_left_to_right_a
 
 
 def test_with_no_active_alert_the_page_says_so_calmly() -> None:
-    for html, expected in ((page([]), "No active alerts right now."),
-                           (page([], language="es"), "No hay alertas activas en este momento.")):
+    for html, expected in (
+        (page([]), "No active alerts right now."),
+        (page([], language="es"), "No hay alertas activas en este momento."),
+    ):
         doc = parse_html(html)
         assert all(classes == {"nb"} for classes in areas(html).values())
         assert doc.find("li", class_="alert") == []
@@ -160,12 +178,15 @@ def test_with_no_active_alert_the_page_says_so_calmly() -> None:
         assert expected in [p.text for p in doc.find("main")[0].find("p")]
 
 
-@pytest.mark.parametrize("change", [
-    {"kind": AlertKind.CORRECTION},
-    {"state": AlertState.CLEARED},
-    {"state": AlertState.EXPIRED},
-    {"expires_at": NOW - timedelta(seconds=1)},  # past its lifetime, before the expiry job ran
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kind": AlertKind.CORRECTION},
+        {"state": AlertState.CLEARED},
+        {"state": AlertState.EXPIRED},
+        {"expires_at": NOW - timedelta(seconds=1)},  # past its lifetime, before the expiry job ran
+    ],
+)
 def test_corrections_and_ended_alerts_are_not_shown(change: dict) -> None:  # type: ignore[type-arg]
     html = page([alert(**change)])
     assert "active" not in areas(html)["las-palmas"]
@@ -194,12 +215,14 @@ def test_each_alert_shows_its_neighborhoods_hotline_and_never_an_invented_one() 
 
 def test_configured_strings_are_escaped_everywhere() -> None:
     evil = Neighborhood(
-        id='x" onmouseover="alert(1)', name="<script>alert('name')</script> & Co",
+        id='x" onmouseover="alert(1)',
+        name="<script>alert('name')</script> & Co",
         polygons=demo_neighborhoods()[5].polygons,
     )
     resources = Resources(hotline=Hotline("555-0100", '<img src=x onerror="alert(2)">'))
-    html = page([alert(evil.id)], neighborhoods=[*demo_neighborhoods()[:5], evil], resources=resources,
-                region_name="<b>Region</b>")
+    html = page(
+        [alert(evil.id)], neighborhoods=[*demo_neighborhoods()[:5], evil], resources=resources, region_name="<b>Region</b>"
+    )
     doc = parse_html(html)
     assert [s.text for s in doc.find("script")] == [" ".join(SCRIPT.split())]
     assert doc.find("img") == [] and doc.find("b") == []
@@ -210,7 +233,7 @@ def test_configured_strings_are_escaped_everywhere() -> None:
     assert item.find("h3")[0].text == "<script>alert('name')</script> & Co"
     assert doc.find("title")[0].text == "<b>Region</b>: map of verified alerts"
     assert "active" in areas(html)['x" onmouseover="alert(1)']
-    ET.fromstring(html[html.index("<svg"):html.index("</svg>") + 6])
+    ET.fromstring(html[html.index("<svg") : html.index("</svg>") + 6])
 
 
 def test_no_coordinates_reach_the_page_only_projected_shapes() -> None:
@@ -225,16 +248,20 @@ def test_the_unavailable_page_is_calm_translated_and_reloads() -> None:
     assert doc.find("meta", http_equiv="refresh")[0].attrs["content"] == "60"
 
 
-@pytest.mark.parametrize(("query", "header", "expected"), [
-    ("es", "en-US,en;q=0.9", "es"),
-    ("fr", "es-MX,es;q=0.9", "es"),
-    (None, "fr-FR, es;q=0.5", "es"),
-    (None, "es;q=0, en", "en"),
-    (None, None, "en"),
-    (None, "fr", "en"),
-])
-def test_the_language_is_the_query_then_the_browser_then_the_default(query: str | None, header: str | None,
-                                                                     expected: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "header", "expected"),
+    [
+        ("es", "en-US,en;q=0.9", "es"),
+        ("fr", "es-MX,es;q=0.9", "es"),
+        (None, "fr-FR, es;q=0.5", "es"),
+        (None, "es;q=0, en", "en"),
+        (None, None, "en"),
+        (None, "fr", "en"),
+    ],
+)
+def test_the_language_is_the_query_then_the_browser_then_the_default(
+    query: str | None, header: str | None, expected: str
+) -> None:
     assert choose_language(query, header, "en") == expected
 
 

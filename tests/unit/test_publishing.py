@@ -35,7 +35,8 @@ async def world() -> MemoryWorld:
 
 
 async def test_a_confirmed_incident_publishes_one_post_per_neighborhood_channel_and_subscriber_in_their_language(
-        world: MemoryWorld) -> None:
+    world: MemoryWorld,
+) -> None:
     await world.channels.link(None, "harbor-view", -1001, "Harbor View", "en")
     await world.channels.link(None, "northgate", -1001, "Harbor View", "es")  # the same chat for an adjacent area
     await world.channels.link(None, "las-palmas", -1003, "Las Palmas", "es")
@@ -51,10 +52,14 @@ async def test_a_confirmed_incident_publishes_one_post_per_neighborhood_channel_
     assert set(alert.areas) == {"harbor-view", "las-palmas", "mission-flats", "northgate"}
     messages = await world.messages(alert.id)
     assert sorted((m.target, m.chat_id, m.language) for m in messages) == [
-        (TargetKind.CHANNEL, -1003, "es"), (TargetKind.CHANNEL, -1001, "en"),
-        (TargetKind.SUBSCRIBER, 1, "es"), (TargetKind.SUBSCRIBER, 2, "vi")]
+        (TargetKind.CHANNEL, -1003, "es"),
+        (TargetKind.CHANNEL, -1001, "en"),
+        (TargetKind.SUBSCRIBER, 1, "es"),
+        (TargetKind.SUBSCRIBER, 2, "vi"),
+    ]
     assert {(m.kind, m.priority, m.state, m.revision) for m in messages} == {
-        (MessageKind.POST, Priority.ROUTINE, Delivery.PENDING, 0)}
+        (MessageKind.POST, Priority.ROUTINE, Delivery.PENDING, 0)
+    }
 
 
 async def test_an_urgent_alert_goes_out_first_and_a_neighborhood_alone_when_adjacent_areas_are_off() -> None:
@@ -145,7 +150,8 @@ async def test_a_drill_is_never_published(world: MemoryWorld) -> None:
 
 
 async def test_the_desk_hands_live_final_verdicts_to_its_hook_with_the_agreeing_verifiers_and_drills_never(
-        world: MemoryWorld) -> None:
+    world: MemoryWorld,
+) -> None:
     decided: list[tuple[str, Verdict, int]] = []
 
     async def on_decided(uow: UnitOfWork, incident: Incident, verdict: Verdict, verifiers: int, now: datetime) -> None:
@@ -159,8 +165,7 @@ async def test_the_desk_hands_live_final_verdicts_to_its_hook_with_the_agreeing_
     assert decided == [(incident, Verdict.CONFIRMED, 2)]
 
 
-async def test_an_update_edits_each_channel_post_and_replies_to_each_subscriber_who_got_the_alert(
-        world: MemoryWorld) -> None:
+async def test_an_update_edits_each_channel_post_and_replies_to_each_subscriber_who_got_the_alert(world: MemoryWorld) -> None:
     await world.channels.link(None, "harbor-view", -1001, "Harbor View", "en")
     await world.channels.link(None, "northgate", -1004, "Northgate", "es")
     await world.subscriptions.subscribe(1, "es", ["harbor-view"])
@@ -172,16 +177,24 @@ async def test_an_update_edits_each_channel_post_and_replies_to_each_subscriber_
     posts = {m.chat_id: m for m in await world.messages(alert.id)}
     claimed = await world.outbox.claim(10)
     assert {m.chat_id for m in claimed} == set(posts)
-    await world.outbox.record(Outcomes(
-        [DeliveryResult(posts[-1001].id or 0, Delivery.SENT, 501), DeliveryResult(posts[1].id or 0, Delivery.SENT, 502),
-         DeliveryResult(posts[-1004].id or 0, Delivery.FAILED, error="bad request")],
-        blocked={2}))
+    await world.outbox.record(
+        Outcomes(
+            [
+                DeliveryResult(posts[-1001].id or 0, Delivery.SENT, 501),
+                DeliveryResult(posts[1].id or 0, Delivery.SENT, 502),
+                DeliveryResult(posts[-1004].id or 0, Delivery.FAILED, error="bad request"),
+            ],
+            blocked={2},
+        )
+    )
     world.clock.advance(timedelta(hours=3))
     published = await world.alerts.update(COORD, alert.id, UpdateKind.STILL_ACTIVE)
     assert published.alert.revision == 1 and published.alert.expires_at == world.clock.now() + timedelta(hours=4)
     update = [m for m in await world.messages(alert.id) if m.kind is MessageKind.UPDATE]
     assert [(m.target, m.chat_id, m.language, m.revision, m.priority) for m in update] == [
-        (TargetKind.CHANNEL, -1001, "en", 1, Priority.LIFECYCLE), (TargetKind.SUBSCRIBER, 1, "es", 1, Priority.LIFECYCLE)]
+        (TargetKind.CHANNEL, -1001, "en", 1, Priority.LIFECYCLE),
+        (TargetKind.SUBSCRIBER, 1, "es", 1, Priority.LIFECYCLE),
+    ]
     assert published.queued == 2  # the failed post and the blocked subscriber get nothing
 
 
@@ -216,14 +229,26 @@ async def test_an_alert_expires_after_its_lifetime_and_only_channels_see_it_edit
     [expired] = await world.alerts.expire_due()
     assert expired.state is AlertState.EXPIRED and world.uow.store.audit[-1].action == "alerts.expired"
     assert [(m.kind, m.chat_id) for m in await world.messages(expired.id) if m.kind is not MessageKind.POST] == [
-        (MessageKind.EXPIRE, -1001)]
+        (MessageKind.EXPIRE, -1001)
+    ]
     assert await world.alerts.expire_due() == []  # expired once
 
 
 async def scenario(world: MemoryWorld) -> str:
     """Import one scenario (as the coordinator) and return its id."""
     text = {"en": "Agents by the market", "es": "Agentes junto al mercado"}
-    await world.training.import_scenarios(COORD, {"scenarios": [{
-        "id": "market-agents", "title": text, "answer": "confirmed", "explanation": text,
-        "reports": [{"activity": "presence", "text": text, "neighborhood": "harbor-view", "minutes_ago": 5}]}]})
+    await world.training.import_scenarios(
+        COORD,
+        {
+            "scenarios": [
+                {
+                    "id": "market-agents",
+                    "title": text,
+                    "answer": "confirmed",
+                    "explanation": text,
+                    "reports": [{"activity": "presence", "text": text, "neighborhood": "harbor-view", "minutes_ago": 5}],
+                }
+            ]
+        },
+    )
     return "market-agents"

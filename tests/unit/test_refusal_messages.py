@@ -18,8 +18,9 @@ from sereno.verify.errors import Refusal, RefusalReason
 
 #: A refusal of each reason, with the details its service gives.
 EXAMPLES = {
-    RefusalReason.RATE_LIMITED: Refusal(RefusalReason.RATE_LIMITED, retry_after=timedelta(minutes=4, seconds=10),
-                                        limit=5, window=timedelta(minutes=10)),
+    RefusalReason.RATE_LIMITED: Refusal(
+        RefusalReason.RATE_LIMITED, retry_after=timedelta(minutes=4, seconds=10), limit=5, window=timedelta(minutes=10)
+    ),
     RefusalReason.TOO_MANY_AREAS: Refusal(RefusalReason.TOO_MANY_AREAS, limit=12),
     RefusalReason.TOO_MANY_PIXELS: Refusal(RefusalReason.TOO_MANY_PIXELS, limit=40_000_000),
 }
@@ -37,23 +38,25 @@ def test_every_refusal_reason_has_a_message() -> None:
 def test_every_refusal_message_is_translated(language: str) -> None:
     with (LOCALES / language / "LC_MESSAGES" / "sereno.po").open("rb") as fh:
         catalog = read_po(fh)
-    untranslated = [text for text in [*REFUSAL_TEXTS.values(), *NOTES.values()]
-                    if (entry := catalog.get(text)) is None or not entry.string]
+    untranslated = [
+        text for text in [*REFUSAL_TEXTS.values(), *NOTES.values()] if (entry := catalog.get(text)) is None or not entry.string
+    ]
     assert untranslated == [], f"run pybabel extract and update, then translate: {untranslated[:3]}"
 
 
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
 @pytest.mark.parametrize("reason", list(RefusalReason))
-def test_every_refusal_reads_in_every_language_with_its_details_filled_in(language: str,
-                                                                         reason: RefusalReason) -> None:
+def test_every_refusal_reads_in_every_language_with_its_details_filled_in(language: str, reason: RefusalReason) -> None:
     text = refusal_text(translator(language), example(reason))
     assert text.strip() and "{" not in text and "}" not in text
 
 
 def test_the_rate_limit_says_how_many_over_how_long_how_long_to_wait_and_that_the_report_is_kept() -> None:
     text = refusal_text(translator("en"), EXAMPLES[RefusalReason.RATE_LIMITED])
-    assert text == ("You have sent 5 reports in the last 10 minutes. To keep the queue clear for everyone, please "
-                    "wait about 5 min before sending another.\n\nYour report is kept here: press Submit again later.")
+    assert text == (
+        "You have sent 5 reports in the last 10 minutes. To keep the queue clear for everyone, please "
+        "wait about 5 min before sending another.\n\nYour report is kept here: press Submit again later."
+    )
 
 
 def test_limits_are_told_in_the_units_people_know() -> None:
@@ -71,8 +74,9 @@ async def test_refusals_are_answered_in_every_handler_and_leave_a_conversation_i
 
     application = ApplicationBuilder().token("123:TEST").build()
     step = MessageHandler(filters.TEXT, refuse)
-    conversation = ConversationHandler(entry_points=[CommandHandler("start", refuse)], states={"step": [step]},
-                                       fallbacks=[CommandHandler("stop", fails)])
+    conversation = ConversationHandler(
+        entry_points=[CommandHandler("start", refuse)], states={"step": [step]}, fallbacks=[CommandHandler("stop", fails)]
+    )
     plain = CommandHandler("other", refuse)
     application.add_handler(conversation)
     application.add_handler(plain, group=1)

@@ -98,17 +98,19 @@ def test_settings_without_a_file_keep_the_hotline_settings(clean_env: None) -> N
         ('hotline = "12"', "is not a phone number"),
         ('hotline_name = "Line"', "hotline_name is set but hotline is not"),
         ('hotlne = "555-0100"', "unknown key 'hotlne'"),
-        ("[[legal_aid]]\nphone = \"555-0100\"", "legal_aid[1].name is missing"),
-        ("[[legal_aid]]\nname = \"A\"", "legal_aid[1].phone is missing"),
-        ("[[legal_aid]]\nname = \"A\"\nphone = \"555-0100\"\nurl = \"example.org\"", "legal_aid[1].url"),
-        ("[[legal_aid]]\nname = \"A\"\nphone = \"555-0100\"\nlanguages = \"es\"", "legal_aid[1].languages"),
-        ("[[legal_aid]]\nname = \"A\"\nphone = \"555-0100\"\nnote = { Spanish = \"x\" }", "'Spanish' is not a language"),
-        ("legal_aid = \"Clinic\"", "legal_aid must be a list of tables"),
-        ("[neighborhoods.eastfield]\nhotline = \"555-01OO\"", "neighborhoods.eastfield.hotline: '555-01OO'"),
-        ("[[neighborhoods.eastfield.legal_aid]]\nname = \"A\"\nphone = \"555 0100 ext. 2\"",
-         "neighborhoods.eastfield.legal_aid[1].phone"),
-        ("[neighborhoods]\neastfield = \"555-0100\"", "neighborhoods.eastfield must be a table"),
-        ("hotline = \"555-0100", "not valid TOML"),
+        ('[[legal_aid]]\nphone = "555-0100"', "legal_aid[1].name is missing"),
+        ('[[legal_aid]]\nname = "A"', "legal_aid[1].phone is missing"),
+        ('[[legal_aid]]\nname = "A"\nphone = "555-0100"\nurl = "example.org"', "legal_aid[1].url"),
+        ('[[legal_aid]]\nname = "A"\nphone = "555-0100"\nlanguages = "es"', "legal_aid[1].languages"),
+        ('[[legal_aid]]\nname = "A"\nphone = "555-0100"\nnote = { Spanish = "x" }', "'Spanish' is not a language"),
+        ('legal_aid = "Clinic"', "legal_aid must be a list of tables"),
+        ('[neighborhoods.eastfield]\nhotline = "555-01OO"', "neighborhoods.eastfield.hotline: '555-01OO'"),
+        (
+            '[[neighborhoods.eastfield.legal_aid]]\nname = "A"\nphone = "555 0100 ext. 2"',
+            "neighborhoods.eastfield.legal_aid[1].phone",
+        ),
+        ('[neighborhoods]\neastfield = "555-0100"', "neighborhoods.eastfield must be a table"),
+        ('hotline = "555-0100', "not valid TOML"),
     ],
 )
 def test_malformed_files_are_refused_naming_the_key(text: str, problem: str) -> None:
@@ -161,6 +163,5 @@ def test_the_model_is_pure_python() -> None:
         "import sys, sereno.verify.resources; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'telegram', 'sqlmodel', 'sqlalchemy', 'aiohttp'}))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
-                          cwd=ROOT)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, cwd=ROOT)
     assert done.stdout.strip() == "[]"

@@ -19,8 +19,9 @@ KEY = b"unit-test-key-0123456789abcdef"
 
 async def test_purge_drops_old_reports_expired_contacts_and_abandoned_photos() -> None:
     uow, clock = MemoryUnitOfWorkFactory(), ManualClock()
-    intake = IntakeService(uow, clock, Pseudonymizer(KEY), IntakePolicy(contact_ttl=timedelta(days=3)),
-                           images=PillowImageSanitizer())
+    intake = IntakeService(
+        uow, clock, Pseudonymizer(KEY), IntakePolicy(contact_ttl=timedelta(days=3)), images=PillowImageSanitizer()
+    )
     retention = RetentionService(uow, clock, timedelta(days=30))
     old = ReportDraft("old", photos=1)
     await intake.keep_photo("old", tiny_jpeg())

@@ -37,8 +37,13 @@ def test_the_card_without_any_hotline_says_so_and_shows_no_number() -> None:
 
 def test_many_long_organisations_are_split_into_messages_that_fit() -> None:
     orgs = tuple(
-        LegalAid(f"Org {n:02d} " + "n" * (MAX_NAME - 7), f"555-01{n:02d}", "https://e.org/" + "u" * (MAX_URL - 14),
-                 ("en", "es"), (("", "z" * MAX_NOTE),))
+        LegalAid(
+            f"Org {n:02d} " + "n" * (MAX_NAME - 7),
+            f"555-01{n:02d}",
+            "https://e.org/" + "u" * (MAX_URL - 14),
+            ("en", "es"),
+            (("", "z" * MAX_NOTE),),
+        )
         for n in range(30)
     )
     resources = Resources(neighborhoods={"eastfield": NeighborhoodResources(legal_aid=orgs)})

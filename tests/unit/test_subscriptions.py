@@ -33,9 +33,14 @@ async def sent_to(world: MemoryWorld) -> list[tuple[int, str]]:
 async def test_subscribing_adds_neighborhoods_once_and_returns_all_followed(world: MemoryWorld) -> None:
     assert await world.subscriptions.areas(SUBSCRIBER) == []
     assert await world.subscriptions.subscribe(SUBSCRIBER, "es", ["riverside", "eastfield", "riverside"]) == [
-        "riverside", "eastfield"]
+        "riverside",
+        "eastfield",
+    ]
     assert await world.subscriptions.subscribe(SUBSCRIBER, "es", ["eastfield", "old-mill"]) == [
-        "eastfield", "riverside", "old-mill"]
+        "eastfield",
+        "riverside",
+        "old-mill",
+    ]
     assert await world.subscriptions.areas(SUBSCRIBER) == ["eastfield", "old-mill", "riverside"]
 
 
@@ -43,8 +48,7 @@ async def test_a_subscriber_follows_at_most_the_limit_and_a_refused_subscription
     world = await MemoryWorld.create()
     many = [f"area-{n:02}" for n in range(MAX_AREAS + 1)]
     async with world.uow() as uow:  # a deployment with more neighborhoods than one may follow
-        await uow.neighborhoods.replace_all([*world.gazetteer.neighborhoods,
-                                             *(Neighborhood(n, n) for n in many)])
+        await uow.neighborhoods.replace_all([*world.gazetteer.neighborhoods, *(Neighborhood(n, n) for n in many)])
         await uow.commit()
     assert len(await world.subscriptions.subscribe(SUBSCRIBER, "en", many[:MAX_AREAS])) == MAX_AREAS
     with pytest.raises(Refusal) as refused:
@@ -72,8 +76,7 @@ async def test_leaving_the_last_neighborhood_forgets_the_subscriber(world: Memor
     assert await world.subscriptions.unsubscribe(SUBSCRIBER) == []  # nothing left to leave
 
 
-async def test_alerts_come_in_the_language_chosen_last_and_a_non_subscriber_is_not_made_one(
-        world: MemoryWorld) -> None:
+async def test_alerts_come_in_the_language_chosen_last_and_a_non_subscriber_is_not_made_one(world: MemoryWorld) -> None:
     await world.subscriptions.subscribe(SUBSCRIBER, "en", ["harbor-view"])
     await world.subscriptions.set_language(SUBSCRIBER, "ht")
     assert await sent_to(world) == [(SUBSCRIBER, "ht")]

@@ -100,10 +100,10 @@ class Region:
         self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock(NOW)
         self.pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=1000),
-                                    images=PillowImageSanitizer())
-        self.surge = SurgeService(self.uow, self.clock, GAZETTEER, SurgePolicy(snapshot_ttl=timedelta(0)),
-                                  self.pseudonymize)
+        self.intake = IntakeService(
+            self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=1000), images=PillowImageSanitizer()
+        )
+        self.surge = SurgeService(self.uow, self.clock, GAZETTEER, SurgePolicy(snapshot_ttl=timedelta(0)), self.pseudonymize)
         self.n = 0
 
     async def staff(self) -> None:
@@ -112,8 +112,7 @@ class Region:
 
     async def report(self, by: int, area: str = "las-palmas", lat: float = 34.052) -> str:
         self.n += 1
-        draft = ReportDraft(f"d{self.n}", activity=Activity.PRESENCE, point=GeoPoint(lat, -118.256),
-                            neighborhood_id=area)
+        draft = ReportDraft(f"d{self.n}", activity=Activity.PRESENCE, point=GeoPoint(lat, -118.256), neighborhood_id=area)
         submitted = await self.intake.submit(draft, by, by, "en")
         assert submitted.incident is not None
         return submitted.incident.id

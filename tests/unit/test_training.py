@@ -18,8 +18,13 @@ TEXT = {"en": "Agents by the market", "es": "Agentes junto al mercado"}
 
 
 def scenario(scenario_id: str, answer: str = "confirmed") -> dict[str, object]:
-    return {"id": scenario_id, "title": TEXT, "answer": answer, "explanation": TEXT,
-            "reports": [{"activity": "presence", "text": TEXT, "neighborhood": "harbor-view", "minutes_ago": 5}]}
+    return {
+        "id": scenario_id,
+        "title": TEXT,
+        "answer": answer,
+        "explanation": TEXT,
+        "reports": [{"activity": "presence", "text": TEXT, "neighborhood": "harbor-view", "minutes_ago": 5}],
+    }
 
 
 async def drills(bar: CertificationBar | None = None, *ids: str) -> MemoryWorld:
@@ -27,14 +32,15 @@ async def drills(bar: CertificationBar | None = None, *ids: str) -> MemoryWorld:
     and a subscriber that a published drill would reach."""
     world = await MemoryWorld.create(bar=bar)
     assert await world.training.import_scenarios(COORD, {"scenarios": [scenario(i) for i in ids or ("alpha",)]}) == (
-        len(ids or ("alpha",)), 0)
+        len(ids or ("alpha",)),
+        0,
+    )
     await world.channels.link(None, "harbor-view", -1001, "Harbor View", "en")
     await world.subscriptions.subscribe(1, "en", ["harbor-view"])
     return world
 
 
-async def practise(world: MemoryWorld, right: bool = True,
-                   after: timedelta = timedelta(minutes=2)) -> DrillDebrief:
+async def practise(world: MemoryWorld, right: bool = True, after: timedelta = timedelta(minutes=2)) -> DrillDebrief:
     """The trainee's practice drill, claimed 30 s after it starts and decided `after` it
     started (within the 10-minute lease); its debrief."""
     incident = await world.training.practice(TRAINEE, "en")
@@ -178,15 +184,23 @@ async def test_scenarios_are_imported_by_coordinators_only_replaced_by_id_and_ba
     world = await drills(None, "alpha")
     with pytest.raises(Refusal):
         await world.training.import_scenarios(ANA, {"scenarios": [scenario("bravo")]})
-    assert await world.training.import_scenarios(None, {"scenarios": [scenario("alpha", "debunked"),
-                                                                      scenario("bravo")]}) == (1, 1)
+    assert await world.training.import_scenarios(None, {"scenarios": [scenario("alpha", "debunked"), scenario("bravo")]}) == (
+        1,
+        1,
+    )
     with pytest.raises(DrillFileError):
         await world.training.import_scenarios(COORD, {"scenarios": [scenario("charlie"), {"id": "Bad Id"}]})
     stored = await world.training.scenarios(COORD)
     assert [(s.id, s.answer) for s in stored] == [("alpha", Verdict.DEBUNKED), ("bravo", Verdict.CONFIRMED)]
     with pytest.raises(DrillFileError):  # a neighborhood the deployment does not have
-        await world.training.import_scenarios(COORD, {"scenarios": [{**scenario("delta"), "reports": [
-            {"activity": "presence", "text": TEXT, "neighborhood": "atlantis"}]}]})
+        await world.training.import_scenarios(
+            COORD,
+            {
+                "scenarios": [
+                    {**scenario("delta"), "reports": [{"activity": "presence", "text": TEXT, "neighborhood": "atlantis"}]}
+                ]
+            },
+        )
 
 
 async def test_coordinators_see_the_records_of_everyone_who_trained_trainees_first() -> None:

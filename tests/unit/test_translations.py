@@ -33,15 +33,14 @@ def _forms(value: object) -> tuple[str, ...]:
 def test_every_source_message_is_translated_with_the_same_placeholders(language: str) -> None:
     with (LOCALES / language / "LC_MESSAGES" / "sereno.po").open("rb") as fh:
         catalog = read_po(fh)
-    missing = sorted(str(m) for m in source_messages()
-                     if not ((entry := catalog.get(m)) and all(_forms(entry.string))))
+    missing = sorted(str(m) for m in source_messages() if not ((entry := catalog.get(m)) and all(_forms(entry.string))))
     assert missing == [], f"{len(missing)} messages without a {language} translation (run pybabel update): {missing[:5]}"
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert fuzzy == []
     broken = [
-        m.id for m in catalog
-        if m.id and any(set(PLACEHOLDER.findall(form)) != set(PLACEHOLDER.findall(_forms(m.id)[-1]))
-                        for form in _forms(m.string))
+        m.id
+        for m in catalog
+        if m.id and any(set(PLACEHOLDER.findall(form)) != set(PLACEHOLDER.findall(_forms(m.id)[-1])) for form in _forms(m.string))
     ]
     assert broken == []
 

@@ -24,13 +24,16 @@ ANA, BEN = 1, 2
 GOOD, BAD, FRESH = 101, 102, 103
 
 
-@pytest.mark.parametrize(("confirmed", "debunked", "hint"), [
-    (0, 0, TrustHint.NEW),
-    (1, 0, TrustHint.CONFIRMED_BEFORE),
-    (3, 1, TrustHint.CONFIRMED_BEFORE),
-    (0, 1, TrustHint.DEBUNKED_BEFORE),
-    (1, 1, TrustHint.DEBUNKED_BEFORE),  # a debunk is worth a second look
-])
+@pytest.mark.parametrize(
+    ("confirmed", "debunked", "hint"),
+    [
+        (0, 0, TrustHint.NEW),
+        (1, 0, TrustHint.CONFIRMED_BEFORE),
+        (3, 1, TrustHint.CONFIRMED_BEFORE),
+        (0, 1, TrustHint.DEBUNKED_BEFORE),
+        (1, 1, TrustHint.DEBUNKED_BEFORE),  # a debunk is worth a second look
+    ],
+)
 def test_the_hint_follows_confirmed_and_debunked_outcomes(confirmed: int, debunked: int, hint: TrustHint) -> None:
     trust = Trust(confirmed, debunked)
     assert trust.hint is hint and trust.score == confirmed - debunked
@@ -41,8 +44,9 @@ class Desk:
         self.uow, self.clock = MemoryUnitOfWorkFactory(), ManualClock()
         self.pseudonymize = Pseudonymizer(KEY)
         self.roster = RosterService(self.uow, self.clock, self.pseudonymize)
-        self.intake = IntakeService(self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100),
-                                    images=PillowImageSanitizer())
+        self.intake = IntakeService(
+            self.uow, self.clock, self.pseudonymize, IntakePolicy(max_reports=100), images=PillowImageSanitizer()
+        )
         self.desk = DeskService(self.uow, self.clock)
         self.trust = TrustService(self.uow)
         self.n = 0
@@ -53,8 +57,9 @@ class Desk:
 
     async def report(self, by: int, lat: float) -> str:
         self.n += 1
-        submitted = await self.intake.submit(ReportDraft(f"d{self.n}", activity=Activity.PRESENCE,
-                                                         point=GeoPoint(lat, -118.25)), by, by, "en")
+        submitted = await self.intake.submit(
+            ReportDraft(f"d{self.n}", activity=Activity.PRESENCE, point=GeoPoint(lat, -118.25)), by, by, "en"
+        )
         assert submitted.incident is not None
         return submitted.incident.id
 

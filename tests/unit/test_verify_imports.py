@@ -50,7 +50,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == "open":
-                return [*path[path.index(target):], target]
+                return [*path[path.index(target) :], target]
             if target not in state and (cycle := visit(target)) is not None:
                 return cycle
         path.pop()
@@ -72,7 +72,8 @@ def test_the_import_graph_counts_type_checking_and_function_level_imports(tmp_pa
     (tmp_path / "a.py").write_text(
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from sereno.verify.b import B\n"
-        "def f():\n    import sereno.verify.c\n")
+        "def f():\n    import sereno.verify.c\n"
+    )
     (tmp_path / "b.py").write_text("from sereno.verify import c, a\nimport sereno.verify.clock\n")
     (tmp_path / "c.py").write_text("import json\n")
     assert verify_imports(tmp_path) == {"a": {"b", "c"}, "b": {"a", "c"}, "c": set()}
@@ -119,6 +120,9 @@ def test_names_of_verify_are_imported_from_the_module_that_defines_them() -> Non
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(f"{PACKAGE}."):
                     module = (node.module or "").removeprefix(f"{PACKAGE}.")
-                    wrong += [f"{path.relative_to(project)}:{node.lineno}: {alias.name} from {module}"
-                              for alias in node.names if module in defined and alias.name not in defined[module]]
+                    wrong += [
+                        f"{path.relative_to(project)}:{node.lineno}: {alias.name} from {module}"
+                        for alias in node.names
+                        if module in defined and alias.name not in defined[module]
+                    ]
     assert not wrong, "imported from a module that does not define them:\n" + "\n".join(wrong)

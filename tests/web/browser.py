@@ -35,8 +35,7 @@ class Page:
     async def open(self, url: str, width: int, height: int) -> None:
         """Load `url` with a `width`×`height` CSS-pixel mobile-style viewport (the page's
         viewport meta applies) and wait until it has loaded."""
-        await self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
-                        mobile=True)
+        await self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=True)
         await self.send("Page.enable")
         await self.send("Page.navigate", url=url)
         async with asyncio.timeout(TIMEOUT):
@@ -53,8 +52,14 @@ class Page:
         return result["result"].get("value")
 
 
-async def _call(ws: aiohttp.ClientWebSocketResponse, ids: itertools.count[int], method: str,
-                params: dict[str, Any], *, session: str | None = None) -> dict[str, Any]:
+async def _call(
+    ws: aiohttp.ClientWebSocketResponse,
+    ids: itertools.count[int],
+    method: str,
+    params: dict[str, Any],
+    *,
+    session: str | None = None,
+) -> dict[str, Any]:
     number = next(ids)
     message: dict[str, Any] = {"id": number, "method": method, "params": params}
     if session is not None:
@@ -74,9 +79,17 @@ async def browser_page(profile: Path) -> AsyncIterator[Page]:
     """A fresh tab in a headless Chromium started for this block (and stopped after it)."""
     assert CHROMIUM is not None
     process = await asyncio.create_subprocess_exec(
-        CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-        f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        CHROMIUM,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        "--remote-debugging-port=0",
+        "about:blank",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert process.stderr is not None
@@ -85,12 +98,10 @@ async def browser_page(profile: Path) -> AsyncIterator[Page]:
                 pass
         drain = asyncio.create_task(process.stderr.read())  # keep the pipe from filling up
         try:
-            async with aiohttp.ClientSession() as http, http.ws_connect(found.group(1).decode(),
-                                                                        max_msg_size=0) as ws:
+            async with aiohttp.ClientSession() as http, http.ws_connect(found.group(1).decode(), max_msg_size=0) as ws:
                 ids = itertools.count(1)
                 target = await _call(ws, ids, "Target.createTarget", {"url": "about:blank"})
-                attached = await _call(ws, ids, "Target.attachToTarget",
-                                       {"targetId": target["targetId"], "flatten": True})
+                attached = await _call(ws, ids, "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
                 yield Page(ws, attached["sessionId"], ids)
         finally:
             drain.cancel()

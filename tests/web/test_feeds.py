@@ -39,8 +39,14 @@ class Exports:
     def __init__(self) -> None:
         self.records = [
             record("las-palmas"),
-            record("northgate", verified_at=NOW - timedelta(hours=2), state=AlertState.CLEARED, revision=1,
-                   last_update=UpdateKind.ALL_CLEAR, updated_at=NOW - timedelta(minutes=30)),
+            record(
+                "northgate",
+                verified_at=NOW - timedelta(hours=2),
+                state=AlertState.CLEARED,
+                revision=1,
+                last_update=UpdateKind.ALL_CLEAR,
+                updated_at=NOW - timedelta(minutes=30),
+            ),
         ]
 
     async def active_records(self, *, limit: int | None = None) -> list[ExportRecord]:
@@ -96,7 +102,8 @@ def assert_valid_atom(feed: ET.Element) -> None:
         for tag in ("id", "title", "updated"):
             assert (entry.findtext(ATOM + tag) or "").strip(), tag
         assert entry.find(f"{ATOM}content") is not None or any(
-            link.get("rel", "alternate") == "alternate" for link in links(entry))
+            link.get("rel", "alternate") == "alternate" for link in links(entry)
+        )
 
 
 async def test_atom_entries_carry_the_alerts_text_and_link_to_its_card_on_the_map_and_its_cap_document(
@@ -148,7 +155,9 @@ async def test_the_cap_index_links_each_alert_to_its_own_cap_document(client: Te
         documents.append(document)
     # the current alert, and the all-clear that ended the other one
     assert [(d.findtext(f"{CAP}identifier"), d.findtext(f"{CAP}msgType")) for d in documents] == [
-        ("alert-las-palmas", "Alert"), ("alert-northgate-r1", "Cancel")]
+        ("alert-las-palmas", "Alert"),
+        ("alert-northgate-r1", "Cancel"),
+    ]
 
 
 async def test_each_cap_document_is_one_complete_cap_1_2_alert_no_finer_than_its_neighborhood(
@@ -159,8 +168,11 @@ async def test_each_cap_document_is_one_complete_cap_1_2_alert_no_finer_than_its
     for tag in ("identifier", "sender", "sent", "status", "msgType", "scope"):
         assert (document.findtext(CAP + tag) or "").strip(), tag
     assert CAP_DATETIME.fullmatch(document.findtext(f"{CAP}sent") or "")
-    assert (document.findtext(f"{CAP}status"), document.findtext(f"{CAP}msgType"),
-            document.findtext(f"{CAP}scope")) == ("Actual", "Alert", "Public")
+    assert (document.findtext(f"{CAP}status"), document.findtext(f"{CAP}msgType"), document.findtext(f"{CAP}scope")) == (
+        "Actual",
+        "Alert",
+        "Public",
+    )
     [info] = document.findall(f"{CAP}info")
     for tag in ("category", "event", "urgency", "severity", "certainty"):
         assert (info.findtext(CAP + tag) or "").strip(), tag

@@ -42,8 +42,7 @@ async def fixed_data() -> MapData:
 @pytest.fixture
 async def base_url() -> AsyncIterator[str]:
     app = web.Application()
-    app.add_routes(map_routes(fixed_data, tz=TZ, resources=RESOURCES, clock=ManualClock(NOW),
-                              region_name="Puerto Sereno"))
+    app.add_routes(map_routes(fixed_data, tz=TZ, resources=RESOURCES, clock=ManualClock(NOW), region_name="Puerto Sereno"))
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
@@ -56,9 +55,17 @@ async def chromium(profile: Path, *args: str) -> bytes:
     """Runs headless Chromium (without blocking the loop that serves the page); its stdout."""
     assert CHROMIUM is not None
     process = await asyncio.create_subprocess_exec(
-        CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-        f"--user-data-dir={profile}", "--window-size=1000,1200", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        CHROMIUM,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        "--window-size=1000,1200",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)

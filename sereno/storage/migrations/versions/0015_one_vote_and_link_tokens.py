@@ -19,31 +19,31 @@ from alembic import op
 
 import sereno.storage.types
 
-revision = '0015'
-down_revision = '0014'
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(sa.text(
-        "DELETE FROM verdict WHERE id NOT IN (SELECT max(id) FROM verdict GROUP BY incident_id, verifier_id)"))
-    op.create_index('uq_verdict_incident_verifier', 'verdict', ['incident_id', 'verifier_id'], unique=True)
-    op.create_table('channel_link_token',
-    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('neighborhood_id', sa.String(length=64), nullable=False),
-    sa.Column('admin_id', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', sereno.storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sereno.storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('chat_id', sa.BigInteger(), nullable=True),
-    sa.Column('used_at', sereno.storage.types.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['neighborhood_id'], ['neighborhood.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('token_hash')
+    op.execute(sa.text("DELETE FROM verdict WHERE id NOT IN (SELECT max(id) FROM verdict GROUP BY incident_id, verifier_id)"))
+    op.create_index("uq_verdict_incident_verifier", "verdict", ["incident_id", "verifier_id"], unique=True)
+    op.create_table(
+        "channel_link_token",
+        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("neighborhood_id", sa.String(length=64), nullable=False),
+        sa.Column("admin_id", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sereno.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sereno.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("chat_id", sa.BigInteger(), nullable=True),
+        sa.Column("used_at", sereno.storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["neighborhood_id"], ["neighborhood.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("token_hash"),
     )
-    op.create_index('ix_channel_link_token_expires_at', 'channel_link_token', ['expires_at'], unique=False)
+    op.create_index("ix_channel_link_token_expires_at", "channel_link_token", ["expires_at"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_channel_link_token_expires_at', table_name='channel_link_token')
-    op.drop_table('channel_link_token')
-    op.drop_index('uq_verdict_incident_verifier', table_name='verdict')
+    op.drop_index("ix_channel_link_token_expires_at", table_name="channel_link_token")
+    op.drop_table("channel_link_token")
+    op.drop_index("uq_verdict_incident_verifier", table_name="verdict")

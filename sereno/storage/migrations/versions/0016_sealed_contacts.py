@@ -20,8 +20,8 @@ from alembic import context, op
 
 from sereno.storage.sealing import ContactSeal, SealingKeyMissing
 
-revision = '0016'
-down_revision = '0015'
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
@@ -38,39 +38,46 @@ def _rebuild(add: sa.Column[object], drop: str) -> None:
     dropping the old one cascades to `owed_outcome` (foreign keys are on): what is owed is
     put back after."""
     owed = op.get_bind().execute(sa.text("SELECT id, report_id, follow_up_id, claimed_at FROM owed_outcome")).all()
-    with op.batch_alter_table('report_contact', schema=None) as batch_op:
+    with op.batch_alter_table("report_contact", schema=None) as batch_op:
         batch_op.alter_column(add.name, existing_type=add.type, nullable=False)
         batch_op.drop_column(drop)
     if op.get_bind().dialect.name == "sqlite" and owed:
         op.get_bind().execute(sa.text("DELETE FROM owed_outcome"))
-        op.get_bind().execute(sa.text(
-            "INSERT INTO owed_outcome (id, report_id, follow_up_id, claimed_at) "
-            "VALUES (:id, :report_id, :follow_up_id, :claimed_at)"), [r._asdict() for r in owed])
+        op.get_bind().execute(
+            sa.text(
+                "INSERT INTO owed_outcome (id, report_id, follow_up_id, claimed_at) "
+                "VALUES (:id, :report_id, :follow_up_id, :claimed_at)"
+            ),
+            [r._asdict() for r in owed],
+        )
 
 
 def upgrade() -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT report_id, chat_id FROM report_contact")).all()
     seal = _seal(rows, "sealing")
-    with op.batch_alter_table('report_contact', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('sealed_chat', sa.LargeBinary(), nullable=True))
+    with op.batch_alter_table("report_contact", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sealed_chat", sa.LargeBinary(), nullable=True))
     for report_id, chat_id in rows:
-        bind.execute(sa.text("UPDATE report_contact SET sealed_chat = :sealed WHERE report_id = :id"),
-                     {"sealed": seal.seal(int(chat_id), report_id), "id": report_id})
-    _rebuild(sa.Column('sealed_chat', sa.LargeBinary()), 'chat_id')
+        bind.execute(
+            sa.text("UPDATE report_contact SET sealed_chat = :sealed WHERE report_id = :id"),
+            {"sealed": seal.seal(int(chat_id), report_id), "id": report_id},
+        )
+    _rebuild(sa.Column("sealed_chat", sa.LargeBinary()), "chat_id")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT report_id, sealed_chat FROM report_contact")).all()
     seal = _seal(rows, "opening")
-    with op.batch_alter_table('report_contact', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('chat_id', sa.BigInteger(), nullable=True))
+    with op.batch_alter_table("report_contact", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("chat_id", sa.BigInteger(), nullable=True))
     for report_id, sealed in rows:
         chat_id = seal.open(bytes(sealed), report_id)
         if chat_id is None:
             bind.execute(sa.text("DELETE FROM report_contact WHERE report_id = :id"), {"id": report_id})
         else:
-            bind.execute(sa.text("UPDATE report_contact SET chat_id = :chat WHERE report_id = :id"),
-                         {"chat": chat_id, "id": report_id})
-    _rebuild(sa.Column('chat_id', sa.BigInteger()), 'sealed_chat')
+            bind.execute(
+                sa.text("UPDATE report_contact SET chat_id = :chat WHERE report_id = :id"), {"chat": chat_id, "id": report_id}
+            )
+    _rebuild(sa.Column("chat_id", sa.BigInteger()), "sealed_chat")

@@ -13,21 +13,22 @@ from alembic import op
 
 import sereno.storage.types
 
-revision = '0017'
-down_revision = '0016'
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('leader_lease',
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('epoch', sa.BigInteger(), nullable=False),
-    sa.Column('expires_at', sereno.storage.types.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('name')
+    op.create_table(
+        "leader_lease",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("holder", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("epoch", sa.BigInteger(), nullable=False),
+        sa.Column("expires_at", sereno.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('leader_lease')
+    op.drop_table("leader_lease")
