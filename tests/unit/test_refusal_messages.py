@@ -11,9 +11,8 @@ import pytest
 from babel.messages.pofile import read_po
 from telegram.ext import ApplicationBuilder, CommandHandler, ConversationHandler, MessageHandler, filters
 
-from sereno.bot.i18n import LOCALES, translator
+from sereno.bot.i18n import LOCALES, SUPPORTED_LANGUAGES, translator
 from sereno.bot.refusals import NOTES, REFUSAL_TEXTS, answer_refusals, refusal_text
-from sereno.config import SUPPORTED_LANGUAGES
 from sereno.verify.errors import Refusal, RefusalReason
 
 #: A refusal of each reason, with the details its service gives.
