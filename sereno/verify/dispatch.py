@@ -21,6 +21,7 @@ is kept.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -511,11 +512,11 @@ def distance_to(
     point = field_verifier.fresh_point(now)
     if point is not None:
         return distance_m(target, point)
-    for ids in ((field_verifier.neighborhood_id,) if field_verifier.neighborhood_id else (), homes):
-        middles = [nb.centroid for nb_id in ids if (nb := gazetteer.get(nb_id)) is not None and nb.polygons]
-        if middles:
-            return min(distance_m(target, middle) for middle in middles)
-    return float("inf")
+    if field_verifier.neighborhood_id and math.isfinite(
+        metres := gazetteer.metres_to_nearest(target, (field_verifier.neighborhood_id,))
+    ):
+        return metres
+    return gazetteer.metres_to_nearest(target, homes)
 
 
 def rank_candidates(

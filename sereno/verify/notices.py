@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sereno.verify.clustering import distance_m
 from sereno.verify.incidents import Incident
 from sereno.verify.members import Role, Verifier
 from sereno.verify.places import Gazetteer
@@ -90,9 +89,8 @@ def distance_from(incident: Incident, gazetteer: Gazetteer) -> Callable[[Verifie
     (infinite for those covering everywhere, or when the incident has no pin)."""
 
     def distance(person: Verifier) -> float:
-        homes = [nb.centroid for nb_id in person.neighborhoods if (nb := gazetteer.get(nb_id)) is not None]
-        if incident.point is None or not homes:
+        if incident.point is None:
             return math.inf
-        return min(distance_m(incident.point, home) for home in homes)
+        return gazetteer.metres_to_nearest(incident.point, person.neighborhoods)
 
     return distance

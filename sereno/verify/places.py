@@ -8,6 +8,7 @@ to an exact point-in-polygon test among the few polygons whose bounding box hold
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -17,6 +18,7 @@ from typing import Protocol
 
 import h3
 
+from sereno.verify.clustering import distance_m
 from sereno.verify.model import GeoPoint
 
 #: h3 resolution of the pin index (res 9: cells of about 0.1 km², edges of about 175 m).
@@ -205,6 +207,12 @@ class Gazetteer:
     def get(self, neighborhood_id: str | None) -> Neighborhood | None:
         """The neighborhood with this id, if it still exists."""
         return self._by_id.get(neighborhood_id) if neighborhood_id else None
+
+    def metres_to_nearest(self, point: GeoPoint, neighborhood_ids: Iterable[str]) -> float:
+        """Metres from `point` to the nearest middle of these neighborhoods (those that still
+        exist and have a shape); infinite when there is none."""
+        middles = [nb.centroid for nb_id in neighborhood_ids if (nb := self.get(nb_id)) is not None and nb.polygons]
+        return min((distance_m(point, middle) for middle in middles), default=math.inf)
 
     def adjacent(self, neighborhood_id: str) -> tuple[str, ...]:
         """Ids of the neighborhoods sharing a border with this one (touching cells), by name."""
