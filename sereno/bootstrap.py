@@ -73,6 +73,7 @@ from sereno.verify.audience import ChannelLink
 from sereno.verify.channels import ChannelService
 from sereno.verify.clock import SystemClock
 from sereno.verify.desk import DeskService
+from sereno.verify.dispatch_service import DispatchService
 from sereno.verify.export_service import ExportService
 from sereno.verify.exports import FeedSource
 from sereno.verify.intake import IntakePolicy, IntakeService
@@ -87,7 +88,9 @@ from sereno.verify.retention import RetentionService
 from sereno.verify.roster import RosterService
 from sereno.verify.stats import DeskStats, StatsService
 from sereno.verify.subscriptions import SubscriptionService
+from sereno.verify.surge_service import SurgeService
 from sereno.verify.training import TrainingService
+from sereno.verify.trust_service import TrustService
 from sereno.web.feeds import feed_routes
 from sereno.web.public_map import load_from, map_routes
 from sereno.web.server import HEALTH_TIMEOUT, WebContext, serve, web_app
@@ -236,6 +239,9 @@ async def build_runtime(
     )
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize, gazetteer=gazetteer)
     metrics.watch_broadcaster(broadcaster.counters)
+    desk = DeskService(
+        uow, clock, settings.desk_policy, pseudonymize, on_decided=publisher.on_decided, on_drill_decided=training.on_decided
+    )
     services = Services(
         settings=settings,
         clock=clock,
@@ -251,9 +257,7 @@ async def build_runtime(
         places=PlaceResolver(gazetteer, geocoder),
         retention=RetentionService(uow, clock, settings.retention),
         roster=RosterService(uow, clock, pseudonymize),
-        desk=DeskService(
-            uow, clock, settings.desk_policy, pseudonymize, on_decided=publisher.on_decided, on_drill_decided=training.on_decided
-        ),
+        desk=desk,
         resources=resources,
         alerts=AlertService(uow, clock, publisher, pseudonymize),
         subscriptions=SubscriptionService(uow, clock),
@@ -264,6 +268,9 @@ async def build_runtime(
         stats=StatsService(uow, clock, pseudonymize),
         exports=ExportService(uow, clock, gazetteer),
         training=training,
+        dispatch=DispatchService(uow, clock, gazetteer, desk, settings.dispatch_policy, pseudonymize),
+        surge=SurgeService(uow, clock, gazetteer, settings.surge_policy, pseudonymize),
+        trust=TrustService(uow),
     )
     for admin_id in settings.admins:
         existing = await services.roster.get(admin_id)

@@ -14,10 +14,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sereno.verify.alerts import AlertPolicy, ChannelPosts
 from sereno.verify.clustering import ClusterPolicy
 from sereno.verify.desk import DeskPolicy
+from sereno.verify.dispatch import DispatchPolicy
 from sereno.verify.drills import CertificationBar
 from sereno.verify.limits import SendLimits
 from sereno.verify.model import Tier
 from sereno.verify.resources import Hotline, Resources, ResourcesError, load_resources
+from sereno.verify.surge import ReportLimit, SurgePolicy
 
 OFFICIAL_BOT_API = "https://api.telegram.org"
 
@@ -67,6 +69,23 @@ class Settings(BaseSettings):
     certify_min_drills: int = Field(default=10, ge=1)
     certify_min_accuracy_percent: float = Field(default=90.0, ge=0, le=100)
     certify_max_median_minutes: float = Field(default=10.0, gt=0)
+
+    # dispatch: an ask not answered this long passes to the next field verifier; the first
+    # safety check-in is due this long after the ETA, then this often after "I'm OK"
+    dispatch_offer_minutes: float = Field(default=2.0, gt=0)
+    dispatch_check_in_after_eta_minutes: float = Field(default=20.0, gt=0)
+    dispatch_check_in_every_minutes: float = Field(default=20.0, gt=0)
+    # no answer to "Are you OK?" this long: a reminder; then this long again: coordinators
+    dispatch_remind_minutes: float = Field(default=5.0, gt=0)
+    dispatch_escalate_minutes: float = Field(default=5.0, gt=0)
+    # surge: automatic when a neighborhood's reports in the last hour exceed this multiple
+    # of its normal hourly rate (never below the floor); in surge each reporter may send
+    # this many reports per window
+    surge_multiple: float = Field(default=4.0, gt=1)
+    surge_floor_per_hour: float = Field(default=3.0, gt=0)
+    surge_reports_per_window: int = Field(default=2, ge=1)
+    surge_report_window_minutes: int = Field(default=10, ge=1)
+    surge_summary_minutes: float = Field(default=5.0, gt=0)
 
     alert_lifetime_hours: float = Field(default=4.0, gt=0)
     correction_min_reports: int = Field(default=3, ge=1)
@@ -164,6 +183,27 @@ class Settings(BaseSettings):
         """What a trainee's drills must show before they are proposed for promotion."""
         return CertificationBar(
             self.certify_min_drills, self.certify_min_accuracy_percent / 100, timedelta(minutes=self.certify_max_median_minutes)
+        )
+
+    @property
+    def dispatch_policy(self) -> DispatchPolicy:
+        """The timers of dispatch and safety check-ins, as configured."""
+        return DispatchPolicy(
+            offer_timeout=timedelta(minutes=self.dispatch_offer_minutes),
+            check_in_after_eta=timedelta(minutes=self.dispatch_check_in_after_eta_minutes),
+            check_in_every=timedelta(minutes=self.dispatch_check_in_every_minutes),
+            remind_after=timedelta(minutes=self.dispatch_remind_minutes),
+            escalate_after=timedelta(minutes=self.dispatch_escalate_minutes),
+        )
+
+    @property
+    def surge_policy(self) -> SurgePolicy:
+        """When a neighborhood is in surge, and what tightens then, as configured."""
+        return SurgePolicy(
+            multiple=self.surge_multiple,
+            floor_per_hour=self.surge_floor_per_hour,
+            limit=ReportLimit(self.surge_reports_per_window, timedelta(minutes=self.surge_report_window_minutes)),
+            summary_every=timedelta(minutes=self.surge_summary_minutes),
         )
 
     @property

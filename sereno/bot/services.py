@@ -9,6 +9,7 @@ from sereno.bot.metrics import Metrics
 from sereno.config import Settings
 from sereno.verify.channels import ChannelService
 from sereno.verify.desk import DeskService
+from sereno.verify.dispatch_service import DispatchService
 from sereno.verify.export_service import ExportService
 from sereno.verify.intake import IntakeService
 from sereno.verify.outbox import OutboxService
@@ -20,7 +21,9 @@ from sereno.verify.retention import RetentionService
 from sereno.verify.roster import RosterService
 from sereno.verify.stats import StatsService
 from sereno.verify.subscriptions import SubscriptionService
+from sereno.verify.surge_service import SurgeService
 from sereno.verify.training import TrainingService
+from sereno.verify.trust_service import TrustService
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +48,6 @@ class Services:
     stats: StatsService
     exports: ExportService
     training: TrainingService
+    dispatch: DispatchService  # sending field verifiers, and their safety check-ins
+    surge: SurgeService  # floods of tips: surge state per neighborhood
+    trust: TrustService  # reporters' past outcomes, as hints on the card
