@@ -8,11 +8,16 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sereno.storage.engine import make_engine
 from sereno.storage.migrate import upgrade
 from sereno.storage.scratch import scratch_database
+
+# Property tests judge behaviour, never speed: a loaded 2-core machine must not fail them.
+settings.register_profile("sereno", deadline=None)
+settings.load_profile("sereno")
 
 #: The server CI and every developer machine run; override to point elsewhere.
 PG_ADMIN_URL = os.environ.get("SERENO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

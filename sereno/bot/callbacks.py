@@ -32,6 +32,7 @@ from typing import Any, ClassVar, NamedTuple, NewType, Self
 
 from sereno.bot.context import MAX_TELEGRAM_ID
 from sereno.verify.alerts import UpdateKind
+from sereno.verify.dispatch import CheckInAnswer
 from sereno.verify.incidents import Verdict
 from sereno.verify.members import Role
 
@@ -374,6 +375,75 @@ class SubscribeButton(Callback, prefix="s"):
 
     def _consistent(self) -> bool:
         return (self.area is not None) == (self.action in (SubscribeAction.TOGGLE, SubscribeAction.REMOVE))
+
+
+# ── dispatch ────────────────────────────────────────────────────────────────────
+class DispatchAction(StrEnum):
+    """What a dispatch button of the desk does."""
+
+    SEND = "send"  # subject: the incident id (under its card)
+    CLOSE = "close"  # subject: the dispatch id (coordinators, /dispatches)
+
+
+@dataclass(frozen=True)
+class DispatchButton(Callback, prefix="x"):
+    """`x:send:<incident id>` ("Send someone"), `x:close:<dispatch id>` (checked by the
+    dispatch service)."""
+
+    action: DispatchAction
+    subject_id: Token
+
+
+class OfferReply(StrEnum):
+    """A field verifier's answer to being asked to go."""
+
+    GO = "go"  # with the ETA in minutes
+    DECLINE = "no"
+
+
+@dataclass(frozen=True)
+class OfferButton(Callback, prefix="o"):
+    """`o:<dispatch id>:go:<minutes>` (going, there in so many minutes), `o:<dispatch
+    id>:no` (cannot go): checked against the ask by the dispatch service."""
+
+    dispatch_id: Token
+    reply: OfferReply
+    eta_minutes: int | None = None
+
+    def _consistent(self) -> bool:
+        return (self.eta_minutes is not None) == (self.reply is OfferReply.GO)
+
+
+@dataclass(frozen=True)
+class CheckInButton(Callback, prefix="ci"):
+    """`ci:<dispatch id>:<answer>`: the person in the field answers a safety check-in
+    (checked by the dispatch service: only they may)."""
+
+    dispatch_id: Token
+    answer: CheckInAnswer
+
+
+class OnSiteField(StrEnum):
+    """What an on-site report button answers (the value is the choice)."""
+
+    FINDING = "finding"
+    AGENTS = "agents"
+    VEHICLES = "vehicles"
+    ACTIVITY = "activity"
+    UNIFORM = "uniform"
+    EQUIPMENT = "equipment"
+    DIRECTION = "direction"
+    SKIP = "skip"  # value: the step skipped
+
+
+@dataclass(frozen=True)
+class OnSiteButton(Callback, prefix="os"):
+    """`os:<dispatch id>:<field>:<value>`: a step of the on-site report, valid only on the
+    report's current step (checked by the handler; the report itself by the service)."""
+
+    dispatch_id: Token
+    field: OnSiteField
+    value: Text
 
 
 for _family in FAMILIES:  # a family whose fields cannot be encoded fails at import, not at its first press

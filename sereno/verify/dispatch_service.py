@@ -152,11 +152,25 @@ class DispatchCard:
 
     dispatches: tuple[DispatchView, ...]
     reports: tuple[OnSiteView, ...]
+    #: Whether the viewer may ask someone to go now (a verifier or up, the incident open,
+    #: no ask waiting for an answer).
+    may_send: bool = False
 
     @property
     def on_the_way(self) -> DispatchView | None:
         """The latest dispatch with someone in the field, if any ("someone is on the way")."""
         return next((d for d in reversed(self.dispatches) if d.state in IN_FIELD), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """What the person asked, or in the field, is told about where to go (never who asked)."""
+
+    dispatch_id: str
+    state: DispatchState
+    incident: Incident
+    eta_minutes: int | None
+    reported: bool  # their on-site report is in
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,13 +553,43 @@ class DispatchService(DeskGuard):
             await self._incident(uow, viewer, incident_id, "dispatch.view")
             dispatches = await uow.dispatches.for_incident(incident_id)
             reports = await uow.on_site_reports.for_incident(incident_id)
+            incident = await uow.incidents.get(incident_id)
             coordinator = member.can(Role.COORDINATOR)
             names = {v.user_id: v.name for v in await uow.verifiers.all()} if coordinator else {}
             fields = {f.user_id: f for f in await uow.field_verifiers.all()} if coordinator else {}
+        may_send = (
+            member.can(Role.VERIFIER)
+            and incident is not None
+            and incident.status is IncidentStatus.OPEN
+            and all(d.current_offer is None for d in dispatches)
+        )
         return DispatchCard(
             tuple(_view(d, coordinator, names, fields) for d in dispatches),
             tuple(_on_site_view(r, coordinator, names) for r in reports),
+            may_send,
         )
+
+    async def assignment(self, dispatch_id: str, person: int) -> Assignment:
+        """Where the person being asked, or in the field, is to go: refused (OFFER_GONE) for
+        anyone else, and once the dispatch ended (DISPATCH_ENDED)."""
+        action = "dispatch.assignment"
+        async with self._uow() as uow:
+            dispatch = await self._dispatch(uow, person, dispatch_id, action)
+            if not dispatch.is_open:
+                await self._refuse(uow, person, action, dispatch_id, RefusalReason.DISPATCH_ENDED)
+            offer = dispatch.current_offer
+            if not ((offer is not None and offer.person == person) or dispatch.person == person):
+                await self._refuse(uow, person, action, dispatch_id, RefusalReason.OFFER_GONE)
+            incident = await self._incident(uow, person, dispatch.incident_id, action)
+            reported = await uow.on_site_reports.for_dispatch(dispatch_id) is not None
+        return Assignment(dispatch.id, dispatch.state, incident, dispatch.eta_minutes, reported)
+
+    async def incidents_of(self, notices: Sequence[DispatchNotice]) -> dict[str, Incident]:
+        """The incidents these notices are about, by id, to word them (where, what); for the
+        sender of the notices, not for a person's request."""
+        async with self._uow() as uow:
+            found = {i: await uow.incidents.get(i) for i in {n.incident_id for n in notices}}
+        return {i: incident for i, incident in found.items() if incident is not None}
 
     async def open_dispatches(self, by: int) -> list[DispatchView]:
         """Every open dispatch with who is out there (coordinators only: `/dispatches`)."""

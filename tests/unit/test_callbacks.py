@@ -26,14 +26,21 @@ from sereno.bot.callbacks import (
     Callback,
     CallbackTooLong,
     ChannelButton,
+    CheckInButton,
     DeskAction,
     DeskButton,
+    DispatchAction,
+    DispatchButton,
     DrillAction,
     DrillButton,
     LanguageButton,
     LegalButton,
     MenuButton,
     MenuItem,
+    OfferButton,
+    OfferReply,
+    OnSiteButton,
+    OnSiteField,
     ReportButton,
     ReportField,
     RoleButton,
@@ -45,6 +52,7 @@ from sereno.bot.callbacks import (
 )
 from sereno.bot.context import MAX_TELEGRAM_ID
 from sereno.verify.alerts import UpdateKind
+from sereno.verify.dispatch import CheckInAnswer
 from sereno.verify.incidents import Verdict
 from sereno.verify.members import Role
 
@@ -74,6 +82,12 @@ WIRE: list[tuple[Callback, str]] = [
     (AlertButton(AlertAction.CORRECT, INCIDENT), f"a:c:{INCIDENT}"),
     (SubscribeButton(SubscribeAction.TOGGLE, AreaKey("0123abcd")), "s:t:0123abcd"),
     (SubscribeButton(SubscribeAction.DONE), "s:done"),
+    (DispatchButton(DispatchAction.SEND, INCIDENT), f"x:send:{INCIDENT}"),
+    (DispatchButton(DispatchAction.CLOSE, INCIDENT), f"x:close:{INCIDENT}"),
+    (OfferButton(INCIDENT, OfferReply.GO, 20), f"o:{INCIDENT}:go:20"),
+    (OfferButton(INCIDENT, OfferReply.DECLINE), f"o:{INCIDENT}:no"),
+    (CheckInButton(INCIDENT, CheckInAnswer.HELP), f"ci:{INCIDENT}:help"),
+    (OnSiteButton(INCIDENT, OnSiteField.DIRECTION, Text("ne")), f"os:{INCIDENT}:direction:ne"),
 ]
 
 #: Data no family may read: forged, truncated, oversized, non-canonical, not text at all.
@@ -138,6 +152,13 @@ FORGED: list[object] = [
     " d:claim:abc",
     "dr:",
     "legal",
+    "o:abc:go",
+    "o:abc:no:5",
+    "o:abc:go:05",
+    "x:send",
+    "x:launch:abc",
+    "ci:abc:fine",
+    "os:abc:finding",
 ]
 
 
