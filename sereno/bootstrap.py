@@ -33,6 +33,7 @@ from sereno.bot.channels import RIGHTS, ChannelHandlers, missing_rights
 from sereno.bot.concurrency import PerChatUpdateProcessor
 from sereno.bot.desk import DeskHandlers
 from sereno.bot.desk_stats import StatsHandlers
+from sereno.bot.dispatch import DispatchHandlers
 from sereno.bot.drills import DrillHandlers
 from sereno.bot.errors import make_error_handler
 from sereno.bot.export_handlers import ExportHandlers
@@ -357,6 +358,7 @@ def register_handlers(
     application.add_handler(conversation)
     application.add_handlers(desk.handlers(application))
     application.add_handlers(DrillHandlers(services, desk, notifier).handlers(application))
+    application.add_handlers(DispatchHandlers(services, desk, notifier).handlers(application))
     application.add_handlers(ChannelHandlers(services).handlers())
     application.add_handlers(AlertDeskHandlers(services).handlers())
     application.add_handlers(StatsHandlers(services).handlers())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -17,6 +17,8 @@ from sereno.verify.incidents import DrillKind, FollowUp, ReporterToTell, Verdict
 from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Report, Tier
 from sereno.verify.places import Gazetteer
+from sereno.verify.surge import SurgeSource, SurgeStatus
+from sereno.verify.trust import TrustHint
 
 TIER_LABELS = {
     Tier.URGENT: N_("🔴 URGENT"),
@@ -53,6 +55,27 @@ OUTCOME_FOR_REPORTER = {
         "reporting; please report again if you see more."
     ),
 }
+
+
+TRUST_LABELS = {
+    TrustHint.NEW: N_("new"),
+    TrustHint.CONFIRMED_BEFORE: N_("confirmed before"),
+    TrustHint.DEBUNKED_BEFORE: N_("debunked before"),
+}
+SURGE_LINES = {
+    SurgeSource.MANUAL: N_("⚡ SURGE (set by a coordinator): reports from new reporters are grouped for batch review."),
+    SurgeSource.AUTOMATIC: N_(
+        "⚡ SURGE: {recent} reports in this neighborhood in the last hour (normally about {normal}); reports "
+        "from new reporters are grouped for batch review."
+    ),
+}
+
+
+def surge_line(t: Translator, status: SurgeStatus | None) -> str:
+    """The card's surge mark ("" outside surge)."""
+    if status is None or not status.on or status.source is None:
+        return ""
+    return t(SURGE_LINES[status.source], recent=status.recent, normal=round(status.normal_per_hour, 1))
 
 
 def for_reporter(t: Translator, reporter: ReporterToTell) -> tuple[str, Markup | None]:
@@ -110,7 +133,7 @@ def _whole(text: str, limit: int) -> str:
     return text
 
 
-def _report_line(t: Translator, report: Report, tz: ZoneInfo, cut: Cut) -> str:
+def _report_line(t: Translator, report: Report, tz: ZoneInfo, cut: Cut, hint: TrustHint | None = None) -> str:
     facts = [
         t(AGENT_LABELS[report.agents]) + " " + t("agents") if report.agents else "",
         t(VEHICLE_LABELS[report.vehicles]) + " " + t("vehicles") if report.vehicles else "",
@@ -120,7 +143,8 @@ def _report_line(t: Translator, report: Report, tz: ZoneInfo, cut: Cut) -> str:
     detail = f" “{cut(report.details, DETAILS_UNITS)}”" if report.details else ""
     detail += f" 📷{len(report.media_ids)}" if report.media_ids else ""
     local = t.time(report.created_at, tz)
-    return f"— {report.ref_code} [{report.language}] {local}: {text}{detail}".rstrip()
+    trust = f" ({t(TRUST_LABELS[hint])})" if hint is not None else ""
+    return f"— {report.ref_code} [{report.language}]{trust} {local}: {text}{detail}".rstrip()
 
 
 def _follow_up_line(t: Translator, follow_up: FollowUp, cut: Cut) -> str:
@@ -136,10 +160,21 @@ def _verdict_line(t: Translator, verdict: VerdictRecord, cut: Cut) -> str:
     )
 
 
-def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime, tz: ZoneInfo, note: str = "") -> Card:
+def card(
+    t: Translator,
+    view: IncidentView,
+    gazetteer: Gazetteer,
+    now: datetime,
+    tz: ZoneInfo,
+    note: str = "",
+    *,
+    hints: Mapping[str, TrustHint] | None = None,
+    extra: Sequence[str] = (),
+) -> Card:
     """An incident as verifiers see it, under `note` if given: tier, what, where, when,
-    counts, the first reports each in its own language (marked), the latest follow-up
-    answers and verdicts, and a suggested merge — always within one message (see
+    counts, the first reports each in its own language (marked, with its reporter's trust
+    hint from `hints` by report id), the latest follow-up answers and verdicts, a suggested
+    merge, and the `extra` lines (surge, dispatch) — always within one message (see
     REPORT_LINES and the other bounds; past them, the text is cut at the limit)."""
     incident, reports, verdicts, follow_ups = view.incident, view.reports, view.verdicts, view.follow_ups
     cut = _Clipper()
@@ -159,7 +194,8 @@ def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime,
     ]
     if incident.point is not None:
         lines.append(t("Pin: {lat:.5f}, {lon:.5f}", lat=incident.point.lat, lon=incident.point.lon))
-    lines += [_report_line(t, report, tz, cut) for report in reports[:REPORT_LINES]]
+    hints = hints or {}
+    lines += [_report_line(t, report, tz, cut, hints.get(report.id)) for report in reports[:REPORT_LINES]]
     if (more := len(reports) - REPORT_LINES) > 0:
         lines.append(t.n("+{count} more report", "+{count} more reports", more))
     if (earlier := len(follow_ups) - FOLLOW_UP_LINES) > 0:
@@ -180,6 +216,7 @@ def card(t: Translator, view: IncidentView, gazetteer: Gazetteer, now: datetime,
                     distance=int(round(view.suggestion.distance_m, -1)),
                 )
             )
+    lines += [cut(line, DETAILS_UNITS * 4) for line in extra if line]
     if incident.claimed_by is not None and incident.lease_until is not None:
         until = t.time(incident.lease_until, tz)
         lines.append(t("Claimed until {time}", time=until))
@@ -219,12 +256,13 @@ def photos_button(t: Translator, view: IncidentView) -> list[dict[str, object]]:
     return [_button(t("📷 Photos ({count})", count=count), _desk(DeskAction.PHOTOS, view))] if count else []
 
 
-def claim_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
+def claim_keyboard(t: Translator, view: IncidentView, shown: Card, extra: Sequence[dict[str, object]] = ()) -> Markup:
     """The Claim button of a card for a viewer who may claim it (and Photos), Read all
     reports when the card is abridged, and Merge / Keep separate when a merge is suggested
-    (for a viewer who may claim: merging is a verifier's decision too)."""
+    (for a viewer who may claim: merging is a verifier's decision too), and the `extra`
+    buttons (Send someone) on a row of their own."""
     claim = [_button(t("Claim"), _desk(DeskAction.CLAIM, view))] if view.claimable else []
-    rows = [row for row in ([*claim, *photos_button(t, view)], *_more_rows(t, view, shown)) if row]
+    rows = [row for row in ([*claim, *photos_button(t, view)], *_more_rows(t, view, shown), list(extra)) if row]
     if view.suggestion is not None and view.claimable:
         rows.append(
             [_button(t("Merge"), _desk(DeskAction.MERGE, view)), _button(t("Keep separate"), _desk(DeskAction.SEPARATE, view))]
@@ -232,9 +270,9 @@ def claim_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
     return {"inline_keyboard": rows}
 
 
-def verdict_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
+def verdict_keyboard(t: Translator, view: IncidentView, shown: Card, extra: Sequence[dict[str, object]] = ()) -> Markup:
     """Verdicts, Release (and Photos, and Read all reports when the card is abridged), for
-    the lease holder."""
+    the lease holder, and the `extra` buttons (Send someone)."""
 
     def choice(mark: str, verdict: Verdict) -> dict[str, object]:
         return _button(f"{mark} " + t(VERDICT_LABELS[verdict]), _desk(DeskAction.VERDICT, view, verdict))
@@ -245,6 +283,8 @@ def verdict_keyboard(t: Translator, view: IncidentView, shown: Card) -> Markup:
         [_button(t("Release"), _desk(DeskAction.RELEASE, view)), *photos_button(t, view)],
         *_more_rows(t, view, shown),
     ]
+    if extra:
+        rows.append(list(extra))
     return {"inline_keyboard": rows}
 
 

@@ -26,10 +26,12 @@ PURGE_SECONDS = 3600
 LEASE_SWEEP_SECONDS = 15
 #: How often outcomes still owed to reporters past the grace period are looked for, in seconds.
 OWED_SWEEP_SECONDS = 15
+#: How often due dispatch steps (unanswered asks, check-ins) and owed notices are looked for, in seconds.
+DISPATCH_SWEEP_SECONDS = 15
 #: The first lease, alert and owed-outcome sweeps run this soon after a start.
 STARTUP_SWEEP_SECONDS = 2
 #: The sweeps a replica runs as soon as it becomes the leader (what a leader that died left).
-TAKEOVER_SWEEPS = ("expire-leases", "expire-alerts", "tell-owed-outcomes")
+TAKEOVER_SWEEPS = ("expire-leases", "expire-alerts", "tell-owed-outcomes", "dispatch-steps")
 
 
 def schedule_jobs(
@@ -72,6 +74,10 @@ def schedule_jobs(
         if told := await notifier.owed(context.bot):
             log.info("told %d owed outcome(s) to reporters", told)
 
+    async def dispatch_steps(context: ContextTypes.DEFAULT_TYPE) -> None:
+        if sent := await notifier.dispatch(context.bot, await services.dispatch.run_due()):
+            log.info("sent %d dispatch notice(s): asks passed on, check-ins, escalations", sent)
+
     async def expire_alerts(context: ContextTypes.DEFAULT_TYPE) -> None:
         if await services.alerts.expire_due():
             services.broadcast_queued()
@@ -97,6 +103,8 @@ def schedule_jobs(
         ("expire-alerts", expire_alerts, ALERT_SWEEP_SECONDS, STARTUP_SWEEP_SECONDS, True),
         # soon after a start too: a restart must tell what the process that died did not
         ("tell-owed-outcomes", tell_owed, OWED_SWEEP_SECONDS, STARTUP_SWEEP_SECONDS, True),
+        # soon after a start too: the timers of dispatches are in the database
+        ("dispatch-steps", dispatch_steps, DISPATCH_SWEEP_SECONDS, STARTUP_SWEEP_SECONDS, True),
     ]
     for name, job, interval, first, shared in jobs:
         metrics.job_last_success.labels(name)  # exposed from the start, at 0 until it first succeeds

@@ -16,11 +16,12 @@ from collections.abc import Iterable, Sequence
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from sereno.bot import desk_render, drill_render, messaging
+from sereno.bot import desk_render, dispatch_render, drill_render, messaging
 from sereno.bot.i18n import Translator, translator
 from sereno.bot.services import Services
 from sereno.verify.audience import ChannelLink
 from sereno.verify.desk import VerdictResult
+from sereno.verify.dispatch import DispatchNotice, NoticeKind
 from sereno.verify.drills import DrillDebrief
 from sereno.verify.errors import Refusal
 from sereno.verify.incidents import DrillKind, ReporterToTell
@@ -38,9 +39,17 @@ async def incident_card(
     """The card of an incident as `user_id` may see it (under `note` if given), one
     message long, with its buttons: the verdicts for its holder, else Claim."""
     view = await services.desk.view(user_id, incident_id)
-    shown = desk_render.card(t, view, services.places.gazetteer, services.clock.now(), services.settings.tz, note)
+    tz = services.settings.tz
+    extra = [desk_render.surge_line(t, await services.surge.status(view.incident.neighborhood_id))]
+    buttons = []
+    if view.incident.drill is None:  # nobody is sent to a drill
+        dispatched = await services.dispatch.card(user_id, incident_id)
+        extra += dispatch_render.card_lines(t, dispatched, tz)
+        buttons = [dispatch_render.send_button(t, incident_id)] if dispatched.may_send else []
+    hints = await services.trust.for_incident(incident_id)
+    shown = desk_render.card(t, view, services.places.gazetteer, services.clock.now(), tz, note, hints=hints, extra=extra)
     keyboard = desk_render.verdict_keyboard if holding else desk_render.claim_keyboard
-    return shown.text, keyboard(t, view, shown)
+    return shown.text, keyboard(t, view, shown, buttons)
 
 
 class Notifier:
@@ -130,6 +139,49 @@ class Notifier:
             await self._send(bot, person.user_id, drill_render.revealed(translator(person.language), debrief))
         for person in debrief.report_to:
             await self._send(bot, person.user_id, drill_render.live_report(translator(person.language), debrief))
+
+    # ── dispatch ──────────────────────────────────────────────────────────────────
+    async def dispatch(self, bot: Bot, notices: Sequence[DispatchNotice]) -> int:
+        """Send dispatch notices, each in its recipient's language: the ask with its safety
+        briefing and ETA buttons, the check-ins with the field buttons, the words to the
+        dispatcher and coordinators. Each one sent, or that can never be (the person blocked
+        the bot, the dispatch ended), is settled with the service; one that failed otherwise
+        stays owed and comes back from `DispatchService.run_due`. Returns how many were sent."""
+        if not notices:
+            return 0
+        dispatch = self.s.dispatch
+        incidents = await dispatch.incidents(n.incident_id for n in notices)
+        gazetteer, tz = self.s.places.gazetteer, self.s.settings.tz
+        settled: list[str] = []
+        sent = 0
+        for notice in notices:
+            person = await self.s.roster.get(notice.recipient)
+            t = translator(person.language if person else self.s.settings.default_language)
+            try:
+                if notice.kind in (NoticeKind.OFFER, NoticeKind.CHECK_IN, NoticeKind.REMINDER):
+                    assignment = await dispatch.assignment(notice.dispatch_id, notice.recipient)
+                    if notice.kind is NoticeKind.OFFER:
+                        text, markup = dispatch_render.offer(t, notice.dispatch_id, assignment.incident, gazetteer, tz)
+                    else:
+                        reminder = notice.kind is NoticeKind.REMINDER
+                        text, markup = dispatch_render.check_in(
+                            t, notice.dispatch_id, reminder=reminder, reported=assignment.reported
+                        )
+                    await messaging.send(bot, notice.recipient, text, markup)
+                else:
+                    await messaging.send(bot, notice.recipient, dispatch_render.notice_text(t, notice, incidents, gazetteer, tz))
+                sent += 1
+            except Refusal:
+                log.info("a dispatch notice is no longer due (%s)", notice.kind.value)
+            except (Forbidden, BadRequest):
+                log.info("a desk member cannot be reached for a dispatch notice", exc_info=True)
+            except TelegramError:
+                log.info("could not send a dispatch notice; it will be tried again", exc_info=True)
+                continue
+            settled.append(notice.id)
+        if settled:
+            await dispatch.notified(settled)
+        return sent
 
     # ── the desk's housekeeping ───────────────────────────────────────────────────
     async def claims_expired(self, bot: Bot, holders: Iterable[int]) -> None:

@@ -28,7 +28,7 @@ so a restart loses no timer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -584,11 +584,11 @@ class DispatchService(DeskGuard):
             reported = await uow.on_site_reports.for_dispatch(dispatch_id) is not None
         return Assignment(dispatch.id, dispatch.state, incident, dispatch.eta_minutes, reported)
 
-    async def incidents_of(self, notices: Sequence[DispatchNotice]) -> dict[str, Incident]:
-        """The incidents these notices are about, by id, to word them (where, what); for the
-        sender of the notices, not for a person's request."""
+    async def incidents(self, incident_ids: Iterable[str]) -> dict[str, Incident]:
+        """The incidents dispatch notices or views are about, by id, to word them (where,
+        what); for the sender of notices a service made, not for a person's request."""
         async with self._uow() as uow:
-            found = {i: await uow.incidents.get(i) for i in {n.incident_id for n in notices}}
+            found = {i: await uow.incidents.get(i) for i in set(incident_ids)}
         return {i: incident for i, incident in found.items() if incident is not None}
 
     async def open_dispatches(self, by: int) -> list[DispatchView]:
