@@ -74,7 +74,7 @@ from sereno.verify.members import Role
 from sereno.verify.model import GeoPoint
 from sereno.verify.places import Gazetteer
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from sereno.verify.stats import Durations
+from sereno.verify.stats import DispatchStats, dispatch_stats
 from sereno.verify.text import CleanText, clean_text
 
 #: A change that lost a race is tried again on the fresh dispatch this many times.
@@ -171,38 +171,6 @@ class Assignment:
     incident: Incident
     eta_minutes: int | None
     reported: bool  # their on-site report is in
-
-
-@dataclass(frozen=True, slots=True)
-class DispatchStats:
-    """Dispatch figures over a window (times are from the incident's first report)."""
-
-    since: datetime
-    until: datetime
-    dispatches: int
-    accepted: int
-    nobody: int
-    to_accepted: Durations
-    to_on_site: Durations
-    check_ins_missed: int
-    escalations: int
-
-
-def dispatch_stats(rows: Sequence[tuple[Dispatch, datetime]], since: datetime, until: datetime) -> DispatchStats:
-    """Figures of dispatches, each with its incident's first report time."""
-    accepted = [(d.accepted_at - first).total_seconds() for d, first in rows if d.accepted_at is not None]
-    on_site = [(d.on_site_at - first).total_seconds() for d, first in rows if d.on_site_at is not None]
-    return DispatchStats(
-        since,
-        until,
-        dispatches=len(rows),
-        accepted=len(accepted),
-        nobody=sum(d.end_reason is EndReason.NOBODY for d, _ in rows),
-        to_accepted=Durations.of(accepted),
-        to_on_site=Durations.of(on_site),
-        check_ins_missed=sum(d.missed_check_ins for d, _ in rows),
-        escalations=sum(d.escalations for d, _ in rows),
-    )
 
 
 _Audit = tuple[str, dict[str, Any]]

@@ -1,21 +1,24 @@
 """How the desk is doing: reports, incidents, the verdict mix, how long claims and verdicts
-take, alerts and their deliveries — overall and per neighborhood, over a window.
+take, alerts and their deliveries — overall and per neighborhood, over a window — and how
+field dispatches went (how many, how long until someone was on the way and on site, missed
+safety check-ins, escalations).
 
-Times are measured from an incident's first report: to its first claim, and to its final
-verdict. Percentiles use the nearest-rank method (the p-th percentile is a value that was
-actually observed).
+Times are measured from an incident's first report: to its first claim, to its final
+verdict, to a dispatch accepted and to the on-site report. Percentiles use the nearest-rank
+method (the p-th percentile is a value that was actually observed).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sereno.verify.alerts import Alert, AlertKind, Delivery
 from sereno.verify.audit import AuditEvent, refused_actor
+from sereno.verify.dispatch import Dispatch, EndReason
 from sereno.verify.errors import Refusal, RefusalReason
 from sereno.verify.incidents import Incident, Verdict
 from sereno.verify.members import Role
@@ -60,13 +63,47 @@ class AreaStats:
 
 
 @dataclass(frozen=True, slots=True)
+class DispatchStats:
+    """Dispatch figures over a window (times are from the incident's first report)."""
+
+    since: datetime
+    until: datetime
+    dispatches: int
+    accepted: int
+    nobody: int
+    to_accepted: Durations
+    to_on_site: Durations
+    check_ins_missed: int
+    escalations: int
+
+
+def dispatch_stats(rows: Sequence[tuple[Dispatch, datetime]], since: datetime, until: datetime) -> DispatchStats:
+    """Figures of dispatches, each with its incident's first report time."""
+    accepted = [(d.accepted_at - first).total_seconds() for d, first in rows if d.accepted_at is not None]
+    on_site = [(d.on_site_at - first).total_seconds() for d, first in rows if d.on_site_at is not None]
+    return DispatchStats(
+        since,
+        until,
+        dispatches=len(rows),
+        accepted=len(accepted),
+        nobody=sum(d.end_reason is EndReason.NOBODY for d, _ in rows),
+        to_accepted=Durations.of(accepted),
+        to_on_site=Durations.of(on_site),
+        check_ins_missed=sum(d.missed_check_ins for d, _ in rows),
+        escalations=sum(d.escalations for d, _ in rows),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class DeskStats:
-    """The window's figures: `total` over everything, `areas` per neighborhood."""
+    """The window's figures: `total` over everything, `areas` per neighborhood, and the
+    field dispatches made in the window."""
 
     since: datetime
     until: datetime
     total: AreaStats
     areas: list[AreaStats]
+    dispatch: DispatchStats
 
 
 def summarize(
@@ -107,8 +144,9 @@ class StatsService:
     async def stats(
         self, user_id: int | None, window: timedelta | None = None, since: datetime | None = None, until: datetime | None = None
     ) -> DeskStats:
-        """Figures for incidents first reported (and alerts verified) in [since, until],
-        by default the last `window` (7 days). `user_id` None: the command line."""
+        """Figures for incidents first reported (alerts verified, dispatches made) in
+        [since, until], by default the last `window` (7 days). `user_id` None: the command
+        line."""
         until = until or self._clock.now()
         since = since or until - (window or timedelta(days=7))
         async with self._uow() as uow:
@@ -131,6 +169,7 @@ class StatsService:
             incidents = await uow.stats.incidents_between(since, until)
             alerts = await uow.stats.alerts_between(since, until)
             deliveries = await uow.stats.deliveries([a.id for a in alerts])
+            dispatches = await uow.dispatches.between(since, until)
         keys = sorted(
             set(reports) | {i.neighborhood_id for i in incidents} | {a.neighborhood_id for a in alerts},
             key=lambda k: (k is None, k or ""),
@@ -146,4 +185,4 @@ class StatsService:
             for key in keys
         ]
         total = summarize("*", sum(reports.values()), incidents, alerts, deliveries)
-        return DeskStats(since, until, total, areas)
+        return DeskStats(since, until, total, areas, dispatch_stats(dispatches, since, until))
