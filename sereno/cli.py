@@ -307,7 +307,7 @@ def parser() -> argparse.ArgumentParser:
     admin.add_parser(
         "translations", help="each language's catalog: how complete, and whether a native speaker reviewed it"
     ).set_defaults(func=_translations)
-    stats = admin.add_parser("stats", help="desk statistics: reports, verdicts, response times, alerts")
+    stats = admin.add_parser("stats", help="desk statistics: reports, verdicts, response times, alerts, field dispatches")
     stats.add_argument("--days", type=int, default=7, help="the window, in days up to now (default 7)")
     stats.set_defaults(func=_stats)
     purge = admin.add_parser("purge", help="delete raw reports, contacts and photos past the retention window")

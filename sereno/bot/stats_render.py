@@ -8,7 +8,7 @@ from sereno.bot.desk_render import VERDICT_LABELS
 from sereno.bot.i18n import Translator
 from sereno.verify.alerts import Delivery
 from sereno.verify.places import Gazetteer
-from sereno.verify.stats import AreaStats, DeskStats, Durations
+from sereno.verify.stats import AreaStats, DeskStats, DispatchStats, Durations
 
 
 def duration(t: Translator, seconds: float | None) -> str:
@@ -33,6 +33,39 @@ def _durations(t: Translator, label: str, d: Durations) -> str:
     )
 
 
+def _dispatch_durations(t: Translator, label: str, d: Durations) -> str:
+    return t.n(
+        "{label}: median {median}, p90 {p90} ({count} dispatch)",
+        "{label}: median {median}, p90 {p90} ({count} dispatches)",
+        d.count,
+        label=label,
+        median=duration(t, d.median),
+        p90=duration(t, d.p90),
+    )
+
+
+def dispatch_lines(t: Translator, d: DispatchStats) -> list[str]:
+    """Field dispatches: how many, how long from the first report until someone was on the
+    way and until their on-site report, missed safety check-ins and escalations."""
+    if not d.dispatches:
+        return [t("No dispatches.")]
+    return [
+        t(
+            "Dispatches: {dispatches} (someone went: {accepted}; nobody available: {nobody}).",
+            dispatches=d.dispatches,
+            accepted=d.accepted,
+            nobody=d.nobody,
+        ),
+        _dispatch_durations(t, t("Time to a dispatch accepted"), d.to_accepted),
+        _dispatch_durations(t, t("Time to the on-site report"), d.to_on_site),
+        t(
+            "Safety check-ins missed: {missed}. Escalations to coordinators: {escalations}.",
+            missed=d.check_ins_missed,
+            escalations=d.escalations,
+        ),
+    ]
+
+
 def _verdicts(t: Translator, area: AreaStats) -> str:
     if not area.verdicts:
         return t("none yet")
@@ -40,7 +73,7 @@ def _verdicts(t: Translator, area: AreaStats) -> str:
 
 
 def stats_text(t: Translator, stats: DeskStats, gazetteer: Gazetteer, tz: ZoneInfo) -> str:
-    """The whole report: totals first, then one block per neighborhood."""
+    """The whole report: totals first, then field dispatches, then one block per neighborhood."""
     total = stats.total
     lines = [
         t(
@@ -64,6 +97,7 @@ def stats_text(t: Translator, stats: DeskStats, gazetteer: Gazetteer, tz: ZoneIn
             sent=total.deliveries.get(Delivery.SENT, 0),
             failed=total.deliveries.get(Delivery.FAILED, 0),
         ),
+        *dispatch_lines(t, stats.dispatch),
     ]
     for area in stats.areas:
         nb = gazetteer.get(area.neighborhood_id)
