@@ -240,8 +240,15 @@ async def build_runtime(
     )
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize, gazetteer=gazetteer)
     metrics.watch_broadcaster(broadcaster.counters)
+    surge = SurgeService(uow, clock, gazetteer, settings.surge_policy, pseudonymize)
     desk = DeskService(
-        uow, clock, settings.desk_policy, pseudonymize, on_decided=publisher.on_decided, on_drill_decided=training.on_decided
+        uow,
+        clock,
+        settings.desk_policy,
+        pseudonymize,
+        on_decided=publisher.on_decided,
+        on_drill_decided=training.on_decided,
+        batch=surge,
     )
     services = Services(
         settings=settings,
@@ -254,6 +261,7 @@ async def build_runtime(
             settings.cluster_policy,
             images=PillowImageSanitizer(),
             gazetteer=gazetteer,
+            surge=surge,
         ),
         places=PlaceResolver(gazetteer, geocoder),
         retention=RetentionService(uow, clock, settings.retention),
@@ -270,7 +278,7 @@ async def build_runtime(
         exports=ExportService(uow, clock, gazetteer),
         training=training,
         dispatch=DispatchService(uow, clock, gazetteer, desk, settings.dispatch_policy, pseudonymize),
-        surge=SurgeService(uow, clock, gazetteer, settings.surge_policy, pseudonymize),
+        surge=surge,
         trust=TrustService(uow),
     )
     for admin_id in settings.admins:
