@@ -56,6 +56,7 @@ from sereno.bot.replay import replay_abandoned
 from sereno.bot.services import Services
 from sereno.bot.stats_render import stats_text
 from sereno.bot.subscribe import SubscribeHandlers
+from sereno.bot.surge import SurgeHandlers
 from sereno.bot.watchdog import keep_alive, notify, watchdog_interval
 from sereno.config import MissingSetting, Settings
 from sereno.storage import admin as storage_admin
@@ -367,6 +368,7 @@ def register_handlers(
     application.add_handlers(desk.handlers(application))
     application.add_handlers(DrillHandlers(services, desk, notifier).handlers(application))
     application.add_handlers(DispatchHandlers(services, desk, notifier).handlers(application))
+    application.add_handlers(SurgeHandlers(services).handlers())
     application.add_handlers(ChannelHandlers(services).handlers())
     application.add_handlers(AlertDeskHandlers(services).handlers())
     application.add_handlers(StatsHandlers(services).handlers())
