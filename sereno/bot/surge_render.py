@@ -90,10 +90,8 @@ def set_text(t: Translator, override: SurgeOverride, policy: SurgePolicy, gazett
 def auto_text(t: Translator, neighborhood_id: str | None, cleared: bool, policy: SurgePolicy, gazetteer: Gazetteer) -> str:
     """The answer to /surge auto."""
     area = area_name(t, gazetteer, neighborhood_id or EVERYWHERE)
-    rule = t(
-        "surge when reports in the last hour are more than {multiple} times the normal rate",
-        multiple=f"{policy.multiple:g}",
-    )
+    multiple = format(policy.multiple, "g")
+    rule = t("surge when reports in the last hour are more than {multiple} times the normal rate", multiple=multiple)
     if cleared:
         return t("{area} follows the automatic rule again: {rule}.", area=area, rule=rule)
     return t("{area} already followed the automatic rule: {rule}.", area=area, rule=rule)
@@ -101,19 +99,20 @@ def auto_text(t: Translator, neighborhood_id: str | None, cleared: bool, policy:
 
 def summary_text(t: Translator, summary: SurgeSummary, gazetteer: Gazetteer, tz: ZoneInfo) -> str:
     """The coordinators' surge summary: which neighborhoods surge and why, the reports since
-    the last summary and the incidents open there."""
+    the last summary and the incidents open there (the quiet ones named on one line)."""
     lines = [t("Surge summary, {since}–{until}:", since=t.time(summary.since, tz), until=t.time(summary.until, tz))]
+    quiet = []
     for area in summary.areas:
         name = area_name(t, gazetteer, area.status.neighborhood_id)
+        if not area.reports and not area.open_incidents:
+            quiet.append(name)
+            continue
         lines.append(f"• {name} ({_why(t, area.status)})")
-        lines.append(
-            "  "
-            + t(
-                "{reports} new reports since the last summary; {open} incidents open.",
-                reports=area.reports,
-                open=area.open_incidents,
-            )
-        )
+        reports = t.n("{count} new report since the last summary", "{count} new reports since the last summary", area.reports)
+        open_ = t.n("{count} incident open", "{count} incidents open", area.open_incidents)
+        lines.append(f"  {reports}; {open_}.")
+    if quiet:
+        lines.append(t("Also in surge, with no new reports or open incidents: {areas}.", areas=", ".join(quiet)))
     lines.append(
         t("Reports from new reporters wait for batch review: /batch. Incidents several people report reach the queue as usual.")
     )
@@ -131,7 +130,7 @@ def batch_line(t: Translator, count: int) -> str:
 
 def _age(t: Translator, then: datetime, now: datetime) -> str:
     minutes = max(0, int((now - then).total_seconds() // 60))
-    return t("{minutes} min", minutes=minutes) if minutes < 120 else t("{hours} h", hours=minutes // 60)
+    return t("{minutes} min ago", minutes=minutes) if minutes < 120 else t("{hours} h ago", hours=minutes // 60)
 
 
 def batch_digest(t: Translator, incidents: Sequence[Incident], gazetteer: Gazetteer, now: datetime) -> tuple[str, Markup | None]:
