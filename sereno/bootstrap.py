@@ -56,6 +56,7 @@ from sereno.bot.replay import replay_abandoned
 from sereno.bot.services import Services
 from sereno.bot.stats_render import stats_text
 from sereno.bot.subscribe import SubscribeHandlers
+from sereno.bot.surge import SurgeHandlers
 from sereno.bot.watchdog import keep_alive, notify, watchdog_interval
 from sereno.config import MissingSetting, Settings
 from sereno.storage import admin as storage_admin
@@ -240,8 +241,15 @@ async def build_runtime(
     )
     training = TrainingService(uow, clock, settings.certification_bar, pseudonymize, gazetteer=gazetteer)
     metrics.watch_broadcaster(broadcaster.counters)
+    surge = SurgeService(uow, clock, gazetteer, settings.surge_policy, pseudonymize)
     desk = DeskService(
-        uow, clock, settings.desk_policy, pseudonymize, on_decided=publisher.on_decided, on_drill_decided=training.on_decided
+        uow,
+        clock,
+        settings.desk_policy,
+        pseudonymize,
+        on_decided=publisher.on_decided,
+        on_drill_decided=training.on_decided,
+        batch=surge,
     )
     services = Services(
         settings=settings,
@@ -254,6 +262,7 @@ async def build_runtime(
             settings.cluster_policy,
             images=PillowImageSanitizer(),
             gazetteer=gazetteer,
+            surge=surge,
         ),
         places=PlaceResolver(gazetteer, geocoder),
         retention=RetentionService(uow, clock, settings.retention),
@@ -270,7 +279,7 @@ async def build_runtime(
         exports=ExportService(uow, clock, gazetteer),
         training=training,
         dispatch=DispatchService(uow, clock, gazetteer, desk, settings.dispatch_policy, pseudonymize),
-        surge=SurgeService(uow, clock, gazetteer, settings.surge_policy, pseudonymize),
+        surge=surge,
         trust=TrustService(uow),
     )
     for admin_id in settings.admins:
@@ -359,6 +368,7 @@ def register_handlers(
     application.add_handlers(desk.handlers(application))
     application.add_handlers(DrillHandlers(services, desk, notifier).handlers(application))
     application.add_handlers(DispatchHandlers(services, desk, notifier).handlers(application))
+    application.add_handlers(SurgeHandlers(services).handlers())
     application.add_handlers(ChannelHandlers(services).handlers())
     application.add_handlers(AlertDeskHandlers(services).handlers())
     application.add_handlers(StatsHandlers(services).handlers())

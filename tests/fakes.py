@@ -125,6 +125,14 @@ class _Reports:
     async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
         return any(r.incident_id == incident_id and r.reporter == reporter for r in self._s.reports.values())
 
+    async def reporters_of(self, incident_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        wanted = set(incident_ids)
+        found: dict[str, set[str]] = {}
+        for r in self._s.reports.values():
+            if r.incident_id in wanted:
+                found.setdefault(r.incident_id, set()).add(r.reporter)
+        return {incident_id: tuple(sorted(reporters)) for incident_id, reporters in found.items()}
+
     async def delete_before(self, cutoff: datetime) -> int:
         old = {i for i, r in self._s.reports.items() if r.created_at < cutoff}
         self._s.contacts = {k: c for k, c in self._s.contacts.items() if k not in old}

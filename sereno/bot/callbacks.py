@@ -281,6 +281,7 @@ class DeskAction(StrEnum):
     MERGE = "merge"
     SEPARATE = "separate"
     VERDICT = "v"
+    OPEN = "open"  # send the incident's card (from the /batch digest)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from sereno.bot import desk_render, messaging
+from sereno.bot import desk_render, messaging, surge_render
 from sereno.bot.callbacks import AnswerButton, DeskAction, DeskButton, RoleButton
 from sereno.bot.context import translator_for, user_data
 from sereno.bot.i18n import SUPPORTED_LANGUAGES, Translator
@@ -174,17 +174,22 @@ class DeskHandlers:
 
     # ── queue, claims, verdicts ───────────────────────────────────────────────────
     async def queue(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/queue: open incidents, most urgent first, each with Claim."""
+        """/queue: open incidents, most urgent first, each with Claim; then how many wait
+        for batch review (/batch)."""
         t = self.t(update, context)
         user = update.effective_user
         assert user is not None
-        incidents = await self.s.desk.queue(user.id)
-        if not incidents:
+        queue = await self.s.desk.queues(user.id)
+        incidents = queue.usual
+        if not incidents and not queue.batch:
             await self.say(update, context, t("The queue is empty."))
             return
-        await self.say(update, context, t("Open incidents: {count}", count=len(incidents)))
+        if incidents:
+            await self.say(update, context, t("Open incidents: {count}", count=len(incidents)))
         for incident in incidents[:10]:
             await self.say(update, context, *await self.card(t, user.id, incident.id))
+        if queue.batch:
+            await self.say(update, context, surge_render.batch_line(t, len(queue.batch)))
 
     async def card(
         self, t: Translator, user_id: int, incident_id: str, *, holding: bool = False, note: str = ""
@@ -227,6 +232,10 @@ class DeskHandlers:
             target = await self.s.desk.merge(user_id, incident_id)
             await query.answer(t("Merged."))
             await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, target.id))
+        elif action is DeskAction.OPEN:
+            card = await self.card(t, user_id, incident_id)
+            await query.answer()
+            await messaging.send(context.bot, chat_id, *card)
         elif action is DeskAction.SEPARATE:
             await self.s.desk.keep_separate(user_id, incident_id)
             await query.answer(t("Kept separate."))

@@ -214,7 +214,7 @@ class IntakeConversation:
             return ConversationHandler.END
         wait = self.s.intake.wait_before_reporting(update.effective_user.id)
         if wait is not None:
-            await self.reply(update, _limited(t, wait, self.s))
+            await self.reply(update, _limited(t, wait, self.s, update.effective_user.id))
             return ConversationHandler.END
         self.forget(context)
         self.keep(context, ReportDraft(draft_id=uuid.uuid4().hex))
@@ -621,9 +621,10 @@ def _is_prompt(query: Any, context: ContextTypes.DEFAULT_TYPE) -> bool:
     return query.message is not None and query.message.message_id == user_data(context).get(PROMPT_KEY)
 
 
-def _limited(t: Translator, wait: timedelta, services: Services) -> str:
-    """What someone who may not report yet is told (the refusal a submission would meet)."""
-    policy = services.intake.policy
+def _limited(t: Translator, wait: timedelta, services: Services, user_id: int) -> str:
+    """What someone who may not report yet is told (the refusal a submission would meet,
+    under the limit they met: tighter in surge)."""
+    limit = services.intake.limit_applied(user_id)
     return rate_limited_text(
-        t, Refusal(RefusalReason.RATE_LIMITED, retry_after=wait, limit=policy.max_reports, window=policy.window)
+        t, Refusal(RefusalReason.RATE_LIMITED, retry_after=wait, limit=limit.max_reports, window=limit.window)
     )

@@ -12,6 +12,7 @@ from telegram.ext import Application, ContextTypes
 from sereno.bot.intake import IntakeConversation
 from sereno.bot.notifier import Notifier
 from sereno.bot.services import Services
+from sereno.bot.surge import SUMMARY_CHECK_SECONDS, summary_job
 
 log = logging.getLogger(__name__)
 Job = Callable[[ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
@@ -105,6 +106,7 @@ def schedule_jobs(
         ("tell-owed-outcomes", tell_owed, OWED_SWEEP_SECONDS, STARTUP_SWEEP_SECONDS, True),
         # soon after a start too: the timers of dispatches are in the database
         ("dispatch-steps", dispatch_steps, DISPATCH_SWEEP_SECONDS, STARTUP_SWEEP_SECONDS, True),
+        ("surge-summary", summary_job(services), SUMMARY_CHECK_SECONDS, SUMMARY_CHECK_SECONDS, True),
     ]
     for name, job, interval, first, shared in jobs:
         metrics.job_last_success.labels(name)  # exposed from the start, at 0 until it first succeeds

@@ -72,6 +72,8 @@ AUDIT = AuditEventRow.__table__  # type: ignore[attr-defined]
 VERDICT = VerdictRow.__table__  # type: ignore[attr-defined]
 FOLLOW_UP = FollowUpRow.__table__  # type: ignore[attr-defined]
 OWED = OwedOutcomeRow.__table__  # type: ignore[attr-defined]
+#: Values bound in one `IN (…)` at most (well under SQLite's and PostgreSQL's parameter limits).
+_IN_CHUNK = 500
 
 # Statements on the submission path are built once; executing them only binds parameters.
 _INSERT_REPORT = insert(REPORT)
@@ -148,6 +150,19 @@ class SqlReportRepository:
     async def incident_has_reporter(self, incident_id: str, reporter: str) -> bool:
         query = select(REPORT.c.id).where(REPORT.c.incident_id == incident_id, REPORT.c.reporter == reporter).limit(1)
         return (await self._c.execute(query)).first() is not None
+
+    async def reporters_of(self, incident_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        wanted = list(dict.fromkeys(incident_ids))
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            rows = await self._c.execute(
+                select(REPORT.c.incident_id, REPORT.c.reporter)
+                .where(REPORT.c.incident_id.in_(wanted[start : start + _IN_CHUNK]))
+                .distinct()
+            )
+            for incident_id, reporter in rows:
+                found.setdefault(incident_id, set()).add(reporter)
+        return {incident_id: tuple(sorted(reporters)) for incident_id, reporters in found.items()}
 
     async def delete_before(self, cutoff: datetime) -> int:
         old = select(REPORT.c.id).where(REPORT.c.created_at < cutoff).scalar_subquery()

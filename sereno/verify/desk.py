@@ -93,6 +93,23 @@ class OnDrillDecided(Protocol):
     ) -> DrillDebrief | None: ...
 
 
+class BatchReview(Protocol):
+    """Which open incidents wait for batch review now (surge mode; the composition root
+    wires `sereno.verify.surge_service.SurgeService`, which reads them all at once). The
+    desk lists them apart, below the usual queue, and pings nobody about them."""
+
+    async def batched(self, incidents: Sequence[Incident], /) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """The open incidents of the live queue: those reviewed as usual, and those grouped for
+    batch review (surge, few new reporters); each most urgent tier first, then oldest."""
+
+    usual: list[Incident]
+    batch: list[Incident]
+
+
 class Outcome(StrEnum):
     """What a verdict did to the incident."""
 
@@ -171,8 +188,11 @@ class DeskService(DeskGuard):
         *,
         on_decided: OnDecided | None = None,
         on_drill_decided: OnDrillDecided | None = None,
+        batch: BatchReview | None = None,
     ) -> None:
+        """`batch`: which incidents wait for batch review (without it, none do)."""
         self._uow = uow
+        self._batch = batch
         self._on_drill_decided = on_drill_decided
         self._pseudonymize = pseudonymize
         self._clock = clock
@@ -181,11 +201,25 @@ class DeskService(DeskGuard):
 
     async def queue(self, user_id: int) -> list[Incident]:
         """Open incidents of the live queue (live drills included, training drills not), most
-        urgent tier first, then oldest first."""
+        urgent tier first, then oldest first; those waiting for batch review after all the
+        others."""
+        queue = await self.queues(user_id)
+        return queue.usual + queue.batch
+
+    async def queues(self, user_id: int) -> Queue:
+        """The live queue, the incidents reviewed as usual apart from those grouped for
+        batch review (see :meth:`queue`)."""
         async with self._uow() as uow:
             await self._member(uow, user_id, Role.TRAINEE, "queue", "queue")
             open_ = [i for i in await uow.incidents.open_queue() if i.drill is not DrillKind.TRAINING]
-        return sorted(open_, key=lambda i: (TIER_ORDER.index(i.tier), i.first_seen_at))
+        open_.sort(key=lambda i: (TIER_ORDER.index(i.tier), i.first_seen_at))
+        held = await self._batch.batched(open_) if self._batch is not None and open_ else frozenset()
+        return Queue([i for i in open_ if i.id not in held], [i for i in open_ if i.id in held])
+
+    async def batch(self, user_id: int) -> list[Incident]:
+        """The incidents grouped for batch review (surge, few new reporters), most urgent
+        tier first, then oldest first."""
+        return (await self.queues(user_id)).batch
 
     async def claim(self, user_id: int, incident_id: str) -> Incident:
         """Take the incident's lease (5 min when urgent, else 10). Exactly one of several
@@ -405,17 +439,21 @@ class DeskService(DeskGuard):
         """The cards of open incidents nobody claimed in time, each with whom to ping now:
         every verifier (and up) on duty after `ping_after`, whatever their areas;
         coordinators (on duty or not) after twice that. Each level is sent once (recorded
-        with a conditional update)."""
+        with a conditional update). Incidents waiting for batch review are not pinged (they
+        are once they are not any more, e.g. after the surge)."""
         now = self._clock.now()
+        held: frozenset[str] = frozenset()
+        if self._batch is not None:  # read before the write transaction
+            async with self._uow() as uow:
+                waiting = [i for i in await uow.incidents.open_queue() if self._ping_level(i, now) > i.pinged]
+            held = await self._batch.batched(waiting) if waiting else frozenset()
         async with self._uow() as uow:
             people = await uow.verifiers.all()
             due = []
             for incident in await uow.incidents.open_queue():
-                if incident.claimed_by is not None or incident.drill is DrillKind.TRAINING:
+                if incident.claimed_by is not None or incident.drill is DrillKind.TRAINING or incident.id in held:
                     continue
-                waited = now - incident.first_seen_at
-                after = self.policy.ping_after.get(incident.tier, timedelta(minutes=5))
-                level = 2 if waited >= 2 * after else 1 if waited >= after else 0
+                level = self._ping_level(incident, now)
                 if level and await uow.incidents.raise_ping(incident.id, level):
                     if level == 1:
                         targets = [v for v in people if v.on_duty and v.can(Role.VERIFIER)]
@@ -425,6 +463,13 @@ class DeskService(DeskGuard):
                     due.append(CardNotice(incident, CardReason.UNCLAIMED, recipients(targets)))
             await uow.commit()
         return due
+
+    def _ping_level(self, incident: Incident, now: datetime) -> int:
+        """Whom an unclaimed incident calls for by now: 0 nobody yet, 1 everyone on duty,
+        2 coordinators too."""
+        waited = now - incident.first_seen_at
+        after = self.policy.ping_after.get(incident.tier, timedelta(minutes=5))
+        return 2 if waited >= 2 * after else 1 if waited >= after else 0
 
     def _judge(self, incident: Incident, person: Verifier, verdicts: tuple[VerdictRecord, ...]) -> tuple[Outcome, Verdict | None]:
         latest = verdicts[-1]

@@ -18,6 +18,7 @@ from sereno.verify.clustering import (
 )
 from sereno.verify.errors import Conflict, Refusal, RefusalReason
 from sereno.verify.incidents import FollowUp, Incident, IncidentStatus, MergeSuggestion
+from sereno.verify.members import Role, Verifier
 from sereno.verify.model import (
     Activity,
     GeoPoint,
@@ -32,6 +33,8 @@ from sereno.verify.places import Gazetteer
 from sereno.verify.ports import Clock, ImageSanitizer, IncidentRepository, UnitOfWork, UnitOfWorkFactory
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.refcodes import new_ref_code
+from sereno.verify.surge import CoordinatorNotice, ReportLimit, Review, SurgeStatus
+from sereno.verify.surge_service import SurgeService
 from sereno.verify.triage import tier_for
 
 _REF_CODE_ATTEMPTS = 20  # a collision is rare (codes are random); each retry draws anew
@@ -94,9 +97,13 @@ class IntakeService:
         *,
         images: ImageSanitizer,
         gazetteer: Gazetteer | None = None,
+        surge: SurgeService | None = None,
     ) -> None:
         """`gazetteer`: the neighborhoods, to order the verifiers told of a new incident
-        nearest first (without it, in roster order)."""
+        nearest first (without it, in roster order). `surge`: surge mode (without it, never
+        in surge): in a surging neighborhood the rate limit per reporter tightens, an
+        incident of few new reporters waits for batch review (no card), and coordinators
+        are left out of the cards (they get the surge summary instead)."""
         self._uow = uow
         self._clock = clock
         self._pseudonymize = pseudonymize
@@ -104,7 +111,9 @@ class IntakeService:
         self.policy = policy or IntakePolicy()
         self.clustering = clustering or ClusterPolicy()
         self._gazetteer = gazetteer
+        self._surge = surge
         self._limited_until: dict[str, datetime] = {}
+        self._limits: dict[str, ReportLimit] = {}
 
     def wait_before_reporting(self, user_id: int) -> timedelta | None:
         """How long this person must still wait, as far as this process knows (no I/O): set
@@ -116,8 +125,18 @@ class IntakeService:
         now = self._clock.now()
         if until <= now:
             del self._limited_until[reporter]
+            self._limits.pop(reporter, None)
             return None
         return until - now
+
+    def limit_applied(self, user_id: int) -> ReportLimit:
+        """The limit this person was last refused under (tighter in surge), else the usual."""
+        return self._limits.get(self._pseudonymize(user_id), self.usual_limit)
+
+    @property
+    def usual_limit(self) -> ReportLimit:
+        """The per-reporter limit outside surge."""
+        return ReportLimit(self.policy.max_reports, self.policy.window)
 
     async def submit(self, draft: ReportDraft, user_id: int, chat_id: int, language: str) -> Submitted:
         """Store the draft as a report (pseudonymous reporter, triage tier, unique reference
@@ -142,17 +161,23 @@ class IntakeService:
         raise RuntimeError("no free reference code; widen refcodes.LENGTH")
 
     async def _store(self, draft: ReportDraft, reporter: str, chat_id: int, language: str) -> Submitted:
+        limit = self.usual_limit
+        surging: dict[str, SurgeStatus] = {}
+        if self._surge is not None:  # read before the write transaction (a snapshot, mostly cached)
+            surging = {k: s for k, s in (await self._surge.statuses()).items() if s.on}
+            limit = await self._surge.report_limit(draft.neighborhood_id, limit)
         now = self._clock.now()
         async with self._uow() as uow:
-            since = now - self.policy.window
-            if await uow.reports.count_since(reporter, since) >= self.policy.max_reports:
+            since = now - limit.window
+            if await uow.reports.count_since(reporter, since) >= limit.max_reports:
                 oldest = await uow.reports.oldest_since(reporter, since) or now
-                self._limited_until[reporter] = oldest + self.policy.window
+                self._limited_until[reporter] = oldest + limit.window
+                self._limits[reporter] = limit
                 raise Refusal(
                     RefusalReason.RATE_LIMITED,
-                    limit=self.policy.max_reports,
-                    window=self.policy.window,
-                    retry_after=max(oldest + self.policy.window - now, timedelta(seconds=1)),
+                    limit=limit.max_reports,
+                    window=limit.window,
+                    retry_after=max(oldest + limit.window - now, timedelta(seconds=1)),
                 )
             report_id = str(uuid.uuid4())
             tier = tier_for(draft)
@@ -181,11 +206,38 @@ class IntakeService:
             if draft.photos:
                 report = replace(report, media_ids=await uow.media.attach(draft.draft_id, report_id))
             cards: tuple[CardNotice, ...] = ()
+            in_surge = incident.neighborhood_id in surging
+            people = await uow.verifiers.all() if decision.placement is not Placement.JOIN or escalated or in_surge else []
             if decision.placement is not Placement.JOIN or escalated:
-                to = covering(await uow.verifiers.all(), incident, language, self._gazetteer)
+                to = covering(people, incident, language, self._gazetteer)
                 cards = (CardNotice(incident, CardReason.NEW, to),)
             await uow.commit()
+        if in_surge:
+            cards = await self._surge_cards(incident, reporter, decision.placement, cards, people, language)
         return Submitted(report, False, incident, decision.placement, escalated, cards)
+
+    async def _surge_cards(
+        self,
+        incident: Incident,
+        reporter: str,
+        placement: Placement,
+        cards: tuple[CardNotice, ...],
+        people: list[Verifier],
+        language: str,
+    ) -> tuple[CardNotice, ...]:
+        """The cards of a report in a surging neighborhood (after its transaction): none
+        while the incident waits for batch review; the card, as for a new incident, when
+        this report brought it out of batch review; coordinators left out (they get the
+        summary)."""
+        assert self._surge is not None
+        plan = await self._surge.plan(incident.id, reporter if placement is Placement.JOIN else None)
+        if plan.review is Review.BATCH:
+            return ()
+        if not cards and not plan.promoted:
+            return ()
+        if plan.coordinators is CoordinatorNotice.SUMMARY:
+            people = [p for p in people if not p.can(Role.COORDINATOR)]
+        return (CardNotice(incident, CardReason.NEW, covering(people, incident, language, self._gazetteer)),)
 
     async def _cluster(self, uow: UnitOfWork, draft: ReportDraft, tier: Tier, now: datetime) -> tuple[Incident, Decision, bool]:
         """Join the report's incident, or open one (suggesting a merge when near another)."""

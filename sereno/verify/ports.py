@@ -98,6 +98,11 @@ class ReportRepository(Protocol):
         """The incident's reports, oldest first, each with its photos' ids."""
         ...
 
+    async def reporters_of(self, incident_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The distinct reporter pseudonyms of each of these incidents, sorted (incidents
+        without reports left out): one read for a whole queue."""
+        ...
+
 
 class ContactRepository(Protocol):
     """Short-lived ways to answer reporters, kept apart from reports."""

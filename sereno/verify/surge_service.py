@@ -4,13 +4,13 @@ and the decisions the intake, the desk and the jobs apply (see :mod:`sereno.veri
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sereno.verify.audit import AuditEvent, refused_actor, verifier_actor
 from sereno.verify.errors import Refusal, RefusalReason
-from sereno.verify.incidents import IncidentStatus
+from sereno.verify.incidents import Incident, IncidentStatus
 from sereno.verify.members import Role
 from sereno.verify.places import Gazetteer
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -30,6 +30,9 @@ from sereno.verify.surge import (
 )
 from sereno.verify.trust import Trust, TrustHint
 
+#: Pseudonyms whose trust is read in one query at most.
+_TRUST_CHUNK = 500
+
 
 @dataclass(frozen=True, slots=True)
 class SurgePlan:
@@ -41,6 +44,9 @@ class SurgePlan:
     coordinators: CoordinatorNotice
     #: one hint per distinct reporter of the incident
     hints: tuple[TrustHint, ...] = ()
+    #: the report that just joined it brought it out of batch review into the queue (its
+    #: card goes out now, as for a new incident)
+    promoted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +152,12 @@ class SurgeService:
         """The per-reporter limit for a report in this neighborhood (tighter in surge)."""
         return report_limit(await self.status(neighborhood_id), usual, self.policy)
 
-    async def plan(self, incident_id: str) -> SurgePlan:
+    async def plan(self, incident_id: str, joined_by: str | None = None) -> SurgePlan:
         """What surge means for this incident now (after a report joined or opened it): in
         surge, an incident whose few reporters are all new goes to batch review, and
-        coordinators hear of it in the next summary instead of a ping."""
+        coordinators hear of it in the next summary instead of a ping. `joined_by`: the
+        pseudonym whose report just joined it, to tell whether that report brought it out of
+        batch review (a third reporter, or one confirmed before: `promoted`)."""
         async with self._uow() as uow:
             incident = await uow.incidents.get(incident_id)
             reports = await uow.reports.for_incident(incident_id)
@@ -157,7 +165,41 @@ class SurgeService:
             outcomes = await uow.trust.outcomes(reporters, incident_id)
         status = await self.status(incident.neighborhood_id) if incident is not None else None
         hints = tuple(outcomes.get(r, Trust()).hint for r in reporters)
-        return SurgePlan(status, review(status, hints, self.policy), coordinator_notice(status), hints)
+        now = review(status, hints, self.policy)
+        promoted = False
+        if joined_by is not None and now is Review.QUEUE and sum(r.reporter == joined_by for r in reports) == 1:
+            before = [outcomes.get(r, Trust()).hint for r in reporters if r != joined_by]
+            promoted = review(status, before, self.policy) is Review.BATCH
+        return SurgePlan(status, now, coordinator_notice(status), hints, promoted)
+
+    async def batched(self, incidents: Sequence[Incident]) -> frozenset[str]:
+        """Which of these open incidents wait for batch review now (the desk's
+        :class:`~sereno.verify.desk.BatchReview`): in a surging neighborhood, fewer than
+        `policy.corroboration` distinct reporters and none confirmed before. One read for
+        them all (open incidents have no verdict: their reporters' trust needs no exclusion);
+        none when nothing surges."""
+        states = await self.statuses()
+        surging = {i.id: s for i in incidents if (s := states.get(i.neighborhood_id or "")) is not None and s.on}
+        if not surging:
+            return frozenset()
+        async with self._uow() as uow:
+            reporters = await uow.reports.reporters_of(list(surging))
+            everyone = sorted({r for found in reporters.values() for r in found})
+            outcomes: dict[str, Trust] = {}
+            for start in range(0, len(everyone), _TRUST_CHUNK):
+                outcomes.update(await uow.trust.outcomes(everyone[start : start + _TRUST_CHUNK]))
+        return frozenset(
+            incident_id
+            for incident_id, status in surging.items()
+            if review(status, [outcomes.get(r, Trust()).hint for r in reporters.get(incident_id, ())], self.policy)
+            is Review.BATCH
+        )
+
+    async def surging(self, by: int) -> list[SurgeStatus]:
+        """The neighborhoods in surge now, for a coordinator's `/surge` (others are refused)."""
+        async with self._uow() as uow:
+            await self._coordinator(uow, by, "surge.status", EVERYWHERE)
+        return [s for s in (await self.statuses()).values() if s.on]
 
     async def summary(self) -> SurgeSummary | None:
         """The coordinators' surge summary if one is due (something surges and the last

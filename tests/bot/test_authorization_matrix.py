@@ -454,6 +454,17 @@ ROWS: tuple[Row, ...] = (
     Row("/export", COORDINATORS, command("/export"), "alerts from the last 30 days", prepare=active_alert),
     Row("/linkchannel", ADMINS, command("/linkchannel"), "Which neighborhood", says=says("Only admins")),
     Row("/drills", DESK, command("/drills"), "Your drills:"),
+    Row("/surge", COORDINATORS, command("/surge"), "No neighborhood is in surge", says=says("not allowed")),
+    Row(
+        "/surge on",
+        COORDINATORS,
+        command("/surge on las-palmas"),
+        "Surge mode is on",
+        subject=("SELECT * FROM surge_override ORDER BY neighborhood_id",),
+        in_database=True,
+        says=says("not allowed"),
+    ),
+    Row("/batch", DESK, command("/batch"), "No incidents are waiting", says=says("not allowed")),
     # the desk's buttons
     Row(
         "d:claim",
@@ -501,6 +512,7 @@ ROWS: tuple[Row, ...] = (
         ),
     ),
     Row("d:photos", DESK, press("d:photos:{incident}"), "no photos", prepare=fresh_incident, says=says("not allowed")),
+    Row("d:open", DESK, press("d:open:{incident}"), "Reports: 1", prepare=fresh_incident, says=says("not allowed")),
     Row(
         "d:reports",
         DESK,
