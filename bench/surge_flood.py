@@ -81,7 +81,7 @@ SIM_SECONDS = 600.0  # the 10 minutes of the issue
 HOSTILE_SHARE = 0.9
 HOSTILE_PSEUDONYMS = 50
 TARGET_P99 = 5.0
-STEP_TIMEOUT = 60.0
+STEP_TIMEOUT = 30.0
 POLL = 0.01  # how often a simulated person looks at their chat (s)
 
 # the region: a 4 × 4 grid of ~1.5 km squares
@@ -172,6 +172,7 @@ class Played:
     outcome: Outcome
     pressed: float | None = None  # time.time() of the Submit press
     received: float | None = None  # time.time() when the reporter saw "Report received"
+    stalled_on: str = ""  # what the person waited for in vain
 
 
 @dataclass
@@ -187,6 +188,7 @@ class Figures:
     stored_rows: int = 0
     wall: float = 0.0
     warnings: Counter[str] = field(default_factory=Counter)
+    batched: int | None = None  # incidents held for batch review (None: no batch review in this version)
 
 
 class Tally(logging.Handler):
@@ -345,8 +347,16 @@ async def play(user: FakeUser, p: Planned) -> Played:
             await expect(user, "Report cancelled")
             return Played(p, Outcome.REFUSED_AT_SUBMIT, pressed)
         return Played(p, Outcome.STORED, pressed, time.time())
-    except TimeoutError:
-        return Played(p, Outcome.STALLED)
+    except TimeoutError as exc:
+        waited = str(exc).split(" for ", 1)[-1]
+        # the bot has not answered in time: drop whatever is open, as a person would, so that
+        # the next report starts afresh (else every later /report meets the open one)
+        try:
+            await user.send_command("/cancel")
+            await expect(user, "Report cancelled", "What would you like to do?")
+        except TimeoutError:
+            pass
+        return Played(p, Outcome.STALLED, stalled_on=waited)
 
 
 async def people(double: BotApiDouble, reports: Iterable[Planned], speed: float) -> list[Played]:
@@ -471,13 +481,15 @@ async def run(
                 wall = time.perf_counter() - started
                 await asyncio.sleep(1.0)  # the last cards on their way
                 first_verifier = min(u for u, r in roles.items() if r is Role.VERIFIER)
-                queue = await runtime.services.desk.queue(first_verifier)
+                desk = runtime.services.desk
+                queue = await desk.queue(first_verifier)
+                batched = len(await desk.batch(first_verifier)) if hasattr(desk, "batch") else None  # surge
                 header, shown = await shown_queue(double, first_verifier)
                 async with runtime.engine.connect() as conn:
                     stored_rows = (await conn.execute(text("SELECT count(*) FROM report"))).scalar_one()
                 cards = desk_cards(double, roles)
         logging.getLogger().removeHandler(tally)
-    return Figures(label_, played, submitted, cards, roles, queue, shown, header, stored_rows, wall, tally.seen)
+    return Figures(label_, played, submitted, cards, roles, queue, shown, header, stored_rows, wall, tally.seen, batched)
 
 
 # ── the figures ───────────────────────────────────────────────────────────────────
@@ -520,10 +532,10 @@ def latencies(f: Figures) -> Latencies:
         told = received.get(user_id)
         if told is not None:
             stored.append(told - press)
-        if not result.cards:  # joined an incident whose card the desk has: on the desk once stored
-            earlier = first_card.get(result.incident.id)
+        if not result.cards:  # no card of its own: on the desk once stored and its incident's card sent
+            sent = first_card.get(result.incident.id)  # None: never sent (held for batch review)
             if told is not None:
-                reach.append(max(told - press, (earlier or press) - press))
+                reach.append(math.inf if sent is None else max(told, sent) - press)
             continue
         wanted = {r.user_id for notice in result.cards for r in notice.to}
         got: dict[int, float] = {}
@@ -559,6 +571,8 @@ def report(f: Figures) -> Latencies:
             counts = Counter(p.outcome for p in group)
             print(f"  {name:8} {len(group):5}: " + ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o]))
     print(f"  reports stored in the database: {f.stored_rows}")
+    for waited, count in Counter(p.stalled_on for p in f.played if p.outcome is Outcome.STALLED).most_common(3):
+        print(f"  stalled {count}× waiting for {waited}")
     joined = sum(1 for r in f.submitted.values() if not r.cards)
     print(f"  genuine Submit → on the desk (see below):               {spread(lat.reach)}")
     print(f"    Submit → stored, the reporter told:                   {spread(lat.stored)}")
@@ -566,8 +580,8 @@ def report(f: Figures) -> Latencies:
     print(f"    Submit → its card at every recipient:                 {spread(lat.last)}")
     print(
         "    (a card goes out for a report that opens an incident or makes one more urgent: on the desk when the "
-        f"first member has it; the other {joined} genuine reports joined an incident whose card the desk had: "
-        "on the desk once stored)"
+        f"first member has it; the other {joined} genuine reports are on the desk once stored and their "
+        "incident's card sent)"
     )
     positions = {i.id: n for n, i in enumerate(f.queue, start=1)}
     by_id = {i.id: i for i in f.queue}
@@ -593,7 +607,11 @@ def report(f: Figures) -> Latencies:
             f"queue position {positions.get(main, '-')} of {len(f.queue)} ({tier}, {counted}; {shown}); "
             f"{others} of its genuine reports in {len(lat.spread_over[index]) - 1} other incident(s)"
         )
-    print(f"  open incidents in the queue: {len(f.queue)}; /queue says {f.queue_header!r}")
+    never = sum(1 for v in lat.reach if v == math.inf)
+    if never:
+        print(f"  genuine reports whose incident's card never went out (held for batch review): {never}")
+    batch = f" ({f.batched} of them held for batch review, listed last)" if f.batched is not None else ""
+    print(f"  open incidents in the queue: {len(f.queue)}{batch}; /queue says {f.queue_header!r}")
     tiers = Counter(i.tier.value for i in f.queue)
     print("  queue by tier: " + ", ".join(f"{tiers[t]} {t}" for t in ("urgent", "high", "routine")))
     for role in (Role.VERIFIER, Role.COORDINATOR):
