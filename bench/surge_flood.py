@@ -189,6 +189,7 @@ class Figures:
     wall: float = 0.0
     warnings: Counter[str] = field(default_factory=Counter)
     batched: int | None = None  # incidents held for batch review (None: no batch review in this version)
+    other: dict[int, list[str]] = field(default_factory=dict)  # desk member → the other messages they got
 
 
 class Tally(logging.Handler):
@@ -410,10 +411,12 @@ def record_submissions(runtime: Runtime, genuine: set[int]) -> dict[int, Submitt
     return seen
 
 
-def desk_cards(double: BotApiDouble, roles: dict[int, Role]) -> list[tuple[float, int, str, bool]]:
+def desk_cards(double: BotApiDouble, roles: dict[int, Role]) -> tuple[list[tuple[float, int, str, bool]], dict[int, list[str]]]:
     """Every incident card the double received for a desk member: (time, chat, incident
-    id, whether it is an unclaimed ping)."""
+    id, whether it is an unclaimed ping); and the other messages desk members got (a surge
+    summary, say), by member."""
     out = []
+    other: dict[int, list[str]] = {}
     for call in double.calls_to("sendMessage"):
         chat = int(call.params.get("chat_id", 0))
         if chat not in roles:
@@ -424,7 +427,9 @@ def desk_cards(double: BotApiDouble, roles: dict[int, Role]) -> list[tuple[float
         incident = next((d.split(":")[2] for d in data if d.startswith("d:") and d.count(":") >= 2), None)
         if incident is not None:
             out.append((call.at, chat, incident, "Nobody has claimed" in str(call.params.get("text", ""))))
-    return out
+        else:
+            other.setdefault(chat, []).append(str(call.params.get("text", "")))
+    return out, other
 
 
 async def shown_queue(double: BotApiDouble, verifier: int) -> tuple[str, list[str]]:
@@ -480,6 +485,7 @@ async def run(
                 played = await people(double, [*hostile, *genuine], speed)
                 wall = time.perf_counter() - started
                 await asyncio.sleep(1.0)  # the last cards on their way
+                cards, other = desk_cards(double, roles)  # before /queue sends its own
                 first_verifier = min(u for u, r in roles.items() if r is Role.VERIFIER)
                 desk = runtime.services.desk
                 queue = await desk.queue(first_verifier)
@@ -487,9 +493,8 @@ async def run(
                 header, shown = await shown_queue(double, first_verifier)
                 async with runtime.engine.connect() as conn:
                     stored_rows = (await conn.execute(text("SELECT count(*) FROM report"))).scalar_one()
-                cards = desk_cards(double, roles)
         logging.getLogger().removeHandler(tally)
-    return Figures(label_, played, submitted, cards, roles, queue, shown, header, stored_rows, wall, tally.seen, batched)
+    return Figures(label_, played, submitted, cards, roles, queue, shown, header, stored_rows, wall, tally.seen, batched, other)
 
 
 # ── the figures ───────────────────────────────────────────────────────────────────
@@ -622,6 +627,10 @@ def report(f: Figures) -> Latencies:
             f"  {role.name.lower()}s ({len(chats)}): {len(cards)} cards received "
             f"({len(cards) / max(1, len(chats)):.0f} each: {len(cards) - pings} on a submission, {pings} unclaimed pings)"
         )
+        texts = [text for chat in chats for text in f.other.get(chat, [])]
+        if texts:
+            first = texts[0].splitlines()[0][:70] if texts[0] else ""
+            print(f"    and {len(texts)} other messages (the first begins {first!r})")
     for message, count in f.warnings.most_common(6):
         print(f"  logged {count}×: {message[:110]}")
     return lat
