@@ -42,6 +42,7 @@ from sereno.verify.members import Role, Verifier
 from sereno.verify.model import Media, Report, Tier
 from sereno.verify.notices import CardNotice, CardReason, Recipient, holding, recipients
 from sereno.verify.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from sereno.verify.surge import Triage
 
 FINAL = frozenset({Verdict.CONFIRMED, Verdict.DEBUNKED})
 
@@ -99,6 +100,8 @@ class BatchReview(Protocol):
     desk lists them apart, below the usual queue, and pings nobody about them."""
 
     async def batched(self, incidents: Sequence[Incident], /) -> frozenset[str]: ...
+
+    async def triage(self, incidents: Sequence[Incident], /) -> Triage: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +216,11 @@ class DeskService(DeskGuard):
             await self._member(uow, user_id, Role.TRAINEE, "queue", "queue")
             open_ = [i for i in await uow.incidents.open_queue() if i.drill is not DrillKind.TRAINING]
         open_.sort(key=lambda i: (TIER_ORDER.index(i.tier), i.first_seen_at))
-        held = await self._batch.batched(open_) if self._batch is not None and open_ else frozenset()
-        return Queue([i for i in open_ if i.id not in held], [i for i in open_ if i.id in held])
+        triage = await self._batch.triage(open_) if self._batch is not None and open_ else Triage()
+        usual = [i for i in open_ if i.id not in triage.batched]
+        if triage.weight:  # in surge, corroboration outranks what a report claims
+            usual.sort(key=lambda i: -triage.weight.get(i.id, triage.floor))  # stable: then tier, then oldest
+        return Queue(usual, [i for i in open_ if i.id in triage.batched])
 
     async def batch(self, user_id: int) -> list[Incident]:
         """The incidents grouped for batch review (surge, few new reporters), most urgent

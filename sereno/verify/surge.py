@@ -17,7 +17,7 @@ In surge, clustering stays as it is and the card says "surge"; and:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -152,3 +152,16 @@ def coordinator_notice(status: SurgeStatus | None) -> CoordinatorNotice:
 def summary_due(last_sent: datetime | None, now: datetime, policy: SurgePolicy) -> bool:
     """Whether a surge summary may go now (never within `summary_every` of the last)."""
     return last_sent is None or now - last_sent >= policy.summary_every
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """What surge makes of the open incidents: those held for batch review, and how
+    corroborated the others are (`weight`: distinct reporters of an incident in a surging
+    neighborhood, never below `floor`; every other incident weighs `floor`). The usual
+    queue is ordered by weight first, so in a flood the incidents many people report rise
+    above those whose few reporters claim the most urgent tier."""
+
+    batched: frozenset[str] = frozenset()
+    weight: Mapping[str, int] = field(default_factory=dict)
+    floor: int = 0

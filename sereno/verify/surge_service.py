@@ -22,6 +22,7 @@ from sereno.verify.surge import (
     SurgeOverride,
     SurgePolicy,
     SurgeStatus,
+    Triage,
     coordinator_notice,
     report_limit,
     review,
@@ -173,27 +174,34 @@ class SurgeService:
         return SurgePlan(status, now, coordinator_notice(status), hints, promoted)
 
     async def batched(self, incidents: Sequence[Incident]) -> frozenset[str]:
-        """Which of these open incidents wait for batch review now (the desk's
-        :class:`~sereno.verify.desk.BatchReview`): in a surging neighborhood, fewer than
-        `policy.corroboration` distinct reporters and none confirmed before. One read for
-        them all (open incidents have no verdict: their reporters' trust needs no exclusion);
-        none when nothing surges."""
+        """Which of these open incidents wait for batch review now (see :meth:`triage`)."""
+        return (await self.triage(incidents)).batched
+
+    async def triage(self, incidents: Sequence[Incident]) -> Triage:
+        """The desk's :class:`~sereno.verify.desk.Triage` of these open incidents: in a
+        surging neighborhood, those with fewer than `policy.corroboration` distinct
+        reporters and none confirmed before wait for batch review, and the others weigh
+        their distinct reporters. One read for them all (open incidents have no verdict:
+        their reporters' trust needs no exclusion); nothing when nothing surges."""
         states = await self.statuses()
         surging = {i.id: s for i in incidents if (s := states.get(i.neighborhood_id or "")) is not None and s.on}
         if not surging:
-            return frozenset()
+            return Triage()
         async with self._uow() as uow:
             reporters = await uow.reports.reporters_of(list(surging))
             everyone = sorted({r for found in reporters.values() for r in found})
             outcomes: dict[str, Trust] = {}
             for start in range(0, len(everyone), _TRUST_CHUNK):
                 outcomes.update(await uow.trust.outcomes(everyone[start : start + _TRUST_CHUNK]))
-        return frozenset(
+        batched = frozenset(
             incident_id
             for incident_id, status in surging.items()
             if review(status, [outcomes.get(r, Trust()).hint for r in reporters.get(incident_id, ())], self.policy)
             is Review.BATCH
         )
+        floor = self.policy.corroboration
+        weight = {i: max(floor, len(reporters.get(i, ()))) for i in surging if i not in batched}
+        return Triage(batched, weight, floor)
 
     async def surging(self, by: int) -> list[SurgeStatus]:
         """The neighborhoods in surge now, for a coordinator's `/surge` (others are refused)."""

@@ -174,3 +174,20 @@ async def test_outside_surge_nothing_is_batched(r: Region) -> None:
     assert submitted.incident is not None
     queue = await r.desk.queues(ANA)
     assert ([i.id for i in queue.usual], queue.batch) == ([submitted.incident.id], [])
+
+
+async def test_in_surge_the_incident_most_people_report_tops_the_queue_above_fewer_reporters_claiming_urgent(
+    r: Region,
+) -> None:
+    await r.surge.set(COORD, True, "las-palmas")
+    claims = []
+    for n in range(3):  # three pseudonyms claim an arrest together, far from the real event
+        draft = ReportDraft(f"claim{n}", activity=Activity.ARREST, point=GeoPoint(34.06, -118.25), neighborhood_id="las-palmas")
+        claims.append(await r.intake.submit(draft, 400 + n, 400 + n, "en"))
+    r.clock.advance(timedelta(minutes=1))
+    many = [await r.report(500 + n, lat=LAS_PALMAS - 0.004) for n in range(6)]  # agents present, six people
+    real, claimed = many[0].incident, claims[0].incident
+    assert real is not None and claimed is not None and real.id != claimed.id
+    assert [i.id for i in (await r.desk.queues(ANA)).usual] == [real.id, claimed.id]
+    await r.surge.set(COORD, False, "las-palmas")  # outside surge: the tier and age order again
+    assert [i.id for i in (await r.desk.queues(ANA)).usual] == [claimed.id, real.id]
