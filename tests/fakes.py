@@ -207,10 +207,13 @@ class _Media:
 
     async def for_incident(self, incident_id: str) -> list[Media]:
         reports = {r.id for r in self._s.reports.values() if r.incident_id == incident_id}
-        return sorted((m for m in self._s.media.values() if m.report_id in reports), key=lambda m: (m.created_at, m.id))
+        on_site = {r.photo_id for r in self._s.dispatch.on_site.values() if r.incident_id == incident_id and r.photo_id}
+        found = (m for m in self._s.media.values() if m.report_id in reports or m.id in on_site)
+        return sorted(found, key=lambda m: (m.created_at, m.id))
 
     async def delete_unsubmitted_before(self, cutoff: datetime) -> int:
-        gone = [k for k, m in self._s.media.items() if m.report_id is None and m.created_at < cutoff]
+        kept = {r.photo_id for r in self._s.dispatch.on_site.values() if r.photo_id}
+        gone = [k for k, m in self._s.media.items() if m.report_id is None and m.created_at < cutoff and k not in kept]
         for k in gone:
             del self._s.media[k]
         return len(gone)
@@ -1002,6 +1005,7 @@ class _Dispatches:
 class _OnSiteReports:
     def __init__(self, staged: MemoryStore) -> None:
         self._d = staged.dispatch
+        self._media = staged.media
 
     async def add(self, report: OnSiteReport) -> None:
         if any(r.dispatch_id == report.dispatch_id for r in self._d.on_site.values()):
@@ -1015,10 +1019,12 @@ class _OnSiteReports:
         return sorted((r for r in self._d.on_site.values() if r.incident_id == incident_id), key=lambda r: (r.at, r.id))
 
     async def redact_before(self, cutoff: datetime) -> int:
-        old = [k for k, r in self._d.on_site.items() if r.at < cutoff and (r.text or r.salute.place_text)]
+        old = [k for k, r in self._d.on_site.items() if r.at < cutoff and (r.text or r.salute.place_text or r.photo_id)]
         for k in old:
             report = self._d.on_site[k]
-            self._d.on_site[k] = replace(report, text=None, salute=replace(report.salute, place_text=None))
+            if report.photo_id:
+                self._media.pop(report.photo_id, None)
+            self._d.on_site[k] = replace(report, text=None, salute=replace(report.salute, place_text=None), photo_id=None)
         return len(old)
 
 

@@ -250,19 +250,22 @@ def _more_rows(t: Translator, view: IncidentView, shown: Card) -> list[list[dict
     return [[_button(t("📄 Read all reports"), _desk(DeskAction.REPORTS, view))]] if shown.abridged else []
 
 
-def photos_button(t: Translator, view: IncidentView) -> list[dict[str, object]]:
-    """A "Photos (n)" button when the incident's reports carry photos (none otherwise)."""
-    count = sum(len(r.media_ids) for r in view.reports)
+def photos_button(t: Translator, view: IncidentView, more: int = 0) -> list[dict[str, object]]:
+    """A "Photos (n)" button when the incident's reports carry photos, or there are `more`
+    (an on-site report's); none otherwise."""
+    count = sum(len(r.media_ids) for r in view.reports) + more
     return [_button(t("📷 Photos ({count})", count=count), _desk(DeskAction.PHOTOS, view))] if count else []
 
 
-def claim_keyboard(t: Translator, view: IncidentView, shown: Card, extra: Sequence[dict[str, object]] = ()) -> Markup:
+def claim_keyboard(
+    t: Translator, view: IncidentView, shown: Card, extra: Sequence[dict[str, object]] = (), more_photos: int = 0
+) -> Markup:
     """The Claim button of a card for a viewer who may claim it (and Photos), Read all
     reports when the card is abridged, and Merge / Keep separate when a merge is suggested
     (for a viewer who may claim: merging is a verifier's decision too), and the `extra`
     buttons (Send someone) on a row of their own."""
     claim = [_button(t("Claim"), _desk(DeskAction.CLAIM, view))] if view.claimable else []
-    rows = [row for row in ([*claim, *photos_button(t, view)], *_more_rows(t, view, shown), list(extra)) if row]
+    rows = [row for row in ([*claim, *photos_button(t, view, more_photos)], *_more_rows(t, view, shown), list(extra)) if row]
     if view.suggestion is not None and view.claimable:
         rows.append(
             [_button(t("Merge"), _desk(DeskAction.MERGE, view)), _button(t("Keep separate"), _desk(DeskAction.SEPARATE, view))]
@@ -270,7 +273,9 @@ def claim_keyboard(t: Translator, view: IncidentView, shown: Card, extra: Sequen
     return {"inline_keyboard": rows}
 
 
-def verdict_keyboard(t: Translator, view: IncidentView, shown: Card, extra: Sequence[dict[str, object]] = ()) -> Markup:
+def verdict_keyboard(
+    t: Translator, view: IncidentView, shown: Card, extra: Sequence[dict[str, object]] = (), more_photos: int = 0
+) -> Markup:
     """Verdicts, Release (and Photos, and Read all reports when the card is abridged), for
     the lease holder, and the `extra` buttons (Send someone)."""
 
@@ -280,7 +285,7 @@ def verdict_keyboard(t: Translator, view: IncidentView, shown: Card, extra: Sequ
     rows = [
         [choice("✅", Verdict.CONFIRMED), choice("❌", Verdict.DEBUNKED)],
         [choice("❔", Verdict.UNVERIFIABLE), choice("💬", Verdict.NEEDS_INFO)],
-        [_button(t("Release"), _desk(DeskAction.RELEASE, view)), *photos_button(t, view)],
+        [_button(t("Release"), _desk(DeskAction.RELEASE, view)), *photos_button(t, view, more_photos)],
         *_more_rows(t, view, shown),
     ]
     if extra:

@@ -41,15 +41,16 @@ async def incident_card(
     view = await services.desk.view(user_id, incident_id)
     tz = services.settings.tz
     extra = [desk_render.surge_line(t, await services.surge.status(view.incident.neighborhood_id))]
-    buttons = []
+    buttons, on_site_photos = [], 0
     if view.incident.drill is None:  # nobody is sent to a drill
         dispatched = await services.dispatch.card(user_id, incident_id)
         extra += dispatch_render.card_lines(t, dispatched, tz)
         buttons = [dispatch_render.send_button(t, incident_id)] if dispatched.may_send else []
+        on_site_photos = sum(1 for r in dispatched.reports if r.photo_id)
     hints = await services.trust.for_incident(incident_id)
     shown = desk_render.card(t, view, services.places.gazetteer, services.clock.now(), tz, note, hints=hints, extra=extra)
     keyboard = desk_render.verdict_keyboard if holding else desk_render.claim_keyboard
-    return shown.text, keyboard(t, view, shown, buttons)
+    return shown.text, keyboard(t, view, shown, buttons, on_site_photos)
 
 
 class Notifier:

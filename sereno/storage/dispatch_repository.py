@@ -13,12 +13,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sereno.storage.repositories import INCIDENT, REPORT
+from sereno.storage.repositories import INCIDENT, MEDIA, ON_SITE, REPORT
 from sereno.storage.tables import (
     DispatchNoticeRow,
     DispatchRow,
     FieldVerifierRow,
-    OnSiteReportRow,
     SurgeOverrideRow,
     SurgeSummaryRow,
 )
@@ -49,7 +48,6 @@ from sereno.verify.trust import Trust
 
 FIELD = FieldVerifierRow.__table__  # type: ignore[attr-defined]
 DISPATCH = DispatchRow.__table__  # type: ignore[attr-defined]
-ON_SITE = OnSiteReportRow.__table__  # type: ignore[attr-defined]
 NOTICE = DispatchNoticeRow.__table__  # type: ignore[attr-defined]
 SURGE = SurgeOverrideRow.__table__  # type: ignore[attr-defined]
 SUMMARY = SurgeSummaryRow.__table__  # type: ignore[attr-defined]
@@ -289,10 +287,16 @@ class SqlOnSiteReportRepository:
         return [_on_site(r) for r in rows.mappings()]
 
     async def redact_before(self, cutoff: datetime) -> int:
+        old = (ON_SITE.c.at < cutoff,)
+        photos = select(ON_SITE.c.photo_id).where(*old, ON_SITE.c.photo_id.is_not(None))
+        await self._c.execute(delete(MEDIA).where(MEDIA.c.id.in_(photos)))
         query = (
             update(ON_SITE)
-            .where(ON_SITE.c.at < cutoff, or_(ON_SITE.c.text.is_not(None), ON_SITE.c.place_text.is_not(None)))
-            .values(text=None, place_text=None)
+            .where(
+                *old,
+                or_(ON_SITE.c.text.is_not(None), ON_SITE.c.place_text.is_not(None), ON_SITE.c.photo_id.is_not(None)),
+            )
+            .values(text=None, place_text=None, photo_id=None)
         )
         return int((await self._c.execute(query)).rowcount)
 

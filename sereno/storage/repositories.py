@@ -23,6 +23,7 @@ from sereno.storage.tables import (
     MediaRow,
     MergeSuggestionRow,
     NeighborhoodRow,
+    OnSiteReportRow,
     OwedOutcomeRow,
     ReportContactRow,
     ReportRow,
@@ -63,6 +64,7 @@ from sereno.verify.places import Neighborhood, parse_polygons
 REPORT = ReportRow.__table__  # type: ignore[attr-defined]
 CONTACT = ReportContactRow.__table__  # type: ignore[attr-defined]
 MEDIA = MediaRow.__table__  # type: ignore[attr-defined]
+ON_SITE = OnSiteReportRow.__table__  # type: ignore[attr-defined]
 NEIGHBORHOOD = NeighborhoodRow.__table__  # type: ignore[attr-defined]
 INCIDENT = IncidentRow.__table__  # type: ignore[attr-defined]
 MERGE = MergeSuggestionRow.__table__  # type: ignore[attr-defined]
@@ -573,10 +575,11 @@ class SqlMediaRepository:
         return ids
 
     async def for_incident(self, incident_id: str) -> list[Media]:
+        of_reports = select(REPORT.c.id).where(REPORT.c.incident_id == incident_id)
+        on_site = select(ON_SITE.c.photo_id).where(ON_SITE.c.incident_id == incident_id, ON_SITE.c.photo_id.is_not(None))
         rows = await self._c.execute(
             select(MEDIA)
-            .join(REPORT, REPORT.c.id == MEDIA.c.report_id)
-            .where(REPORT.c.incident_id == incident_id)
+            .where(or_(MEDIA.c.report_id.in_(of_reports), MEDIA.c.id.in_(on_site)))
             .order_by(MEDIA.c.created_at, MEDIA.c.id)
         )
         return [
@@ -585,7 +588,8 @@ class SqlMediaRepository:
         ]
 
     async def delete_unsubmitted_before(self, cutoff: datetime) -> int:
-        query = delete(MEDIA).where(MEDIA.c.report_id.is_(None), MEDIA.c.created_at < cutoff)
+        kept = select(ON_SITE.c.photo_id).where(ON_SITE.c.photo_id.is_not(None))  # an on-site report's photo
+        query = delete(MEDIA).where(MEDIA.c.report_id.is_(None), MEDIA.c.created_at < cutoff, MEDIA.c.id.not_in(kept))
         return int((await self._c.execute(query)).rowcount)
 
 

@@ -5,16 +5,18 @@ timers coming back from the database after a restart."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 
 from sereno.bootstrap import running_bot
 from sereno.bot.jobs import sweep_now
 from sereno.double import BotApiDouble, FakeUser
 from sereno.verify.clock import ManualClock
-from tests.bot.conftest import Harness, seed_region, settings_for
+from tests.bot.conftest import Harness, jpeg_with_gps, seed_region, settings_for
 from tests.bot.test_desk_flow import report
 
 ADMIN, ANA, BEN, CARL, DINA, EVE, TEO, ROSA = (8_000_010 + n for n in range(8))
@@ -90,13 +92,17 @@ async def test_a_verifier_sends_someone_who_goes_confirms_and_leaves_safe(bot: H
     await ben.wait_text("In a few words, what do you see?")
     await ben.send_text("Two SUVs parked at the corner, vests marked ICE")
     await ben.wait_text("If it is safe, send one photo")
-    await ben.press("Send without photo")
+    await ben.send_photo(jpeg_with_gps())
     await ben.wait_text("Your on-site report (confirmed) is on the incident's card")
     await ana.wait_text("The on-site report for the incident")
     await ana.send_command("/queue")
     card = await ana.wait_text("📍 On-site report")
     assert "confirmed · 3–5 agents" in card.text and "ICE" in card.text and "heading: North" in card.text
-    assert "Ben" not in card.text and "does not count" not in card.text
+    assert "Ben" not in card.text and "does not count" not in card.text and "📷" in card.text
+    await ana.press("📷 Photos (1)", message=card)
+    photo = await double.wait_until(lambda: next((m for m in double.sent_messages(ANA) if m.photo), None))
+    assert photo.file is not None and photo.file.data is not None
+    assert not Image.open(io.BytesIO(photo.file.data)).getexif() and b"SecretPhone" not in photo.file.data
     await ana.press("Claim", message=card)
     await ana.wait_text("Claimed until")
     await ana.press("✅ Confirmed")

@@ -39,6 +39,7 @@ from sereno.verify.roster import RosterService
 from sereno.verify.surge import SurgeOverride
 from sereno.verify.surge_service import SurgeService
 from sereno.verify.trust import Trust
+from tests.bot.conftest import jpeg_with_gps
 from tests.conftest import DEMO_REGION
 
 KEY = b"integration-key-0123456789abcdef"
@@ -233,6 +234,28 @@ async def test_the_retention_purge_blanks_on_site_text(engine: AsyncEngine) -> N
     async with d.uow() as uow:
         [report] = await uow.on_site_reports.for_incident(sent.dispatch.incident_id)
     assert (report.text, report.salute.place_text, report.finding) == (None, None, Finding.CONFIRMED)
+
+
+async def test_an_on_site_photo_is_among_the_incidents_photos_outlives_the_draft_purge_and_goes_at_retention(
+    engine: AsyncEngine,
+) -> None:
+    d = await desk(engine)
+    incident = await d.incident()
+    sent = await d.dispatch.send(incident, by=DISP)
+    await d.dispatch.accept(sent.dispatch.id, ANA, 5)
+    photo = await d.intake.keep_photo(sent.dispatch.id, jpeg_with_gps())
+    await d.dispatch.on_site_report(sent.dispatch.id, ANA, Finding.CONFIRMED, photo_id=photo.id)
+    assert [m.id for m in await d.desk.photos(DISP, incident)] == [photo.id]
+    retention = RetentionService(d.uow, d.clock, timedelta(days=30))
+    d.clock.advance(timedelta(days=2))  # past the purge of photos of drafts never submitted
+    assert (await retention.purge()).photos == 0
+    assert [m.id for m in await d.desk.photos(DISP, incident)] == [photo.id]
+    d.clock.advance(timedelta(days=29))
+    assert (await retention.purge()).on_site == 1
+    assert await d.desk.photos(DISP, incident) == []
+    async with d.uow() as uow:
+        [report] = await uow.on_site_reports.for_incident(incident)
+    assert report.photo_id is None
 
 
 async def test_trust_counts_each_decided_incident_once_leaving_out_drills(engine: AsyncEngine) -> None:
