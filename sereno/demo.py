@@ -4,9 +4,10 @@ neighbors subscribe (one in Spanish); two community members (English and Spanish
 the same event; the desk merges the second report into the first incident, two verifiers
 confirm it, both reporters are told the outcome, the verified alert reaches the channel
 and the subscribers, and later the all-clear. A rumor the desk debunks gets a calm
-correction in the channel. Last, a new volunteer joins as a trainee and works a practice
-drill with the desk's own buttons, then gets the answer and why. Every chat is printed as a
-transcript."""
+correction in the channel. A verifier sends a field verifier to look at a new report: he
+goes, reports what he sees from the scene, and checks in safe. Last, a new volunteer joins
+as a trainee and works a practice drill with the desk's own buttons, then gets the answer
+and why. Every chat is printed as a transcript."""
 
 from __future__ import annotations
 
@@ -287,14 +288,17 @@ async def run_demo(out: TextIO, database_url: str | None = None) -> list[str]:
                 _section(out, "A rumor in Old Mill is debunked and corrected")
                 await rumor_is_debunked(runtime, double, marta, jon)
                 await channel.receive("Rumor check: Old Mill")
+                _section(out, "Eyes on the ground: a field verifier is sent to look")
+                await field_verifier_is_sent(runtime, double, marta, jon, admin)
                 _section(out, "A new volunteer trains on a practice drill")
                 await trainee_practises(runtime, admin, Script(double, double.user(100012, "Teo", "en"), out))
         out.write("━" * 76 + "\n")
         out.write(
             f"Reference codes: {', '.join(codes)} — one incident, confirmed by two verifiers; both\n"
             "reporters were told, and their contact details are gone. The alert reached one channel and\n"
-            "two subscribers, then the all-clear; a debunked rumor got a correction. A new trainee\n"
-            "worked a practice drill, which nobody else saw, and got feedback.\n"
+            "two subscribers, then the all-clear; a debunked rumor got a correction. A field verifier\n"
+            "was sent to look, reported from the scene and checked in safe. A new trainee worked a\n"
+            "practice drill, which nobody else saw, and got feedback.\n"
         )
     return codes
 
@@ -321,6 +325,38 @@ async def rumor_is_debunked(runtime: Runtime, double: BotApiDouble, marta: Scrip
         result = await services.desk.decide(verifier.user.chat_id, incident_id, Verdict.DEBUNKED, "a utility crew, not agents")
         await runtime.notifier.verdict(runtime.application.bot, result)
     services.broadcast_queued()
+
+
+async def field_verifier_is_sent(runtime: Runtime, double: BotApiDouble, marta: Script, jon: Script, admin: Script) -> None:
+    """Jon opts in as a field verifier; a neighbor reports agents in Las Palmas; Marta taps
+    Send someone; Jon goes (10 min), reports from the scene what he sees (SALUTE), and
+    checks in safe. His report is his verdict; the coordinator sees who went."""
+    await jon.say("/field on", "You are a field verifier")
+    marta.out.write("  (a neighbor reports agents gathering in Las Palmas)\n\n")
+    las_palmas = runtime.services.places.gazetteer.get("las-palmas")
+    assert las_palmas is not None
+    neighbor = double.user(200_010, "Neighbor", "en")
+    draft = ReportDraft(uuid.uuid4().hex, activity=Activity.PRESENCE, point=las_palmas.centroid, neighborhood_id="las-palmas")
+    submitted = await runtime.services.intake.submit(draft, neighbor.user_dict["id"], neighbor.chat_id, "en")
+    await runtime.notifier.submitted(runtime.application.bot, submitted)
+    await marta.receive("Agents present or gathering")
+    await jon.receive("Agents present or gathering")
+    await marta.tap("🚶 Send someone", "asking someone to go", on="Agents present or gathering")
+    await jon.receive("Can you go and look?")
+    await jon.tap("10 min", "When you have looked, tap what you found.")
+    await marta.receive("is on the way")
+    await jon.tap("✅ Confirmed: I can see it", "Size: how many agents?")
+    await jon.tap("3–5", "How many vehicles?")
+    await jon.tap("1", "Activity: what are they doing?")
+    await jon.tap("Agents present or gathering", "Uniform: what markings?")
+    await jon.tap("ICE", "Equipment: what vehicles or gear?")
+    await jon.tap("Unmarked SUV", "Direction of travel?")
+    await jon.tap("Not moving", "In a few words")
+    await jon.say("Agents standing by an unmarked SUV at the park entrance", "send one photo")
+    await jon.tap("Send without photo", "Your on-site report (confirmed)")
+    await marta.receive("The on-site report for the incident")
+    await admin.say("/dispatches", "Jon")
+    await jon.tap("🏠 I'm safe and gone", "Your visit is closed")
 
 
 async def trainee_practises(runtime: Runtime, admin: Script, teo: Script) -> None:

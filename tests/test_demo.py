@@ -20,7 +20,8 @@ async def test_demo_plays_the_desk_from_invites_to_the_reporters_being_told() ->
     told, rest = rest.split("The verified alert reaches the channel and the subscribers")
     alerted, rest = rest.split("Later, the coordinator posts the all-clear")
     cleared, rest = rest.split("A rumor in Old Mill is debunked and corrected")
-    corrected, trained = rest.split("A new volunteer trains on a practice drill")
+    corrected, rest = rest.split("Eyes on the ground: a field verifier is sent to look")
+    dispatched, trained = rest.split("A new volunteer trains on a practice drill")
     assert joining.count("Welcome to the desk as verifier") == 2
     assert f"Your reference code is {codes[0]}" in english and "Mission Flats" in english
     assert f"Su código de referencia es {codes[1]}" in spanish and "Mission Flats" in spanish
@@ -32,6 +33,9 @@ async def test_demo_plays_the_desk_from_invites_to_the_reporters_being_told() ->
     assert "Two unmarked grey SUVs" not in alerted + cleared + corrected  # report details never go public
     assert "All clear" in cleared and "Todo despejado" in cleared
     assert "Rumor check: Old Mill" in corrected
+    assert "Can you go and look?" in dispatched and "Observe only, from a distance" in dispatched
+    assert "Someone is on the way" in dispatched and "Your on-site report (confirmed)" in dispatched
+    assert "Dispatch: Jon · on site" in dispatched and "Your visit is closed" in dispatched
     assert "Welcome to the desk as trainee" in trained and "PRACTICE DRILL" in trained
     assert "Why:" in trained and "You claimed it after" in trained and "Verified alert" not in trained
-    assert transcript.rstrip().endswith("worked a practice drill, which nobody else saw, and got feedback.")
+    assert transcript.rstrip().endswith("practice drill, which nobody else saw, and got feedback.")
