@@ -81,6 +81,9 @@ REFUSALS = (
     "Trainees practise on drills",
     "already gave a verdict",
     "has expired",
+    "no longer open for you",
+    "Only the person who went",
+    "choose one of the times",
 )
 
 
@@ -314,6 +317,35 @@ async def live_drill(world: World, who: Who) -> Ctx:
     return {"incident": started.incident.id}
 
 
+async def field_verifier(world: World) -> int:
+    """A new verifier on duty, opted in as a field verifier."""
+    person = await world.person(Role.VERIFIER)
+    await world.services.roster.update(person, on_duty=True)
+    await world.services.dispatch.opt_in(person, "harbor-view")
+    return person
+
+
+async def field_and_incident(world: World, who: Who) -> Ctx:
+    """A fresh incident and a free field verifier to send to it."""
+    await field_verifier(world)
+    return await fresh_incident(world, who)
+
+
+async def asked_dispatch(world: World, who: Who) -> Ctx:
+    """A dispatch a helper sent, asking someone else."""
+    person = await field_verifier(world)
+    incident_id = await world.incident()
+    sent = await world.services.dispatch.send(incident_id, HELPERS[0])
+    return {"incident": incident_id, "dispatch": sent.dispatch.id, "person": str(person)}
+
+
+async def in_field_dispatch(world: World, who: Who) -> Ctx:
+    """A dispatch whose field verifier (someone else) accepted and is on the way."""
+    ctx = await asked_dispatch(world, who)
+    await world.services.dispatch.accept(ctx["dispatch"], int(ctx["person"]), 10)
+    return ctx
+
+
 Act = Callable[[World, FakeUser, Ctx], Awaitable[None]]
 
 
@@ -400,6 +432,8 @@ class Row:
 
 INCIDENT_ROW = "SELECT id, status, claimed_by, verdict, escalated FROM incident WHERE id = '{incident}'"
 ALERT_ROW = "SELECT id, state, revision FROM alert WHERE id = '{alert}'"
+DISPATCH_ROW = "SELECT id, state, version FROM dispatch WHERE id = '{dispatch}'"
+NOT_ON_THE_DESK = {"anonymous": "not allowed", "reporter": "not allowed", "revoked": "not allowed"}
 
 ROWS: tuple[Row, ...] = (
     # everyone's commands
@@ -465,6 +499,16 @@ ROWS: tuple[Row, ...] = (
         says=says("not allowed"),
     ),
     Row("/batch", DESK, command("/batch"), "No incidents are waiting", says=says("not allowed")),
+    Row(
+        "/field on",
+        DESK,
+        command("/field on"),
+        "You are a field verifier",
+        subject=("SELECT user_id FROM field_verifier ORDER BY user_id",),
+        in_database=True,
+        says=says("not allowed"),
+    ),
+    Row("/dispatches", COORDINATORS, command("/dispatches"), "No open dispatches", says=says("not allowed")),
     # the desk's buttons
     Row(
         "d:claim",
@@ -795,6 +839,64 @@ ROWS: tuple[Row, ...] = (
         press("dr:inject:no-such-scenario"),
         "",
         says=says("not allowed", coordinator="does not exist", admin="does not exist"),
+    ),
+    Row(
+        "x:send",
+        VERIFIERS,
+        press("x:send:{incident}"),
+        "Asking the nearest field verifier",
+        prepare=field_and_incident,
+        subject=("SELECT count(*) AS n FROM dispatch",),
+        in_database=True,
+        says=says("not allowed"),
+    ),
+    Row(
+        "x:close",
+        COORDINATORS,
+        press("x:close:{dispatch}"),
+        "Closed.",
+        prepare=asked_dispatch,
+        subject=(DISPATCH_ROW,),
+        in_database=True,
+        says=says("not allowed"),
+    ),
+    Row(
+        "forged o: going in someone else's place",
+        NOBODY,
+        press("o:{dispatch}:go:10"),
+        "",
+        prepare=asked_dispatch,
+        subject=(DISPATCH_ROW,),
+        in_database=True,
+        says=says("no longer open for you", **NOT_ON_THE_DESK),
+    ),
+    Row(
+        "forged o: with a made-up ETA",
+        NOBODY,
+        press("o:{dispatch}:go:7"),
+        "",
+        prepare=asked_dispatch,
+        subject=(DISPATCH_ROW,),
+        says=says("choose one of the times", **NOT_ON_THE_DESK),
+    ),
+    Row(
+        "forged ci: for someone else in the field",
+        NOBODY,
+        press("ci:{dispatch}:safe"),
+        "",
+        prepare=in_field_dispatch,
+        subject=(DISPATCH_ROW,),
+        in_database=True,
+        says=says("Only the person who went"),
+    ),
+    Row(
+        "forged os: for someone else's dispatch",
+        NOBODY,
+        press("os:{dispatch}:finding:confirmed"),
+        "",
+        prepare=in_field_dispatch,
+        subject=(DISPATCH_ROW, "SELECT count(*) AS n FROM on_site_report"),
+        says=says("no longer open for you"),
     ),
     Row("forged c: with an unknown key", NOBODY, press("c:0000000g"), "", audited=False),
     Row("forged s:t with an unknown key", NOBODY, press("s:t:00000000"), "", audited=False),
