@@ -99,8 +99,6 @@ class BatchReview(Protocol):
     wires `sereno.verify.surge_service.SurgeService`, which reads them all at once). The
     desk lists them apart, below the usual queue, and pings nobody about them."""
 
-    async def batched(self, incidents: Sequence[Incident], /) -> frozenset[str]: ...
-
     async def triage(self, incidents: Sequence[Incident], /) -> Triage: ...
 
 
@@ -446,20 +444,23 @@ class DeskService(DeskGuard):
         every verifier (and up) on duty after `ping_after`, whatever their areas;
         coordinators (on duty or not) after twice that. Each level is sent once (recorded
         with a conditional update). Incidents waiting for batch review are not pinged (they
-        are once they are not any more, e.g. after the surge)."""
+        are once they are not any more, e.g. after the surge); in a surging neighborhood,
+        coordinators are not pinged either: their surge summary counts what is open."""
         now = self._clock.now()
-        held: frozenset[str] = frozenset()
+        triage = Triage()
         if self._batch is not None:  # read before the write transaction
             async with self._uow() as uow:
                 waiting = [i for i in await uow.incidents.open_queue() if self._ping_level(i, now) > i.pinged]
-            held = await self._batch.batched(waiting) if waiting else frozenset()
+            triage = await self._batch.triage(waiting) if waiting else triage
         async with self._uow() as uow:
             people = await uow.verifiers.all()
             due = []
             for incident in await uow.incidents.open_queue():
-                if incident.claimed_by is not None or incident.drill is DrillKind.TRAINING or incident.id in held:
+                if incident.claimed_by is not None or incident.drill is DrillKind.TRAINING or incident.id in triage.batched:
                     continue
                 level = self._ping_level(incident, now)
+                if incident.id in triage.weight:  # in surge: the summary, not a ping, for coordinators
+                    level = min(level, 1)
                 if level and await uow.incidents.raise_ping(incident.id, level):
                     if level == 1:
                         targets = [v for v in people if v.on_duty and v.can(Role.VERIFIER)]

@@ -173,10 +173,6 @@ class SurgeService:
             promoted = review(status, before, self.policy) is Review.BATCH
         return SurgePlan(status, now, coordinator_notice(status), hints, promoted)
 
-    async def batched(self, incidents: Sequence[Incident]) -> frozenset[str]:
-        """Which of these open incidents wait for batch review now (see :meth:`triage`)."""
-        return (await self.triage(incidents)).batched
-
     async def triage(self, incidents: Sequence[Incident]) -> Triage:
         """The desk's :class:`~sereno.verify.desk.Triage` of these open incidents: in a
         surging neighborhood, those with fewer than `policy.corroboration` distinct

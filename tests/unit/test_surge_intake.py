@@ -191,3 +191,16 @@ async def test_in_surge_the_incident_most_people_report_tops_the_queue_above_few
     assert [i.id for i in (await r.desk.queues(ANA)).usual] == [real.id, claimed.id]
     await r.surge.set(COORD, False, "las-palmas")  # outside surge: the tier and age order again
     assert [i.id for i in (await r.desk.queues(ANA)).usual] == [claimed.id, real.id]
+
+
+async def test_in_surge_coordinators_are_not_pinged_about_an_unclaimed_incident_their_summary_counts(r: Region) -> None:
+    await r.surge.set(COORD, True, "las-palmas")
+    for n in range(3):  # corroborated: in the usual queue
+        await r.report(600 + n)
+    r.clock.advance(timedelta(minutes=40))  # past both ping levels
+    [ping] = await r.desk.unclaimed_pings()  # the first level: everyone on duty (the coordinator is)
+    assert sorted(p.user_id for p in ping.to) == [COORD, ANA]
+    assert await r.desk.unclaimed_pings() == []  # not the coordinators' level while it surges
+    await r.surge.set(COORD, False, "las-palmas")
+    [later] = await r.desk.unclaimed_pings()
+    assert [p.user_id for p in later.to] == [COORD]
