@@ -515,19 +515,24 @@ class DispatchService(DeskGuard):
     # ── views ──────────────────────────────────────────────────────────────────────
     async def card(self, viewer: int, incident_id: str) -> DispatchCard:
         """What the incident's card shows about dispatch to `viewer` (a desk member): who
-        was dispatched, and by whom, only for coordinators."""
+        was dispatched, and by whom, only for coordinators. A drill has no dispatch, and
+        offers sending like a real incident (a live drill looks real to the desk; a send is
+        refused as a drill: nobody is ever sent to one)."""
         async with self._uow() as uow:
             member = await self._member(uow, viewer, Role.TRAINEE, "dispatch.view", incident_id[:36])
-            await self._incident(uow, viewer, incident_id, "dispatch.view")
+            incident = await uow.incidents.get(incident_id)
+            if incident is None:
+                await self._refuse(uow, viewer, "dispatch.view", incident_id[:36], RefusalReason.UNKNOWN_INCIDENT)
+            assert incident is not None
+            if incident.drill is not None:  # a live drill's card looks real; sending is refused
+                return DispatchCard((), (), member.can(Role.VERIFIER) and incident.status is IncidentStatus.OPEN)
             dispatches = await uow.dispatches.for_incident(incident_id)
             reports = await uow.on_site_reports.for_incident(incident_id)
-            incident = await uow.incidents.get(incident_id)
             coordinator = member.can(Role.COORDINATOR)
             names = {v.user_id: v.name for v in await uow.verifiers.all()} if coordinator else {}
             fields = {f.user_id: f for f in await uow.field_verifiers.all()} if coordinator else {}
         may_send = (
             member.can(Role.VERIFIER)
-            and incident is not None
             and incident.status is IncidentStatus.OPEN
             and all(d.current_offer is None for d in dispatches)
         )

@@ -493,6 +493,8 @@ async def test_nobody_is_sent_to_a_drill(w: World) -> None:
         await w.dispatch.send(incident, by=DISP)
     assert refused.value.reason is RefusalReason.DRILL_DISPATCH
     assert store.dispatch.dispatches == {}
+    card = await w.dispatch.card(DISP, incident)  # the card looks like a real one's
+    assert (card.dispatches, card.reports, card.may_send) == ((), (), True)
 
 
 async def test_the_timers_come_back_after_a_restart(w: World) -> None:
