@@ -22,9 +22,9 @@ from sereno.bot.callbacks import (
     OnSiteButton,
     OnSiteField,
 )
-from sereno.bot.context import translator_for, user_data
+from sereno.bot.context import user_data
 from sereno.bot.desk import DeskHandlers
-from sereno.bot.i18n import Translator
+from sereno.bot.feature import STALE_BUTTON, FeatureHandlers
 from sereno.bot.intake import MAX_PHOTO_BYTES
 from sereno.bot.notifier import Notifier, incident_card
 from sereno.bot.services import Services
@@ -48,23 +48,14 @@ def _steps(finding: Finding) -> list[str]:
     return _CONFIRMED_STEPS if finding is Finding.CONFIRMED else ["text"]
 
 
-class DispatchHandlers:
+class DispatchHandlers(FeatureHandlers):
     """Callbacks of dispatch; `handlers(application)` lists them. Notices go out through
     `notifier`; a verdict an on-site report makes is followed up as the desk's are."""
 
     def __init__(self, services: Services, desk: DeskHandlers, notifier: Notifier) -> None:
-        self.s = services
+        super().__init__(services)
         self.desk = desk
         self.notifier = notifier
-
-    def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
-        return translator_for(update, context, self.s.settings.default_language)
-
-    async def say(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, markup: messaging.Markup | None = None
-    ) -> None:
-        assert update.effective_chat is not None
-        await messaging.send(context.bot, update.effective_chat.id, text, markup)
 
     # ── opting in ─────────────────────────────────────────────────────────────────
     async def field(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -145,9 +136,8 @@ class DispatchHandlers:
         query = update.callback_query
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
-        button = DispatchButton.parse(query.data)
+        button = await self.pressed(update, context, DispatchButton)
         if button is None:
-            await query.answer(t("This button is no longer active."))
             return
         user_id = update.effective_user.id
         if button.action is DispatchAction.SEND:
@@ -191,9 +181,8 @@ class DispatchHandlers:
         query = update.callback_query
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
-        button = OfferButton.parse(query.data)
+        button = await self.pressed(update, context, OfferButton)
         if button is None:
-            await query.answer(t("This button is no longer active."))
             return
         user_id = update.effective_user.id
         chat_id, message_id = query.message.chat.id, query.message.message_id
@@ -220,9 +209,8 @@ class DispatchHandlers:
         query = update.callback_query
         assert query is not None and update.effective_user is not None and query.message is not None
         t = self.t(update, context)
-        button = CheckInButton.parse(query.data)
+        button = await self.pressed(update, context, CheckInButton)
         if button is None:
-            await query.answer(t("This button is no longer active."))
             return
         result = await self.s.dispatch.check_in(button.dispatch_id, update.effective_user.id, button.answer)
         await self.notifier.dispatch(context.bot, result.notices)
@@ -252,15 +240,14 @@ class DispatchHandlers:
         query = update.callback_query
         assert query is not None and update.effective_user is not None
         t = self.t(update, context)
-        button = OnSiteButton.parse(query.data)
+        button = await self.pressed(update, context, OnSiteButton)
         if button is None:
-            await query.answer(t("This button is no longer active."))
             return
         data = user_data(context)
         if button.field is OnSiteField.FINDING:
             finding = _enum(Finding, button.value)
             if finding is None:
-                await query.answer(t("This button is no longer active."))
+                await query.answer(t(STALE_BUTTON))
                 return
             assignment = await self.s.dispatch.assignment(button.dispatch_id, update.effective_user.id)
             if assignment.reported:
@@ -276,12 +263,12 @@ class DispatchHandlers:
         draft = data.get(ON_SITE)
         step = button.value if button.field is OnSiteField.SKIP else button.field.value
         if not draft or draft["dispatch"] != button.dispatch_id or draft["step"] != step:
-            await query.answer(t("This button is no longer active."))
+            await query.answer(t(STALE_BUTTON))
             return
         if button.field is not OnSiteField.SKIP:
             kind = dispatch_render.SALUTE_VALUES.get(button.field)
             if kind is None or _enum(kind, button.value) is None:
-                await query.answer(t("This button is no longer active."))
+                await query.answer(t(STALE_BUTTON))
                 return
             draft["salute"][button.field.value] = button.value
         await query.answer()

@@ -14,8 +14,8 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, filters
 
 from sereno.bot import messaging, surge_render
-from sereno.bot.context import translator_for
-from sereno.bot.i18n import Translator, translator
+from sereno.bot.feature import FeatureHandlers
+from sereno.bot.i18n import translator
 from sereno.bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -25,20 +25,8 @@ log = logging.getLogger(__name__)
 SUMMARY_CHECK_SECONDS = 60
 
 
-class SurgeHandlers:
+class SurgeHandlers(FeatureHandlers):
     """/surge and /batch; `handlers()` lists them."""
-
-    def __init__(self, services: Services) -> None:
-        self.s = services
-
-    def t(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
-        return translator_for(update, context, self.s.settings.default_language)
-
-    async def say(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, markup: messaging.Markup | None = None
-    ) -> None:
-        assert update.effective_chat is not None
-        await messaging.send(context.bot, update.effective_chat.id, text, markup)
 
     async def surge(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/surge · /surge on [id] · /surge off [id] · /surge auto [id] (coordinators)."""
