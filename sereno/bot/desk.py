@@ -191,12 +191,10 @@ class DeskHandlers:
         if queue.batch:
             await self.say(update, context, surge_render.batch_line(t, len(queue.batch)))
 
-    async def card(
-        self, t: Translator, user_id: int, incident_id: str, *, holding: bool = False, note: str = ""
-    ) -> tuple[str, messaging.Markup]:
+    async def card(self, t: Translator, user_id: int, incident_id: str, *, note: str = "") -> tuple[str, messaging.Markup]:
         """The card of an incident as `user_id` may see it (under `note` if given), one
-        message long, with its buttons: the verdicts for its holder, else Claim."""
-        return await incident_card(self.s, t, user_id, incident_id, holding=holding, note=note)
+        message long, with its buttons: the verdicts while they hold it, else Claim."""
+        return await incident_card(self.s, t, user_id, incident_id, note=note)
 
     async def on_desk_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button under a card (:class:`DeskButton`): claim, release, photos, read all
@@ -214,7 +212,7 @@ class DeskHandlers:
         if action is DeskAction.CLAIM:
             await self.s.desk.claim(user_id, incident_id)
             await query.answer(t("You hold this incident now."))
-            await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id, holding=True))
+            await messaging.edit(context.bot, chat_id, message_id, *await self.card(t, user_id, incident_id))
         elif action is DeskAction.RELEASE:
             await self.s.desk.release(user_id, incident_id)
             await query.answer(t("Released: it is back in the queue."))
@@ -357,13 +355,19 @@ class DeskHandlers:
 
 class Awaiting(filters.MessageFilter):
     """Matches messages from a person for whom `key` is set in their bot data (a typed
-    answer the bot asked for)."""
+    answer the bot asked for) — with a `step`, only while that value is a dict whose
+    "step" is `step` (a form of several typed answers)."""
 
-    def __init__(self, application: Application, key: str) -> None:
-        super().__init__(name=f"Awaiting({key})")
+    def __init__(self, application: Application, key: str, step: str | None = None) -> None:
+        super().__init__(name=f"Awaiting({key}, {step})" if step else f"Awaiting({key})")
         self._application = application
         self._key = key
+        self._step = step
 
     def filter(self, message: Message) -> bool:
         user = message.from_user
-        return user is not None and self._key in self._application.user_data.get(user.id, {})
+        data = self._application.user_data.get(user.id, {}) if user is not None else {}
+        if self._key not in data:
+            return False
+        value = data[self._key]
+        return self._step is None or (isinstance(value, dict) and value.get("step") == self._step)

@@ -8,8 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import Message, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from sereno.bot import dispatch_render, messaging
@@ -23,10 +22,10 @@ from sereno.bot.callbacks import (
     OnSiteField,
 )
 from sereno.bot.context import user_data
-from sereno.bot.desk import DeskHandlers
+from sereno.bot.desk import Awaiting, DeskHandlers
 from sereno.bot.feature import STALE_BUTTON, FeatureHandlers
-from sereno.bot.intake import MAX_PHOTO_BYTES
 from sereno.bot.notifier import Notifier, incident_card
+from sereno.bot.photos import PhotoProblem, keep_sent_photo
 from sereno.bot.services import Services
 from sereno.verify.desk import Outcome
 from sereno.verify.dispatch import CheckInAnswer, Finding, Salute
@@ -144,19 +143,13 @@ class DispatchHandlers(FeatureHandlers):
             result = await self.s.dispatch.send(button.subject_id, user_id)
             await query.answer(t("Asking the nearest field verifier."))
             await self.notifier.dispatch(context.bot, result.notices)
-            holding = await self._holds(user_id, button.subject_id)
-            text, markup = await incident_card(self.s, t, user_id, button.subject_id, holding=holding)
+            text, markup = await incident_card(self.s, t, user_id, button.subject_id)
             await messaging.edit(context.bot, query.message.chat.id, query.message.message_id, text, markup)
         else:
             result = await self.s.dispatch.close(button.subject_id, user_id)
             await query.answer(t("Closed."))
             await self.notifier.dispatch(context.bot, result.notices)
             await messaging.edit(context.bot, query.message.chat.id, query.message.message_id, t("Dispatch closed."))
-
-    async def _holds(self, user_id: int, incident_id: str) -> bool:
-        """Whether the viewer holds the incident's lease (its card then keeps the verdicts)."""
-        view = await self.s.desk.view(user_id, incident_id)
-        return view.incident.claimed_by == user_id
 
     async def dispatches(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/dispatches: every open dispatch, with who is out there and Close (coordinators)."""
@@ -317,22 +310,14 @@ class DispatchHandlers(FeatureHandlers):
         msg = update.effective_message
         assert msg is not None
         draft = user_data(context)[ON_SITE]
-        attachment = msg.photo[-1] if msg.photo else msg.document
-        if attachment is None or (attachment.file_size or 0) > MAX_PHOTO_BYTES:
+        kept = await keep_sent_photo(msg, self.s.intake, draft["dispatch"])
+        if kept is PhotoProblem.TOO_LARGE:
             await self.say(update, context, t("That file is too large. Please send a smaller photo, or tap Send without photo."))
             return
-        stated = attachment.width * attachment.height if msg.photo else None  # type: ignore[union-attr]
-        if stated is not None:
-            self.s.intake.check_photo_size(stated)
-        try:
-            file = await attachment.get_file()
-            content = bytes(await file.download_as_bytearray())
-        except TelegramError:
-            log.warning("on-site photo download failed", exc_info=True)
+        if kept is PhotoProblem.NOT_DOWNLOADED:
             await self.say(update, context, t("I couldn't download that photo. Please try again, or tap Send without photo."))
             return
-        media = await self.s.intake.keep_photo(draft["dispatch"], content, stated)
-        draft["photo"] = media.id
+        draft["photo"] = kept.id
         await self.advance(update, context, draft)
 
     async def submit(self, update: Update, context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> None:
@@ -375,9 +360,9 @@ class DispatchHandlers(FeatureHandlers):
             CallbackQueryHandler(self.on_offer_button, pattern=OfferButton.pattern),
             CallbackQueryHandler(self.on_check_in_button, pattern=CheckInButton.pattern),
             CallbackQueryHandler(self.on_site_button, pattern=OnSiteButton.pattern),
-            MessageHandler(filters.LOCATION & private & _Step(application, FIELD_LOCATION), self.on_location),
-            MessageHandler(text & private & _Step(application, ON_SITE, "text"), self.on_site_text),
-            MessageHandler(photo & private & _Step(application, ON_SITE, "photo"), self.on_site_photo),
+            MessageHandler(filters.LOCATION & private & Awaiting(application, FIELD_LOCATION), self.on_location),
+            MessageHandler(text & private & Awaiting(application, ON_SITE, "text"), self.on_site_text),
+            MessageHandler(photo & private & Awaiting(application, ON_SITE, "photo"), self.on_site_photo),
         ]
 
 
@@ -387,21 +372,3 @@ def _enum(kind: Any, value: object) -> Any:
         return kind(value) if value is not None else None
     except ValueError:
         return None
-
-
-class _Step(filters.MessageFilter):
-    """Matches messages from a person for whom `key` is set in their data (and, with a
-    `step`, whose on-site report is at that step)."""
-
-    def __init__(self, application: Application, key: str, step: str | None = None) -> None:
-        super().__init__(name=f"_Step({key}, {step})")
-        self._application = application
-        self._key = key
-        self._step = step
-
-    def filter(self, message: Message) -> bool:
-        user = message.from_user
-        value = self._application.user_data.get(user.id, {}).get(self._key) if user is not None else None
-        if value is None:
-            return False
-        return self._step is None or (isinstance(value, dict) and value.get("step") == self._step)

@@ -31,6 +31,7 @@ from sereno.bot.i18n import N_, Translator, pick_language, translator
 from sereno.bot.menu import Menu
 from sereno.bot.messaging import REMOVE_KEYBOARD, Markup
 from sereno.bot.persistence import PersonState
+from sereno.bot.photos import PhotoProblem, keep_sent_photo
 from sereno.bot.refusals import rate_limited_text
 from sereno.bot.services import Services
 from sereno.verify.errors import Refusal, RefusalReason, Unavailable
@@ -51,8 +52,6 @@ from sereno.verify.text import MAX_DETAILS_CHARS, MAX_PLACE_CHARS, CleanText, cl
 log = logging.getLogger(__name__)
 
 DRAFT_KEY, STEP_KEY, EDITING_KEY, PROMPT_KEY, TOUCHED_KEY = "draft", "step", "editing", "prompt", "touched"
-#: Largest photo accepted for download.
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
 
 
 class Step(StrEnum):
@@ -520,23 +519,13 @@ class IntakeConversation:
             )
             await self.ask(update, context, note, render.single_button(t, "Continue", render.skip(Step.PHOTO)))
             return None
-        attachment = msg.photo[-1] if msg.photo else msg.document
-        if attachment is None or (attachment.file_size or 0) > MAX_PHOTO_BYTES:
+        kept = await keep_sent_photo(msg, self.s.intake, draft.draft_id)
+        if kept is PhotoProblem.TOO_LARGE:
             await self.reply(update, t("That file is too large. Please send a smaller photo, or press Skip."))
             return None
-        # Telegram states a photo's size (checked before the download); a document's header is
-        # checked before decoding
-        stated = attachment.width * attachment.height if msg.photo else None  # type: ignore[union-attr]
-        if stated is not None:
-            self.s.intake.check_photo_size(stated)
-        try:
-            file = await attachment.get_file()
-            data = bytes(await file.download_as_bytearray())
-        except TelegramError:
-            log.warning("photo download failed", exc_info=True)
+        if kept is PhotoProblem.NOT_DOWNLOADED:
             await self.reply(update, t("I couldn't download that photo. Please try again, or press Skip."))
             return None
-        await self.s.intake.keep_photo(draft.draft_id, data, stated)
         draft.photos += 1
         self.keep(context, draft)
         note = t("Photo received. Location data and other hidden details were removed. Send another, or press Continue.")

@@ -34,12 +34,14 @@ log = logging.getLogger(__name__)
 
 
 async def incident_card(
-    services: Services, t: Translator, user_id: int, incident_id: str, *, holding: bool = False, note: str = ""
+    services: Services, t: Translator, user_id: int, incident_id: str, *, note: str = ""
 ) -> tuple[str, messaging.Markup]:
     """The card of an incident as `user_id` may see it (under `note` if given), one
-    message long, with its buttons: the verdicts for its holder, else Claim."""
+    message long, with its buttons: the verdicts while they hold its lease, else Claim."""
     view = await services.desk.view(user_id, incident_id)
-    tz = services.settings.tz
+    tz, now = services.settings.tz, services.clock.now()
+    incident = view.incident
+    holds = incident.claimed_by == user_id and incident.lease_until is not None and incident.lease_until > now
     extra = [desk_render.surge_line(t, await services.surge.status(view.incident.neighborhood_id))]
     buttons, on_site_photos = [], 0
     if view.incident.drill is None:  # nobody is sent to a drill
@@ -47,9 +49,9 @@ async def incident_card(
         extra += dispatch_render.card_lines(t, dispatched, tz)
         buttons = [dispatch_render.send_button(t, incident_id)] if dispatched.may_send else []
         on_site_photos = sum(1 for r in dispatched.reports if r.photo_id)
-    hints = await services.trust.for_incident(incident_id)
-    shown = desk_render.card(t, view, services.places.gazetteer, services.clock.now(), tz, note, hints=hints, extra=extra)
-    keyboard = desk_render.verdict_keyboard if holding else desk_render.claim_keyboard
+    hints = await services.trust.hints(view.reports)
+    shown = desk_render.card(t, view, services.places.gazetteer, now, tz, note, hints=hints, extra=extra)
+    keyboard = desk_render.verdict_keyboard if holds else desk_render.claim_keyboard
     return shown.text, keyboard(t, view, shown, buttons, on_site_photos)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sereno.verify.model import Report
 from sereno.verify.ports import UnitOfWorkFactory
 from sereno.verify.trust import Trust, TrustHint
 
 
 class TrustService:
-    """Reads pseudonyms' past outcomes. It returns hints keyed by report id, for a card the
-    caller already showed through the desk (which checks the viewer); never for reporters."""
+    """Reads pseudonyms' past outcomes. It returns hints keyed by report id, for the reports of a
+    card the caller read through the desk (which checks the viewer); never for reporters."""
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
@@ -18,10 +21,11 @@ class TrustService:
         async with self._uow() as uow:
             return (await uow.trust.outcomes([reporter], exclude_incident)).get(reporter, Trust())
 
-    async def for_incident(self, incident_id: str) -> dict[str, TrustHint]:
-        """The hint of each report of the incident (by report id), from its reporter's
-        other incidents."""
+    async def hints(self, reports: Sequence[Report]) -> dict[str, TrustHint]:
+        """The hint of each of these reports of one incident (by report id), from its
+        reporter's other incidents."""
+        if not reports:
+            return {}
         async with self._uow() as uow:
-            reports = await uow.reports.for_incident(incident_id)
-            outcomes = await uow.trust.outcomes(sorted({r.reporter for r in reports}), incident_id)
+            outcomes = await uow.trust.outcomes(sorted({r.reporter for r in reports}), reports[0].incident_id)
         return {r.id: outcomes.get(r.reporter, Trust()).hint for r in reports}

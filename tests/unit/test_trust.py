@@ -12,7 +12,7 @@ from sereno.verify.desk import DeskService
 from sereno.verify.incidents import DrillKind, Verdict
 from sereno.verify.intake import IntakePolicy, IntakeService
 from sereno.verify.members import Role
-from sereno.verify.model import Activity, GeoPoint, ReportDraft
+from sereno.verify.model import Activity, GeoPoint, Report, ReportDraft
 from sereno.verify.pseudonyms import Pseudonymizer
 from sereno.verify.roster import RosterService
 from sereno.verify.trust import Trust, TrustHint
@@ -63,6 +63,9 @@ class Desk:
         assert submitted.incident is not None
         return submitted.incident.id
 
+    def reports_of(self, incident: str) -> list[Report]:
+        return [r for r in self.uow.store.reports.values() if r.incident_id == incident]
+
     async def decide(self, incident: str, verdict: Verdict) -> None:
         for user in (ANA, BEN):
             await self.desk.claim(user, incident)
@@ -90,14 +93,14 @@ async def test_past_confirmed_raise_and_debunked_lower_each_incident_once(d: Des
     now = await d.report(GOOD, 37.0)
     for user in (BAD, FRESH):
         assert await d.report(user, 37.0) == now
-    hints = await d.trust.for_incident(now)
+    hints = await d.trust.hints(d.reports_of(now))
     assert sorted(hints.values()) == sorted([TrustHint.CONFIRMED_BEFORE, TrustHint.DEBUNKED_BEFORE, TrustHint.NEW])
 
 
 async def test_the_incidents_own_outcome_and_drills_do_not_count(d: Desk) -> None:
     incident = await d.report(GOOD, 34.0)
     await d.decide(incident, Verdict.CONFIRMED)
-    assert set((await d.trust.for_incident(incident)).values()) == {TrustHint.NEW}
+    assert set((await d.trust.hints(d.reports_of(incident))).values()) == {TrustHint.NEW}
     drill = await d.report(BAD, 35.0)
     d.uow.store.incidents[drill] = replace(d.uow.store.incidents[drill], drill=DrillKind.LIVE)
     await d.decide(drill, Verdict.DEBUNKED)
